@@ -1,0 +1,28 @@
+#pragma once
+// Command-line parsing for the bluegreen-mcp binary.
+//
+// parse_command_line() is pure: it never prints or exits, so every flag combination is unit
+// tested. main() decides what to print.
+
+#include "common/result.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace app {
+
+struct CommandLine {
+  bool show_help = false;
+  bool show_version = false;
+  bool enable_test_tools = false;
+  std::optional<std::string> config_path;
+  std::optional<std::string> log_level;  // spdlog level name
+  std::optional<std::string> log_file;
+};
+
+bluegreen::Result<CommandLine> parse_command_line(const std::vector<std::string>& args);
+
+std::string help_text(const std::string& program);
+
+}  // namespace app

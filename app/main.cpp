@@ -1,0 +1,92 @@
+// bluegreen-mcp: wires the real objects together and runs the stdio transport until the client
+// closes stdin. All logic lives in the libraries.
+
+#include "app/cli.h"
+#include "app/logging.h"
+#include "app/server_instructions.h"
+#include "config/server_config.h"
+#include "mcp/server.h"
+#include "mcp/tool_registry.h"
+#include "tools/test_tools.h"
+#include "transport/stdio_transport.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#ifndef BLUEGREEN_VERSION
+#define BLUEGREEN_VERSION "0.0.0"
+#endif
+
+namespace {
+
+constexpr int kExitUsage = 2;
+
+int run(const app::CommandLine& command_line) {
+  config::ServerConfig server_config;
+  if (command_line.config_path) {
+    auto loaded = config::load_server_config(*command_line.config_path);
+    if (!loaded) {
+      std::cerr << "bluegreen-mcp: invalid configuration: " << loaded.error().message << "\n";
+      return kExitUsage;
+    }
+    server_config = std::move(loaded.value());
+  }
+
+  const std::string level = command_line.log_level.value_or(server_config.log_level.value_or("info"));
+  const auto log_file = command_line.log_file ? command_line.log_file : server_config.log_file;
+  if (auto status = app::configure_logging(level, log_file); !status) {
+    std::cerr << "bluegreen-mcp: " << status.error().message << "\n";
+    return kExitUsage;
+  }
+
+  // A client that goes away must not kill us with SIGPIPE mid-write; the write fails instead.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  mcp::ToolRegistry registry;
+  if (command_line.enable_test_tools) tools::register_test_tools(registry);
+
+  transport::StdioTransport transport(STDIN_FILENO, STDOUT_FILENO);
+  mcp::ServerInfo info{"bluegreen-mcp", "Blue/Green Deployment", BLUEGREEN_VERSION, app::server_instructions()};
+  mcp::Server server(info, registry, transport);
+
+  spdlog::info("bluegreen-mcp {} ready on stdio ({} tools)", BLUEGREEN_VERSION, registry.tools().size());
+  transport.run(server);
+
+  spdlog::info("input closed; cancelling {} call(s) in flight", server.calls_in_flight());
+  if (!server.shutdown(std::chrono::seconds(10))) {
+    spdlog::error("a tool call ignored cancellation for 10 s; exiting without waiting for it");
+    spdlog::shutdown();
+    std::_Exit(0);
+  }
+  spdlog::info("bye");
+  spdlog::shutdown();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  auto command_line = app::parse_command_line(args);
+  if (!command_line) {
+    std::cerr << "bluegreen-mcp: " << command_line.error().message << "\n";
+    return kExitUsage;
+  }
+  if (command_line->show_help) {
+    std::cout << app::help_text("bluegreen-mcp");
+    return 0;
+  }
+  if (command_line->show_version) {
+    std::cout << "bluegreen-mcp " << BLUEGREEN_VERSION << "\n";
+    return 0;
+  }
+  return run(*command_line);
+}

@@ -1,0 +1,10 @@
+#pragma once
+// The `instructions` text sent in the initialize reply: how the tools fit together.
+
+#include <string>
+
+namespace app {
+
+std::string server_instructions();
+
+}  // namespace app

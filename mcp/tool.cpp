@@ -1,0 +1,43 @@
+#include "mcp/tool.h"
+
+#include <utility>
+
+namespace mcp {
+
+using nlohmann::json;
+
+json ToolDefinition::to_json() const {
+  json tool{{"name", name}, {"description", description}, {"inputSchema", input_schema}};
+  if (!title.empty()) tool["title"] = title;
+  if (output_schema) tool["outputSchema"] = *output_schema;
+
+  json hints = json::object();
+  if (!title.empty()) hints["title"] = title;
+  if (annotations.read_only) hints["readOnlyHint"] = *annotations.read_only;
+  if (annotations.destructive) hints["destructiveHint"] = *annotations.destructive;
+  if (annotations.idempotent) hints["idempotentHint"] = *annotations.idempotent;
+  if (annotations.open_world) hints["openWorldHint"] = *annotations.open_world;
+  tool["annotations"] = std::move(hints);
+  return tool;
+}
+
+ToolResult ToolResult::text(std::string text, std::optional<json> structured) {
+  ToolResult result;
+  result.content.push_back(json{{"type", "text"}, {"text", std::move(text)}});
+  result.structured_content = std::move(structured);
+  return result;
+}
+
+ToolResult ToolResult::error(std::string text, std::optional<json> structured) {
+  ToolResult result = ToolResult::text(std::move(text), std::move(structured));
+  result.is_error = true;
+  return result;
+}
+
+json ToolResult::to_json() const {
+  json result{{"content", content}, {"isError", is_error}};
+  if (structured_content) result["structuredContent"] = *structured_content;
+  return result;
+}
+
+}  // namespace mcp
