@@ -1,0 +1,108 @@
+// Cost of a short remote command: SshExecutor over an already-open connection, against spawning
+// the ssh client for the same command (what the Node.js server this replaces does), on the lab.
+// Prints figures; asserts nothing.
+//
+// Usage: bench_remote_exec [runs=200]   (the lab must be up: tests/lab/lab up)
+#include "remote/ssh_executor.h"
+#include "tests/support/lab_env.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <spawn.h>
+#include <string>
+#include <sys/wait.h>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+double quantile(std::vector<double> values, double q) {
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, static_cast<std::size_t>(q * static_cast<double>(values.size())))];
+}
+
+// Spawns `ssh -F <config> lab-blue true`, output discarded; returns the exit status.
+int spawn_ssh(const std::string& config) {
+  std::vector<std::string> args{"ssh", "-F", config, "-o", "BatchMode=yes", "lab-blue", "true"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  pid_t pid = 0;
+  const int rc = posix_spawnp(&pid, "ssh", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return -1;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::warn);
+  const int runs = argc > 1 ? std::atoi(argv[1]) : 200;
+  const labenv::Lab lab;
+
+  remote::SshSettings settings;
+  settings.config_file = lab.ssh_config;
+  remote::SshExecutor executor(settings);
+  remote::CommandOptions options;
+  options.deadline = std::chrono::seconds(10);
+
+  const auto connect_start = Clock::now();
+  if (auto status = executor.connect("lab-blue"); !status) {
+    std::fprintf(stderr, "connect failed: %s\n", status.error().message.c_str());
+    return 1;
+  }
+  const double connect_ms = ms_since(connect_start);
+
+  std::vector<double> warm;
+  for (int i = 0; i < runs; ++i) {
+    const auto start = Clock::now();
+    auto result = executor.run("lab-blue", "true", options);
+    warm.push_back(ms_since(start));
+    if (!result || !result->succeeded()) {
+      std::fprintf(stderr, "run failed\n");
+      return 1;
+    }
+  }
+
+  std::vector<double> spawned;
+  const int spawn_runs = std::max(10, runs / 5);
+  for (int i = 0; i < spawn_runs; ++i) {
+    const auto start = Clock::now();
+    if (spawn_ssh(lab.ssh_config) != 0) {
+      std::fprintf(stderr, "ssh client failed\n");
+      return 1;
+    }
+    spawned.push_back(ms_since(start));
+  }
+
+  const double warm_median = quantile(warm, 0.5);
+  const double spawn_median = quantile(spawned, 0.5);
+  std::printf("remote command `true` on lab-blue\n");
+  std::printf("  %-44s %9s %9s %6s\n", "", "median", "p90", "runs");
+  std::printf("  %-44s %7.2f ms %7.2f ms %6d\n", "SshExecutor, connection already open", warm_median,
+              quantile(warm, 0.9), runs);
+  std::printf("  %-44s %7.2f ms %7.2f ms %6d\n", "ssh client spawned per command", spawn_median,
+              quantile(spawned, 0.9), spawn_runs);
+  std::printf("  first connection (handshake + auth): %.2f ms\n", connect_ms);
+  std::printf("  ratio (spawned / open connection): %.1fx\n", spawn_median / warm_median);
+  return 0;
+}

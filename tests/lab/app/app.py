@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Demo web app that the bluegreen lab deploys onto its BLUE and GREEN hosts.
+
+The same git checkout runs on both hosts. What differs per host (colour,
+listen address, port) lives outside the repository, in /srv/app-env/app.env,
+so that a deployment only ever changes code and never the host's identity.
+
+GET /health -> 200 {"status":"ok","version":...,"commit":...,"color":...}
+               503 {"status":"unhealthy",...} while /srv/app-env/unhealthy exists
+GET /       -> one text line naming the colour and version
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+APP_DIR = os.path.dirname(os.path.abspath(__file__))
+ENV_DIR = os.environ.get("APP_ENV_DIR", "/srv/app-env")
+
+
+def read_text(path, default):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def load_settings(path):
+    """KEY=VALUE lines from the host's env file; APP_* process variables win."""
+    values = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith("#") and "=" in line:
+                    key, value = line.split("=", 1)
+                    values[key.strip()] = value.strip().strip("'\"")
+    except OSError:
+        pass
+    values.update({k: v for k, v in os.environ.items() if k.startswith("APP_")})
+    return values
+
+
+def git_head():
+    try:
+        done = subprocess.run(["git", "-C", APP_DIR, "rev-parse", "HEAD"],
+                              capture_output=True, text=True, timeout=5, check=True)
+        return done.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+SETTINGS = load_settings(os.path.join(ENV_DIR, "app.env"))
+COLOR = SETTINGS.get("APP_COLOR", "unknown")
+BIND = SETTINGS.get("APP_BIND", "127.0.0.1")
+PORT = int(SETTINGS.get("APP_PORT", "8080"))
+# Read once at start-up on purpose: /health must report the code that is
+# *running*, so a checkout that was updated but never restarted is visible.
+VERSION = read_text(os.path.join(APP_DIR, "VERSION"), "unknown")
+COMMIT = git_head()
+UNHEALTHY_FLAG = os.path.join(ENV_DIR, "unhealthy")
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "bluegreen-lab-app/1"
+
+    def do_GET(self):
+        path = self.path.split("?", 1)[0]
+        if path == "/health":
+            healthy = not os.path.exists(UNHEALTHY_FLAG)
+            body = {"status": "ok" if healthy else "unhealthy",
+                    "version": VERSION, "commit": COMMIT, "color": COLOR}
+            self.reply(200 if healthy else 503, json.dumps(body) + "\n", "application/json")
+        elif path == "/":
+            self.reply(200, f"Hello from {COLOR}, version {VERSION} (commit {COMMIT[:12]})\n",
+                       "text/plain; charset=utf-8")
+        else:
+            self.reply(404, "not found\n", "text/plain; charset=utf-8")
+
+    def reply(self, code, text, content_type):
+        data = text.encode("utf-8")
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-App-Color", COLOR)
+        self.send_header("X-App-Version", VERSION)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, fmt, *args):
+        # HAProxy probes /health twice a second; logging those would drown the log.
+        if not self.path.startswith("/health"):
+            super().log_message(fmt, *args)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # Health checkers and reloading proxies hang up early; that is not an app error.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
+def main():
+    # `lab commit VERSION --broken` commits this marker so tests can exercise a
+    # deployment whose restart step fails.
+    if os.path.exists(os.path.join(APP_DIR, "BROKEN")):
+        print(f"app {VERSION} ({COMMIT}): refusing to start, this commit is marked BROKEN",
+              file=sys.stderr)
+        return 1
+    delay = float(SETTINGS.get("APP_STARTUP_DELAY", "0") or 0)
+    if delay > 0:  # lets tests exercise slow starts and health-gate deadlines
+        time.sleep(delay)
+
+    server = Server((BIND, PORT), Handler)
+
+    def stop(signum, _frame):
+        # shutdown() blocks until serve_forever returns, so it cannot run in
+        # the signal handler's own (main) thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"app {COLOR} {VERSION} ({COMMIT}) pid {os.getpid()} listening on "
+          f"http://{BIND}:{PORT}/", file=sys.stderr, flush=True)
+    server.serve_forever(poll_interval=0.2)
+    server.server_close()
+    print(f"app {COLOR} {VERSION}: stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
