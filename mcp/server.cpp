@@ -5,11 +5,40 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <exception>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace mcp {
+
+namespace {
+
+// Form-mode elicitation allows only a flat object of primitive fields; clients reject anything
+// else, so a bad schema is caught here, before the user is involved.
+std::optional<std::string> check_elicitation_schema(const json& schema) {
+  if (!schema.is_object() || schema.value("type", json()) != "object") return "it must have \"type\": \"object\"";
+  const auto properties = schema.find("properties");
+  if (properties == schema.end() || !properties->is_object()) return "it must have a \"properties\" object";
+  for (const auto& [name, property] : properties->items()) {
+    const json type = property.is_object() ? property.value("type", json()) : json();
+    if (type != "string" && type != "number" && type != "integer" && type != "boolean") {
+      return "property \"" + name + "\" must have type string, number, integer or boolean";
+    }
+  }
+  return std::nullopt;
+}
+
+std::string join_names(const std::vector<std::string>& names) {
+  std::string joined;
+  for (const auto& name : names) joined += (joined.empty() ? "" : ", ") + name;
+  return joined;
+}
+
+}  // namespace
 
 // One tools/call in progress.
 struct Server::Call {
@@ -50,13 +79,44 @@ class Server::CallContext final : public ToolContext {
 
   [[nodiscard]] std::string client_name() const override { return server_.client_name(); }
 
+  [[nodiscard]] bool client_supports_elicitation() const override { return server_.client_supports_elicitation(); }
+
+  bluegreen::Result<ElicitationResponse> elicit(const std::string& message, const json& requested_schema,
+                                                std::chrono::milliseconds timeout) override {
+    if (!server_.client_supports_elicitation()) return bluegreen::Error{"client does not support elicitation"};
+    if (auto problem = check_elicitation_schema(requested_schema)) {
+      return bluegreen::Error{"invalid elicitation schema: " + *problem};
+    }
+    auto answer = server_.request_client(call_, "elicitation/create",
+                                         json{{"message", message}, {"requestedSchema", requested_schema}}, timeout);
+    if (!answer) return answer.error();
+
+    const json& result = *answer;
+    const json action = result.is_object() ? result.value("action", json()) : json();
+    if (action != "accept" && action != "decline" && action != "cancel") {
+      return bluegreen::Error{"the client answered elicitation/create without a valid \"action\": " + result.dump()};
+    }
+    ElicitationResponse response{action.get<std::string>(), json::object()};
+    if (const auto content = result.find("content"); content != result.end() && !content->is_null()) {
+      response.content = *content;
+    }
+    if (response.action == "accept") {
+      // The spec asks both sides to validate: a client may not enforce the schema it was given.
+      if (auto problem = validate_against_schema(requested_schema, response.content, "content")) {
+        return bluegreen::Error{"the client's elicitation answer does not match the requested schema: " + *problem};
+      }
+    }
+    return response;
+  }
+
  private:
   Server& server_;
   Call& call_;
 };
 
-Server::Server(ServerInfo info, const ToolRegistry& tools, MessageSink& sink, ServerLimits limits)
-    : info_(std::move(info)), tools_(tools), sink_(sink), limits_(limits) {}
+Server::Server(ServerInfo info, const ToolRegistry& tools, MessageSink& sink, ServerLimits limits,
+               const PromptRegistry* prompts)
+    : info_(std::move(info)), tools_(tools), prompts_(prompts), sink_(sink), limits_(limits) {}
 
 Server::~Server() { shutdown(std::chrono::milliseconds::max()); }
 
@@ -72,8 +132,7 @@ void Server::on_message(std::string_view text) {
     return;
   }
   if (auto* response = std::get_if<Response>(&parsed)) {
-    // The server sends no requests of its own yet, so any response is unsolicited.
-    spdlog::debug("ignoring response to unknown request {}", response->id.key());
+    deliver_response(std::move(*response));
     return;
   }
   if (auto* notification = std::get_if<Notification>(&parsed)) {
@@ -134,6 +193,10 @@ void Server::dispatch(Request& request) {
     handle_tools_call(request);
   } else if (method == "logging/setLevel") {
     handle_set_level(request);
+  } else if (method == "prompts/list" && prompts_ != nullptr && !prompts_->empty()) {
+    send(make_result(id, handle_prompts_list()));
+  } else if (method == "prompts/get" && prompts_ != nullptr && !prompts_->empty()) {
+    handle_prompts_get(request);
   } else {
     send(make_error(id, error_code::kMethodNotFound, "Method not found: " + method));
   }
@@ -171,9 +234,11 @@ json Server::handle_initialize(const json& params) {
 
   json server_info{{"name", info_.name}, {"version", info_.version}};
   if (!info_.title.empty()) server_info["title"] = info_.title;
+  json capabilities{{"tools", {{"listChanged", false}}}, {"logging", json::object()}};
+  if (prompts_ != nullptr && !prompts_->empty()) capabilities["prompts"] = {{"listChanged", false}};
   json result{
       {"protocolVersion", version},
-      {"capabilities", {{"tools", {{"listChanged", false}}}, {"logging", json::object()}}},
+      {"capabilities", std::move(capabilities)},
       {"serverInfo", std::move(server_info)},
   };
   if (!info_.instructions.empty()) result["instructions"] = info_.instructions;
@@ -184,6 +249,64 @@ json Server::handle_tools_list() const {
   json list = json::array();
   for (const auto& tool : tools_.tools()) list.push_back(tool.definition.to_json());
   return json{{"tools", std::move(list)}};
+}
+
+json Server::handle_prompts_list() const {
+  json list = json::array();
+  for (const auto& prompt : prompts_->prompts()) list.push_back(prompt.definition.to_json());
+  return json{{"prompts", std::move(list)}};
+}
+
+void Server::handle_prompts_get(const Request& request) {
+  const json& id = request.id.value;
+  const auto name = request.params.find("name");
+  if (name == request.params.end() || !name->is_string()) {
+    send(make_error(id, error_code::kInvalidParams, "Invalid params: prompts/get needs \"name\" (a string)"));
+    return;
+  }
+  const Prompt* prompt = prompts_->find(name->get<std::string>());
+  if (prompt == nullptr) {
+    std::vector<std::string> available;
+    for (const auto& p : prompts_->prompts()) available.push_back(p.definition.name);
+    send(make_error(id, error_code::kInvalidParams,
+                    "Unknown prompt: " + name->get<std::string>() + ". Available prompts: " + join_names(available)));
+    return;
+  }
+  std::map<std::string, std::string> arguments;
+  if (const auto args = request.params.find("arguments"); args != request.params.end() && !args->is_null()) {
+    if (!args->is_object()) {
+      send(make_error(id, error_code::kInvalidParams, "Invalid params: \"arguments\" must be an object of strings"));
+      return;
+    }
+    for (const auto& [key, value] : args->items()) {
+      if (!value.is_string()) {
+        send(make_error(id, error_code::kInvalidParams,
+                        "Invalid params: argument \"" + key + "\" must be a string (prompt arguments are strings)"));
+        return;
+      }
+      arguments.emplace(key, value.get<std::string>());
+    }
+  }
+  std::vector<std::string> missing;
+  for (const auto& argument : prompt->definition.arguments) {
+    if (argument.required && arguments.count(argument.name) == 0) missing.push_back(argument.name);
+  }
+  if (!missing.empty()) {
+    send(make_error(id, error_code::kInvalidParams,
+                    "Invalid params: prompt " + prompt->definition.name +
+                        " needs the argument(s) " + join_names(missing)));
+    return;
+  }
+
+  auto messages = prompt->handler(arguments);
+  if (!messages) {
+    send(make_error(id, error_code::kInvalidParams, messages.error().message));
+    return;
+  }
+  if (!messages->is_array()) {  // a bug in the handler; on_message reports it as an internal error
+    throw std::logic_error("prompt " + prompt->definition.name + " returned messages that are not an array");
+  }
+  send(make_result(id, json{{"description", prompt->definition.description}, {"messages", std::move(*messages)}}));
 }
 
 void Server::handle_set_level(const Request& request) {
@@ -308,6 +431,80 @@ void Server::cancel_call(const json& request_id) {
   spdlog::info("cancelling tool {} (id {})", it->second->tool_name, it->first);
 }
 
+void Server::deliver_response(Response response) {
+  std::lock_guard lock(mutex_);
+  const auto it = client_requests_.find(response.id.key());
+  if (it == client_requests_.end() || it->second) {
+    // Not ours, already answered, or its waiter gave up (timeout, cancellation) and removed it.
+    spdlog::debug("ignoring response to unknown request {}", response.id.key());
+    return;
+  }
+  it->second = std::move(response);
+  client_answered_.notify_all();
+}
+
+bool Server::client_supports_elicitation() const {
+  std::lock_guard lock(mutex_);
+  const auto it = client_capabilities_.find("elicitation");
+  return it != client_capabilities_.end() && it->is_object();
+}
+
+bluegreen::Result<json> Server::request_client(const Call& call, const std::string& method, json params,
+                                               std::chrono::milliseconds timeout) {
+  // Longer waits would overflow the deadline arithmetic; no human answers a form after a day.
+  timeout = std::clamp<std::chrono::milliseconds>(timeout, std::chrono::milliseconds(0), std::chrono::hours(24));
+  const std::stop_token stop = call.stop.get_token();
+
+  std::string id;
+  std::string key;
+  {
+    std::lock_guard lock(mutex_);
+    if (shutting_down_) return bluegreen::Error{"the server is shutting down"};
+    if (stop.stop_requested()) return bluegreen::Error{"cancelled"};
+    id = "srv-" + std::to_string(++last_client_request_);
+    key = json(id).dump();
+    client_requests_.emplace(key, std::nullopt);
+  }
+  // Sent without the lock: the sink may block on a slow client, and the reader must stay free to
+  // deliver the answer, which may arrive before the wait below starts (it is then found at once).
+  spdlog::debug("{}: sending {} {}", call.tool_name, method, id);
+  send(make_request(id, method, std::move(params)));
+
+  std::unique_lock lock(mutex_);
+  auto& slot = client_requests_.at(key);  // map nodes are stable; only this thread erases it
+  // wait_until releases mutex_ while waiting, and wakes on an answer, the deadline or `stop`
+  // (which cancel_call() and shutdown() request).
+  client_answered_.wait_until(lock, stop, std::chrono::steady_clock::now() + timeout,
+                              [&] { return slot.has_value() || shutting_down_; });
+  std::optional<Response> response = std::move(slot);
+  client_requests_.erase(key);
+  const bool shutting_down = shutting_down_;
+  lock.unlock();
+
+  if (response) {
+    if (response->error) {
+      const json& error = *response->error;
+      const std::string message = error.is_object() && error.contains("message") && error["message"].is_string()
+                                      ? error["message"].get<std::string>()
+                                      : error.dump();
+      return bluegreen::Error{"the client answered " + method + " with an error: " + message};
+    }
+    return std::move(*response->result);
+  }
+  if (shutting_down) return bluegreen::Error{"the server is shutting down"};
+  // Tell the client to drop the request (e.g. close the form): nobody will read the answer.
+  const bool cancelled = stop.stop_requested();
+  send(make_notification("notifications/cancelled",
+                         json{{"requestId", id}, {"reason", cancelled ? "the tool call was cancelled" : "timed out"}}));
+  if (cancelled) return bluegreen::Error{"cancelled"};
+  return bluegreen::Error{"no answer to " + method + " within " + std::to_string(timeout.count()) + " ms"};
+}
+
+std::size_t Server::client_requests_pending() const {
+  std::lock_guard lock(mutex_);
+  return client_requests_.size();
+}
+
 void Server::reap_finished_workers() {
   std::vector<std::thread> finished;
   {
@@ -328,6 +525,7 @@ bool Server::shutdown(std::chrono::milliseconds grace) {
       if (!call->replied) call->cancelled = true;
       call->stop.request_stop();
     }
+    client_answered_.notify_all();  // waiters re-check shutting_down_
     const auto done = [this] { return calls_.empty(); };
     if (grace == std::chrono::milliseconds::max()) {
       calls_changed_.wait(lock, done);

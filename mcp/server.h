@@ -1,12 +1,17 @@
 #pragma once
 // The MCP server core: lifecycle, dispatch of requests and notifications, tool calls on worker
-// threads with progress, logging and cancellation.
+// threads with progress, logging and cancellation, prompts, and requests of its own to the client
+// (elicitation/create) on behalf of a running tool.
 //
 // Contract:
 //  - Every request gets exactly one reply, except a tools/call that the client cancelled (MCP:
 //    a cancelled request is not answered) or that was still running at shutdown.
-//  - on_message() returns quickly: tools run on worker threads, so ping, status calls and
-//    cancellations are served while a long call is in progress.
+//  - on_message() returns quickly: tools run on worker threads, so ping, status calls,
+//    cancellations and the client's answers to the server's own requests are served while a long
+//    call is in progress (or waits for such an answer).
+//  - The server's own requests use string ids "srv-1", "srv-2", ...; a response whose id matches
+//    no request still waiting is ignored.
+//  - The prompts capability is advertised only when a non-empty PromptRegistry is given.
 //  - Requests other than initialize and ping before initialize are rejected.
 //  - Malformed input is answered with the matching JSON-RPC error; it never stops the server.
 //
@@ -17,15 +22,18 @@
 #include "mcp/json_rpc.h"
 #include "mcp/log_level.h"
 #include "mcp/message_channel.h"
+#include "mcp/prompt.h"
 #include "mcp/tool_registry.h"
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,7 +55,9 @@ struct ServerLimits {
 
 class Server final : public MessageHandler {
  public:
-  Server(ServerInfo info, const ToolRegistry& tools, MessageSink& sink, ServerLimits limits = {});
+  // `tools` and `prompts` (optional) must outlive the server.
+  Server(ServerInfo info, const ToolRegistry& tools, MessageSink& sink, ServerLimits limits = {},
+         const PromptRegistry* prompts = nullptr);
   ~Server() override;
 
   Server(const Server&) = delete;
@@ -66,6 +76,8 @@ class Server final : public MessageHandler {
 
   [[nodiscard]] std::string client_name() const;
   [[nodiscard]] std::size_t calls_in_flight() const;
+  // Requests the server sent to the client that are still waiting for an answer.
+  [[nodiscard]] std::size_t client_requests_pending() const;
 
  private:
   struct Call;
@@ -76,15 +88,25 @@ class Server final : public MessageHandler {
   json handle_initialize(const json& params);
   json handle_tools_list() const;
   void handle_tools_call(Request& request);
+  json handle_prompts_list() const;
+  void handle_prompts_get(const Request& request);
   void handle_set_level(const Request& request);
   void cancel_call(const json& request_id);
   void run_call(const std::shared_ptr<Call>& call, const Tool& tool, const json& arguments);
   void finish_call(const std::shared_ptr<Call>& call);
   void reap_finished_workers();
   void send(const json& message);
+  void deliver_response(Response response);
+  [[nodiscard]] bool client_supports_elicitation() const;
+  // Sends a request to the client on behalf of `call` and blocks the calling (tool) thread until
+  // the answer, the timeout, the call's cancellation or shutdown. Returns the result member; a
+  // JSON-RPC error answer is an Error carrying its message.
+  bluegreen::Result<json> request_client(const Call& call, const std::string& method, json params,
+                                         std::chrono::milliseconds timeout);
 
   const ServerInfo info_;
   const ToolRegistry& tools_;
+  const PromptRegistry* const prompts_;  // null or empty: no prompts capability
   MessageSink& sink_;
   const ServerLimits limits_;
 
@@ -98,6 +120,13 @@ class Server final : public MessageHandler {
   std::map<std::string, std::shared_ptr<Call>> calls_;  // keyed by RequestId::key()
   std::vector<std::thread> finished_workers_;
   bool shutting_down_ = false;
+  // The server's own requests awaiting an answer, keyed by RequestId::key(); the value is filled
+  // by the reader thread. Each entry is added and removed by the one tool thread that waits on it.
+  std::map<std::string, std::optional<Response>> client_requests_;
+  std::uint64_t last_client_request_ = 0;
+  // Wakes waiters in request_client(). condition_variable_any because it can also wait on a
+  // stop_token, so cancelling a call wakes its wait without a lost-wakeup race.
+  std::condition_variable_any client_answered_;
 };
 
 }  // namespace mcp

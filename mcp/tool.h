@@ -2,15 +2,17 @@
 // What a tool is to the protocol core: its advertised definition and a handler that runs it.
 //
 // A handler runs on a worker thread of its own. It receives arguments that already satisfy its
-// inputSchema, and a ToolContext through which it reports progress, logs to the client and learns
-// that it has been cancelled. Expected failures (bad state, a remote command that failed) are
-// returned as ToolResult::error(...), never thrown: an exception escaping a handler is a bug and
-// is reported to the client as an internal error.
+// inputSchema, and a ToolContext through which it reports progress, logs to the client, asks the
+// user a question (elicitation) and learns that it has been cancelled. Expected failures (bad
+// state, a remote command that failed) are returned as ToolResult::error(...), never thrown: an
+// exception escaping a handler is a bug and is reported to the client as an internal error.
 
+#include "common/result.h"
 #include "mcp/log_level.h"
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <stop_token>
@@ -47,6 +49,12 @@ struct ToolResult {
   [[nodiscard]] nlohmann::json to_json() const;
 };
 
+// The user's answer to an elicitation/create request (MCP 2025-06-18, form mode).
+struct ElicitationResponse {
+  std::string action;                                  // "accept", "decline" or "cancel"
+  nlohmann::json content = nlohmann::json::object();  // the submitted fields when accepted; else {}
+};
+
 // The running call's window onto the protocol. Owned by the server; valid for the duration of the
 // handler call only. All methods are thread-safe.
 class ToolContext {
@@ -68,6 +76,23 @@ class ToolContext {
 
   // The client's name from initialize (clientInfo.name), for audit records.
   [[nodiscard]] virtual std::string client_name() const = 0;
+
+  // True when the client declared the `elicitation` capability in initialize. Many clients do not
+  // (Claude Desktop), so a tool must work without it, e.g. by taking a confirmation argument.
+  [[nodiscard]] virtual bool client_supports_elicitation() const = 0;
+
+  // Asks the user, through the client, to fill a form: sends elicitation/create and blocks until
+  // the client answers. `requested_schema` is {"type":"object","properties":{...},"required":[...]}
+  // with flat primitive properties (string, number, integer, boolean), as the spec allows.
+  // Errors (no usable answer): the client lacks the capability, or the schema is not a flat
+  // object schema (in both cases nothing is sent); no answer within `timeout` (capped at a day);
+  // the call was cancelled ("cancelled"); the server is shutting down; the client answered with a
+  // JSON-RPC error or a malformed result (including accepted content that violates the schema).
+  // On timeout or cancellation the client is sent notifications/cancelled for the request.
+  // Declining or cancelling the form is not an error: check `action`.
+  virtual bluegreen::Result<ElicitationResponse> elicit(const std::string& message,
+                                                        const nlohmann::json& requested_schema,
+                                                        std::chrono::milliseconds timeout) = 0;
 };
 
 using ToolHandler = std::function<ToolResult(const nlohmann::json& arguments, ToolContext& context)>;

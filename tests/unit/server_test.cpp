@@ -18,11 +18,13 @@ namespace {
 // A server wired to an in-memory transport, read on its own thread like the real binary.
 class Harness {
  public:
-  explicit Harness(mcp::ServerLimits limits = {}, const std::function<void(mcp::ToolRegistry&)>& extra_tools = {}) {
+  explicit Harness(mcp::ServerLimits limits = {}, const std::function<void(mcp::ToolRegistry&)>& extra_tools = {},
+                   const std::function<void(mcp::PromptRegistry&)>& prompts = {}) {
     tools::register_test_tools(registry_);
     if (extra_tools) extra_tools(registry_);
+    if (prompts) prompts(prompts_);
     server_ = std::make_unique<mcp::Server>(mcp::ServerInfo{"bluegreen-mcp", "Blue/Green", "9.9.9", "Use the tools."},
-                                            registry_, transport_, limits);
+                                            registry_, transport_, limits, prompts ? &prompts_ : nullptr);
     reader_ = std::thread([this] { transport_.run(*server_); });
   }
   ~Harness() { stop(); }
@@ -74,12 +76,61 @@ class Harness {
  private:
   transport::MemoryTransport transport_;
   mcp::ToolRegistry registry_;
+  mcp::PromptRegistry prompts_;
   std::unique_ptr<mcp::Server> server_;
   std::thread reader_;
 };
 
 bool is_progress(const json& m) { return m.value("method", "") == "notifications/progress"; }
 bool is_log(const json& m) { return m.value("method", "") == "notifications/message"; }
+bool is_elicitation(const json& m) { return m.value("method", "") == "elicitation/create"; }
+bool is_cancel(const json& m) { return m.value("method", "") == "notifications/cancelled"; }
+
+template <typename Predicate>
+bool eventually(Predicate done, std::chrono::milliseconds limit = 2s) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+const json kConfirmSchema = {
+    {"type", "object"},
+    {"properties", {{"confirm", {{"type", "boolean"}}}, {"reason", {{"type", "string"}}}}},
+    {"required", {"confirm"}},
+};
+
+// "ask": elicits kConfirmSchema (or `schema`) with an optional `message` and reports the answer as
+// its result.
+void add_ask_tool(mcp::ToolRegistry& r) {
+  r.add({mcp::ToolDefinition{"ask", "", "asks the user", json{{"type", "object"}}, std::nullopt, {}},
+         [](const json& args, mcp::ToolContext& c) {
+           const std::chrono::milliseconds timeout(args.value("timeout_ms", 5000));
+           const std::string message = args.value("message", "Switch traffic to green?");
+           auto answer = c.elicit(message, args.value("schema", kConfirmSchema), timeout);
+           if (!answer) return mcp::ToolResult::error(answer.error().message);
+           return mcp::ToolResult::text(answer->action, json{{"action", answer->action}, {"content", answer->content}});
+         }});
+}
+
+void add_test_prompts(mcp::PromptRegistry& r) {
+  r.add({mcp::PromptDefinition{"plan_release",
+                               "Plan a release",
+                               "Plans a blue/green release",
+                               {{"service", "the service to release", true}, {"ref", "git ref", false}}},
+         [](const std::map<std::string, std::string>& args) -> bluegreen::Result<json> {
+           const auto ref = args.count("ref") != 0 ? args.at("ref") : std::string("main");
+           if (ref == "bad") return bluegreen::Error{"ref \"bad\" is not a git ref"};
+           const std::string text = "Release " + args.at("service") + " at " + ref;
+           return json::array({{{"role", "user"}, {"content", {{"type", "text"}, {"text", text}}}}});
+         }});
+  r.add({mcp::PromptDefinition{"checklist", "", "The pre-release checklist", {}},
+         [](const std::map<std::string, std::string>&) -> bluegreen::Result<json> {
+           return json::array({{{"role", "user"}, {"content", {{"type", "text"}, {"text", "Check everything"}}}}});
+         }});
+}
 
 }  // namespace
 
@@ -225,7 +276,9 @@ TEST_CASE("the server keeps serving while a tool runs", "[server][concurrency]")
   const auto started = std::chrono::steady_clock::now();
   CHECK(h.request("p", "ping")["result"] == json::object());
   CHECK(h.call("e", "test_echo", {{"text", "meanwhile"}})["result"]["content"][0]["text"] == "meanwhile");
-  CHECK(h.server().calls_in_flight() == 1);  // the sleep has not finished: it was not queued behind
+  // The sleep has not finished: it was not queued behind. (The echo call leaves calls_in_flight
+  // just after its reply is sent, hence the short wait.)
+  CHECK(eventually([&] { return h.server().calls_in_flight() == 1; }));
   CHECK(std::chrono::steady_clock::now() - started < 3s);
   const auto slow = h.transport().reply_to("slow", 10s);
   REQUIRE(slow);
@@ -362,4 +415,229 @@ TEST_CASE("end of input cancels calls in flight and shuts down cleanly", "[serve
   CHECK(std::chrono::steady_clock::now() - started < 2s);
   CHECK(h.server().calls_in_flight() == 0);
   CHECK_FALSE(h.transport().reply_to(1, 100ms).has_value());
+}
+
+TEST_CASE("prompts capability is advertised only when prompts are registered", "[server][prompts]") {
+  SECTION("no prompts: no capability, and prompts/* are unknown methods") {
+    Harness h;
+    CHECK_FALSE(h.initialize()["result"]["capabilities"].contains("prompts"));
+    CHECK(h.request(1, "prompts/list")["error"]["code"] == mcp::error_code::kMethodNotFound);
+  }
+  SECTION("an empty registry counts as none") {
+    Harness h({}, {}, [](mcp::PromptRegistry&) {});
+    CHECK_FALSE(h.initialize()["result"]["capabilities"].contains("prompts"));
+  }
+  SECTION("with prompts") {
+    Harness h({}, {}, add_test_prompts);
+    CHECK(h.request(1, "prompts/list")["error"]["code"] == mcp::error_code::kInvalidRequest);  // before initialize
+    const json caps = h.initialize()["result"]["capabilities"];
+    CHECK(caps["prompts"] == json{{"listChanged", false}});
+    CHECK(caps.contains("tools"));
+  }
+}
+
+TEST_CASE("prompts/list and prompts/get", "[server][prompts]") {
+  Harness h({}, {}, add_test_prompts);
+  h.initialize();
+  const auto get = [&](json params) { return h.request("g", "prompts/get", std::move(params)); };
+  const auto error_message = [](const json& reply) {
+    CHECK(reply["error"]["code"] == mcp::error_code::kInvalidParams);
+    return reply["error"].value("message", std::string());
+  };
+
+  SECTION("list shows definitions in registration order") {
+    const json prompts = h.request(1, "prompts/list")["result"]["prompts"];
+    REQUIRE(prompts.size() == 2);
+    CHECK(prompts[0] == json{{"name", "plan_release"},
+                             {"title", "Plan a release"},
+                             {"description", "Plans a blue/green release"},
+                             {"arguments",
+                              {{{"name", "service"}, {"description", "the service to release"}, {"required", true}},
+                               {{"name", "ref"}, {"description", "git ref"}, {"required", false}}}}});
+    CHECK(prompts[1] ==
+          json{{"name", "checklist"}, {"description", "The pre-release checklist"}, {"arguments", json::array()}});
+  }
+  SECTION("get renders the messages with the arguments") {
+    const json result = get({{"name", "plan_release"}, {"arguments", {{"service", "shop"}, {"ref", "v2"}}}})["result"];
+    CHECK(result["description"] == "Plans a blue/green release");
+    REQUIRE(result["messages"].size() == 1);
+    CHECK(result["messages"][0]["role"] == "user");
+    CHECK(result["messages"][0]["content"]["text"] == "Release shop at v2");
+  }
+  SECTION("arguments may be absent when none is required") {
+    CHECK(get({{"name", "checklist"}})["result"]["messages"][0]["content"]["text"] == "Check everything");
+  }
+  SECTION("unknown prompt names the available ones") {
+    const std::string message = error_message(get({{"name", "deploy"}}));
+    CHECK_THAT(message, Catch::Contains("deploy") && Catch::Contains("plan_release") && Catch::Contains("checklist"));
+  }
+  SECTION("missing name") { error_message(get({{"arguments", json::object()}})); }
+  SECTION("a missing required argument is named") {
+    CHECK_THAT(error_message(get({{"name", "plan_release"}, {"arguments", {{"ref", "v2"}}}})),
+               Catch::Contains("service"));
+  }
+  SECTION("arguments must be an object of strings") {
+    CHECK_THAT(error_message(get({{"name", "plan_release"}, {"arguments", "shop"}})), Catch::Contains("object"));
+    CHECK_THAT(error_message(get({{"name", "plan_release"}, {"arguments", {{"service", 42}}}})),
+               Catch::Contains("\"service\""));
+  }
+  SECTION("a handler error is invalid params with its message") {
+    CHECK(error_message(get({{"name", "plan_release"}, {"arguments", {{"service", "shop"}, {"ref", "bad"}}}})) ==
+          "ref \"bad\" is not a git ref");
+  }
+}
+
+TEST_CASE("PromptRegistry refuses duplicates and prompts without a handler", "[server][prompts]") {
+  mcp::PromptRegistry registry;
+  add_test_prompts(registry);
+  CHECK(registry.find("checklist") != nullptr);
+  CHECK(registry.find("nope") == nullptr);
+  CHECK_THROWS_AS(registry.add({mcp::PromptDefinition{"checklist", "", "", {}},
+                                [](const std::map<std::string, std::string>&) -> bluegreen::Result<json> {
+                                  return json::array();
+                                }}),
+                  std::logic_error);
+  CHECK_THROWS_AS(registry.add({mcp::PromptDefinition{"empty", "", "", {}}, {}}), std::logic_error);
+}
+
+TEST_CASE("elicitation needs the client's capability", "[server][elicitation]") {
+  Harness h({}, add_ask_tool);
+  h.initialize("2025-06-18", {{"roots", json::object()}});
+  const json result = h.call(1, "ask", json::object())["result"];
+  CHECK(result["isError"] == true);
+  CHECK(result["content"][0]["text"] == "client does not support elicitation");
+  for (const auto& m : h.transport().drain()) CHECK_FALSE(is_elicitation(m));  // nothing was sent
+  CHECK(h.server().client_requests_pending() == 0);
+}
+
+TEST_CASE("elicitation round trips through the client", "[server][elicitation]") {
+  Harness h({}, add_ask_tool);
+  h.initialize("2025-06-18", {{"elicitation", json::object()}});
+  const auto answer = [&](const json& request, json result) {
+    h.transport().push_message(json{{"jsonrpc", "2.0"}, {"id", request["id"]}, {"result", std::move(result)}});
+  };
+
+  SECTION("accept: the tool gets the content; stray responses are ignored") {
+    h.send_call(1, "ask", json::object());
+    const auto request = h.transport().next_matching(is_elicitation);
+    REQUIRE(request);
+    CHECK((*request)["id"] == "srv-1");
+    CHECK((*request)["params"] == json{{"message", "Switch traffic to green?"}, {"requestedSchema", kConfirmSchema}});
+    CHECK(h.server().client_requests_pending() == 1);
+
+    // Neither matches the server's request: an unknown server id, and the client's own call id.
+    h.transport().push(R"({"jsonrpc":"2.0","id":"srv-999","result":{"action":"decline"}})");
+    h.transport().push(R"({"jsonrpc":"2.0","id":1,"result":{"action":"decline"}})");
+    answer(*request, {{"action", "accept"}, {"content", {{"confirm", true}, {"reason", "tested"}}}});
+
+    const auto reply = h.transport().reply_to(1);
+    REQUIRE(reply);
+    CHECK((*reply)["result"]["isError"] == false);
+    CHECK((*reply)["result"]["structuredContent"] ==
+          json{{"action", "accept"}, {"content", {{"confirm", true}, {"reason", "tested"}}}});
+    CHECK(h.server().client_requests_pending() == 0);
+    // The server's ids keep counting.
+    h.send_call(2, "ask", json::object());
+    const auto second = h.transport().next_matching(is_elicitation);
+    REQUIRE(second);
+    CHECK((*second)["id"] == "srv-2");
+    answer(*second, {{"action", "cancel"}});
+    REQUIRE(h.transport().reply_to(2));
+  }
+  SECTION("decline is an answer, not an error") {
+    h.send_call(1, "ask", json::object());
+    const auto request = h.transport().next_matching(is_elicitation);
+    REQUIRE(request);
+    answer(*request, {{"action", "decline"}});
+    const json result = h.transport().reply_to(1).value()["result"];
+    CHECK(result["isError"] == false);
+    CHECK(result["structuredContent"] == json{{"action", "decline"}, {"content", json::object()}});
+  }
+  SECTION("a JSON-RPC error from the client is an error with its message") {
+    h.send_call(1, "ask", json::object());
+    const auto request = h.transport().next_matching(is_elicitation);
+    REQUIRE(request);
+    h.transport().push_message(json{{"jsonrpc", "2.0"},
+                                    {"id", (*request)["id"]},
+                                    {"error", {{"code", -1}, {"message", "user closed the window"}}}});
+    const json result = h.transport().reply_to(1).value()["result"];
+    CHECK(result["isError"] == true);
+    CHECK_THAT(result["content"][0]["text"].get<std::string>(), Catch::Contains("user closed the window"));
+  }
+  SECTION("accepted content that violates the schema is an error") {
+    h.send_call(1, "ask", json::object());
+    const auto request = h.transport().next_matching(is_elicitation);
+    REQUIRE(request);
+    answer(*request, {{"action", "accept"}, {"content", {{"reason", "no confirm"}}}});
+    const json result = h.transport().reply_to(1).value()["result"];
+    CHECK(result["isError"] == true);
+    CHECK_THAT(result["content"][0]["text"].get<std::string>(), Catch::Contains("content.confirm"));
+  }
+  SECTION("a schema that is not a flat object is refused before anything is sent") {
+    const json nested{{"type", "object"}, {"properties", {{"target", {{"type", "object"}}}}}};
+    const json result = h.call(1, "ask", {{"schema", nested}})["result"];
+    CHECK(result["isError"] == true);
+    CHECK_THAT(result["content"][0]["text"].get<std::string>(), Catch::Contains("\"target\""));
+    for (const auto& m : h.transport().drain()) CHECK_FALSE(is_elicitation(m));
+  }
+  SECTION("timeout: the tool gets an error naming it, the client is told, a late answer is ignored") {
+    h.send_call(1, "ask", {{"timeout_ms", 100}});
+    const auto request = h.transport().next_matching(is_elicitation);
+    REQUIRE(request);
+    const json result = h.transport().reply_to(1).value()["result"];
+    CHECK(result["isError"] == true);
+    CHECK_THAT(result["content"][0]["text"].get<std::string>(), Catch::Contains("100 ms"));
+    const auto cancel = h.transport().next_matching(is_cancel);
+    REQUIRE(cancel);
+    CHECK((*cancel)["params"]["requestId"] == (*request)["id"]);
+    CHECK(h.server().client_requests_pending() == 0);
+
+    answer(*request, {{"action", "accept"}, {"content", {{"confirm", true}}}});
+    h.transport().push_message(json{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "ping"}});
+    const auto next = h.transport().next();
+    REQUIRE(next);
+    CHECK((*next)["id"] == 2);
+  }
+  SECTION("cancelling the tool call ends the wait; no result is sent") {
+    h.send_call(7, "ask", {{"timeout_ms", 60000}});
+    const auto request = h.transport().next_matching(is_elicitation);
+    REQUIRE(request);
+    h.notify("notifications/cancelled", {{"requestId", 7}});
+    CHECK(eventually([&] { return h.server().calls_in_flight() == 0; }));
+    CHECK(h.server().client_requests_pending() == 0);
+    CHECK_FALSE(h.transport().reply_to(7, 300ms).has_value());
+    const auto cancel = h.transport().next_matching(is_cancel);
+    REQUIRE(cancel);
+    CHECK((*cancel)["params"]["requestId"] == (*request)["id"]);
+  }
+  SECTION("several calls elicit at once and each gets its own answer") {
+    h.send_call("a", "ask", {{"message", "from a"}});
+    h.send_call("b", "ask", {{"message", "from b"}});
+    const auto first = h.transport().next_matching(is_elicitation);
+    const auto second = h.transport().next_matching(is_elicitation);
+    REQUIRE(first);
+    REQUIRE(second);
+    CHECK((*first)["id"] != (*second)["id"]);
+    CHECK(h.server().client_requests_pending() == 2);
+    // Answered in reverse order, each echoing the message of the request it answers.
+    for (const auto& request : {*second, *first}) {
+      const json content{{"confirm", true}, {"reason", request["params"]["message"]}};
+      answer(request, {{"action", "accept"}, {"content", content}});
+    }
+    for (const char* id : {"a", "b"}) {
+      const auto reply = h.transport().reply_to(id);
+      REQUIRE(reply);
+      CHECK((*reply)["result"]["structuredContent"]["content"]["reason"] == std::string("from ") + id);
+    }
+    CHECK(h.server().client_requests_pending() == 0);
+  }
+  SECTION("shutdown ends the wait promptly without a result") {
+    h.send_call(1, "ask", {{"timeout_ms", 60000}});
+    REQUIRE(h.transport().next_matching(is_elicitation));
+    const auto started = std::chrono::steady_clock::now();
+    CHECK(h.stop());
+    CHECK(std::chrono::steady_clock::now() - started < 2s);
+    CHECK(h.server().client_requests_pending() == 0);
+    CHECK_FALSE(h.transport().reply_to(1, 100ms).has_value());
+  }
 }
