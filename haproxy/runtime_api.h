@@ -1,0 +1,60 @@
+#pragma once
+// Parsing what HAProxy's runtime API answers: `show stat` on the stats socket and `show proc` on
+// the master socket (master-worker mode).
+//
+// Formats are those of HAProxy 2.6 (Debian 12), captured from a real instance; see
+// tests/unit/haproxy_fixtures/. `show stat` columns are found by name from the header line, so
+// the columns later versions add or reorder do not break the parser.
+//
+// Thread-safety: pure functions and value types.
+
+#include "common/result.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace haproxy {
+
+// One row of `show stat`: a server, or with StatRows::servers_and_backends also a backend's
+// aggregate row (server == "BACKEND").
+struct ServerStatus {
+  std::string backend;       // pxname
+  std::string server;        // svname
+  // As HAProxy reports it: "UP", "DOWN", "MAINT", "DRAIN", "NOLB", "no check", and transitions
+  // such as "UP 1/2" (up, one failed check of the two that would mark it down) or "DOWN 1/2".
+  std::string status;
+  std::string check_status;  // e.g. "L7OK", "L4CON", "L7STS"; empty when the server is not checked
+  long long current_sessions = 0;  // scur
+  long long total_sessions = 0;    // stot
+};
+
+enum class StatRows {
+  servers_only,          // what traffic can reach: one row per server
+  servers_and_backends,  // also each backend's aggregate row (server == "BACKEND"), whose status
+                         // says whether the backend as a whole can serve
+};
+
+// Parses the CSV answer to `show stat`. The header line (`# pxname,svname,...`) must be present
+// and name pxname, svname, status, check_status, scur and stot; fields quoted by HAProxy's CSV
+// encoder are unquoted. FRONTEND rows are always skipped; BACKEND rows unless asked for.
+// Errors: no header (the answer is quoted, e.g. "Permission denied" or "Unknown command"), a
+// required column missing, a row too short or a session count that is not a number.
+bluegreen::Result<std::vector<ServerStatus>> parse_show_stat(std::string_view csv,
+                                                             StatRows rows = StatRows::servers_only);
+
+// What the master CLI's `show proc` says about the processes of a master-worker HAProxy.
+struct ProcessInfo {
+  int master_pid = 0;
+  int reloads = 0;         // reloads the master has performed, failed ones included
+  int failed_reloads = 0;  // of those, how many did not start a new worker (e.g. invalid config)
+  std::vector<int> current_worker_pids;  // "# workers": serving with the newest loaded config
+  std::vector<int> old_worker_pids;      // "# old workers": finishing connections from before a reload
+};
+
+// Parses the answer to `show proc`. External programs ("# programs") are ignored.
+// Errors: no `#<PID>` header (the answer is quoted), no master row, or a row whose pid or reload
+// count is not a number.
+bluegreen::Result<ProcessInfo> parse_show_proc(std::string_view text);
+
+}  // namespace haproxy

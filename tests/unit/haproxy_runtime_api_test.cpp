@@ -1,0 +1,221 @@
+#include "haproxy/runtime_api.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace {
+
+using haproxy::ServerStatus;
+using haproxy::StatRows;
+
+// Answers captured from a real HAProxy 2.6; see haproxy_fixtures/README.md. __FILE__ is absolute in
+// this build, so the fixtures are found next to this file.
+std::string fixture(const std::string& name) {
+  const auto path = std::filesystem::path(__FILE__).parent_path() / "haproxy_fixtures" / name;
+  std::ifstream in(path, std::ios::binary);
+  INFO("reading " << path);
+  REQUIRE(in.good());
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+const ServerStatus* find(const std::vector<ServerStatus>& rows, const std::string& backend, const std::string& server) {
+  for (const auto& row : rows) {
+    if (row.backend == backend && row.server == server) return &row;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> names(const std::vector<ServerStatus>& rows) {
+  std::vector<std::string> result;
+  for (const auto& row : rows) result.push_back(row.backend + "/" + row.server);
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("show stat: servers of a fresh instance", "[haproxy][runtime]") {
+  const auto rows = haproxy::parse_show_stat(fixture("show_stat_initial.txt"));
+  REQUIRE(rows.ok());
+  CHECK(names(*rows) == std::vector<std::string>{"blue/blue", "green/green1", "green/green2"});
+
+  const auto* blue = find(*rows, "blue", "blue");
+  REQUIRE(blue != nullptr);
+  CHECK(blue->status == "UP");
+  CHECK(blue->check_status == "L7OK");
+  CHECK(blue->current_sessions == 0);
+  CHECK(blue->total_sessions == 0);
+
+  const auto* green1 = find(*rows, "green", "green1");
+  REQUIRE(green1 != nullptr);
+  CHECK(green1->status == "DOWN");
+  CHECK(green1->check_status == "L4CON");
+
+  const auto* green2 = find(*rows, "green", "green2");
+  REQUIRE(green2 != nullptr);
+  CHECK(green2->status == "no check");
+  CHECK(green2->check_status.empty());
+}
+
+TEST_CASE("show stat: backend aggregate rows on request", "[haproxy][runtime]") {
+  const auto rows = haproxy::parse_show_stat(fixture("show_stat_initial.txt"), StatRows::servers_and_backends);
+  REQUIRE(rows.ok());
+  CHECK(names(*rows) == std::vector<std::string>{"blue/blue", "blue/BACKEND", "green/green1", "green/green2",
+                                                 "green/BACKEND", "stats/BACKEND"});
+  CHECK(find(*rows, "blue", "BACKEND")->status == "UP");
+  CHECK(find(*rows, "green", "BACKEND")->status == "UP");  // green2 is unchecked, so counted as up
+  CHECK(find(*rows, "fe_app", "FRONTEND") == nullptr);
+}
+
+TEST_CASE("show stat: maintenance, drain, sessions and check transitions", "[haproxy][runtime]") {
+  SECTION("maint") {
+    const auto rows = haproxy::parse_show_stat(fixture("show_stat_maint.txt"), StatRows::servers_and_backends);
+    REQUIRE(rows.ok());
+    CHECK(find(*rows, "green", "green2")->status == "MAINT");
+    CHECK(find(*rows, "green", "BACKEND")->status == "DOWN");
+    CHECK(find(*rows, "blue", "blue")->total_sessions == 6);
+    CHECK(find(*rows, "blue", "BACKEND")->total_sessions == 6);
+  }
+  SECTION("drain") {
+    const auto rows = haproxy::parse_show_stat(fixture("show_stat_drain.txt"), StatRows::servers_and_backends);
+    REQUIRE(rows.ok());
+    CHECK(find(*rows, "blue", "blue")->status == "DRAIN");
+    CHECK(find(*rows, "blue", "blue")->check_status == "L7OK");
+    CHECK(find(*rows, "blue", "BACKEND")->status == "DOWN");
+  }
+  SECTION("between two failed checks") {
+    const auto rows = haproxy::parse_show_stat(fixture("show_stat_check_transition.txt"));
+    REQUIRE(rows.ok());
+    CHECK(find(*rows, "blue", "blue")->status == "UP 1/2");
+    CHECK(find(*rows, "blue", "blue")->check_status == "L4CON");
+  }
+}
+
+TEST_CASE("show stat: columns are found by name", "[haproxy][runtime]") {
+  const std::string csv =
+      "# stot,status,extra,svname,check_status,pxname,scur\r\n"
+      "12,UP,x,web1,L7OK,app,3\r\n"
+      "40,\"UP 1/3\",\"a,b \"\"c\"\"\",web2,L7STS,app,\r\n"
+      "52,UP,,FRONTEND,,app,3\r\n"
+      "\r\n";
+  const auto rows = haproxy::parse_show_stat(csv);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 2);
+  CHECK((*rows)[0].backend == "app");
+  CHECK((*rows)[0].server == "web1");
+  CHECK((*rows)[0].current_sessions == 3);
+  CHECK((*rows)[0].total_sessions == 12);
+  CHECK((*rows)[1].status == "UP 1/3");
+  CHECK((*rows)[1].current_sessions == 0);  // empty counter
+  CHECK((*rows)[1].total_sessions == 40);
+}
+
+TEST_CASE("show stat: answers that are not a stat table", "[haproxy][runtime]") {
+  SECTION("the command sent to the master socket") {
+    const auto rows = haproxy::parse_show_stat(fixture("show_stat_on_master_socket.txt"));
+    REQUIRE_FALSE(rows.ok());
+    CHECK_THAT(rows.error().message, Catch::Contains("no CSV header"));
+    CHECK_THAT(rows.error().message, Catch::Contains("Unknown command"));
+  }
+  SECTION("empty answer") {
+    const auto rows = haproxy::parse_show_stat("\n");
+    REQUIRE_FALSE(rows.ok());
+    CHECK_THAT(rows.error().message, Catch::Contains("the answer was empty"));
+  }
+  SECTION("permission denied") {
+    const auto rows = haproxy::parse_show_stat("Permission denied\n\n");
+    REQUIRE_FALSE(rows.ok());
+    CHECK_THAT(rows.error().message, Catch::Contains("Permission denied"));
+  }
+  SECTION("required columns missing") {
+    const auto rows = haproxy::parse_show_stat("# pxname,svname,scur,stot\napp,web1,0,0\n");
+    REQUIRE_FALSE(rows.ok());
+    CHECK_THAT(rows.error().message, Catch::Contains("no column status, check_status"));
+  }
+  SECTION("short row") {
+    const auto rows = haproxy::parse_show_stat("# pxname,svname,status,check_status,scur,stot\napp,web1,UP\n");
+    REQUIRE_FALSE(rows.ok());
+    CHECK_THAT(rows.error().message, Catch::Contains("line 2 has 3 fields"));
+  }
+  SECTION("counter that is not a number") {
+    const auto rows =
+        haproxy::parse_show_stat("# pxname,svname,status,check_status,scur,stot\napp,web1,UP,L7OK,lots,1\n");
+    REQUIRE_FALSE(rows.ok());
+    CHECK_THAT(rows.error().message, Catch::Contains("line 2 (app/web1)"));
+  }
+}
+
+TEST_CASE("show proc: master and workers across reloads", "[haproxy][runtime]") {
+  SECTION("fresh start") {
+    const auto info = haproxy::parse_show_proc(fixture("show_proc_initial.txt"));
+    REQUIRE(info.ok());
+    CHECK(info->master_pid == 19583);
+    CHECK(info->reloads == 0);
+    CHECK(info->failed_reloads == 0);
+    CHECK(info->current_worker_pids == std::vector<int>{19584});
+    CHECK(info->old_worker_pids.empty());
+  }
+  SECTION("after a reload, the old worker still finishing a connection") {
+    const auto info = haproxy::parse_show_proc(fixture("show_proc_after_reload.txt"));
+    REQUIRE(info.ok());
+    CHECK(info->master_pid == 19583);
+    CHECK(info->reloads == 1);
+    CHECK(info->failed_reloads == 0);
+    CHECK(info->current_worker_pids == std::vector<int>{19777});
+    CHECK(info->old_worker_pids == std::vector<int>{19584});
+  }
+  SECTION("after a reload that failed: same worker, failure counted") {
+    const auto info = haproxy::parse_show_proc(fixture("show_proc_failed_reload.txt"));
+    REQUIRE(info.ok());
+    CHECK(info->reloads == 2);
+    CHECK(info->failed_reloads == 1);
+    CHECK(info->current_worker_pids == std::vector<int>{19777});
+    CHECK(info->old_worker_pids == std::vector<int>{19584});
+  }
+  SECTION("the old worker has exited") {
+    const auto info = haproxy::parse_show_proc(fixture("show_proc_old_worker_gone.txt"));
+    REQUIRE(info.ok());
+    CHECK(info->current_worker_pids == std::vector<int>{19777});
+    CHECK(info->old_worker_pids.empty());
+  }
+  SECTION("external programs are not workers") {
+    const auto info = haproxy::parse_show_proc(fixture("show_proc_with_program.txt"));
+    REQUIRE(info.ok());
+    CHECK(info->master_pid == 22180);
+    CHECK(info->current_worker_pids == std::vector<int>{22182});
+    CHECK(info->old_worker_pids.empty());
+  }
+}
+
+TEST_CASE("show proc: answers that are not a process list", "[haproxy][runtime]") {
+  SECTION("the command sent to the stats socket") {
+    const auto info = haproxy::parse_show_proc(fixture("show_proc_on_stats_socket.txt"));
+    REQUIRE_FALSE(info.ok());
+    CHECK_THAT(info.error().message, Catch::Contains("Unknown command"));
+    CHECK_THAT(info.error().message, Catch::Contains("master socket"));
+  }
+  SECTION("empty answer") {
+    const auto info = haproxy::parse_show_proc("");
+    REQUIRE_FALSE(info.ok());
+    CHECK_THAT(info.error().message, Catch::Contains("the answer was empty"));
+  }
+  SECTION("no master row") {
+    const auto info = haproxy::parse_show_proc(
+        "#<PID>          <type>          <reloads>       <uptime>        <version>\n# workers\n"
+        "19584           worker          0               0d00h00m06s     2.6.12\n");
+    REQUIRE_FALSE(info.ok());
+    CHECK_THAT(info.error().message, Catch::Contains("no master process"));
+  }
+  SECTION("a row without a pid") {
+    const auto info = haproxy::parse_show_proc(
+        "#<PID>          <type>          <reloads>       <uptime>        <version>\n"
+        "19583           master          0 [failed: 0]   0d00h00m06s     2.6.12\n# workers\n"
+        "worker          0               0d00h00m06s     2.6.12\n");
+    REQUIRE_FALSE(info.ok());
+    CHECK_THAT(info.error().message, Catch::Contains("line 4"));
+  }
+}
