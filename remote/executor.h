@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -49,12 +50,31 @@ struct CommandResult {
   [[nodiscard]] std::string summary() const;
 };
 
+// A remote process kept running for as long as the handle lives; used to hold a lock (flock) on
+// the load balancer across several commands. Destroying the handle closes the process's stdin,
+// and it must exit then (e.g. `... cat >/dev/null`). If the connection drops, the process ends
+// on the host too, so a crashed server never leaves a lock behind.
+class HeldProcess {
+ public:
+  virtual ~HeldProcess() = default;
+  // False once the process ended or its connection was lost: whatever it held is gone.
+  [[nodiscard]] virtual bool alive() = 0;
+};
+
 class Executor {
  public:
   virtual ~Executor() = default;
   // `host` is an SSH destination: an alias from the ssh config, or [user@]host[:port].
   virtual bluegreen::Result<CommandResult> run(const std::string& host, const std::string& command,
                                                const CommandOptions& options) = 0;
+
+  // Starts `command` and waits until it prints `ready_line` as a line on stdout. Returns the
+  // handle then; returns the finished command's CommandResult as an Error message when it exits
+  // first (exit status and output tails included), or an Error when options.deadline passes or
+  // options.stop is requested (the process is then closed).
+  virtual bluegreen::Result<std::unique_ptr<HeldProcess>> hold(const std::string& host, const std::string& command,
+                                                               const std::string& ready_line,
+                                                               const CommandOptions& options) = 0;
 };
 
 }  // namespace remote

@@ -79,6 +79,7 @@ HealthReport probe_health(const std::string& url, milliseconds deadline) {
   if (body.is_object()) {
     report.version = string_field(body, {"version", "appVersion"});
     report.commit = string_field(body, {"commit", "sha", "revision", "gitCommit"});
+    report.color = string_field(body, {"color", "colour"});
   }
   return report;
 }

@@ -16,6 +16,7 @@ struct HealthReport {
   std::chrono::milliseconds latency{0};  // time to the complete response (or to the failure)
   std::optional<std::string> version;    // "version" from a JSON body
   std::optional<std::string> commit;     // "commit" / "sha" / "revision" from a JSON body
+  std::optional<std::string> color;      // "color" / "colour" from a JSON body (blue/green apps)
   std::string body_excerpt;              // the first bytes of the body, for messages
   std::string error;                     // why there is no response, if there is none
 

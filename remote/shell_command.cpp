@@ -94,6 +94,28 @@ bluegreen::Result<std::string> validate_absolute_path(std::string_view value, st
   return std::string(value);
 }
 
+std::string substitute_placeholders(std::string_view trusted_text, const std::map<std::string, std::string>& values) {
+  std::string out;
+  std::size_t at = 0;
+  while (at < trusted_text.size()) {
+    const auto open = trusted_text.find('{', at);
+    const auto close = open == std::string_view::npos ? open : trusted_text.find('}', open);
+    if (close == std::string_view::npos) {
+      out.append(trusted_text.substr(at));
+      break;
+    }
+    out.append(trusted_text.substr(at, open - at));
+    const auto value = values.find(std::string(trusted_text.substr(open + 1, close - open - 1)));
+    if (value != values.end()) {
+      out += shell_quote(value->second);
+    } else {
+      out.append(trusted_text.substr(open, close - open + 1));
+    }
+    at = close + 1;
+  }
+  return out;
+}
+
 ShellCommand ShellCommand::trusted(std::string text) {
   ShellCommand command;
   command.text_ = std::move(text);

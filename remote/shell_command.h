@@ -10,6 +10,7 @@
 
 #include "common/result.h"
 
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,10 @@ std::string shell_quote(std::string_view value);
 bluegreen::Result<std::string> validate_git_ref(std::string_view value, std::string_view field);
 bluegreen::Result<std::string> validate_name(std::string_view value, std::string_view field);
 bluegreen::Result<std::string> validate_absolute_path(std::string_view value, std::string_view field);
+
+// Replaces each {name} in trusted command text (from the operator's config) with the
+// single-quoted value from `values`; placeholders without a value are left as they are.
+std::string substitute_placeholders(std::string_view trusted_text, const std::map<std::string, std::string>& values);
 
 // A command line assembled from trusted text and quoted arguments.
 class ShellCommand {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <set>
 #include <cerrno>
 #include <poll.h>
 #include <cstdio>
@@ -128,7 +129,7 @@ class SshExecutor::Connection {
   // Requires `mutex`.
   bluegreen::Status ensure_connected() {
     if (session_ && ssh_is_connected(session_.get()) != 0) return bluegreen::ok_status();
-    session_.reset();
+    drop();
     auto session = open_session();
     if (!session) return session.error();
     session_ = std::move(session.value());
@@ -143,13 +144,24 @@ class SshExecutor::Connection {
       ChannelPtr channel(ssh_channel_new(session_.get()));
       if (channel && ssh_channel_open_session(channel.get()) == SSH_OK) return channel;
       spdlog::warn("ssh {}: opening a channel failed ({}); reconnecting", host_, libssh_error(session_.get()));
-      session_.reset();
+      channel.reset();
+      drop();
     }
     return Error{"ssh " + host_ + ": cannot open a channel after reconnecting"};
   }
 
   ssh_session session() { return session_.get(); }
-  void drop() { session_.reset(); }
+
+  // Requires `mutex`. Channels of held processes die with the session: free them first (a
+  // channel must never outlive its session).
+  void drop() {
+    for (ChannelPtr* channel : held_) channel->reset();
+    session_.reset();
+  }
+
+  // Requires `mutex`. Held channels are tracked so drop() can free them in time.
+  void track(ChannelPtr* channel) { held_.insert(channel); }
+  void untrack(ChannelPtr* channel) { held_.erase(channel); }
   [[nodiscard]] const std::string& host() const { return host_; }
   [[nodiscard]] const std::string& endpoint() const { return endpoint_; }
 
@@ -283,6 +295,7 @@ class SshExecutor::Connection {
   const std::string host_;
   const SshSettings& settings_;
   SessionPtr session_;
+  std::set<ChannelPtr*> held_;
   SshDestination destination_;
   std::string endpoint_;
 };
@@ -426,6 +439,103 @@ bluegreen::Result<CommandResult> SshExecutor::run(const std::string& host, const
   if (connection_lost) connection->drop();
   result.duration = duration_cast<milliseconds>(Clock::now() - started);
   return result;
+}
+
+class SshExecutor::HeldChannel final : public HeldProcess {
+ public:
+  HeldChannel(std::shared_ptr<Connection> connection, ChannelPtr channel)
+      : connection_(std::move(connection)), channel_(std::move(channel)) {}
+
+  ~HeldChannel() override {
+    std::lock_guard lock(connection_->mutex);
+    connection_->untrack(&channel_);
+    if (channel_) {
+      ssh_channel_send_eof(channel_.get());  // the holder's stdin ends: it exits and releases
+      channel_.reset();
+    }
+  }
+  HeldChannel(const HeldChannel&) = delete;
+  HeldChannel& operator=(const HeldChannel&) = delete;
+
+  bool alive() override {
+    std::lock_guard lock(connection_->mutex);
+    if (!channel_ || ssh_channel_is_open(channel_.get()) == 0) return false;
+    // Process whatever arrived, so an exit or a lost connection is noticed now.
+    std::array<char, 4096> sink{};
+    while (true) {
+      const int n = ssh_channel_read_nonblocking(channel_.get(), sink.data(), sink.size(), 0);
+      if (n == 0) break;
+      if (n < 0) return false;
+    }
+    return ssh_channel_is_eof(channel_.get()) == 0 && ssh_is_connected(connection_->session()) != 0;
+  }
+
+  ChannelPtr& channel() { return channel_; }
+
+ private:
+  std::shared_ptr<Connection> connection_;
+  ChannelPtr channel_;
+};
+
+bluegreen::Result<std::unique_ptr<HeldProcess>> SshExecutor::hold(const std::string& host, const std::string& command,
+                                                                  const std::string& ready_line,
+                                                                  const CommandOptions& options) {
+  auto connection = connection_for(host);
+  std::lock_guard lock(connection->mutex);
+  const auto started = Clock::now();
+  auto channel_or_error = connection->open_channel();
+  if (!channel_or_error) return channel_or_error.error();
+  ChannelPtr channel = std::move(channel_or_error.value());
+  ssh_session session = connection->session();
+  if (ssh_channel_request_exec(channel.get(), command.c_str()) != SSH_OK) {
+    const std::string why = libssh_error(session);
+    channel.reset();
+    connection->drop();
+    return Error{"ssh " + host + ": cannot start the command: " + why};
+  }
+
+  std::string out;
+  std::string err;
+  std::array<char, 4096> buffer{};
+  const std::string marker = ready_line + "\n";
+  while (true) {
+    bool progressed = false;
+    for (const int is_stderr : {0, 1}) {
+      const int n = ssh_channel_read_nonblocking(channel.get(), buffer.data(), buffer.size(), is_stderr);
+      if (n > 0) {
+        (is_stderr != 0 ? err : out).append(buffer.data(), static_cast<std::size_t>(n));
+        progressed = true;
+      } else if (n == SSH_ERROR) {
+        const std::string why = libssh_error(session);
+        channel.reset();
+        connection->drop();
+        return Error{"ssh " + host + ": connection lost while starting: " + why};
+      }
+    }
+    if (out.rfind(marker, 0) == 0 || out.find("\n" + marker) != std::string::npos) break;
+    if (ssh_channel_is_eof(channel.get()) != 0 && !progressed) {
+      const int status = ssh_channel_get_exit_status(channel.get());
+      channel.reset();
+      return Error{"exited with status " + std::to_string(status) + " before it was ready" +
+                   (err.empty() ? std::string() : "; stderr: " + err.substr(0, 2000)) +
+                   (out.empty() ? std::string() : "; stdout: " + out.substr(0, 2000))};
+    }
+    if (progressed) continue;
+    const auto now = Clock::now();
+    if (options.stop.stop_requested()) return Error{"cancelled while waiting"};
+    if (now >= started + options.deadline) {
+      return Error{"not ready within " + std::to_string(options.deadline.count()) + " ms"};
+    }
+    const auto slice = std::clamp(duration_cast<milliseconds>(started + options.deadline - now), milliseconds(1),
+                                  milliseconds(50));
+    pollfd socket{ssh_get_fd(session), POLLIN, 0};
+    if (::poll(&socket, 1, static_cast<int>(slice.count())) < 0 && errno != EINTR) {
+      return Error{"ssh " + host + ": polling the connection failed"};
+    }
+  }
+  auto held = std::make_unique<HeldChannel>(connection, std::move(channel));
+  connection->track(&held->channel());
+  return std::unique_ptr<HeldProcess>(std::move(held));
 }
 
 }  // namespace remote

@@ -45,6 +45,9 @@ class SshExecutor final : public Executor {
 
   bluegreen::Result<CommandResult> run(const std::string& host, const std::string& command,
                                        const CommandOptions& options) override;
+  bluegreen::Result<std::unique_ptr<HeldProcess>> hold(const std::string& host, const std::string& command,
+                                                       const std::string& ready_line,
+                                                       const CommandOptions& options) override;
 
   // Opens the session to `host` if it is not open (host key and authentication checked).
   bluegreen::Status connect(const std::string& host);
@@ -54,6 +57,7 @@ class SshExecutor final : public Executor {
 
  private:
   class Connection;
+  class HeldChannel;
   std::shared_ptr<Connection> connection_for(const std::string& host);
 
   const SshSettings settings_;

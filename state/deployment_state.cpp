@@ -10,9 +10,10 @@ namespace {
 using bluegreen::Error;
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 6> kKnownTopLevel{"prod", "standby", "lastSwitch", "switchCount", "history",
-                                                         "generation"};
-constexpr std::array<std::string_view, 3> kKnownHistory{"timestamp", "from", "to"};
+constexpr std::array<std::string_view, 7> kKnownTopLevel{"prod",    "standby",    "lastSwitch", "switchCount",
+                                                         "history", "generation", "deploys"};
+constexpr std::array<std::string_view, 4> kKnownHistory{"timestamp", "from", "to", "emergency"};
+constexpr std::array<std::string_view, 5> kKnownDeploy{"timestamp", "color", "ref", "commit", "outcome"};
 
 template <std::size_t N>
 bool is_known(const std::array<std::string_view, N>& names, std::string_view key) {
@@ -41,8 +42,33 @@ bluegreen::Result<SwitchRecord> parse_history_entry(const json& entry, std::size
   if (!to) return to.error();
   record.from = *from;
   record.to = *to;
+  if (const auto emergency = entry.find("emergency"); emergency != entry.end()) {
+    if (!emergency->is_boolean()) return Error{where + "emergency: expected true or false"};
+    record.emergency = emergency->get<bool>();
+  }
   for (const auto& [key, value] : entry.items()) {
     if (!is_known(kKnownHistory, key)) record.extra[key] = value;
+  }
+  return record;
+}
+
+bluegreen::Result<DeployRecord> parse_deploy_entry(const json& entry, std::size_t index) {
+  const std::string where = "deploys[" + std::to_string(index) + "].";
+  if (!entry.is_object()) return Error{"deploys[" + std::to_string(index) + "]: expected an object"};
+  DeployRecord record;
+  for (const auto* field : {"timestamp", "ref", "commit", "outcome"}) {
+    const auto it = entry.find(field);
+    if (it == entry.end() || !it->is_string()) return Error{where + field + ": expected a string"};
+  }
+  auto color = color_field(entry, "color", where);
+  if (!color) return color.error();
+  record.timestamp = entry["timestamp"].get<std::string>();
+  record.color = *color;
+  record.ref = entry["ref"].get<std::string>();
+  record.commit = entry["commit"].get<std::string>();
+  record.outcome = entry["outcome"].get<std::string>();
+  for (const auto& [key, value] : entry.items()) {
+    if (!is_known(kKnownDeploy, key)) record.extra[key] = value;
   }
   return record;
 }
@@ -100,10 +126,30 @@ bluegreen::Result<DeploymentState> parse_state(std::string_view text) {
       state.history.push_back(std::move(record.value()));
     }
   }
+  if (const auto deploys = document.find("deploys"); deploys != document.end()) {
+    if (!deploys->is_array()) return Error{"deploys: expected an array"};
+    for (std::size_t i = 0; i < deploys->size(); ++i) {
+      auto record = parse_deploy_entry((*deploys)[i], i);
+      if (!record) return record.error();
+      state.deploys.push_back(std::move(record.value()));
+    }
+  }
   for (const auto& [key, value] : document.items()) {
     if (!is_known(kKnownTopLevel, key)) state.extra[key] = value;
   }
   return state;
+}
+
+const DeployRecord* DeploymentState::last_deploy(Color color) const {
+  for (auto it = deploys.rbegin(); it != deploys.rend(); ++it) {
+    if (it->color == color) return &*it;
+  }
+  return nullptr;
+}
+
+void DeploymentState::trim(std::size_t limit) {
+  if (history.size() > limit) history.erase(history.begin(), history.end() - static_cast<std::ptrdiff_t>(limit));
+  if (deploys.size() > limit) deploys.erase(deploys.begin(), deploys.end() - static_cast<std::ptrdiff_t>(limit));
 }
 
 std::string serialize_state(const DeploymentState& state) {
@@ -118,9 +164,23 @@ std::string serialize_state(const DeploymentState& state) {
     entry["timestamp"] = record.timestamp;
     entry["from"] = to_string(record.from);
     entry["to"] = to_string(record.to);
+    if (record.emergency) entry["emergency"] = true;
     history.push_back(std::move(entry));
   }
   document["history"] = std::move(history);
+  if (!state.deploys.empty()) {
+    json deploys = json::array();
+    for (const auto& record : state.deploys) {
+      json entry = record.extra;
+      entry["timestamp"] = record.timestamp;
+      entry["color"] = to_string(record.color);
+      entry["ref"] = record.ref;
+      entry["commit"] = record.commit;
+      entry["outcome"] = record.outcome;
+      deploys.push_back(std::move(entry));
+    }
+    document["deploys"] = std::move(deploys);
+  }
   document["generation"] = state.generation;
   for (const auto& [key, value] : state.extra.items()) document[key] = value;
   return document.dump(2, ' ', false, json::error_handler_t::replace) + "\n";

@@ -34,7 +34,18 @@ struct SwitchRecord {
   std::string timestamp;  // ISO 8601, as written
   Color from = Color::kBlue;
   Color to = Color::kGreen;
-  nlohmann::json extra = nlohmann::json::object();  // fields this version does not interpret
+  bool emergency = false;  // written only when true
+  nlohmann::json extra = nlohmann::json::object();  // fields this version does not interpret (e.g. "client")
+};
+
+// One deploy_to_standby run ("deploys" in the file; additive to the seed's format).
+struct DeployRecord {
+  std::string timestamp;
+  Color color = Color::kGreen;
+  std::string ref;
+  std::string commit;   // empty when the deploy failed before it was known
+  std::string outcome;  // "ok", "failed", "cancelled"
+  nlohmann::json extra = nlohmann::json::object();  // client, failedStep, durationMs, ...
 };
 
 struct DeploymentState {
@@ -42,10 +53,15 @@ struct DeploymentState {
   std::optional<std::string> last_switch;
   std::int64_t switch_count = 0;
   std::vector<SwitchRecord> history;  // oldest first, as the seed appends
+  std::vector<DeployRecord> deploys;  // oldest first
   std::uint64_t generation = 0;
   nlohmann::json extra = nlohmann::json::object();
 
   [[nodiscard]] Color standby() const { return other(prod); }
+  // The newest deploy to `color`, if any.
+  [[nodiscard]] const DeployRecord* last_deploy(Color color) const;
+  // Drops the oldest history and deploy entries beyond `limit` each.
+  void trim(std::size_t limit);
 };
 
 // Parses the file's text. Errors name the field and say what is expected.

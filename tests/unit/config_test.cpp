@@ -1,25 +1,127 @@
-#include "config/server_config.h"
+#include "config/config.h"
 
 #include <catch2/catch.hpp>
 
-TEST_CASE("server config accepts known keys", "[config]") {
-  auto config = config::parse_server_config(R"({"logLevel":"debug","logFile":"/tmp/x.log"})", "cfg.json");
-  REQUIRE(config.ok());
-  CHECK(config->log_level == "debug");
-  CHECK(config->log_file == "/tmp/x.log");
+#include <nlohmann/json.hpp>
+
+using nlohmann::json;
+
+namespace {
+
+json minimal_app() {
+  return json::parse(R"({
+    "hosts": {
+      "blue":  {"ssh": "lab-blue",  "address": "127.0.10.1", "healthUrl": "http://127.0.10.1:8080/health", "appDir": "/srv/app"},
+      "green": {"ssh": "root@127.0.10.2:2222", "address": "127.0.10.2", "healthUrl": "http://127.0.10.2:8080/health", "appDir": "/srv/app"}
+    },
+    "loadBalancer": {"ssh": "lab-lb", "section": "frontend fe_app", "stateFile": "/var/lib/bluegreen/shop.json",
+                     "masterSocket": "/run/haproxy/master.sock"},
+    "deploy": {"steps": [
+      {"name": "pull", "when": "pullGithub", "run": "git fetch origin && git checkout --detach {ref}", "timeoutSeconds": 60},
+      {"name": "restart", "run": "./appctl restart"}
+    ]}
+  })");
 }
 
-TEST_CASE("server config errors name the file and the field", "[config]") {
-  const auto error = [](const std::string& text) {
-    auto config = config::parse_server_config(text, "cfg.json");
-    REQUIRE_FALSE(config.ok());
-    return config.error().message;
-  };
-  CHECK_THAT(error("{"), Catch::StartsWith("cfg.json: not valid JSON"));
-  CHECK_THAT(error("[]"), Catch::Contains("JSON object"));
-  CHECK_THAT(error(R"({"logLevel":"loud"})"), Catch::Contains("\"logLevel\" must be one of"));
-  CHECK_THAT(error(R"({"logFile":""})"), Catch::Contains("\"logFile\""));
-  CHECK_THAT(error(R"({"loglevel":"info"})"), Catch::Contains("unknown key \"loglevel\""));
-  CHECK_THAT(config::load_server_config("/nonexistent/cfg.json").error().message,
-             Catch::Contains("cannot open"));
+config::Config parse_ok(const json& document) {
+  auto parsed = config::parse_config(document.dump(), "cfg.json", "/home/me");
+  INFO((parsed.ok() ? std::string() : parsed.error().message));
+  REQUIRE(parsed.ok());
+  return std::move(parsed.value());
+}
+
+std::string parse_error(const json& document) {
+  auto parsed = config::parse_config(document.dump(), "cfg.json", "/home/me");
+  REQUIRE_FALSE(parsed.ok());
+  return parsed.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("a minimal app config gets sensible defaults", "[config]") {
+  const auto cfg = parse_ok(json{{"apps", {{"shop", minimal_app()}}}, {"logLevel", "debug"}});
+  CHECK(cfg.log_level == "debug");
+  REQUIRE(cfg.apps.size() == 1);
+  const auto& app = cfg.apps[0];
+  CHECK(app.name == "shop");
+  CHECK(app.blue.ssh == "lab-blue");
+  CHECK(app.green.service == "app");
+  CHECK(app.load_balancer.haproxy_config == "/etc/haproxy/haproxy.cfg");
+  CHECK(app.load_balancer.directive == "default_backend");
+  CHECK(app.load_balancer.blue_backend == "blue");
+  CHECK(app.load_balancer.green_backend == "green");
+  CHECK(app.load_balancer.lock_file == "/var/lib/bluegreen/shop.json.lock");
+  CHECK(app.load_balancer.audit_log == "/var/lib/bluegreen/audit.log");
+  CHECK(app.load_balancer.validate_command == "haproxy -c -f {config}");
+  CHECK(app.load_balancer.reload_command == "echo reload | socat - UNIX-CONNECT:{masterSocket}");
+  REQUIRE(app.steps.size() == 2);
+  CHECK(app.steps[0].when == config::StepCondition::kPullGithub);
+  CHECK(app.steps[0].timeout == std::chrono::seconds(60));
+  CHECK(app.steps[1].when == config::StepCondition::kAlways);
+  CHECK(app.approval.required);
+  CHECK(app.approval.token_ttl == std::chrono::minutes(5));
+  CHECK(app.history_limit == 50);
+
+  auto found = cfg.find_app("");
+  REQUIRE(found.ok());
+  CHECK((*found)->name == "shop");
+  CHECK_THAT(cfg.find_app("nope").error().message, Catch::Contains("configured apps: shop"));
+}
+
+TEST_CASE("every bad field is reported at once, by name", "[config]") {
+  json app = minimal_app();
+  app["hosts"]["blue"]["healthUrl"] = "ftp://x";
+  app["hosts"]["green"]["appDir"] = "relative/dir";
+  app["hosts"]["green"]["ssh"] = "-oProxyCommand=evil";
+  app["loadBalancer"]["section"] = "backend x";
+  app["loadBalancer"]["directive"] = "use_backend";
+  app["deploy"]["steps"][0]["when"] = "sometimes";
+  app["deploy"]["steps"][1]["name"] = "pull";
+  app["healthGate"] = {{"consecutiveSuccesses", 0}};
+  app["approval"] = {{"requried", false}};
+  const std::string error = parse_error(json{{"apps", {{"shop", app}, {"bad name!", minimal_app()}}}});
+  CHECK_THAT(error, Catch::StartsWith("cfg.json: "));
+  for (const char* expected :
+       {"apps.shop.hosts.blue.healthUrl: must be an http:// or https:// URL",
+        "apps.shop.hosts.green.appDir", "apps.shop.hosts.green.ssh: must be an ssh config alias",
+        "apps.shop.loadBalancer.section: must be \"frontend NAME\"", "apps.shop.loadBalancer.condition: is required",
+        "apps.shop.deploy.steps[0].when: must be one of", "apps.shop.deploy.steps[1].name: \"pull\" is used twice",
+        "apps.shop.healthGate.consecutiveSuccesses: must be an integer", "apps.shop.approval.requried: unknown key",
+        "apps.bad name!"}) {
+    CHECK_THAT(error, Catch::Contains(expected));
+  }
+}
+
+TEST_CASE("missing sections and top-level typos are named", "[config]") {
+  CHECK_THAT(parse_error(json{{"apps", {{"shop", json::object()}}}}),
+             Catch::Contains("apps.shop.hosts: is required") && Catch::Contains("apps.shop.loadBalancer: is required") &&
+                 Catch::Contains("apps.shop.deploy: is required"));
+  CHECK_THAT(parse_error(json{{"loglevel", "info"}}), Catch::Contains("loglevel: unknown key"));
+  CHECK_THAT(parse_error(json{{"logLevel", "loud"}}), Catch::Contains("logLevel: must be one of"));
+  CHECK_THAT(parse_error(json{{"apps", {{"shop", minimal_app()}}}, {"defaultApp", "other"}}),
+             Catch::Contains("defaultApp"));
+  CHECK_THAT(config::parse_config("{", "cfg.json", "/").error().message, Catch::StartsWith("cfg.json: not valid JSON"));
+  CHECK_THAT(config::load_config("/nonexistent/cfg.json").error().message, Catch::Contains("cannot open"));
+}
+
+TEST_CASE("ssh settings expand ~ and several apps need a name", "[config]") {
+  const auto cfg = parse_ok(json{{"ssh", {{"knownHostsFile", "~/.ssh/kh"}, {"identityFiles", {"~/.ssh/id"}}}},
+                                 {"apps", {{"a", minimal_app()}, {"b", minimal_app()}}}});
+  CHECK(cfg.ssh.known_hosts_file == "/home/me/.ssh/kh");
+  CHECK(cfg.ssh.identity_files == std::vector<std::string>{"/home/me/.ssh/id"});
+  CHECK_THAT(cfg.find_app("").error().message, Catch::Contains("several apps"));
+  CHECK((*cfg.find_app("b"))->name == "b");
+  const auto no_apps = parse_ok(json::object());
+  CHECK_THAT(no_apps.find_app("").error().message, Catch::Contains("no apps are configured"));
+}
+
+TEST_CASE("the documented example configuration is valid", "[config]") {
+  auto example = config::load_config(std::string(BLUEGREEN_SOURCE_DIR) + "/config/bluegreen.example.json");
+  INFO((example.ok() ? std::string() : example.error().message));
+  REQUIRE(example.ok());
+  REQUIRE(example->apps.size() == 1);
+  const auto& app = example->apps[0];
+  CHECK(app.load_balancer.directive == "use_backend");
+  CHECK(app.load_balancer.condition == "if is_attendant");
+  CHECK(app.steps.size() == 6);
 }

@@ -75,3 +75,12 @@ TEST_CASE("ShellCommand quotes every argument and keeps trusted text", "[remote]
   const auto command = remote::ShellCommand::trusted("cd").arg("/srv/app").then("&&").then("git checkout").arg("it's");
   CHECK(command.str() == "cd '/srv/app' && git checkout 'it'\\''s'");
 }
+
+TEST_CASE("placeholders in trusted text are replaced by quoted values", "[remote][quoting]") {
+  CHECK(remote::substitute_placeholders("git checkout --detach {ref} && echo {app}{missing}",
+                                        {{"ref", "$(evil)"}, {"app", "shop"}}) ==
+        "git checkout --detach '$(evil)' && echo 'shop'{missing}");
+  // Braces in operator text that are not placeholder names stay as they are.
+  CHECK(remote::substitute_placeholders("awk '{print $1}' {ref} {", {{"ref", "main"}}) == "awk '{print $1}' 'main' {");
+  CHECK(remote::substitute_placeholders("no placeholders", {}) == "no placeholders");
+}

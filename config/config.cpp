@@ -1,0 +1,364 @@
+#include "config/config.h"
+
+#include "remote/shell_command.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace config {
+namespace {
+
+using bluegreen::Error;
+using nlohmann::json;
+
+constexpr std::size_t kMaxErrorsShown = 30;
+
+// Reads the fields of one JSON object, recording every problem under its dotted path and
+// refusing keys nobody asked for (typos).
+class Fields {
+ public:
+  Fields(const json& object, std::string path, std::vector<std::string>& errors, const std::string& home)
+      : object_(object), path_(std::move(path)), errors_(errors), home_(home) {
+    if (!object_.is_object()) error("", "must be an object");
+  }
+
+  ~Fields() {
+    if (!object_.is_object()) return;
+    for (const auto& [key, value] : object_.items()) {
+      if (used_.count(key) == 0 && key != "_comment" && key != "$schema") error(key, "unknown key");
+    }
+  }
+  Fields(const Fields&) = delete;
+  Fields& operator=(const Fields&) = delete;
+
+  [[nodiscard]] std::string path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  void error(const std::string& key, const std::string& message) {
+    errors_.push_back((key.empty() ? path_ : path(key)) + ": " + message);
+  }
+
+  const json* find(const std::string& key) {
+    used_.insert(key);
+    if (!object_.is_object()) return nullptr;
+    const auto it = object_.find(key);
+    return it == object_.end() || it->is_null() ? nullptr : &*it;
+  }
+
+  std::optional<std::string> text(const std::string& key, bool required) {
+    const json* value = find(key);
+    if (value == nullptr) {
+      if (required) error(key, "is required");
+      return std::nullopt;
+    }
+    if (!value->is_string() || value->get_ref<const std::string&>().empty()) {
+      error(key, "must be a non-empty string");
+      return std::nullopt;
+    }
+    return value->get<std::string>();
+  }
+
+  std::optional<std::string> path_value(const std::string& key, bool required, bool expand_home) {
+    auto value = text(key, required);
+    if (!value) return value;
+    if (expand_home && value->rfind("~/", 0) == 0) *value = home_ + value->substr(1);
+    if (auto valid = remote::validate_absolute_path(*value, path(key)); !valid) {
+      errors_.push_back(valid.error().message);
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<std::string> url(const std::string& key, bool required) {
+    auto value = text(key, required);
+    if (value && value->rfind("http://", 0) != 0 && value->rfind("https://", 0) != 0) {
+      error(key, "must be an http:// or https:// URL, got \"" + *value + "\"");
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<bool> boolean(const std::string& key) {
+    const json* value = find(key);
+    if (value == nullptr) return std::nullopt;
+    if (!value->is_boolean()) {
+      error(key, "must be true or false");
+      return std::nullopt;
+    }
+    return value->get<bool>();
+  }
+
+  std::optional<long long> integer(const std::string& key, long long min, long long max) {
+    const json* value = find(key);
+    if (value == nullptr) return std::nullopt;
+    if (!value->is_number_integer() || value->get<long long>() < min || value->get<long long>() > max) {
+      error(key, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+      return std::nullopt;
+    }
+    return value->get<long long>();
+  }
+
+  void seconds(const std::string& key, milliseconds& target, long long max_seconds) {
+    if (auto s = integer(key, 1, max_seconds)) target = milliseconds(*s * 1000);
+  }
+  void millis(const std::string& key, milliseconds& target, long long min_ms, long long max_ms) {
+    if (auto ms = integer(key, min_ms, max_ms)) target = milliseconds(*ms);
+  }
+
+  std::vector<std::string>& errors() { return errors_; }
+  const std::string& home() const { return home_; }
+
+ private:
+  const json& object_;
+  std::string path_;
+  std::vector<std::string>& errors_;
+  const std::string& home_;
+  std::set<std::string> used_;
+};
+
+void ssh_destination(Fields& fields, const std::string& key, std::string& target) {
+  auto value = fields.text(key, true);
+  if (!value) return;
+  const bool valid = value->front() != '-' && std::all_of(value->begin(), value->end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_' || c == '@' || c == ':';
+  });
+  if (!valid) {
+    fields.error(key, "must be an ssh config alias or [user@]host[:port], got \"" + *value + "\"");
+    return;
+  }
+  target = *value;
+}
+
+HostConfig parse_host(const json& object, const std::string& path, std::vector<std::string>& errors,
+                      const std::string& home) {
+  Fields f(object, path, errors, home);
+  HostConfig host;
+  ssh_destination(f, "ssh", host.ssh);
+  host.address = f.text("address", true).value_or("");
+  host.health_url = f.url("healthUrl", true).value_or("");
+  host.app_dir = f.path_value("appDir", true, false).value_or("");
+  host.service = f.text("service", false).value_or("app");
+  if (auto valid = remote::validate_name(host.service, f.path("service")); !valid) {
+    errors.push_back(valid.error().message);
+  }
+  return host;
+}
+
+void parse_load_balancer(const json& object, const std::string& path, std::vector<std::string>& errors,
+                         const std::string& home, LoadBalancerConfig& lb) {
+  Fields f(object, path, errors, home);
+  ssh_destination(f, "ssh", lb.ssh);
+  lb.haproxy_config = f.path_value("haproxyConfig", false, false).value_or("/etc/haproxy/haproxy.cfg");
+  lb.section = f.text("section", true).value_or("");
+  if (!lb.section.empty()) {
+    std::istringstream words(lb.section);
+    std::string keyword, name, extra;
+    words >> keyword >> name >> extra;
+    if ((keyword != "frontend" && keyword != "listen") || name.empty() || !extra.empty()) {
+      f.error("section", "must be \"frontend NAME\" or \"listen NAME\", got \"" + lb.section + "\"");
+    }
+  }
+  lb.directive = f.text("directive", false).value_or("default_backend");
+  if (lb.directive != "default_backend" && lb.directive != "use_backend") {
+    f.error("directive", "must be \"default_backend\" or \"use_backend\"");
+  }
+  lb.condition = f.text("condition", false).value_or("");
+  if (lb.directive == "use_backend" && lb.condition.empty()) {
+    f.error("condition", "is required with use_backend (e.g. \"if is_app\")");
+  }
+  if (const json* backends = f.find("backends")) {
+    Fields b(*backends, f.path("backends"), errors, home);
+    lb.blue_backend = b.text("blue", true).value_or("");
+    lb.green_backend = b.text("green", true).value_or("");
+  } else {
+    lb.blue_backend = "blue";
+    lb.green_backend = "green";
+  }
+  if (!lb.blue_backend.empty() && lb.blue_backend == lb.green_backend) {
+    f.error("backends", "blue and green must name different backends");
+  }
+  lb.stats_socket = f.path_value("statsSocket", false, false);
+  lb.master_socket = f.path_value("masterSocket", false, false);
+  lb.verify_url = f.url("verifyUrl", false);
+  lb.validate_command = f.text("validateCommand", false).value_or("haproxy -c -f {config}");
+  if (lb.validate_command.find("{config}") == std::string::npos) {
+    f.error("validateCommand", "must contain {config} (the candidate file to check)");
+  }
+  lb.reload_command = f.text("reloadCommand", false)
+                          .value_or(lb.master_socket ? "echo reload | socat - UNIX-CONNECT:{masterSocket}"
+                                                     : "systemctl reload haproxy");
+  lb.state_file = f.path_value("stateFile", true, false).value_or("");
+  const std::string state_dir = lb.state_file.substr(0, lb.state_file.rfind('/'));
+  lb.lock_file = f.path_value("lockFile", false, false).value_or(lb.state_file + ".lock");
+  lb.audit_log = f.path_value("auditLog", false, false).value_or((state_dir.empty() ? "" : state_dir) + "/audit.log");
+  lb.public_url = f.url("publicUrl", false);
+  lb.stats_url = f.url("statsUrl", false);
+  f.seconds("commandTimeoutSeconds", lb.command_timeout, 600);
+}
+
+std::vector<DeployStep> parse_steps(const json& array, const std::string& path, std::vector<std::string>& errors,
+                                    const std::string& home) {
+  std::vector<DeployStep> steps;
+  if (!array.is_array() || array.empty()) {
+    errors.push_back(path + ": must be a non-empty array of steps");
+    return steps;
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < array.size(); ++i) {
+    Fields f(array[i], path + "[" + std::to_string(i) + "]", errors, home);
+    DeployStep step;
+    step.name = f.text("name", true).value_or("");
+    if (!step.name.empty() && !names.insert(step.name).second) f.error("name", "\"" + step.name + "\" is used twice");
+    step.run = f.text("run", true).value_or("");
+    const std::string when = f.text("when", false).value_or("always");
+    if (when == "always") step.when = StepCondition::kAlways;
+    else if (when == "createBackup") step.when = StepCondition::kCreateBackup;
+    else if (when == "pullGithub") step.when = StepCondition::kPullGithub;
+    else if (when == "runMigrations") step.when = StepCondition::kRunMigrations;
+    else f.error("when", "must be one of always, createBackup, pullGithub, runMigrations");
+    f.seconds("timeoutSeconds", step.timeout, 86400);
+    steps.push_back(std::move(step));
+  }
+  return steps;
+}
+
+AppConfig parse_app(const std::string& name, const json& object, std::vector<std::string>& errors,
+                    const std::string& home) {
+  const std::string path = "apps." + name;
+  AppConfig app;
+  app.name = name;
+  if (auto valid = remote::validate_name(name, path); !valid) errors.push_back(valid.error().message);
+  Fields f(object, path, errors, home);
+
+  if (const json* hosts = f.find("hosts")) {
+    Fields h(*hosts, f.path("hosts"), errors, home);
+    if (const json* blue = h.find("blue")) app.blue = parse_host(*blue, h.path("blue"), errors, home);
+    else h.error("blue", "is required");
+    if (const json* green = h.find("green")) app.green = parse_host(*green, h.path("green"), errors, home);
+    else h.error("green", "is required");
+  } else {
+    f.error("hosts", "is required (hosts.blue and hosts.green)");
+  }
+  if (const json* lb = f.find("loadBalancer")) {
+    parse_load_balancer(*lb, f.path("loadBalancer"), errors, home, app.load_balancer);
+  } else {
+    f.error("loadBalancer", "is required");
+  }
+  if (const json* deploy = f.find("deploy")) {
+    Fields d(*deploy, f.path("deploy"), errors, home);
+    app.default_ref = d.text("defaultRef", false).value_or(app.default_ref);
+    if (auto valid = remote::validate_git_ref(app.default_ref, d.path("defaultRef")); !valid) {
+      errors.push_back(valid.error().message);
+    }
+    if (const json* steps = d.find("steps")) app.steps = parse_steps(*steps, d.path("steps"), errors, home);
+    else d.error("steps", "is required");
+  } else {
+    f.error("deploy", "is required (deploy.steps)");
+  }
+  if (const json* gate = f.find("healthGate")) {
+    Fields g(*gate, f.path("healthGate"), errors, home);
+    g.seconds("timeoutSeconds", app.health_gate.timeout, 3600);
+    g.millis("intervalMs", app.health_gate.interval, 50, 60000);
+    if (auto n = g.integer("consecutiveSuccesses", 1, 100)) app.health_gate.consecutive_successes = static_cast<int>(*n);
+    g.millis("requestTimeoutMs", app.health_gate.request_timeout, 50, 60000);
+  }
+  if (const json* approval = f.find("approval")) {
+    Fields a(*approval, f.path("approval"), errors, home);
+    app.approval.required = a.boolean("required").value_or(true);
+    a.seconds("tokenTtlSeconds", app.approval.token_ttl, 86400);
+    app.approval.emergency_requires_approval = a.boolean("emergencyRequiresApproval").value_or(true);
+  }
+  f.seconds("lockWaitSeconds", app.lock_wait, 3600);
+  if (auto limit = f.integer("historyLimit", 1, 100000)) app.history_limit = static_cast<std::size_t>(*limit);
+  return app;
+}
+
+}  // namespace
+
+bluegreen::Result<const AppConfig*> Config::find_app(const std::string& name) const {
+  const std::string wanted = !name.empty() ? name : default_app.value_or(apps.size() == 1 ? apps.front().name : "");
+  std::string names;
+  for (const auto& app : apps) {
+    if (app.name == wanted) return &app;
+    names += (names.empty() ? "" : ", ") + app.name;
+  }
+  if (apps.empty()) return Error{"no apps are configured: add an \"apps\" section to the configuration file"};
+  if (wanted.empty()) return Error{"several apps are configured (" + names + "): say which one with the app argument"};
+  return Error{"unknown app \"" + wanted + "\"; configured apps: " + names};
+}
+
+bluegreen::Result<Config> parse_config(const std::string& text, const std::string& origin, const std::string& home) {
+  json document;
+  try {
+    document = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return Error{origin + ": not valid JSON (" + e.what() + ")"};
+  }
+  if (!document.is_object()) return Error{origin + ": the configuration must be a JSON object"};
+
+  std::vector<std::string> errors;
+  Config config;
+  {
+    Fields top(document, "", errors, home);
+    if (auto level = top.text("logLevel", false)) {
+      static const std::set<std::string> kLevels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+      if (kLevels.count(*level) != 0) config.log_level = level;
+      else top.error("logLevel", "must be one of trace, debug, info, warn, error, critical, off");
+    }
+    config.log_file = top.path_value("logFile", false, true);
+    if (const json* ssh = top.find("ssh")) {
+      Fields s(*ssh, "ssh", errors, home);
+      config.ssh.config_file = s.path_value("configFile", false, true);
+      config.ssh.known_hosts_file = s.path_value("knownHostsFile", false, true);
+      if (const json* files = s.find("identityFiles")) {
+        if (!files->is_array()) s.error("identityFiles", "must be an array of paths");
+        else {
+          for (std::size_t i = 0; i < files->size(); ++i) {
+            const json& file = (*files)[i];
+            std::string value = file.is_string() ? file.get<std::string>() : "";
+            if (value.rfind("~/", 0) == 0) value = home + value.substr(1);
+            if (auto valid = remote::validate_absolute_path(value, "ssh.identityFiles[" + std::to_string(i) + "]"); !valid) {
+              errors.push_back(valid.error().message);
+            } else {
+              config.ssh.identity_files.push_back(value);
+            }
+          }
+        }
+      }
+      s.seconds("connectTimeoutSeconds", config.ssh.connect_timeout, 300);
+    }
+    config.default_app = top.text("defaultApp", false);
+    if (const json* apps = top.find("apps")) {
+      if (!apps->is_object()) top.error("apps", "must be an object mapping app names to their settings");
+      else {
+        for (const auto& [name, app] : apps->items()) config.apps.push_back(parse_app(name, app, errors, home));
+      }
+    }
+  }
+  if (config.default_app && errors.empty() && !config.find_app(*config.default_app)) {
+    errors.push_back("defaultApp: \"" + *config.default_app + "\" is not one of the configured apps");
+  }
+
+  if (!errors.empty()) {
+    std::string message = origin + ": " + std::to_string(errors.size()) + " problem" + (errors.size() == 1 ? "" : "s") + ":";
+    for (std::size_t i = 0; i < errors.size() && i < kMaxErrorsShown; ++i) message += "\n  - " + errors[i];
+    if (errors.size() > kMaxErrorsShown) message += "\n  ... and " + std::to_string(errors.size() - kMaxErrorsShown) + " more";
+    return Error{message};
+  }
+  return config;
+}
+
+bluegreen::Result<Config> load_config(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return Error{path + ": cannot open the configuration file (check the path given to --config)"};
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) return Error{path + ": reading the configuration file failed"};
+  const char* home = std::getenv("HOME");
+  return parse_config(text.str(), path, home != nullptr ? home : "/root");
+}
+
+}  // namespace config

@@ -1,0 +1,113 @@
+#pragma once
+// The configuration file (--config FILE): server settings, SSH settings, and one or more apps
+// that may share one HAProxy node (the seed's `app` parameter). See mcp_config.example.json and
+// config/bluegreen.example.json for a documented example.
+//
+// parse_config() validates everything up front and reports every problem at once, each naming
+// its field ("apps.shop.hosts.blue.healthUrl: ..."), so a server never starts half-configured.
+// Unknown keys are errors: a typo must not silently change behaviour.
+//
+// Thread-safety: value types and pure functions (load_config reads one file).
+
+#include "common/result.h"
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace config {
+
+using std::chrono::milliseconds;
+
+struct SshOptions {
+  std::optional<std::string> config_file;       // default: ~/.ssh/config and /etc/ssh/ssh_config
+  std::optional<std::string> known_hosts_file;  // default: the ssh config's, else ~/.ssh/known_hosts
+  std::vector<std::string> identity_files;
+  milliseconds connect_timeout{10000};
+};
+
+struct HostConfig {
+  std::string ssh;         // ssh config alias or [user@]host[:port]
+  std::string address;     // shown to the user
+  std::string health_url;  // http(s) URL probed from where the server runs
+  std::string app_dir;     // absolute path of the app checkout on the host
+  std::string service;     // service name, available to steps as {service}
+};
+
+enum class StepCondition { kAlways, kCreateBackup, kPullGithub, kRunMigrations };
+
+struct DeployStep {
+  std::string name;
+  std::string run;  // trusted shell text; {ref} {appDir} {color} {service} {app} are substituted quoted
+  StepCondition when = StepCondition::kAlways;
+  milliseconds timeout{300000};
+};
+
+struct LoadBalancerConfig {
+  std::string ssh;
+  std::string haproxy_config;          // live config path on the LB
+  std::string section;                 // "frontend fe_app" (keyword and name)
+  std::string directive;               // "default_backend" or "use_backend"
+  std::string condition;               // for use_backend: "if is_app"
+  std::string blue_backend;
+  std::string green_backend;
+  std::string validate_command;        // {config} = candidate path (quoted)
+  std::string reload_command;
+  std::optional<std::string> stats_socket;   // admin socket: HAProxy's own view of the servers
+  std::optional<std::string> master_socket;  // master CLI: reload verification (show proc)
+  std::optional<std::string> verify_url;     // URL through the frontend whose JSON names the colour
+  std::string state_file;
+  std::string lock_file;               // default: state_file + ".lock"
+  std::string audit_log;               // default: <state dir>/audit.log
+  std::optional<std::string> public_url;
+  std::optional<std::string> stats_url;
+  milliseconds command_timeout{15000};
+};
+
+struct HealthGateConfig {
+  milliseconds timeout{60000};
+  milliseconds interval{500};
+  int consecutive_successes = 3;
+  milliseconds request_timeout{2000};
+};
+
+struct ApprovalConfig {
+  bool required = true;
+  milliseconds token_ttl{300000};
+  bool emergency_requires_approval = true;
+};
+
+struct AppConfig {
+  std::string name;
+  HostConfig blue;
+  HostConfig green;
+  LoadBalancerConfig load_balancer;
+  std::string default_ref = "origin/main";
+  std::vector<DeployStep> steps;
+  HealthGateConfig health_gate;
+  ApprovalConfig approval;
+  milliseconds lock_wait{10000};
+  std::size_t history_limit = 50;
+};
+
+struct Config {
+  std::optional<std::string> log_level;
+  std::optional<std::string> log_file;
+  SshOptions ssh;
+  std::vector<AppConfig> apps;  // in file order
+  std::optional<std::string> default_app;
+
+  // The app named `name`, or the default app when `name` is empty (the only app, or
+  // defaultApp). Error text lists the configured apps.
+  [[nodiscard]] bluegreen::Result<const AppConfig*> find_app(const std::string& name) const;
+};
+
+// Validates already-read text; `origin` names it in error messages. `home` expands a leading ~.
+bluegreen::Result<Config> parse_config(const std::string& text, const std::string& origin, const std::string& home);
+
+// Reads and validates `path`.
+bluegreen::Result<Config> load_config(const std::string& path);
+
+}  // namespace config
