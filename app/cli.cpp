@@ -32,7 +32,9 @@ bluegreen::Result<CommandLine> parse_command_line(const std::vector<std::string>
       return bluegreen::ok_status();
     };
 
-    if (flag == "-h" || flag == "--help") {
+    if (flag == "check-config" && i == 0) {
+      line.check_config = true;
+    } else if (flag == "-h" || flag == "--help") {
       if (auto s = no_value(); !s) return s.error();
       line.show_help = true;
     } else if (flag == "-V" || flag == "--version") {
@@ -63,18 +65,29 @@ bluegreen::Result<CommandLine> parse_command_line(const std::vector<std::string>
       return Error{"unknown argument \"" + args[i] + "\" (see --help)"};
     }
   }
+  if (line.check_config && !line.config_path && !line.show_help) {
+    return Error{"check-config needs --config FILE"};
+  }
   return line;
 }
 
 std::string help_text(const std::string& program) {
   return "Usage: " + program + R"( [OPTIONS]
+       )" + program + R"( check-config --config FILE
 
 bluegreen-mcp is a Model Context Protocol (MCP) server for blue/green deployments.
 An IDE assistant (Claude Desktop, Claude Code, Cursor, Windsurf, VS Code) starts it as a
 subprocess and talks JSON-RPC over stdin/stdout; logs go to stderr, never to stdout.
 
+Commands:
+  (none)                 serve MCP on stdin/stdout (what an MCP client starts)
+  check-config           validate the configuration file, then check every host: SSH reachable
+                         with a known host key and working login, health URL answering, HAProxy
+                         config readable with exactly one live-backend line, state file sound,
+                         HAProxy sockets answering. Prints a table; exit 0 only if all pass.
+
 Options:
-  -c, --config FILE      configuration file (JSON)
+  -c, --config FILE      configuration file (JSON; see config/bluegreen.example.json)
       --log-level LEVEL  trace, debug, info, warn, error, critical or off (default: info)
       --log-file FILE    also append logs to FILE
   -h, --help             show this help and exit
@@ -87,7 +100,8 @@ Example MCP client entry (Claude Desktop, Cursor, Windsurf):
   { "mcpServers": { "bluegreen": { "command": "/usr/local/bin/bluegreen-mcp",
                                     "args": ["--config", "/etc/bluegreen-mcp/config.json"] } } }
 
-Exit status: 0 when the client closes stdin, 2 for bad arguments or configuration.
+Exit status: 0 when the client closes stdin, 2 for bad arguments or configuration;
+check-config: 0 all checks passed, 1 some check failed, 2 invalid configuration.
 )";
 }
 

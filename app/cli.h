@@ -13,6 +13,7 @@
 namespace app {
 
 struct CommandLine {
+  bool check_config = false;  // `check-config`: validate the config, check every host, print a table
   bool show_help = false;
   bool show_version = false;
   bool enable_test_tools = false;

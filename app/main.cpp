@@ -1,12 +1,18 @@
 // bluegreen-mcp: wires the real objects together and runs the stdio transport until the client
 // closes stdin. All logic lives in the libraries.
 
+#include "app/check_config.h"
 #include "app/cli.h"
 #include "app/logging.h"
 #include "app/server_instructions.h"
-#include "config/server_config.h"
+#include "config/config.h"
+#include "deployment/approvals.h"
+#include "mcp/prompt.h"
 #include "mcp/server.h"
 #include "mcp/tool_registry.h"
+#include "prompts/workflow_prompts.h"
+#include "remote/ssh_executor.h"
+#include "tools/deployment_tools.h"
 #include "tools/test_tools.h"
 #include "transport/stdio_transport.h"
 
@@ -14,7 +20,6 @@
 
 #include <chrono>
 #include <csignal>
-#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -30,34 +35,48 @@ namespace {
 constexpr int kExitUsage = 2;
 
 int run(const app::CommandLine& command_line) {
-  config::ServerConfig server_config;
+  config::Config settings;
   if (command_line.config_path) {
-    auto loaded = config::load_server_config(*command_line.config_path);
+    auto loaded = config::load_config(*command_line.config_path);
     if (!loaded) {
-      std::cerr << "bluegreen-mcp: invalid configuration: " << loaded.error().message << "\n";
+      std::cerr << "bluegreen-mcp: invalid configuration " << loaded.error().message << "\n";
       return kExitUsage;
     }
-    server_config = std::move(loaded.value());
+    settings = std::move(loaded.value());
   }
 
-  const std::string level = command_line.log_level.value_or(server_config.log_level.value_or("info"));
-  const auto log_file = command_line.log_file ? command_line.log_file : server_config.log_file;
+  const std::string level = command_line.log_level.value_or(settings.log_level.value_or("info"));
+  const auto log_file = command_line.log_file ? command_line.log_file : settings.log_file;
   if (auto status = app::configure_logging(level, log_file); !status) {
     std::cerr << "bluegreen-mcp: " << status.error().message << "\n";
     return kExitUsage;
   }
 
+  if (command_line.check_config) return app::run_check_config(settings, *command_line.config_path, std::cout);
+
   // A client that goes away must not kill us with SIGPIPE mid-write; the write fails instead.
   std::signal(SIGPIPE, SIG_IGN);
 
+  remote::SshExecutor executor(remote::SshSettings{settings.ssh.config_file, settings.ssh.known_hosts_file,
+                                                   settings.ssh.identity_files, settings.ssh.connect_timeout});
+  deployment::ApprovalBook approvals;
+  tools::DeploymentToolsContext deployment_context{settings, deployment::Services{executor, approvals}};
+
   mcp::ToolRegistry registry;
+  tools::register_deployment_tools(registry, deployment_context);
   if (command_line.enable_test_tools) tools::register_test_tools(registry);
+  mcp::PromptRegistry prompt_registry;
+  prompts::register_workflow_prompts(prompt_registry);
 
   transport::StdioTransport transport(STDIN_FILENO, STDOUT_FILENO);
   mcp::ServerInfo info{"bluegreen-mcp", "Blue/Green Deployment", BLUEGREEN_VERSION, app::server_instructions()};
-  mcp::Server server(info, registry, transport);
+  mcp::Server server(info, registry, transport, mcp::ServerLimits{}, &prompt_registry);
 
-  spdlog::info("bluegreen-mcp {} ready on stdio ({} tools)", BLUEGREEN_VERSION, registry.tools().size());
+  if (settings.apps.empty()) {
+    spdlog::warn("no apps configured (start with --config FILE); the deployment tools will say so when called");
+  }
+  spdlog::info("bluegreen-mcp {} ready on stdio ({} tools, {} apps)", BLUEGREEN_VERSION, registry.tools().size(),
+               settings.apps.size());
   transport.run(server);
 
   spdlog::info("input closed; cancelling {} call(s) in flight", server.calls_in_flight());

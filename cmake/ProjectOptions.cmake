@@ -3,7 +3,7 @@
 function(bluegreen_target_options target)
   target_compile_options(${target} PRIVATE
     -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
-    -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual -Wnull-dereference
+    -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual
     -Wimplicit-fallthrough -Wformat=2)
   if(BLUEGREEN_WARNINGS_AS_ERRORS)
     target_compile_options(${target} PRIVATE -Werror)

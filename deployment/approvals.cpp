@@ -1,0 +1,77 @@
+#include "deployment/approvals.h"
+
+#include <array>
+#include <fstream>
+#include <random>
+
+namespace deployment {
+namespace {
+
+using bluegreen::Error;
+
+// 128 bits from the kernel's CSPRNG, hex-encoded, with a prefix that makes tokens recognisable.
+std::string random_token() {
+  std::array<unsigned char, 16> bytes{};
+  std::ifstream urandom("/dev/urandom", std::ios::binary);
+  if (!urandom.read(reinterpret_cast<char*>(bytes.data()), bytes.size())) {  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+    std::random_device device;
+    for (auto& b : bytes) b = static_cast<unsigned char>(device());
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string token = "approve-";
+  for (const unsigned char b : bytes) {
+    token += kHex[b >> 4];
+    token += kHex[b & 15];
+  }
+  return token;
+}
+
+}  // namespace
+
+ApprovalBook::ApprovalBook(Clock clock) : clock_(std::move(clock)) {}
+
+std::string ApprovalBook::issue(const SwitchPlan& plan, std::chrono::milliseconds ttl) {
+  const auto now = clock_();
+  std::lock_guard lock(mutex_);
+  forget_expired(now);
+  std::string token = random_token();
+  entries_[token] = Entry{plan, now + ttl};
+  return token;
+}
+
+bluegreen::Result<SwitchPlan> ApprovalBook::redeem(const std::string& token, const std::string& app) {
+  const auto now = clock_();
+  std::lock_guard lock(mutex_);
+  if (spent_.count(token) != 0) {
+    return Error{"this approval token was already used; a token approves one switch only. Call switch_traffic "
+                 "without a token for a new plan and ask the human to approve it."};
+  }
+  const auto it = entries_.find(token);
+  if (it == entries_.end()) {
+    return Error{"unknown approval token (forged, mistyped, or issued before this server restarted). Call "
+                 "switch_traffic without a token to get a new plan and token."};
+  }
+  Entry entry = it->second;
+  entries_.erase(it);
+  spent_[token] = now;
+  if (now >= entry.expires) {
+    return Error{"the approval token expired; approvals are short-lived so that they match the system as the "
+                 "human saw it. Call switch_traffic without a token for a fresh plan."};
+  }
+  if (entry.plan.app != app) {
+    return Error{"this approval token was issued for app \"" + entry.plan.app + "\", not \"" + app +
+                 "\"; it is now void. Request a new plan for the app you mean."};
+  }
+  return entry.plan;
+}
+
+void ApprovalBook::forget_expired(std::chrono::steady_clock::time_point now) {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    it = now >= it->second.expires + std::chrono::hours(1) ? entries_.erase(it) : std::next(it);
+  }
+  for (auto it = spent_.begin(); it != spent_.end();) {
+    it = now >= it->second + std::chrono::hours(24) ? spent_.erase(it) : std::next(it);
+  }
+}
+
+}  // namespace deployment

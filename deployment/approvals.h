@@ -1,0 +1,57 @@
+#pragma once
+// Single-use, expiring approval tokens for traffic switches.
+//
+// switch_traffic's first call computes a plan and issues a token bound to it (app, from, to,
+// state generation, emergency). The second call must present that token: it is consumed on
+// first use whatever happens next, refused when expired, unknown (forged, or issued by another
+// server process), or presented for another app. The caller then re-checks that the plan still
+// holds against the live system before acting.
+//
+// Thread-safety: all methods may be called concurrently; two calls redeeming the same token
+// race safely (exactly one gets the plan).
+
+#include "common/result.h"
+#include "state/deployment_state.h"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace deployment {
+
+struct SwitchPlan {
+  std::string app;
+  state::Color from = state::Color::kBlue;
+  state::Color to = state::Color::kGreen;
+  std::uint64_t generation = 0;  // state file generation the plan was made against (0: no file)
+  bool emergency = false;
+};
+
+class ApprovalBook {
+ public:
+  using Clock = std::function<std::chrono::steady_clock::time_point()>;
+
+  explicit ApprovalBook(Clock clock = [] { return std::chrono::steady_clock::now(); });
+
+  // A new token for `plan`, valid for `ttl`.
+  std::string issue(const SwitchPlan& plan, std::chrono::milliseconds ttl);
+
+  // Consumes `token` and returns its plan. Errors say which refusal applies and what to do.
+  bluegreen::Result<SwitchPlan> redeem(const std::string& token, const std::string& app);
+
+ private:
+  struct Entry {
+    SwitchPlan plan;
+    std::chrono::steady_clock::time_point expires;
+  };
+  void forget_expired(std::chrono::steady_clock::time_point now);  // requires mutex_
+
+  Clock clock_;
+  std::mutex mutex_;
+  std::map<std::string, Entry> entries_;
+  std::map<std::string, std::chrono::steady_clock::time_point> spent_;  // consumed tokens, for clear messages
+};
+
+}  // namespace deployment

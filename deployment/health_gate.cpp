@@ -1,0 +1,65 @@
+#include "deployment/health_gate.h"
+
+#include <condition_variable>
+#include <mutex>
+
+namespace deployment {
+
+bool same_commit(const std::string& reported, const std::string& expected) {
+  const std::size_t n = std::min(reported.size(), expected.size());
+  return n >= 7 && reported.compare(0, n, expected, 0, n) == 0;
+}
+
+GateOutcome run_health_gate(const std::string& url, const std::optional<std::string>& expected_commit,
+                            const GateSettings& settings, const Probe& probe, std::stop_token stop,
+                            const GateProgress& progress) {
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
+  const auto deadline = started + settings.timeout;
+  GateOutcome outcome;
+  int streak = 0;
+  std::mutex mutex;
+  std::condition_variable_any wake;
+
+  while (true) {
+    outcome.last = probe(url, settings.request_timeout);
+    ++outcome.probes;
+    const bool commit_ok = !expected_commit || !outcome.last.commit || same_commit(*outcome.last.commit, *expected_commit);
+    if (outcome.last.healthy() && commit_ok) {
+      ++streak;
+      if (progress) {
+        progress("health check " + std::to_string(streak) + "/" + std::to_string(settings.consecutive_successes) +
+                 " passed (" + outcome.last.summary() + ")");
+      }
+      if (streak >= settings.consecutive_successes) {
+        outcome.passed = true;
+        break;
+      }
+    } else {
+      streak = 0;
+      outcome.reason = !outcome.last.healthy()
+                           ? "unhealthy: " + outcome.last.summary()
+                           : "still serving commit " + outcome.last.commit->substr(0, 12) + ", expected " +
+                                 expected_commit->substr(0, 12);
+      if (progress) progress("waiting for health: " + outcome.reason);
+    }
+    const auto now = Clock::now();
+    if (now + settings.interval > deadline) {
+      outcome.reason = "not healthy " + std::to_string(settings.consecutive_successes) +
+                       " times in a row within " + std::to_string(settings.timeout.count() / 1000) +
+                       " s; last probe: " + (outcome.reason.empty() ? outcome.last.summary() : outcome.reason);
+      break;
+    }
+    std::unique_lock lock(mutex);
+    if (wake.wait_for(lock, stop, settings.interval, [] { return false; }) || stop.stop_requested()) {
+      outcome.cancelled = true;
+      outcome.reason = "cancelled";
+      break;
+    }
+  }
+  outcome.waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  if (outcome.passed) outcome.reason.clear();
+  return outcome;
+}
+
+}  // namespace deployment

@@ -1,0 +1,44 @@
+#pragma once
+// What the deployment operations need from the outside world, bundled so tests can substitute
+// any part (a fake executor, a scripted health probe, a controllable clock for approvals).
+//
+// Thread-safety: the referenced objects must be thread-safe (SshExecutor and ApprovalBook are).
+
+#include "config/config.h"
+#include "deployment/approvals.h"
+#include "deployment/health_gate.h"
+#include "remote/executor.h"
+#include "state/state_store.h"
+
+#include <functional>
+#include <string>
+
+namespace deployment {
+
+// Reports progress of long operations (wired to MCP notifications/progress and logging).
+class Reporter {
+ public:
+  virtual ~Reporter() = default;
+  virtual void step(double done, double total, const std::string& message) = 0;
+  virtual void note(const std::string& message) = 0;  // log line for the client
+};
+
+class SilentReporter final : public Reporter {
+ public:
+  void step(double, double, const std::string&) override {}
+  void note(const std::string&) override {}
+};
+
+struct Services {
+  remote::Executor& executor;
+  ApprovalBook& approvals;
+  Probe probe = remote::probe_health;
+};
+
+inline state::StateStore store_for(remote::Executor& executor, const config::AppConfig& app) {
+  const auto& lb = app.load_balancer;
+  return state::StateStore(executor, state::StoreLocation{app.name, lb.ssh, lb.state_file, lb.lock_file,
+                                                          lb.audit_log, lb.command_timeout});
+}
+
+}  // namespace deployment

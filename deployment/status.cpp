@@ -1,0 +1,263 @@
+#include "deployment/status.h"
+
+#include "remote/shell_command.h"
+
+#include <future>
+#include <sstream>
+
+namespace deployment {
+namespace {
+
+using nlohmann::json;
+using state::Color;
+
+std::string upper(Color color) { return std::string(state::to_upper_string(color)); }
+
+void attach_haproxy_view(const config::AppConfig& app, const LbSnapshot& lb, HostStatus& host) {
+  if (!lb.servers) return;
+  const std::string& backend = backend_of(app, host.color);
+  for (const auto& server : *lb.servers) {
+    if (server.backend != backend) continue;
+    if (server.server == "BACKEND") host.haproxy_backend_status = server.status;
+    else host.haproxy_servers.push_back(server);
+  }
+}
+
+std::string haproxy_view_text(const HostStatus& host) {
+  if (host.haproxy_servers.empty()) return host.haproxy_backend_status;
+  std::string text;
+  for (const auto& server : host.haproxy_servers) {
+    if (!text.empty()) text += ", ";
+    text += server.server + " " + server.status + (server.check_status.empty() ? "" : " (" + server.check_status + ")");
+  }
+  return text;
+}
+
+json host_json(const HostStatus& host, bool is_prod) {
+  const bool healthy = host.health.healthy();
+  json j{{"server", upper(host.color)},
+         {"ip", host.host->address},
+         {"healthy", healthy},
+         {"status", healthy ? (is_prod ? "✅ ONLINE" : "✅ READY") : "❌ DOWN (" + host.health.summary() + ")"},
+         {"healthUrl", host.host->health_url},
+         {"httpStatus", host.health.status},
+         {"latencyMs", host.health.latency.count()},
+         {"version", host.health.version ? json(*host.health.version) : json(nullptr)},
+         {"reportedCommit", host.health.commit ? json(*host.health.commit) : json(nullptr)},
+         {"deployedCommit", host.deployed_commit ? json(*host.deployed_commit) : json(nullptr)}};
+  if (!host.git_problem.empty()) j["deployedCommitProblem"] = host.git_problem;
+  if (!host.haproxy_servers.empty() || !host.haproxy_backend_status.empty()) {
+    json servers = json::array();
+    for (const auto& s : host.haproxy_servers) {
+      servers.push_back({{"name", s.server}, {"status", s.status}, {"check", s.check_status}});
+    }
+    j["haproxyView"] = {{"backendStatus", host.haproxy_backend_status}, {"servers", servers}};
+  }
+  return j;
+}
+
+}  // namespace
+
+std::string short_commit(const std::string& commit) { return commit.substr(0, 8); }
+
+void read_deployed_commit(remote::Executor& executor, const config::HostConfig& host, std::chrono::milliseconds timeout,
+                          HostStatus& into) {
+  remote::CommandOptions options;
+  options.deadline = timeout;
+  auto result = executor.run(host.ssh,
+                             "cd " + remote::shell_quote(host.app_dir) + " && git rev-parse HEAD && git log -1 --format='%cI%n%s'",
+                             options);
+  if (!result) {
+    into.git_problem = result.error().message;
+    return;
+  }
+  if (!result->succeeded()) {
+    std::string why = result->err.tail.empty() ? result->summary() : result->err.tail;
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    into.git_problem = "cannot read the deployed commit in " + host.app_dir + " on " + host.ssh + ": " + why;
+    return;
+  }
+  std::istringstream lines(result->out.tail);
+  std::string commit;
+  std::getline(lines, commit);
+  std::getline(lines, into.commit_date);
+  std::getline(lines, into.commit_subject);
+  into.deployed_commit = commit;
+}
+
+StatusReport gather_status(Services& services, const config::AppConfig& app) {
+  StatusReport report;
+  report.app_name = app.name;
+  report.blue.color = Color::kBlue;
+  report.blue.host = &app.blue;
+  report.green.color = Color::kGreen;
+  report.green.host = &app.green;
+  const auto store = store_for(services.executor, app);
+  const auto timeout = app.load_balancer.command_timeout;
+
+  // Everything at once: one SSH round trip per host, one HTTP probe per host.
+  auto lb = std::async(std::launch::async, [&] { return read_lb_snapshot(services.executor, app, store); });
+  auto blue_git = std::async(std::launch::async, [&] { read_deployed_commit(services.executor, app.blue, timeout, report.blue); });
+  auto green_git = std::async(std::launch::async, [&] { read_deployed_commit(services.executor, app.green, timeout, report.green); });
+  auto blue_health = std::async(std::launch::async, [&] { return services.probe(app.blue.health_url, app.health_gate.request_timeout); });
+  auto green_health = std::async(std::launch::async, [&] { return services.probe(app.green.health_url, app.health_gate.request_timeout); });
+  report.blue.health = blue_health.get();
+  report.green.health = green_health.get();
+  blue_git.get();
+  green_git.get();
+  report.lb = lb.get();
+
+  attach_haproxy_view(app, report.lb, report.blue);
+  attach_haproxy_view(app, report.lb, report.green);
+
+  // Drift: the record against the truth.
+  const auto& lb_view = report.lb;
+  if (lb_view.live && lb_view.state && lb_view.state->prod != *lb_view.live) {
+    report.drift.push_back("The state file says PROD is " + upper(lb_view.state->prod) + " but HAProxy routes to " +
+                           upper(*lb_view.live) + ". HAProxy is what serves users, so " + upper(*lb_view.live) +
+                           " is PROD. The next deploy or switch rewrites the state file from HAProxy's routing; if "
+                           "someone edited HAProxy by hand, make sure that was intended.");
+  }
+  if (lb_view.live) {
+    const auto& prod = report.host(*lb_view.live);
+    if (!prod.haproxy_backend_status.empty() && prod.haproxy_backend_status.rfind("UP", 0) != 0) {
+      report.drift.push_back("HAProxy's own health checks mark the live backend \"" + backend_of(app, *lb_view.live) +
+                             "\" as " + prod.haproxy_backend_status + ": users may be getting errors. Check " +
+                             upper(*lb_view.live) + " now; if it cannot be fixed quickly, an emergency switch to " +
+                             upper(state::other(*lb_view.live)) + " is the way back.");
+    }
+    if (!prod.health.healthy()) {
+      report.warnings.push_back("PROD (" + upper(*lb_view.live) + ") fails its health check: " + prod.health.summary());
+    }
+  }
+  if (!lb_view.servers_problem.empty()) report.warnings.push_back(lb_view.servers_problem);
+  if (!lb_view.processes_problem.empty()) report.warnings.push_back(lb_view.processes_problem);
+  for (const auto* host : {&report.blue, &report.green}) {
+    if (!host->git_problem.empty()) report.warnings.push_back(host->git_problem);
+  }
+  return report;
+}
+
+json StatusReport::to_json(const config::AppConfig& app) const {
+  json j{{"app", app_name}};
+  j["liveColorKnown"] = lb.live.has_value();
+  if (lb.live) {
+    j["current"] = {{"prod", host_json(host(*lb.live), true)}, {"standby", host_json(host(state::other(*lb.live)), false)}};
+  } else {
+    j["current"] = nullptr;
+    j["problem"] = lb.live_problem;
+    j["hosts"] = {{"blue", host_json(blue, false)}, {"green", host_json(green, false)}};
+  }
+  json haproxy{{"config", app.load_balancer.haproxy_config}, {"host", app.load_balancer.ssh}};
+  if (lb.selection) {
+    haproxy["backend"] = lb.selection->backend;
+    haproxy["line"] = trim_blanks(lb.selection->line);
+    haproxy["lineNumber"] = lb.selection->line_number;
+  } else {
+    haproxy["backend"] = nullptr;
+  }
+  haproxy["status"] = lb.live ? (drift.empty() ? "✅ OPERATIONAL" : "⚠️ OPERATIONAL WITH DRIFT") : "❌ UNKNOWN";
+  if (lb.processes) {
+    haproxy["masterPid"] = lb.processes->master_pid;
+    haproxy["reloads"] = lb.processes->reloads;
+    haproxy["workers"] = lb.processes->current_worker_pids;
+  }
+  if (app.load_balancer.stats_url) haproxy["statsUrl"] = *app.load_balancer.stats_url;
+  if (app.load_balancer.public_url) haproxy["publicUrl"] = *app.load_balancer.public_url;
+  j["haproxy"] = haproxy;
+
+  json history{{"lastSwitch", nullptr}, {"totalSwitches", 0}, {"recent", json::array()}};
+  json state_file{{"path", app.load_balancer.state_file}};
+  switch (lb.state_status) {
+    case StateFileStatus::kOk: state_file["status"] = "ok"; break;
+    case StateFileStatus::kMissing: state_file["status"] = "missing"; break;
+    case StateFileStatus::kCorrupt: state_file["status"] = "corrupt"; break;
+    case StateFileStatus::kUnreadable: state_file["status"] = "unreadable"; break;
+  }
+  if (!lb.state_problem.empty()) state_file["problem"] = lb.state_problem;
+  j["lastDeploy"] = nullptr;
+  if (lb.state) {
+    const auto& s = *lb.state;
+    history["lastSwitch"] = s.last_switch ? json(*s.last_switch) : json(nullptr);
+    history["totalSwitches"] = s.switch_count;
+    for (std::size_t i = s.history.size() > 5 ? s.history.size() - 5 : 0; i < s.history.size(); ++i) {
+      const auto& h = s.history[i];
+      history["recent"].push_back({{"timestamp", h.timestamp}, {"from", state::to_string(h.from)},
+                                   {"to", state::to_string(h.to)}, {"emergency", h.emergency}});
+    }
+    state_file["prod"] = state::to_string(s.prod);
+    state_file["standby"] = state::to_string(s.standby());
+    state_file["generation"] = s.generation;
+    if (!s.deploys.empty()) {
+      const auto& d = s.deploys.back();
+      j["lastDeploy"] = {{"timestamp", d.timestamp}, {"color", state::to_string(d.color)}, {"ref", d.ref},
+                         {"commit", d.commit}, {"outcome", d.outcome}};
+    }
+  }
+  j["history"] = history;
+  j["stateFile"] = state_file;
+  j["drift"] = drift;
+  j["warnings"] = warnings;
+  return j;
+}
+
+std::string StatusReport::to_text(const config::AppConfig& app) const {
+  std::ostringstream out;
+  const auto host_line = [](const std::string& role, const HostStatus& h, bool is_prod) {
+    std::ostringstream line;
+    line << role << upper(h.color) << " (" << h.host->address << ")  "
+         << (h.health.healthy() ? (is_prod ? "✅ ONLINE" : "✅ READY") : "❌ DOWN: " + h.health.summary());
+    if (h.health.version) line << "  version " << *h.health.version;
+    if (h.deployed_commit) line << "  commit " << short_commit(*h.deployed_commit);
+    if (!h.commit_subject.empty()) line << " \"" << h.commit_subject << "\"";
+    const std::string view = haproxy_view_text(h);
+    if (!view.empty()) line << "  [HAProxy: " << view << "]";
+    return line.str();
+  };
+
+  out << "DEPLOYMENT STATUS: " << app_name << "\n\n";
+  if (lb.live) {
+    out << host_line("PROD:    ", host(*lb.live), true) << "\n";
+    out << host_line("STANDBY: ", host(state::other(*lb.live)), false) << "\n\n";
+    out << "HAProxy: routes to backend \"" << lb.selection->backend << "\" (" << app.load_balancer.haproxy_config
+        << " line " << lb.selection->line_number << ": " << trim_blanks(lb.selection->line) << ")  "
+        << (drift.empty() ? "✅ OPERATIONAL" : "⚠️ OPERATIONAL WITH DRIFT") << "\n";
+  } else {
+    out << "❌ WHICH COLOUR IS LIVE IS UNKNOWN: " << lb.live_problem << "\n"
+        << "Deploys and switches are refused until this is fixed (nothing is assumed).\n\n";
+    out << host_line("BLUE:    ", blue, false) << "\n" << host_line("GREEN:   ", green, false) << "\n";
+  }
+  if (lb.processes) {
+    out << "HAProxy processes: master " << lb.processes->master_pid << ", " << lb.processes->reloads << " reloads\n";
+  }
+  if (lb.state) {
+    const auto& s = *lb.state;
+    out << "State file: PROD=" << upper(s.prod) << ", " << s.switch_count << " switches, last switch "
+        << s.last_switch.value_or("never") << " (generation " << s.generation << ")\n";
+    if (!s.deploys.empty()) {
+      const auto& d = s.deploys.back();
+      out << "Last deploy: " << upper(d.color) << " ref " << d.ref << (d.commit.empty() ? "" : " commit " + short_commit(d.commit))
+          << " " << d.outcome << " at " << d.timestamp << "\n";
+    }
+  } else {
+    out << "State file: " << lb.state_problem << "\n";
+  }
+  if (app.load_balancer.public_url) out << "Production URL: " << *app.load_balancer.public_url << "\n";
+  if (app.load_balancer.stats_url) out << "HAProxy stats: " << *app.load_balancer.stats_url << "\n";
+  if (!drift.empty()) {
+    out << "\n⚠️ DRIFT:\n";
+    for (const auto& d : drift) out << "- " << d << "\n";
+  }
+  if (!warnings.empty()) {
+    out << "\nNotes:\n";
+    for (const auto& w : warnings) out << "- " << w << "\n";
+  }
+  if (lb.live && drift.empty()) {
+    const auto& standby = host(state::other(*lb.live));
+    out << "\nNext: deploy_to_standby puts new code on " << upper(standby.color)
+        << "; switch_traffic then asks for approval before moving traffic.\n";
+  }
+  return out.str();
+}
+
+}  // namespace deployment

@@ -1,0 +1,55 @@
+#pragma once
+// get_deployment_status's substance: everything known about one app, gathered in parallel
+// (one SSH round trip to the LB, one to each app host, one HTTP probe per host), with the
+// seed's JSON shape plus the extras, and a readable text with the same facts.
+//
+// Thread-safety: gather_status is reentrant.
+
+#include "config/config.h"
+#include "deployment/lb_snapshot.h"
+#include "deployment/services.h"
+#include "remote/http_probe.h"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace deployment {
+
+struct HostStatus {
+  state::Color color = state::Color::kBlue;
+  const config::HostConfig* host = nullptr;
+  remote::HealthReport health;
+  std::optional<std::string> deployed_commit;  // git HEAD in the app dir
+  std::string commit_date;
+  std::string commit_subject;
+  std::string git_problem;
+  std::vector<haproxy::ServerStatus> haproxy_servers;  // HAProxy's view of this colour's backend
+  std::string haproxy_backend_status;                 // the backend's aggregate status, if known
+};
+
+struct StatusReport {
+  std::string app_name;
+  LbSnapshot lb;
+  HostStatus blue;
+  HostStatus green;
+  std::vector<std::string> drift;     // disagreements between the record and the truth, with what to do
+  std::vector<std::string> warnings;  // other things worth knowing
+
+  [[nodiscard]] const HostStatus& host(state::Color color) const { return color == state::Color::kBlue ? blue : green; }
+  [[nodiscard]] nlohmann::json to_json(const config::AppConfig& app) const;
+  [[nodiscard]] std::string to_text(const config::AppConfig& app) const;
+};
+
+// Only what get_deployment_status needs of a host: commit and health, in parallel with the LB.
+StatusReport gather_status(Services& services, const config::AppConfig& app);
+
+// Reads one host's deployed commit (git HEAD in its app dir).
+void read_deployed_commit(remote::Executor& executor, const config::HostConfig& host,
+                          std::chrono::milliseconds timeout, HostStatus& into);
+
+std::string short_commit(const std::string& commit);
+
+}  // namespace deployment

@@ -1,0 +1,15 @@
+#include "tools/deployment_tools.h"
+
+#include "tools/deploy_to_standby.h"
+#include "tools/get_deployment_status.h"
+#include "tools/switch_traffic.h"
+
+namespace tools {
+
+void register_deployment_tools(mcp::ToolRegistry& registry, DeploymentToolsContext& context) {
+  registry.add(make_get_deployment_status_tool(context));
+  registry.add(make_deploy_to_standby_tool(context));
+  registry.add(make_switch_traffic_tool(context));
+}
+
+}  // namespace tools

@@ -1,0 +1,56 @@
+#include "tools/get_deployment_status.h"
+
+#include "deployment/status.h"
+
+namespace tools {
+
+using nlohmann::json;
+
+mcp::Tool make_get_deployment_status_tool(DeploymentToolsContext& context) {
+  mcp::ToolDefinition def;
+  def.name = "get_deployment_status";
+  def.title = "Deployment status";
+  def.description =
+      "Shows which server (BLUE or GREEN) is PROD and which is STANDBY, each one's health, version and deployed "
+      "commit, what HAProxy actually routes to (the truth) and HAProxy's own view of the servers, the switch history "
+      "and last deploy from the state file, and any drift between the state file and HAProxy with what to do. "
+      "Changes nothing. Call it first, and after every deploy or switch.";
+  def.input_schema = {{"type", "object"},
+                      {"properties", {{"app", app_argument_schema(context.config)}}},
+                      {"additionalProperties", false}};
+  const json host = {{"type", "object"},
+                     {"properties",
+                      {{"server", {{"type", "string"}}},
+                       {"ip", {{"type", "string"}}},
+                       {"healthy", {{"type", "boolean"}}},
+                       {"status", {{"type", "string"}}},
+                       {"version", {{"type", {"string", "null"}}}},
+                       {"deployedCommit", {{"type", {"string", "null"}}}}}},
+                     {"required", {"server", "ip", "healthy", "status"}}};
+  def.output_schema = {
+      {"type", "object"},
+      {"properties",
+       {{"app", {{"type", "string"}}},
+        {"liveColorKnown", {{"type", "boolean"}}},
+        {"current", {{"type", {"object", "null"}}, {"properties", {{"prod", host}, {"standby", host}}}}},
+        {"problem", {{"type", "string"}}},
+        {"haproxy", {{"type", "object"}, {"properties", {{"backend", {{"type", {"string", "null"}}}}, {"status", {{"type", "string"}}}}}}},
+        {"history", {{"type", "object"}, {"properties", {{"lastSwitch", {{"type", {"string", "null"}}}}, {"totalSwitches", {{"type", "integer"}}}}}}},
+        {"lastDeploy", {{"type", {"object", "null"}}}},
+        {"stateFile", {{"type", "object"}}},
+        {"drift", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+        {"warnings", {{"type", "array"}, {"items", {{"type", "string"}}}}}}},
+      {"required", {"app", "liveColorKnown", "current", "haproxy", "history", "drift"}}};
+  def.annotations.read_only = true;
+  def.annotations.idempotent = true;
+  def.annotations.open_world = false;
+
+  return {def, [&context](const json& arguments, mcp::ToolContext&) {
+            auto app = resolve_app(context.config, arguments);
+            if (!app) return mcp::ToolResult::error(app.error().message);
+            const auto report = deployment::gather_status(context.services, **app);
+            return mcp::ToolResult::text(report.to_text(**app), report.to_json(**app));
+          }};
+}
+
+}  // namespace tools

@@ -1,0 +1,137 @@
+#include "tools/switch_traffic.h"
+
+#include "deployment/traffic_switch.h"
+
+namespace tools {
+namespace {
+
+using nlohmann::json;
+
+mcp::ToolResult switch_result(const deployment::SwitchOutcome& outcome) {
+  if (outcome.switched) return mcp::ToolResult::text(outcome.text, outcome.structured);
+  return mcp::ToolResult::error(outcome.text, outcome.structured);
+}
+
+mcp::ToolResult execute(DeploymentToolsContext& context, const config::AppConfig& app,
+                        const deployment::SwitchPlan& plan, mcp::ToolContext& tool_context) {
+  ToolReporter reporter(tool_context);
+  return switch_result(deployment::execute_switch(context.services, app, plan, tool_context.client_name(), reporter,
+                                                  tool_context.stop_token()));
+}
+
+}  // namespace
+
+mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
+  mcp::ToolDefinition def;
+  def.name = "switch_traffic";
+  def.title = "Switch traffic";
+  def.description =
+      "Moves production traffic in HAProxy from PROD to STANDBY (BLUE <-> GREEN), in two steps. Call it first "
+      "WITHOUT approvalToken: nothing changes; it returns the plan (from -> to, the HAProxy line now and after, the "
+      "standby's health and version) and a single-use approvalToken that expires. Show the plan to the human and "
+      "call again WITH approvalToken only after the human explicitly approves; never approve on your own. Clients "
+      "that support elicitation are asked directly instead. The switch validates the new config (haproxy -c), "
+      "reloads HAProxy without dropping connections, verifies the new routing (rolling back if it fails) and updates "
+      "the state file. emergency=true is for rolling back from a broken PROD: it skips the standby health "
+      "requirement, not the approval. requireApproval=false cannot bypass the approval.";
+  def.input_schema = {
+      {"type", "object"},
+      {"properties",
+       {{"app", app_argument_schema(context.config)},
+        {"requireApproval",
+         {{"type", "boolean"}, {"default", true},
+          {"description", "Kept for compatibility: approval is required whatever this says, unless the server's "
+                          "configuration turns approval off."}}},
+        {"emergency",
+         {{"type", "boolean"}, {"default", false},
+          {"description", "Emergency rollback: switch even if STANDBY fails its health check."}}},
+        {"approvalToken",
+         {{"type", "string"},
+          {"pattern", "^approve-[0-9a-f]{32}$"},
+          {"description", "The token from the approval request, passed only after the human approved that plan. "
+                          "The approved plan (including its emergency flag) is what gets executed."}}}}},
+      {"additionalProperties", false}};
+  def.output_schema = {{"type", "object"},
+                       {"properties",
+                        {{"switched", {{"type", "boolean"}}},
+                         {"approvalRequired", {{"type", "boolean"}}},
+                         {"approvalToken", {{"type", "string"}}},
+                         {"plan", {{"type", "object"}}},
+                         {"app", {{"type", "string"}}},
+                         {"switchNumber", {{"type", "integer"}}}}},
+                       {"required", {"switched"}}};
+  def.annotations.read_only = false;
+  def.annotations.destructive = true;
+  def.annotations.idempotent = false;
+  def.annotations.open_world = false;
+
+  return {def, [&context](const json& arguments, mcp::ToolContext& tool_context) {
+            auto app_or_error = resolve_app(context.config, arguments);
+            if (!app_or_error) return mcp::ToolResult::error(app_or_error.error().message);
+            const config::AppConfig& app = **app_or_error;
+            const bool emergency = arguments.value("emergency", false);
+            const bool require_approval = arguments.value("requireApproval", true);
+
+            // Step 2: an approved plan.
+            if (const auto token = arguments.find("approvalToken"); token != arguments.end()) {
+              auto plan = context.services.approvals.redeem(token->get<std::string>(), app.name);
+              if (!plan) return mcp::ToolResult::error("❌ APPROVAL REFUSED: " + plan.error().message + " Nothing was changed.");
+              return execute(context, app, *plan, tool_context);
+            }
+
+            const bool approval_needed =
+                app.approval.required && !(emergency && !app.approval.emergency_requires_approval);
+            if (approval_needed && !require_approval) {
+              return mcp::ToolResult::error(
+                  "❌ REFUSED: requireApproval=false cannot skip the approval; an assistant cannot approve a traffic "
+                  "switch by itself. Call switch_traffic without approvalToken to get the plan, show it to the human, "
+                  "and pass the approvalToken only after they approve. Nothing was changed.");
+            }
+
+            auto view = deployment::plan_switch(context.services, app, emergency);
+            if (!view) return mcp::ToolResult::error("❌ CANNOT SWITCH TRAFFIC: " + view.error().message);
+            if (!approval_needed) {
+              tool_context.log(mcp::LogLevel::kNotice, "approval is turned off in the configuration for app " + app.name);
+              return execute(context, app, view->plan, tool_context);
+            }
+
+            // Ask the human directly when the client can.
+            std::string elicitation_note;
+            if (tool_context.client_supports_elicitation()) {
+              const json schema{{"type", "object"},
+                                {"properties",
+                                 {{"approve",
+                                   {{"type", "boolean"},
+                                    {"title", "Approve this traffic switch"},
+                                    {"description", "Move production traffic as described above."}}}}},
+                                {"required", {"approve"}}};
+              const std::string message = deployment::approval_request_text(app, *view, "(answer below)", app.approval.token_ttl);
+              auto answer = tool_context.elicit(message, schema, app.approval.token_ttl);
+              if (answer) {
+                if (answer->action == "accept" && answer->content.value("approve", false)) {
+                  tool_context.log(mcp::LogLevel::kNotice, "the human approved the switch through the client");
+                  return execute(context, app, view->plan, tool_context);
+                }
+                return mcp::ToolResult::text(
+                    "Traffic switch NOT approved (the human answered \"" + answer->action +
+                        "\"). Nothing was changed; HAProxy still routes to " +
+                        std::string(state::to_upper_string(view->plan.from)) + ".",
+                    json{{"switched", false}, {"approvalRequired", true}, {"answer", answer->action},
+                         {"plan", deployment::plan_json(app, *view)}});
+              }
+              if (tool_context.cancelled()) return mcp::ToolResult::error("cancelled");
+              elicitation_note = "\n\n(Asking the human directly did not work: " + answer.error().message + ".)";
+            }
+
+            const std::string token = context.services.approvals.issue(view->plan, app.approval.token_ttl);
+            return mcp::ToolResult::text(
+                deployment::approval_request_text(app, *view, token, app.approval.token_ttl) + elicitation_note,
+                json{{"switched", false},
+                     {"approvalRequired", true},
+                     {"approvalToken", token},
+                     {"expiresInSeconds", app.approval.token_ttl.count() / 1000},
+                     {"plan", deployment::plan_json(app, *view)}});
+          }};
+}
+
+}  // namespace tools
