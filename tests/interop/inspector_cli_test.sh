@@ -7,14 +7,14 @@
 set -euo pipefail
 
 binary=${1:?usage: inspector_cli_test.sh /path/to/bluegreen-mcp}
-here=$(cd "$(dirname "$0")" && pwd)
-[[ -d $here/node_modules/@modelcontextprotocol/inspector ]] || {
-  echo "FAIL: npm packages missing; run: (cd tests/interop && npm ci)" >&2
+root=$(cd "$(dirname "$0")/../.." && pwd)
+[[ -d $root/node_modules/@modelcontextprotocol/inspector ]] || {
+  echo "FAIL: npm packages missing; run scripts/install-deps (or: npm ci)" >&2
   exit 1
 }
 # The Inspector needs Node >= 22; the node@22 package in node_modules provides it.
-export PATH=$here/node_modules/.bin:$PATH
-cd "$here"
+export PATH=$root/node_modules/.bin:$PATH
+cd "$root"
 
 inspector() {
   timeout 60 npx --no-install @modelcontextprotocol/inspector --cli "$@" -- "$binary" --enable-test-tools --log-level warn
@@ -28,7 +28,7 @@ check() {  # check NAME JS-EXPRESSION-ON-r < json
 }
 
 inspector --method tools/list |
-  check "inspector lists the tools" 'r.tools.map(t => t.name).join() === "test_echo,test_sleep,test_fail"'
+  check "inspector lists the tools" 'r.tools.map(t => t.name).join() === "get_deployment_status,deploy_to_standby,switch_traffic,test_echo,test_sleep,test_fail"'
 inspector --method tools/call --tool-name test_echo --tool-arg text=hello |
   check "inspector calls a tool" 'r.isError === false && r.content[0].text === "hello" && r.structuredContent.text === "hello"'
 # The Inspector exits non-zero for an isError result (and says so on stderr); the result itself

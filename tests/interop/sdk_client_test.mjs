@@ -51,8 +51,13 @@ await step("ping", async () => {
 await step("tools/list", async () => {
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name);
-  assert.deepEqual(names, ["test_echo", "test_sleep", "test_fail"]);
-  const echo = tools[0];
+  assert.deepEqual(names, [
+    "get_deployment_status", "deploy_to_standby", "switch_traffic", "test_echo", "test_sleep", "test_fail",
+  ]);
+  const status = tools[0];
+  assert.equal(status.annotations.readOnlyHint, true);
+  assert.equal(tools[2].annotations.destructiveHint, true);
+  const echo = tools.find((t) => t.name === "test_echo");
   assert.equal(echo.title, "Echo (test only)");
   assert.equal(echo.inputSchema.type, "object");
   assert.equal(echo.annotations.readOnlyHint, true);
@@ -70,6 +75,20 @@ await step("bad arguments give an isError result naming the field", async () => 
   const result = await client.callTool({ name: "test_echo", arguments: { text: 5 } });
   assert.equal(result.isError, true);
   assert.match(result.content[0].text, /arguments\.text: expected string/);
+});
+
+await step("a deployment tool without configured apps says how to fix it", async () => {
+  const result = await client.callTool({ name: "get_deployment_status", arguments: {} });
+  assert.equal(result.isError, true);
+  assert.match(result.content[0].text, /no apps are configured/);
+});
+
+await step("prompts are listed and rendered", async () => {
+  const { prompts } = await client.listPrompts();
+  assert.deepEqual(prompts.map((p) => p.name), ["release_to_production", "emergency_rollback"]);
+  const rollback = await client.getPrompt({ name: "emergency_rollback", arguments: { app: "shop" } });
+  assert.match(rollback.messages[0].content.text, /switch_traffic with app="shop" with emergency=true/);
+  await assert.rejects(client.getPrompt({ name: "emergency_rollback", arguments: { app: "$(touch /tmp/x)" } }), /app/);
 });
 
 await step("unknown tool is a JSON-RPC error", async () => {

@@ -1,0 +1,98 @@
+// Helpers for the end-to-end tests of the deployment tools: the lab's coordinates, commands on
+// the lab hosts over the ssh client, config variants, and real MCP clients (the official
+// TypeScript SDK) driving the real bluegreen-mcp binary.
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const labScript = join(here, "..", "lab", "lab");
+
+export function readLabEnv() {
+  const dir = process.env.BLUEGREEN_LAB_DIR || "/tmp/bluegreen-lab";
+  const vars = {};
+  for (const line of readFileSync(join(dir, "lab.env"), "utf8").split("\n")) {
+    const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (m) vars[m[1]] = m[2].replace(/^'(.*)'$/, "$1");
+  }
+  return vars;
+}
+
+export const lab = readLabEnv();
+export const binary = process.argv[2] || process.env.BLUEGREEN_BINARY;
+if (!binary) throw new Error("usage: node tools_e2e_test.mjs /path/to/bluegreen-mcp");
+
+// Runs `command` on a lab host ("lab-blue", "lab-green", "lab-lb") with the ssh client.
+export function ssh(host, command, { allowFail = false } = {}) {
+  const r = spawnSync("ssh", ["-F", lab.LAB_SSH_CONFIG, host, command], { encoding: "utf8", timeout: 30000 });
+  if (!allowFail && r.status !== 0) {
+    throw new Error(`ssh ${host} ${command} exited ${r.status}: ${r.stderr}`);
+  }
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function labCommand(...args) {
+  return execFileSync(labScript, args, { encoding: "utf8", env: process.env }).trim();
+}
+
+export function readStateFile() {
+  const r = ssh("lab-lb", "cat /var/lib/bluegreen/shop.json", { allowFail: true });
+  return r.code === 0 ? JSON.parse(r.stdout) : null;
+}
+
+export function readHaproxyConfig() {
+  return ssh("lab-lb", "cat /etc/haproxy/haproxy.cfg").stdout;
+}
+
+// Which colour answers through the HAProxy frontend right now.
+export async function frontendColor() {
+  const response = await fetch(`${lab.LAB_FRONTEND_URL}health`, { signal: AbortSignal.timeout(3000) });
+  return (await response.json()).color;
+}
+
+// A copy of the lab's bluegreen-mcp config with `mutate(config)` applied.
+let variants = 0;
+export function configVariant(mutate) {
+  const config = JSON.parse(readFileSync(lab.LAB_BLUEGREEN_CONFIG, "utf8"));
+  mutate(config);
+  const path = join(lab.LAB_DIR, `bluegreen-mcp.variant-${process.pid}-${++variants}.json`);
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  return path;
+}
+
+// Starts the real binary under an SDK client. Returns helpers; `call` resolves to the tool result.
+export async function startClient({ config = lab.LAB_BLUEGREEN_CONFIG, name = "e2e-tests", capabilities = {} } = {}) {
+  const transport = new StdioClientTransport({
+    command: binary,
+    args: ["--config", config, "--log-level", "info"],
+    stderr: "pipe",
+  });
+  let stderr = "";
+  transport.stderr.on("data", (chunk) => (stderr += chunk));
+  const client = new Client({ name, version: "1.0.0" }, { capabilities });
+  await client.connect(transport);
+  const progress = [];
+  return {
+    client,
+    progress,
+    stderr: () => stderr,
+    async call(tool, args = {}, options = {}) {
+      return client.callTool({ name: tool, arguments: args }, CallToolResultSchema, {
+        timeout: 120000,
+        onprogress: (p) => progress.push(p),
+        ...options,
+      });
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}
+
+export function text(result) {
+  return result.content.map((c) => c.text).join("\n");
+}
