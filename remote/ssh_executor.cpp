@@ -150,6 +150,19 @@ class SshExecutor::Connection {
     return Error{"ssh " + host_ + ": cannot open a channel after reconnecting"};
   }
 
+  // Requires `mutex`. Opens a channel and starts `command` on it.
+  bluegreen::Result<ChannelPtr> start(const std::string& command) {
+    auto channel = open_channel();
+    if (!channel) return channel.error();
+    if (ssh_channel_request_exec(channel->get(), command.c_str()) != SSH_OK) {
+      const std::string why = libssh_error(session_.get());
+      channel->reset();  // a channel must go before its session
+      drop();
+      return Error{"ssh " + host_ + ": cannot start the command: " + why};
+    }
+    return std::move(channel.value());
+  }
+
   ssh_session session() { return session_.get(); }
 
   // Requires `mutex`. Channels of held processes die with the session: free them first (a
@@ -335,22 +348,16 @@ bluegreen::Result<CommandResult> SshExecutor::run(const std::string& host, const
   std::lock_guard lock(connection->mutex);
   const auto started = Clock::now();
 
-  auto channel_or_error = connection->open_channel();
-  if (!channel_or_error) return channel_or_error.error();
-  ChannelPtr channel = std::move(channel_or_error.value());
-  ssh_session session = connection->session();
-
   // The host enforces the deadline too, so the command ends even if this connection drops. The
   // first stderr line carries the remote PID, so a cancellation can kill the command (sshd
   // refuses SSH "signal" requests in some setups, e.g. root logins).
-  const std::string wrapped = "printf '" + std::string(kPidMarker) + "%s\\n' \"$$\" >&2; exec timeout --signal=TERM --kill-after=" + seconds_text(settings_.stop_grace) + " " +
-                              seconds_text(options.deadline) + " sh -c " + shell_quote(command);
-  if (ssh_channel_request_exec(channel.get(), wrapped.c_str()) != SSH_OK) {
-    const std::string why = libssh_error(session);
-    channel.reset();  // a channel must go before its session
-    connection->drop();
-    return Error{"ssh " + host + ": cannot start the command: " + why};
-  }
+  const std::string wrapped = "printf '" + std::string(kPidMarker) + "%s\\n' \"$$\" >&2; exec timeout --signal=TERM --kill-after=" +
+                              seconds_text(settings_.stop_grace) + " " + seconds_text(options.deadline) + " sh -c " +
+                              shell_quote(command);
+  auto started_channel = connection->start(wrapped);
+  if (!started_channel) return started_channel.error();
+  ChannelPtr channel = std::move(started_channel.value());
+  ssh_session session = connection->session();
 
   CommandResult result;
 
@@ -483,16 +490,10 @@ bluegreen::Result<std::unique_ptr<HeldProcess>> SshExecutor::hold(const std::str
   auto connection = connection_for(host);
   std::lock_guard lock(connection->mutex);
   const auto started = Clock::now();
-  auto channel_or_error = connection->open_channel();
-  if (!channel_or_error) return channel_or_error.error();
-  ChannelPtr channel = std::move(channel_or_error.value());
+  auto started_channel = connection->start(command);
+  if (!started_channel) return started_channel.error();
+  ChannelPtr channel = std::move(started_channel.value());
   ssh_session session = connection->session();
-  if (ssh_channel_request_exec(channel.get(), command.c_str()) != SSH_OK) {
-    const std::string why = libssh_error(session);
-    channel.reset();
-    connection->drop();
-    return Error{"ssh " + host + ": cannot start the command: " + why};
-  }
 
   std::string out;
   std::string err;

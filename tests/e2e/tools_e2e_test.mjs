@@ -274,6 +274,30 @@ test("a candidate config that fails haproxy -c leaves the live config untouched"
   }
 });
 
+test("a failed verification after the reload restores the previous config and says so", async () => {
+  // The verify URL always answers from the live host directly, so routing can never be confirmed.
+  const live = await frontendColor();
+  const liveAddr = live === "blue" ? lab.BLUE_ADDR : lab.GREEN_ADDR;
+  const doomed = await startClient({
+    config: configVariant((c) => (c.apps.shop.loadBalancer.verifyUrl = `http://${liveAddr}:${lab.APP_PORT}/health`)),
+  });
+  try {
+    const configBefore = readHaproxyConfig();
+    const stateBefore = readStateFile();
+    const token = (await doomed.call("switch_traffic", {})).structuredContent.approvalToken;
+    const result = await doomed.call("switch_traffic", { approvalToken: token });
+    assert.equal(result.isError, true);
+    assert.equal(result.structuredContent.rolledBack, true);
+    assert.match(text(result), /FAILED AND WAS ROLLED BACK: verification after the reload failed/);
+    assert.match(text(result), new RegExp(`restored and HAProxy verified routing to ${live.toUpperCase()} again`));
+    assert.equal(readHaproxyConfig(), configBefore);
+    assert.deepEqual(readStateFile(), stateBefore);
+    assert.equal(await frontendColor(), live);
+  } finally {
+    await doomed.close();
+  }
+});
+
 test("a corrupt state file is reported and never overwritten", async () => {
   const saved = ssh("lab-lb", "cat /var/lib/bluegreen/shop.json").stdout;
   ssh("lab-lb", "printf '{\"prod\": \"blue\", \"standby\"' > /var/lib/bluegreen/shop.json");
