@@ -174,6 +174,11 @@ DeployOutcome deploy_to_standby(Services& services, const config::AppConfig& app
     }
   }
   const std::string outcome_name = cancelled ? "cancelled" : (failed ? "failed" : "ok");
+  if (cancelled) {
+    // MCP sends no result for a cancelled call, so this log line is what the client sees.
+    reporter.note("deploy to " + upper(target) + " cancelled: the running remote command was stopped; recording it "
+                  "and releasing the lock");
+  }
 
   // Record it (the lock is still ours).
   reporter.step(total, total, "step " + std::to_string(steps.size() + 2) + "/" + std::to_string(steps.size() + 2) +

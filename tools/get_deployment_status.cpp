@@ -2,6 +2,8 @@
 
 #include "deployment/status.h"
 
+#include <future>
+
 namespace tools {
 
 using nlohmann::json;
@@ -14,7 +16,8 @@ mcp::Tool make_get_deployment_status_tool(DeploymentToolsContext& context) {
       "Shows which server (BLUE or GREEN) is PROD and which is STANDBY, each one's health, version and deployed "
       "commit, what HAProxy actually routes to (the truth) and HAProxy's own view of the servers, the switch history "
       "and last deploy from the state file, and any drift between the state file and HAProxy with what to do. "
-      "Changes nothing. Call it first, and after every deploy or switch.";
+      "Changes nothing. Call it first, and after every deploy or switch. Without `app`, when several apps are "
+      "configured, reports all of them (structured content: {apps: [...]}).";
   def.input_schema = {{"type", "object"},
                       {"properties", {{"app", app_argument_schema(context.config)}}},
                       {"additionalProperties", false}};
@@ -40,12 +43,33 @@ mcp::Tool make_get_deployment_status_tool(DeploymentToolsContext& context) {
         {"stateFile", {{"type", "object"}}},
         {"drift", {{"type", "array"}, {"items", {{"type", "string"}}}}},
         {"warnings", {{"type", "array"}, {"items", {{"type", "string"}}}}}}},
-      {"required", {"app", "liveColorKnown", "current", "haproxy", "history", "drift"}}};
+      {"anyOf",
+       json::array({{{"required", {"app", "liveColorKnown", "current", "haproxy", "history", "drift"}}},
+                    {{"required", {"apps"}}}})}};
+  def.output_schema->at("properties")["apps"] = {{"type", "array"}, {"items", {{"type", "object"}}}};
   def.annotations.read_only = true;
   def.annotations.idempotent = true;
   def.annotations.open_world = false;
 
   return {def, [&context](const json& arguments, mcp::ToolContext&) {
+            const auto& apps = context.config.apps;
+            if (!arguments.contains("app") && apps.size() > 1 && !context.config.default_app) {
+              // Every app at once: the reports run in parallel (SSH sessions are shared per host).
+              std::vector<std::future<deployment::StatusReport>> pending;
+              for (const auto& app : apps) {
+                pending.push_back(std::async(std::launch::async, [&context, &app] {
+                  return deployment::gather_status(context.services, app);
+                }));
+              }
+              std::string text;
+              json all = json::array();
+              for (std::size_t i = 0; i < apps.size(); ++i) {
+                const auto report = pending[i].get();
+                text += (i == 0 ? "" : "\n\n") + report.to_text(apps[i]);
+                all.push_back(report.to_json(apps[i]));
+              }
+              return mcp::ToolResult::text(text, json{{"apps", all}});
+            }
             auto app = resolve_app(context.config, arguments);
             if (!app) return mcp::ToolResult::error(app.error().message);
             const auto report = deployment::gather_status(context.services, **app);

@@ -1,0 +1,187 @@
+// The benchmark: bluegreen-mcp against the lab, side by side with the per-command-ssh way of the
+// Node.js server it replaces (one `ssh` client process per remote command, one after another).
+// Prints a table of figures; asserts nothing. Run through bench/run, which brings the lab up.
+//
+// Usage: node bench/bench.mjs BINARY CONFIG
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { RpcClient, ms, summary } from "./rpc_client.mjs";
+
+const [binary, config] = process.argv.slice(2);
+const env = Object.fromEntries(
+  readFileSync(config.replace(/bluegreen-mcp\.json$/, "lab.env"), "utf8")
+    .split("\n").map((l) => /^export ([A-Z0-9_]+)=(.*)$/.exec(l)).filter(Boolean).map((m) => [m[1], m[2]]),
+);
+const rows = [];
+const row = (name, s, note = "") => {
+  rows.push({ name, s, note });
+  console.error(`  ${name}: median ${s.median.toFixed(2)} ms, p90 ${s.p90.toFixed(2)} ms (n=${s.n}) ${note}`);
+};
+const args = ["--config", config, "--log-level", "warn"];
+
+// --- cold start ---------------------------------------------------------------------------
+{
+  const samples = [];
+  for (let i = 0; i < 30; i++) {
+    const c = new RpcClient(binary, args);
+    await c.initialize();
+    samples.push(ms(c.started));
+    await c.close();
+  }
+  row("cold start: spawn -> initialize reply", summary(samples));
+}
+
+const server = new RpcClient(binary, args);
+await server.initialize();
+await server.request("tools/list");
+const idle = server.memory();
+
+// --- tools/list -----------------------------------------------------------------------------
+{
+  const samples = [];
+  for (let i = 0; i < 300; i++) {
+    const t = process.hrtime.bigint();
+    await server.request("tools/list");
+    samples.push(ms(t));
+  }
+  row("tools/list", summary(samples));
+}
+
+// --- status, warm, 1 app ------------------------------------------------------------------------
+let statusOne;
+{
+  await server.call("get_deployment_status");
+  const samples = [];
+  for (let i = 0; i < 60; i++) {
+    const t = process.hrtime.bigint();
+    const r = await server.call("get_deployment_status");
+    samples.push(ms(t));
+    if (r.isError) throw new Error(r.content[0].text);
+  }
+  statusOne = summary(samples);
+  row("get_deployment_status, warm, 1 app", statusOne);
+}
+
+// --- status, warm, 10 apps sharing the LB -------------------------------------------------------
+{
+  const base = JSON.parse(readFileSync(config, "utf8"));
+  const shop = base.apps.shop;
+  base.apps = {};
+  for (let i = 0; i < 10; i++) {
+    const app = structuredClone(shop);
+    app.loadBalancer.stateFile = `/var/lib/bluegreen/bench-app${i}.json`;
+    base.apps[`app${i}`] = app;
+  }
+  const tenConfig = config.replace(/\.json$/, ".ten-apps.json");
+  writeFileSync(tenConfig, JSON.stringify(base, null, 2));
+  const ten = new RpcClient(binary, ["--config", tenConfig, "--log-level", "warn"]);
+  await ten.initialize();
+  await ten.call("get_deployment_status");
+  const samples = [];
+  for (let i = 0; i < 40; i++) {
+    const t = process.hrtime.bigint();
+    const r = await ten.call("get_deployment_status");
+    samples.push(ms(t));
+    if (r.structuredContent.apps.length !== 10) throw new Error("expected 10 apps");
+  }
+  const s = summary(samples);
+  row("get_deployment_status, warm, 10 apps", s, `(${(s.median / statusOne.median).toFixed(2)}x the 1-app time)`);
+  await ten.close();
+}
+
+// --- switch execution: approved call -> HAProxy serving the new colour ---------------------------
+async function frontendColor() {
+  const r = await fetch(`${env.LAB_FRONTEND_URL}health`, { signal: AbortSignal.timeout(2000) });
+  return (await r.json()).color;
+}
+let switchCall;
+{
+  const callSamples = [];
+  const servingSamples = [];
+  for (let i = 0; i < 10; i++) {
+    const before = await frontendColor();
+    const plan = await server.call("switch_traffic");
+    const token = plan.structuredContent.approvalToken;
+    const t = process.hrtime.bigint();
+    let servedAt = null;
+    const watcher = (async () => {
+      while (servedAt === null) {
+        if ((await frontendColor().catch(() => before)) !== before) servedAt = ms(t);
+      }
+    })();
+    const result = await server.call("switch_traffic", { approvalToken: token });
+    callSamples.push(ms(t));
+    if (!result.structuredContent.switched) throw new Error(result.content[0].text);
+    await watcher;
+    servingSamples.push(servedAt);
+  }
+  switchCall = summary(callSamples);
+  row("switch_traffic approved call (incl. verification)", switchCall);
+  row("  ... until the frontend serves the new colour", summary(servingSamples));
+}
+
+// --- deploy overhead ----------------------------------------------------------------------------
+{
+  const overhead = [];
+  const gate = [];
+  for (let i = 0; i < 5; i++) {
+    const t = process.hrtime.bigint();
+    const r = await server.call("deploy_to_standby", { createBackup: false });
+    const total = ms(t);
+    if (!r.structuredContent.ok) throw new Error(r.content[0].text);
+    const steps = r.structuredContent.steps.filter((s) => s.name !== "health gate");
+    const gateMs = r.structuredContent.steps.find((s) => s.name === "health gate").durationMs;
+    overhead.push(total - steps.reduce((a, s) => a + s.durationMs, 0) - gateMs);
+    gate.push(gateMs);
+  }
+  row("deploy_to_standby overhead (tool - remote steps - gate)", summary(overhead));
+  row("  ... health gate (3 consecutive probes, 200 ms apart)", summary(gate));
+}
+const peak = server.memory();
+await server.close();
+
+// --- the per-command-ssh way --------------------------------------------------------------------
+const sshArgs = ["-F", env.LAB_SSH_CONFIG];
+const sshRun = (host, command) => {
+  const r = spawnSync("ssh", [...sshArgs, host, command], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`ssh ${host} ${command}: ${r.stderr}`);
+  return r.stdout;
+};
+let seedStatus;
+{
+  const samples = [];
+  for (let i = 0; i < 8; i++) {
+    const t = process.hrtime.bigint();
+    sshRun("lab-lb", "cat /var/lib/bluegreen/shop.json");
+    sshRun("lab-lb", "grep default_backend /etc/haproxy/haproxy.cfg");
+    sshRun("lab-blue", `curl -s -m 5 http://${env.BLUE_ADDR}:${env.APP_PORT}/health`);
+    sshRun("lab-green", `curl -s -m 5 http://${env.GREEN_ADDR}:${env.APP_PORT}/health`);
+    samples.push(ms(t));
+  }
+  seedStatus = summary(samples);
+  row("seed way: status (4 ssh processes, sequential)", seedStatus);
+}
+let seedSwitch;
+{
+  const samples = [];
+  for (let i = 0; i < 6; i++) {
+    const live = execFileSync("ssh", [...sshArgs, "lab-lb", "grep -o 'default_backend [a-z]*' /etc/haproxy/haproxy.cfg"], { encoding: "utf8" }).trim().split(" ")[1];
+    const next = live === "blue" ? "green" : "blue";
+    const t = process.hrtime.bigint();
+    sshRun("lab-lb", `sed -i 's/default_backend ${live}/default_backend ${next}/' /etc/haproxy/haproxy.cfg && echo reload | socat - UNIX-CONNECT:/run/haproxy/master.sock`);
+    sshRun("lab-lb", `printf '{"prod":"${next}","standby":"${live}"}' > /tmp/seed-state.json`);
+    samples.push(ms(t));
+  }
+  seedSwitch = summary(samples);
+  row("seed way: switch (sed + reload, state; no validation, no verification)", seedSwitch);
+}
+
+// --- the table ----------------------------------------------------------------------------------
+console.log("\n| Measure | Median | p90 | Runs |\n|---|---|---|---|");
+for (const { name, s, note } of rows) {
+  console.log(`| ${name}${note ? " " + note : ""} | ${s.median.toFixed(1)} ms | ${s.p90.toFixed(1)} ms | ${s.n} |`);
+}
+console.log(`| resident memory: idle after initialize + tools/list | ${idle.rssMiB.toFixed(1)} MiB | | |`);
+console.log(`| resident memory: peak over the whole run | ${peak.peakMiB.toFixed(1)} MiB | | |`);
+console.log(`\nstatus: ${(seedStatus.median / statusOne.median).toFixed(1)}x faster than the per-command-ssh way`);
+console.log(`switch: ${(seedSwitch.median / switchCall.median).toFixed(2)}x the per-command-ssh way's time (which validates and verifies nothing)`);
