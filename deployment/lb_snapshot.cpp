@@ -74,7 +74,8 @@ std::string socket_command(const std::string& socket_path, const std::string& co
   return "echo " + shell_quote(command) + " | socat -t 2 -T 5 - UNIX-CONNECT:" + shell_quote(socket_path);
 }
 
-LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig& app, const state::StateStore& store) {
+LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig& app, const state::StateStore& store,
+                            bool with_processes) {
   const auto& lb = app.load_balancer;
   const std::string tag = nonce();
   std::string script;
@@ -85,7 +86,7 @@ LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig&
   add("haproxy", "cat -- " + shell_quote(lb.haproxy_config));
   add("state", store.read_script());
   if (lb.stats_socket) add("stats", socket_command(*lb.stats_socket, "show stat"));
-  if (lb.master_socket) add("proc", socket_command(*lb.master_socket, "show proc"));
+  if (lb.master_socket && with_processes) add("proc", socket_command(*lb.master_socket, "show proc"));
 
   LbSnapshot snapshot;
   remote::CommandOptions options;
@@ -153,7 +154,7 @@ LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig&
                                  (servers ? trimmed(stats.output) : servers.error().message);
     }
   }
-  if (lb.master_socket) {
+  if (lb.master_socket && with_processes) {
     const auto& proc = sections["proc"];
     auto processes = haproxy::parse_show_proc(proc.output);
     if (proc.exit_status == 0 && processes) {

@@ -54,6 +54,9 @@ haproxy::Selector selector_of(const config::AppConfig& app);
 // Shell text for `echo CMD | socat` against a runtime socket, with its own short timeout.
 std::string socket_command(const std::string& socket_path, const std::string& command);
 
-LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig& app, const state::StateStore& store);
+// `with_processes`: also ask the master socket (`show proc`), which a switch needs to verify its
+// reload; status leaves it out (each socket round trip costs a few milliseconds on the LB).
+LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig& app, const state::StateStore& store,
+                            bool with_processes = true);
 
 }  // namespace deployment

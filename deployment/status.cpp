@@ -65,7 +65,7 @@ void read_deployed_commit(remote::Executor& executor, const config::HostConfig& 
   remote::CommandOptions options;
   options.deadline = timeout;
   auto result = executor.run(host.ssh,
-                             "cd " + remote::shell_quote(host.app_dir) + " && git rev-parse HEAD && git log -1 --format='%cI%n%s'",
+                             "cd " + remote::shell_quote(host.app_dir) + " && git log -1 --format='%H%n%cI%n%s'",
                              options);
   if (!result) {
     into.git_problem = result.error().message;
@@ -96,7 +96,7 @@ StatusReport gather_status(Services& services, const config::AppConfig& app) {
   const auto timeout = app.load_balancer.command_timeout;
 
   // Everything at once: one SSH round trip per host, one HTTP probe per host.
-  auto lb = std::async(std::launch::async, [&] { return read_lb_snapshot(services.executor, app, store); });
+  auto lb = std::async(std::launch::async, [&] { return read_lb_snapshot(services.executor, app, store, false); });
   auto blue_git = std::async(std::launch::async, [&] { read_deployed_commit(services.executor, app.blue, timeout, report.blue); });
   auto green_git = std::async(std::launch::async, [&] { read_deployed_commit(services.executor, app.green, timeout, report.green); });
   auto blue_health = std::async(std::launch::async, [&] { return services.probe(app.blue.health_url, app.health_gate.request_timeout); });

@@ -62,6 +62,25 @@ GateOutcome check_standby(Services& services, const config::AppConfig& app, Colo
   return run_health_gate(host.health_url, std::nullopt, settings, services.probe, std::move(stop));
 }
 
+// At execution time the plan's consecutive-success gate has already passed; this re-check must
+// be quick: the standby answers healthy now, and HAProxy's own checks (which need `rise`
+// consecutive successes) have it fully UP, not in a transition such as "UP 1/2".
+std::string standby_problem_now(Services& services, const config::AppConfig& app, const LbSnapshot& snapshot,
+                                Color standby) {
+  const auto& host = standby == Color::kBlue ? app.blue : app.green;
+  const auto probe = services.probe(host.health_url, app.health_gate.request_timeout);
+  if (!probe.healthy()) return "its health check fails now: " + probe.summary();
+  if (snapshot.servers) {
+    for (const auto& server : *snapshot.servers) {
+      if (server.backend != backend_of(app, standby) || server.server == "BACKEND") continue;
+      if (server.status != "UP" && server.status != "no check") {
+        return "HAProxy's own checks report server " + server.server + " as " + server.status;
+      }
+    }
+  }
+  return "";
+}
+
 struct Verification {
   bool ok = false;
   std::string detail;
@@ -95,7 +114,7 @@ Verification verify_routing(Services& services, const config::AppConfig& app, Co
       } else {
         last = proc ? output_of(*proc) : proc.error().message;  // the socket refuses briefly after a reload
       }
-      std::this_thread::sleep_for(milliseconds(50));
+      std::this_thread::sleep_for(milliseconds(10));
     }
     if (!reloaded) return {false, "HAProxy did not report a completed reload (" + last + ")"};
   }
@@ -121,7 +140,7 @@ Verification verify_routing(Services& services, const config::AppConfig& app, Co
       last = services.probe(*lb.verify_url, app.health_gate.request_timeout);
       const bool right = last.healthy() && last.color && state::parse_color(*last.color) == expected;
       streak = right ? streak + 1 : 0;
-      if (streak < 3) std::this_thread::sleep_for(milliseconds(right ? 20 : 50));
+      if (streak < 3) std::this_thread::sleep_for(milliseconds(right ? 5 : 20));
     }
     if (streak < 3) {
       const std::string problem = "requests through " + *lb.verify_url + " do not reach " + upper(expected) +
@@ -311,9 +330,8 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
                    plan);
   }
   if (!plan.emergency) {
-    const auto gate = check_standby(services, app, plan.to, stop);
-    if (!gate.passed) {
-      return refused("STANDBY " + upper(plan.to) + " is not healthy now (" + gate.reason +
+    if (const auto problem = standby_problem_now(services, app, snapshot, plan.to); !problem.empty()) {
+      return refused("STANDBY " + upper(plan.to) + " is not healthy now (" + problem +
                          "). Use emergency=true only to roll back from a broken PROD.",
                      plan);
     }
