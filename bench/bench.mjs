@@ -184,4 +184,4 @@ for (const { name, s, note } of rows) {
 console.log(`| resident memory: idle after initialize + tools/list | ${idle.rssMiB.toFixed(1)} MiB | | |`);
 console.log(`| resident memory: peak over the whole run | ${peak.peakMiB.toFixed(1)} MiB | | |`);
 console.log(`\nstatus: ${(seedStatus.median / statusOne.median).toFixed(1)}x faster than the per-command-ssh way`);
-console.log(`switch: ${(seedSwitch.median / switchCall.median).toFixed(2)}x the per-command-ssh way's time (which validates and verifies nothing)`);
+console.log(`switch: ${(seedSwitch.median / switchCall.median).toFixed(1)}x faster than the per-command-ssh way, which validates and verifies nothing`);
