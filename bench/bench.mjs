@@ -120,6 +120,49 @@ let switchCall;
   row("  ... until the frontend serves the new colour", summary(servingSamples));
 }
 
+// --- zero-drop switching under a bounded load ---------------------------------------------------
+// A fixed request rate through HAProxy's frontend for about 10 s (loopback only) while the colours
+// are switched back and forth through the server.
+let load;
+{
+  const rate = 200;  // requests per second
+  const seconds = 10;
+  const stats = { sent: 0, ok: 0, non2xx: 0, errors: 0, switches: 0 };
+  const inflight = [];
+  const started = Date.now();
+  const fire = async () => {
+    stats.sent++;
+    try {
+      const r = await fetch(env.LAB_FRONTEND_URL, { signal: AbortSignal.timeout(5000) });
+      await r.arrayBuffer();
+      if (r.status >= 200 && r.status < 300) stats.ok++;
+      else stats.non2xx++;
+    } catch {
+      stats.errors++;
+    }
+  };
+  const generator = (async () => {
+    for (let i = 0; i < rate * seconds; i++) {
+      const due = started + (i * 1000) / rate;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      inflight.push(fire());
+    }
+  })();
+  const switcher = (async () => {
+    while (Date.now() - started < (seconds - 1.5) * 1000) {
+      const plan = await server.call("switch_traffic");
+      const r = await server.call("switch_traffic", { approvalToken: plan.structuredContent.approvalToken });
+      if (r.structuredContent.switched) stats.switches++;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  })();
+  await Promise.all([generator, switcher]);
+  await Promise.all(inflight);
+  load = stats;
+  console.error(`  load: ${JSON.stringify(stats)}`);
+}
+
 // --- deploy overhead ----------------------------------------------------------------------------
 {
   const overhead = [];
@@ -183,5 +226,7 @@ for (const { name, s, note } of rows) {
 }
 console.log(`| resident memory: idle after initialize + tools/list | ${idle.rssMiB.toFixed(1)} MiB | | |`);
 console.log(`| resident memory: peak over the whole run | ${peak.peakMiB.toFixed(1)} MiB | | |`);
-console.log(`\nstatus: ${(seedStatus.median / statusOne.median).toFixed(1)}x faster than the per-command-ssh way`);
+console.log(`\nzero-drop: ${load.sent} requests at 200/s over 10 s while switching ${load.switches} times: ` +
+  `${load.ok} 2xx, ${load.non2xx} non-2xx, ${load.errors} connection errors`);
+console.log(`status: ${(seedStatus.median / statusOne.median).toFixed(1)}x faster than the per-command-ssh way`);
 console.log(`switch: ${(seedSwitch.median / switchCall.median).toFixed(1)}x faster than the per-command-ssh way, which validates and verifies nothing`);
