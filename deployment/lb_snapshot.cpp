@@ -2,7 +2,9 @@
 
 #include "remote/shell_command.h"
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <random>
 
 namespace deployment {
@@ -74,40 +76,16 @@ std::string socket_command(const std::string& socket_path, const std::string& co
   return "echo " + shell_quote(command) + " | socat -t 2 -T 5 - UNIX-CONNECT:" + shell_quote(socket_path);
 }
 
-LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig& app, const state::StateStore& store,
-                            bool with_processes) {
-  const auto& lb = app.load_balancer;
-  const std::string tag = nonce();
-  std::string script;
-  const auto add = [&](const std::string& name, const std::string& command) {
-    script += "printf '@@" + tag + " section " + name + "\\n'; { " + command + "; } 2>&1; printf '\\n@@" + tag +
-              " exit %s\\n' \"$?\"; ";
-  };
-  add("haproxy", "cat -- " + shell_quote(lb.haproxy_config));
-  add("state", store.read_script());
-  if (lb.stats_socket) add("stats", socket_command(*lb.stats_socket, "show stat"));
-  if (lb.master_socket && with_processes) add("proc", socket_command(*lb.master_socket, "show proc"));
+namespace {
 
+// Interprets one app's sections of a combined LB read.
+LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& store, bool with_processes,
+                     std::map<std::string, Section>& sections) {
+  const auto& lb = app.load_balancer;
   LbSnapshot snapshot;
-  remote::CommandOptions options;
-  options.deadline = lb.command_timeout;
-  options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
-  auto result = executor.run(lb.ssh, script, options);
-  if (!result) {
-    snapshot.unreachable = result.error().message;
-  } else if (!result->exit_status) {
-    snapshot.unreachable = "reading the load balancer " + lb.ssh + " did not finish: " + result->summary();
-  }
-  if (!snapshot.unreachable.empty()) {
-    snapshot.live_problem = "the load balancer cannot be reached, so which colour is live is unknown: " +
-                            snapshot.unreachable;
-    snapshot.state_problem = snapshot.live_problem;
-    return snapshot;
-  }
-  auto sections = split_sections(result->out.tail, tag);
 
   // HAProxy's routing: the truth.
-  if (const auto& config = sections["haproxy"]; config.exit_status != 0) {
+  if (const auto& config = sections["haproxy:" + lb.haproxy_config]; config.exit_status != 0) {
     snapshot.live_problem = "cannot read the HAProxy config " + lb.haproxy_config + " on " + lb.ssh + ": " +
                             trimmed(config.output);
   } else {
@@ -129,7 +107,7 @@ LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig&
   }
 
   // The state file: the record.
-  if (const auto& state_section = sections["state"]; state_section.exit_status != 0) {
+  if (const auto& state_section = sections["state:" + lb.state_file]; state_section.exit_status != 0) {
     snapshot.state_status = StateFileStatus::kUnreadable;
     snapshot.state_problem = "cannot read the state file " + lb.state_file + ": " + trimmed(state_section.output);
   } else if (auto parsed = store.parse_read(state_section.output); !parsed) {
@@ -145,7 +123,7 @@ LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig&
   }
 
   if (lb.stats_socket) {
-    const auto& stats = sections["stats"];
+    const auto& stats = sections["stats:" + *lb.stats_socket];
     auto servers = haproxy::parse_show_stat(stats.output, haproxy::StatRows::servers_and_backends);
     if (stats.exit_status == 0 && servers) {
       snapshot.servers = std::move(servers.value());
@@ -155,7 +133,7 @@ LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig&
     }
   }
   if (lb.master_socket && with_processes) {
-    const auto& proc = sections["proc"];
+    const auto& proc = sections["proc:" + *lb.master_socket];
     auto processes = haproxy::parse_show_proc(proc.output);
     if (proc.exit_status == 0 && processes) {
       snapshot.processes = processes.value();
@@ -165,6 +143,64 @@ LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig&
     }
   }
   return snapshot;
+}
+
+}  // namespace
+
+std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std::vector<const config::AppConfig*>& apps,
+                                          const std::vector<const state::StateStore*>& stores, bool with_processes) {
+  if (apps.empty()) return {};
+  const auto& first = apps.front()->load_balancer;
+  // One section per distinct file or socket, however many apps share it.
+  const std::string tag = nonce();
+  std::string script;
+  std::set<std::string> added;
+  const auto add = [&](const std::string& name, const std::string& command) {
+    if (!added.insert(name).second) return;
+    script += "printf '@@" + tag + " section " + name + "\\n'; { " + command + "; } 2>&1; printf '\\n@@" + tag +
+              " exit %s\\n' \"$?\"; ";
+  };
+  auto timeout = first.command_timeout;
+  for (std::size_t i = 0; i < apps.size(); ++i) {
+    const auto& lb = apps[i]->load_balancer;
+    add("haproxy:" + lb.haproxy_config, "cat -- " + shell_quote(lb.haproxy_config));
+    add("state:" + lb.state_file, stores[i]->read_script());
+    if (lb.stats_socket) add("stats:" + *lb.stats_socket, socket_command(*lb.stats_socket, "show stat"));
+    if (lb.master_socket && with_processes) add("proc:" + *lb.master_socket, socket_command(*lb.master_socket, "show proc"));
+    timeout = std::max(timeout, lb.command_timeout);
+  }
+
+  remote::CommandOptions options;
+  options.deadline = timeout;
+  options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
+  auto result = executor.run(first.ssh, script, options);
+  std::string unreachable;
+  if (!result) {
+    unreachable = result.error().message;
+  } else if (!result->exit_status) {
+    unreachable = "reading the load balancer " + first.ssh + " did not finish: " + result->summary();
+  }
+  std::vector<LbSnapshot> snapshots;
+  if (!unreachable.empty()) {
+    for (std::size_t i = 0; i < apps.size(); ++i) {
+      LbSnapshot snapshot;
+      snapshot.unreachable = unreachable;
+      snapshot.live_problem = "the load balancer cannot be reached, so which colour is live is unknown: " + unreachable;
+      snapshot.state_problem = snapshot.live_problem;
+      snapshots.push_back(std::move(snapshot));
+    }
+    return snapshots;
+  }
+  auto sections = split_sections(result->out.tail, tag);
+  for (std::size_t i = 0; i < apps.size(); ++i) {
+    snapshots.push_back(interpret(*apps[i], *stores[i], with_processes, sections));
+  }
+  return snapshots;
+}
+
+LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig& app, const state::StateStore& store,
+                            bool with_processes) {
+  return std::move(read_lb_snapshots(executor, {&app}, {&store}, with_processes).front());
 }
 
 }  // namespace deployment

@@ -59,4 +59,9 @@ std::string socket_command(const std::string& socket_path, const std::string& co
 LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig& app, const state::StateStore& store,
                             bool with_processes = true);
 
+// The same for several apps on one load balancer (all `apps` share load_balancer.ssh), still in
+// one round trip: files and sockets that apps share are read once. `stores[i]` belongs to `apps[i]`.
+std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std::vector<const config::AppConfig*>& apps,
+                                          const std::vector<const state::StateStore*>& stores, bool with_processes);
+
 }  // namespace deployment

@@ -3,6 +3,8 @@
 #include "remote/shell_command.h"
 
 #include <future>
+#include <map>
+#include <tuple>
 #include <sstream>
 
 namespace deployment {
@@ -85,28 +87,10 @@ void read_deployed_commit(remote::Executor& executor, const config::HostConfig& 
   into.deployed_commit = commit;
 }
 
-StatusReport gather_status(Services& services, const config::AppConfig& app) {
-  StatusReport report;
-  report.app_name = app.name;
-  report.blue.color = Color::kBlue;
-  report.blue.host = &app.blue;
-  report.green.color = Color::kGreen;
-  report.green.host = &app.green;
-  const auto store = store_for(services.executor, app);
-  const auto timeout = app.load_balancer.command_timeout;
+namespace {
 
-  // Everything at once: one SSH round trip per host, one HTTP probe per host.
-  auto lb = std::async(std::launch::async, [&] { return read_lb_snapshot(services.executor, app, store, false); });
-  auto blue_git = std::async(std::launch::async, [&] { read_deployed_commit(services.executor, app.blue, timeout, report.blue); });
-  auto green_git = std::async(std::launch::async, [&] { read_deployed_commit(services.executor, app.green, timeout, report.green); });
-  auto blue_health = std::async(std::launch::async, [&] { return services.probe(app.blue.health_url, app.health_gate.request_timeout); });
-  auto green_health = std::async(std::launch::async, [&] { return services.probe(app.green.health_url, app.health_gate.request_timeout); });
-  report.blue.health = blue_health.get();
-  report.green.health = green_health.get();
-  blue_git.get();
-  green_git.get();
-  report.lb = lb.get();
-
+// Drift and warnings, once everything about one app is known.
+void assess(const config::AppConfig& app, StatusReport& report) {
   attach_haproxy_view(app, report.lb, report.blue);
   attach_haproxy_view(app, report.lb, report.green);
 
@@ -135,7 +119,79 @@ StatusReport gather_status(Services& services, const config::AppConfig& app) {
   for (const auto* host : {&report.blue, &report.green}) {
     if (!host->git_problem.empty()) report.warnings.push_back(host->git_problem);
   }
-  return report;
+}
+
+}  // namespace
+
+std::vector<StatusReport> gather_status_all(Services& services, const std::vector<const config::AppConfig*>& apps) {
+  // Everything at once, and everything shared read once: one SSH round trip per load balancer
+  // (for all its apps), one git read per host and app directory, one probe per health URL.
+  std::vector<state::StateStore> stores;
+  for (const auto* app : apps) stores.push_back(store_for(services.executor, *app));
+
+  std::map<std::string, std::vector<std::size_t>> by_lb;
+  for (std::size_t i = 0; i < apps.size(); ++i) by_lb[apps[i]->load_balancer.ssh].push_back(i);
+  std::vector<std::pair<std::vector<std::size_t>, std::future<std::vector<LbSnapshot>>>> lb_reads;
+  for (const auto& [lb, indexes] : by_lb) {
+    std::vector<const config::AppConfig*> group;
+    std::vector<const state::StateStore*> group_stores;
+    for (const auto i : indexes) {
+      group.push_back(apps[i]);
+      group_stores.push_back(&stores[i]);
+    }
+    lb_reads.emplace_back(indexes, std::async(std::launch::async, [&services, group, group_stores] {
+                            return read_lb_snapshots(services.executor, group, group_stores, false);
+                          }));
+  }
+
+  std::map<std::pair<std::string, std::string>, std::future<HostStatus>> git_reads;
+  std::map<std::string, std::future<remote::HealthReport>> probes;
+  for (const auto* app : apps) {
+    for (const auto* host : {&app->blue, &app->green}) {
+      const auto key = std::make_pair(host->ssh, host->app_dir);
+      if (git_reads.count(key) == 0) {
+        git_reads.emplace(key, std::async(std::launch::async, [&services, host, app] {
+          HostStatus info;
+          read_deployed_commit(services.executor, *host, app->load_balancer.command_timeout, info);
+          return info;
+        }));
+      }
+      if (probes.count(host->health_url) == 0) {
+        probes.emplace(host->health_url, std::async(std::launch::async, [&services, host, app] {
+          return services.probe(host->health_url, app->health_gate.request_timeout);
+        }));
+      }
+    }
+  }
+
+  std::vector<StatusReport> reports(apps.size());
+  for (auto& [indexes, future] : lb_reads) {
+    auto snapshots = future.get();
+    for (std::size_t k = 0; k < indexes.size(); ++k) reports[indexes[k]].lb = std::move(snapshots[k]);
+  }
+  std::map<std::pair<std::string, std::string>, HostStatus> git;
+  for (auto& [key, future] : git_reads) git.emplace(key, future.get());
+  std::map<std::string, remote::HealthReport> health;
+  for (auto& [url, future] : probes) health.emplace(url, future.get());
+
+  for (std::size_t i = 0; i < apps.size(); ++i) {
+    const auto& app = *apps[i];
+    auto& report = reports[i];
+    report.app_name = app.name;
+    for (auto [color, host_config, into] : {std::tuple{Color::kBlue, &app.blue, &report.blue},
+                                            std::tuple{Color::kGreen, &app.green, &report.green}}) {
+      *into = git.at({host_config->ssh, host_config->app_dir});
+      into->color = color;
+      into->host = host_config;
+      into->health = health.at(host_config->health_url);
+    }
+    assess(app, report);
+  }
+  return reports;
+}
+
+StatusReport gather_status(Services& services, const config::AppConfig& app) {
+  return std::move(gather_status_all(services, {&app}).front());
 }
 
 json StatusReport::to_json(const config::AppConfig& app) const {

@@ -43,8 +43,11 @@ struct StatusReport {
   [[nodiscard]] std::string to_text(const config::AppConfig& app) const;
 };
 
-// Only what get_deployment_status needs of a host: commit and health, in parallel with the LB.
 StatusReport gather_status(Services& services, const config::AppConfig& app);
+
+// Several apps at once: one SSH round trip per load balancer for all its apps, one git read per
+// host and app directory, one probe per health URL, all in parallel. Reports are in `apps` order.
+std::vector<StatusReport> gather_status_all(Services& services, const std::vector<const config::AppConfig*>& apps);
 
 // Reads one host's deployed commit (git HEAD in its app dir).
 void read_deployed_commit(remote::Executor& executor, const config::HostConfig& host,

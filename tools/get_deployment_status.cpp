@@ -2,7 +2,6 @@
 
 #include "deployment/status.h"
 
-#include <future>
 
 namespace tools {
 
@@ -54,19 +53,14 @@ mcp::Tool make_get_deployment_status_tool(DeploymentToolsContext& context) {
   return {def, [&context](const json& arguments, mcp::ToolContext&) {
             const auto& apps = context.config.apps;
             if (!arguments.contains("app") && apps.size() > 1 && !context.config.default_app) {
-              // Every app at once: the reports run in parallel (SSH sessions are shared per host).
-              std::vector<std::future<deployment::StatusReport>> pending;
-              for (const auto& app : apps) {
-                pending.push_back(std::async(std::launch::async, [&context, &app] {
-                  return deployment::gather_status(context.services, app);
-                }));
-              }
+              std::vector<const config::AppConfig*> all_apps;
+              for (const auto& app : apps) all_apps.push_back(&app);
+              const auto reports = deployment::gather_status_all(context.services, all_apps);
               std::string text;
               json all = json::array();
               for (std::size_t i = 0; i < apps.size(); ++i) {
-                const auto report = pending[i].get();
-                text += (i == 0 ? "" : "\n\n") + report.to_text(apps[i]);
-                all.push_back(report.to_json(apps[i]));
+                text += (i == 0 ? "" : "\n\n") + reports[i].to_text(apps[i]);
+                all.push_back(reports[i].to_json(apps[i]));
               }
               return mcp::ToolResult::text(text, json{{"apps", all}});
             }
