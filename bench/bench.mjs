@@ -5,7 +5,7 @@
 // Usage: node bench/bench.mjs BINARY CONFIG
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { RpcClient, ms, summary } from "./rpc_client.mjs";
+import { RpcClient, getJsonFresh, ms, summary } from "./rpc_client.mjs";
 
 const [binary, config] = process.argv.slice(2);
 const env = Object.fromEntries(
@@ -90,9 +90,10 @@ let statusOne;
 }
 
 // --- switch execution: approved call -> HAProxy serving the new colour ---------------------------
+// A new connection each time: an existing keep-alive connection gets one more answer from the old
+// worker after a reload, which would time the switch too late.
 async function frontendColor() {
-  const r = await fetch(`${env.LAB_FRONTEND_URL}health`, { signal: AbortSignal.timeout(2000) });
-  return (await r.json()).color;
+  return (await getJsonFresh(`${env.LAB_FRONTEND_URL}health`, 2000)).color;
 }
 let switchCall;
 {

@@ -2,6 +2,7 @@
 // the server, so the figures are the server's.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import http from "node:http";
 import { createInterface } from "node:readline";
 
 export class RpcClient {
@@ -66,4 +67,23 @@ export function summary(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   return { median: at(0.5), p90: at(0.9), n: values.length };
+}
+
+// GET a JSON document over a new connection (no keep-alive reuse).
+export function getJsonFresh(url, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { agent: false, timeout: timeoutMs }, (response) => {
+      let body = "";
+      response.on("data", (chunk) => (body += chunk));
+      response.on("end", () => {
+        try {
+          resolve(JSON.parse(body));
+        } catch {
+          reject(new Error(`${url} answered ${response.statusCode}`));
+        }
+      });
+    });
+    request.on("timeout", () => request.destroy(new Error("timeout")));
+    request.on("error", reject);
+  });
 }

@@ -6,6 +6,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -238,4 +243,32 @@ TEST_CASE("health probes report status, latency and version, in parallel", "[e2e
   CHECK(reports[2].status == 0);
   CHECK_FALSE(reports[2].error.empty());
   CHECK_FALSE(remote::probe_health("not a url", 1s).healthy());
+}
+
+TEST_CASE("an sshd that accepts TCP but never speaks fails within the connect deadline", "[e2e][ssh][silent]") {
+  // A listener that accepts and then says nothing: no SSH banner ever arrives.
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);  // NOLINT
+  REQUIRE(::listen(listener, 4) == 0);
+  socklen_t length = sizeof address;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);  // NOLINT
+  const int port = ntohs(address.sin_port);
+
+  remote::SshSettings settings;
+  settings.config_file = "/dev/null";
+  settings.known_hosts_file = "/dev/null";
+  settings.connect_timeout = 2s;
+  remote::SshExecutor executor(settings);
+  const auto started = std::chrono::steady_clock::now();
+  const auto result = executor.run("root@127.0.0.1:" + std::to_string(port), "true", with_deadline(5s));
+  const auto took = std::chrono::steady_clock::now() - started;
+  ::close(listener);
+  REQUIRE_FALSE(result.ok());
+  CHECK_THAT(result.error().message, Catch::Contains("cannot connect") && Catch::Contains("127.0.0.1"));
+  CHECK(took < 5s);  // the 2 s connect deadline, not forever
 }

@@ -2,6 +2,7 @@
 // the lab hosts over the ssh client, config variants, and real MCP clients (the official
 // TypeScript SDK) driving the real bluegreen-mcp binary.
 import { execFileSync, spawnSync } from "node:child_process";
+import http from "node:http";
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
@@ -48,10 +49,25 @@ export function readHaproxyConfig() {
   return ssh("lab-lb", "cat /etc/haproxy/haproxy.cfg").stdout;
 }
 
-// Which colour answers through the HAProxy frontend right now.
-export async function frontendColor() {
-  const response = await fetch(`${lab.LAB_FRONTEND_URL}health`, { signal: AbortSignal.timeout(3000) });
-  return (await response.json()).color;
+// Which colour answers a new connection through the HAProxy frontend right now. A new connection
+// each time: after a reload the old worker still answers one more request on an existing
+// keep-alive connection (option idle-close-on-response), from the previous colour.
+export function frontendColor() {
+  return new Promise((resolve, reject) => {
+    const request = http.get(`${lab.LAB_FRONTEND_URL}health`, { agent: false, timeout: 3000 }, (response) => {
+      let body = "";
+      response.on("data", (chunk) => (body += chunk));
+      response.on("end", () => {
+        try {
+          resolve(JSON.parse(body).color);
+        } catch (e) {
+          reject(new Error(`frontend answered ${response.statusCode}: ${body.slice(0, 200)}`));
+        }
+      });
+    });
+    request.on("timeout", () => request.destroy(new Error("frontend timeout")));
+    request.on("error", reject);
+  });
 }
 
 // A copy of the lab's bluegreen-mcp config with `mutate(config)` applied.
