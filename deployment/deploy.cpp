@@ -15,8 +15,6 @@ using state::Color;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-std::string upper(Color color) { return std::string(state::to_upper_string(color)); }
-
 long long ms_since(Clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
 }
@@ -82,8 +80,8 @@ DeployOutcome deploy_to_standby(Services& services, const config::AppConfig& app
   const Color live = *snapshot.live;
   const Color target = state::other(live);
   if (request.expected_target && *request.expected_target == live) {
-    return refusal(upper(live) + " is PROD (HAProxy routes to it): deploying there would change the live site. "
-                                 "deploy_to_standby only deploys to STANDBY, which is " + upper(target) + ".",
+    return refusal(state::to_upper_string(live) + " is PROD (HAProxy routes to it): deploying there would change the live site. "
+                                 "deploy_to_standby only deploys to STANDBY, which is " + state::to_upper_string(target) + ".",
                    app.name);
   }
   const auto& host = target == Color::kBlue ? app.blue : app.green;
@@ -100,7 +98,7 @@ DeployOutcome deploy_to_standby(Services& services, const config::AppConfig& app
   bool failed = false;
   bool cancelled = false;
   std::string failure;
-  reporter.note("deploying " + ref + " to " + upper(target) + " (" + host.ssh + "); PROD " + upper(live) + " is not touched");
+  reporter.note("deploying " + ref + " to " + state::to_upper_string(target) + " (" + host.ssh + "); PROD " + state::to_upper_string(live) + " is not touched");
 
   for (std::size_t i = 0; i < steps.size(); ++i) {
     const auto& step = *steps[i];
@@ -176,7 +174,7 @@ DeployOutcome deploy_to_standby(Services& services, const config::AppConfig& app
   const std::string outcome_name = cancelled ? "cancelled" : (failed ? "failed" : "ok");
   if (cancelled) {
     // MCP sends no result for a cancelled call, so this log line is what the client sees.
-    reporter.note("deploy to " + upper(target) + " cancelled: the running remote command was stopped; recording it "
+    reporter.note("deploy to " + state::to_upper_string(target) + " cancelled: the running remote command was stopped; recording it "
                   "and releasing the lock");
   }
 
@@ -186,7 +184,7 @@ DeployOutcome deploy_to_standby(Services& services, const config::AppConfig& app
   state::DeploymentState next = snapshot.state.value_or(state::DeploymentState{});
   if (!snapshot.state) next.prod = live;  // a missing file starts from HAProxy's truth
   if (next.prod != live) {
-    reporter.note("state file said PROD=" + upper(next.prod) + " but HAProxy routes to " + upper(live) + "; corrected");
+    reporter.note("state file said PROD=" + state::to_upper_string(next.prod) + " but HAProxy routes to " + state::to_upper_string(live) + "; corrected");
     next.prod = live;
   }
   state::DeployRecord record;
@@ -226,22 +224,22 @@ DeployOutcome deploy_to_standby(Services& services, const config::AppConfig& app
   outcome.cancelled = cancelled;
   std::ostringstream text;
   if (cancelled) {
-    text << "⏹ DEPLOY TO " << upper(target) << " CANCELLED. The running remote command was stopped and the lock released.\n\n";
+    text << "⏹ DEPLOY TO " << state::to_upper_string(target) << " CANCELLED. The running remote command was stopped and the lock released.\n\n";
   } else if (failed) {
-    text << "❌ DEPLOY TO " << upper(target) << " (" << host.address << ") FAILED: " << failure << "\n\n";
+    text << "❌ DEPLOY TO " << state::to_upper_string(target) << " (" << host.address << ") FAILED: " << failure << "\n\n";
   } else {
-    text << "✅ Deployment to " << upper(target) << " (" << host.address << ") completed successfully!\n\n";
+    text << "✅ Deployment to " << state::to_upper_string(target) << " (" << host.address << ") completed successfully!\n\n";
   }
   text << table.str() << "\nRef " << ref;
   if (commit) text << " -> commit " << short_commit(*commit);
   if (gate.last.version) text << ", version " << *gate.last.version;
   text << "; took " << ms_since(started) << " ms\n";
   if (!record_problem.empty()) text << "\n⚠️ The deploy could not be recorded in the state file: " << record_problem << "\n";
-  text << "\nPROD " << upper(live) << " was not touched and still serves traffic.\n";
+  text << "\nPROD " << state::to_upper_string(live) << " was not touched and still serves traffic.\n";
   if (outcome.ok) {
     text << "✅ STANDBY is ready for traffic switch. Next: switch_traffic (it asks for approval first).";
   } else if (!cancelled) {
-    text << "Fix the cause above and run deploy_to_standby again; do not switch traffic to " << upper(target) << ".";
+    text << "Fix the cause above and run deploy_to_standby again; do not switch traffic to " << state::to_upper_string(target) << ".";
   }
   outcome.text = text.str();
 
@@ -254,8 +252,8 @@ DeployOutcome deploy_to_standby(Services& services, const config::AppConfig& app
   }
   outcome.structured = {{"ok", outcome.ok},
                         {"app", app.name},
-                        {"target", {{"server", upper(target)}, {"ip", host.address}}},
-                        {"prod", upper(live)},
+                        {"target", {{"server", state::to_upper_string(target)}, {"ip", host.address}}},
+                        {"prod", state::to_upper_string(live)},
                         {"ref", ref},
                         {"commit", commit ? json(*commit) : json(nullptr)},
                         {"version", gate.last.version ? json(*gate.last.version) : json(nullptr)},

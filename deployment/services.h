@@ -23,12 +23,6 @@ class Reporter {
   virtual void note(const std::string& message) = 0;  // log line for the client
 };
 
-class SilentReporter final : public Reporter {
- public:
-  void step(double, double, const std::string&) override {}
-  void note(const std::string&) override {}
-};
-
 struct Services {
   remote::Executor& executor;
   ApprovalBook& approvals;

@@ -13,8 +13,6 @@ namespace {
 using nlohmann::json;
 using state::Color;
 
-std::string upper(Color color) { return std::string(state::to_upper_string(color)); }
-
 void attach_haproxy_view(const config::AppConfig& app, const LbSnapshot& lb, HostStatus& host) {
   if (!lb.servers) return;
   const std::string& backend = backend_of(app, host.color);
@@ -37,7 +35,7 @@ std::string haproxy_view_text(const HostStatus& host) {
 
 json host_json(const HostStatus& host, bool is_prod) {
   const bool healthy = host.health.healthy();
-  json j{{"server", upper(host.color)},
+  json j{{"server", state::to_upper_string(host.color)},
          {"ip", host.host->address},
          {"healthy", healthy},
          {"status", healthy ? (is_prod ? "✅ ONLINE" : "✅ READY") : "❌ DOWN (" + host.health.summary() + ")"},
@@ -97,8 +95,8 @@ void assess(const config::AppConfig& app, StatusReport& report) {
   // Drift: the record against the truth.
   const auto& lb_view = report.lb;
   if (lb_view.live && lb_view.state && lb_view.state->prod != *lb_view.live) {
-    report.drift.push_back("The state file says PROD is " + upper(lb_view.state->prod) + " but HAProxy routes to " +
-                           upper(*lb_view.live) + ". HAProxy is what serves users, so " + upper(*lb_view.live) +
+    report.drift.push_back("The state file says PROD is " + state::to_upper_string(lb_view.state->prod) + " but HAProxy routes to " +
+                           state::to_upper_string(*lb_view.live) + ". HAProxy is what serves users, so " + state::to_upper_string(*lb_view.live) +
                            " is PROD. The next deploy or switch rewrites the state file from HAProxy's routing; if "
                            "someone edited HAProxy by hand, make sure that was intended.");
   }
@@ -107,11 +105,11 @@ void assess(const config::AppConfig& app, StatusReport& report) {
     if (!prod.haproxy_backend_status.empty() && prod.haproxy_backend_status.rfind("UP", 0) != 0) {
       report.drift.push_back("HAProxy's own health checks mark the live backend \"" + backend_of(app, *lb_view.live) +
                              "\" as " + prod.haproxy_backend_status + ": users may be getting errors. Check " +
-                             upper(*lb_view.live) + " now; if it cannot be fixed quickly, an emergency switch to " +
-                             upper(state::other(*lb_view.live)) + " is the way back.");
+                             state::to_upper_string(*lb_view.live) + " now; if it cannot be fixed quickly, an emergency switch to " +
+                             state::to_upper_string(state::other(*lb_view.live)) + " is the way back.");
     }
     if (!prod.health.healthy()) {
-      report.warnings.push_back("PROD (" + upper(*lb_view.live) + ") fails its health check: " + prod.health.summary());
+      report.warnings.push_back("PROD (" + state::to_upper_string(*lb_view.live) + ") fails its health check: " + prod.health.summary());
     }
   }
   if (!lb_view.servers_problem.empty()) report.warnings.push_back(lb_view.servers_problem);
@@ -261,7 +259,7 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
   std::ostringstream out;
   const auto host_line = [](const std::string& role, const HostStatus& h, bool is_prod) {
     std::ostringstream line;
-    line << role << upper(h.color) << " (" << h.host->address << ")  "
+    line << role << state::to_upper_string(h.color) << " (" << h.host->address << ")  "
          << (h.health.healthy() ? (is_prod ? "✅ ONLINE" : "✅ READY") : "❌ DOWN: " + h.health.summary());
     if (h.health.version) line << "  version " << *h.health.version;
     if (h.deployed_commit) line << "  commit " << short_commit(*h.deployed_commit);
@@ -288,11 +286,11 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
   }
   if (lb.state) {
     const auto& s = *lb.state;
-    out << "State file: PROD=" << upper(s.prod) << ", " << s.switch_count << " switches, last switch "
+    out << "State file: PROD=" << state::to_upper_string(s.prod) << ", " << s.switch_count << " switches, last switch "
         << s.last_switch.value_or("never") << " (generation " << s.generation << ")\n";
     if (!s.deploys.empty()) {
       const auto& d = s.deploys.back();
-      out << "Last deploy: " << upper(d.color) << " ref " << d.ref << (d.commit.empty() ? "" : " commit " + short_commit(d.commit))
+      out << "Last deploy: " << state::to_upper_string(d.color) << " ref " << d.ref << (d.commit.empty() ? "" : " commit " + short_commit(d.commit))
           << " " << d.outcome << " at " << d.timestamp << "\n";
     }
   } else {
@@ -310,7 +308,7 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
   }
   if (lb.live && drift.empty()) {
     const auto& standby = host(state::other(*lb.live));
-    out << "\nNext: deploy_to_standby puts new code on " << upper(standby.color)
+    out << "\nNext: deploy_to_standby puts new code on " << state::to_upper_string(standby.color)
         << "; switch_traffic then asks for approval before moving traffic.\n";
   }
   return out.str();

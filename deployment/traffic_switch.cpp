@@ -21,8 +21,6 @@ constexpr int kSteps = 6;
 constexpr int kCandidateInvalidExit = 10;
 constexpr int kLiveConfigChangedExit = 11;
 
-std::string upper(Color color) { return std::string(state::to_upper_string(color)); }
-
 long long ms_since(Clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
 }
@@ -125,7 +123,7 @@ Verification verify_routing(Services& services, const config::AppConfig& app, Co
   }
   auto selection = haproxy::find_live_backend(config->out.tail, selector_of(app));
   if (!selection || color_of_backend(app, selection->backend) != expected) {
-    return {false, lb.haproxy_config + " does not select the " + upper(expected) + " backend after the switch"};
+    return {false, lb.haproxy_config + " does not select the " + state::to_upper_string(expected) + " backend after the switch"};
   }
   checks.push_back(lb.haproxy_config + " line " + std::to_string(selection->line_number) + ": " +
                    trim_blanks(selection->line));
@@ -143,7 +141,7 @@ Verification verify_routing(Services& services, const config::AppConfig& app, Co
       if (streak < 3) std::this_thread::sleep_for(milliseconds(right ? 5 : 20));
     }
     if (streak < 3) {
-      const std::string problem = "requests through " + *lb.verify_url + " do not reach " + upper(expected) +
+      const std::string problem = "requests through " + *lb.verify_url + " do not reach " + state::to_upper_string(expected) +
                                   " (last: " + last.summary() +
                                   (last.color ? ", colour " + *last.color : ", no colour reported") + ")";
       // In an emergency the standby may fail HAProxy's checks too; HAProxy did switch, which is
@@ -151,7 +149,7 @@ Verification verify_routing(Services& services, const config::AppConfig& app, Co
       if (!frontend_advisory) return {false, problem};
       checks.push_back("⚠️ " + problem);
     } else {
-      checks.push_back(*lb.verify_url + " answers from " + upper(expected) + " (" + last.summary() + ")");
+      checks.push_back(*lb.verify_url + " answers from " + state::to_upper_string(expected) + " (" + last.summary() + ")");
     }
   }
   Verification ok{true, ""};
@@ -187,7 +185,7 @@ std::string restore_previous(Services& services, const config::AppConfig& app, C
            (reload ? output_of(*reload) : reload.error().message) + "). Reload HAProxy on " + lb.ssh + " now.";
   }
   const auto check = verify_routing(services, app, previous, reloads, {});
-  return check.ok ? "the previous config was restored and HAProxy verified routing to " + upper(previous) + " again"
+  return check.ok ? "the previous config was restored and HAProxy verified routing to " + state::to_upper_string(previous) + " again"
                   : "the previous config was restored and HAProxy reloaded, but verification failed: " + check.detail +
                         ". Check status now.";
 }
@@ -195,7 +193,7 @@ std::string restore_previous(Services& services, const config::AppConfig& app, C
 SwitchOutcome refused(const std::string& why, const SwitchPlan& plan) {
   SwitchOutcome outcome;
   outcome.text = "❌ TRAFFIC SWITCH NOT DONE: " + why + "\n\nNothing was changed: HAProxy still routes to " +
-                 upper(plan.from) + ".";
+                 state::to_upper_string(plan.from) + ".";
   outcome.structured = {{"switched", false}, {"rolledBack", false}, {"app", plan.app}, {"from", state::to_string(plan.from)},
                         {"to", state::to_string(plan.to)}, {"error", why}};
   return outcome;
@@ -249,7 +247,7 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   const auto gate = check_standby(services, app, view.plan.to, {});
   view.standby_health = gate.last;
   if (!gate.passed) {
-    return Error{"Cannot switch traffic: STANDBY " + upper(view.plan.to) + " is not healthy (" + gate.reason +
+    return Error{"Cannot switch traffic: STANDBY " + state::to_upper_string(view.plan.to) + " is not healthy (" + gate.reason +
                  "). Fix or redeploy it (deploy_to_standby), or, only to roll back from a broken PROD, use "
                  "emergency=true."};
   }
@@ -260,8 +258,8 @@ json plan_json(const config::AppConfig& app, const PlanView& view) {
   const auto& to_host = view.plan.to == Color::kBlue ? app.blue : app.green;
   const auto& from_host = view.plan.from == Color::kBlue ? app.blue : app.green;
   return {{"app", app.name},
-          {"from", {{"server", upper(view.plan.from)}, {"ip", from_host.address}}},
-          {"to", {{"server", upper(view.plan.to)}, {"ip", to_host.address}}},
+          {"from", {{"server", state::to_upper_string(view.plan.from)}, {"ip", from_host.address}}},
+          {"to", {{"server", state::to_upper_string(view.plan.to)}, {"ip", to_host.address}}},
           {"haproxy", {{"config", app.load_balancer.haproxy_config}, {"lineNumber", view.line_number},
                        {"now", view.line_now}, {"after", view.line_after}}},
           {"standby", {{"healthy", view.standby_health.healthy()}, {"health", view.standby_health.summary()},
@@ -279,8 +277,8 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
   std::ostringstream out;
   out << "⚠️ TRAFFIC SWITCH APPROVAL REQUIRED" << (view.plan.emergency ? " (EMERGENCY MODE)" : "") << " — app "
       << app.name << "\n\n"
-      << "Current PROD: " << upper(view.plan.from) << " (" << from_host.address << ")\n"
-      << "New PROD: " << upper(view.plan.to) << " (" << to_host.address << ") — "
+      << "Current PROD: " << state::to_upper_string(view.plan.from) << " (" << from_host.address << ")\n"
+      << "New PROD: " << state::to_upper_string(view.plan.to) << " (" << to_host.address << ") — "
       << (view.standby_health.healthy() ? "✅ healthy" : "❌ NOT healthy") << ", " << view.standby_health.summary();
   if (view.standby_commit) out << ", deployed commit " << short_commit(*view.standby_commit);
   out << "\n\nHAProxy " << app.load_balancer.haproxy_config << " line " << view.line_number << ":\n"
@@ -288,7 +286,7 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
       << "  after: " << trim_blanks(view.line_after) << "\n\n"
       << "This will:\n"
       << "1. Validate the new HAProxy config (haproxy -c) and switch it in atomically, keeping a backup\n"
-      << "2. Reload HAProxy and verify it routes to " << upper(view.plan.to) << " (rolling back automatically if not)\n"
+      << "2. Reload HAProxy and verify it routes to " << state::to_upper_string(view.plan.to) << " (rolling back automatically if not)\n"
       << "3. Swap PROD/STANDBY roles and record switch #" << view.next_switch_number << " in the state file\n";
   if (view.plan.emergency) out << "Emergency mode: the standby health requirement is skipped.\n";
   out << "\nShow this plan to the human. Only after they explicitly approve it, call switch_traffic with\n"
@@ -306,7 +304,7 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
 
   // 1. The lock: no deploy or other switch of this app can run meanwhile.
   reporter.step(1, kSteps, "step 1/6: taking the lock on " + lb.ssh);
-  auto lock = store.lock(client, std::string(plan.emergency ? "emergency " : "") + "switch to " + upper(plan.to),
+  auto lock = store.lock(client, std::string(plan.emergency ? "emergency " : "") + "switch to " + state::to_upper_string(plan.to),
                          app.lock_wait, stop);
   if (!lock) return refused(lock.error().message, plan);
   timings["lockMs"] = ms_since(started);
@@ -317,7 +315,7 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
   if (!snapshot.live) return refused(snapshot.live_problem, plan);
   if (*snapshot.live != plan.from) {
     return refused("the live colour changed since the plan was approved (HAProxy now routes to " +
-                       upper(*snapshot.live) + "); the approval is void. Check status and request a new plan.",
+                       state::to_upper_string(*snapshot.live) + "); the approval is void. Check status and request a new plan.",
                    plan);
   }
   if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
@@ -331,7 +329,7 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
   }
   if (!plan.emergency) {
     if (const auto problem = standby_problem_now(services, app, snapshot, plan.to); !problem.empty()) {
-      return refused("STANDBY " + upper(plan.to) + " is not healthy now (" + problem +
+      return refused("STANDBY " + state::to_upper_string(plan.to) + " is not healthy now (" + problem +
                          "). Use emergency=true only to roll back from a broken PROD.",
                      plan);
     }
@@ -407,7 +405,7 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
   // 5. Verify what HAProxy does now.
   Verification verification;
   if (failure.empty()) {
-    reporter.step(5, kSteps, "step 5/6: verifying HAProxy routes to " + upper(plan.to));
+    reporter.step(5, kSteps, "step 5/6: verifying HAProxy routes to " + state::to_upper_string(plan.to));
     verification = verify_routing(services, app, plan.to, reloads_before, stop, plan.emergency);
     if (!verification.ok) failure = "verification after the reload failed: " + verification.detail;
   }
@@ -430,7 +428,7 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
     SwitchOutcome outcome;
     outcome.rolled_back = true;
     outcome.text = "❌ TRAFFIC SWITCH FAILED AND WAS ROLLED BACK: " + failure + ".\n\nThen " + restored +
-                   ".\nThe state file still records PROD=" + upper(plan.from) +
+                   ".\nThe state file still records PROD=" + state::to_upper_string(plan.from) +
                    ". Check get_deployment_status before trying again.";
     outcome.structured = {{"switched", false}, {"rolledBack", true}, {"app", app.name},
                           {"from", state::to_string(plan.from)}, {"to", state::to_string(plan.to)},
@@ -451,8 +449,8 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
   outcome.switched = true;
   std::ostringstream text;
   text << "✅ TRAFFIC SWITCH COMPLETE!" << (plan.emergency ? " (emergency mode)" : "") << "\n\n"
-       << "New PROD: " << upper(plan.to) << " (" << to_host.address << ")\n"
-       << "New STANDBY: " << upper(plan.from) << " (" << from_host.address << ")\n\n"
+       << "New PROD: " << state::to_upper_string(plan.to) << " (" << to_host.address << ")\n"
+       << "New STANDBY: " << state::to_upper_string(plan.from) << " (" << from_host.address << ")\n\n"
        << "Switch #" << next.switch_count << " completed at " << timestamp << " in " << timings["totalMs"].get<long long>()
        << " ms\nVerified: " << verification.detail << "\n";
   if (lb.public_url) text << "\nProduction URL: " << *lb.public_url;
@@ -464,8 +462,8 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
                         {"app", app.name},
                         {"from", state::to_string(plan.from)},
                         {"to", state::to_string(plan.to)},
-                        {"prod", {{"server", upper(plan.to)}, {"ip", to_host.address}}},
-                        {"standby", {{"server", upper(plan.from)}, {"ip", from_host.address}}},
+                        {"prod", {{"server", state::to_upper_string(plan.to)}, {"ip", to_host.address}}},
+                        {"standby", {{"server", state::to_upper_string(plan.from)}, {"ip", from_host.address}}},
                         {"switchNumber", next.switch_count},
                         {"completedAt", timestamp},
                         {"emergency", plan.emergency},

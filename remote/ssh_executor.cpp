@@ -330,18 +330,6 @@ bluegreen::Status SshExecutor::connect(const std::string& host) {
   return connection->ensure_connected();
 }
 
-void SshExecutor::disconnect_all() {
-  std::map<std::string, std::shared_ptr<Connection>> connections;
-  {
-    std::lock_guard lock(mutex_);
-    connections.swap(connections_);
-  }
-  for (auto& [host, connection] : connections) {
-    std::lock_guard lock(connection->mutex);
-    connection->drop();
-  }
-}
-
 bluegreen::Result<CommandResult> SshExecutor::run(const std::string& host, const std::string& command,
                                                   const CommandOptions& options) {
   auto connection = connection_for(host);

@@ -52,9 +52,6 @@ class SshExecutor final : public Executor {
   // Opens the session to `host` if it is not open (host key and authentication checked).
   bluegreen::Status connect(const std::string& host);
 
-  // Closes every session (they reopen on demand).
-  void disconnect_all();
-
  private:
   class Connection;
   class HeldChannel;

@@ -85,7 +85,7 @@ std::optional<Color> parse_color(std::string_view name) {
 }
 
 std::string_view to_string(Color color) { return color == Color::kBlue ? "blue" : "green"; }
-std::string_view to_upper_string(Color color) { return color == Color::kBlue ? "BLUE" : "GREEN"; }
+std::string to_upper_string(Color color) { return color == Color::kBlue ? "BLUE" : "GREEN"; }
 
 bluegreen::Result<DeploymentState> parse_state(std::string_view text) {
   const json document = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -138,13 +138,6 @@ bluegreen::Result<DeploymentState> parse_state(std::string_view text) {
     if (!is_known(kKnownTopLevel, key)) state.extra[key] = value;
   }
   return state;
-}
-
-const DeployRecord* DeploymentState::last_deploy(Color color) const {
-  for (auto it = deploys.rbegin(); it != deploys.rend(); ++it) {
-    if (it->color == color) return &*it;
-  }
-  return nullptr;
 }
 
 void DeploymentState::trim(std::size_t limit) {

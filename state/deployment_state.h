@@ -27,7 +27,7 @@ enum class Color { kBlue, kGreen };
 
 std::optional<Color> parse_color(std::string_view name);  // "blue"/"green", any letter case
 std::string_view to_string(Color color);                  // "blue" / "green"
-std::string_view to_upper_string(Color color);            // "BLUE" / "GREEN"
+std::string to_upper_string(Color color);                 // "BLUE" / "GREEN"
 constexpr Color other(Color color) { return color == Color::kBlue ? Color::kGreen : Color::kBlue; }
 
 struct SwitchRecord {
@@ -58,8 +58,6 @@ struct DeploymentState {
   nlohmann::json extra = nlohmann::json::object();
 
   [[nodiscard]] Color standby() const { return other(prod); }
-  // The newest deploy to `color`, if any.
-  [[nodiscard]] const DeployRecord* last_deploy(Color color) const;
   // Drops the oldest history and deploy entries beyond `limit` each.
   void trim(std::size_t limit);
 };
