@@ -1,9 +1,11 @@
 #include "deployment/deploy.h"
 
+#include "deployment/frontend_check.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/status.h"
 #include "remote/shell_command.h"
 
+#include <future>
 #include <iomanip>
 #include <sstream>
 
@@ -72,11 +74,15 @@ DeployOutcome deploy_to_standby(Services& services, const config::AppConfig& app
   auto lock = store.lock(client, "deploy " + ref, app.lock_wait, stop);
   if (!lock) return refusal(lock.error().message, app.name);
 
+  auto frontend_probe = std::async(std::launch::async, [&] { return probe_frontend(services, app); });
   const auto snapshot = read_lb_snapshot(services.executor, app, store);
+  const auto frontend = settle_frontend(services, app, snapshot, frontend_probe.get());
   if (!snapshot.live) return refusal(snapshot.live_problem + ". Without knowing what is live, no host is touched.", app.name);
   if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
     return refusal(snapshot.state_problem, app.name);
   }
+  // The host the file calls STANDBY may be the one users are on.
+  if (const auto mismatch = frontend_mismatch(app, snapshot, frontend); !mismatch.empty()) return refusal(mismatch, app.name);
   const Color live = *snapshot.live;
   const Color target = state::other(live);
   if (request.expected_target && *request.expected_target == live) {

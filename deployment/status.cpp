@@ -100,6 +100,9 @@ void assess(const config::AppConfig& app, StatusReport& report) {
                            " is PROD. The next deploy or switch rewrites the state file from HAProxy's routing; if "
                            "someone edited HAProxy by hand, make sure that was intended.");
   }
+  if (const auto mismatch = frontend_mismatch(app, lb_view, report.frontend); !mismatch.empty()) {
+    report.drift.push_back(mismatch);
+  }
   if (lb_view.live) {
     const auto& prod = report.host(*lb_view.live);
     if (!prod.haproxy_backend_status.empty() && prod.haproxy_backend_status.rfind("UP", 0) != 0) {
@@ -160,6 +163,11 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
         }));
       }
     }
+    if (const auto& url = app->load_balancer.verify_url; url && probes.count(*url) == 0) {
+      probes.emplace(*url, std::async(std::launch::async, [&services, url, app] {
+        return services.probe(*url, app->health_gate.request_timeout);
+      }));
+    }
   }
 
   std::vector<StatusReport> reports(apps.size());
@@ -182,6 +190,9 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
       into->color = color;
       into->host = host_config;
       into->health = health.at(host_config->health_url);
+    }
+    if (const auto& url = app.load_balancer.verify_url) {
+      report.frontend = settle_frontend(services, app, report.lb, frontend_view(*url, health.at(*url)));
     }
     assess(app, report);
   }
@@ -215,6 +226,11 @@ json StatusReport::to_json(const config::AppConfig& app) const {
     haproxy["masterPid"] = lb.processes->master_pid;
     haproxy["reloads"] = lb.processes->reloads;
     haproxy["workers"] = lb.processes->current_worker_pids;
+  }
+  if (frontend) {
+    haproxy["frontend"] = {{"url", frontend->url},
+                           {"answeredBy", frontend->color ? json(state::to_string(*frontend->color)) : json(nullptr)},
+                           {"health", frontend->report.summary()}};
   }
   if (app.load_balancer.stats_url) haproxy["statsUrl"] = *app.load_balancer.stats_url;
   if (app.load_balancer.public_url) haproxy["publicUrl"] = *app.load_balancer.public_url;

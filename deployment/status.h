@@ -6,6 +6,7 @@
 // Thread-safety: gather_status is reentrant.
 
 #include "config/config.h"
+#include "deployment/frontend_check.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/services.h"
 #include "remote/http_probe.h"
@@ -35,6 +36,7 @@ struct StatusReport {
   LbSnapshot lb;
   HostStatus blue;
   HostStatus green;
+  std::optional<FrontendView> frontend;  // what the running HAProxy serves, when a verifyUrl is set
   std::vector<std::string> drift;     // disagreements between the record and the truth, with what to do
   std::vector<std::string> warnings;  // other things worth knowing
 

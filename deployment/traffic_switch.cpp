@@ -1,6 +1,7 @@
 #include "deployment/traffic_switch.h"
 
 #include "common/base64.h"
+#include "deployment/frontend_check.h"
 #include "remote/shell_command.h"
 
 #include <future>
@@ -60,14 +61,23 @@ GateOutcome check_standby(Services& services, const config::AppConfig& app, Colo
   return run_health_gate(host.health_url, std::nullopt, settings, services.probe, std::move(stop));
 }
 
-// At execution time the plan's consecutive-success gate has already passed; this re-check must
-// be quick: the standby answers healthy now, and HAProxy's own checks (which need `rise`
-// consecutive successes) have it fully UP, not in a transition such as "UP 1/2".
-std::string standby_problem_now(Services& services, const config::AppConfig& app, const LbSnapshot& snapshot,
-                                Color standby) {
+// At execution time the standby must still pass a consecutive-success gate (probes close
+// together, so a flapping host is caught without slowing the switch), and HAProxy's own checks
+// (which need `rise` consecutive successes) must have it fully UP, not in a transition such as
+// "UP 1/2".
+GateOutcome quick_standby_gate(Services& services, const config::AppConfig& app, Color standby, std::stop_token stop) {
   const auto& host = standby == Color::kBlue ? app.blue : app.green;
-  const auto probe = services.probe(host.health_url, app.health_gate.request_timeout);
-  if (!probe.healthy()) return "its health check fails now: " + probe.summary();
+  GateSettings settings;
+  settings.consecutive_successes = app.health_gate.consecutive_successes;
+  settings.interval = std::min(app.health_gate.interval, milliseconds(20));
+  settings.request_timeout = app.health_gate.request_timeout;
+  settings.timeout = settings.interval * (settings.consecutive_successes + 2) + settings.request_timeout;
+  return run_health_gate(host.health_url, std::nullopt, settings, services.probe, std::move(stop));
+}
+
+std::string standby_problem_now(const config::AppConfig& app, const LbSnapshot& snapshot, Color standby,
+                                const GateOutcome& gate) {
+  if (!gate.passed) return "its health check does not pass consecutively now: " + gate.reason;
   if (snapshot.servers) {
     for (const auto& server : *snapshot.servers) {
       if (server.backend != backend_of(app, standby) || server.server == "BACKEND") continue;
@@ -115,6 +125,13 @@ Verification verify_routing(Services& services, const config::AppConfig& app, Co
       std::this_thread::sleep_for(milliseconds(10));
     }
     if (!reloaded) return {false, "HAProxy did not report a completed reload (" + last + ")"};
+  } else if (lb.master_socket) {
+    // The reload count before was unknown, so a reload cannot be confirmed; the master must at
+    // least answer, or HAProxy is not in a state anyone should call verified.
+    auto proc = on_lb(services, app, socket_command(*lb.master_socket, "show proc"));
+    auto info = proc && proc->succeeded() ? haproxy::parse_show_proc(proc->out.tail)
+                                          : bluegreen::Result<haproxy::ProcessInfo>(Error{proc ? output_of(*proc) : proc.error().message});
+    if (!info) return {false, "HAProxy's master socket " + *lb.master_socket + " does not answer (" + info.error().message + ")"};
   }
 
   auto config = on_lb(services, app, "cat -- " + shell_quote(lb.haproxy_config));
@@ -165,29 +182,43 @@ std::optional<int> current_reloads(Services& services, const config::AppConfig& 
   return info ? std::optional<int>(info->reloads) : std::nullopt;
 }
 
-// Puts the backed-up config back and reloads. Returns what happened, for the user.
-std::string restore_previous(Services& services, const config::AppConfig& app, Color previous) {
+struct Restore {
+  bool restored = false;  // the backed-up config is back in place
+  bool reloaded = false;  // and HAProxy was told to reload it
+  bool verified = false;  // and HAProxy was seen routing to the previous colour again
+  std::string text;       // what happened, for the user
+};
+
+// Puts the backed-up config back and reloads.
+Restore restore_previous(Services& services, const config::AppConfig& app, Color previous) {
   const auto& lb = app.load_balancer;
   const std::string cfg = shell_quote(lb.haproxy_config);
   const auto reloads = current_reloads(services, app);
+  Restore outcome;
   auto restored = on_lb(services, app,
                         "set -e; cp -p " + shell_quote(lb.haproxy_config + ".bluegreen-backup") + " " +
                             shell_quote(lb.haproxy_config + ".bluegreen-restore") + "; mv -f " +
                             shell_quote(lb.haproxy_config + ".bluegreen-restore") + " " + cfg + "; sync " + cfg);
   if (!restored || !restored->succeeded()) {
-    return "RESTORING THE PREVIOUS CONFIG FAILED (" + (restored ? output_of(*restored) : restored.error().message) +
-           "). Act now: on " + lb.ssh + ", copy " + lb.haproxy_config + ".bluegreen-backup over " + lb.haproxy_config +
-           " and reload HAProxy.";
+    outcome.text = "restoring the previous config failed too (" +
+                   (restored ? output_of(*restored) : restored.error().message) + ")";
+    return outcome;
   }
+  outcome.restored = true;
   auto reload = on_lb(services, app, remote::substitute_placeholders(lb.reload_command, lb_placeholders(app)));
   if (!reload || !reload->succeeded()) {
-    return "the previous config was restored, but reloading HAProxy failed (" +
-           (reload ? output_of(*reload) : reload.error().message) + "). Reload HAProxy on " + lb.ssh + " now.";
+    outcome.text = "the previous config was restored, but reloading HAProxy failed (" +
+                   (reload ? output_of(*reload) : reload.error().message) + ")";
+    return outcome;
   }
+  outcome.reloaded = true;
   const auto check = verify_routing(services, app, previous, reloads, {});
-  return check.ok ? "the previous config was restored and HAProxy verified routing to " + state::to_upper_string(previous) + " again"
-                  : "the previous config was restored and HAProxy reloaded, but verification failed: " + check.detail +
-                        ". Check status now.";
+  outcome.verified = check.ok;
+  outcome.text = check.ok ? "the previous config was restored and HAProxy verified routing to " +
+                                state::to_upper_string(previous) + " again (" + check.detail + ")"
+                          : "the previous config was restored and HAProxy reloaded, but verification failed: " +
+                                check.detail;
+  return outcome;
 }
 
 SwitchOutcome refused(const std::string& why, const SwitchPlan& plan) {
@@ -204,6 +235,7 @@ SwitchOutcome refused(const std::string& why, const SwitchPlan& plan) {
 bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency) {
   const auto store = store_for(services.executor, app);
   auto snapshot_future = std::async(std::launch::async, [&] { return read_lb_snapshot(services.executor, app, store); });
+  auto frontend_probe = std::async(std::launch::async, [&] { return probe_frontend(services, app); });
   HostStatus blue_info, green_info;
   auto blue_commit = std::async(std::launch::async, [&] {
     read_deployed_commit(services.executor, app.blue, app.load_balancer.command_timeout, blue_info);
@@ -218,6 +250,10 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   if (!snapshot.live) return Error{snapshot.live_problem + ". A switch needs to know what is live; nothing was changed."};
   if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
     return Error{snapshot.state_problem};
+  }
+  if (const auto mismatch = frontend_mismatch(app, snapshot, settle_frontend(services, app, snapshot, frontend_probe.get()));
+      !mismatch.empty()) {
+    return Error{mismatch};
   }
   PlanView view;
   view.plan = SwitchPlan{app.name, *snapshot.live, state::other(*snapshot.live), snapshot.generation(), emergency};
@@ -301,6 +337,11 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
   const auto& lb = app.load_balancer;
   const auto store = store_for(services.executor, app);
   json timings = json::object();
+  // The standby's consecutive probes run while the lock is taken and the live system re-read.
+  std::future<GateOutcome> standby_gate;
+  if (!plan.emergency) {
+    standby_gate = std::async(std::launch::async, [&] { return quick_standby_gate(services, app, plan.to, stop); });
+  }
 
   // 1. The lock: no deploy or other switch of this app can run meanwhile.
   reporter.step(1, kSteps, "step 1/6: taking the lock on " + lb.ssh);
@@ -311,8 +352,13 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
 
   // 2. The plan must still hold.
   reporter.step(2, kSteps, "step 2/6: re-checking the plan against the live system");
+  auto frontend_probe = std::async(std::launch::async, [&] { return probe_frontend(services, app); });
   const auto snapshot = read_lb_snapshot(services.executor, app, store);
   if (!snapshot.live) return refused(snapshot.live_problem, plan);
+  if (const auto mismatch = frontend_mismatch(app, snapshot, settle_frontend(services, app, snapshot, frontend_probe.get()));
+      !mismatch.empty()) {
+    return refused(mismatch, plan);
+  }
   if (*snapshot.live != plan.from) {
     return refused("the live colour changed since the plan was approved (HAProxy now routes to " +
                        state::to_upper_string(*snapshot.live) + "); the approval is void. Check status and request a new plan.",
@@ -327,8 +373,13 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
                        "); the approval is void. Request a new plan.",
                    plan);
   }
+  if (lb.master_socket && !snapshot.processes) {
+    return refused(snapshot.processes_problem + ". Without HAProxy's master socket a reload cannot be confirmed, so "
+                   "nothing was changed. Check HAProxy on " + lb.ssh + ", then request a new plan.",
+                   plan);
+  }
   if (!plan.emergency) {
-    if (const auto problem = standby_problem_now(services, app, snapshot, plan.to); !problem.empty()) {
+    if (const auto problem = standby_problem_now(app, snapshot, plan.to, standby_gate.get()); !problem.empty()) {
       return refused("STANDBY " + state::to_upper_string(plan.to) + " is not healthy now (" + problem +
                          "). Use emergency=true only to roll back from a broken PROD.",
                      plan);
@@ -422,17 +473,37 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
   }
   if (!failure.empty()) {
     store.discard(*prepared);
-    const std::string restored = restore_previous(services, app, plan.from);
-    (void)store.audit({plan.emergency ? "emergency-switch" : "switch", client, "rolled-back",
-                       {{"from", state::to_string(plan.from)}, {"to", state::to_string(plan.to)}, {"error", failure}}});
+    const Restore restore = restore_previous(services, app, plan.from);
+    (void)store.audit({plan.emergency ? "emergency-switch" : "switch", client,
+                       restore.reloaded ? "rolled-back" : "rollback-failed",
+                       {{"from", state::to_string(plan.from)}, {"to", state::to_string(plan.to)}, {"error", failure},
+                        {"restore", restore.text}}});
     SwitchOutcome outcome;
-    outcome.rolled_back = true;
-    outcome.text = "❌ TRAFFIC SWITCH FAILED AND WAS ROLLED BACK: " + failure + ".\n\nThen " + restored +
-                   ".\nThe state file still records PROD=" + state::to_upper_string(plan.from) +
-                   ". Check get_deployment_status before trying again.";
-    outcome.structured = {{"switched", false}, {"rolledBack", true}, {"app", app.name},
-                          {"from", state::to_string(plan.from)}, {"to", state::to_string(plan.to)},
-                          {"error", failure}, {"restore", restored}};
+    outcome.rolled_back = restore.reloaded;
+    const std::string previous = state::to_upper_string(plan.from);
+    if (restore.verified) {
+      outcome.text = "❌ TRAFFIC SWITCH FAILED AND WAS ROLLED BACK: " + failure + ".\n\nThen " + restore.text +
+                     ".\nThe state file still records PROD=" + previous + ". Check get_deployment_status before trying again.";
+    } else if (restore.reloaded) {
+      outcome.text = "❌ TRAFFIC SWITCH FAILED; THE ROLLBACK IS NOT VERIFIED: " + failure + ".\n\nThen " + restore.text +
+                     ".\nThe state file still records PROD=" + previous +
+                     ". Run get_deployment_status now: it shows which colour HAProxy routes to and any drift.";
+    } else {
+      outcome.text = "❌ TRAFFIC SWITCH FAILED AND THE ROLLBACK FAILED — ACTION NEEDED: " + failure + ".\n\nThen " +
+                     restore.text + ".\n\nWhat HAProxy serves now is uncertain: " + lb.haproxy_config + " on " + lb.ssh +
+                     (restore.restored ? " selects " + previous + " again, but HAProxy may still run the config selecting " +
+                                             state::to_upper_string(plan.to)
+                                       : " may select " + state::to_upper_string(plan.to) +
+                                             ", and HAProxy may or may not have reloaded it") +
+                     ". The state file was not changed and records PROD=" + previous +
+                     ".\n\nNext: once " + lb.ssh + " is reachable, run get_deployment_status; it reports what HAProxy routes "
+                     "to and how the state file differs. To put " + previous + " back by hand: on " + lb.ssh + ", cp -p " +
+                     lb.haproxy_config + ".bluegreen-backup " + lb.haproxy_config + " and reload HAProxy (" +
+                     remote::substitute_placeholders(lb.reload_command, lb_placeholders(app)) + ").";
+    }
+    outcome.structured = {{"switched", false}, {"rolledBack", restore.reloaded}, {"rollbackVerified", restore.verified},
+                          {"app", app.name}, {"from", state::to_string(plan.from)}, {"to", state::to_string(plan.to)},
+                          {"error", failure}, {"restore", restore.text}};
     return outcome;
   }
   timings["totalMs"] = ms_since(started);

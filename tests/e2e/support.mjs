@@ -3,7 +3,7 @@
 // TypeScript SDK) driving the real bluegreen-mcp binary.
 import { execFileSync, spawnSync } from "node:child_process";
 import http from "node:http";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -111,4 +111,62 @@ export async function startClient({ config = lab.LAB_BLUEGREEN_CONFIG, name = "e
 
 export function text(result) {
   return result.content.map((c) => c.text).join("\n");
+}
+
+// The lab's sshd processes for "blue", "green" or "lb": the listener and every per-connection sshd
+// under it (not the commands those connections run). The lab hosts share the test's PID
+// namespace, so faults can be injected from outside, like a network or host failure would.
+export function sshdProcesses(host) {
+  const listener = Number(readFileSync(join(lab.LAB_DIR, "hosts", host, "sshd.pid"), "utf8").trim());
+  const parents = new Map();
+  const names = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      names.set(Number(entry), stat.slice(stat.indexOf("(") + 1, close));
+      parents.set(Number(entry), Number(stat.slice(close + 2).split(" ")[1]));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const sessions = [];
+  for (const [pid, name] of names) {
+    if (name !== "sshd" || pid === listener) continue;
+    for (let p = parents.get(pid); p > 1; p = parents.get(p)) {
+      if (p === listener) {
+        sessions.push(pid);
+        break;
+      }
+    }
+  }
+  return { listener, sessions };
+}
+
+// Drops every SSH connection to `host` (its sshd sessions are killed; the listener stays, so new
+// connections work). The commands those connections ran are left to their fate, as on a real host.
+export function dropSshConnections(host) {
+  const { sessions } = sshdProcesses(host);
+  for (const pid of sessions) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  return sessions.length;
+}
+
+// Freezes (SIGSTOP) or thaws (SIGCONT) `host`'s sshd entirely: while frozen, TCP connects still
+// succeed but nothing answers, like a host behind a partition.
+export function freezeSshd(host, frozen) {
+  const { listener, sessions } = sshdProcesses(host);
+  for (const pid of [listener, ...sessions]) {
+    try {
+      process.kill(pid, frozen ? "SIGSTOP" : "SIGCONT");
+    } catch {
+      // already gone
+    }
+  }
 }

@@ -6,7 +6,10 @@ listen address, port) lives outside the repository, in /srv/app-env/app.env,
 so that a deployment only ever changes code and never the host's identity.
 
 GET /health -> 200 {"status":"ok","version":...,"commit":...,"color":...}
-               503 {"status":"unhealthy",...} while /srv/app-env/unhealthy exists
+               503 {"status":"unhealthy",...} while /srv/app-env/unhealthy exists;
+               while /srv/app-env/flapping exists, healthy and unhealthy
+               alternate per client address (HAProxy's checks and a probing
+               tool each see their own alternation)
 GET /       -> one text line naming the colour and version
 """
 import json
@@ -64,6 +67,19 @@ PORT = int(SETTINGS.get("APP_PORT", "8080"))
 VERSION = read_text(os.path.join(APP_DIR, "VERSION"), "unknown")
 COMMIT = git_head()
 UNHEALTHY_FLAG = os.path.join(ENV_DIR, "unhealthy")
+FLAPPING_FLAG = os.path.join(ENV_DIR, "flapping")
+FLAPS = {}  # client address -> answers given while flapping
+FLAPS_LOCK = threading.Lock()
+
+
+def healthy_now(client):
+    if os.path.exists(UNHEALTHY_FLAG):
+        return False
+    if not os.path.exists(FLAPPING_FLAG):
+        return True
+    with FLAPS_LOCK:
+        FLAPS[client] = FLAPS.get(client, 0) + 1
+        return FLAPS[client] % 2 == 1
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -72,7 +88,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         path = self.path.split("?", 1)[0]
         if path == "/health":
-            healthy = not os.path.exists(UNHEALTHY_FLAG)
+            healthy = healthy_now(self.client_address[0])
             body = {"status": "ok" if healthy else "unhealthy",
                     "version": VERSION, "commit": COMMIT, "color": COLOR}
             self.reply(200 if healthy else 503, json.dumps(body) + "\n", "application/json")
