@@ -1,5 +1,6 @@
 #include "mcp/json_rpc.h"
 
+#include <string>
 #include <utility>
 
 namespace mcp {
@@ -11,9 +12,40 @@ Rejected reject(const json& id, int code, std::string message) {
 
 bool is_valid_id(const json& id) { return id.is_string() || id.is_number_integer(); }
 
+// True when the text opens more than `limit` objects/arrays inside one another. A linear scan
+// that skips string contents; the text need not be valid JSON (the parser decides that later).
+bool nests_deeper_than(std::string_view text, std::size_t limit) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > limit) return true;
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 ParsedMessage parse_message(std::string_view text) {
+  if (nests_deeper_than(text, kMaxNestingDepth)) {
+    return reject(nullptr, error_code::kInvalidRequest,
+                  "Invalid request: the message nests objects/arrays more than " + std::to_string(kMaxNestingDepth) +
+                      " levels deep");
+  }
   json message = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (message.is_discarded()) {
     return reject(nullptr, error_code::kParseError, "Parse error: the message is not valid JSON");

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,6 +62,12 @@ struct Rejected {
 };
 
 using ParsedMessage = std::variant<Request, Notification, Response, Rejected>;
+
+// The deepest nesting of objects and arrays a message may have (the message object itself is
+// level 1). Deeper messages are rejected before they are parsed: copying, comparing, validating or
+// serialising a JSON value recurses once per level, so a line of a few hundred kilobytes of "["
+// would otherwise overflow the stack. Real MCP messages nest a handful of levels.
+inline constexpr std::size_t kMaxNestingDepth = 128;
 
 ParsedMessage parse_message(std::string_view text);
 

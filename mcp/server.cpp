@@ -220,7 +220,11 @@ json Server::handle_initialize(const json& params) {
   {
     std::lock_guard lock(mutex_);
     if (const auto client = params.find("clientInfo"); client != params.end() && client->is_object()) {
-      client_name_ = client->value("name", std::string());
+      // Only a string is a name; anything else (null, a number) is ignored like a missing one, rather
+      // than throwing and failing initialize with an internal error.
+      if (const auto name = client->find("name"); name != client->end() && name->is_string()) {
+        client_name_ = name->get<std::string>();
+      }
       if (const auto client_version = client->find("version"); client_version != client->end() && client_version->is_string()) {
         spdlog::info("client {} {} requested protocol {} (answering {})", client_name_,
                      client_version->get<std::string>(), requested, version);

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -89,4 +90,39 @@ TEST_CASE("serialized messages are single lines even with newlines and invalid U
   const std::string text = mcp::serialize(mcp::make_result(1, json{{"text", std::string("a\nb\xff")}}));
   CHECK(text.find('\n') == std::string::npos);
   CHECK_NOTHROW(json::parse(text));
+}
+
+// Regression: a ~40 KB line of nested arrays (well under the 4 MB message limit) crashed the server
+// with a stack overflow, because copying the parsed params recursed once per level. Messages are
+// now refused above mcp::kMaxNestingDepth levels, before parsing.
+TEST_CASE("messages nested deeper than the limit are refused without recursion", "[json_rpc]") {
+  const auto with_params_depth = [](std::size_t depth, const std::string& id = "1") {
+    return R"({"jsonrpc":"2.0","id":)" + id + R"(,"method":"ping","params":{"a":)" + std::string(depth, '[') +
+           std::string(depth, ']') + "}}";
+  };
+  const auto refused = [](const mcp::ParsedMessage& parsed) {
+    REQUIRE(std::holds_alternative<mcp::Rejected>(parsed));
+    const json& reply = std::get<mcp::Rejected>(parsed).reply;
+    CHECK(reply["error"]["code"] == mcp::error_code::kInvalidRequest);
+    CHECK(reply["id"] == nullptr);
+    CHECK_THAT(reply["error"]["message"].get<std::string>(), Catch::Contains("128 levels"));
+  };
+
+  SECTION("hundreds of thousands of levels") { refused(mcp::parse_message(with_params_depth(200000))); }
+  SECTION("one level over the limit") {
+    // The message object and params are two levels.
+    refused(mcp::parse_message(with_params_depth(mcp::kMaxNestingDepth - 1)));
+  }
+  SECTION("unterminated nesting") { refused(mcp::parse_message(std::string(100000, '{'))); }
+  SECTION("exactly at the limit is accepted") {
+    const auto parsed = mcp::parse_message(with_params_depth(mcp::kMaxNestingDepth - 2));
+    REQUIRE(std::holds_alternative<mcp::Request>(parsed));
+  }
+  SECTION("brackets inside strings do not count") {
+    const std::string brackets(5000, '[');
+    const auto parsed = mcp::parse_message(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":"\"\\)" +
+                                           brackets + R"("}})");
+    REQUIRE(std::holds_alternative<mcp::Request>(parsed));
+    CHECK(std::get<mcp::Request>(parsed).params["a"].get<std::string>().size() == 2 + brackets.size());
+  }
 }

@@ -173,6 +173,21 @@ TEST_CASE("protocol version negotiation", "[server][lifecycle]") {
   }
 }
 
+// Regression (found by tests/fuzz): a clientInfo.name that is not a string made initialize throw,
+// so the client got "Internal error" and the server stayed uninitialized.
+TEST_CASE("initialize tolerates a clientInfo whose name is not a string", "[server][lifecycle]") {
+  for (const json& name : {json(nullptr), json(42), json::object(), json::array({"x"})}) {
+    Harness h;
+    const json init = h.request("init", "initialize",
+                                json{{"protocolVersion", "2025-06-18"},
+                                     {"capabilities", json::object()},
+                                     {"clientInfo", {{"name", name}, {"version", "1.0"}}}});
+    CHECK(init.contains("result"));
+    CHECK(h.server().client_name().empty());
+    CHECK(h.request(1, "tools/list").contains("result"));
+  }
+}
+
 TEST_CASE("unknown methods, notifications and stray responses", "[server]") {
   Harness h;
   h.initialize();
