@@ -1,5 +1,7 @@
 // Cost of a short remote command: SshExecutor over an already-open connection, against spawning
 // the ssh client for the same command (what the Node.js server this replaces does), on the lab.
+// Then the load balancer reads status makes, each both ways: HAProxy's stats socket forwarded by
+// sshd against socat on the host, and the config and state files over SFTP against cat.
 // Prints figures; asserts nothing.
 //
 // Usage: bench_remote_exec [runs=200]   (the lab must be up: tests/lab/lab up)
@@ -13,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <functional>
 #include <spawn.h>
 #include <string>
 #include <sys/wait.h>
@@ -104,5 +107,40 @@ int main(int argc, char** argv) {
               quantile(spawned, 0.9), spawn_runs);
   std::printf("  first connection (handshake + auth): %.2f ms\n", connect_ms);
   std::printf("  ratio (spawned / open connection): %.1fx\n", spawn_median / warm_median);
+
+  // The load balancer's reads, each way (Executor:: is the fallback: socat and cat on the host).
+  const std::string stats_socket = lab.var("LAB_HAPROXY_ADMIN_SOCK");
+  const std::vector<std::string> files = {lab.var("LAB_HAPROXY_CFG"), lab.var("LAB_STATE_DIR") + "/shop.json"};
+  remote::Executor& fallback = executor;
+  const auto time_runs = [&](const std::function<bool()>& once) {
+    std::vector<double> samples;
+    for (int i = 0; i < runs; ++i) {
+      const auto start = Clock::now();
+      if (!once()) {
+        std::fprintf(stderr, "load balancer read failed\n");
+        std::exit(1);
+      }
+      samples.push_back(ms_since(start));
+    }
+    return samples;
+  };
+  const auto forwarded = time_runs([&] {
+    auto reply = executor.query_unix_socket("lab-lb", stats_socket, "show stat\n", options);
+    return reply && reply->forwarded;
+  });
+  const auto socat = time_runs([&] {
+    return fallback.remote::Executor::query_unix_socket("lab-lb", stats_socket, "show stat\n", options).ok();
+  });
+  const auto sftp = time_runs([&] { return executor.read_files("lab-lb", files, options).ok(); });
+  const auto cat = time_runs([&] { return fallback.remote::Executor::read_files("lab-lb", files, options).ok(); });
+  std::printf("\nload balancer reads on lab-lb (connection already open)\n");
+  std::printf("  %-44s %9s %9s %6s\n", "", "median", "p90", "runs");
+  const auto line = [&](const char* name, const std::vector<double>& samples) {
+    std::printf("  %-44s %7.2f ms %7.2f ms %6d\n", name, quantile(samples, 0.5), quantile(samples, 0.9), runs);
+  };
+  line("`show stat`, socket forwarded by sshd", forwarded);
+  line("`show stat`, socat on the host", socat);
+  line("haproxy.cfg + state file over SFTP", sftp);
+  line("haproxy.cfg + state file with cat", cat);
   return 0;
 }

@@ -34,11 +34,7 @@ std::string frontend_mismatch(const config::AppConfig& app, const LbSnapshot& sn
   const auto& lb = app.load_balancer;
   const std::string file_colour = state::to_upper_string(*snapshot.live);
   const std::string serving = state::to_upper_string(*frontend->color);
-  std::string reload = lb.reload_command;
-  std::map<std::string, std::string> values{{"config", lb.haproxy_config}};
-  if (lb.master_socket) values["masterSocket"] = *lb.master_socket;
-  if (lb.stats_socket) values["statsSocket"] = *lb.stats_socket;
-  reload = remote::substitute_placeholders(reload, values);
+  const std::string reload = lb_reload_command(app);
   return "HAProxy is not running its config file: " + lb.haproxy_config + " selects " + file_colour +
          ", but requests through " + frontend->url + " are answered by " + serving +
          " (a reload failed or never happened, for example because the load balancer became unreachable "

@@ -5,44 +5,22 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <random>
 
 namespace deployment {
 namespace {
 
 using remote::shell_quote;
 
-std::string nonce() {
-  std::random_device device;
-  std::uniform_int_distribution<unsigned long long> distribution;
-  return std::to_string(distribution(device));
-}
-
-struct Section {
+// What one socket query gave: the reply, or why there is none.
+struct SocketRead {
   std::string output;
-  int exit_status = -1;
+  bool ok = false;
 };
 
-// Splits the combined output: each section is "@@N section NAME\n<output>\n@@N exit CODE\n".
-std::map<std::string, Section> split_sections(const std::string& text, const std::string& tag) {
-  std::map<std::string, Section> sections;
-  const std::string open = "@@" + tag + " section ";
-  const std::string close = "\n@@" + tag + " exit ";
-  std::size_t at = 0;
-  while ((at = text.find(open, at)) != std::string::npos) {
-    const auto name_end = text.find('\n', at);
-    if (name_end == std::string::npos) break;
-    const std::string name = text.substr(at + open.size(), name_end - at - open.size());
-    const auto end = text.find(close, name_end + 1);
-    if (end == std::string::npos) break;
-    Section section;
-    section.output = text.substr(name_end + 1, end - name_end - 1);
-    section.exit_status = std::atoi(text.c_str() + end + close.size());
-    sections[name] = std::move(section);
-    at = end + close.size();
-  }
-  return sections;
-}
+// HAProxy answers on its sockets in well under a millisecond. A socket silent this long (a stopped
+// or overloaded HAProxy) is reported instead of holding the whole read; socat, used before, gave
+// up 2 s after sending the request too.
+constexpr std::chrono::milliseconds kSocketDeadline{2000};
 
 std::string trimmed(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
@@ -72,25 +50,44 @@ haproxy::Selector selector_of(const config::AppConfig& app) {
   return haproxy::Selector{app.load_balancer.section, app.load_balancer.directive, app.load_balancer.condition};
 }
 
-std::string socket_command(const std::string& socket_path, const std::string& command) {
-  return "echo " + shell_quote(command) + " | socat -t 2 -T 5 - UNIX-CONNECT:" + shell_quote(socket_path);
+std::map<std::string, std::string> lb_placeholders(const config::AppConfig& app) {
+  const auto& lb = app.load_balancer;
+  std::map<std::string, std::string> values{{"config", lb.haproxy_config}};
+  if (lb.master_socket) values["masterSocket"] = *lb.master_socket;
+  if (lb.stats_socket) values["statsSocket"] = *lb.stats_socket;
+  return values;
+}
+
+std::string lb_reload_command(const config::AppConfig& app) {
+  return remote::substitute_placeholders(app.load_balancer.reload_command, lb_placeholders(app));
+}
+
+bluegreen::Result<std::string> query_haproxy_socket(remote::Executor& executor, const config::AppConfig& app,
+                                                    const std::string& socket_path, const std::string& command) {
+  remote::CommandOptions options;
+  options.deadline = std::min(app.load_balancer.command_timeout, kSocketDeadline);
+  options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
+  auto reply = executor.query_unix_socket(app.load_balancer.ssh, socket_path, command + "\n", options);
+  if (!reply) return reply.error();
+  return std::move(reply->text);
 }
 
 namespace {
 
-// Interprets one app's sections of a combined LB read.
+// Interprets what was read for one app.
 LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& store, bool with_processes,
-                     std::map<std::string, Section>& sections) {
+                     const std::map<std::string, remote::FileRead>& files,
+                     std::map<std::string, SocketRead>& sockets) {
   const auto& lb = app.load_balancer;
   LbSnapshot snapshot;
 
   // HAProxy's routing: the truth.
-  if (const auto& config = sections["haproxy:" + lb.haproxy_config]; config.exit_status != 0) {
+  if (const auto& config = files.at(lb.haproxy_config); config.missing || !config.problem.empty()) {
     snapshot.live_problem = "cannot read the HAProxy config " + lb.haproxy_config + " on " + lb.ssh + ": " +
-                            trimmed(config.output);
+                            (config.missing ? std::string("No such file or directory") : trimmed(config.problem));
   } else {
-    snapshot.haproxy_text = config.output;
-    auto selection = haproxy::find_live_backend(config.output, selector_of(app));
+    snapshot.haproxy_text = config.content;
+    auto selection = haproxy::find_live_backend(config.content, selector_of(app));
     if (!selection) {
       snapshot.live_problem = "cannot tell which colour is live from " + lb.haproxy_config + ": " +
                               selection.error().message;
@@ -107,10 +104,13 @@ LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& stor
   }
 
   // The state file: the record.
-  if (const auto& state_section = sections["state:" + lb.state_file]; state_section.exit_status != 0) {
+  const auto& state_file = files.at(lb.state_file);
+  if (!state_file.problem.empty()) {
     snapshot.state_status = StateFileStatus::kUnreadable;
-    snapshot.state_problem = "cannot read the state file " + lb.state_file + ": " + trimmed(state_section.output);
-  } else if (auto parsed = store.parse_read(state_section.output); !parsed) {
+    snapshot.state_problem = "cannot read the state file " + lb.state_file + ": " + trimmed(state_file.problem);
+  } else if (auto parsed = state_file.missing ? bluegreen::Result<std::optional<state::DeploymentState>>(std::nullopt)
+                                              : store.parse_read(state_file.content);
+             !parsed) {
     snapshot.state_status = StateFileStatus::kCorrupt;
     snapshot.state_problem = parsed.error().message;
   } else if (!parsed->has_value()) {
@@ -123,9 +123,9 @@ LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& stor
   }
 
   if (lb.stats_socket) {
-    const auto& stats = sections["stats:" + *lb.stats_socket];
+    const auto& stats = sockets["stats:" + *lb.stats_socket];
     auto servers = haproxy::parse_show_stat(stats.output, haproxy::StatRows::servers_and_backends);
-    if (stats.exit_status == 0 && servers) {
+    if (stats.ok && servers) {
       snapshot.servers = std::move(servers.value());
     } else {
       snapshot.servers_problem = "cannot read HAProxy's stats socket " + *lb.stats_socket + ": " +
@@ -133,9 +133,9 @@ LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& stor
     }
   }
   if (lb.master_socket && with_processes) {
-    const auto& proc = sections["proc:" + *lb.master_socket];
+    const auto& proc = sockets["proc:" + *lb.master_socket];
     auto processes = haproxy::parse_show_proc(proc.output);
-    if (proc.exit_status == 0 && processes) {
+    if (proc.ok && processes) {
       snapshot.processes = processes.value();
     } else {
       snapshot.processes_problem = "cannot read HAProxy's master socket " + *lb.master_socket + ": " +
@@ -151,37 +151,38 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
                                           const std::vector<const state::StateStore*>& stores, bool with_processes) {
   if (apps.empty()) return {};
   const auto& first = apps.front()->load_balancer;
-  // One section per distinct file or socket, however many apps share it.
-  const std::string tag = nonce();
-  std::string script;
+  // Each distinct file is read once, and each distinct socket asked once, however many apps share it.
+  std::vector<std::string> paths;
   std::set<std::string> added;
-  const auto add = [&](const std::string& name, const std::string& command) {
-    if (!added.insert(name).second) return;
-    script += "printf '@@" + tag + " section " + name + "\\n'; { " + command + "; } 2>&1; printf '\\n@@" + tag +
-              " exit %s\\n' \"$?\"; ";
+  const auto add = [&](const std::string& path) {
+    if (added.insert(path).second) paths.push_back(path);
   };
+  std::map<std::string, std::pair<std::string, std::string>> queries;  // name -> (socket, command)
   auto timeout = first.command_timeout;
-  for (std::size_t i = 0; i < apps.size(); ++i) {
-    const auto& lb = apps[i]->load_balancer;
-    add("haproxy:" + lb.haproxy_config, "cat -- " + shell_quote(lb.haproxy_config));
-    add("state:" + lb.state_file, stores[i]->read_script());
-    if (lb.stats_socket) add("stats:" + *lb.stats_socket, socket_command(*lb.stats_socket, "show stat"));
-    if (lb.master_socket && with_processes) add("proc:" + *lb.master_socket, socket_command(*lb.master_socket, "show proc"));
+  for (const auto* app : apps) {
+    const auto& lb = app->load_balancer;
+    add(lb.haproxy_config);
+    add(lb.state_file);
+    if (lb.stats_socket) queries.emplace("stats:" + *lb.stats_socket, std::pair(*lb.stats_socket, "show stat"));
+    if (lb.master_socket && with_processes) {
+      queries.emplace("proc:" + *lb.master_socket, std::pair(*lb.master_socket, "show proc"));
+    }
     timeout = std::max(timeout, lb.command_timeout);
   }
 
+  // Over SSH without starting anything on the LB: the files over SFTP, the sockets forwarded by
+  // sshd (the executor falls back to cat and socat where the LB's sshd does not allow that).
   remote::CommandOptions options;
   options.deadline = timeout;
   options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
-  auto result = executor.run(first.ssh, script, options);
-  std::string unreachable;
-  if (!result) {
-    unreachable = result.error().message;
-  } else if (!result->exit_status) {
-    unreachable = "reading the load balancer " + first.ssh + " did not finish: " + result->summary();
+  auto read = executor.read_files(first.ssh, paths, options);
+  if (read && read->size() != paths.size()) {
+    read = bluegreen::Error{"reading files on " + first.ssh + " returned " + std::to_string(read->size()) +
+                            " results for " + std::to_string(paths.size()) + " files"};
   }
   std::vector<LbSnapshot> snapshots;
-  if (!unreachable.empty()) {
+  if (!read) {
+    const std::string unreachable = read.error().message;
     for (std::size_t i = 0; i < apps.size(); ++i) {
       LbSnapshot snapshot;
       snapshot.unreachable = unreachable;
@@ -191,9 +192,17 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
     }
     return snapshots;
   }
-  auto sections = split_sections(result->out.tail, tag);
+  std::map<std::string, remote::FileRead> files;
+  for (std::size_t i = 0; i < paths.size(); ++i) files.emplace(paths[i], std::move(read.value()[i]));
+
+  std::map<std::string, SocketRead> sockets;
+  for (const auto& [name, query] : queries) {
+    auto reply = query_haproxy_socket(executor, *apps.front(), query.first, query.second);
+    sockets[name] = reply ? SocketRead{std::move(reply.value()), true} : SocketRead{reply.error().message, false};
+  }
+
   for (std::size_t i = 0; i < apps.size(); ++i) {
-    snapshots.push_back(interpret(*apps[i], *stores[i], with_processes, sections));
+    snapshots.push_back(interpret(*apps[i], *stores[i], with_processes, files, sockets));
   }
   return snapshots;
 }

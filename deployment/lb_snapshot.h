@@ -1,7 +1,9 @@
 #pragma once
-// One look at the load balancer, in a single SSH round trip: the HAProxy config (and from it the
-// colour HAProxy routes to), the state file, and, when configured, HAProxy's runtime view of its
-// servers (stats socket) and processes (master socket).
+// One look at the load balancer over its SSH connection: the HAProxy config (and from it the
+// colour HAProxy routes to) and the state file (Executor::read_files), and, when configured,
+// HAProxy's runtime view of its servers (stats socket) and processes (master socket)
+// (Executor::query_unix_socket). With SshExecutor nothing starts on the LB for this: the files
+// come over SFTP and sshd forwards the sockets (cat and socat where the LB's sshd does not allow).
 //
 // HAProxy's config is the truth about which colour is live; the state file is the record. When
 // the live colour cannot be determined, `live` is empty and `live_problem` says why: callers
@@ -15,6 +17,7 @@
 #include "remote/executor.h"
 #include "state/state_store.h"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,16 +54,26 @@ std::optional<state::Color> color_of_backend(const config::AppConfig& app, const
 const std::string& backend_of(const config::AppConfig& app, state::Color color);
 haproxy::Selector selector_of(const config::AppConfig& app);
 
-// Shell text for `echo CMD | socat` against a runtime socket, with its own short timeout.
-std::string socket_command(const std::string& socket_path, const std::string& command);
+// Values for the placeholders of the LB's commands: {config}, {masterSocket}, {statsSocket}.
+std::map<std::string, std::string> lb_placeholders(const config::AppConfig& app);
+
+// The app's reload command with its placeholders filled in.
+std::string lb_reload_command(const config::AppConfig& app);
+
+// Sends `command` (one line, e.g. "show proc") to one of HAProxy's runtime sockets on the app's
+// load balancer and returns the reply: through Executor::query_unix_socket, so no process starts
+// on the LB where its sshd forwards the socket. HAProxy answers at once, so the deadline is short
+// (2 s at most); a silent or missing socket is an Error that says why.
+bluegreen::Result<std::string> query_haproxy_socket(remote::Executor& executor, const config::AppConfig& app,
+                                                    const std::string& socket_path, const std::string& command);
 
 // `with_processes`: also ask the master socket (`show proc`), which a switch needs to verify its
-// reload; status leaves it out (each socket round trip costs a few milliseconds on the LB).
+// reload; status leaves it out (each socket query is one more round trip to the LB).
 LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig& app, const state::StateStore& store,
                             bool with_processes = true);
 
-// The same for several apps on one load balancer (all `apps` share load_balancer.ssh), still in
-// one round trip: files and sockets that apps share are read once. `stores[i]` belongs to `apps[i]`.
+// The same for several apps on one load balancer (all `apps` share load_balancer.ssh), in one read
+// of all their files: files and sockets that apps share are read once. `stores[i]` belongs to `apps[i]`.
 std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std::vector<const config::AppConfig*>& apps,
                                           const std::vector<const state::StateStore*>& stores, bool with_processes);
 

@@ -64,8 +64,11 @@ void read_deployed_commit(remote::Executor& executor, const config::HostConfig& 
                           HostStatus& into) {
   remote::CommandOptions options;
   options.deadline = timeout;
+  // Read-only and quick: no `timeout` process on the host (the deadline is enforced here), and
+  // git replaces the shell instead of being forked from it.
+  options.host_timeout = false;
   auto result = executor.run(host.ssh,
-                             "cd " + remote::shell_quote(host.app_dir) + " && git log -1 --format='%H%n%cI%n%s'",
+                             "cd " + remote::shell_quote(host.app_dir) + " && exec git log -1 --format='%H%n%cI%n%s'",
                              options);
   if (!result) {
     into.git_problem = result.error().message;

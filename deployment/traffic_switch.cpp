@@ -34,11 +34,12 @@ std::string output_of(const remote::CommandResult& result) {
   return text.empty() ? result.summary() : text;
 }
 
-std::map<std::string, std::string> lb_placeholders(const config::AppConfig& app) {
-  std::map<std::string, std::string> values{{"config", app.load_balancer.haproxy_config}};
-  if (app.load_balancer.master_socket) values["masterSocket"] = *app.load_balancer.master_socket;
-  if (app.load_balancer.stats_socket) values["statsSocket"] = *app.load_balancer.stats_socket;
-  return values;
+// HAProxy's process list from its master socket (forwarded through the LB's SSH connection where
+// its sshd allows, so polling it after a reload costs well under a millisecond per look).
+bluegreen::Result<haproxy::ProcessInfo> master_processes(Services& services, const config::AppConfig& app) {
+  auto reply = query_haproxy_socket(services.executor, app, *app.load_balancer.master_socket, "show proc");
+  if (!reply) return reply.error();
+  return haproxy::parse_show_proc(*reply);
 }
 
 // Runs on the LB with the app's command deadline.
@@ -106,39 +107,40 @@ Verification verify_routing(Services& services, const config::AppConfig& app, Co
     bool reloaded = false;
     std::string last;
     while (!reloaded && Clock::now() < deadline && !stop.stop_requested()) {
-      auto proc = on_lb(services, app, socket_command(*lb.master_socket, "show proc"));
-      if (proc && proc->succeeded()) {
-        auto info = haproxy::parse_show_proc(proc->out.tail);
-        if (info && info->reloads > *reloads_before) {
-          if (info->current_worker_pids.empty()) {
-            return {false, "HAProxy's reload #" + std::to_string(info->reloads) + " left no worker running"};
-          }
-          reloaded = true;
-          checks.push_back("master reports reload #" + std::to_string(info->reloads) + ", workers " +
-                           std::to_string(info->current_worker_pids.front()));
-          break;
+      auto info = master_processes(services, app);
+      if (info && info->reloads > *reloads_before) {
+        if (info->current_worker_pids.empty()) {
+          return {false, "HAProxy's reload #" + std::to_string(info->reloads) + " left no worker running"};
         }
-        last = info ? "reload count still " + std::to_string(info->reloads) : info.error().message;
-      } else {
-        last = proc ? output_of(*proc) : proc.error().message;  // the socket refuses briefly after a reload
+        reloaded = true;
+        checks.push_back("master reports reload #" + std::to_string(info->reloads) + ", workers " +
+                         std::to_string(info->current_worker_pids.front()));
+        break;
       }
+      // The socket refuses briefly after a reload: keep looking until the deadline.
+      last = info ? "reload count still " + std::to_string(info->reloads) : info.error().message;
       std::this_thread::sleep_for(milliseconds(10));
     }
     if (!reloaded) return {false, "HAProxy did not report a completed reload (" + last + ")"};
   } else if (lb.master_socket) {
     // The reload count before was unknown, so a reload cannot be confirmed; the master must at
     // least answer, or HAProxy is not in a state anyone should call verified.
-    auto proc = on_lb(services, app, socket_command(*lb.master_socket, "show proc"));
-    auto info = proc && proc->succeeded() ? haproxy::parse_show_proc(proc->out.tail)
-                                          : bluegreen::Result<haproxy::ProcessInfo>(Error{proc ? output_of(*proc) : proc.error().message});
+    auto info = master_processes(services, app);
     if (!info) return {false, "HAProxy's master socket " + *lb.master_socket + " does not answer (" + info.error().message + ")"};
   }
 
-  auto config = on_lb(services, app, "cat -- " + shell_quote(lb.haproxy_config));
-  if (!config || !config->succeeded()) {
-    return {false, "cannot re-read " + lb.haproxy_config + ": " + (config ? output_of(*config) : config.error().message)};
+  remote::CommandOptions read_options;
+  read_options.deadline = lb.command_timeout;
+  read_options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
+  auto config = services.executor.read_files(lb.ssh, {lb.haproxy_config}, read_options);
+  if (!config || config->size() != 1 || config->front().missing || !config->front().problem.empty()) {
+    const std::string why = !config                   ? config.error().message
+                            : config->size() != 1      ? std::string("no result")
+                            : config->front().missing ? std::string("No such file or directory")
+                                                      : config->front().problem;
+    return {false, "cannot re-read " + lb.haproxy_config + ": " + why};
   }
-  auto selection = haproxy::find_live_backend(config->out.tail, selector_of(app));
+  auto selection = haproxy::find_live_backend(config->front().content, selector_of(app));
   if (!selection || color_of_backend(app, selection->backend) != expected) {
     return {false, lb.haproxy_config + " does not select the " + state::to_upper_string(expected) + " backend after the switch"};
   }
@@ -176,9 +178,7 @@ Verification verify_routing(Services& services, const config::AppConfig& app, Co
 
 std::optional<int> current_reloads(Services& services, const config::AppConfig& app) {
   if (!app.load_balancer.master_socket) return std::nullopt;
-  auto proc = on_lb(services, app, socket_command(*app.load_balancer.master_socket, "show proc"));
-  if (!proc || !proc->succeeded()) return std::nullopt;
-  auto info = haproxy::parse_show_proc(proc->out.tail);
+  auto info = master_processes(services, app);
   return info ? std::optional<int>(info->reloads) : std::nullopt;
 }
 
@@ -205,7 +205,7 @@ Restore restore_previous(Services& services, const config::AppConfig& app, Color
     return outcome;
   }
   outcome.restored = true;
-  auto reload = on_lb(services, app, remote::substitute_placeholders(lb.reload_command, lb_placeholders(app)));
+  auto reload = on_lb(services, app, lb_reload_command(app));
   if (!reload || !reload->succeeded()) {
     outcome.text = "the previous config was restored, but reloading HAProxy failed (" +
                    (reload ? output_of(*reload) : reload.error().message) + ")";
@@ -447,7 +447,7 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
   // 4. Reload: new connections go to the new backend; open ones finish on the old workers.
   reporter.step(4, kSteps, "step 4/6: reloading HAProxy");
   const auto reload_started = Clock::now();
-  auto reload = on_lb(services, app, remote::substitute_placeholders(lb.reload_command, lb_placeholders(app)));
+  auto reload = on_lb(services, app, lb_reload_command(app));
   std::string failure;
   if (!reload || !reload->succeeded()) {
     failure = "reloading HAProxy failed: " + (reload ? output_of(*reload) : reload.error().message);
@@ -499,7 +499,7 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
                      ".\n\nNext: once " + lb.ssh + " is reachable, run get_deployment_status; it reports what HAProxy routes "
                      "to and how the state file differs. To put " + previous + " back by hand: on " + lb.ssh + ", cp -p " +
                      lb.haproxy_config + ".bluegreen-backup " + lb.haproxy_config + " and reload HAProxy (" +
-                     remote::substitute_placeholders(lb.reload_command, lb_placeholders(app)) + ").";
+                     lb_reload_command(app) + ").";
     }
     outcome.structured = {{"switched", false}, {"rolledBack", restore.reloaded}, {"rollbackVerified", restore.verified},
                           {"app", app.name}, {"from", state::to_string(plan.from)}, {"to", state::to_string(plan.to)},

@@ -1,6 +1,20 @@
 #include "remote/executor.h"
 
+#include "remote/shell_command.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <random>
+
 namespace remote {
+namespace {
+
+std::string trim_end(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+}  // namespace
 
 std::string CommandResult::summary() const {
   const std::string took = std::to_string(duration.count()) + " ms";
@@ -8,6 +22,89 @@ std::string CommandResult::summary() const {
   if (timed_out) return "timed out after " + took;
   if (!exit_status) return "no exit status after " + took + (problem.empty() ? "" : " (" + problem + ")");
   return "exit " + std::to_string(*exit_status) + " in " + took;
+}
+
+bluegreen::Result<SocketReply> Executor::query_unix_socket(const std::string& host, const std::string& socket_path,
+                                                           const std::string& request, const CommandOptions& options) {
+  // socat stops waiting 2 s after the request is sent or 5 s after the socket last spoke; the
+  // deadline of run() bounds the whole call anyway.
+  const std::string command = "printf '%s' " + shell_quote(request) + " | socat -t 2 -T 5 - UNIX-CONNECT:" +
+                              shell_quote(socket_path);
+  auto result = run(host, command, options);
+  if (!result) return result.error();
+  const std::string what = "UNIX socket " + socket_path + " on " + host;
+  if (!result->succeeded()) {
+    std::string why = trim_end(result->err.tail.empty() ? result->out.tail : result->err.tail);
+    if (why.size() > 400) why = why.substr(0, 400) + "...";
+    if (result->exit_status && !why.empty()) return bluegreen::Error{"cannot query the " + what + ": " + why};
+    return bluegreen::Error{"cannot query the " + what + ": " + result->summary() + (why.empty() ? "" : ": " + why)};
+  }
+  if (result->out.dropped > 0) {
+    return bluegreen::Error{"the reply of the " + what + " exceeds " + std::to_string(options.output_cap_bytes) +
+                            " bytes"};
+  }
+  return SocketReply{std::move(result->out.tail), result->duration, false};
+}
+
+bluegreen::Result<std::vector<FileRead>> Executor::read_files(const std::string& host,
+                                                              const std::vector<std::string>& paths,
+                                                              const CommandOptions& options) {
+  // Per file: "@@TAG file\n<content>\n@@TAG exit N\n", or "@@TAG file\n\n@@TAG missing\n". The
+  // tag is random, so no file content can fake a marker.
+  std::random_device random;
+  const std::string tag = "@@" + std::to_string(std::uniform_int_distribution<unsigned long long>()(random));
+  std::string script;
+  for (const auto& path : paths) {
+    const std::string file = shell_quote(path);
+    script += "printf '" + tag + " file\\n'; if [ -e " + file + " ]; then cat -- " + file + " 2>&1; printf '\\n" +
+              tag + " exit %s\\n' \"$?\"; else printf '\\n" + tag + " missing\\n'; fi; ";
+  }
+  CommandOptions cat_options = options;
+  cat_options.host_timeout = false;  // `cat` of local files ends by itself; the deadline holds here
+  cat_options.output_cap_bytes = options.output_cap_bytes * std::max<std::size_t>(1, paths.size()) + 4096;
+  auto result = run(host, script, cat_options);
+  if (!result) return result.error();
+  if (!result->succeeded()) {
+    return bluegreen::Error{"reading files on " + host + " did not finish: " + result->summary() +
+                            (result->err.tail.empty() ? "" : ": " + trim_end(result->err.tail))};
+  }
+  if (result->out.dropped > 0) {
+    return bluegreen::Error{"reading files on " + host + ": together they exceed " +
+                            std::to_string(cat_options.output_cap_bytes) + " bytes"};
+  }
+  const std::string& out = result->out.tail;
+  const std::string open = tag + " file\n";
+  const std::string exit = "\n" + tag + " exit ";
+  const std::string missing = "\n" + tag + " missing\n";
+  std::vector<FileRead> files;
+  std::size_t at = 0;
+  for (const auto& path : paths) {
+    FileRead file;
+    const auto start = out.find(open, at);
+    const auto end = start == std::string::npos ? start : out.find("\n" + tag + " ", start + open.size());
+    if (end == std::string::npos) {
+      file.problem = "the output of reading " + path + " on " + host + " is incomplete";
+    } else if (out.compare(end, missing.size(), missing) == 0) {
+      file.missing = true;
+      at = end + missing.size();
+    } else if (out.compare(end, exit.size(), exit) == 0) {
+      std::string content = out.substr(start + open.size(), end - start - open.size());
+      if (const int status = std::atoi(out.c_str() + end + exit.size()); status != 0) {
+        file.problem = trim_end(content);
+        if (file.problem.empty()) file.problem = "cat exited with status " + std::to_string(status);
+        if (file.problem.size() > 400) file.problem = file.problem.substr(0, 400) + "...";
+      } else if (content.size() > options.output_cap_bytes) {
+        file.problem = "larger than " + std::to_string(options.output_cap_bytes) + " bytes";
+      } else {
+        file.content = std::move(content);
+      }
+      at = end + exit.size();
+    } else {
+      file.problem = "the output of reading " + path + " on " + host + " is garbled";
+    }
+    files.push_back(std::move(file));
+  }
+  return files;
 }
 
 }  // namespace remote

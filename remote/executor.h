@@ -10,6 +10,8 @@
 //  - Every call ends by its deadline (plus a short grace to stop the command) or when `stop` is
 //    requested; the remote command is then stopped and the result says so.
 //  - Output kept per stream is capped: the tail is kept and the number of dropped bytes reported.
+//  - read_files() and query_unix_socket() read files and talk to UNIX sockets (HAProxy's stats
+//    and master sockets) on the host, with the same deadline and stop semantics.
 //
 // Thread-safety: implementations are safe to call from several threads; commands on different
 // hosts run in parallel.
@@ -22,6 +24,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 namespace remote {
 
@@ -29,6 +32,11 @@ struct CommandOptions {
   std::chrono::milliseconds deadline = std::chrono::seconds(60);
   std::size_t output_cap_bytes = std::size_t{256} * 1024;  // per stream
   std::stop_token stop;
+  // Also enforce the deadline on the host with `timeout`, so the command ends there even if the
+  // connection drops (a process start more on the host). Turn it off only for short read-only
+  // commands that end by themselves (reading files, `git log`): the local deadline and `stop`
+  // still end the call and stop the command's whole process group on the host.
+  bool host_timeout = true;
 };
 
 struct CapturedOutput {
@@ -48,6 +56,20 @@ struct CommandResult {
   [[nodiscard]] bool succeeded() const { return exit_status == 0; }
   // One line for the user: "exit 0 in 12 ms", "timed out after 5000 ms", ...
   [[nodiscard]] std::string summary() const;
+};
+
+// What a UNIX socket on a host answered to one request.
+struct SocketReply {
+  std::string text;                        // everything the socket sent until it closed
+  std::chrono::milliseconds duration{0};
+  bool forwarded = false;  // true: through the SSH connection itself; false: with socat on the host
+};
+
+// One file as read_files() found it: read, missing, or unreadable.
+struct FileRead {
+  bool missing = false;  // there is no such file
+  std::string problem;   // why it could not be read (permission, a directory, too large, ...)
+  std::string content;   // the whole file, when neither
 };
 
 // A remote process kept running for as long as the handle lives; used to hold a lock (flock) on
@@ -75,6 +97,29 @@ class Executor {
   virtual bluegreen::Result<std::unique_ptr<HeldProcess>> hold(const std::string& host, const std::string& command,
                                                                const std::string& ready_line,
                                                                const CommandOptions& options) = 0;
+
+  // Connects to the UNIX socket `socket_path` on `host`, sends `request` followed by end of
+  // input, and returns all the socket sends until it closes (HAProxy's stats and master sockets
+  // answer one command, then close). Returns an Error when the host cannot be reached, the socket
+  // cannot be connected (the message says why), options.deadline passes or options.stop is
+  // requested, or the reply exceeds options.output_cap_bytes (a partial reply is never returned).
+  //
+  // This default runs `socat` on the host through run(). SshExecutor forwards the socket through
+  // its SSH connection instead (OpenSSH's direct-streamlocal channel: no process on the host), and
+  // falls back to this when the host refuses to forward.
+  virtual bluegreen::Result<SocketReply> query_unix_socket(const std::string& host, const std::string& socket_path,
+                                                           const std::string& request, const CommandOptions& options);
+
+  // Reads whole files on `host`; the result has one entry per path, in order. A missing or
+  // unreadable file is reported in its entry; a file larger than options.output_cap_bytes is
+  // unreadable (never truncated). Returns an Error when the host cannot be reached, the
+  // deadline passes or `stop` is requested.
+  //
+  // This default runs `cat` on the host through run(). SshExecutor reads them over SFTP on a
+  // channel it keeps open (no process per read), and falls back to this when the host has no SFTP.
+  virtual bluegreen::Result<std::vector<FileRead>> read_files(const std::string& host,
+                                                              const std::vector<std::string>& paths,
+                                                              const CommandOptions& options);
 };
 
 }  // namespace remote

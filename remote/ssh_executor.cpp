@@ -6,11 +6,16 @@
 #include <libssh/libssh.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
-#include <set>
 #include <cerrno>
-#include <poll.h>
+#include <cstdint>
 #include <cstdio>
+#include <optional>
+#include <poll.h>
+#include <map>
+#include <set>
+#include <string_view>
 #include <utility>
 
 namespace remote {
@@ -97,14 +102,18 @@ class PidLine {
 };
 
 // Asks the remote command to stop: `kill -TERM <pid>` on a second channel (the wrapper's
-// `timeout` passes TERM on to the command), falling back to an SSH signal request.
-void stop_remote_command(ssh_session session, ssh_channel running, const std::string& pid, const std::string& host) {
+// `timeout` passes TERM on to the command's process group), falling back to an SSH signal
+// request. Without `timeout` (`whole_group`), the TERM goes to the process group itself: sshd
+// starts the login shell as a session and group leader, so <pid> is also the group's id.
+void stop_remote_command(ssh_session session, ssh_channel running, const std::string& pid, bool whole_group,
+                         const std::string& host) {
   if (pid.empty()) {
     ssh_channel_request_send_signal(running, "TERM");
     return;
   }
   ChannelPtr killer(ssh_channel_new(session));
-  const std::string command = "kill -TERM " + pid + " 2>/dev/null";
+  const std::string command = whole_group ? "kill -TERM -- -" + pid + " 2>/dev/null || kill -TERM " + pid + " 2>/dev/null"
+                                          : "kill -TERM " + pid + " 2>/dev/null";
   if (!killer || ssh_channel_open_session(killer.get()) != SSH_OK ||
       ssh_channel_request_exec(killer.get(), command.c_str()) != SSH_OK) {
     spdlog::warn("ssh {}: could not send kill to remote pid {}: {}", host, pid, libssh_error(session));
@@ -117,6 +126,129 @@ void stop_remote_command(ssh_session session, ssh_channel running, const std::st
     if (ssh_channel_read_timeout(killer.get(), sink.data(), sink.size(), 0, 100) == SSH_ERROR) break;
   }
 }
+
+// Puts a session into non-blocking mode for a scope (the caller holds the session's mutex).
+class NonBlocking {
+ public:
+  explicit NonBlocking(ssh_session session) : session_(session) { ssh_set_blocking(session_, 0); }
+  ~NonBlocking() { ssh_set_blocking(session_, 1); }
+  NonBlocking(const NonBlocking&) = delete;
+  NonBlocking& operator=(const NonBlocking&) = delete;
+
+ private:
+  ssh_session session_;
+};
+
+// Waits until the session's socket is readable, `until` passes, or 50 ms (so a stop request is
+// seen soon). False when polling failed.
+bool wait_readable(ssh_session session, Clock::time_point until) {
+  const auto slice =
+      std::clamp(duration_cast<milliseconds>(until - Clock::now()), milliseconds(1), milliseconds(50));
+  pollfd socket{ssh_get_fd(session), POLLIN, 0};
+  return ::poll(&socket, 1, static_cast<int>(slice.count())) >= 0 || errno == EINTR;
+}
+
+// Why a socket query must end now, if it must.
+std::optional<std::string> stop_reason(const CommandOptions& options, Clock::time_point deadline,
+                                       const std::string& what) {
+  if (options.stop.stop_requested()) return "cancelled while querying the " + what;
+  if (Clock::now() >= deadline) {
+    return "deadline of " + std::to_string(options.deadline.count()) + " ms passed while querying the " + what;
+  }
+  return std::nullopt;
+}
+
+// SFTP version 3 (draft-ietf-secsh-filexfer-02): just what reading whole files needs. libssh's own
+// sftp functions wait without limit for a server that stops answering, so the protocol is driven
+// here, by the same non-blocking reads and poll as commands, and deadlines and `stop` hold.
+namespace sftp {
+
+constexpr std::uint8_t kInit = 1;
+constexpr std::uint8_t kVersion = 2;
+constexpr std::uint8_t kOpen = 3;
+constexpr std::uint8_t kClose = 4;
+constexpr std::uint8_t kRead = 5;
+constexpr std::uint8_t kStatus = 101;
+constexpr std::uint8_t kHandle = 102;
+constexpr std::uint8_t kData = 103;
+constexpr std::uint32_t kStatusEof = 1;
+constexpr std::uint32_t kStatusNoSuchFile = 2;
+constexpr std::uint32_t kOpenForReading = 1;         // SSH_FXF_READ
+constexpr std::uint32_t kReadChunk = 64 * 1024;      // every server accepts this much per READ
+constexpr std::uint32_t kMaxPacket = 1024 * 1024;    // anything larger is not an SFTP server talking
+
+struct Packet {
+  std::uint8_t type = 0;
+  std::string body;  // after the type byte
+};
+
+void put_u32(std::string& out, std::uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xffU));
+}
+void put_u64(std::string& out, std::uint64_t value) {
+  put_u32(out, static_cast<std::uint32_t>(value >> 32));
+  put_u32(out, static_cast<std::uint32_t>(value & 0xffffffffU));
+}
+void put_string(std::string& out, std::string_view value) {
+  put_u32(out, static_cast<std::uint32_t>(value.size()));
+  out.append(value);
+}
+std::uint32_t get_u32(std::string_view data, std::size_t at) {
+  std::uint32_t value = 0;
+  for (std::size_t i = 0; i < 4; ++i) value = (value << 8) | static_cast<unsigned char>(data[at + i]);
+  return value;
+}
+
+// Reads the fields of a packet's body; ok() turns false when the body is too short.
+class Fields {
+ public:
+  explicit Fields(std::string_view body) : body_(body) {}
+  std::uint32_t u32() {
+    if (at_ > body_.size() || body_.size() - at_ < 4) {
+      ok_ = false;
+      return 0;
+    }
+    const auto value = get_u32(body_, at_);
+    at_ += 4;
+    return value;
+  }
+  std::string_view string() {
+    const auto size = u32();
+    if (!ok_ || body_.size() - at_ < size) {
+      ok_ = false;
+      return {};
+    }
+    const auto value = body_.substr(at_, size);
+    at_ += size;
+    return value;
+  }
+  [[nodiscard]] bool ok() const { return ok_; }
+  [[nodiscard]] bool at_end() const { return at_ >= body_.size(); }
+
+ private:
+  std::string_view body_;
+  std::size_t at_ = 0;
+  bool ok_ = true;
+};
+
+std::string status_text(std::uint32_t code, std::string_view message) {
+  static constexpr std::array<const char*, 9> kNames = {
+      "ok", "end of file", "no such file", "permission denied", "failure", "bad message", "no connection",
+      "connection lost", "operation unsupported"};
+  std::string text = message.empty() ? (code < kNames.size() ? kNames[code] : "error") : std::string(message);
+  return text + " (SFTP status " + std::to_string(code) + ")";
+}
+
+// Why an SFTP exchange ended early. kLost: the session is gone (reads change nothing, so one
+// retry on a new session is safe). kBroken: the host has no usable SFTP server (read the files
+// another way). kEnded: the deadline passed, `stop` was requested, or the host cannot be reached
+// (the message says which).
+struct Failure {
+  enum class Kind { kLost, kBroken, kEnded } kind;
+  std::string message;
+};
+
+}  // namespace sftp
 
 }  // namespace
 
@@ -133,7 +265,119 @@ class SshExecutor::Connection {
     auto session = open_session();
     if (!session) return session.error();
     session_ = std::move(session.value());
+    streamlocal_refused = false;  // a new session may be allowed what the last one was not
+    sftp_unusable = false;
     return bluegreen::ok_status();
+  }
+
+  // Requires `mutex`. Opens a direct-streamlocal channel to the UNIX socket `path`: sshd connects
+  // to it. When the host refuses the channel, returns an Error and sets `refused` to the reason.
+  bluegreen::Result<ChannelPtr> open_forward(const std::string& path, const CommandOptions& options,
+                                             Clock::time_point deadline, std::string& refused) {
+    const std::string what = "UNIX socket " + path + " on " + host_;
+    for (int attempt = 0;; ++attempt) {
+      if (auto status = ensure_connected(); !status) return status.error();
+      ssh_session s = session_.get();
+      ChannelPtr channel(ssh_channel_new(s));
+      if (!channel) return Error{"ssh " + host_ + ": cannot allocate a channel: " + libssh_error(s)};
+      int rc = SSH_ERROR;
+      {
+        // Non-blocking, so the deadline and `stop` hold while the host answers the open.
+        NonBlocking nonblocking(s);
+        while ((rc = ssh_channel_open_forward_unix(channel.get(), path.c_str(), "127.0.0.1", 0)) == SSH_AGAIN) {
+          // Freeing a channel whose open is unanswered leaves libssh's record of it until the
+          // session ends; that takes an sshd that stalls past the deadline, which is rare.
+          if (auto why = stop_reason(options, deadline, what)) return Error{*why};
+          if (!wait_readable(s, deadline)) break;
+        }
+      }
+      if (rc == SSH_OK) return channel;
+      const std::string why = libssh_error(s);
+      if (ssh_is_connected(s) != 0 && ssh_get_error_code(s) == SSH_REQUEST_DENIED) {
+        refused = why;
+        return Error{"ssh " + host_ + ": cannot forward the " + what + ": " + why};
+      }
+      channel.reset();  // a channel must go before its session
+      drop();
+      // Nothing reached the socket yet, so one retry on a new session is safe.
+      if (attempt > 0) return Error{"ssh " + host_ + ": connection lost while opening a channel: " + why};
+      spdlog::warn("ssh {}: opening a channel failed ({}); reconnecting", host_, why);
+    }
+  }
+
+  // Requires `mutex`. Sends `request` to the UNIX socket `path` through a direct-streamlocal
+  // channel, then end of input, and reads until the socket closes. When the host refuses the
+  // channel, returns an Error and sets `refused` to the reason (nothing reached the socket then).
+  bluegreen::Result<SocketReply> forward(const std::string& path, const std::string& request,
+                                         const CommandOptions& options, Clock::time_point deadline,
+                                         std::string& refused) {
+    const std::string what = "UNIX socket " + path + " on " + host_;
+    auto opened = open_forward(path, options, deadline, refused);
+    if (!opened) return opened.error();
+    ChannelPtr channel = std::move(opened.value());
+
+    ssh_session s = session_.get();
+    const auto size = static_cast<uint32_t>(request.size());
+    if ((size > 0 && ssh_channel_write(channel.get(), request.data(), size) != static_cast<int>(size)) ||
+        ssh_channel_send_eof(channel.get()) != SSH_OK) {
+      const std::string why = libssh_error(s);
+      channel.reset();
+      drop();
+      return Error{"ssh " + host_ + ": connection lost while querying the " + what + ": " + why};
+    }
+    SocketReply reply;
+    reply.forwarded = true;
+    std::array<char, 65536> buffer{};
+    while (true) {
+      const int n = ssh_channel_read_nonblocking(channel.get(), buffer.data(), buffer.size(), 0);
+      if (n > 0) {
+        reply.text.append(buffer.data(), static_cast<std::size_t>(n));
+        if (reply.text.size() > options.output_cap_bytes) {
+          return Error{"the reply of the " + what + " exceeds " + std::to_string(options.output_cap_bytes) + " bytes"};
+        }
+        continue;
+      }
+      if (n == SSH_EOF || (n == 0 && ssh_channel_is_eof(channel.get()) != 0)) break;
+      if (n < 0 || !wait_readable(s, deadline)) {
+        const std::string why = libssh_error(s);
+        channel.reset();
+        drop();
+        return Error{"ssh " + host_ + ": connection lost while querying the " + what + ": " + why};
+      }
+      // Closing the channel (ChannelPtr) closes sshd's connection to the socket: nothing is left.
+      if (auto why = stop_reason(options, deadline, what)) return Error{*why};
+    }
+    return reply;
+  }
+
+  bool streamlocal_refused = false;  // requires `mutex`: this session refuses direct-streamlocal
+  bool sftp_unusable = false;        // requires `mutex`: this session has no usable SFTP server
+
+  // Requires `mutex`. Reads whole files over the SFTP channel (opened on first use and kept).
+  // When the SFTP server cannot be used, returns an Error and sets `unusable` to why, and
+  // `at_start` when that was already so while starting it (no SFTP subsystem, not an SFTP server).
+  bluegreen::Result<std::vector<FileRead>> sftp_read(const std::vector<std::string>& paths,
+                                                     const CommandOptions& options, Clock::time_point deadline,
+                                                     std::string& unusable, bool& at_start) {
+    for (int attempt = 0;; ++attempt) {
+      std::vector<FileRead> files;
+      auto failure = sftp_exchange(paths, options, deadline, files, at_start);
+      if (!failure) return files;
+      close_sftp();  // its state is unknown now
+      switch (failure->kind) {
+        case sftp::Failure::Kind::kEnded:
+          return Error{failure->message};
+        case sftp::Failure::Kind::kBroken:
+          unusable = failure->message;
+          return Error{"ssh " + host_ + ": cannot read files over SFTP: " + failure->message};
+        case sftp::Failure::Kind::kLost:
+          drop();
+          if (attempt > 0 || Clock::now() >= deadline) {
+            return Error{"ssh " + host_ + ": connection lost while reading files: " + failure->message};
+          }
+          spdlog::warn("ssh {}: connection lost while reading files ({}); reconnecting", host_, failure->message);
+      }
+    }
   }
 
   // Requires `mutex`. Opens a channel, reconnecting once if the session turned out to be dead
@@ -169,6 +413,7 @@ class SshExecutor::Connection {
   // channel must never outlive its session).
   void drop() {
     for (ChannelPtr* channel : held_) channel->reset();
+    close_sftp();
     session_.reset();
   }
 
@@ -305,9 +550,212 @@ class SshExecutor::Connection {
                  ". Check the user and that the public key is in the host's authorized_keys."};
   }
 
+  void close_sftp() {
+    sftp_.reset();
+    sftp_in_.clear();
+    sftp_out_.clear();
+  }
+
+  using Failure = std::optional<sftp::Failure>;
+
+  Failure lost_or_broken(const std::string& doing) {
+    const std::string why = doing + ": " + libssh_error(session_.get());
+    if (ssh_is_connected(session_.get()) == 0) return sftp::Failure{sftp::Failure::Kind::kLost, why};
+    return sftp::Failure{sftp::Failure::Kind::kBroken, why};
+  }
+
+  // Opens the SFTP channel and agrees on version 3.
+  Failure start_sftp(const CommandOptions& options, Clock::time_point deadline) {
+    auto channel = open_channel();
+    if (!channel) return sftp::Failure{sftp::Failure::Kind::kEnded, channel.error().message};
+    if (ssh_channel_request_subsystem(channel->get(), "sftp") != SSH_OK) {
+      const bool connected = ssh_is_connected(session_.get()) != 0;
+      const std::string why = "the host offers no SFTP subsystem: " + libssh_error(session_.get());
+      return sftp::Failure{connected ? sftp::Failure::Kind::kBroken : sftp::Failure::Kind::kLost, why};
+    }
+    sftp_ = std::move(channel.value());
+    std::string version;
+    sftp::put_u32(version, 3);
+    queue(sftp::kInit, version);
+    if (auto failure = flush()) return failure;
+    sftp::Packet reply;
+    if (auto failure = receive(reply, options, deadline)) return failure;
+    if (reply.type != sftp::kVersion) {
+      return sftp::Failure{sftp::Failure::Kind::kBroken,
+                           "the SFTP server answered INIT with packet type " + std::to_string(reply.type)};
+    }
+    return std::nullopt;
+  }
+
+  void queue(std::uint8_t type, const std::string& body) {
+    sftp::put_u32(sftp_out_, static_cast<std::uint32_t>(body.size() + 1));
+    sftp_out_.push_back(static_cast<char>(type));
+    sftp_out_ += body;
+  }
+
+  Failure flush() {
+    const auto size = static_cast<std::uint32_t>(sftp_out_.size());
+    if (size > 0 && ssh_channel_write(sftp_.get(), sftp_out_.data(), size) != static_cast<int>(size)) {
+      return lost_or_broken("writing to the SFTP channel");
+    }
+    sftp_out_.clear();
+    return std::nullopt;
+  }
+
+  // Waits for the next packet from the SFTP server.
+  Failure receive(sftp::Packet& packet, const CommandOptions& options, Clock::time_point deadline) {
+    std::array<char, 65536> buffer{};
+    while (true) {
+      if (sftp_in_.size() >= 4) {
+        const auto length = sftp::get_u32(sftp_in_, 0);
+        if (length == 0 || length > sftp::kMaxPacket) {
+          return sftp::Failure{sftp::Failure::Kind::kBroken, "the SFTP server sent a malformed packet"};
+        }
+        if (sftp_in_.size() >= std::size_t{4} + length) {
+          packet.type = static_cast<std::uint8_t>(sftp_in_[4]);
+          packet.body.assign(sftp_in_, 5, length - 1);
+          sftp_in_.erase(0, std::size_t{4} + length);
+          return std::nullopt;
+        }
+      }
+      bool progressed = false;
+      // stderr is drained and dropped, so it cannot fill the window. stdout is read last: a read
+      // handles every packet that has arrived, for both streams, so stdout data that came in
+      // during the stderr read is found here, not left in libssh's buffer while poll() waits.
+      for (const int is_stderr : {1, 0}) {
+        const int n = ssh_channel_read_nonblocking(sftp_.get(), buffer.data(), buffer.size(), is_stderr);
+        if (n > 0) {
+          if (is_stderr == 0) sftp_in_.append(buffer.data(), static_cast<std::size_t>(n));
+          progressed = true;
+        } else if (n == SSH_ERROR) {
+          return lost_or_broken("reading the SFTP channel");
+        }
+      }
+      if (progressed) continue;
+      if (ssh_channel_is_eof(sftp_.get()) != 0) {
+        return sftp::Failure{sftp::Failure::Kind::kBroken, "the SFTP server closed its channel"};
+      }
+      if (options.stop.stop_requested()) {
+        return sftp::Failure{sftp::Failure::Kind::kEnded, "cancelled while reading files on " + host_};
+      }
+      if (Clock::now() >= deadline) {
+        return sftp::Failure{sftp::Failure::Kind::kEnded, "deadline of " + std::to_string(options.deadline.count()) +
+                                                              " ms passed while reading files on " + host_};
+      }
+      if (!wait_readable(session_.get(), deadline)) return lost_or_broken("polling the connection");
+    }
+  }
+
+  // Opens every file, reads each to its end, closes it: about three rounds of pipelined requests
+  // on a warm channel (one more per 64 KiB of the largest file).
+  Failure sftp_exchange(const std::vector<std::string>& paths, const CommandOptions& options,
+                        Clock::time_point deadline, std::vector<FileRead>& files, bool& at_start) {
+    at_start = !sftp_;
+    if (!sftp_) {
+      if (auto failure = start_sftp(options, deadline)) return failure;
+    }
+    at_start = false;
+    files.assign(paths.size(), FileRead{});
+    std::vector<std::string> handles(paths.size());
+    struct Request {
+      std::size_t file;
+      std::uint8_t type;
+    };
+    std::map<std::uint32_t, Request> pending;  // by request id
+    const auto request = [&](std::uint8_t type, std::size_t file, const std::string& fields) {
+      const std::uint32_t id = sftp_next_id_++;
+      std::string body;
+      sftp::put_u32(body, id);
+      body += fields;
+      queue(type, body);
+      pending.emplace(id, Request{file, type});
+    };
+    const auto read_more = [&](std::size_t file) {
+      std::string fields;
+      sftp::put_string(fields, handles[file]);
+      sftp::put_u64(fields, files[file].content.size());
+      sftp::put_u32(fields, sftp::kReadChunk);
+      request(sftp::kRead, file, fields);
+    };
+    const auto close = [&](std::size_t file) {
+      std::string fields;
+      sftp::put_string(fields, handles[file]);
+      request(sftp::kClose, file, fields);
+    };
+    const auto fail_file = [&](std::size_t file, std::string problem) {
+      files[file].content.clear();
+      files[file].problem = std::move(problem);
+    };
+
+    for (std::size_t file = 0; file < paths.size(); ++file) {
+      std::string fields;
+      sftp::put_string(fields, paths[file]);
+      sftp::put_u32(fields, sftp::kOpenForReading);
+      sftp::put_u32(fields, 0);  // no attributes
+      request(sftp::kOpen, file, fields);
+    }
+    while (!pending.empty()) {
+      if (auto failure = flush()) return failure;
+      sftp::Packet reply;
+      if (auto failure = receive(reply, options, deadline)) return failure;
+      sftp::Fields fields(reply.body);
+      const auto found = pending.find(fields.u32());
+      if (!fields.ok() || found == pending.end()) {
+        return sftp::Failure{sftp::Failure::Kind::kBroken, "the SFTP server answered a request that was not made"};
+      }
+      const Request answered = found->second;
+      pending.erase(found);
+      const std::size_t file = answered.file;
+      std::uint32_t code = 0;
+      std::string status;
+      if (reply.type == sftp::kStatus) {
+        code = fields.u32();
+        status = sftp::status_text(code, fields.at_end() ? std::string_view() : fields.string());  // message optional
+      }
+      bool understood = true;
+      if (answered.type == sftp::kOpen) {
+        if (reply.type == sftp::kHandle) {
+          handles[file] = std::string(fields.string());
+          read_more(file);  // reading starts while the other opens are answered
+        } else if (reply.type == sftp::kStatus) {
+          if (code == sftp::kStatusNoSuchFile) files[file].missing = true;
+          else fail_file(file, "cannot open it: " + status);
+        } else {
+          understood = false;
+        }
+      } else if (answered.type == sftp::kRead) {
+        if (reply.type == sftp::kData) {
+          files[file].content.append(fields.string());
+          if (files[file].content.size() <= options.output_cap_bytes) {
+            read_more(file);
+          } else {
+            fail_file(file, "larger than " + std::to_string(options.output_cap_bytes) + " bytes");
+            close(file);
+          }
+        } else if (reply.type == sftp::kStatus) {
+          if (code != sftp::kStatusEof) fail_file(file, status);
+          close(file);
+        } else {
+          understood = false;
+        }
+      } else {
+        understood = reply.type == sftp::kStatus;  // CLOSE: the file is read already
+      }
+      if (!understood || !fields.ok()) {
+        return sftp::Failure{sftp::Failure::Kind::kBroken,
+                             "the SFTP server sent packet type " + std::to_string(reply.type) + " in an unexpected place"};
+      }
+    }
+    return std::nullopt;
+  }
+
   const std::string host_;
   const SshSettings& settings_;
   SessionPtr session_;
+  ChannelPtr sftp_;          // the SFTP channel, kept between reads; freed before the session
+  std::string sftp_in_;      // received bytes not yet taken as packets
+  std::string sftp_out_;     // requests not yet written
+  std::uint32_t sftp_next_id_ = 1;
   std::set<ChannelPtr*> held_;
   SshDestination destination_;
   std::string endpoint_;
@@ -336,12 +784,16 @@ bluegreen::Result<CommandResult> SshExecutor::run(const std::string& host, const
   std::lock_guard lock(connection->mutex);
   const auto started = Clock::now();
 
-  // The host enforces the deadline too, so the command ends even if this connection drops. The
-  // first stderr line carries the remote PID, so a cancellation can kill the command (sshd
-  // refuses SSH "signal" requests in some setups, e.g. root logins).
-  const std::string wrapped = "printf '" + std::string(kPidMarker) + "%s\\n' \"$$\" >&2; exec timeout --signal=TERM --kill-after=" +
-                              seconds_text(settings_.stop_grace) + " " + seconds_text(options.deadline) + " sh -c " +
-                              shell_quote(command);
+  // The host enforces the deadline too (unless options.host_timeout is off), so the command ends
+  // even if this connection drops. The first stderr line carries the remote PID, so a
+  // cancellation can kill the command (sshd refuses SSH "signal" requests in some setups, e.g.
+  // root logins).
+  const std::string wrapped =
+      "printf '" + std::string(kPidMarker) + "%s\\n' \"$$\" >&2; exec " +
+      (options.host_timeout ? "timeout --signal=TERM --kill-after=" + seconds_text(settings_.stop_grace) + " " +
+                                  seconds_text(options.deadline) + " "
+                            : std::string()) +
+      "sh -c " + shell_quote(command);
   auto started_channel = connection->start(wrapped);
   if (!started_channel) return started_channel.error();
   ChannelPtr channel = std::move(started_channel.value());
@@ -388,7 +840,7 @@ bluegreen::Result<CommandResult> SshExecutor::run(const std::string& host, const
     if (!give_up_at && (now >= deadline || options.stop.stop_requested())) {
       result.timed_out = now >= deadline && !options.stop.stop_requested();
       result.cancelled = options.stop.stop_requested();
-      stop_remote_command(session, channel.get(), pid_line.pid(), host);
+      stop_remote_command(session, channel.get(), pid_line.pid(), !options.host_timeout, host);
       give_up_at = now + settings_.stop_grace;
       spdlog::info("ssh {}: {} command; sent TERM", host, result.cancelled ? "cancelling" : "deadline passed for");
     }
@@ -434,6 +886,86 @@ bluegreen::Result<CommandResult> SshExecutor::run(const std::string& host, const
   if (connection_lost) connection->drop();
   result.duration = duration_cast<milliseconds>(Clock::now() - started);
   return result;
+}
+
+bluegreen::Result<SocketReply> SshExecutor::query_unix_socket(const std::string& host, const std::string& socket_path,
+                                                              const std::string& request,
+                                                              const CommandOptions& options) {
+  auto connection = connection_for(host);
+  const auto started = Clock::now();
+  const auto deadline = started + options.deadline;
+  std::string refused;  // why the host would not forward the socket, when it would not
+  {
+    std::lock_guard lock(connection->mutex);
+    if (!connection->streamlocal_refused) {
+      auto reply = connection->forward(socket_path, request, options, deadline, refused);
+      if (refused.empty()) {
+        if (reply) reply->duration = duration_cast<milliseconds>(Clock::now() - started);
+        return reply;
+      }
+    }
+  }
+
+  // The host refuses direct-streamlocal channels, or sshd could not connect to this socket (it
+  // does not say which). socat on the host tells them apart and says exactly what is wrong.
+  CommandOptions rest = options;
+  rest.deadline = std::max(milliseconds(1), duration_cast<milliseconds>(deadline - Clock::now()));
+  auto reply = Executor::query_unix_socket(host, socket_path, request, rest);
+  if (refused.empty()) return reply;  // this session was already known to refuse forwarding
+  if (!reply) {
+    return Error{reply.error().message + " (forwarding the socket through SSH failed too: " + refused + ")"};
+  }
+  reply->duration = duration_cast<milliseconds>(Clock::now() - started);
+  std::lock_guard lock(connection->mutex);
+  if (connection->streamlocal_refused) return reply;
+  // socat reached the socket. Either sshd does not forward, or the socket was briefly away (HAProxy
+  // reloading) and is back: opening a channel again, with nothing sent, tells them apart.
+  // (Within what is left of the deadline; without time for it, the next query finds out.)
+  std::string refused_again;
+  if (Clock::now() >= deadline || connection->open_forward(socket_path, options, deadline, refused_again).ok() ||
+      refused_again.empty()) {
+    return reply;
+  }
+  connection->streamlocal_refused = true;
+  spdlog::warn("ssh {}: the host refuses to forward UNIX sockets ({}), but socat reaches {}: using socat for "
+               "socket queries on this connection (a few ms slower each). To allow forwarding, set "
+               "AllowStreamLocalForwarding yes in its sshd_config and do not use no-port-forwarding on the key.",
+               host, refused, socket_path);
+  return reply;
+}
+
+bluegreen::Result<std::vector<FileRead>> SshExecutor::read_files(const std::string& host,
+                                                                 const std::vector<std::string>& paths,
+                                                                 const CommandOptions& options) {
+  if (paths.empty()) return std::vector<FileRead>();
+  auto connection = connection_for(host);
+  const auto deadline = Clock::now() + options.deadline;
+  std::string unusable;  // why the host's SFTP server cannot be used, when it cannot
+  bool at_start = false;  // and whether it could not even be started
+  {
+    std::lock_guard lock(connection->mutex);
+    if (!connection->sftp_unusable) {
+      auto files = connection->sftp_read(paths, options, deadline, unusable, at_start);
+      if (unusable.empty()) return files;
+    }
+  }
+
+  // No SFTP here (sshd without the subsystem, a forced command, ...) or the SFTP server failed:
+  // `cat` through run(). Only a host where SFTP cannot even start is left to cat from now on; after
+  // any other failure the next read opens a new SFTP channel.
+  CommandOptions rest = options;
+  rest.deadline = std::max(milliseconds(1), duration_cast<milliseconds>(deadline - Clock::now()));
+  auto files = Executor::read_files(host, paths, rest);
+  if (!unusable.empty() && at_start && files) {
+    std::lock_guard lock(connection->mutex);
+    if (!connection->sftp_unusable) {
+      connection->sftp_unusable = true;
+      spdlog::warn("ssh {}: cannot read files over SFTP ({}): reading them with cat on this connection instead "
+                   "(a few ms slower each time). To use SFTP, enable the sftp Subsystem in its sshd_config.",
+                   host, unusable);
+    }
+  }
+  return files;
 }
 
 class SshExecutor::HeldChannel final : public HeldProcess {

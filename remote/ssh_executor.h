@@ -9,11 +9,24 @@
 // ssh config (HostName, User, Port, IdentityFile) work as with the ssh client.
 //
 // Every remote command is wrapped in `timeout` on the host, so it ends even if the connection
-// drops; locally the deadline (plus a grace) and the stop token end the wait, send the command a
-// TERM signal and close the channel.
+// drops (unless CommandOptions::host_timeout is off, for short read-only commands); locally the
+// deadline (plus a grace) and the stop token end the wait, send the command (its whole process
+// group) a TERM signal and close the channel.
+//
+// query_unix_socket() opens an OpenSSH "direct-streamlocal" channel on the host's session, so the
+// socket is reached by sshd itself and no process starts on the host. When the host refuses that
+// (sshd's AllowStreamLocalForwarding no or DisableForwarding yes, a no-port-forwarding key, a
+// server other than OpenSSH), it falls back to socat through run(); when socat reached the socket
+// and a second channel is refused too (not a socket that was briefly away), it keeps using socat
+// on that session.
+//
+// read_files() speaks SFTP on a channel it keeps open per session (one sftp-server process per
+// connection on the host, none per read), driven by the same deadline and stop handling; where the
+// SFTP server fails it falls back to `cat` through run(), and where none can be started (no sftp
+// Subsystem, a forced command) it stays with `cat` on that session.
 //
 // Thread-safety: run() may be called from any number of threads. Commands to different hosts run
-// in parallel; commands to one host are serialised on its session.
+// in parallel; commands, file reads and socket queries to one host are serialised on its session.
 
 #include "remote/executor.h"
 
@@ -48,6 +61,10 @@ class SshExecutor final : public Executor {
   bluegreen::Result<std::unique_ptr<HeldProcess>> hold(const std::string& host, const std::string& command,
                                                        const std::string& ready_line,
                                                        const CommandOptions& options) override;
+  bluegreen::Result<SocketReply> query_unix_socket(const std::string& host, const std::string& socket_path,
+                                                   const std::string& request, const CommandOptions& options) override;
+  bluegreen::Result<std::vector<FileRead>> read_files(const std::string& host, const std::vector<std::string>& paths,
+                                                      const CommandOptions& options) override;
 
   // Opens the session to `host` if it is not open (host key and authentication checked).
   bluegreen::Status connect(const std::string& host);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -158,6 +159,23 @@ TEST_CASE("a command that outlives its deadline is stopped and reported", "[e2e]
   CHECK(run_ok(executor, lab().blue(), "pgrep -f " + remote::shell_quote("[s]leep " + tag)).exit_status == 1);
 }
 
+TEST_CASE("without the host-side timeout, the deadline still stops the command's whole process group",
+          "[e2e][ssh][deadline]") {
+  remote::SshExecutor executor(lab_settings());
+  const std::string tag = std::to_string(32000 + ::getpid() % 1000);
+  CommandOptions options = with_deadline(1s);
+  options.host_timeout = false;
+  // The sleep is a child of sh, not the process whose PID the wrapper reports.
+  const auto result = run_ok(executor, lab().blue(), "echo started; sleep " + tag + "; echo never", options);
+  CHECK(result.timed_out);
+  CHECK_FALSE(result.exit_status.has_value());
+  CHECK(result.out.tail == "started\n");
+  CHECK(result.duration < 8s);
+  CHECK(run_ok(executor, lab().blue(), "pgrep -f " + remote::shell_quote("[s]leep " + tag)).exit_status == 1);
+  options.deadline = 10s;
+  CHECK(run_ok(executor, lab().blue(), "echo $0; exit 4", options).out.tail == "sh\n");
+}
+
 TEST_CASE("cancellation stops a running command", "[e2e][ssh][cancel]") {
   remote::SshExecutor executor(lab_settings());
   std::stop_source stop;
@@ -271,4 +289,320 @@ TEST_CASE("an sshd that accepts TCP but never speaks fails within the connect de
   REQUIRE_FALSE(result.ok());
   CHECK_THAT(result.error().message, Catch::Contains("cannot connect") && Catch::Contains("127.0.0.1"));
   CHECK(took < 5s);  // the 2 s connect deadline, not forever
+}
+
+// --- UNIX sockets on the host (HAProxy's runtime API) -----------------------------------------------
+
+namespace {
+
+remote::SocketReply query_ok(remote::Executor& executor, const std::string& host, const std::string& socket,
+                             const std::string& request, CommandOptions options = with_deadline(10s)) {
+  auto reply = executor.query_unix_socket(host, socket, request, options);
+  INFO("host " << host << " socket " << socket << (reply.ok() ? "" : " error: " + reply.error().message));
+  REQUIRE(reply.ok());
+  return std::move(reply.value());
+}
+
+// A free TCP port on `address` (closed again, so a server can take it).
+int free_port(const std::string& address) {
+  const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(probe >= 0);
+  sockaddr_in bound{};
+  bound.sin_family = AF_INET;
+  REQUIRE(::inet_pton(AF_INET, address.c_str(), &bound.sin_addr) == 1);
+  REQUIRE(::bind(probe, reinterpret_cast<sockaddr*>(&bound), sizeof bound) == 0);  // NOLINT
+  socklen_t length = sizeof bound;
+  REQUIRE(::getsockname(probe, reinterpret_cast<sockaddr*>(&bound), &length) == 0);  // NOLINT
+  ::close(probe);
+  return ntohs(bound.sin_port);
+}
+
+// A second sshd on the LB host, like the lab's but with the config lines that start with one of
+// `dropped` left out and `added` appended. Lives as long as the object.
+class VariantSshd {
+ public:
+  VariantSshd(const std::vector<std::string>& dropped, const std::vector<std::string>& added)
+      : dir_(temp_dir()), port_(free_port(lab().lb_addr)), starter_(lab_settings()) {
+    const auto host_dir = std::filesystem::path(lab().dir) / "hosts" / "lb";
+    {
+      std::ifstream original(host_dir / "sshd_config");
+      std::ofstream config(dir_ / "sshd_config");
+      for (std::string line; std::getline(original, line);) {
+        if (line.rfind("ListenAddress", 0) == 0) line = "ListenAddress " + lab().lb_addr + ":" + std::to_string(port_);
+        if (line.rfind("PidFile", 0) == 0) line = "PidFile " + (dir_ / "sshd.pid").string();
+        const bool drop = std::any_of(dropped.begin(), dropped.end(),
+                                      [&](const std::string& prefix) { return line.rfind(prefix, 0) == 0; });
+        if (!drop) config << line << "\n";
+      }
+      for (const auto& line : added) config << line << "\n";
+    }
+    std::ofstream(dir_ / "known_hosts") << "[" << lab().lb_addr << "]:" << port_ << " "
+                                        << read_file(host_dir / "ssh_host_ed25519_key.pub");
+    const std::string log = remote::shell_quote(log_path());
+    // Started in the LB's namespace; stopped when the holding channel closes.
+    const std::string start = "timeout 120 /usr/sbin/sshd -D -f " + remote::shell_quote((dir_ / "sshd_config").string()) +
+                              " -E " + log + " & pid=$!; trap 'kill $pid' EXIT; i=0; until grep -q 'Server listening' " +
+                              log + " 2>/dev/null; do i=$((i+1)); [ $i -lt 200 ] || exit 1; sleep 0.05; done; " +
+                              "echo listening; cat >/dev/null";
+    auto held = starter_.hold(lab().lb(), start, "listening", with_deadline(20s));
+    INFO((held.ok() ? std::string() : held.error().message + "\n" + read_file(log_path())));
+    REQUIRE(held.ok());
+    sshd_ = std::move(held.value());
+  }
+  ~VariantSshd() {
+    sshd_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  VariantSshd(const VariantSshd&) = delete;
+  VariantSshd& operator=(const VariantSshd&) = delete;
+
+  [[nodiscard]] std::string host() const { return "root@" + lab().lb_addr + ":" + std::to_string(port_); }
+  [[nodiscard]] remote::SshSettings settings() const {
+    auto settings = lab_settings();
+    settings.known_hosts_file = (dir_ / "known_hosts").string();
+    return settings;
+  }
+  [[nodiscard]] std::string log_path() const { return (dir_ / "sshd.log").string(); }
+
+ private:
+  std::filesystem::path dir_;
+  int port_;
+  remote::SshExecutor starter_;
+  std::unique_ptr<remote::HeldProcess> sshd_;
+};
+
+}  // namespace
+
+TEST_CASE("HAProxy's sockets are queried through the SSH connection, with no process on the host",
+          "[e2e][ssh][socket]") {
+  remote::SshExecutor executor(lab_settings());
+  const auto stats = query_ok(executor, lab().lb(), lab().var("LAB_HAPROXY_ADMIN_SOCK"), "show stat\n");
+  CHECK(stats.forwarded);
+  CHECK_THAT(stats.text, Catch::StartsWith("# pxname,svname,"));
+  CHECK_THAT(stats.text, Catch::Contains("\nblue,BACKEND,") && Catch::Contains("\ngreen,BACKEND,"));
+  const auto proc = query_ok(executor, lab().lb(), lab().var("LAB_HAPROXY_MASTER_SOCK"), "show proc\n");
+  CHECK(proc.forwarded);
+  CHECK_THAT(proc.text, Catch::Contains("master") && Catch::Contains("worker"));
+
+  // Commands and socket queries share the session, in any order.
+  const auto session = run_ok(executor, lab().lb(), "echo $SSH_CONNECTION").out.tail;
+  for (int i = 0; i < 20; ++i) {
+    REQUIRE(query_ok(executor, lab().lb(), lab().var("LAB_HAPROXY_ADMIN_SOCK"), "show info\n").text.find("Pid: ") !=
+            std::string::npos);
+  }
+  CHECK(run_ok(executor, lab().lb(), "echo $SSH_CONNECTION").out.tail == session);
+
+  SECTION("the socat fallback (Executor's default) gives the same answer") {
+    auto reply = executor.remote::Executor::query_unix_socket(lab().lb(), lab().var("LAB_HAPROXY_ADMIN_SOCK"),
+                                                              "show stat\n", with_deadline(10s));
+    REQUIRE(reply.ok());
+    CHECK_FALSE(reply->forwarded);
+    CHECK_THAT(reply->text, Catch::StartsWith("# pxname,svname,") && Catch::Contains("\nblue,BACKEND,"));
+  }
+  SECTION("a reply over the output cap is an error, never a partial reply") {
+    CommandOptions small = with_deadline(10s);
+    small.output_cap_bytes = 100;
+    const auto reply = executor.query_unix_socket(lab().lb(), lab().var("LAB_HAPROXY_ADMIN_SOCK"), "show stat\n", small);
+    REQUIRE_FALSE(reply.ok());
+    CHECK_THAT(reply.error().message, Catch::Contains("exceeds 100 bytes"));
+  }
+}
+
+TEST_CASE("a socket that does not exist gives a clear error, and forwarding keeps working", "[e2e][ssh][socket]") {
+  remote::SshExecutor executor(lab_settings());
+  const std::string missing = "/run/haproxy/no-such-" + std::to_string(::getpid()) + ".sock";
+  const auto reply = executor.query_unix_socket(lab().lb(), missing, "show stat\n", with_deadline(10s));
+  REQUIRE_FALSE(reply.ok());
+  CHECK_THAT(reply.error().message, Catch::Contains(missing) && Catch::Contains("No such file or directory"));
+  // sshd cannot say why it did not connect, so socat was asked; forwarding is still used after.
+  CHECK(query_ok(executor, lab().lb(), lab().var("LAB_HAPROXY_ADMIN_SOCK"), "show stat\n").forwarded);
+}
+
+TEST_CASE("a socket that never answers ends at the deadline or on cancellation", "[e2e][ssh][socket][deadline]") {
+  remote::SshExecutor executor(lab_settings());
+  // A listener that never accepts: the connection is queued and no reply ever comes.
+  const std::string socket = "/tmp/bluegreen-e2e-silent-" + std::to_string(::getpid()) + ".sock";
+  const std::string listener =
+      "exec timeout 120 python3 -c " +
+      remote::shell_quote("import os, socket, sys\n"
+                          "s = socket.socket(socket.AF_UNIX)\n"
+                          "s.bind(sys.argv[1])\n"
+                          "s.listen(8)\n"
+                          "print('listening', flush=True)\n"
+                          "sys.stdin.read()\n"
+                          "os.unlink(sys.argv[1])\n") +
+      " " + remote::shell_quote(socket);
+  auto held = executor.hold(lab().lb(), listener, "listening", with_deadline(10s));
+  INFO((held.ok() ? std::string() : held.error().message));
+  REQUIRE(held.ok());
+
+  SECTION("deadline") {
+    const auto started = std::chrono::steady_clock::now();
+    const auto reply = executor.query_unix_socket(lab().lb(), socket, "show stat\n", with_deadline(700ms));
+    const auto took = std::chrono::steady_clock::now() - started;
+    REQUIRE_FALSE(reply.ok());
+    CHECK_THAT(reply.error().message, Catch::Contains("deadline of 700 ms passed") && Catch::Contains(socket));
+    CHECK(took >= 700ms);
+    CHECK(took < 3s);
+  }
+  SECTION("cancellation") {
+    std::stop_source stop;
+    CommandOptions options = with_deadline(60s);
+    options.stop = stop.get_token();
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(300ms);
+      stop.request_stop();
+    });
+    const auto started = std::chrono::steady_clock::now();
+    const auto reply = executor.query_unix_socket(lab().lb(), socket, "show stat\n", options);
+    const auto took = std::chrono::steady_clock::now() - started;
+    canceller.join();
+    REQUIRE_FALSE(reply.ok());
+    CHECK_THAT(reply.error().message, Catch::Contains("cancelled"));
+    CHECK(took < 3s);
+  }
+  // The session is still good, and the lock-like held process on it too.
+  CHECK(query_ok(executor, lab().lb(), lab().var("LAB_HAPROXY_ADMIN_SOCK"), "show stat\n").forwarded);
+  CHECK(held.value()->alive());
+  held.value().reset();
+  // The listener saw its stdin close and removed its socket (nothing left behind).
+  for (int i = 0; i < 50 && run_ok(executor, lab().lb(), "test -e " + remote::shell_quote(socket)).exit_status == 0; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(run_ok(executor, lab().lb(), "test -e " + remote::shell_quote(socket)).exit_status == 1);
+}
+
+TEST_CASE("where sshd refuses to forward UNIX sockets and has no SFTP, socat and cat on the host answer instead",
+          "[e2e][ssh][socket][files]") {
+  VariantSshd sshd({"Subsystem"}, {"AllowStreamLocalForwarding no"});
+  remote::SshExecutor executor(sshd.settings());
+  for (int i = 0; i < 2; ++i) {  // the second time, socat and cat are used directly
+    const auto stats = query_ok(executor, sshd.host(), lab().var("LAB_HAPROXY_ADMIN_SOCK"), "show stat\n");
+    CHECK_FALSE(stats.forwarded);
+    CHECK_THAT(stats.text, Catch::StartsWith("# pxname,svname,") && Catch::Contains("\nblue,BACKEND,"));
+    auto files = executor.read_files(sshd.host(), {lab().var("LAB_HAPROXY_CFG"), "/no/such/file"}, with_deadline(10s));
+    INFO((files.ok() ? std::string() : files.error().message));
+    REQUIRE(files.ok());
+    REQUIRE(files->size() == 2);
+    CHECK(files->at(0).problem.empty());
+    CHECK_THAT(files->at(0).content, Catch::Contains("frontend fe_app"));
+    CHECK(files->at(1).missing);
+  }
+  // Each refusal is logged by sshd: the first query's, and the check that it was no passing
+  // hiccup; the second query did not ask again. Likewise SFTP was asked for once.
+  const auto log = read_file(sshd.log_path());
+  const auto count = [&](const std::string& text) {
+    std::size_t n = 0;
+    for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+    return n;
+  };
+  INFO(log);
+  CHECK(count("refused streamlocal port forward") == 2);
+  CHECK(count("subsystem request for sftp") == 1);
+  // A missing socket is still reported clearly.
+  const auto missing = executor.query_unix_socket(sshd.host(), "/run/haproxy/missing.sock", "show stat\n",
+                                                  with_deadline(10s));
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.error().message, Catch::Contains("No such file or directory"));
+}
+
+// --- Files on the host -----------------------------------------------------------------------------
+
+TEST_CASE("files are read over SFTP: content, missing, unreadable, large, capped", "[e2e][ssh][files]") {
+  remote::SshExecutor executor(lab_settings());
+  const std::string dir = "/tmp/bluegreen-e2e-files-" + std::to_string(::getpid());
+  // 200 000 bytes (several SFTP reads), a file with no final newline, an empty file, a directory.
+  run_ok(executor, lab().lb(), "mkdir -p " + dir + " && head -c 200000 /dev/urandom | base64 -w 100 | head -c 200000 > " + dir +
+                                   "/big && printf 'no newline' > " + dir + "/partial && : > " + dir + "/empty");
+  const std::vector<std::string> paths = {lab().var("LAB_HAPROXY_CFG"), dir + "/big", dir + "/partial", dir + "/empty",
+                                          dir + "/missing", dir, lab().var("LAB_HAPROXY_CFG")};
+  auto files = executor.read_files(lab().lb(), paths, with_deadline(10s));
+  INFO((files.ok() ? std::string() : files.error().message));
+  REQUIRE(files.ok());
+  REQUIRE(files->size() == paths.size());
+  const auto cat = [&](const std::string& path) { return run_ok(executor, lab().lb(), "cat " + path).out.tail; };
+  CHECK(files->at(0).content == cat(paths[0]));
+  CHECK(files->at(1).content.size() == 200000);
+  CHECK(files->at(1).content == cat(paths[1]));
+  CHECK(files->at(2).content == "no newline");
+  CHECK(files->at(3).content.empty());
+  for (const std::size_t i : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{6}}) {
+    INFO(paths[i]);
+    CHECK(files->at(i).problem.empty());
+    CHECK_FALSE(files->at(i).missing);
+  }
+  CHECK(files->at(4).missing);
+  CHECK(files->at(4).problem.empty());
+  CHECK_FALSE(files->at(5).problem.empty());  // a directory
+  CHECK(files->at(6).content == files->at(0).content);
+
+  SECTION("the cat fallback (Executor's default) reads the same") {
+    auto by_cat = executor.remote::Executor::read_files(lab().lb(), paths, with_deadline(10s));
+    REQUIRE(by_cat.ok());
+    REQUIRE(by_cat->size() == paths.size());
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      INFO(paths[i]);
+      CHECK(by_cat->at(i).content == files->at(i).content);
+      CHECK(by_cat->at(i).missing == files->at(i).missing);
+      CHECK(by_cat->at(i).problem.empty() == files->at(i).problem.empty());
+    }
+  }
+  SECTION("a file over the cap is unreadable, never truncated") {
+    CommandOptions small = with_deadline(10s);
+    small.output_cap_bytes = 100000;
+    auto capped = executor.read_files(lab().lb(), {dir + "/big", dir + "/partial"}, small);
+    REQUIRE(capped.ok());
+    CHECK(capped->at(0).content.empty());
+    CHECK_THAT(capped->at(0).problem, Catch::Contains("larger than 100000 bytes"));
+    CHECK(capped->at(1).content == "no newline");
+    // The channel is still in step afterwards.
+    CHECK(executor.read_files(lab().lb(), {paths[0]}, with_deadline(10s))->at(0).content == files->at(0).content);
+  }
+  SECTION("after the connection dropped, the next read reconnects") {
+    const auto killed =
+        executor.run(lab().lb(), "kill -9 $(ps -o ppid= -p $(ps -o ppid= -p $$))", with_deadline(10s));
+    if (killed.ok()) CHECK_FALSE(killed->succeeded());
+    auto again = executor.read_files(lab().lb(), {paths[0]}, with_deadline(10s));
+    INFO((again.ok() ? std::string() : again.error().message));
+    REQUIRE(again.ok());
+    CHECK(again->at(0).content == files->at(0).content);
+  }
+  run_ok(executor, lab().lb(), "rm -rf " + dir);
+}
+
+TEST_CASE("an SFTP server that never answers ends at the deadline or on cancellation", "[e2e][ssh][files][deadline]") {
+  // Its "sftp server" swallows every request (and keeps its stdout open, so no end of output).
+  const auto silent = temp_dir() / "silent-sftp";
+  std::ofstream(silent) << "#!/bin/sh\nexec cat 3>&1 >/dev/null\n";
+  std::filesystem::permissions(silent, std::filesystem::perms::owner_all);
+  VariantSshd sshd({"Subsystem"}, {"Subsystem sftp " + silent.string()});
+  remote::SshExecutor executor(sshd.settings());
+  SECTION("deadline") {
+    const auto started = std::chrono::steady_clock::now();
+    const auto files = executor.read_files(sshd.host(), {lab().var("LAB_HAPROXY_CFG")}, with_deadline(700ms));
+    const auto took = std::chrono::steady_clock::now() - started;
+    REQUIRE_FALSE(files.ok());
+    CHECK_THAT(files.error().message, Catch::Contains("deadline of 700 ms passed"));
+    CHECK(took >= 700ms);
+    CHECK(took < 3s);
+  }
+  SECTION("cancellation") {
+    std::stop_source stop;
+    CommandOptions options = with_deadline(60s);
+    options.stop = stop.get_token();
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(300ms);
+      stop.request_stop();
+    });
+    const auto started = std::chrono::steady_clock::now();
+    const auto files = executor.read_files(sshd.host(), {lab().var("LAB_HAPROXY_CFG")}, options);
+    const auto took = std::chrono::steady_clock::now() - started;
+    canceller.join();
+    REQUIRE_FALSE(files.ok());
+    CHECK_THAT(files.error().message, Catch::Contains("cancelled"));
+    CHECK(took < 3s);
+  }
+  // Commands on that connection still work.
+  CHECK(run_ok(executor, sshd.host(), "echo ok").out.tail == "ok\n");
+  std::filesystem::remove_all(silent.parent_path());
 }
