@@ -158,7 +158,7 @@ DeployOutcome deploy_to_standby(Services& services, const config::AppConfig& app
   GateOutcome gate;
   if (!failed && !cancelled) {
     HostStatus info;
-    read_deployed_commit(services.executor, host, app.load_balancer.command_timeout, info);
+    fill_deployed_commit(services, host, app.load_balancer.command_timeout, info);
     commit = info.deployed_commit;
     const auto gate_step = static_cast<double>(steps.size() + 1);
     reporter.step(gate_step, total,

@@ -6,11 +6,13 @@
 
 #include "config/config.h"
 #include "deployment/approvals.h"
+#include "deployment/deployed_commit.h"
 #include "deployment/health_gate.h"
 #include "remote/executor.h"
 #include "state/state_store.h"
 
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace deployment {
@@ -27,6 +29,8 @@ struct Services {
   remote::Executor& executor;
   ApprovalBook& approvals;
   Probe probe = remote::probe_health;
+  // Commit details by hash, shared by every copy of these services (see deployed_commit.h).
+  std::shared_ptr<CommitCache> commits = std::make_shared<CommitCache>();
 };
 
 inline state::StateStore store_for(remote::Executor& executor, const config::AppConfig& app) {

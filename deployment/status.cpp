@@ -1,7 +1,5 @@
 #include "deployment/status.h"
 
-#include "remote/shell_command.h"
-
 #include <future>
 #include <map>
 #include <tuple>
@@ -60,32 +58,16 @@ json host_json(const HostStatus& host, bool is_prod) {
 
 std::string short_commit(const std::string& commit) { return commit.substr(0, 8); }
 
-void read_deployed_commit(remote::Executor& executor, const config::HostConfig& host, std::chrono::milliseconds timeout,
+void fill_deployed_commit(Services& services, const config::HostConfig& host, std::chrono::milliseconds timeout,
                           HostStatus& into) {
-  remote::CommandOptions options;
-  options.deadline = timeout;
-  // Read-only and quick: no `timeout` process on the host (the deadline is enforced here), and
-  // git replaces the shell instead of being forked from it.
-  options.host_timeout = false;
-  auto result = executor.run(host.ssh,
-                             "cd " + remote::shell_quote(host.app_dir) + " && exec git log -1 --format='%H%n%cI%n%s'",
-                             options);
-  if (!result) {
-    into.git_problem = result.error().message;
+  auto commit = read_deployed_commit(services.executor, *services.commits, host, timeout);
+  if (!commit) {
+    into.git_problem = commit.error().message;
     return;
   }
-  if (!result->succeeded()) {
-    std::string why = result->err.tail.empty() ? result->summary() : result->err.tail;
-    while (!why.empty() && why.back() == '\n') why.pop_back();
-    into.git_problem = "cannot read the deployed commit in " + host.app_dir + " on " + host.ssh + ": " + why;
-    return;
-  }
-  std::istringstream lines(result->out.tail);
-  std::string commit;
-  std::getline(lines, commit);
-  std::getline(lines, into.commit_date);
-  std::getline(lines, into.commit_subject);
-  into.deployed_commit = commit;
+  into.deployed_commit = commit->hash;
+  into.commit_date = commit->date;
+  into.commit_subject = commit->subject;
 }
 
 namespace {
@@ -156,7 +138,7 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
       if (git_reads.count(key) == 0) {
         git_reads.emplace(key, std::async(std::launch::async, [&services, host, app] {
           HostStatus info;
-          read_deployed_commit(services.executor, *host, app->load_balancer.command_timeout, info);
+          fill_deployed_commit(services, *host, app->load_balancer.command_timeout, info);
           return info;
         }));
       }

@@ -51,9 +51,9 @@ StatusReport gather_status(Services& services, const config::AppConfig& app);
 // host and app directory, one probe per health URL, all in parallel. Reports are in `apps` order.
 std::vector<StatusReport> gather_status_all(Services& services, const std::vector<const config::AppConfig*>& apps);
 
-// Reads one host's deployed commit (git HEAD in its app dir).
-void read_deployed_commit(remote::Executor& executor, const config::HostConfig& host,
-                          std::chrono::milliseconds timeout, HostStatus& into);
+// Reads one host's deployed commit (git HEAD in its app dir) into `into`, or why it cannot.
+void fill_deployed_commit(Services& services, const config::HostConfig& host, std::chrono::milliseconds timeout,
+                          HostStatus& into);
 
 std::string short_commit(const std::string& commit);
 

@@ -238,10 +238,10 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   auto frontend_probe = std::async(std::launch::async, [&] { return probe_frontend(services, app); });
   HostStatus blue_info, green_info;
   auto blue_commit = std::async(std::launch::async, [&] {
-    read_deployed_commit(services.executor, app.blue, app.load_balancer.command_timeout, blue_info);
+    fill_deployed_commit(services, app.blue, app.load_balancer.command_timeout, blue_info);
   });
   auto green_commit = std::async(std::launch::async, [&] {
-    read_deployed_commit(services.executor, app.green, app.load_balancer.command_timeout, green_info);
+    fill_deployed_commit(services, app.green, app.load_balancer.command_timeout, green_info);
   });
   const auto snapshot = snapshot_future.get();
   blue_commit.get();
