@@ -67,8 +67,9 @@ std::string lb_reload_command(const config::AppConfig& app);
 bluegreen::Result<std::string> query_haproxy_socket(remote::Executor& executor, const config::AppConfig& app,
                                                     const std::string& socket_path, const std::string& command);
 
-// `with_processes`: also ask the master socket (`show proc`), which a switch needs to verify its
-// reload; status leaves it out (each socket query is one more round trip to the LB).
+// `with_processes`: also ask the master socket (`show proc`): a switch needs it to verify its
+// reload, and status shows the master's pid, reloads and workers, or that it does not answer (a
+// stopped or hung master makes that query wait for its 2 s deadline).
 LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig& app, const state::StateStore& store,
                             bool with_processes = true);
 

@@ -281,6 +281,8 @@ test("HAProxy's master frozen (SIGSTOP) during the reload: the call gives up, sa
     const frozen = (await mcp.call("get_deployment_status")).structuredContent;
     assert.equal(frozen.current.prod.server, live.toUpperCase());
     assert.deepEqual(frozen.drift, []);
+    // ... and says the master does not answer.
+    assert.ok(frozen.warnings.some((w) => /cannot read HAProxy's master socket/.test(w)), JSON.stringify(frozen.warnings));
   } finally {
     ssh("lab-lb", `kill -CONT ${master}`);
     await freezing.close();

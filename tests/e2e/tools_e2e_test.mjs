@@ -38,6 +38,9 @@ test("status on a fresh lab: BLUE is PROD, HAProxy is read, no state file yet", 
   assert.equal(s.haproxy.backend, "blue");
   assert.equal(s.haproxy.status, "✅ OPERATIONAL");
   assert.equal(s.current.prod.haproxyView.servers[0].status, "UP");
+  // HAProxy's master answers through the forwarded socket: its pid matches the pid file.
+  assert.equal(String(s.haproxy.masterPid), ssh("lab-lb", "cat /run/haproxy/haproxy.pid").stdout.trim());
+  assert.ok(s.haproxy.workers.length >= 1, JSON.stringify(s.haproxy));
   assert.equal(s.history.totalSwitches, 0);
   assert.equal(s.stateFile.status, "missing");
   assert.deepEqual(s.drift, []);
