@@ -78,6 +78,10 @@ std::string seconds_text(milliseconds ms) {
 
 constexpr std::string_view kPidMarker = "bluegreen-mcp-pid:";
 
+// How far apart two refused channels to a socket socat reached must be before forwarding counts
+// as refused by the host (longer than the windows in which a reloading HAProxy master refuses).
+constexpr auto kRefusalConfirmAfter = std::chrono::seconds(3);
+
 // Separates the "bluegreen-mcp-pid:<pid>" line the wrapper writes first on stderr from the
 // command's own output.
 class PidLine {
@@ -266,6 +270,7 @@ class SshExecutor::Connection {
     if (!session) return session.error();
     session_ = std::move(session.value());
     streamlocal_refused = false;  // a new session may be allowed what the last one was not
+    refusal_suspected.reset();
     sftp_unusable = false;
     return bluegreen::ok_status();
   }
@@ -351,6 +356,9 @@ class SshExecutor::Connection {
   }
 
   bool streamlocal_refused = false;  // requires `mutex`: this session refuses direct-streamlocal
+  // Requires `mutex`: when a channel to a socket that socat had just reached was first refused,
+  // with no forwarded query succeeding since (see query_unix_socket).
+  std::optional<Clock::time_point> refusal_suspected;
   bool sftp_unusable = false;        // requires `mutex`: this session has no usable SFTP server
 
   // Requires `mutex`. Reads whole files over the SFTP channel (opened on first use and kept).
@@ -900,7 +908,10 @@ bluegreen::Result<SocketReply> SshExecutor::query_unix_socket(const std::string&
     if (!connection->streamlocal_refused) {
       auto reply = connection->forward(socket_path, request, options, deadline, refused);
       if (refused.empty()) {
-        if (reply) reply->duration = duration_cast<milliseconds>(Clock::now() - started);
+        if (reply) {
+          reply->duration = duration_cast<milliseconds>(Clock::now() - started);
+          connection->refusal_suspected.reset();  // forwarding works: what was refused was a passing hiccup
+        }
         return reply;
       }
     }
@@ -918,14 +929,27 @@ bluegreen::Result<SocketReply> SshExecutor::query_unix_socket(const std::string&
   reply->duration = duration_cast<milliseconds>(Clock::now() - started);
   std::lock_guard lock(connection->mutex);
   if (connection->streamlocal_refused) return reply;
-  // socat reached the socket. Either sshd does not forward, or the socket was briefly away (HAProxy
-  // reloading) and is back: opening a channel again, with nothing sent, tells them apart.
+  // socat reached the socket. Either sshd does not forward, or the socket was briefly away and is
+  // back. sshd gives the same answer for both, and a reloading HAProxy master refuses connections
+  // in short windows more than once while it restarts, so one refusal right after socat's success
+  // proves nothing. Forwarding counts as refused only when that happens again at least
+  // kRefusalConfirmAfter later with no forwarded query succeeding in between; until then each query
+  // tries forwarding first (a refused channel costs one round trip).
   // (Within what is left of the deadline; without time for it, the next query finds out.)
   std::string refused_again;
   if (Clock::now() >= deadline || connection->open_forward(socket_path, options, deadline, refused_again).ok() ||
       refused_again.empty()) {
+    connection->refusal_suspected.reset();
     return reply;
   }
+  const auto now = Clock::now();
+  if (!connection->refusal_suspected) {
+    connection->refusal_suspected = now;
+    spdlog::debug("ssh {}: sshd did not forward {} ({}) though socat reached it; forwarding again next time",
+                  host, socket_path, refused);
+    return reply;
+  }
+  if (now - *connection->refusal_suspected < kRefusalConfirmAfter) return reply;
   connection->streamlocal_refused = true;
   spdlog::warn("ssh {}: the host refuses to forward UNIX sockets ({}), but socat reaches {}: using socat for "
                "socket queries on this connection (a few ms slower each). To allow forwarding, set "

@@ -476,7 +476,11 @@ TEST_CASE("where sshd refuses to forward UNIX sockets and has no SFTP, socat and
           "[e2e][ssh][socket][files]") {
   VariantSshd sshd({"Subsystem"}, {"AllowStreamLocalForwarding no"});
   remote::SshExecutor executor(sshd.settings());
-  for (int i = 0; i < 2; ++i) {  // the second time, socat and cat are used directly
+  // Forwarding counts as refused only when refused again kRefusalConfirmAfter (3 s) after the
+  // first time: queries 1 and 2 try it (and check again after socat), query 3 (4 s later) confirms,
+  // query 4 uses socat directly.
+  for (int i = 0; i < 4; ++i) {
+    if (i == 2) std::this_thread::sleep_for(4s);
     const auto stats = query_ok(executor, sshd.host(), lab().var("LAB_HAPROXY_ADMIN_SOCK"), "show stat\n");
     CHECK_FALSE(stats.forwarded);
     CHECK_THAT(stats.text, Catch::StartsWith("# pxname,svname,") && Catch::Contains("\nblue,BACKEND,"));
@@ -488,8 +492,8 @@ TEST_CASE("where sshd refuses to forward UNIX sockets and has no SFTP, socat and
     CHECK_THAT(files->at(0).content, Catch::Contains("frontend fe_app"));
     CHECK(files->at(1).missing);
   }
-  // Each refusal is logged by sshd: the first query's, and the check that it was no passing
-  // hiccup; the second query did not ask again. Likewise SFTP was asked for once.
+  // Each refusal is logged by sshd: two for each of the first three queries (the try, and the
+  // check that it was no passing hiccup); the fourth did not ask. SFTP was asked for once.
   const auto log = read_file(sshd.log_path());
   const auto count = [&](const std::string& text) {
     std::size_t n = 0;
@@ -497,7 +501,7 @@ TEST_CASE("where sshd refuses to forward UNIX sockets and has no SFTP, socat and
     return n;
   };
   INFO(log);
-  CHECK(count("refused streamlocal port forward") == 2);
+  CHECK(count("refused streamlocal port forward") == 6);
   CHECK(count("subsystem request for sftp") == 1);
   // A missing socket is still reported clearly.
   const auto missing = executor.query_unix_socket(sshd.host(), "/run/haproxy/missing.sock", "show stat\n",
