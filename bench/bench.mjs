@@ -19,6 +19,15 @@ const row = (name, s, note = "") => {
 };
 const args = ["--config", config, "--log-level", "warn"];
 
+// The share of this machine's CPU time the hypervisor gave to other machines (steal, from
+// /proc/stat) between two readings: a starved machine is slower and noisier, so the run says so.
+function cpuTimes() {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
+}
+const stolenPercent = (from, to) => ((100 * (to.steal - from.steal)) / Math.max(1, to.total - from.total)).toFixed(0);
+const runStarted = cpuTimes();
+
 // --- cold start ---------------------------------------------------------------------------
 {
   const samples = [];
@@ -128,8 +137,9 @@ let load;
 {
   const rate = 200;  // requests per second
   const seconds = 10;
-  const stats = { sent: 0, ok: 0, non2xx: 0, errors: 0, switches: 0 };
+  const stats = { sent: 0, ok: 0, non2xx: 0, errors: 0, timeouts: 0, switches: 0 };
   const inflight = [];
+  const cpuBefore = cpuTimes();
   const started = Date.now();
   const fire = async () => {
     stats.sent++;
@@ -138,8 +148,9 @@ let load;
       await r.arrayBuffer();
       if (r.status >= 200 && r.status < 300) stats.ok++;
       else stats.non2xx++;
-    } catch {
+    } catch (e) {
       stats.errors++;
+      if (e.name === "TimeoutError") stats.timeouts++;  // no answer within 5 s
     }
   };
   const generator = (async () => {
@@ -160,6 +171,7 @@ let load;
   })();
   await Promise.all([generator, switcher]);
   await Promise.all(inflight);
+  stats.stolenPercent = stolenPercent(cpuBefore, cpuTimes());
   load = stats;
   console.error(`  load: ${JSON.stringify(stats)}`);
 }
@@ -228,6 +240,9 @@ for (const { name, s, note } of rows) {
 console.log(`| resident memory: idle after initialize + tools/list | ${idle.rssMiB.toFixed(1)} MiB | | |`);
 console.log(`| resident memory: peak over the whole run | ${peak.peakMiB.toFixed(1)} MiB | | |`);
 console.log(`\nzero-drop: ${load.sent} requests at 200/s over 10 s while switching ${load.switches} times: ` +
-  `${load.ok} 2xx, ${load.non2xx} non-2xx, ${load.errors} connection errors`);
+  `${load.ok} 2xx, ${load.non2xx} non-2xx, ${load.errors} connection errors (${load.timeouts} of them no answer ` +
+  `within 5 s); CPU stolen by the hypervisor meanwhile: ${load.stolenPercent}%`);
+console.log(`CPU stolen by the hypervisor over the whole run: ${stolenPercent(runStarted, cpuTimes())}% ` +
+  "(figures from a starved machine are slower and noisier)");
 console.log(`status: ${(seedStatus.median / statusOne.median).toFixed(1)}x faster than the per-command-ssh way`);
 console.log(`switch: ${(seedSwitch.median / switchCall.median).toFixed(1)}x faster than the per-command-ssh way, which validates and verifies nothing`);

@@ -117,6 +117,10 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver listens with a backlog of 5. A reload brings a new HAProxy worker that opens
+    # its server connections in a burst; with 5, the kernel drops the SYNs beyond it and HAProxy's
+    # connect waits for a retransmission (1 s, then 3 s), which a client sees as a stall.
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         # Health checkers and reloading proxies hang up early; that is not an app error.
