@@ -378,16 +378,39 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
                    "nothing was changed. Check HAProxy on " + lb.ssh + ", then request a new plan.",
                    plan);
   }
-  if (!plan.emergency) {
-    if (const auto problem = standby_problem_now(app, snapshot, plan.to, standby_gate.get()); !problem.empty()) {
-      return refused("STANDBY " + state::to_upper_string(plan.to) + " is not healthy now (" + problem +
-                         "). Use emergency=true only to roll back from a broken PROD.",
-                     plan);
-    }
-  }
-  if (stop.stop_requested()) return refused("cancelled", plan);
   auto candidate = haproxy::rewrite_live_backend(*snapshot.haproxy_text, selector_of(app), backend_of(app, plan.to));
   if (!candidate) return refused("cannot prepare the HAProxy change: " + candidate.error().message, plan);
+
+  // The candidate config is written beside the live one and checked (`haproxy -c`) while the
+  // standby's probes finish: neither changes anything HAProxy reads, and the check is the slowest
+  // part of a switch. Every refusal from here on waits for it and removes the candidate.
+  const std::string cfg = lb.haproxy_config;
+  const std::string candidate_path = cfg + ".bluegreen-candidate";
+  auto placeholders = lb_placeholders(app);
+  placeholders["config"] = candidate_path;
+  const std::string validate =
+      "set -e; cand=" + shell_quote(candidate_path) + "; printf '%s' " + shell_quote(bluegreen::base64_encode(*candidate)) +
+      " | base64 -d > \"$cand\"; if ! out=$( { " + remote::substitute_placeholders(lb.validate_command, placeholders) +
+      "; } 2>&1 ); then printf '%s\\n' \"$out\"; rm -f \"$cand\"; exit " + std::to_string(kCandidateInvalidExit) + "; fi";
+  const auto validate_started = Clock::now();
+  auto validation = std::async(std::launch::async, [&services, &app, validate] { return on_lb(services, app, validate); });
+  const auto refused_before_swap = [&](const std::string& why) {
+    auto checked = validation.get();
+    if (!checked || !checked->succeeded() || checked->exit_status != kCandidateInvalidExit) {
+      // The candidate may be on the LB (or its writing was cut off): remove it. Best effort; it is
+      // never read by HAProxy, and the next switch overwrites it.
+      (void)on_lb(services, app, "rm -f " + shell_quote(candidate_path));
+    }
+    return refused(why, plan);
+  };
+
+  if (!plan.emergency) {
+    if (const auto problem = standby_problem_now(app, snapshot, plan.to, standby_gate.get()); !problem.empty()) {
+      return refused_before_swap("STANDBY " + state::to_upper_string(plan.to) + " is not healthy now (" + problem +
+                                 "). Use emergency=true only to roll back from a broken PROD.");
+    }
+  }
+  if (stop.stop_requested()) return refused_before_swap("cancelled");
 
   // The new state, written beside the old one now: a full or read-only disk stops us here.
   state::DeploymentState next = snapshot.state.value_or(state::DeploymentState{});
@@ -406,38 +429,40 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
   next.trim(app.history_limit);
   next.generation = snapshot.generation() + 1;
   auto prepared = store.prepare(**lock, next, snapshot.generation());
-  if (!prepared) return refused(prepared.error().message, plan);
+  if (!prepared) return refused_before_swap(prepared.error().message);
   timings["checksMs"] = ms_since(started);
 
   // 3. Validate the candidate and swap it in atomically (keeping a backup), unless the live file
   // changed under us.
   reporter.step(3, kSteps, "step 3/6: validating the new HAProxy config and switching it in");
-  const auto validate_started = Clock::now();
-  const std::string cfg = lb.haproxy_config;
-  const std::string candidate_path = cfg + ".bluegreen-candidate";
-  auto placeholders = lb_placeholders(app);
-  placeholders["config"] = candidate_path;
+  auto validated = validation.get();
+  if (!validated || !validated->succeeded()) {
+    store.discard(*prepared);
+    if (validated && validated->exit_status == kCandidateInvalidExit) {
+      return refused("the new HAProxy config failed validation (" + lb.validate_command + "):\n" +
+                         output_of(*validated) + "\nThe live config is untouched.",
+                     plan);
+    }
+    (void)on_lb(services, app, "rm -f " + shell_quote(candidate_path));
+    return refused("checking the new HAProxy config failed: " +
+                       (validated ? output_of(*validated) : validated.error().message) + " (the live config is untouched)",
+                   plan);
+  }
+  // Swapped in atomically (keeping a backup), unless the live file changed under us.
   const std::string swap =
-      "set -e; cfg=" + shell_quote(cfg) + "; cand=" + shell_quote(candidate_path) + "; printf '%s' " +
-      shell_quote(bluegreen::base64_encode(*candidate)) + " | base64 -d > \"$cand\"; if ! out=$( { " +
-      remote::substitute_placeholders(lb.validate_command, placeholders) +
-      "; } 2>&1 ); then printf '%s\\n' \"$out\"; rm -f \"$cand\"; exit " + std::to_string(kCandidateInvalidExit) +
-      "; fi; if ! printf '%s' " + shell_quote(bluegreen::base64_encode(*snapshot.haproxy_text)) +
-      " | base64 -d | cmp -s - \"$cfg\"; then rm -f \"$cand\"; exit " + std::to_string(kLiveConfigChangedExit) +
+      "set -e; cfg=" + shell_quote(cfg) + "; cand=" + shell_quote(candidate_path) + "; if ! printf '%s' " +
+      shell_quote(bluegreen::base64_encode(*snapshot.haproxy_text)) + " | base64 -d | cmp -s - \"$cfg\"; then rm -f \"$cand\"; exit " +
+      std::to_string(kLiveConfigChangedExit) +
       "; fi; cp -p \"$cfg\" \"$cfg.bluegreen-backup\"; sync \"$cfg.bluegreen-backup\"; mv -f \"$cand\" \"$cfg\"; sync \"$cfg\"";
   std::optional<int> reloads_before;
   if (snapshot.processes) reloads_before = snapshot.processes->reloads;
   auto swapped = on_lb(services, app, swap);
   if (!swapped || !swapped->succeeded()) {
     store.discard(*prepared);
-    if (swapped && swapped->exit_status == kCandidateInvalidExit) {
-      return refused("the new HAProxy config failed validation (" + lb.validate_command + "):\n" +
-                         output_of(*swapped) + "\nThe live config is untouched.",
-                     plan);
-    }
     if (swapped && swapped->exit_status == kLiveConfigChangedExit) {
       return refused(cfg + " changed on the load balancer while the switch was being prepared; request a new plan", plan);
     }
+    (void)on_lb(services, app, "rm -f " + shell_quote(candidate_path));
     return refused("installing the new HAProxy config failed: " +
                        (swapped ? output_of(*swapped) : swapped.error().message) + " (the live config is untouched)",
                    plan);

@@ -111,6 +111,8 @@ test("a flapping standby never passes: not at planning, not at execution, not in
     assert.equal(executed.isError, true, text(executed));
     assert.match(text(executed), /not healthy now/);
     assert.equal(executed.structuredContent.switched, false);
+    // The candidate config, checked while the standby was probed, was removed again.
+    assert.equal(ssh("lab-lb", "ls /etc/haproxy/haproxy.cfg.bluegreen-candidate", { allowFail: true }).code, 2);
 
     const deployed = await quick.call("deploy_to_standby", { createBackup: false });
     assert.equal(deployed.isError, true, text(deployed));
@@ -189,6 +191,8 @@ async function assertSwitchAbortedWithStateIntact(expected) {
   assert.equal(ssh("lab-lb", "cat /var/lib/bluegreen/shop.json").stdout, stateBefore);
   assert.equal(ssh("lab-lb", "ls /var/lib/bluegreen | grep -c -v -E '^(shop\\.json|shop\\.json\\.lock|shop\\.json\\.lock\\.owner|audit\\.log|filler)$'", { allowFail: true }).stdout.trim(), "0",
     "temporary files left behind");
+  assert.equal(ssh("lab-lb", "ls /etc/haproxy/haproxy.cfg.bluegreen-candidate", { allowFail: true }).code, 2,
+    "the candidate HAProxy config was left behind");
 }
 
 test("the LB's state filesystem is full: the switch is aborted before traffic moves, the state file intact", async () => {
