@@ -394,13 +394,13 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
       "; } 2>&1 ); then printf '%s\\n' \"$out\"; rm -f \"$cand\"; exit " + std::to_string(kCandidateInvalidExit) + "; fi";
   const auto validate_started = Clock::now();
   auto validation = std::async(std::launch::async, [&services, &app, validate] { return on_lb(services, app, validate); });
+  // Best effort: HAProxy never reads the candidate, and the next switch overwrites it.
+  const auto remove_candidate = [&] { (void)on_lb(services, app, "rm -f " + shell_quote(candidate_path)); };
   const auto refused_before_swap = [&](const std::string& why) {
     auto checked = validation.get();
-    if (!checked || !checked->succeeded() || checked->exit_status != kCandidateInvalidExit) {
-      // The candidate may be on the LB (or its writing was cut off): remove it. Best effort; it is
-      // never read by HAProxy, and the next switch overwrites it.
-      (void)on_lb(services, app, "rm -f " + shell_quote(candidate_path));
-    }
+    // An invalid candidate was removed by the check itself; otherwise it may be on the LB (or its
+    // writing was cut off).
+    if (!checked || checked->exit_status != kCandidateInvalidExit) remove_candidate();
     return refused(why, plan);
   };
 
@@ -443,7 +443,7 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
                          output_of(*validated) + "\nThe live config is untouched.",
                      plan);
     }
-    (void)on_lb(services, app, "rm -f " + shell_quote(candidate_path));
+    remove_candidate();
     return refused("checking the new HAProxy config failed: " +
                        (validated ? output_of(*validated) : validated.error().message) + " (the live config is untouched)",
                    plan);
@@ -462,7 +462,7 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
     if (swapped && swapped->exit_status == kLiveConfigChangedExit) {
       return refused(cfg + " changed on the load balancer while the switch was being prepared; request a new plan", plan);
     }
-    (void)on_lb(services, app, "rm -f " + shell_quote(candidate_path));
+    remove_candidate();
     return refused("installing the new HAProxy config failed: " +
                        (swapped ? output_of(*swapped) : swapped.error().message) + " (the live config is untouched)",
                    plan);
