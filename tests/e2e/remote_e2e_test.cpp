@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -351,7 +353,15 @@ class VariantSshd {
   }
   ~VariantSshd() {
     sshd_.reset();
-    std::filesystem::remove_all(dir_);
+    // sshd deletes its pid file as it exits, which races with deleting the directory: wait for
+    // that (bounded), and never throw from here.
+    for (int i = 0; i < 100 && std::filesystem::exists(dir_ / "sshd.pid"); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::error_code ignored;
+    if (std::filesystem::remove_all(dir_, ignored) == static_cast<std::uintmax_t>(-1)) {
+      std::filesystem::remove_all(dir_, ignored);
+    }
   }
   VariantSshd(const VariantSshd&) = delete;
   VariantSshd& operator=(const VariantSshd&) = delete;
