@@ -91,9 +91,9 @@ class Executor {
                                                const CommandOptions& options) = 0;
 
   // Starts `command` and waits until it prints `ready_line` as a line on stdout. Returns the
-  // handle then; returns the finished command's CommandResult as an Error message when it exits
-  // first (exit status and output tails included), or an Error when options.deadline passes or
-  // options.stop is requested (the process is then closed).
+  // handle then. When the command exits first, the Error has code kFailedPrecondition, its
+  // exit_status set, and the output tails in its message; when options.deadline passes or
+  // options.stop is requested, code kDeadlineExceeded or kCancelled (the process is then closed).
   virtual bluegreen::Result<std::unique_ptr<HeldProcess>> hold(const std::string& host, const std::string& command,
                                                                const std::string& ready_line,
                                                                const CommandOptions& options) = 0;

@@ -1062,14 +1062,16 @@ bluegreen::Result<std::unique_ptr<HeldProcess>> SshExecutor::hold(const std::str
       const int status = ssh_channel_get_exit_status(channel.get());
       channel.reset();
       return Error{"exited with status " + std::to_string(status) + " before it was ready" +
-                   (err.empty() ? std::string() : "; stderr: " + err.substr(0, 2000)) +
-                   (out.empty() ? std::string() : "; stdout: " + out.substr(0, 2000))};
+                       (err.empty() ? std::string() : "; stderr: " + err.substr(0, 2000)) +
+                       (out.empty() ? std::string() : "; stdout: " + out.substr(0, 2000)),
+                   bluegreen::ErrorCode::kFailedPrecondition, status};
     }
     if (progressed) continue;
     const auto now = Clock::now();
-    if (options.stop.stop_requested()) return Error{"cancelled while waiting"};
+    if (options.stop.stop_requested()) return Error{"cancelled while waiting", bluegreen::ErrorCode::kCancelled};
     if (now >= started + options.deadline) {
-      return Error{"not ready within " + std::to_string(options.deadline.count()) + " ms"};
+      return Error{"not ready within " + std::to_string(options.deadline.count()) + " ms",
+                   bluegreen::ErrorCode::kDeadlineExceeded};
     }
     const auto slice = std::clamp(duration_cast<milliseconds>(started + options.deadline - now), milliseconds(1),
                                   milliseconds(50));

@@ -109,8 +109,9 @@ bluegreen::Result<std::unique_ptr<AppLock>> StateStore::lock(const std::string& 
   auto held = executor_.hold(location_.host, command, std::string(kLockedMarker), options);
   if (held) return std::make_unique<AppLock>(std::move(held.value()));
 
-  if (held.error().message.find("exited with status " + std::to_string(kLockBusyExit)) == std::string::npos) {
-    return Error{"cannot take the lock " + location_.lock_file + " on " + location_.host + ": " + held.error().message};
+  if (held.error().exit_status != kLockBusyExit) {
+    return Error{"cannot take the lock " + location_.lock_file + " on " + location_.host + ": " + held.error().message,
+                 held.error().code};
   }
   std::string who = "another operation";
   if (auto owner = run("cat " + shell_quote(owner_file) + " 2>/dev/null"); owner && owner->succeeded()) {
@@ -121,8 +122,9 @@ bluegreen::Result<std::unique_ptr<AppLock>> StateStore::lock(const std::string& 
     }
   }
   return Error{"the app \"" + location_.app + "\" is locked by " + who + "; waited " + std::to_string(wait_seconds) +
-               " s. Wait for that operation to finish and try again (the lock is released when its holder finishes "
-               "or its connection closes)."};
+                   " s. Wait for that operation to finish and try again (the lock is released when its holder finishes "
+                   "or its connection closes).",
+               bluegreen::ErrorCode::kBusy};
 }
 
 bluegreen::Result<StateStore::PreparedWrite> StateStore::prepare(const AppLock& lock, const DeploymentState& next,

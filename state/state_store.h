@@ -70,6 +70,8 @@ class StateStore {
   [[nodiscard]] bluegreen::Result<std::optional<DeploymentState>> parse_read(const std::string& output) const;
 
   // Takes the app's lock, waiting up to `wait`. `client` and `action` are recorded as the holder.
+  // Errors: code kBusy when another holder kept it for all of `wait` (the message names the
+  // holder); kCancelled, kDeadlineExceeded or kUnavailable as the executor reports them.
   bluegreen::Result<std::unique_ptr<AppLock>> lock(const std::string& client, const std::string& action,
                                                    std::chrono::milliseconds wait, std::stop_token stop) const;
 
