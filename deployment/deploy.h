@@ -9,6 +9,7 @@
 // Thread-safety: reentrant; concurrent deploys of one app are serialised by the lock.
 
 #include "config/config.h"
+#include "deployment/deploy_report.h"
 #include "deployment/services.h"
 
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 namespace deployment {
 
@@ -27,13 +29,12 @@ struct DeployRequest {
   std::optional<state::Color> expected_target;    // refuse unless the standby is this colour
 };
 
-struct DeployOutcome {
-  bool ok = false;
-  bool cancelled = false;
-  std::string text;
-  nlohmann::json structured;
-};
+// The step names of a deploy of `app`, in order, as progress shows them: the configured steps,
+// then "health gate" and "recording the deploy".
+std::vector<std::string> deploy_steps(const config::AppConfig& app);
 
+// Runs the deploy for `client` (recorded in the lock, state file and audit log). `stop` stops the
+// running remote command (or the health gate); the deploy is then recorded as cancelled.
 DeployOutcome deploy_to_standby(Services& services, const config::AppConfig& app, const DeployRequest& request,
                                 const std::string& client, Reporter& reporter, std::stop_token stop);
 

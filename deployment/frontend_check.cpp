@@ -3,7 +3,6 @@
 #include "remote/shell_command.h"
 
 #include <chrono>
-#include <thread>
 
 namespace deployment {
 
@@ -22,7 +21,7 @@ std::optional<FrontendView> probe_frontend(Services& services, const config::App
 std::optional<FrontendView> settle_frontend(Services& services, const config::AppConfig& app, const LbSnapshot& snapshot,
                                             std::optional<FrontendView> first) {
   for (int attempt = 0; attempt < 10 && !frontend_mismatch(app, snapshot, first).empty(); ++attempt) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    (void)services.time.sleep_for(std::chrono::milliseconds(50), {});
     first = probe_frontend(services, app);
   }
   return first;

@@ -1,8 +1,5 @@
 #include "deployment/health_gate.h"
 
-#include <condition_variable>
-#include <mutex>
-
 namespace deployment {
 
 bool same_commit(const std::string& reported, const std::string& expected) {
@@ -11,15 +8,12 @@ bool same_commit(const std::string& reported, const std::string& expected) {
 }
 
 GateOutcome run_health_gate(const std::string& url, const std::optional<std::string>& expected_commit,
-                            const GateSettings& settings, const Probe& probe, std::stop_token stop,
+                            const GateSettings& settings, const Probe& probe, TimeSource& time, std::stop_token stop,
                             const GateProgress& progress) {
-  using Clock = std::chrono::steady_clock;
-  const auto started = Clock::now();
+  const auto started = time.now();
   const auto deadline = started + settings.timeout;
   GateOutcome outcome;
   int streak = 0;
-  std::mutex mutex;
-  std::condition_variable_any wake;
 
   while (true) {
     outcome.last = probe(url, settings.request_timeout);
@@ -43,21 +37,19 @@ GateOutcome run_health_gate(const std::string& url, const std::optional<std::str
                                  expected_commit->substr(0, 12);
       if (progress) progress("waiting for health: " + outcome.reason);
     }
-    const auto now = Clock::now();
-    if (now + settings.interval > deadline) {
+    if (time.now() + settings.interval > deadline) {
       outcome.reason = "not healthy " + std::to_string(settings.consecutive_successes) +
                        " times in a row within " + std::to_string(settings.timeout.count() / 1000) +
                        " s; last probe: " + (outcome.reason.empty() ? outcome.last.summary() : outcome.reason);
       break;
     }
-    std::unique_lock lock(mutex);
-    if (wake.wait_for(lock, stop, settings.interval, [] { return false; }) || stop.stop_requested()) {
+    if (!time.sleep_for(settings.interval, stop) || stop.stop_requested()) {
       outcome.cancelled = true;
       outcome.reason = "cancelled";
       break;
     }
   }
-  outcome.waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+  outcome.waited = std::chrono::milliseconds(time.ms_since(started));
   if (outcome.passed) outcome.reason.clear();
   return outcome;
 }

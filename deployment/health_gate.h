@@ -5,6 +5,7 @@
 //
 // Thread-safety: stateless function; the probe is called from the caller's thread.
 
+#include "deployment/time_source.h"
 #include "remote/http_probe.h"
 
 #include <chrono>
@@ -34,10 +35,14 @@ struct GateOutcome {
 using Probe = std::function<remote::HealthReport(const std::string& url, std::chrono::milliseconds timeout)>;
 using GateProgress = std::function<void(const std::string& message)>;
 
-// `expected_commit`: when set and the endpoint reports a commit, the commit must match (prefix
-// match either way, so short and long hashes compare).
+// Probes `url` every settings.interval until settings.consecutive_successes healthy answers in a
+// row, settings.timeout passes (no probe is started that could not be followed by the interval
+// before the deadline), or `stop` is requested. `expected_commit`: when set and the endpoint
+// reports a commit, the commit must match (prefix match either way, so short and long hashes
+// compare); a mismatch breaks the streak like an unhealthy answer. `progress` hears one line per
+// probe. Waiting goes through `time`. Never fails: the outcome says passed, cancelled, or why not.
 GateOutcome run_health_gate(const std::string& url, const std::optional<std::string>& expected_commit,
-                            const GateSettings& settings, const Probe& probe, std::stop_token stop,
+                            const GateSettings& settings, const Probe& probe, TimeSource& time, std::stop_token stop,
                             const GateProgress& progress = {});
 
 // True when `reported` and `expected` name the same commit (one is a prefix of the other, >= 7 chars).

@@ -42,6 +42,10 @@ std::optional<state::Color> color_of_backend(const config::AppConfig& app, const
   return std::nullopt;
 }
 
+const config::HostConfig& host_of(const config::AppConfig& app, state::Color color) {
+  return color == state::Color::kBlue ? app.blue : app.green;
+}
+
 const std::string& backend_of(const config::AppConfig& app, state::Color color) {
   return color == state::Color::kBlue ? app.load_balancer.blue_backend : app.load_balancer.green_backend;
 }

@@ -1,13 +1,15 @@
 #pragma once
 // What the deployment operations need from the outside world, bundled so tests can substitute
-// any part (a fake executor, a scripted health probe, a controllable clock for approvals).
+// any part (a scripted executor, a scripted health probe, a fake time source; see tests/support).
 //
-// Thread-safety: the referenced objects must be thread-safe (SshExecutor and ApprovalBook are).
+// Thread-safety: the referenced objects must be thread-safe (SshExecutor, ApprovalBook and
+// system_time() are).
 
 #include "config/config.h"
 #include "deployment/approvals.h"
 #include "deployment/deployed_commit.h"
 #include "deployment/health_gate.h"
+#include "deployment/time_source.h"
 #include "remote/executor.h"
 #include "state/state_store.h"
 
@@ -29,6 +31,8 @@ struct Services {
   remote::Executor& executor;
   ApprovalBook& approvals;
   Probe probe = remote::probe_health;
+  // Time and waiting (health-gate intervals, reload polling, frontend settling); tests use a fake.
+  TimeSource& time = system_time();
   // Commit details by hash, shared by every copy of these services (see deployed_commit.h).
   std::shared_ptr<CommitCache> commits = std::make_shared<CommitCache>();
 };

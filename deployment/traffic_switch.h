@@ -1,54 +1,39 @@
 #pragma once
-// switch_traffic's substance: planning a cutover of HAProxy to the standby colour, and carrying
-// out an approved plan safely.
+// The second half of switch_traffic: carrying out an approved plan safely. Planning is in
+// switch_plan.h, the texts in switch_report.h.
 //
-// execute() holds the app's lock throughout and re-checks the plan against the live system
-// first. Its order makes failures harmless: the candidate config is validated with `haproxy -c`
-// and the new state file is written beside the old one before anything live changes; the live
-// config is replaced atomically (backup kept), HAProxy reloaded, and the new routing verified.
-// A failed verification or state commit restores the previous config and reloads again. Every
-// outcome says exactly where things stand.
+// execute_switch() runs these steps (switch_steps(), in order; progress names each):
+//   1. take the app's lock on the LB (held throughout);
+//   2. re-check the plan against the live system (live colour, state generation, frontend,
+//      master socket), rewrite the config, and, in parallel, validate the candidate (`haproxy -c`)
+//      while the standby's consecutive probes run; write the new state file beside the old one;
+//   3. swap the candidate in atomically, keeping a backup, unless the live file changed;
+//   4. reload HAProxy;
+//   5. verify the routing (routing_check.h);
+//   6. commit the state file, or, on any failure after the swap, restore the backup, reload and
+//      verify the old routing.
+// Every refusal before the swap leaves nothing behind (candidate and prepared state removed);
+// every outcome says exactly where things stand and is appended to the audit log.
 //
 // Thread-safety: reentrant; concurrent executions for one app are serialised by the lock.
 
 #include "config/config.h"
 #include "deployment/approvals.h"
-#include "deployment/lb_snapshot.h"
 #include "deployment/services.h"
-#include "deployment/status.h"
-
-#include <nlohmann/json.hpp>
+#include "deployment/switch_plan.h"
+#include "deployment/switch_report.h"
 
 #include <stop_token>
 #include <string>
+#include <vector>
 
 namespace deployment {
 
-struct PlanView {
-  SwitchPlan plan;
-  std::string line_now;
-  std::string line_after;
-  std::size_t line_number = 0;
-  remote::HealthReport standby_health;
-  std::optional<std::string> standby_commit;
-  std::int64_t next_switch_number = 1;
-};
+// The step names, in order, as progress shows them.
+const std::vector<std::string>& switch_steps();
 
-// Computes the plan from the live system. Errors: live colour unknown, corrupt state file, or
-// (unless `emergency`) an unhealthy standby.
-bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency);
-
-std::string approval_request_text(const config::AppConfig& app, const PlanView& view, const std::string& token,
-                                  std::chrono::milliseconds ttl);
-nlohmann::json plan_json(const config::AppConfig& app, const PlanView& view);
-
-struct SwitchOutcome {
-  bool switched = false;      // traffic now goes to plan.to and the state records it
-  bool rolled_back = false;   // traffic was moved and then restored
-  std::string text;           // for the assistant
-  nlohmann::json structured;  // the same facts
-};
-
+// Executes `plan` for `client` (recorded in the lock, state history and audit log). `stop`
+// cancels: before the swap nothing changes; after it, the switch is rolled back.
 SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, const SwitchPlan& plan,
                              const std::string& client, Reporter& reporter, std::stop_token stop);
 

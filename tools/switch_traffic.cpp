@@ -1,5 +1,6 @@
 #include "tools/switch_traffic.h"
 
+#include "deployment/approval_policy.h"
 #include "deployment/traffic_switch.h"
 
 namespace tools {
@@ -17,6 +18,28 @@ mcp::ToolResult execute(DeploymentToolsContext& context, const config::AppConfig
   ToolReporter reporter(tool_context);
   return switch_result(deployment::execute_switch(context.services, app, plan, tool_context.client_name(), reporter,
                                                   tool_context.stop_token()));
+}
+
+// Asks the human through the client (form-mode elicitation) and executes on approval. Errors:
+// the client could not ask (the caller falls back to a token).
+bluegreen::Result<mcp::ToolResult> ask_human(DeploymentToolsContext& context, const config::AppConfig& app,
+                                             const deployment::PlanView& view, mcp::ToolContext& tool_context) {
+  const json schema{{"type", "object"},
+                    {"properties",
+                     {{"approve",
+                       {{"type", "boolean"},
+                        {"title", "Approve this traffic switch"},
+                        {"description", "Move production traffic as described above."}}}}},
+                    {"required", {"approve"}}};
+  const std::string message = deployment::approval_request_text(app, view, "(answer below)", app.approval.token_ttl);
+  auto answer = tool_context.elicit(message, schema, app.approval.token_ttl);
+  if (!answer) return answer.error();
+  if (answer->action == "accept" && answer->content.value("approve", false)) {
+    tool_context.log(mcp::LogLevel::kNotice, "the human approved the switch through the client");
+    return execute(context, app, view.plan, tool_context);
+  }
+  const auto declined = deployment::approval_not_given(view, answer->action, deployment::plan_json(app, view));
+  return mcp::ToolResult::text(declined.text, declined.structured);
 }
 
 }  // namespace
@@ -69,8 +92,6 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
             auto app_or_error = resolve_app(context.config, arguments);
             if (!app_or_error) return mcp::ToolResult::error(app_or_error.error().message);
             const config::AppConfig& app = **app_or_error;
-            const bool emergency = arguments.value("emergency", false);
-            const bool require_approval = arguments.value("requireApproval", true);
 
             // Step 2: an approved plan.
             if (const auto token = arguments.find("approvalToken"); token != arguments.end()) {
@@ -79,58 +100,28 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
               return execute(context, app, *plan, tool_context);
             }
 
-            const bool approval_needed =
-                app.approval.required && !(emergency && !app.approval.emergency_requires_approval);
-            if (approval_needed && !require_approval) {
-              return mcp::ToolResult::error(
-                  "❌ REFUSED: requireApproval=false cannot skip the approval; an assistant cannot approve a traffic "
-                  "switch by itself. Call switch_traffic without approvalToken to get the plan, show it to the human, "
-                  "and pass the approvalToken only after they approve. Nothing was changed.");
-            }
+            const deployment::SwitchRequest request{arguments.value("emergency", false),
+                                                    arguments.value("requireApproval", true)};
+            const auto decision =
+                deployment::decide_approval(app, request, tool_context.client_supports_elicitation());
+            if (decision.path == deployment::ApprovalPath::kRefuse) return mcp::ToolResult::error(decision.refusal);
 
-            auto view = deployment::plan_switch(context.services, app, emergency);
+            auto view = deployment::plan_switch(context.services, app, request.emergency);
             if (!view) return mcp::ToolResult::error("❌ CANNOT SWITCH TRAFFIC: " + view.error().message);
-            if (!approval_needed) {
+            if (decision.path == deployment::ApprovalPath::kNotRequired) {
               tool_context.log(mcp::LogLevel::kNotice, "approval is turned off in the configuration for app " + app.name);
               return execute(context, app, view->plan, tool_context);
             }
-
-            // Ask the human directly when the client can.
             std::string elicitation_note;
-            if (tool_context.client_supports_elicitation()) {
-              const json schema{{"type", "object"},
-                                {"properties",
-                                 {{"approve",
-                                   {{"type", "boolean"},
-                                    {"title", "Approve this traffic switch"},
-                                    {"description", "Move production traffic as described above."}}}}},
-                                {"required", {"approve"}}};
-              const std::string message = deployment::approval_request_text(app, *view, "(answer below)", app.approval.token_ttl);
-              auto answer = tool_context.elicit(message, schema, app.approval.token_ttl);
-              if (answer) {
-                if (answer->action == "accept" && answer->content.value("approve", false)) {
-                  tool_context.log(mcp::LogLevel::kNotice, "the human approved the switch through the client");
-                  return execute(context, app, view->plan, tool_context);
-                }
-                return mcp::ToolResult::text(
-                    "Traffic switch NOT approved (the human answered \"" + answer->action +
-                        "\"). Nothing was changed; HAProxy still routes to " +
-                        std::string(state::to_upper_string(view->plan.from)) + ".",
-                    json{{"switched", false}, {"approvalRequired", true}, {"answer", answer->action},
-                         {"plan", deployment::plan_json(app, *view)}});
-              }
+            if (decision.path == deployment::ApprovalPath::kAskHuman) {
+              auto asked = ask_human(context, app, *view, tool_context);
+              if (asked) return std::move(asked.value());
               if (tool_context.cancelled()) return mcp::ToolResult::error("cancelled");
-              elicitation_note = "\n\n(Asking the human directly did not work: " + answer.error().message + ".)";
+              elicitation_note = "\n\n(Asking the human directly did not work: " + asked.error().message + ".)";
             }
-
             const std::string token = context.services.approvals.issue(view->plan, app.approval.token_ttl);
-            return mcp::ToolResult::text(
-                deployment::approval_request_text(app, *view, token, app.approval.token_ttl) + elicitation_note,
-                json{{"switched", false},
-                     {"approvalRequired", true},
-                     {"approvalToken", token},
-                     {"expiresInSeconds", app.approval.token_ttl.count() / 1000},
-                     {"plan", deployment::plan_json(app, *view)}});
+            auto requested = deployment::approval_requested(app, *view, token, app.approval.token_ttl);
+            return mcp::ToolResult::text(requested.text + elicitation_note, requested.structured);
           }};
 }
 

@@ -1,0 +1,47 @@
+#pragma once
+// Who must approve a traffic switch, and how: decided from the server's configuration and what
+// the client can do, never from what the model asks for (`requireApproval=false` cannot skip a
+// required approval). The MCP adapter (tools/switch_traffic.cpp) only carries the decision out.
+//
+// Thread-safety: pure functions.
+
+#include "config/config.h"
+#include "deployment/switch_plan.h"
+#include "deployment/switch_report.h"
+
+#include <chrono>
+#include <string>
+
+namespace deployment {
+
+enum class ApprovalPath {
+  kRefuse,       // the call tried to skip a required approval: answer with `refusal`, plan nothing
+  kNotRequired,  // the configuration turns approval off for this switch: plan, then execute
+  kAskHuman,     // plan, then ask the human directly (elicitation); on failure fall back to kIssueToken
+  kIssueToken,   // plan, then return it with a single-use token the human's approval unlocks
+};
+
+struct SwitchRequest {
+  bool emergency = false;
+  bool require_approval = true;  // the seed's argument; it can only ask for more safety
+};
+
+struct ApprovalDecision {
+  ApprovalPath path = ApprovalPath::kIssueToken;
+  std::string refusal;  // for kRefuse: what the assistant must do instead
+};
+
+// approval.required (config) decides; approval.emergencyRequiresApproval=false lets an emergency
+// switch through without one. `client_can_ask_human`: the client declared form elicitation.
+ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchRequest& request, bool client_can_ask_human);
+
+// The human saw `view` and did not approve (`answer`: "decline", "cancel", or an accept without
+// approve=true). Nothing changed.
+SwitchOutcome approval_not_given(const PlanView& view, const std::string& answer, const nlohmann::json& plan);
+
+// The plan with `token` for the human to approve, valid `ttl`:
+// structured {switched:false, approvalRequired:true, approvalToken, expiresInSeconds, plan}.
+SwitchOutcome approval_requested(const config::AppConfig& app, const PlanView& view, const std::string& token,
+                                 std::chrono::milliseconds ttl);
+
+}  // namespace deployment

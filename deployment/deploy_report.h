@@ -1,0 +1,58 @@
+#pragma once
+// What a deploy tells the assistant: the step table, the verdict and what to do next, as text
+// and as the same facts in JSON.
+//
+// Thread-safety: pure functions.
+
+#include "config/config.h"
+#include "state/deployment_state.h"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace deployment {
+
+struct DeployOutcome {
+  bool ok = false;
+  bool cancelled = false;
+  std::string text;
+  nlohmann::json structured;  // {ok, app, target{server,ip}, prod, ref, commit, version, outcome, steps[], durationMs, ...}
+};
+
+// One row of the step table.
+struct StepRow {
+  std::string name;
+  std::string status;  // ok, failed, skipped, cancelled, timed out, not run
+  std::optional<int> exit_code;
+  long long duration_ms = 0;
+  std::string detail;  // output tail or reason (shown for rows that are neither ok nor "not run")
+};
+
+// Everything the report of a deploy that started needs.
+struct DeployFacts {
+  state::Color target = state::Color::kBlue;
+  state::Color live = state::Color::kGreen;
+  std::string ref;
+  std::optional<std::string> commit;   // deployed commit, when read after the steps
+  std::optional<std::string> version;  // what the health endpoint reported last
+  std::vector<StepRow> rows;
+  bool failed = false;
+  bool cancelled = false;
+  std::string failure;         // why it failed, when it did
+  std::string record_problem;  // why the state file could not record it, when it could not
+  std::string audit_problem;   // why the audit log could not record it, when it could not
+  long long duration_ms = 0;
+};
+
+// "failed", "cancelled" or "ok": the word the state file and audit log record.
+std::string deploy_outcome_name(const DeployFacts& facts);
+
+// Nothing ran: `why` says what to do.
+DeployOutcome deploy_refused(const std::string& why, const std::string& app);
+
+DeployOutcome deploy_report(const config::AppConfig& app, const DeployFacts& facts);
+
+}  // namespace deployment

@@ -1,0 +1,138 @@
+#include "deployment/routing_check.h"
+
+#include "deployment/lb_snapshot.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace deployment {
+namespace {
+
+using std::chrono::milliseconds;
+
+// One step of the verification: ok, or a failure (with cancelled set when `stop` cut it short).
+struct Finding {
+  bool ok = false;
+  bool cancelled = false;
+  std::string text;
+};
+
+Finding wait_for_reload(Services& services, const config::AppConfig& app, std::optional<int> reloads_before,
+                        TimeSource::TimePoint deadline, const std::stop_token& stop) {
+  const auto& lb = app.load_balancer;
+  if (!reloads_before) {
+    // The reload count before was unknown, so a reload cannot be confirmed; the master must at
+    // least answer, or HAProxy is not in a state anyone should call verified.
+    auto info = master_processes(services, app);
+    if (!info) return {false, false, "HAProxy's master socket " + *lb.master_socket + " does not answer (" + info.error().message + ")"};
+    return {true, false, ""};
+  }
+  std::string last;
+  while (services.time.now() < deadline) {
+    if (stop.stop_requested()) {
+      return {false, true, "the switch was cancelled while waiting for HAProxy to report the reload (" + last + ")"};
+    }
+    auto info = master_processes(services, app);
+    if (info && info->reloads > *reloads_before) {
+      if (info->current_worker_pids.empty()) {
+        return {false, false, "HAProxy's reload #" + std::to_string(info->reloads) + " left no worker running"};
+      }
+      return {true, false, "master reports reload #" + std::to_string(info->reloads) + ", workers " +
+                               std::to_string(info->current_worker_pids.front())};
+    }
+    // The socket refuses briefly after a reload: keep looking until the deadline.
+    last = info ? "reload count still " + std::to_string(info->reloads) : info.error().message;
+    (void)services.time.sleep_for(milliseconds(10), stop);
+  }
+  return {false, false, "HAProxy did not report a completed reload (" + last + ")"};
+}
+
+Finding config_file_selects(Services& services, const config::AppConfig& app, state::Color expected) {
+  const auto& lb = app.load_balancer;
+  remote::CommandOptions read_options;
+  read_options.deadline = lb.command_timeout;
+  read_options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
+  auto config = services.executor.read_files(lb.ssh, {lb.haproxy_config}, read_options);
+  if (!config || config->size() != 1 || config->front().missing || !config->front().problem.empty()) {
+    const std::string why = !config                   ? config.error().message
+                            : config->size() != 1     ? std::string("no result")
+                            : config->front().missing ? std::string("No such file or directory")
+                                                      : config->front().problem;
+    return {false, false, "cannot re-read " + lb.haproxy_config + ": " + why};
+  }
+  auto selection = haproxy::find_live_backend(config->front().content, selector_of(app));
+  if (!selection || color_of_backend(app, selection->backend) != expected) {
+    return {false, false,
+            lb.haproxy_config + " does not select the " + state::to_upper_string(expected) + " backend after the switch"};
+  }
+  return {true, false, lb.haproxy_config + " line " + std::to_string(selection->line_number) + ": " + trim_blanks(selection->line)};
+}
+
+// Three answers in a row from `expected` through the frontend. New connections reach the new
+// workers within milliseconds of a reload; a few seconds is generous.
+Finding frontend_serves(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
+                        const std::stop_token& stop) {
+  const auto& url = *app.load_balancer.verify_url;
+  const auto deadline = services.time.now() + (expected.frontend_advisory ? milliseconds(2000) : milliseconds(5000));
+  int streak = 0;
+  remote::HealthReport last;
+  while (streak < 3 && services.time.now() < deadline && !stop.stop_requested()) {
+    last = services.probe(url, app.health_gate.request_timeout);
+    const bool right = last.healthy() && last.color && state::parse_color(*last.color) == expected.color;
+    streak = right ? streak + 1 : 0;
+    if (streak < 3) (void)services.time.sleep_for(milliseconds(right ? 5 : 20), stop);
+  }
+  const std::string colour = state::to_upper_string(expected.color);
+  if (streak >= 3) return {true, false, url + " answers from " + colour + " (" + last.summary() + ")"};
+  const std::string problem = "requests through " + url + " do not reach " + colour + " (last: " + last.summary() +
+                              (last.color ? ", colour " + *last.color : ", no colour reported") + ")";
+  if (stop.stop_requested()) {
+    return {false, true, "the switch was cancelled before requests through " + url + " were seen reaching " + colour};
+  }
+  // In an emergency the standby may fail HAProxy's checks too; HAProxy did switch, which is what
+  // was asked, so this is reported rather than undone.
+  if (expected.frontend_advisory) return {true, false, "⚠️ " + problem};
+  return {false, false, problem};
+}
+
+}  // namespace
+
+bluegreen::Result<haproxy::ProcessInfo> master_processes(Services& services, const config::AppConfig& app) {
+  auto reply = query_haproxy_socket(services.executor, app, *app.load_balancer.master_socket, "show proc");
+  if (!reply) return reply.error();
+  return haproxy::parse_show_proc(*reply);
+}
+
+std::optional<int> current_reloads(Services& services, const config::AppConfig& app) {
+  if (!app.load_balancer.master_socket) return std::nullopt;
+  auto info = master_processes(services, app);
+  return info ? std::optional<int>(info->reloads) : std::nullopt;
+}
+
+RoutingCheck verify_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
+                            std::stop_token stop) {
+  const auto& lb = app.load_balancer;
+  std::vector<std::string> seen;
+  const auto add = [&seen](const Finding& finding) {
+    if (!finding.text.empty()) seen.push_back(finding.text);
+  };
+  if (lb.master_socket) {
+    const auto deadline = services.time.now() + std::max(milliseconds(10000), lb.command_timeout);
+    const auto reload = wait_for_reload(services, app, expected.reloads_before, deadline, stop);
+    if (!reload.ok) return {false, reload.cancelled, reload.text};
+    add(reload);
+  }
+  const auto file = config_file_selects(services, app, expected.color);
+  if (!file.ok) return {false, false, file.text};
+  add(file);
+  if (lb.verify_url) {
+    const auto frontend = frontend_serves(services, app, expected, stop);
+    if (!frontend.ok) return {false, frontend.cancelled, frontend.text};
+    add(frontend);
+  }
+  RoutingCheck check{true, false, ""};
+  for (const auto& text : seen) check.detail += (check.detail.empty() ? "" : "; ") + text;
+  return check;
+}
+
+}  // namespace deployment

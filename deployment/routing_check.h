@@ -1,0 +1,49 @@
+#pragma once
+// What HAProxy does after a reload, checked three ways: its master socket reports a completed
+// reload with a live worker (`show proc`; HAProxy 2.6 has no synchronous reload status), the
+// config file on disk selects the expected backend, and (when a verifyUrl is configured) several
+// requests in a row through the frontend are answered by the expected colour.
+//
+// Thread-safety: reentrant.
+
+#include "config/config.h"
+#include "deployment/services.h"
+#include "haproxy/runtime_api.h"
+
+#include <optional>
+#include <stop_token>
+#include <string>
+
+namespace deployment {
+
+// HAProxy's process list from the app's master socket (forwarded through the LB's SSH connection
+// where its sshd allows: well under a millisecond per look). Errors: no answer within 2 s, or an
+// unparsable reply.
+bluegreen::Result<haproxy::ProcessInfo> master_processes(Services& services, const config::AppConfig& app);
+
+// The master's reload counter now, when a master socket is configured and answers.
+std::optional<int> current_reloads(Services& services, const config::AppConfig& app);
+
+struct RoutingCheck {
+  bool ok = false;
+  bool cancelled = false;  // `stop` was requested before the checks could finish
+  std::string detail;      // what was seen ("; "-separated), or why it failed
+};
+
+struct RoutingExpectation {
+  state::Color color = state::Color::kBlue;
+  std::optional<int> reloads_before;  // the master's reload counter before the reload, if known
+  // An emergency switch goes to a standby that may fail HAProxy's checks: a frontend that does
+  // not answer from the new colour is then reported (with a warning sign) but not a failure, and
+  // it is given 2 s instead of 5 s.
+  bool frontend_advisory = false;
+};
+
+// Waits (polling every 10 ms, up to max(10 s, the LB's command timeout)) for the master to report
+// a reload past `reloads_before`, then re-reads the config file and probes the frontend. Without
+// a known reload count it only requires the master to answer. `stop` ends the wait early with
+// `cancelled` set.
+RoutingCheck verify_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
+                            std::stop_token stop);
+
+}  // namespace deployment

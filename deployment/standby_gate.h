@@ -1,0 +1,34 @@
+#pragma once
+// Is the standby fit to take traffic? The health gate's consecutive-success rule applied at the
+// two moments a switch asks: when the plan is made, and again just before the config is swapped.
+// A flapping host never passes on one lucky probe.
+//
+// Thread-safety: reentrant; probes run on the caller's thread.
+
+#include "config/config.h"
+#include "deployment/health_gate.h"
+#include "deployment/lb_snapshot.h"
+#include "deployment/services.h"
+
+#include <stop_token>
+#include <string>
+
+namespace deployment {
+
+// When the plan is made: health_gate.consecutiveSuccesses probes at most 250 ms apart, with a
+// deadline just long enough for them, so a down standby is reported within a second or two.
+GateOutcome plan_time_standby_gate(Services& services, const config::AppConfig& app, state::Color standby,
+                                   std::stop_token stop);
+
+// At execution, while the lock is taken: the same streak, probes 20 ms apart (the switch waits
+// for it).
+GateOutcome execution_standby_gate(Services& services, const config::AppConfig& app, state::Color standby,
+                                   std::stop_token stop);
+
+// Why the standby may not take traffic now, or "" when it may: the gate must have passed, and
+// HAProxy's own checks (snapshot.servers, when the stats socket is configured) must report every
+// server of its backend fully UP ("no check" counts as up; "UP 1/2" is a transition and does not).
+std::string standby_problem_now(const config::AppConfig& app, const LbSnapshot& snapshot, state::Color standby,
+                                const GateOutcome& gate);
+
+}  // namespace deployment

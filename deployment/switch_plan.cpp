@@ -1,0 +1,131 @@
+#include "deployment/switch_plan.h"
+
+#include "deployment/frontend_check.h"
+#include "deployment/lb_snapshot.h"
+#include "deployment/standby_gate.h"
+#include "deployment/status.h"
+
+#include <future>
+#include <sstream>
+
+namespace deployment {
+namespace {
+
+using bluegreen::Error;
+using nlohmann::json;
+using state::Color;
+
+// The live system as a plan needs it, read in parallel.
+struct PlanInputs {
+  LbSnapshot snapshot;
+  std::optional<FrontendView> frontend;
+  HostStatus blue;
+  HostStatus green;
+};
+
+PlanInputs read_plan_inputs(Services& services, const config::AppConfig& app) {
+  const auto store = store_for(services.executor, app);
+  PlanInputs inputs;
+  auto snapshot = std::async(std::launch::async, [&] { return read_lb_snapshot(services.executor, app, store); });
+  auto frontend = std::async(std::launch::async, [&] { return probe_frontend(services, app); });
+  auto blue = std::async(std::launch::async, [&] {
+    fill_deployed_commit(services, app.blue, app.load_balancer.command_timeout, inputs.blue);
+  });
+  auto green = std::async(std::launch::async, [&] {
+    fill_deployed_commit(services, app.green, app.load_balancer.command_timeout, inputs.green);
+  });
+  inputs.snapshot = snapshot.get();
+  blue.get();
+  green.get();
+  inputs.frontend = settle_frontend(services, app, inputs.snapshot, frontend.get());
+  return inputs;
+}
+
+// Line `number` (1-based) of `text`, without a trailing CR.
+std::string line_at(const std::string& text, std::size_t number) {
+  std::istringstream lines(text);
+  std::string line;
+  for (std::size_t n = 1; std::getline(lines, line); ++n) {
+    if (n != number) continue;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
+  }
+  return "";
+}
+
+}  // namespace
+
+bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency) {
+  const auto inputs = read_plan_inputs(services, app);
+  const auto& snapshot = inputs.snapshot;
+  if (!snapshot.live) return Error{snapshot.live_problem + ". A switch needs to know what is live; nothing was changed."};
+  if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
+    return Error{snapshot.state_problem};
+  }
+  if (const auto mismatch = frontend_mismatch(app, snapshot, inputs.frontend); !mismatch.empty()) return Error{mismatch};
+
+  PlanView view;
+  view.plan = SwitchPlan{app.name, *snapshot.live, state::other(*snapshot.live), snapshot.generation(), emergency};
+  view.line_now = snapshot.selection->line;
+  view.line_number = snapshot.selection->line_number;
+  auto rewritten = haproxy::rewrite_live_backend(*snapshot.haproxy_text, selector_of(app), backend_of(app, view.plan.to));
+  if (!rewritten) return Error{"cannot prepare the HAProxy change: " + rewritten.error().message};
+  view.line_after = line_at(*rewritten, view.line_number);
+  view.standby_commit = (view.plan.to == Color::kBlue ? inputs.blue : inputs.green).deployed_commit;
+  view.next_switch_number = (snapshot.state ? snapshot.state->switch_count : 0) + 1;
+
+  if (emergency) {  // health is shown, not required
+    view.standby_health = services.probe(host_of(app, view.plan.to).health_url, app.health_gate.request_timeout);
+    return view;
+  }
+  const auto gate = plan_time_standby_gate(services, app, view.plan.to, {});
+  view.standby_health = gate.last;
+  if (!gate.passed) {
+    return Error{"Cannot switch traffic: STANDBY " + state::to_upper_string(view.plan.to) + " is not healthy (" + gate.reason +
+                 "). Fix or redeploy it (deploy_to_standby), or, only to roll back from a broken PROD, use "
+                 "emergency=true."};
+  }
+  return view;
+}
+
+json plan_json(const config::AppConfig& app, const PlanView& view) {
+  const auto& health = view.standby_health;
+  return {{"app", app.name},
+          {"from", {{"server", state::to_upper_string(view.plan.from)}, {"ip", host_of(app, view.plan.from).address}}},
+          {"to", {{"server", state::to_upper_string(view.plan.to)}, {"ip", host_of(app, view.plan.to).address}}},
+          {"haproxy", {{"config", app.load_balancer.haproxy_config}, {"lineNumber", view.line_number},
+                       {"now", view.line_now}, {"after", view.line_after}}},
+          {"standby", {{"healthy", health.healthy()}, {"health", health.summary()},
+                       {"version", health.version ? json(*health.version) : json(nullptr)},
+                       {"commit", view.standby_commit ? json(*view.standby_commit) : json(nullptr)}}},
+          {"emergency", view.plan.emergency},
+          {"stateGeneration", view.plan.generation},
+          {"switchNumber", view.next_switch_number}};
+}
+
+std::string approval_request_text(const config::AppConfig& app, const PlanView& view, const std::string& token,
+                                  std::chrono::milliseconds ttl) {
+  const std::string from = state::to_upper_string(view.plan.from);
+  const std::string to = state::to_upper_string(view.plan.to);
+  std::ostringstream out;
+  out << "⚠️ TRAFFIC SWITCH APPROVAL REQUIRED" << (view.plan.emergency ? " (EMERGENCY MODE)" : "") << " — app "
+      << app.name << "\n\n"
+      << "Current PROD: " << from << " (" << host_of(app, view.plan.from).address << ")\n"
+      << "New PROD: " << to << " (" << host_of(app, view.plan.to).address << ") — "
+      << (view.standby_health.healthy() ? "✅ healthy" : "❌ NOT healthy") << ", " << view.standby_health.summary();
+  if (view.standby_commit) out << ", deployed commit " << short_commit(*view.standby_commit);
+  out << "\n\nHAProxy " << app.load_balancer.haproxy_config << " line " << view.line_number << ":\n"
+      << "  now:   " << trim_blanks(view.line_now) << "\n"
+      << "  after: " << trim_blanks(view.line_after) << "\n\n"
+      << "This will:\n"
+      << "1. Validate the new HAProxy config (haproxy -c) and switch it in atomically, keeping a backup\n"
+      << "2. Reload HAProxy and verify it routes to " << to << " (rolling back automatically if not)\n"
+      << "3. Swap PROD/STANDBY roles and record switch #" << view.next_switch_number << " in the state file\n";
+  if (view.plan.emergency) out << "Emergency mode: the standby health requirement is skipped.\n";
+  out << "\nShow this plan to the human. Only after they explicitly approve it, call switch_traffic with\n"
+      << "approvalToken=\"" << token << "\" (single use, valid " << ttl.count() / 1000 << " s, only for this plan).\n"
+      << "To cancel, take no action. Never approve on the human's behalf.";
+  return out.str();
+}
+
+}  // namespace deployment

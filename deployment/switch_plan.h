@@ -1,0 +1,45 @@
+#pragma once
+// The first half of switch_traffic: what a switch would do, computed from the live system, and
+// how it is shown to the human who approves it. Nothing here changes anything.
+//
+// Thread-safety: reentrant.
+
+#include "config/config.h"
+#include "deployment/approvals.h"
+#include "deployment/services.h"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace deployment {
+
+struct PlanView {
+  SwitchPlan plan;
+  std::string line_now;          // the selecting line in the live config, as it is
+  std::string line_after;        // the same line after the switch
+  std::size_t line_number = 0;   // 1-based, in load_balancer.haproxyConfig
+  remote::HealthReport standby_health;
+  std::optional<std::string> standby_commit;  // git HEAD in the standby's app dir, when readable
+  std::int64_t next_switch_number = 1;
+};
+
+// Computes the plan from the live system: the LB snapshot, the frontend, both hosts' commits, and
+// (unless `emergency`) the standby's consecutive-success gate. Errors (all kFailed, with what to
+// do): live colour unknown, corrupt or unreadable state file, the running HAProxy contradicting
+// its config file, a config that cannot be rewritten, or an unhealthy standby.
+bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency);
+
+// The plan for the human, ending with how to approve: `token` is quoted as the approvalToken to
+// pass; `ttl` is how long it is valid.
+std::string approval_request_text(const config::AppConfig& app, const PlanView& view, const std::string& token,
+                                  std::chrono::milliseconds ttl);
+
+// The same plan as JSON: {app, from{server,ip}, to{server,ip}, haproxy{config,lineNumber,now,after},
+// standby{healthy,health,version,commit}, emergency, stateGeneration, switchNumber}.
+nlohmann::json plan_json(const config::AppConfig& app, const PlanView& view);
+
+}  // namespace deployment

@@ -1,0 +1,94 @@
+#include "deployment/switch_report.h"
+
+#include "deployment/lb_scripts.h"
+#include "deployment/lb_snapshot.h"
+
+#include <sstream>
+
+namespace deployment {
+namespace {
+
+using nlohmann::json;
+
+// What the user must know and do when the way back did not finish.
+std::string unverified_rollback_text(const config::AppConfig& app, const SwitchPlan& plan, const std::string& failure,
+                                     const RollbackReport& rollback) {
+  const std::string previous = state::to_upper_string(plan.from);
+  if (rollback.reloaded) {
+    return "❌ TRAFFIC SWITCH FAILED; THE ROLLBACK IS NOT VERIFIED: " + failure + ".\n\nThen " + rollback.text +
+           ".\nThe state file still records PROD=" + previous +
+           ". Run get_deployment_status now: it shows which colour HAProxy routes to and any drift.";
+  }
+  const auto& lb = app.load_balancer;
+  const std::string where =
+      rollback.restored
+          ? " selects " + previous + " again, but HAProxy may still run the config selecting " + state::to_upper_string(plan.to)
+          : " may select " + state::to_upper_string(plan.to) + ", and HAProxy may or may not have reloaded it";
+  return "❌ TRAFFIC SWITCH FAILED AND THE ROLLBACK FAILED — ACTION NEEDED: " + failure + ".\n\nThen " + rollback.text +
+         ".\n\nWhat HAProxy serves now is uncertain: " + lb.haproxy_config + " on " + lb.ssh + where +
+         ". The state file was not changed and records PROD=" + previous + ".\n\nNext: once " + lb.ssh +
+         " is reachable, run get_deployment_status; it reports what HAProxy routes to and how the state file differs. "
+         "To put " + previous + " back by hand: on " + lb.ssh + ", cp -p " + backup_path(app) + " " + lb.haproxy_config +
+         " and reload HAProxy (" + lb_reload_command(app) + ").";
+}
+
+}  // namespace
+
+SwitchOutcome switch_refused(const std::string& why, const SwitchPlan& plan) {
+  SwitchOutcome outcome;
+  outcome.text = "❌ TRAFFIC SWITCH NOT DONE: " + why + "\n\nNothing was changed: HAProxy still routes to " +
+                 state::to_upper_string(plan.from) + ".";
+  outcome.structured = {{"switched", false}, {"rolledBack", false}, {"app", plan.app}, {"from", state::to_string(plan.from)},
+                        {"to", state::to_string(plan.to)}, {"error", why}};
+  return outcome;
+}
+
+SwitchOutcome switch_rolled_back(const config::AppConfig& app, const SwitchPlan& plan, const std::string& failure,
+                                 const RollbackReport& rollback) {
+  SwitchOutcome outcome;
+  outcome.rolled_back = rollback.reloaded;
+  if (rollback.verified) {
+    outcome.text = "❌ TRAFFIC SWITCH FAILED AND WAS ROLLED BACK: " + failure + ".\n\nThen " + rollback.text +
+                   ".\nThe state file still records PROD=" + state::to_upper_string(plan.from) +
+                   ". Check get_deployment_status before trying again.";
+  } else {
+    outcome.text = unverified_rollback_text(app, plan, failure, rollback);
+  }
+  outcome.structured = {{"switched", false}, {"rolledBack", rollback.reloaded}, {"rollbackVerified", rollback.verified},
+                        {"app", app.name}, {"from", state::to_string(plan.from)}, {"to", state::to_string(plan.to)},
+                        {"error", failure}, {"restore", rollback.text}};
+  return outcome;
+}
+
+SwitchOutcome switch_completed(const config::AppConfig& app, const SwitchPlan& plan, const CompletedSwitch& done) {
+  const auto& lb = app.load_balancer;
+  const auto& to_host = host_of(app, plan.to);
+  const auto& from_host = host_of(app, plan.from);
+  SwitchOutcome outcome;
+  outcome.switched = true;
+  std::ostringstream text;
+  text << "✅ TRAFFIC SWITCH COMPLETE!" << (plan.emergency ? " (emergency mode)" : "") << "\n\n"
+       << "New PROD: " << state::to_upper_string(plan.to) << " (" << to_host.address << ")\n"
+       << "New STANDBY: " << state::to_upper_string(plan.from) << " (" << from_host.address << ")\n\n"
+       << "Switch #" << done.switch_number << " completed at " << done.completed_at << " in " << done.total_ms
+       << " ms\nVerified: " << done.verified << "\n";
+  if (lb.public_url) text << "\nProduction URL: " << *lb.public_url;
+  if (lb.stats_url) text << "\nHAProxy Stats: " << *lb.stats_url;
+  text << "\n\nTo roll back, call switch_traffic again (a new approval is needed).";
+  outcome.text = text.str();
+  outcome.structured = {{"switched", true},
+                        {"rolledBack", false},
+                        {"app", app.name},
+                        {"from", state::to_string(plan.from)},
+                        {"to", state::to_string(plan.to)},
+                        {"prod", {{"server", state::to_upper_string(plan.to)}, {"ip", to_host.address}}},
+                        {"standby", {{"server", state::to_upper_string(plan.from)}, {"ip", from_host.address}}},
+                        {"switchNumber", done.switch_number},
+                        {"completedAt", done.completed_at},
+                        {"emergency", plan.emergency},
+                        {"verified", done.verified},
+                        {"timings", done.timings}};
+  return outcome;
+}
+
+}  // namespace deployment
