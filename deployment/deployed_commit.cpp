@@ -1,5 +1,7 @@
 #include "deployment/deployed_commit.h"
 
+#include "common/text.h"
+
 #include "remote/shell_command.h"
 
 #include <algorithm>
@@ -28,11 +30,6 @@ bool is_plain_ref_name(const std::string& name) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
            c == '-' || c == '/';
   });
-}
-
-std::string without_trailing_blanks(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
-  return text;
 }
 
 std::chrono::milliseconds left_until(Clock::time_point deadline) {
@@ -94,7 +91,7 @@ void CommitCache::remember(const DeployedCommit& commit) {
 }
 
 RefText parse_ref_text(const std::string& raw) {
-  const std::string text = without_trailing_blanks(raw);
+  const std::string text = bluegreen::trim_trailing(raw);
   RefText ref;
   if (text.find('\n') != std::string::npos) return ref;
   if (text.rfind("ref: ", 0) == 0) {
@@ -110,7 +107,7 @@ std::optional<std::string> find_packed_ref(const std::string& packed_refs, const
   std::istringstream lines(packed_refs);
   std::string line;
   while (std::getline(lines, line)) {
-    line = without_trailing_blanks(line);
+    line = bluegreen::trim_trailing(line);
     if (line.empty() || line[0] == '#' || line[0] == '^') continue;
     const auto space = line.find(' ');
     if (space == std::string::npos || line.compare(space + 1, std::string::npos, ref) != 0) continue;
@@ -142,7 +139,7 @@ bluegreen::Result<DeployedCommit> read_deployed_commit(remote::Executor& executo
                              options);
   if (!result) return result.error();
   if (!result->succeeded()) {
-    const std::string why = without_trailing_blanks(result->err.tail.empty() ? result->summary() : result->err.tail);
+    const std::string why = bluegreen::trim_trailing(result->err.tail.empty() ? result->summary() : result->err.tail);
     return Error{"cannot read the deployed commit in " + host.app_dir + " on " + host.ssh + ": " + why};
   }
   std::istringstream lines(result->out.tail);

@@ -1,5 +1,7 @@
 #include "deployment/lb_snapshot.h"
 
+#include "common/text.h"
+
 #include "remote/shell_command.h"
 
 #include <algorithm>
@@ -22,8 +24,9 @@ struct SocketRead {
 // up 2 s after sending the request too.
 constexpr std::chrono::milliseconds kSocketDeadline{2000};
 
+// The start of a problem text (the first lines say what is wrong), for a message.
 std::string trimmed(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  text = bluegreen::trim_trailing(std::move(text));
   return text.size() > 400 ? text.substr(0, 400) + "..." : text;
 }
 

@@ -1,6 +1,7 @@
 #include "state/state_store.h"
 
 #include "common/base64.h"
+#include "common/text.h"
 #include "remote/shell_command.h"
 
 #include <array>
@@ -24,9 +25,7 @@ std::string directory_of(const std::string& path) {
 }
 
 std::string tail_of(const remote::CommandResult& result) {
-  std::string text = result.err.tail.empty() ? result.out.tail : result.err.tail;
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  if (text.size() > 500) text = "..." + text.substr(text.size() - 500);
+  std::string text = bluegreen::tail_of(result.err.tail.empty() ? result.out.tail : result.err.tail, 500);
   return text.empty() ? result.summary() : text;
 }
 

@@ -1,0 +1,145 @@
+// The switch's scripts for the load balancer, checked with `sh -n` and then run for real by
+// /bin/sh against files in a temporary directory: what each leaves behind is what the switch
+// relies on.
+#include "deployment/lb_scripts.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/wait.h>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ScriptRun {
+  int exit_status = -1;
+  std::string output;
+};
+
+// Runs `script` with /bin/sh; `check_only`: parse it (`sh -n`) without running it.
+ScriptRun run_sh(const fs::path& dir, const std::string& script, bool check_only = false) {
+  const fs::path file = dir / "script.sh";
+  std::ofstream(file) << script;
+  const fs::path out = dir / "script.out";
+  const std::string command = std::string("/bin/sh ") + (check_only ? "-n " : "") + file.string() + " > " +
+                              out.string() + " 2>&1";
+  const int status = std::system(command.c_str());  // NOLINT(cert-env33-c): the test runs its own script
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
+}
+
+std::string read(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct ScratchLb {
+  fs::path dir;
+  config::AppConfig app;
+
+  ScratchLb() {
+    dir = fs::temp_directory_path() / ("lb-scripts-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
+    fs::create_directories(dir);
+    // Paths with a space and a quote: every value must survive quoting.
+    app.load_balancer.haproxy_config = (dir / "hap'roxy conf.cfg").string();
+    // Stands in for `haproxy -c -f {config}`: valid when the file names a backend.
+    app.load_balancer.validate_command = "grep -q default_backend {config} || { echo 'no backend in config'; exit 1; }";
+    std::ofstream(app.load_balancer.haproxy_config) << "frontend fe\n  default_backend blue\n";
+  }
+  ~ScratchLb() {
+    std::error_code ignored;
+    fs::remove_all(dir, ignored);
+  }
+  ScratchLb(const ScratchLb&) = delete;
+  ScratchLb& operator=(const ScratchLb&) = delete;
+
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+  [[nodiscard]] std::string live() const { return read(app.load_balancer.haproxy_config); }
+};
+
+}  // namespace
+
+TEST_CASE("every LB script parses with sh -n", "[deployment][scripts]") {
+  ScratchLb lb;
+  for (const auto& script : {deployment::validate_candidate_script(lb.app, "frontend fe\n  default_backend green\n"),
+                             deployment::swap_config_script(lb.app, lb.live()),
+                             deployment::restore_config_script(lb.app), deployment::remove_candidate_script(lb.app)}) {
+    const auto parsed = run_sh(lb.dir, script, true);
+    INFO(script << "\n" << parsed.output);
+    CHECK(parsed.exit_status == 0);
+  }
+}
+
+TEST_CASE("a valid candidate is staged, swapped in with a backup, and restored", "[deployment][scripts]") {
+  ScratchLb lb;
+  const std::string before = lb.live();
+  const std::string after = "frontend fe\n  default_backend green\n";
+
+  const auto validated = run_sh(lb.dir, deployment::validate_candidate_script(lb.app, after));
+  INFO(validated.output);
+  REQUIRE(validated.exit_status == 0);
+  CHECK(read(deployment::candidate_path(lb.app)) == after);
+  CHECK(lb.live() == before);  // validation never touches the live file
+
+  const auto swapped = run_sh(lb.dir, deployment::swap_config_script(lb.app, before));
+  INFO(swapped.output);
+  REQUIRE(swapped.exit_status == 0);
+  CHECK(lb.live() == after);
+  CHECK(read(deployment::backup_path(lb.app)) == before);
+  CHECK_FALSE(fs::exists(deployment::candidate_path(lb.app)));
+
+  const auto restored = run_sh(lb.dir, deployment::restore_config_script(lb.app));
+  INFO(restored.output);
+  REQUIRE(restored.exit_status == 0);
+  CHECK(lb.live() == before);
+  CHECK_FALSE(fs::exists(lb.app.load_balancer.haproxy_config + ".bluegreen-restore"));
+}
+
+TEST_CASE("an invalid candidate is reported with the validator's output and removed", "[deployment][scripts]") {
+  ScratchLb lb;
+  const std::string before = lb.live();
+  const auto validated = run_sh(lb.dir, deployment::validate_candidate_script(lb.app, "frontend fe\n"));
+  CHECK(validated.exit_status == deployment::kCandidateInvalidExit);
+  CHECK_THAT(validated.output, Catch::Contains("no backend in config"));
+  CHECK_FALSE(fs::exists(deployment::candidate_path(lb.app)));
+  CHECK(lb.live() == before);
+}
+
+TEST_CASE("the swap refuses when the live config changed since the plan", "[deployment][scripts]") {
+  ScratchLb lb;
+  const std::string planned_from = lb.live();
+  REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, "frontend fe\n  default_backend green\n"))
+              .exit_status == 0);
+  std::ofstream(lb.app.load_balancer.haproxy_config) << "frontend fe\n  default_backend blue # edited by hand\n";
+  const std::string edited = lb.live();
+
+  const auto swapped = run_sh(lb.dir, deployment::swap_config_script(lb.app, planned_from));
+  CHECK(swapped.exit_status == deployment::kLiveConfigChangedExit);
+  CHECK(lb.live() == edited);
+  CHECK_FALSE(fs::exists(deployment::candidate_path(lb.app)));
+  CHECK_FALSE(fs::exists(deployment::backup_path(lb.app)));
+}
+
+TEST_CASE("restoring without a backup fails and leaves the live config as it is", "[deployment][scripts]") {
+  ScratchLb lb;
+  const std::string before = lb.live();
+  const auto restored = run_sh(lb.dir, deployment::restore_config_script(lb.app));
+  CHECK(restored.exit_status != 0);
+  CHECK(lb.live() == before);
+}
+
+TEST_CASE("removing the candidate is harmless when there is none", "[deployment][scripts]") {
+  ScratchLb lb;
+  CHECK(run_sh(lb.dir, deployment::remove_candidate_script(lb.app)).exit_status == 0);
+}
