@@ -17,12 +17,13 @@ inline std::string trim_trailing(std::string text) {
   return text;
 }
 
-// The last `max_bytes` bytes of `text` behind "..." when it is longer (remote output: the end is
-// where the error is), trailing blanks trimmed. May cut a multi-byte UTF-8 character at the start;
-// callers that put it in JSON rely on nlohmann's replacement of invalid sequences.
+// `text` with trailing blanks trimmed, then its last `max_bytes` bytes behind "..." when longer
+// (remote output: the end is where the error is). Empty when `text` is only blanks. May cut a
+// multi-byte UTF-8 character at the start; callers that put it in JSON rely on nlohmann's
+// replacement of invalid sequences.
 inline std::string tail_of(std::string_view text, std::size_t max_bytes) {
-  std::string out = text.size() > max_bytes ? "..." + std::string(text.substr(text.size() - max_bytes)) : std::string(text);
-  return trim_trailing(std::move(out));
+  std::string out = trim_trailing(std::string(text));
+  return out.size() > max_bytes ? "..." + out.substr(out.size() - max_bytes) : out;
 }
 
 }  // namespace bluegreen

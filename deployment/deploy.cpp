@@ -74,6 +74,9 @@ class DeployRun {
     facts_.ref = request.ref.value_or(app.default_ref);
   }
 
+  DeployRun(const DeployRun&) = delete;
+  DeployRun& operator=(const DeployRun&) = delete;
+
   DeployOutcome run() {
     if (auto refusal = lock_and_check()) return *refusal;
     run_steps();
@@ -219,7 +222,7 @@ void DeployRun::record() {
                                     {"commit", record.commit}, {"error", facts_.failure}}});
       !audited) {
     facts_.audit_problem = audited.error().message;
-    reporter_.note("warning: " + facts_.audit_problem);
+    reporter_.note("warning: the deploy is not in the audit log: " + facts_.audit_problem);
   }
 }
 

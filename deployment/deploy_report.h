@@ -53,6 +53,9 @@ std::string deploy_outcome_name(const DeployFacts& facts);
 // Nothing ran: `why` says what to do.
 DeployOutcome deploy_refused(const std::string& why, const std::string& app);
 
+// A deploy that ran (or was cancelled/failed partway): ok only when every step and the gate
+// passed and the state file recorded it (an audit-log failure is shown but does not make the
+// standby unready).
 DeployOutcome deploy_report(const config::AppConfig& app, const DeployFacts& facts);
 
 }  // namespace deployment

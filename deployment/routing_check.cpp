@@ -30,7 +30,8 @@ Finding wait_for_reload(Services& services, const config::AppConfig& app, std::o
   std::string last;
   while (services.time.now() < deadline) {
     if (stop.stop_requested()) {
-      return {false, true, "the switch was cancelled while waiting for HAProxy to report the reload (" + last + ")"};
+      return {false, true, "the switch was cancelled while waiting for HAProxy to report the reload" +
+                               (last.empty() ? std::string() : " (" + last + ")")};
     }
     auto info = master_processes(services, app);
     if (info && info->reloads > *reloads_before) {
@@ -86,12 +87,14 @@ Finding frontend_serves(Services& services, const config::AppConfig& app, const 
   if (streak >= 3) return {true, false, url + " answers from " + colour + " (" + last.summary() + ")"};
   const std::string problem = "requests through " + url + " do not reach " + colour + " (last: " + last.summary() +
                               (last.color ? ", colour " + *last.color : ", no colour reported") + ")";
-  if (stop.stop_requested()) {
-    return {false, true, "the switch was cancelled before requests through " + url + " were seen reaching " + colour};
-  }
-  // In an emergency the standby may fail HAProxy's checks too; HAProxy did switch, which is what
-  // was asked, so this is reported rather than undone.
+  // In an emergency the standby may fail HAProxy's checks too; HAProxy did switch (its master
+  // confirmed the reload and the file selects the new colour), which is what was asked, so this
+  // is reported rather than undone, even when the call is being cancelled.
   if (expected.frontend_advisory) return {true, false, "⚠️ " + problem};
+  if (stop.stop_requested()) {
+    return {false, true, "the switch was cancelled before requests through " + url + " were seen reaching " + colour +
+                             " (last: " + last.summary() + ")"};
+  }
   return {false, false, problem};
 }
 

@@ -40,9 +40,10 @@ struct RoutingExpectation {
 };
 
 // Waits (polling every 10 ms, up to max(10 s, the LB's command timeout)) for the master to report
-// a reload past `reloads_before`, then re-reads the config file and probes the frontend. Without
-// a known reload count it only requires the master to answer. `stop` ends the wait early with
-// `cancelled` set.
+// a reload past `reloads_before`, then re-reads the config file (not cancellable: one read with
+// the LB's command deadline) and probes the frontend. Without a known reload count it only
+// requires the master to answer. `stop` ends the reload wait or the frontend probes early with
+// `cancelled` set, except that an advisory frontend check then passes with its warning.
 RoutingCheck verify_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
                             std::stop_token stop);
 

@@ -16,7 +16,8 @@
 namespace deployment {
 
 // When the plan is made: health_gate.consecutiveSuccesses probes at most 250 ms apart, with a
-// deadline just long enough for them, so a down standby is reported within a second or two.
+// deadline of interval x (successes + 2) + requestTimeout: just long enough for the streak, so a
+// down standby is reported quickly.
 GateOutcome plan_time_standby_gate(Services& services, const config::AppConfig& app, state::Color standby,
                                    std::stop_token stop);
 

@@ -15,7 +15,7 @@ namespace deployment {
 
 class StepProgress {
  public:
-  // `names`: the steps in order; `reporter` hears each start. Both must outlive this object.
+  // `names`: the steps in order (copied); `reporter` hears each start and must outlive this object.
   StepProgress(Reporter& reporter, std::vector<std::string> names);
 
   // Reports the start of step `index` (0-based; must be < size(), else std::out_of_range, a bug)

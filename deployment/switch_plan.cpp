@@ -18,7 +18,7 @@ using state::Color;
 // The live system as a plan needs it, read in parallel.
 struct PlanInputs {
   LbSnapshot snapshot;
-  std::optional<FrontendView> frontend;
+  std::optional<FrontendView> frontend;  // one probe, not yet settled
   HostStatus blue;
   HostStatus green;
 };
@@ -37,7 +37,7 @@ PlanInputs read_plan_inputs(Services& services, const config::AppConfig& app) {
   inputs.snapshot = snapshot.get();
   blue.get();
   green.get();
-  inputs.frontend = settle_frontend(services, app, inputs.snapshot, frontend.get());
+  inputs.frontend = frontend.get();
   return inputs;
 }
 
@@ -62,7 +62,10 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
     return Error{snapshot.state_problem};
   }
-  if (const auto mismatch = frontend_mismatch(app, snapshot, inputs.frontend); !mismatch.empty()) return Error{mismatch};
+  if (const auto mismatch = frontend_mismatch(app, snapshot, settle_frontend(services, app, snapshot, inputs.frontend));
+      !mismatch.empty()) {
+    return Error{mismatch};
+  }
 
   PlanView view;
   view.plan = SwitchPlan{app.name, *snapshot.live, state::other(*snapshot.live), snapshot.generation(), emergency};

@@ -42,9 +42,13 @@ struct CompletedSwitch {
   std::string completed_at;  // UTC, ISO 8601 (state::utc_timestamp)
   long long total_ms = 0;
   std::string verified;            // what the verification saw
-  nlohmann::json timings;          // {lockMs, checksMs, validateAndSwapMs, reloadAndVerifyMs, totalMs}
+  // Milliseconds: lockMs (start to lock taken), checksMs (start to state prepared),
+  // validateAndSwapMs (candidate check started to swap done), reloadAndVerifyMs, totalMs.
+  nlohmann::json timings;
 };
 
+// Traffic moved, was verified and recorded: the new roles, switch number, timings and what the
+// verification saw.
 SwitchOutcome switch_completed(const config::AppConfig& app, const SwitchPlan& plan, const CompletedSwitch& done);
 
 }  // namespace deployment

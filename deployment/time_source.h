@@ -1,6 +1,6 @@
 #pragma once
 // Where the deployment layer gets the time and waits: the health gate's probe intervals, polling
-// HAProxy's master socket after a reload, settling the frontend probe, approval expiry. Tests
+// HAProxy's master socket after a reload, settling the frontend probe, step timings. Tests
 // substitute a fake (tests/support/fake_time.h) whose sleeps advance a virtual clock at once, so
 // timeouts and streak rules are tested in microseconds (as Envoy's TimeSource does).
 //

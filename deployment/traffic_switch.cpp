@@ -92,6 +92,9 @@ class SwitchRun {
       : services_(services), app_(app), plan_(plan), client_(client), reporter_(reporter), stop_(std::move(stop)),
         store_(store_for(services.executor, app)), steps_(reporter, switch_steps()), started_(services.time.now()) {}
 
+  SwitchRun(const SwitchRun&) = delete;
+  SwitchRun& operator=(const SwitchRun&) = delete;
+
   SwitchOutcome run() {
     if (auto ended = take_lock()) return *ended;
     if (auto ended = recheck_plan()) return *ended;
@@ -138,6 +141,11 @@ class SwitchRun {
   state::DeploymentState next_;
   std::optional<state::StateStore::PreparedWrite> prepared_;
   std::string verified_;
+  bool cancelled_ = false;  // the failure after the swap was a cancellation
+  TimeSource::TimePoint validation_started_;
+  // The futures run lambdas that read services_, app_, plan_ and stop_ (declared above, so alive
+  // until the futures are joined); validation_ is declared after lock_, so it is joined before
+  // the lock is released.
 };
 
 std::optional<SwitchOutcome> SwitchRun::take_lock() {
@@ -174,6 +182,7 @@ std::optional<SwitchOutcome> SwitchRun::recheck_plan() {
 // part of a switch. The new state is written beside the old one too: a full or read-only disk
 // stops the switch here.
 std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
+  validation_started_ = services_.time.now();
   validation_ = std::async(std::launch::async, [this, script = validate_candidate_script(app_, candidate_)] {
     return on_lb(services_, app_, script);
   });
@@ -203,9 +212,13 @@ SwitchOutcome SwitchRun::refuse_before_swap(const std::string& why) {
 
 std::optional<SwitchOutcome> SwitchRun::swap_config() {
   steps_.begin(kSwap);
-  const auto swap_started = services_.time.now();
   const auto validated = validation_.get();
   const auto& cfg = app_.load_balancer.haproxy_config;
+  if (stop_.stop_requested()) {  // cancelled while `haproxy -c` ran: the live config is still untouched
+    store_.discard(*prepared_);
+    if (!validated || validated->exit_status != kCandidateInvalidExit) remove_candidate();
+    return switch_refused("cancelled", plan_);
+  }
   if (!validated || !validated->succeeded()) {
     store_.discard(*prepared_);
     if (validated && validated->exit_status == kCandidateInvalidExit) {
@@ -227,7 +240,7 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
     return switch_refused("installing the new HAProxy config failed: " + output_of(swapped) + " (the live config is untouched)",
                           plan_);
   }
-  timings_["validateAndSwapMs"] = services_.time.ms_since(swap_started);
+  timings_["validateAndSwapMs"] = services_.time.ms_since(validation_started_);
   return std::nullopt;
 }
 
@@ -245,6 +258,7 @@ std::string SwitchRun::reload_and_verify() {
     RoutingExpectation expected{plan_.to, std::nullopt, plan_.emergency};
     if (snapshot_.processes) expected.reloads_before = snapshot_.processes->reloads;
     const auto check = verify_routing(services_, app_, expected, stop_);
+    cancelled_ = check.cancelled;
     if (check.ok) verified_ = check.detail;
     else if (check.cancelled) failure = check.detail;
     else failure = "verification after the reload failed: " + check.detail;
@@ -290,11 +304,15 @@ SwitchOutcome SwitchRun::roll_back(const std::string& failure) {
   store_.discard(*prepared_);
   const RollbackReport rollback = restore_previous();
   auto outcome = switch_rolled_back(app_, plan_, failure, rollback);
+  if (cancelled_) {
+    // MCP sends no result for a cancelled call, so this log line is what the client sees.
+    reporter_.note("switch to " + state::to_upper_string(plan_.to) + " cancelled after the reload: " + rollback.text);
+  }
   const auto audit_problem = audit(rollback.reloaded ? "rolled-back" : "rollback-failed",
                                    {{"from", state::to_string(plan_.from)}, {"to", state::to_string(plan_.to)},
                                     {"error", failure}, {"restore", rollback.text}});
   if (!audit_problem.empty()) {
-    outcome.text += "\n\n⚠️ " + audit_problem;
+    outcome.text += "\n\n⚠️ The switch is not in the audit log: " + audit_problem;
     outcome.structured["auditProblem"] = audit_problem;
   }
   return outcome;
@@ -308,8 +326,8 @@ SwitchOutcome SwitchRun::completed() {
   const auto audit_problem = audit("ok", {{"from", state::to_string(plan_.from)}, {"to", state::to_string(plan_.to)},
                                           {"switchCount", next_.switch_count}});
   if (!audit_problem.empty()) {
-    reporter_.note("warning: " + audit_problem);
-    outcome.text += "\n\n⚠️ " + audit_problem;
+    reporter_.note("warning: the switch is not in the audit log: " + audit_problem);
+    outcome.text += "\n\n⚠️ The switch is not in the audit log: " + audit_problem;
     outcome.structured["auditProblem"] = audit_problem;
   }
   return outcome;
@@ -318,7 +336,7 @@ SwitchOutcome SwitchRun::completed() {
 // Appends the outcome to the audit log; returns why that failed, or "".
 std::string SwitchRun::audit(const std::string& outcome, json details) {
   auto audited = store_.audit({plan_.emergency ? "emergency-switch" : "switch", client_, outcome, std::move(details)});
-  return audited ? "" : "the switch is not in the audit log: " + audited.error().message;
+  return audited ? "" : audited.error().message;
 }
 
 }  // namespace

@@ -12,8 +12,10 @@
 //   5. verify the routing (routing_check.h);
 //   6. commit the state file, or, on any failure after the swap, restore the backup, reload and
 //      verify the old routing.
-// Every refusal before the swap leaves nothing behind (candidate and prepared state removed);
-// every outcome says exactly where things stand and is appended to the audit log.
+// Every refusal before the swap removes what it staged (candidate and prepared state; best
+// effort: the next switch overwrites a leftover candidate) and changes nothing live. Switches that
+// moved traffic, and their rollbacks, are appended to the audit log (refusals are not); a failed
+// append is reported in the outcome (`auditProblem`).
 //
 // Thread-safety: reentrant; concurrent executions for one app are serialised by the lock.
 
@@ -33,7 +35,10 @@ namespace deployment {
 const std::vector<std::string>& switch_steps();
 
 // Executes `plan` for `client` (recorded in the lock, state history and audit log). `stop`
-// cancels: before the swap nothing changes; after it, the switch is rolled back.
+// cancels: until the candidate is swapped in (including while `haproxy -c` runs) nothing live
+// changes; during the reload verification the switch is rolled back (the client hears it as a
+// log line, as MCP sends no result for a cancelled call); once the routing is verified the state
+// is recorded.
 SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, const SwitchPlan& plan,
                              const std::string& client, Reporter& reporter, std::stop_token stop);
 

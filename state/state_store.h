@@ -71,7 +71,8 @@ class StateStore {
 
   // Takes the app's lock, waiting up to `wait`. `client` and `action` are recorded as the holder.
   // Errors: code kBusy when another holder kept it for all of `wait` (the message names the
-  // holder); kCancelled, kDeadlineExceeded or kUnavailable as the executor reports them.
+  // holder); otherwise the executor's code (kCancelled, kDeadlineExceeded, kUnavailable, or
+  // kFailedPrecondition when the lock command exited for another reason).
   bluegreen::Result<std::unique_ptr<AppLock>> lock(const std::string& client, const std::string& action,
                                                    std::chrono::milliseconds wait, std::stop_token stop) const;
 
