@@ -131,6 +131,7 @@ struct LbFaults {
   Fault reload;               // the reload command fails (exit 1); HAProxy unchanged
   Fault reload_no_effect;     // the reload command exits 0 but HAProxy does not reload (counter does not move)
   Fault reload_keeps_colour;  // HAProxy reloads (counter moves) but keeps serving the colour it served
+  Fault state_read;           // reading the state file fails (exit 1, "Input/output error")
   Fault prepare;              // writing the state temp file fails (disk full; the script's trap removes it)
   Fault commit;               // renaming the temp file over the state file fails (temp stays)
   Fault audit;                // appending to the audit log fails
@@ -517,6 +518,7 @@ class FakeLb {
         return ok_with();
       }
       case Script::kStateRead: {
+        if (faults_.state_read.fire()) return exit_with(1, "", "cat: " + lbc.state_file + ": Input/output error");
         const auto text = executor_.file(lb_, lbc.state_file);
         return ok_with(text ? *text : "BLUEGREEN-NO-STATE-FILE\n");
       }

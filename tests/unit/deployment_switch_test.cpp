@@ -248,7 +248,22 @@ TEST_CASE("switch refusals leave the live config untouched", "[deployment][switc
     REQUIRE(recorded);
     CHECK(recorded->generation == 7);
   }
-  CHECK(rig.lb.audit_lines().empty());  // refusals are not audited (nothing happened)
+}
+
+// PRODUCT BUG (reported): traffic_switch.h promises "every outcome ... is appended to the audit
+// log", but a switch refused after it took the lock (candidate invalid, live config changed,
+// swap failed, state prepare failed, ...) writes no audit line: SwitchRun only audits completed
+// and rolled-back switches. Written as the header's contract says it should behave.
+TEST_CASE("a switch refused under the lock is in the audit log", "[deployment][switch][audit][!mayfail]") {
+  DeploymentRig rig;
+  rig.lb.faults().validation = Fault::always();
+  const auto outcome = run_switch(rig, blue_to_green());
+  INFO(outcome.text);
+  CHECK_FALSE(outcome.switched);
+  const auto audit = rig.lb.audit_lines();
+  REQUIRE(audit.size() == 1);
+  CHECK(audit[0]["action"] == "switch");
+  CHECK(audit[0]["outcome"] != "ok");
 }
 
 // PRODUCT BUG (reported): switch_refused() always says "HAProxy still routes to <plan.from>",
@@ -421,6 +436,27 @@ TEST_CASE("a failed state commit is rolled back", "[deployment][switch][rollback
   CHECK(rig.lb.config_text() == original);
   CHECK(rig.lb.running() == Color::kBlue);
   require_state_unchanged(rig);
+}
+
+// PRODUCT BUG (reported): StateStore::commit() can fail AFTER its `mv` replaced the state file
+// (the read-back fails or differs). execute_switch then rolls HAProxy back to BLUE and says "The
+// state file still records PROD=BLUE", but the file records PROD=GREEN with the switch in its
+// history and a new generation: the record now contradicts HAProxy, and the text is false.
+// Written as it should behave: after a rollback, the state file agrees with what the text says.
+TEST_CASE("a state commit that fails after the rename leaves a truthful rollback", "[deployment][switch][rollback][!mayfail]") {
+  DeploymentRig rig;
+  rig.lb.faults().state_read = Fault::after(1);  // prepare's read works; commit's read-back fails
+  const auto outcome = run_switch(rig, blue_to_green());
+  INFO(outcome.text);
+  CHECK(outcome.rolled_back);
+  CHECK(contains(error_of(outcome), "the state file was written but cannot be read back"));
+  CHECK(rig.lb.running() == Color::kBlue);
+  const auto recorded = rig.lb.state();
+  REQUIRE(recorded);
+  if (contains(outcome.text, "The state file still records PROD=BLUE")) {
+    CHECK(recorded->prod == Color::kBlue);
+    CHECK(recorded->generation == 7);
+  }
 }
 
 TEST_CASE("a failed commit whose restore fails too needs action", "[deployment][switch][rollback]") {
