@@ -11,6 +11,7 @@
 //    commit, discard, audit, lock-owner read) and the app's reload command (lb_reload_command);
 //    base64 payloads are decoded as `base64 -d` would;
 //  - the lock (hold() with flock): exclusive for as long as the handle lives, busy otherwise;
+//    lose_lock() makes the holder's process die (alive() false), as a dropped connection does;
 //  - HAProxy's master socket (`show proc` in HAProxy 2.6's format: reload counter, current and
 //    old worker pids) and stats socket (`show stat` CSV with each colour's server and BACKEND
 //    rows), and the colour the *running* HAProxy serves, which changes only on a successful
@@ -336,6 +337,11 @@ class FakeLb {
     std::lock_guard lock(mutex_);
     server_status_[color] = std::move(status);
   }
+  // The lock's holder process dies (its connection dropped): AppLock::held() turns false.
+  void lose_lock() {
+    std::lock_guard lock(mutex_);
+    *lock_lost_ = true;
+  }
   bool lock_held() const {
     std::lock_guard lock(mutex_);
     return *lock_taken_;
@@ -428,7 +434,8 @@ class FakeLb {
 
   class LockHandle final : public remote::HeldProcess {
    public:
-    LockHandle(std::mutex& mutex, std::shared_ptr<bool> taken) : mutex_(mutex), taken_(std::move(taken)) {}
+    LockHandle(std::mutex& mutex, std::shared_ptr<bool> taken, std::shared_ptr<bool> lost)
+        : mutex_(mutex), taken_(std::move(taken)), lost_(std::move(lost)) {}
     ~LockHandle() override {
       std::lock_guard lock(mutex_);
       *taken_ = false;
@@ -437,11 +444,15 @@ class FakeLb {
     LockHandle& operator=(const LockHandle&) = delete;
     LockHandle(LockHandle&&) = delete;
     LockHandle& operator=(LockHandle&&) = delete;
-    bool alive() override { return true; }
+    bool alive() override {
+      std::lock_guard lock(mutex_);
+      return !*lost_;
+    }
 
    private:
     std::mutex& mutex_;
     std::shared_ptr<bool> taken_;
+    std::shared_ptr<bool> lost_;
   };
 
   bluegreen::Result<std::unique_ptr<remote::HeldProcess>> take_lock(const std::string& host, const std::string& command) {
@@ -454,13 +465,14 @@ class FakeLb {
                               bluegreen::ErrorCode::kFailedPrecondition, 75};
     }
     *lock_taken_ = true;
+    *lock_lost_ = false;
     ++locks_taken_;
     // The holder, as the real command writes it to the owner file.
     const auto sh = command.rfind(" sh '");
     if (const auto holder = sh == std::string::npos ? std::nullopt : unquote_at(command, sh + 4)) {
       executor_.set_file(lb_, app_.load_balancer.lock_file + ".owner", *holder + "\n");
     }
-    return std::unique_ptr<remote::HeldProcess>(std::make_unique<LockHandle>(mutex_, lock_taken_));
+    return std::unique_ptr<remote::HeldProcess>(std::make_unique<LockHandle>(mutex_, lock_taken_, lock_lost_));
   }
 
   ScriptedExecutor::Reply lb_script(const std::string& command) {
@@ -664,6 +676,7 @@ class FakeLb {
   std::map<state::Color, HostHealth> health_;
   std::map<state::Color, int> probe_counts_;
   std::shared_ptr<bool> lock_taken_ = std::make_shared<bool>(false);
+  std::shared_ptr<bool> lock_lost_ = std::make_shared<bool>(false);
   int locks_taken_ = 0;
   int lb_calls_ = 0;
   bool unreachable_ = false;

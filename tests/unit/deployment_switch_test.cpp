@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <future>
 #include <stop_token>
 
 using namespace testing_support;  // NOLINT(google-build-using-namespace)
@@ -421,6 +422,72 @@ TEST_CASE("a switch cancelled during verification is rolled back", "[deployment]
   CHECK(rig.lb.running() == Color::kBlue);
   CHECK(rig.lb.reloads() == 2);
   require_state_unchanged(rig);
+}
+
+TEST_CASE("a reload without effect once is rolled back and the rollback verified", "[deployment][switch][rollback]") {
+  DeploymentRig rig;
+  const std::string original = rig.lb.config_text();
+  rig.lb.faults().reload_no_effect = Fault::once();
+  const auto outcome = run_switch(rig, blue_to_green());
+  INFO(outcome.text);
+  CHECK(outcome.rolled_back);
+  CHECK(outcome.structured["rollbackVerified"] == true);
+  CHECK(contains(error_of(outcome), "HAProxy did not report a completed reload"));
+  CHECK(rig.lb.config_text() == original);
+  CHECK(rig.lb.running() == Color::kBlue);
+  CHECK(rig.lb.reloads() == 1);
+  require_state_unchanged(rig);
+}
+
+TEST_CASE("a lock lost before the state commit is rolled back", "[deployment][switch][rollback]") {
+  DeploymentRig rig;
+  const std::string reload = deployment::lb_reload_command(rig.app);
+  rig.lb.executor().observe([&rig, reload](const Call& call) {
+    if (call.kind == CallKind::kRun && call.command == reload) rig.lb.lose_lock();
+  });
+  const auto outcome = run_switch(rig, blue_to_green());
+  INFO(outcome.text);
+  CHECK(outcome.rolled_back);
+  CHECK(outcome.structured["rollbackVerified"] == true);
+  CHECK(contains(error_of(outcome), "the lock on /var/lib/bluegreen/shop.json.lock was lost; the state file was not replaced"));
+  CHECK(rig.lb.running() == Color::kBlue);
+  require_state_unchanged(rig);
+}
+
+TEST_CASE("a lock lost before the state is prepared refuses the switch", "[deployment][switch][refusal]") {
+  DeploymentRig rig;
+  rig.lb.executor().observe([&rig](const Call& call) {
+    if (call.kind == CallKind::kSocket && call.request == "show stat\n") rig.lb.lose_lock();
+  });
+  const auto outcome = run_switch(rig, blue_to_green());
+  CHECK(contains(error_of(outcome), "was lost; the state file was not written"));
+  require_untouched(rig, outcome, haproxy_cfg(Color::kBlue));
+}
+
+// PRODUCT BUG (reported): a switch cancelled while the execution-time standby gate is still
+// probing is refused as "STANDBY GREEN is not healthy now (... cancelled). Use emergency=true
+// only to roll back from a broken PROD." The standby is healthy; the user cancelled. The refusal
+// should say the switch was cancelled (stage_candidate checks the gate before `stop`).
+TEST_CASE("a switch cancelled during the standby gate says it was cancelled", "[deployment][switch][refusal][!mayfail]") {
+  DeploymentRig rig;
+  std::stop_source stop;
+  std::promise<void> rechecking;
+  auto rechecked = rechecking.get_future().share();
+  // The gate's first wait blocks until the switch re-reads the LB under the lock; the user
+  // cancels then, while the gate is still probing.
+  rig.time.on_sleep([rechecked](auto) { rechecked.wait(); });
+  rig.lb.executor().observe([&stop, &rechecking](const Call& call) {
+    if (call.kind == CallKind::kSocket && call.request == "show stat\n") {
+      stop.request_stop();
+      rechecking.set_value();
+    }
+  });
+  const auto outcome = run_switch(rig, blue_to_green(), stop.get_token());
+  INFO(outcome.text);
+  require_untouched(rig, outcome, haproxy_cfg(Color::kBlue));
+  CHECK(contains(error_of(outcome), "cancelled"));
+  CHECK_FALSE(contains(error_of(outcome), "is not healthy"));
+  CHECK_FALSE(contains(error_of(outcome), "emergency=true"));
 }
 
 TEST_CASE("a failed state commit is rolled back", "[deployment][switch][rollback]") {
