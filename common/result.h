@@ -23,6 +23,7 @@ enum class ErrorCode {
   kFailedPrecondition,  // the system is not in a state that allows it: fix that first, then retry
   kUnavailable,         // a host or service could not be reached: retrying later may work
   kDeadlineExceeded,    // the deadline passed before the operation finished; its effect may be unknown
+  kUnknownOutcome,      // it may or may not have taken effect: look at the system before acting
   kCancelled,           // the caller asked to stop
   kBusy,                // someone else holds what is needed (a lock): wait for them, then retry
   kInternal,            // a broken invariant of this program: report it as a bug
@@ -78,6 +79,7 @@ inline const char* to_string(ErrorCode code) {
     case ErrorCode::kFailedPrecondition: return "failed precondition";
     case ErrorCode::kUnavailable: return "unavailable";
     case ErrorCode::kDeadlineExceeded: return "deadline exceeded";
+    case ErrorCode::kUnknownOutcome: return "unknown outcome";
     case ErrorCode::kCancelled: return "cancelled";
     case ErrorCode::kBusy: return "busy";
     case ErrorCode::kInternal: return "internal";

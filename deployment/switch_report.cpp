@@ -10,14 +10,21 @@ namespace {
 
 using nlohmann::json;
 
+// What the state file records after a rollback.
+std::string state_file_note(const SwitchPlan& plan, const RollbackReport& rollback) {
+  if (!rollback.state_uncertain) return "The state file still records PROD=" + state::to_upper_string(plan.from) + ".";
+  return "The state file was replaced but could not be confirmed: it may already record PROD=" +
+         state::to_upper_string(plan.to) + " for this switch. get_deployment_status shows what it records and any "
+         "drift; the next deploy or switch rewrites it from HAProxy's routing.";
+}
+
 // What the user must know and do when the way back did not finish.
 std::string unverified_rollback_text(const config::AppConfig& app, const SwitchPlan& plan, const std::string& failure,
                                      const RollbackReport& rollback) {
   const std::string previous = state::to_upper_string(plan.from);
   if (rollback.reloaded) {
-    return "❌ TRAFFIC SWITCH FAILED; THE ROLLBACK IS NOT VERIFIED: " + failure + ".\n\nThen " + rollback.text +
-           ".\nThe state file still records PROD=" + previous +
-           ". Run get_deployment_status now: it shows which colour HAProxy routes to and any drift.";
+    return "❌ TRAFFIC SWITCH FAILED; THE ROLLBACK IS NOT VERIFIED: " + failure + ".\n\nThen " + rollback.text + ".\n" +
+           state_file_note(plan, rollback) + " Run get_deployment_status now: it shows which colour HAProxy routes to and any drift.";
   }
   const auto& lb = app.load_balancer;
   const std::string where =
@@ -26,7 +33,7 @@ std::string unverified_rollback_text(const config::AppConfig& app, const SwitchP
           : " may select " + state::to_upper_string(plan.to) + ", and HAProxy may or may not have reloaded it";
   return "❌ TRAFFIC SWITCH FAILED AND THE ROLLBACK FAILED — ACTION NEEDED: " + failure + ".\n\nThen " + rollback.text +
          ".\n\nWhat HAProxy serves now is uncertain: " + lb.haproxy_config + " on " + lb.ssh + where +
-         ". The state file was not changed and records PROD=" + previous + ".\n\nNext: once " + lb.ssh +
+         ". " + state_file_note(plan, rollback) + "\n\nNext: once " + lb.ssh +
          " is reachable, run get_deployment_status; it reports what HAProxy routes to and how the state file differs. "
          "To put " + previous + " back by hand: on " + lb.ssh + ", cp -p " + backup_path(app) + " " + lb.haproxy_config +
          " and reload HAProxy (" + lb_reload_command(app) + ").";
@@ -34,10 +41,10 @@ std::string unverified_rollback_text(const config::AppConfig& app, const SwitchP
 
 }  // namespace
 
-SwitchOutcome switch_refused(const std::string& why, const SwitchPlan& plan) {
+SwitchOutcome switch_refused(const std::string& why, const SwitchPlan& plan, std::optional<state::Color> routes_to) {
   SwitchOutcome outcome;
-  outcome.text = "❌ TRAFFIC SWITCH NOT DONE: " + why + "\n\nNothing was changed: HAProxy still routes to " +
-                 state::to_upper_string(plan.from) + ".";
+  outcome.text = "❌ TRAFFIC SWITCH NOT DONE: " + why + "\n\nNothing was changed" +
+                 (routes_to ? ": HAProxy still routes to " + state::to_upper_string(*routes_to) + "." : " by this switch.");
   outcome.structured = {{"switched", false}, {"rolledBack", false}, {"app", plan.app}, {"from", state::to_string(plan.from)},
                         {"to", state::to_string(plan.to)}, {"error", why}};
   return outcome;
@@ -48,9 +55,8 @@ SwitchOutcome switch_rolled_back(const config::AppConfig& app, const SwitchPlan&
   SwitchOutcome outcome;
   outcome.rolled_back = rollback.reloaded;
   if (rollback.verified) {
-    outcome.text = "❌ TRAFFIC SWITCH FAILED AND WAS ROLLED BACK: " + failure + ".\n\nThen " + rollback.text +
-                   ".\nThe state file still records PROD=" + state::to_upper_string(plan.from) +
-                   ". Check get_deployment_status before trying again.";
+    outcome.text = "❌ TRAFFIC SWITCH FAILED AND WAS ROLLED BACK: " + failure + ".\n\nThen " + rollback.text + ".\n" +
+                   state_file_note(plan, rollback) + " Check get_deployment_status before trying again.";
   } else {
     outcome.text = unverified_rollback_text(app, plan, failure, rollback);
   }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace deployment {
@@ -22,7 +23,10 @@ struct SwitchOutcome {
 };
 
 // Nothing changed: refused before the live config was touched. `why` says what to do.
-SwitchOutcome switch_refused(const std::string& why, const SwitchPlan& plan);
+// `routes_to`: the colour HAProxy is known to route to (the plan's `from` unless the refusal found
+// otherwise); nullopt when the refusal is that it is not known (then no colour is claimed).
+SwitchOutcome switch_refused(const std::string& why, const SwitchPlan& plan,
+                             std::optional<state::Color> routes_to);
 
 // How putting the previous config back went, after a failure once the live config was replaced.
 struct RollbackReport {
@@ -30,6 +34,9 @@ struct RollbackReport {
   bool reloaded = false;  // and HAProxy was told to reload it
   bool verified = false;  // and HAProxy was seen routing to the previous colour again
   std::string text;       // what happened, for the user
+  // The state file was replaced but could not be confirmed (StateStore::commit's
+  // kUnknownOutcome): it may already record the switch.
+  bool state_uncertain = false;
 };
 
 // The switch failed after the swap (`failure`); `rollback` says how far the way back got, and

@@ -57,30 +57,39 @@ state::DeploymentState next_state(const config::AppConfig& app, const LbSnapshot
   return next;
 }
 
-// Why the snapshot taken under the lock no longer supports `plan`, or "".
-std::string plan_no_longer_holds(Services& services, const config::AppConfig& app, const SwitchPlan& plan,
-                                 const LbSnapshot& snapshot, std::optional<FrontendView> frontend) {
-  if (!snapshot.live) return snapshot.live_problem;
+// Why the snapshot taken under the lock no longer supports `plan` ("" when it still does), and
+// the colour HAProxy is then known to route to (nullopt: not known).
+struct PlanCheck {
+  std::string why;
+  std::optional<Color> routes_to;
+};
+
+PlanCheck plan_no_longer_holds(Services& services, const config::AppConfig& app, const SwitchPlan& plan,
+                               const LbSnapshot& snapshot, std::optional<FrontendView> frontend) {
+  if (!snapshot.live) return {snapshot.live_problem, std::nullopt};
   if (auto mismatch = frontend_mismatch(app, snapshot, settle_frontend(services, app, snapshot, std::move(frontend)));
       !mismatch.empty()) {
-    return mismatch;
+    return {mismatch, std::nullopt};
   }
   if (*snapshot.live != plan.from) {
-    return "the live colour changed since the plan was approved (HAProxy now routes to " +
-           state::to_upper_string(*snapshot.live) + "); the approval is void. Check status and request a new plan.";
+    return {"the live colour changed since the plan was approved (HAProxy now routes to " +
+                state::to_upper_string(*snapshot.live) + "); the approval is void. Check status and request a new plan.",
+            snapshot.live};
   }
   if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
-    return snapshot.state_problem;
+    return {snapshot.state_problem, plan.from};
   }
   if (snapshot.generation() != plan.generation) {
-    return "the state file changed since the plan was approved (generation " + std::to_string(snapshot.generation()) +
-           ", plan made at " + std::to_string(plan.generation) + "); the approval is void. Request a new plan.";
+    return {"the state file changed since the plan was approved (generation " + std::to_string(snapshot.generation()) +
+                ", plan made at " + std::to_string(plan.generation) + "); the approval is void. Request a new plan.",
+            plan.from};
   }
   if (app.load_balancer.master_socket && !snapshot.processes) {
-    return snapshot.processes_problem + ". Without HAProxy's master socket a reload cannot be confirmed, so nothing was "
-           "changed. Check HAProxy on " + app.load_balancer.ssh + ", then request a new plan.";
+    return {snapshot.processes_problem + ". Without HAProxy's master socket a reload cannot be confirmed, so nothing was "
+            "changed. Check HAProxy on " + app.load_balancer.ssh + ", then request a new plan.",
+            plan.from};
   }
-  return "";
+  return {"", plan.from};
 }
 
 // One execution of an approved plan. Each step returns the outcome that ends the switch, or
@@ -117,6 +126,9 @@ class SwitchRun {
   RollbackReport restore_previous();
   SwitchOutcome completed();
 
+  // A refusal under the lock: audited, and HAProxy's routing as far as it is known.
+  SwitchOutcome refuse(const std::string& why, std::optional<Color> routes_to);
+  SwitchOutcome refuse(const std::string& why) { return refuse(why, plan_.from); }
   // A refusal once the candidate may be on the LB: waits for its check, then removes it.
   SwitchOutcome refuse_before_swap(const std::string& why);
   void remove_candidate() { (void)on_lb(services_, app_, remove_candidate_script(app_)); }  // best effort
@@ -141,7 +153,8 @@ class SwitchRun {
   state::DeploymentState next_;
   std::optional<state::StateStore::PreparedWrite> prepared_;
   std::string verified_;
-  bool cancelled_ = false;  // the failure after the swap was a cancellation
+  bool cancelled_ = false;        // the failure after the swap was a cancellation
+  bool state_uncertain_ = false;  // the state file was replaced but not confirmed
   TimeSource::TimePoint validation_started_;
   // The futures run lambdas that read services_, app_, plan_ and stop_ (declared above, so alive
   // until the futures are joined); validation_ is declared after lock_, so it is joined before
@@ -158,7 +171,7 @@ std::optional<SwitchOutcome> SwitchRun::take_lock() {
   steps_.begin(kLock, " on " + app_.load_balancer.ssh);
   auto lock = store_.lock(client_, std::string(plan_.emergency ? "emergency " : "") + "switch to " + state::to_upper_string(plan_.to),
                           app_.lock_wait, stop_);
-  if (!lock) return switch_refused(lock.error().message, plan_);
+  if (!lock) return switch_refused(lock.error().message, plan_, plan_.from);
   lock_ = std::move(lock.value());
   timings_["lockMs"] = services_.time.ms_since(started_);
   return std::nullopt;
@@ -168,11 +181,11 @@ std::optional<SwitchOutcome> SwitchRun::recheck_plan() {
   steps_.begin(kRecheck);
   auto frontend = std::async(std::launch::async, [this] { return probe_frontend(services_, app_); });
   snapshot_ = read_lb_snapshot(services_.executor, app_, store_);
-  if (const auto why = plan_no_longer_holds(services_, app_, plan_, snapshot_, frontend.get()); !why.empty()) {
-    return switch_refused(why, plan_);
+  if (const auto check = plan_no_longer_holds(services_, app_, plan_, snapshot_, frontend.get()); !check.why.empty()) {
+    return refuse(check.why, check.routes_to);
   }
   auto candidate = haproxy::rewrite_live_backend(*snapshot_.haproxy_text, selector_of(app_), backend_of(app_, plan_.to));
-  if (!candidate) return switch_refused("cannot prepare the HAProxy change: " + candidate.error().message, plan_);
+  if (!candidate) return refuse("cannot prepare the HAProxy change: " + candidate.error().message);
   candidate_ = std::move(candidate.value());
   return std::nullopt;
 }
@@ -187,7 +200,9 @@ std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
     return on_lb(services_, app_, script);
   });
   if (!plan_.emergency) {
-    if (const auto problem = standby_problem_now(app_, snapshot_, plan_.to, standby_gate_.get()); !problem.empty()) {
+    const auto gate = standby_gate_.get();
+    if (stop_.stop_requested()) return refuse_before_swap("cancelled");  // the gate's verdict would be "cancelled"
+    if (const auto problem = standby_problem_now(app_, snapshot_, plan_.to, gate); !problem.empty()) {
       return refuse_before_swap("STANDBY " + state::to_upper_string(plan_.to) + " is not healthy now (" + problem +
                                 "). Use emergency=true only to roll back from a broken PROD.");
     }
@@ -207,7 +222,17 @@ SwitchOutcome SwitchRun::refuse_before_swap(const std::string& why) {
   // writing was cut off).
   if (!checked || checked->exit_status != kCandidateInvalidExit) remove_candidate();
   if (prepared_) store_.discard(*prepared_);
-  return switch_refused(why, plan_);
+  return refuse(why);
+}
+
+SwitchOutcome SwitchRun::refuse(const std::string& why, std::optional<Color> routes_to) {
+  auto outcome = switch_refused(why, plan_, routes_to);
+  if (const auto problem = audit("refused", {{"from", state::to_string(plan_.from)}, {"to", state::to_string(plan_.to)},
+                                             {"error", why}});
+      !problem.empty()) {
+    outcome.structured["auditProblem"] = problem;
+  }
+  return outcome;
 }
 
 std::optional<SwitchOutcome> SwitchRun::swap_config() {
@@ -217,28 +242,25 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
   if (stop_.stop_requested()) {  // cancelled while `haproxy -c` ran: the live config is still untouched
     store_.discard(*prepared_);
     if (!validated || validated->exit_status != kCandidateInvalidExit) remove_candidate();
-    return switch_refused("cancelled", plan_);
+    return refuse("cancelled");
   }
   if (!validated || !validated->succeeded()) {
     store_.discard(*prepared_);
     if (validated && validated->exit_status == kCandidateInvalidExit) {
-      return switch_refused("the new HAProxy config failed validation (" + app_.load_balancer.validate_command + "):\n" +
-                                output_of(*validated) + "\nThe live config is untouched.",
-                            plan_);
+      return refuse("the new HAProxy config failed validation (" + app_.load_balancer.validate_command + "):\n" +
+                    output_of(*validated) + "\nThe live config is untouched.");
     }
     remove_candidate();
-    return switch_refused("checking the new HAProxy config failed: " + output_of(validated) + " (the live config is untouched)",
-                          plan_);
+    return refuse("checking the new HAProxy config failed: " + output_of(validated) + " (the live config is untouched)");
   }
   const auto swapped = on_lb(services_, app_, swap_config_script(app_, *snapshot_.haproxy_text));
   if (!swapped || !swapped->succeeded()) {
     store_.discard(*prepared_);
     if (swapped && swapped->exit_status == kLiveConfigChangedExit) {
-      return switch_refused(cfg + " changed on the load balancer while the switch was being prepared; request a new plan", plan_);
+      return refuse(cfg + " changed on the load balancer while the switch was being prepared; request a new plan");
     }
     remove_candidate();
-    return switch_refused("installing the new HAProxy config failed: " + output_of(swapped) + " (the live config is untouched)",
-                          plan_);
+    return refuse("installing the new HAProxy config failed: " + output_of(swapped) + " (the live config is untouched)");
   }
   timings_["validateAndSwapMs"] = services_.time.ms_since(validation_started_);
   return std::nullopt;
@@ -270,6 +292,7 @@ std::string SwitchRun::reload_and_verify() {
 std::string SwitchRun::record_switch() {
   steps_.begin(kRecord, " #" + std::to_string(next_.switch_count));
   if (auto committed = store_.commit(*lock_, *prepared_); !committed) {
+    state_uncertain_ = committed.error().code == bluegreen::ErrorCode::kUnknownOutcome;
     return "the state file could not be updated (" + committed.error().message + ")";
   }
   return "";
@@ -280,6 +303,7 @@ std::string SwitchRun::record_switch() {
 RollbackReport SwitchRun::restore_previous() {
   const auto reloads = current_reloads(services_, app_);
   RollbackReport report;
+  report.state_uncertain = state_uncertain_;
   const auto restored = on_lb(services_, app_, restore_config_script(app_));
   if (!restored || !restored->succeeded()) {
     report.text = "restoring the previous config failed too (" + output_of(restored) + ")";
@@ -301,7 +325,7 @@ RollbackReport SwitchRun::restore_previous() {
 }
 
 SwitchOutcome SwitchRun::roll_back(const std::string& failure) {
-  store_.discard(*prepared_);
+  if (!state_uncertain_) store_.discard(*prepared_);  // else it was renamed: nothing to discard
   const RollbackReport rollback = restore_previous();
   auto outcome = switch_rolled_back(app_, plan_, failure, rollback);
   if (cancelled_) {

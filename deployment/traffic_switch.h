@@ -13,9 +13,9 @@
 //   6. commit the state file, or, on any failure after the swap, restore the backup, reload and
 //      verify the old routing.
 // Every refusal before the swap removes what it staged (candidate and prepared state; best
-// effort: the next switch overwrites a leftover candidate) and changes nothing live. Switches that
-// moved traffic, and their rollbacks, are appended to the audit log (refusals are not); a failed
-// append is reported in the outcome (`auditProblem`).
+// effort: the next switch overwrites a leftover candidate) and changes nothing live. Every outcome
+// once the lock is held (refused, ok, rolled-back, rollback-failed) is appended to the audit log;
+// a failed append is reported in the outcome (`auditProblem`).
 //
 // Thread-safety: reentrant; concurrent executions for one app are serialised by the lock.
 

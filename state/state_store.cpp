@@ -171,10 +171,15 @@ bluegreen::Status StateStore::commit(const AppLock& lock, const PreparedWrite& p
     discard(prepared);
     return Error{"replacing the state file " + file + " failed (the previous file is untouched): " + tail_of(*result)};
   }
+  // From here the file was replaced: a failure means its content is unknown, not unchanged.
   auto written = read();
-  if (!written) return Error{"the state file was written but cannot be read back: " + written.error().message};
+  if (!written) {
+    return Error{"the state file was written but cannot be read back: " + written.error().message,
+                 bluegreen::ErrorCode::kUnknownOutcome};
+  }
   if (!written->has_value() || serialize_state(**written) != prepared.text) {
-    return Error{"the state file " + file + " does not hold what was written; inspect it on " + location_.host};
+    return Error{"the state file " + file + " does not hold what was written; inspect it on " + location_.host,
+                 bluegreen::ErrorCode::kUnknownOutcome};
   }
   return bluegreen::ok_status();
 }

@@ -90,6 +90,8 @@ class StateStore {
   };
   bluegreen::Result<PreparedWrite> prepare(const AppLock& lock, const DeploymentState& next,
                                            std::uint64_t expected_generation) const;
+  // commit() errors: code kUnknownOutcome when the file was replaced but reading it back failed or
+  // showed other content (it may hold `prepared`); any other code: the previous file is untouched.
   bluegreen::Status commit(const AppLock& lock, const PreparedWrite& prepared) const;
   void discard(const PreparedWrite& prepared) const;  // best effort: removes the temp file
 

@@ -1,0 +1,685 @@
+#pragma once
+// FakeLb: a simulated blue/green site (load balancer + both app hosts) for unit tests of the
+// deployment layer, built on ScriptedExecutor.
+//
+// Simulates, on the LB (app.load_balancer.ssh):
+//  - the files: haproxy.cfg, its .bluegreen-candidate / -backup / -restore siblings, the state
+//    file and its temp files, the lock owner file and the audit log, all in the executor's
+//    in-memory file system (so read_files sees exactly what the scripts wrote);
+//  - the scripts deployment/lb_scripts.cpp and state/state_store.cpp send, recognised by stable
+//    fragments of their text (validate, swap, restore, remove candidate, state read, prepare,
+//    commit, discard, audit, lock-owner read) and the app's reload command (lb_reload_command);
+//    base64 payloads are decoded as `base64 -d` would;
+//  - the lock (hold() with flock): exclusive for as long as the handle lives, busy otherwise;
+//    lose_lock() makes the holder's process die (alive() false), as a dropped connection does;
+//  - HAProxy's master socket (`show proc` in HAProxy 2.6's format: reload counter, current and
+//    old worker pids) and stats socket (`show stat` CSV with each colour's server and BACKEND
+//    rows), and the colour the *running* HAProxy serves, which changes only on a successful
+//    reload of a config that selects a known backend.
+// On each app host (app.blue.ssh / app.green.ssh): the deployed commit (.git/HEAD in appDir and
+// `git log -1`), and deploy steps (`cd <appDir> && ...`), which succeed unless a test adds a
+// rule for them (newer rules win).
+// probe(): the health URLs of both colours (per-colour HostHealth: up/down, flapping, version,
+// reported commit) and the frontend verifyUrl, which answers with the running colour as the
+// lab app's JSON health does ({"color", "version", "commit"}).
+//
+// Failure switches: faults() (see LbFaults): each step can be made to fail once, always, or
+// after N good occurrences (Fault).
+//
+// Thread-safety: all methods may be called from several threads at once (status fans out the
+// LB read, git reads and probes on threads; a switch probes the standby while it takes the
+// lock). The simulation's state is behind one mutex; faults() must be set before the operation
+// under test starts, or changed through update_faults() while it runs.
+
+#include "config/config.h"
+#include "deployment/health_gate.h"
+#include "deployment/lb_scripts.h"
+#include "deployment/lb_snapshot.h"
+#include "haproxy/config_file.h"
+#include "remote/shell_command.h"
+#include "state/deployment_state.h"
+#include "tests/support/scripted_executor.h"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <stdexcept>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace testing_support {
+
+// Decodes standard base64 (RFC 4648, padding optional), as `base64 -d` does; stops at the first
+// character outside the alphabet. common/base64.h only encodes.
+inline std::string base64_decode(std::string_view text) {
+  std::string out;
+  unsigned value = 0;
+  int bits = -8;
+  for (const char c : text) {
+    int digit = -1;
+    if (c >= 'A' && c <= 'Z') digit = c - 'A';
+    else if (c >= 'a' && c <= 'z') digit = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') digit = c - '0' + 52;
+    else if (c == '+') digit = 62;
+    else if (c == '/') digit = 63;
+    else break;
+    value = ((value << 6U) | static_cast<unsigned>(digit)) & 0xFFFFFFU;
+    bits += 6;
+    if (bits >= 0) {
+      out += static_cast<char>((value >> static_cast<unsigned>(bits)) & 0xFFU);
+      bits -= 8;
+    }
+  }
+  return out;
+}
+
+// The POSIX single-quoted word starting at `text[at]` (remote::shell_quote's output, with its
+// '\'' sequences), unquoted; nullopt when there is none.
+inline std::optional<std::string> unquote_at(const std::string& text, std::size_t at) {
+  if (at >= text.size() || text[at] != '\'') return std::nullopt;
+  std::string out;
+  std::size_t i = at + 1;
+  while (true) {
+    const auto close = text.find('\'', i);
+    if (close == std::string::npos) return std::nullopt;
+    out += text.substr(i, close - i);
+    if (text.compare(close, 4, "'\\''") == 0) {
+      out += '\'';
+      i = close + 4;
+      continue;
+    }
+    return out;
+  }
+}
+
+// The quoted word right after the first `marker` in `text`.
+inline std::optional<std::string> quoted_after(const std::string& text, const std::string& marker, std::size_t from = 0) {
+  const auto at = text.find(marker, from);
+  if (at == std::string::npos) return std::nullopt;
+  return unquote_at(text, at + marker.size());
+}
+
+// When a failure switch fires: after `skip` occurrences that behave normally, `times` that fail
+// (negative: every one after that).
+struct Fault {
+  int skip = 0;
+  int times = 0;
+
+  static Fault once() { return {0, 1}; }
+  static Fault always() { return {0, -1}; }
+  static Fault after(int good, int failing = -1) { return {good, failing}; }
+
+  // Consumes one occurrence; true when it fails.
+  bool fire() {
+    if (skip > 0) {
+      --skip;
+      return false;
+    }
+    if (times == 0) return false;
+    if (times > 0) --times;
+    return true;
+  }
+};
+
+struct LbFaults {
+  Fault validation;           // the validate command rejects the candidate (exit 10; the script removes it)
+  Fault candidate_write;      // writing the candidate fails (exit 1; a partial candidate stays behind)
+  Fault live_changed;         // someone edits the live config just before the swap script compares it (exit 11)
+  Fault swap;                 // the swap fails after its check (exit 1, "Read-only file system"; candidate stays)
+  Fault reload;               // the reload command fails (exit 1); HAProxy unchanged
+  Fault reload_no_effect;     // the reload command exits 0 but HAProxy does not reload (counter does not move)
+  Fault reload_keeps_colour;  // HAProxy reloads (counter moves) but keeps serving the colour it served
+  Fault state_read;           // reading the state file fails (exit 1, "Input/output error")
+  Fault prepare;              // writing the state temp file fails (disk full; the script's trap removes it)
+  Fault commit;               // renaming the temp file over the state file fails (temp stays)
+  Fault audit;                // appending to the audit log fails
+  Fault restore;              // putting the backup back fails (live config unchanged)
+  bool master_silent = false;          // the master socket does not answer (deadline exceeded)
+  bool frontend_wrong_colour = false;  // the frontend answers from the colour HAProxy does NOT run
+  bool frontend_down = false;          // the frontend does not answer
+  bool lock_busy = false;              // another holder keeps the lock
+  // The LB becomes unreachable (every call an Error) from its Nth call on (1-based; 0: never) ...
+  int unreachable_from_call = 0;
+  // ... or from the first run() on the LB whose command contains this fragment ("" : never).
+  std::string unreachable_from_command;
+};
+
+// What one app host's health endpoint answers.
+struct HostHealth {
+  bool up = true;
+  bool flapping = false;                       // healthy on odd-numbered probes only
+  std::optional<std::string> reported_commit;  // default: the deployed commit (.git/HEAD)
+  std::string version = "1.4.2";
+};
+
+inline const std::string kBlueCommit = "b1ec0b1ec0b1ec0b1ec0b1ec0b1ec0b1ec0b1ec0";
+inline const std::string kGreenCommit = "9ee09ee09ee09ee09ee09ee09ee09ee09ee09ee0";
+
+// An app like the lab's (tests/lab/bluegreen-mcp.json.in), with fixed addresses; `edit` may
+// change the JSON before it is parsed (e.g. remove verifyUrl).
+inline config::AppConfig test_app(const std::function<void(nlohmann::json&)>& edit = {}) {
+  nlohmann::json app = nlohmann::json::parse(R"({
+    "hosts": {
+      "blue":  {"ssh": "lab-blue",  "address": "127.0.99.1", "healthUrl": "http://127.0.99.1:8080/health", "appDir": "/srv/app", "service": "shop"},
+      "green": {"ssh": "lab-green", "address": "127.0.99.2", "healthUrl": "http://127.0.99.2:8080/health", "appDir": "/srv/app", "service": "shop"}
+    },
+    "loadBalancer": {
+      "ssh": "lab-lb",
+      "haproxyConfig": "/etc/haproxy/haproxy.cfg",
+      "section": "frontend fe_app",
+      "directive": "default_backend",
+      "backends": {"blue": "blue", "green": "green"},
+      "validateCommand": "haproxy -c -f {config}",
+      "reloadCommand": "echo reload | socat -t 2 - UNIX-CONNECT:{masterSocket}",
+      "statsSocket": "/run/haproxy/admin.sock",
+      "masterSocket": "/run/haproxy/master.sock",
+      "verifyUrl": "http://127.0.99.3:80/health",
+      "stateFile": "/var/lib/bluegreen/shop.json",
+      "auditLog": "/var/lib/bluegreen/audit.log",
+      "publicUrl": "http://127.0.99.3/",
+      "statsUrl": "http://127.0.99.3:8404/"
+    },
+    "deploy": {
+      "defaultRef": "origin/main",
+      "steps": [
+        {"name": "backup", "when": "createBackup", "timeoutSeconds": 60, "run": "tar -czf /srv/backup.tgz ."},
+        {"name": "pull", "when": "pullGithub", "timeoutSeconds": 60, "run": "git fetch --prune origin && git checkout --force --detach {ref}"},
+        {"name": "install", "timeoutSeconds": 60, "run": "./install-deps"},
+        {"name": "migrate", "when": "runMigrations", "timeoutSeconds": 60, "run": "./migrate"},
+        {"name": "build", "timeoutSeconds": 60, "run": "./build"},
+        {"name": "restart", "timeoutSeconds": 60, "run": "./appctl restart {service}"}
+      ]
+    },
+    "healthGate": {"timeoutSeconds": 30, "intervalMs": 200, "consecutiveSuccesses": 3, "requestTimeoutMs": 2000},
+    "approval": {"required": true, "tokenTtlSeconds": 300, "emergencyRequiresApproval": true},
+    "lockWaitSeconds": 5,
+    "historyLimit": 50
+  })");
+  if (edit) edit(app);
+  auto parsed = config::parse_config(nlohmann::json{{"apps", {{"shop", app}}}}.dump(), "test_app", "/root");
+  if (!parsed) throw std::runtime_error("test_app: " + parsed.error().message);
+  return parsed->apps.front();
+}
+
+// HAProxy's config as in tests/lab/haproxy.cfg.in, fe_app routing to `backend`.
+inline std::string haproxy_cfg(const std::string& backend) {
+  return "global\n"
+         "    stats socket /run/haproxy/admin.sock mode 600 level admin expose-fd listeners\n"
+         "    hard-stop-after 30s\n\n"
+         "defaults\n"
+         "    mode http\n"
+         "    timeout connect 2s\n"
+         "    timeout client 30s\n"
+         "    timeout server 30s\n\n"
+         "frontend fe_app\n"
+         "    bind 127.0.99.3:80\n"
+         "    default_backend " + backend + "\n\n"
+         "backend blue\n"
+         "    option httpchk GET /health\n"
+         "    server blue 127.0.99.1:8080 check inter 500ms fall 2 rise 2\n\n"
+         "backend green\n"
+         "    option httpchk GET /health\n"
+         "    server green 127.0.99.2:8080 check inter 500ms fall 2 rise 2\n";
+}
+
+inline std::string haproxy_cfg(state::Color live) { return haproxy_cfg(std::string(state::to_string(live))); }
+
+class FakeLb {
+ public:
+  // A site where HAProxy's config selects `live` and HAProxy runs it, both hosts healthy, and
+  // (when `state_file`) a state file agreeing with it: switchCount 3, generation 7.
+  explicit FakeLb(const config::AppConfig& app, state::Color live = state::Color::kBlue, bool state_file = true)
+      : app_(app), lb_(app.load_balancer.ssh), running_(live) {
+    executor_.set_file(lb_, cfg_path(), haproxy_cfg(live));
+    if (state_file) {
+      state::DeploymentState initial;
+      initial.prod = live;
+      initial.switch_count = 3;
+      initial.last_switch = "2026-11-01T10:00:00.000Z";
+      initial.generation = 7;
+      set_state(initial);
+    }
+    for (const auto* host : {&app.blue, &app.green}) {
+      executor_.set_file(host->ssh, git_head_path(*host), (host == &app.blue ? kBlueCommit : kGreenCommit) + "\n");
+    }
+    install();
+  }
+  FakeLb(const FakeLb&) = delete;
+  FakeLb& operator=(const FakeLb&) = delete;
+  FakeLb(FakeLb&&) = delete;
+  FakeLb& operator=(FakeLb&&) = delete;
+  ~FakeLb() = default;
+
+  ScriptedExecutor& executor() { return executor_; }
+  const config::AppConfig& app() const { return app_; }
+
+  // Set before the operation under test starts (no lock: the test thread is alone then).
+  LbFaults& faults() { return faults_; }
+  // Changes faults while an operation runs (from an observer or a FakeTime hook).
+  void update_faults(const std::function<void(LbFaults&)>& change) {
+    std::lock_guard lock(mutex_);
+    change(faults_);
+  }
+
+  // --- the LB's files -----------------------------------------------------------------------
+
+  std::string cfg_path() const { return app_.load_balancer.haproxy_config; }
+  std::string config_text() const { return executor_.file(lb_, cfg_path()).value_or(""); }
+  void set_config_text(std::string text) { executor_.set_file(lb_, cfg_path(), std::move(text)); }
+  std::optional<std::string> candidate() const { return executor_.file(lb_, deployment::candidate_path(app_)); }
+  std::optional<std::string> backup() const { return executor_.file(lb_, deployment::backup_path(app_)); }
+  // The colour haproxy.cfg selects (nullopt when it selects neither backend).
+  std::optional<state::Color> config_colour() const {
+    auto selection = haproxy::find_live_backend(config_text(), deployment::selector_of(app_));
+    if (!selection) return std::nullopt;
+    return deployment::color_of_backend(app_, selection->backend);
+  }
+
+  std::optional<std::string> state_text() const { return executor_.file(lb_, app_.load_balancer.state_file); }
+  void set_state_text(std::string text) { executor_.set_file(lb_, app_.load_balancer.state_file, std::move(text)); }
+  void set_state(const state::DeploymentState& record) { set_state_text(state::serialize_state(record)); }
+  // The state file parsed (nullopt when missing; throws when corrupt: a test bug).
+  std::optional<state::DeploymentState> state() const {
+    const auto text = state_text();
+    if (!text) return std::nullopt;
+    auto parsed = state::parse_state(*text);
+    if (!parsed) throw std::runtime_error("FakeLb: the state file does not parse: " + parsed.error().message);
+    return parsed.value();
+  }
+
+  // Files a refused or finished operation must not leave: candidate, restore copy, state temp files.
+  std::vector<std::string> leftovers() const {
+    std::vector<std::string> out;
+    for (const auto& path : executor_.paths(lb_)) {
+      if (path.find(".bluegreen-candidate") != std::string::npos || path.find(".bluegreen-restore") != std::string::npos ||
+          path.find(".tmp.") != std::string::npos) {
+        out.push_back(path);
+      }
+    }
+    return out;
+  }
+
+  // The audit log's lines, parsed.
+  std::vector<nlohmann::json> audit_lines() const {
+    std::vector<nlohmann::json> lines;
+    const auto text = executor_.file(lb_, app_.load_balancer.audit_log).value_or("");
+    std::size_t at = 0;
+    while (at < text.size()) {
+      const auto end = text.find('\n', at);
+      const std::string line = text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+      if (!line.empty()) lines.push_back(nlohmann::json::parse(line, nullptr, false));
+      if (end == std::string::npos) break;
+      at = end + 1;
+    }
+    return lines;
+  }
+
+  // --- HAProxy --------------------------------------------------------------------------------
+
+  state::Color running() const {
+    std::lock_guard lock(mutex_);
+    return running_;
+  }
+  // What the running HAProxy serves, independently of the file (a reload that never happened).
+  void set_running(state::Color color) {
+    std::lock_guard lock(mutex_);
+    running_ = color;
+  }
+  int reloads() const {
+    std::lock_guard lock(mutex_);
+    return reloads_;
+  }
+  // HAProxy's own check status of `color`'s server ("UP", "DOWN", "UP 1/2", ...) in `show stat`.
+  void set_server_status(state::Color color, std::string status) {
+    std::lock_guard lock(mutex_);
+    server_status_[color] = std::move(status);
+  }
+  // The lock's holder process dies (its connection dropped): AppLock::held() turns false.
+  void lose_lock() {
+    std::lock_guard lock(mutex_);
+    *lock_lost_ = true;
+  }
+  bool lock_held() const {
+    std::lock_guard lock(mutex_);
+    return *lock_taken_;
+  }
+  int locks_taken() const {
+    std::lock_guard lock(mutex_);
+    return locks_taken_;
+  }
+
+  // --- the app hosts ------------------------------------------------------------------------
+
+  void set_health(state::Color color, HostHealth health) {
+    std::lock_guard lock(mutex_);
+    health_[color] = std::move(health);
+  }
+  int probes_of(state::Color color) const {
+    std::lock_guard lock(mutex_);
+    return probe_counts_.count(color) != 0 ? probe_counts_.at(color) : 0;
+  }
+  const config::HostConfig& host_config(state::Color color) const {
+    return color == state::Color::kBlue ? app_.blue : app_.green;
+  }
+
+  // The health probe for Services: both hosts' health URLs and the frontend verifyUrl.
+  deployment::Probe probe() {
+    return [this](const std::string& url, std::chrono::milliseconds) { return answer_probe(url); };
+  }
+
+ private:
+  static std::string git_head_path(const config::HostConfig& host) { return host.app_dir + "/.git/HEAD"; }
+
+  enum class Script { kNone, kValidate, kSwap, kRestore, kReload, kStateRead, kPrepare, kCommit, kRemove, kAudit, kLockOwner };
+
+  Script classify(const std::string& command) const {
+    if (command.find("| base64 -d > \"$cand\"") != std::string::npos) return Script::kValidate;
+    if (command.find("| base64 -d | cmp -s - \"$cfg\"") != std::string::npos) return Script::kSwap;
+    if (command.find(".bluegreen-restore") != std::string::npos) return Script::kRestore;
+    if (command == deployment::lb_reload_command(app_)) return Script::kReload;
+    if (command.find("BLUEGREEN-NO-STATE-FILE") != std::string::npos) return Script::kStateRead;
+    if (command.find("| base64 -d > \"$t\"") != std::string::npos) return Script::kPrepare;
+    if (command.rfind("mv -f '", 0) == 0 && command.find("&& sync '") != std::string::npos) return Script::kCommit;
+    if (command.rfind("rm -f '", 0) == 0) return Script::kRemove;
+    if (command.find("printf '%s\\n' ") != std::string::npos && command.find(">> ") != std::string::npos) return Script::kAudit;
+    if (command.rfind("cat '", 0) == 0 && command.find(".owner' 2>/dev/null") != std::string::npos) return Script::kLockOwner;
+    return Script::kNone;
+  }
+
+  void install() {
+    executor_.on_match([this](const std::string& host, const std::string& command) {
+                         return host == lb_ && classify(command) != Script::kNone;
+                       },
+                       [this](const std::string&, const std::string& command) { return lb_script(command); });
+    for (const auto* host : {&app_.blue, &app_.green}) {
+      // Deploy steps succeed unless a test adds a rule (newer rules win).
+      executor_.on_match([ssh = host->ssh, dir = host->app_dir](const std::string& h, const std::string& command) {
+                           return h == ssh && command.rfind("cd " + remote::shell_quote(dir) + " && ", 0) == 0;
+                         },
+                         [](const std::string&, const std::string&) -> ScriptedExecutor::Reply { return ok_with(); });
+      executor_.on_match([ssh = host->ssh](const std::string& h, const std::string& command) {
+                           return h == ssh && command.find("exec git log -1 --format=") != std::string::npos;
+                         },
+                         [this, host](const std::string&, const std::string&) -> ScriptedExecutor::Reply {
+                           auto head = executor_.file(host->ssh, git_head_path(*host)).value_or("");
+                           while (!head.empty() && head.back() == '\n') head.pop_back();
+                           return ok_with(head + "\n2026-11-20T09:00:00+00:00\nRelease " + head.substr(0, 7) + "\n");
+                         });
+    }
+    executor_.on_socket(lb_, *app_.load_balancer.master_socket, [this](const std::string& request) { return master(request); });
+    if (app_.load_balancer.stats_socket) {
+      executor_.on_socket(lb_, *app_.load_balancer.stats_socket, [this](const std::string& request) { return stats(request); });
+    }
+    executor_.on_hold([this](const std::string& host, const std::string& command) { return take_lock(host, command); });
+    executor_.set_interceptor([this](const Call& call) { return intercept(call); });
+  }
+
+  std::optional<bluegreen::Error> intercept(const Call& call) {
+    if (call.host != lb_) return std::nullopt;
+    std::lock_guard lock(mutex_);
+    ++lb_calls_;
+    if (!unreachable_) {
+      if (faults_.unreachable_from_call > 0 && lb_calls_ >= faults_.unreachable_from_call) unreachable_ = true;
+      if (!faults_.unreachable_from_command.empty() && call.kind == CallKind::kRun &&
+          call.command.find(faults_.unreachable_from_command) != std::string::npos) {
+        unreachable_ = true;
+      }
+    }
+    if (unreachable_) return unreachable_error(lb_);
+    return std::nullopt;
+  }
+
+  class LockHandle final : public remote::HeldProcess {
+   public:
+    LockHandle(std::mutex& mutex, std::shared_ptr<bool> taken, std::shared_ptr<bool> lost)
+        : mutex_(mutex), taken_(std::move(taken)), lost_(std::move(lost)) {}
+    ~LockHandle() override {
+      std::lock_guard lock(mutex_);
+      *taken_ = false;
+    }
+    LockHandle(const LockHandle&) = delete;
+    LockHandle& operator=(const LockHandle&) = delete;
+    LockHandle(LockHandle&&) = delete;
+    LockHandle& operator=(LockHandle&&) = delete;
+    bool alive() override {
+      std::lock_guard lock(mutex_);
+      return !*lost_;
+    }
+
+   private:
+    std::mutex& mutex_;
+    std::shared_ptr<bool> taken_;
+    std::shared_ptr<bool> lost_;
+  };
+
+  bluegreen::Result<std::unique_ptr<remote::HeldProcess>> take_lock(const std::string& host, const std::string& command) {
+    if (host != lb_ || command.find("flock -x -E 75") == std::string::npos) {
+      return bluegreen::Error{"FakeLb: unexpected hold() on " + host + ": " + command};
+    }
+    std::lock_guard lock(mutex_);
+    if (faults_.lock_busy || *lock_taken_) {
+      return bluegreen::Error{"the command exited with status 75 before it was ready",
+                              bluegreen::ErrorCode::kFailedPrecondition, 75};
+    }
+    *lock_taken_ = true;
+    *lock_lost_ = false;
+    ++locks_taken_;
+    // The holder, as the real command writes it to the owner file.
+    const auto sh = command.rfind(" sh '");
+    if (const auto holder = sh == std::string::npos ? std::nullopt : unquote_at(command, sh + 4)) {
+      executor_.set_file(lb_, app_.load_balancer.lock_file + ".owner", *holder + "\n");
+    }
+    return std::unique_ptr<remote::HeldProcess>(std::make_unique<LockHandle>(mutex_, lock_taken_, lock_lost_));
+  }
+
+  ScriptedExecutor::Reply lb_script(const std::string& command) {
+    std::lock_guard lock(mutex_);
+    const auto& lbc = app_.load_balancer;
+    const std::string cand = deployment::candidate_path(app_);
+    switch (classify(command)) {
+      case Script::kValidate: {
+        const auto payload = quoted_after(command, "printf '%s' ");
+        if (faults_.candidate_write.fire()) {
+          executor_.set_file(lb_, cand, "global\n    stats sock");
+          return exit_with(1, "", "sh: write error: No space left on device");
+        }
+        executor_.set_file(lb_, cand, base64_decode(payload.value_or("")));
+        if (faults_.validation.fire()) {
+          executor_.remove_file(lb_, cand);
+          return exit_with(deployment::kCandidateInvalidExit,
+                           "[ALERT]    (4242) : config : parsing [" + cand + ":12] : unknown keyword 'frobnicate'\n");
+        }
+        return ok_with("Configuration file is valid\n");
+      }
+      case Script::kSwap: {
+        const auto expected = base64_decode(quoted_after(command, "printf '%s' ").value_or(""));
+        if (faults_.live_changed.fire()) {
+          executor_.set_file(lb_, cfg_path(), config_text() + "# edited by hand while the switch was prepared\n");
+        }
+        if (executor_.file(lb_, cfg_path()) != expected) {
+          executor_.remove_file(lb_, cand);
+          return exit_with(deployment::kLiveConfigChangedExit);
+        }
+        if (faults_.swap.fire()) return exit_with(1, "", "mv: cannot move '" + cand + "': Read-only file system");
+        const auto candidate_text = executor_.file(lb_, cand);
+        if (!candidate_text) return exit_with(1, "", "cp: cannot stat '" + cand + "': No such file or directory");
+        executor_.set_file(lb_, deployment::backup_path(app_), expected);
+        executor_.set_file(lb_, cfg_path(), *candidate_text);
+        executor_.remove_file(lb_, cand);
+        return ok_with();
+      }
+      case Script::kRestore: {
+        if (faults_.restore.fire()) return exit_with(1, "", "cp: error writing: Input/output error");
+        const auto backup_text = executor_.file(lb_, deployment::backup_path(app_));
+        if (!backup_text) return exit_with(1, "", "cp: cannot stat backup: No such file or directory");
+        executor_.set_file(lb_, cfg_path(), *backup_text);
+        return ok_with();
+      }
+      case Script::kReload: {
+        if (faults_.reload.fire()) return exit_with(1, "", "2026/11/30 12:00:00 socat[77] E connect(5, AF=1 \"" + *lbc.master_socket + "\", 26): Connection refused");
+        if (faults_.reload_no_effect.fire()) return ok_with();
+        ++reloads_;
+        old_workers_.push_back(worker_);
+        worker_ = 2000 + reloads_;
+        if (!faults_.reload_keeps_colour.fire()) {
+          if (const auto colour = config_colour()) running_ = *colour;
+        }
+        return ok_with();
+      }
+      case Script::kStateRead: {
+        if (faults_.state_read.fire()) return exit_with(1, "", "cat: " + lbc.state_file + ": Input/output error");
+        const auto text = executor_.file(lb_, lbc.state_file);
+        return ok_with(text ? *text : "BLUEGREEN-NO-STATE-FILE\n");
+      }
+      case Script::kPrepare: {
+        const auto temp = quoted_after(command, "t=");
+        const auto payload = quoted_after(command, "printf '%s' ");
+        if (!temp || !payload) return exit_with(2, "", "FakeLb: cannot parse the prepare script");
+        if (faults_.prepare.fire()) return exit_with(1, "", "base64: write error: No space left on device");
+        executor_.set_file(lb_, *temp, base64_decode(*payload));
+        return ok_with();
+      }
+      case Script::kCommit: {
+        const auto from = unquote_at(command, 6);
+        const auto to = from ? quoted_after(command, "' ", 6) : std::nullopt;
+        if (!from || !to) return exit_with(2, "", "FakeLb: cannot parse the commit");
+        if (faults_.commit.fire()) return exit_with(1, "", "mv: cannot move '" + *from + "': Read-only file system");
+        const auto text = executor_.file(lb_, *from);
+        if (!text) return exit_with(1, "", "mv: cannot stat '" + *from + "': No such file or directory");
+        executor_.set_file(lb_, *to, *text);
+        executor_.remove_file(lb_, *from);
+        return ok_with();
+      }
+      case Script::kRemove: {
+        for (std::size_t at = 6; at < command.size() && command[at] == '\'';) {
+          const auto path = unquote_at(command, at);
+          if (!path) break;
+          executor_.remove_file(lb_, *path);
+          at = command.find('\'', at + 1 + path->size()) + 2;
+        }
+        return ok_with();
+      }
+      case Script::kAudit: {
+        const auto line = quoted_after(command, "printf '%s\\n' ");
+        if (!line || command.find(">> " + remote::shell_quote(lbc.audit_log)) == std::string::npos) {
+          return exit_with(2, "", "FakeLb: cannot parse the audit command");
+        }
+        if (faults_.audit.fire()) return exit_with(1, "", "sh: 1: cannot create " + lbc.audit_log + ": Read-only file system");
+        executor_.set_file(lb_, lbc.audit_log, executor_.file(lb_, lbc.audit_log).value_or("") + *line + "\n");
+        return ok_with();
+      }
+      case Script::kLockOwner: {
+        const auto owner = executor_.file(lb_, lbc.lock_file + ".owner");
+        return owner ? ok_with(*owner) : exit_with(1);
+      }
+      case Script::kNone: break;
+    }
+    return exit_with(127, "", "FakeLb: unknown script");
+  }
+
+  bluegreen::Result<std::string> master(const std::string& request) {
+    std::lock_guard lock(mutex_);
+    if (faults_.master_silent) {
+      return bluegreen::Error{"no answer from " + *app_.load_balancer.master_socket + " within 2000 ms",
+                              bluegreen::ErrorCode::kDeadlineExceeded};
+    }
+    if (request != "show proc\n") return std::string("Unknown command.\n");
+    std::string text = "#<PID>          <type>          <reloads>       <uptime>        <version>\n";
+    text += "1000            master          " + std::to_string(reloads_) + " [failed: 0]   0d01h00m00s     2.6.12-1+deb12u4\n";
+    text += "# workers\n" + std::to_string(worker_) + "            worker          0               0d00h10m00s     2.6.12-1+deb12u4\n";
+    text += "# old workers\n";
+    for (const int pid : old_workers_) {
+      text += std::to_string(pid) + "            worker          1               0d00h20m00s     2.6.12-1+deb12u4\n";
+    }
+    text += "# programs\n\n";
+    return text;
+  }
+
+  bluegreen::Result<std::string> stats(const std::string& request) {
+    std::lock_guard lock(mutex_);
+    if (request != "show stat\n") return std::string("Unknown command.\n");
+    std::string text = "# pxname,svname,qcur,scur,stot,status,check_status\nfe_app,FRONTEND,,0,10,OPEN,\n";
+    for (const auto color : {state::Color::kBlue, state::Color::kGreen}) {
+      const std::string backend = deployment::backend_of(app_, color);
+      const std::string status = server_status_.count(color) != 0 ? server_status_.at(color) : "UP";
+      const std::string aggregate = status.rfind("UP", 0) == 0 ? "UP" : "DOWN";
+      text += backend + "," + backend + ",0,0,5," + status + "," + (status.rfind("UP", 0) == 0 ? "L7OK" : "L4CON") + "\n";
+      text += backend + ",BACKEND,0,0,5," + aggregate + ",\n";
+    }
+    return text;
+  }
+
+  // What `color`'s health endpoint answers now; `count`: a probe of the host itself (not through
+  // the frontend). Requires mutex_.
+  remote::HealthReport host_report(state::Color color, const std::string& url, bool count = true) {
+    auto& health = health_[color];
+    const int n = count ? ++probe_counts_[color] : probe_counts_[color] + 1;
+    remote::HealthReport report;
+    report.url = url;
+    report.latency = std::chrono::milliseconds(2);
+    const bool up = health.up && (!health.flapping || n % 2 == 1);
+    if (!up) {
+      report.status = health.up ? 503 : 0;
+      if (health.up) report.body_excerpt = "{\"status\":\"starting\"}";
+      else report.error = "connection refused";
+      return report;
+    }
+    auto head = executor_.file(host_config(color).ssh, git_head_path(host_config(color))).value_or("");
+    while (!head.empty() && head.back() == '\n') head.pop_back();
+    report.status = 200;
+    report.version = health.version;
+    report.commit = health.reported_commit.value_or(head);
+    report.color = std::string(state::to_string(color));
+    report.body_excerpt = nlohmann::json{{"status", "ok"}, {"color", *report.color}, {"version", *report.version},
+                                         {"commit", *report.commit}}.dump();
+    return report;
+  }
+
+  remote::HealthReport answer_probe(const std::string& url) {
+    std::lock_guard lock(mutex_);
+    if (url == app_.blue.health_url) return host_report(state::Color::kBlue, url);
+    if (url == app_.green.health_url) return host_report(state::Color::kGreen, url);
+    if (app_.load_balancer.verify_url && url == *app_.load_balancer.verify_url) {
+      if (faults_.frontend_down) {
+        remote::HealthReport report;
+        report.url = url;
+        report.error = "connection refused";
+        return report;
+      }
+      const auto serving = faults_.frontend_wrong_colour ? state::other(running_) : running_;
+      auto report = host_report(serving, url, false);
+      if (report.healthy()) return report;
+      report.status = 503;  // HAProxy answers for a backend that does not
+      report.error.clear();
+      report.body_excerpt = "<html><body><h1>503 Service Unavailable</h1>";
+      return report;
+    }
+    remote::HealthReport report;
+    report.url = url;
+    report.error = "FakeLb: no such URL";
+    return report;
+  }
+
+  const config::AppConfig& app_;
+  const std::string lb_;
+  ScriptedExecutor executor_;
+  mutable std::mutex mutex_;
+  LbFaults faults_;
+  state::Color running_;
+  int reloads_ = 0;
+  int worker_ = 2000;
+  std::vector<int> old_workers_;
+  std::map<state::Color, std::string> server_status_;
+  std::map<state::Color, HostHealth> health_;
+  std::map<state::Color, int> probe_counts_;
+  std::shared_ptr<bool> lock_taken_ = std::make_shared<bool>(false);
+  std::shared_ptr<bool> lock_lost_ = std::make_shared<bool>(false);
+  int locks_taken_ = 0;
+  int lb_calls_ = 0;
+  bool unreachable_ = false;
+};
+
+}  // namespace testing_support

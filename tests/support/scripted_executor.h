@@ -1,0 +1,332 @@
+#pragma once
+// ScriptedExecutor: a remote::Executor for unit tests that answers from a script instead of SSH.
+//
+// Simulates: remote hosts. Every call is recorded (calls()). What each kind of call returns:
+//  - run(): the newest rule whose matcher accepts (host, command) answers, with a CommandResult
+//    (the command ran, whatever its exit status) or a bluegreen::Error (the host could not be
+//    reached). Rules are tried newest first, so a test can override a default by adding a rule.
+//    A command no rule matches is recorded in unmatched() and answered with exit 127 and
+//    "scripted executor: no reply for ..." on stderr: it never silently succeeds.
+//  - read_files(): from an in-memory file system, host -> path -> content (set_file(),
+//    file_problem() for an unreadable file); absent paths are reported missing.
+//  - query_unix_socket(): from a handler per (host, socket path); none: an Error saying the
+//    socket cannot be connected (and the call is in unmatched()).
+//  - hold(): from the hold handler; by default a HeldProcess that stays alive until its handle is
+//    destroyed (held_now() counts live ones). lock_busy() makes it answer as flock does when the
+//    lock stays taken: an Error with code kFailedPrecondition and exit_status 75.
+//  - an interceptor, when set, is asked first for every call and may answer with an Error (an
+//    unreachable host) instead.
+//  - observers hear every call before it is answered (to request a stop "while X runs", or to
+//    change a file under the caller's feet).
+//
+// Thread-safety: all methods may be called from several threads at once. Handlers, interceptor
+// and observers are called without the executor's lock held, so they may call back into it (e.g.
+// set_file); a handler that keeps its own state must lock it itself.
+
+#include "common/result.h"
+#include "remote/executor.h"
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace testing_support {
+
+enum class CallKind { kRun, kHold, kReadFiles, kSocket };
+
+// One call the code under test made.
+struct Call {
+  std::string host;
+  CallKind kind = CallKind::kRun;
+  std::string command;             // run, hold
+  std::vector<std::string> paths;  // read_files
+  std::string socket;              // query_unix_socket
+  std::string request;             // query_unix_socket
+  bool stop_requested = false;     // options.stop was already requested when the call came
+};
+
+inline remote::CommandResult exit_with(int status, std::string out = "", std::string err = "") {
+  remote::CommandResult result;
+  result.exit_status = status;
+  result.out.tail = std::move(out);
+  result.err.tail = std::move(err);
+  result.duration = std::chrono::milliseconds(1);
+  return result;
+}
+
+inline remote::CommandResult ok_with(std::string out = "") { return exit_with(0, std::move(out)); }
+
+// A command stopped because `stop` was requested (no exit status), as SshExecutor reports it.
+inline remote::CommandResult cancelled_result() {
+  remote::CommandResult result;
+  result.cancelled = true;
+  result.problem = "stopped: the caller cancelled";
+  result.duration = std::chrono::milliseconds(1);
+  return result;
+}
+
+inline bluegreen::Error unreachable_error(const std::string& host) {
+  return bluegreen::Error{"ssh: connect to host " + host + " port 22: Connection refused",
+                          bluegreen::ErrorCode::kUnavailable};
+}
+
+class ScriptedExecutor : public remote::Executor {
+ public:
+  using Reply = bluegreen::Result<remote::CommandResult>;
+  using Matcher = std::function<bool(const std::string& host, const std::string& command)>;
+  using Handler = std::function<Reply(const std::string& host, const std::string& command)>;
+  using SocketHandler = std::function<bluegreen::Result<std::string>(const std::string& request)>;
+  using HoldHandler = std::function<bluegreen::Result<std::unique_ptr<remote::HeldProcess>>(
+      const std::string& host, const std::string& command)>;
+  using Interceptor = std::function<std::optional<bluegreen::Error>(const Call& call)>;
+  using Observer = std::function<void(const Call& call)>;
+
+  // --- scripting ----------------------------------------------------------------------------
+
+  // Commands on any host containing `fragment` get `reply` (newest rule first).
+  void on(const std::string& fragment, Reply reply) {
+    on_match([fragment](const std::string&, const std::string& command) { return command.find(fragment) != std::string::npos; },
+             [reply](const std::string&, const std::string&) { return reply; });
+  }
+  // Commands on `host` containing `fragment` get `reply`.
+  void on_host(const std::string& host, const std::string& fragment, Reply reply) {
+    on_match([host, fragment](const std::string& h, const std::string& command) {
+               return h == host && command.find(fragment) != std::string::npos;
+             },
+             [reply](const std::string&, const std::string&) { return reply; });
+  }
+  // The general form: a predicate and a handler computing the reply.
+  void on_match(Matcher matcher, Handler handler) {
+    std::lock_guard lock(mutex_);
+    rules_.push_back({std::move(matcher), std::move(handler)});
+  }
+
+  void on_socket(const std::string& host, const std::string& socket, SocketHandler handler) {
+    std::lock_guard lock(mutex_);
+    sockets_[{host, socket}] = std::move(handler);
+  }
+
+  void on_hold(HoldHandler handler) {
+    std::lock_guard lock(mutex_);
+    hold_ = std::move(handler);
+  }
+  // hold() answers as flock -E 75 does when the lock stays taken for the whole wait.
+  void lock_busy() {
+    on_hold([](const std::string&, const std::string&) -> bluegreen::Result<std::unique_ptr<remote::HeldProcess>> {
+      return bluegreen::Error{"the command exited with status 75 before it was ready", bluegreen::ErrorCode::kFailedPrecondition, 75};
+    });
+  }
+
+  void set_interceptor(Interceptor interceptor) {
+    std::lock_guard lock(mutex_);
+    interceptor_ = std::move(interceptor);
+  }
+  void observe(Observer observer) {
+    std::lock_guard lock(mutex_);
+    observers_.push_back(std::move(observer));
+  }
+
+  // --- the in-memory file system --------------------------------------------------------------
+
+  void set_file(const std::string& host, const std::string& path, std::string content) {
+    std::lock_guard lock(mutex_);
+    files_[host][path] = std::move(content);
+    problems_[host].erase(path);
+  }
+  void remove_file(const std::string& host, const std::string& path) {
+    std::lock_guard lock(mutex_);
+    files_[host].erase(path);
+  }
+  // read_files reports `path` unreadable with `problem`.
+  void file_problem(const std::string& host, const std::string& path, std::string problem) {
+    std::lock_guard lock(mutex_);
+    problems_[host][path] = std::move(problem);
+  }
+  [[nodiscard]] std::optional<std::string> file(const std::string& host, const std::string& path) const {
+    std::lock_guard lock(mutex_);
+    const auto h = files_.find(host);
+    if (h == files_.end()) return std::nullopt;
+    const auto f = h->second.find(path);
+    if (f == h->second.end()) return std::nullopt;
+    return f->second;
+  }
+  // All paths on `host` (sorted).
+  [[nodiscard]] std::vector<std::string> paths(const std::string& host) const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    if (const auto h = files_.find(host); h != files_.end()) {
+      for (const auto& [path, content] : h->second) out.push_back(path);
+    }
+    return out;
+  }
+
+  // --- what happened ------------------------------------------------------------------------
+
+  [[nodiscard]] std::vector<Call> calls() const {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+  [[nodiscard]] std::vector<Call> unmatched() const {
+    std::lock_guard lock(mutex_);
+    return unmatched_;
+  }
+  // run() calls on `host` (every host when empty) whose command contains `fragment`.
+  [[nodiscard]] std::vector<std::string> commands(const std::string& host = "", const std::string& fragment = "") const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& call : calls_) {
+      if (call.kind != CallKind::kRun || (!host.empty() && call.host != host)) continue;
+      if (call.command.find(fragment) != std::string::npos) out.push_back(call.command);
+    }
+    return out;
+  }
+  // Hosts that saw any call.
+  [[nodiscard]] std::vector<std::string> hosts_called() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& call : calls_) {
+      if (std::find(out.begin(), out.end(), call.host) == out.end()) out.push_back(call.host);
+    }
+    return out;
+  }
+  // Live HeldProcess handles from the default hold handler (a lock still held when > 0).
+  [[nodiscard]] int held_now() const { return live_holds_->load(); }
+  [[nodiscard]] int holds_granted() const { return holds_granted_->load(); }
+
+  // --- remote::Executor ---------------------------------------------------------------------
+
+  bluegreen::Result<remote::CommandResult> run(const std::string& host, const std::string& command,
+                                               const remote::CommandOptions& options) override {
+    Call call{host, CallKind::kRun, command, {}, "", "", options.stop.stop_requested()};
+    if (auto refused = begin(call)) return *refused;
+    Handler handler;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto rule = rules_.rbegin(); rule != rules_.rend(); ++rule) {
+        if (rule->matcher(host, command)) {
+          handler = rule->handler;
+          break;
+        }
+      }
+      if (!handler) unmatched_.push_back(call);
+    }
+    if (!handler) return exit_with(127, "", "scripted executor: no reply for `" + command + "` on " + host);
+    return handler(host, command);
+  }
+
+  bluegreen::Result<std::unique_ptr<remote::HeldProcess>> hold(const std::string& host, const std::string& command,
+                                                               const std::string& ready_line,
+                                                               const remote::CommandOptions& options) override {
+    (void)ready_line;
+    Call call{host, CallKind::kHold, command, {}, "", "", options.stop.stop_requested()};
+    if (auto refused = begin(call)) return *refused;
+    if (options.stop.stop_requested()) return bluegreen::Error{"cancelled", bluegreen::ErrorCode::kCancelled};
+    HoldHandler handler;
+    {
+      std::lock_guard lock(mutex_);
+      handler = hold_;
+    }
+    if (handler) return handler(host, command);
+    return std::unique_ptr<remote::HeldProcess>(std::make_unique<Held>(live_holds_, holds_granted_));
+  }
+
+  bluegreen::Result<remote::SocketReply> query_unix_socket(const std::string& host, const std::string& socket_path,
+                                                           const std::string& request,
+                                                           const remote::CommandOptions& options) override {
+    Call call{host, CallKind::kSocket, "", {}, socket_path, request, options.stop.stop_requested()};
+    if (auto refused = begin(call)) return *refused;
+    SocketHandler handler;
+    {
+      std::lock_guard lock(mutex_);
+      if (const auto it = sockets_.find({host, socket_path}); it != sockets_.end()) handler = it->second;
+      else unmatched_.push_back(call);
+    }
+    if (!handler) {
+      return bluegreen::Error{"cannot connect to " + socket_path + " on " + host + ": No such file or directory"};
+    }
+    auto text = handler(request);
+    if (!text) return text.error();
+    return remote::SocketReply{std::move(text.value()), std::chrono::milliseconds(0), true};
+  }
+
+  bluegreen::Result<std::vector<remote::FileRead>> read_files(const std::string& host, const std::vector<std::string>& paths,
+                                                              const remote::CommandOptions& options) override {
+    Call call{host, CallKind::kReadFiles, "", paths, "", "", options.stop.stop_requested()};
+    if (auto refused = begin(call)) return *refused;
+    std::lock_guard lock(mutex_);
+    std::vector<remote::FileRead> out;
+    for (const auto& path : paths) {
+      remote::FileRead read;
+      if (const auto p = problems_[host].find(path); p != problems_[host].end()) {
+        read.problem = p->second;
+      } else if (const auto f = files_[host].find(path); f != files_[host].end()) {
+        read.content = f->second;
+      } else {
+        read.missing = true;
+      }
+      out.push_back(std::move(read));
+    }
+    return out;
+  }
+
+ private:
+  class Held final : public remote::HeldProcess {
+   public:
+    Held(std::shared_ptr<std::atomic<int>> live, const std::shared_ptr<std::atomic<int>>& granted)
+        : live_(std::move(live)) {
+      ++*live_;
+      ++*granted;
+    }
+    ~Held() override { --*live_; }
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    Held(Held&&) = delete;
+    Held& operator=(Held&&) = delete;
+    bool alive() override { return true; }
+
+   private:
+    std::shared_ptr<std::atomic<int>> live_;
+  };
+
+  struct Rule {
+    Matcher matcher;
+    Handler handler;
+  };
+
+  // Records the call, tells the observers, and asks the interceptor.
+  std::optional<bluegreen::Error> begin(const Call& call) {
+    std::vector<Observer> observers;
+    Interceptor interceptor;
+    {
+      std::lock_guard lock(mutex_);
+      calls_.push_back(call);
+      observers = observers_;
+      interceptor = interceptor_;
+    }
+    for (const auto& observer : observers) observer(call);
+    if (interceptor) return interceptor(call);
+    return std::nullopt;
+  }
+
+  mutable std::mutex mutex_;
+  std::vector<Rule> rules_;
+  std::map<std::pair<std::string, std::string>, SocketHandler> sockets_;
+  HoldHandler hold_;
+  Interceptor interceptor_;
+  std::vector<Observer> observers_;
+  std::map<std::string, std::map<std::string, std::string>> files_;
+  std::map<std::string, std::map<std::string, std::string>> problems_;
+  std::vector<Call> calls_;
+  std::vector<Call> unmatched_;
+  std::shared_ptr<std::atomic<int>> live_holds_ = std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<std::atomic<int>> holds_granted_ = std::make_shared<std::atomic<int>>(0);
+};
+
+}  // namespace testing_support
