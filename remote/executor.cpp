@@ -9,6 +9,13 @@
 namespace remote {
 namespace {
 
+// The code of an Error caused by a command that did not succeed: why it ended says what to do.
+bluegreen::ErrorCode code_of(const CommandResult& result) {
+  if (result.cancelled) return bluegreen::ErrorCode::kCancelled;
+  if (result.timed_out) return bluegreen::ErrorCode::kDeadlineExceeded;
+  return bluegreen::ErrorCode::kFailed;
+}
+
 std::string trim_end(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
   return text;
@@ -37,7 +44,8 @@ bluegreen::Result<SocketReply> Executor::query_unix_socket(const std::string& ho
     std::string why = trim_end(result->err.tail.empty() ? result->out.tail : result->err.tail);
     if (why.size() > 400) why = why.substr(0, 400) + "...";
     if (result->exit_status && !why.empty()) return bluegreen::Error{"cannot query the " + what + ": " + why};
-    return bluegreen::Error{"cannot query the " + what + ": " + result->summary() + (why.empty() ? "" : ": " + why)};
+    return bluegreen::Error{"cannot query the " + what + ": " + result->summary() + (why.empty() ? "" : ": " + why),
+                            code_of(*result)};
   }
   if (result->out.dropped > 0) {
     return bluegreen::Error{"the reply of the " + what + " exceeds " + std::to_string(options.output_cap_bytes) +
@@ -66,7 +74,8 @@ bluegreen::Result<std::vector<FileRead>> Executor::read_files(const std::string&
   if (!result) return result.error();
   if (!result->succeeded()) {
     return bluegreen::Error{"reading files on " + host + " did not finish: " + result->summary() +
-                            (result->err.tail.empty() ? "" : ": " + trim_end(result->err.tail))};
+                                (result->err.tail.empty() ? "" : ": " + trim_end(result->err.tail)),
+                            code_of(*result)};
   }
   if (result->out.dropped > 0) {
     return bluegreen::Error{"reading files on " + host + ": together they exceed " +

@@ -12,6 +12,11 @@
 //  - Output kept per stream is capped: the tail is kept and the number of dropped bytes reported.
 //  - read_files() and query_unix_socket() read files and talk to UNIX sockets (HAProxy's stats
 //    and master sockets) on the host, with the same deadline and stop semantics.
+//  - Error codes (bluegreen::ErrorCode): kUnavailable when the host cannot be reached, refuses
+//    the login or the connection is lost (retrying later may work); kFailedPrecondition when its
+//    host key is not trusted (retrying cannot help until someone trusts it); kInvalidArgument for
+//    a destination that is not valid; kDeadlineExceeded and kCancelled when an Error (not a
+//    CommandResult) reports the deadline or `stop`; kFailed otherwise.
 //
 // Thread-safety: implementations are safe to call from several threads; commands on different
 // hosts run in parallel.

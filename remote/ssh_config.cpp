@@ -210,7 +210,8 @@ bluegreen::Result<SshDestination> resolve_ssh_destination(const std::string& des
     char* end = nullptr;
     const long value = std::strtol(port_text.c_str(), &end, 10);
     if (port_text.empty() || *end != '\0' || value < 1 || value > 65535) {
-      return Error{"SSH destination \"" + destination + "\": the port must be a number from 1 to 65535"};
+      return Error{"SSH destination \"" + destination + "\": the port must be a number from 1 to 65535",
+                   bluegreen::ErrorCode::kInvalidArgument};
     }
     given_port = static_cast<int>(value);
     rest.resize(colon);
@@ -221,13 +222,14 @@ bluegreen::Result<SshDestination> resolve_ssh_destination(const std::string& des
   if (rest.empty() || rest.front() == '-' || !std::all_of(rest.begin(), rest.end(), valid_char) ||
       (given_user && (given_user->empty() || given_user->front() == '-'))) {
     return Error{"SSH destination \"" + destination +
-                 "\" is not valid: expected an ssh config alias or [user@]host[:port]"};
+                 "\" is not valid: expected an ssh config alias or [user@]host[:port]",
+                 bluegreen::ErrorCode::kInvalidArgument};
   }
 
   Resolver resolver{rest, sources, {}, {}, {}, {}, {}, {}, {}, {}};
   for (std::size_t i = 0; i < sources.files.size(); ++i) {
     resolver.read_file(sources.files[i], 0, /*user_file=*/i == 0);
-    if (resolver.error) return Error{*resolver.error};
+    if (resolver.error) return Error{*resolver.error, bluegreen::ErrorCode::kFailedPrecondition};
   }
 
   SshDestination resolved;

@@ -46,7 +46,9 @@ struct SshConfigSources {
 SshConfigSources default_ssh_config_sources();
 
 // `destination` is "alias", "user@host", "host:port" or "user@host:port". User and port given in
-// the destination win over the config, as with `ssh user@host -p port`.
+// the destination win over the config, as with `ssh user@host -p port`. Errors: kInvalidArgument
+// when the destination is not valid; kFailedPrecondition when a config file has an invalid value
+// (fix the file, then retry).
 bluegreen::Result<SshDestination> resolve_ssh_destination(const std::string& destination,
                                                           const SshConfigSources& sources);
 

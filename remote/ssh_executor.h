@@ -25,6 +25,10 @@
 // SFTP server fails it falls back to `cat` through run(), and where none can be started (no sftp
 // Subsystem, a forced command) it stays with `cat` on that session.
 //
+// The parts live in remote/: ssh_connection (session, host key, authentication, reuse),
+// ssh_command (exec channels), sftp_codec + sftp_reader (files), socket_forwarder (UNIX sockets),
+// held_channel (hold()), libssh_support (handles, errors, polling). Their headers are internal.
+//
 // Thread-safety: run() may be called from any number of threads. Commands to different hosts run
 // in parallel; commands, file reads and socket queries to one host are serialised on its session.
 
@@ -70,13 +74,12 @@ class SshExecutor final : public Executor {
   bluegreen::Status connect(const std::string& host);
 
  private:
-  class Connection;
-  class HeldChannel;
-  std::shared_ptr<Connection> connection_for(const std::string& host);
+  struct Host;  // a host's connection and what is kept per session on it (ssh_executor.cpp)
+  std::shared_ptr<Host> host_for(const std::string& host);
 
   const SshSettings settings_;
-  std::mutex mutex_;  // guards connections_
-  std::map<std::string, std::shared_ptr<Connection>> connections_;
+  std::mutex mutex_;  // guards hosts_
+  std::map<std::string, std::shared_ptr<Host>> hosts_;
 };
 
 }  // namespace remote

@@ -1,0 +1,251 @@
+#include "remote/ssh_command.h"
+
+#include "remote/shell_command.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string_view>
+
+namespace remote {
+namespace {
+
+using bluegreen::Error;
+using Clock = SshClock;
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+
+constexpr std::string_view kPidMarker = "bluegreen-mcp-pid:";
+
+// Appends to a capped tail buffer; trims lazily so appends stay amortised O(1).
+void append_capped(CapturedOutput& output, std::string_view data, std::size_t cap) {
+  output.tail.append(data);
+  if (output.tail.size() > 2 * cap + 65536) {
+    const std::size_t excess = output.tail.size() - cap;
+    output.tail.erase(0, excess);
+    output.dropped += excess;
+  }
+}
+
+void finish_capped(CapturedOutput& output, std::size_t cap) {
+  if (output.tail.size() > cap) {
+    const std::size_t excess = output.tail.size() - cap;
+    output.tail.erase(0, excess);
+    output.dropped += excess;
+  }
+}
+
+// `timeout` takes seconds with a fraction.
+std::string seconds_text(milliseconds ms) {
+  std::array<char, 32> buffer{};
+  std::snprintf(buffer.data(), buffer.size(), "%.3f", static_cast<double>(ms.count()) / 1000.0);
+  return buffer.data();
+}
+
+// The host enforces the deadline too (unless options.host_timeout is off), so the command ends
+// even if this connection drops. The first stderr line carries the remote PID, so a cancellation
+// can kill the command (sshd refuses SSH "signal" requests in some setups, e.g. root logins).
+std::string wrap_command(const std::string& command, const CommandOptions& options, milliseconds stop_grace) {
+  return "printf '" + std::string(kPidMarker) + "%s\\n' \"$$\" >&2; exec " +
+         (options.host_timeout ? "timeout --signal=TERM --kill-after=" + seconds_text(stop_grace) + " " +
+                                     seconds_text(options.deadline) + " "
+                               : std::string()) +
+         "sh -c " + shell_quote(command);
+}
+
+// Separates the "bluegreen-mcp-pid:<pid>" line the wrapper writes first on stderr from the
+// command's own output.
+class PidLine {
+ public:
+  // Feeds stderr bytes; returns what belongs to the command. done() turns true once the line is
+  // over (or 64 bytes without a newline proved it is not there).
+  std::string_view consume(std::string_view data) {
+    if (done_) return data;
+    const auto newline = data.find('\n');
+    line_.append(data.substr(0, newline));
+    if (newline == std::string_view::npos && line_.size() < 64) return {};
+    done_ = true;
+    if (line_.rfind(kPidMarker, 0) == 0) {
+      pid_ = line_.substr(kPidMarker.size());
+      if (pid_.empty() || pid_.find_first_not_of("0123456789") != std::string::npos) pid_.clear();
+    }
+    return newline == std::string_view::npos ? std::string_view() : data.substr(newline + 1);
+  }
+  [[nodiscard]] const std::string& pid() const { return pid_; }
+
+ private:
+  std::string line_;
+  std::string pid_;
+  bool done_ = false;
+};
+
+// Asks the remote command to stop: `kill -TERM <pid>` on a second channel (the wrapper's
+// `timeout` passes TERM on to the command's process group), falling back to an SSH signal
+// request. Without `timeout` (`whole_group`), the TERM goes to the process group itself: sshd
+// starts the login shell as a session and group leader, so <pid> is also the group's id.
+void stop_remote_command(ssh_session session, ssh_channel running, const std::string& pid, bool whole_group,
+                         const std::string& host) {
+  if (pid.empty()) {
+    ssh_channel_request_send_signal(running, "TERM");
+    return;
+  }
+  ChannelPtr killer(ssh_channel_new(session));
+  const std::string command = whole_group ? "kill -TERM -- -" + pid + " 2>/dev/null || kill -TERM " + pid + " 2>/dev/null"
+                                          : "kill -TERM " + pid + " 2>/dev/null";
+  if (!killer || ssh_channel_open_session(killer.get()) != SSH_OK ||
+      ssh_channel_request_exec(killer.get(), command.c_str()) != SSH_OK) {
+    spdlog::warn("ssh {}: could not send kill to remote pid {}: {}", host, pid, libssh_error(session));
+    ssh_channel_request_send_signal(running, "TERM");
+    return;
+  }
+  // The kill ends at once; this only waits so the channel is not closed before it ran.
+  std::array<char, 256> sink{};
+  const auto until = Clock::now() + std::chrono::seconds(2);
+  while (ssh_channel_is_eof(killer.get()) == 0 && Clock::now() < until) {
+    if (ssh_channel_read_timeout(killer.get(), sink.data(), sink.size(), 0, 100) == SSH_ERROR) break;
+  }
+}
+
+// One running command: drains its streams until both end, stops it when the deadline passes or
+// stop is requested, and then turns what happened into a CommandResult.
+class CommandRun {
+ public:
+  CommandRun(SshConnection& connection, ssh_channel channel, const CommandOptions& options,
+             milliseconds stop_grace, Clock::time_point started)
+      : connection_(connection), channel_(channel), options_(options), stop_grace_(stop_grace),
+        deadline_(started + options.deadline) {}
+
+  void drain() {
+    while (!(stdout_done_ && stderr_done_)) {
+      const bool read_something = read_available();
+      if (connection_lost_) return;
+      if (read_something) continue;
+      const auto now = Clock::now();
+      if (!give_up_at_ && (now >= deadline_ || options_.stop.stop_requested())) ask_to_stop(now);
+      if (give_up_at_ && now >= *give_up_at_) return;
+      if (!wait_readable(connection_.session(), give_up_at_ ? *give_up_at_ : deadline_)) {
+        connection_lost_ = true;
+        return;
+      }
+    }
+  }
+
+  // What happened, once drain() returned; result().duration is left to the caller.
+  CommandResult conclude() {
+    finish_capped(result_.out, options_.output_cap_bytes);
+    finish_capped(result_.err, options_.output_cap_bytes);
+    if (connection_lost_) {
+      result_.problem = "connection to " + connection_.host() + " lost: " + libssh_error(connection_.session());
+    } else if (stdout_done_ && stderr_done_) {
+      const int status = ssh_channel_get_exit_status(channel_);
+      if (status >= 0) {
+        result_.exit_status = status;
+        // `timeout` exits 124 when it had to stop the command.
+        if (status == 124 && Clock::now() >= deadline_) result_.timed_out = true;
+      } else {
+        result_.problem = "the command ended without an exit status (killed by a signal?)";
+      }
+    } else {
+      result_.problem = "the command did not stop within " + std::to_string(stop_grace_.count()) +
+                        " ms of TERM; channel closed";
+    }
+    if (result_.timed_out || result_.cancelled) result_.exit_status.reset();
+    if (result_.timed_out && result_.problem.empty()) {
+      result_.problem = "deadline of " + std::to_string(options_.deadline.count()) + " ms passed";
+    }
+    if (result_.cancelled && result_.problem.empty()) result_.problem = "cancelled";
+    return std::move(result_);
+  }
+
+  [[nodiscard]] bool connection_lost() const { return connection_lost_; }
+
+ private:
+  // Reads whatever both streams have; true when anything changed (data or an end of stream).
+  bool read_available() {
+    bool read_something = false;
+    for (const int is_stderr : {0, 1}) {
+      bool& done = is_stderr != 0 ? stderr_done_ : stdout_done_;
+      CapturedOutput& output = is_stderr != 0 ? result_.err : result_.out;
+      while (!done) {
+        const int n = ssh_channel_read_nonblocking(channel_, buffer_.data(), kReadBuffer, is_stderr);
+        if (n > 0) {
+          std::string_view data(buffer_.data(), static_cast<std::size_t>(n));
+          if (is_stderr != 0) data = pid_line_.consume(data);
+          append_capped(output, data, options_.output_cap_bytes);
+          read_something = true;
+        } else if (n == SSH_EOF || (n == 0 && ssh_channel_is_eof(channel_) != 0)) {
+          done = true;
+          read_something = true;  // state changed: look at the other stream again before waiting
+        } else if (n == 0) {
+          break;
+        } else {
+          connection_lost_ = true;
+          break;
+        }
+      }
+    }
+    return read_something;
+  }
+
+  void ask_to_stop(Clock::time_point now) {
+    result_.timed_out = now >= deadline_ && !options_.stop.stop_requested();
+    result_.cancelled = options_.stop.stop_requested();
+    stop_remote_command(connection_.session(), channel_, pid_line_.pid(), !options_.host_timeout,
+                        connection_.host());
+    give_up_at_ = now + stop_grace_;
+    spdlog::info("ssh {}: {} command; sent TERM", connection_.host(),
+                 result_.cancelled ? "cancelling" : "deadline passed for");
+  }
+
+  SshConnection& connection_;
+  ssh_channel channel_;
+  const CommandOptions& options_;
+  const milliseconds stop_grace_;
+  const Clock::time_point deadline_;
+  std::optional<Clock::time_point> give_up_at_;  // set once the command was asked to stop
+  bool stdout_done_ = false;
+  bool stderr_done_ = false;
+  bool connection_lost_ = false;
+  PidLine pid_line_;
+  CommandResult result_;
+  static constexpr std::uint32_t kReadBuffer = 65536;  // bytes per read
+  std::array<char, kReadBuffer> buffer_{};
+};
+
+}  // namespace
+
+bluegreen::Result<ChannelPtr> start_command(SshConnection& connection, const std::string& command) {
+  auto channel = connection.open_channel();
+  if (!channel) return channel.error();
+  if (ssh_channel_request_exec(channel->get(), command.c_str()) != SSH_OK) {
+    auto error = libssh_failure(connection.host(), "cannot start the command", connection.session(),
+                                bluegreen::ErrorCode::kUnavailable);
+    channel->reset();  // a channel must go before its session
+    connection.drop();
+    return error;
+  }
+  return std::move(channel.value());
+}
+
+bluegreen::Result<CommandResult> run_command(SshConnection& connection, const std::string& command,
+                                             const CommandOptions& options, milliseconds stop_grace) {
+  const auto started = Clock::now();
+  auto started_channel = start_command(connection, wrap_command(command, options, stop_grace));
+  if (!started_channel) return started_channel.error();
+  ChannelPtr channel = std::move(started_channel.value());
+
+  CommandRun run(connection, channel.get(), options, stop_grace, started);
+  run.drain();
+  CommandResult result = run.conclude();
+
+  if (!run.connection_lost()) ssh_channel_send_eof(channel.get());
+  channel.reset();  // a channel must go before its session
+  if (run.connection_lost()) connection.drop();
+  result.duration = duration_cast<milliseconds>(Clock::now() - started);
+  return result;
+}
+
+}  // namespace remote

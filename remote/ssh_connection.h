@@ -1,0 +1,95 @@
+#pragma once
+// Internal to remote/ (used by SshExecutor's parts, not by callers of the Executor seam): the SSH
+// session to one host, how it is opened (host key checked against known_hosts, then
+// authentication), kept and reused across commands, and dropped when it dies.
+//
+// Only an exact known_hosts match passes (libssh reports an unknown host as OK when
+// StrictHostKeyChecking is off, so it is forced on here; see ../shared/GUIDE.md section 6). The
+// ssh config is resolved by resolve_ssh_destination() (OpenSSH semantics) and libssh is told not
+// to parse it again, since its parser could override the security options set here.
+//
+// Thread-safety: one SshConnection per host, shared by every thread using that host. A libssh
+// session must not be used by two threads at once, so every method except lock(), host() and the
+// constructor requires the caller to hold lock() for the whole time it uses the session or any of
+// its channels.
+
+#include "common/result.h"
+#include "remote/libssh_support.h"
+#include "remote/ssh_config.h"
+#include "remote/ssh_executor.h"
+
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace remote {
+
+class SshConnection {
+ public:
+  // `host`: an SSH destination (ssh config alias or [user@]host[:port]). `settings` must outlive
+  // the connection. Nothing is opened until ensure_connected().
+  SshConnection(std::string host, const SshSettings& settings);
+  ~SshConnection();
+  SshConnection(const SshConnection&) = delete;
+  SshConnection& operator=(const SshConnection&) = delete;
+
+  // Serialises the use of this host's session: one command, file read or socket query at a time.
+  [[nodiscard]] std::unique_lock<std::mutex> lock() { return std::unique_lock(mutex_); }
+
+  // Keeps the open session, or opens a new one when there is none or it died. Blocks for up to
+  // SshSettings::connect_timeout per network step. Errors (messages name the host):
+  //  - kInvalidArgument: the destination is not valid, or libssh rejected the options;
+  //  - kFailedPrecondition: the host key is unknown or changed (the message says how to trust it;
+  //    retrying cannot help until someone does), known_hosts cannot be checked, or the ssh
+  //    config is broken;
+  //  - kUnavailable: cannot connect, or authentication failed.
+  bluegreen::Status ensure_connected();
+
+  // Opens a "session" channel (for exec or a subsystem), reconnecting once when the session
+  // turns out to be dead: nothing has run on it yet, so retrying is safe. Errors: those of
+  // ensure_connected(), or kUnavailable when no channel opens even on a new session.
+  bluegreen::Result<ChannelPtr> open_channel();
+
+  // The open session, or nullptr when there is none. Valid until drop() or ensure_connected().
+  [[nodiscard]] ssh_session session() const { return session_.get(); }
+  [[nodiscard]] bool connected() const { return session_ && ssh_is_connected(session_.get()) != 0; }
+
+  // Increases each time ensure_connected() opens a new session. What was learnt about one session
+  // (the host refuses forwarding, has no SFTP) is kept with the generation it was learnt on and
+  // forgotten on the next: a new session may be allowed what the last one was not.
+  [[nodiscard]] std::uint64_t generation() const { return generation_; }
+
+  // Closes the session. Every tracked channel is freed first (set to null): a channel must never
+  // outlive its session. Read libssh_error() before calling this; it frees the error text.
+  void drop();
+
+  // Channels kept across calls (held processes, the SFTP channel) are tracked so drop() can free
+  // them in time. `channel` must stay at the same address until untracked.
+  void track(ChannelPtr* channel) { tracked_.insert(channel); }
+  void untrack(ChannelPtr* channel) { tracked_.erase(channel); }
+
+  [[nodiscard]] const std::string& host() const { return host_; }
+
+ private:
+  bluegreen::Result<SessionPtr> open_session();
+  bluegreen::Status set_options(ssh_session session) const;
+  [[nodiscard]] SshConfigSources config_sources() const;
+  [[nodiscard]] std::string known_hosts_file() const;
+  [[nodiscard]] std::vector<std::string> identity_files() const;
+  [[nodiscard]] std::string key_description(ssh_session session) const;
+  bluegreen::Status verify_host_key(ssh_session session) const;
+  bluegreen::Status authenticate(ssh_session session) const;
+
+  const std::string host_;
+  const SshSettings& settings_;
+  std::mutex mutex_;
+  SessionPtr session_;
+  std::uint64_t generation_ = 0;
+  std::set<ChannelPtr*> tracked_;
+  SshDestination destination_;  // as resolved for the current session
+  std::string endpoint_;        // "user@hostname:port", for messages
+};
+
+}  // namespace remote
