@@ -1,5 +1,6 @@
 #include "remote/executor.h"
 
+#include "common/text.h"
 #include "remote/shell_command.h"
 
 #include <algorithm>
@@ -14,11 +15,6 @@ bluegreen::ErrorCode code_of(const CommandResult& result) {
   if (result.cancelled) return bluegreen::ErrorCode::kCancelled;
   if (result.timed_out) return bluegreen::ErrorCode::kDeadlineExceeded;
   return bluegreen::ErrorCode::kFailed;
-}
-
-std::string trim_end(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
-  return text;
 }
 
 }  // namespace
@@ -41,7 +37,7 @@ bluegreen::Result<SocketReply> Executor::query_unix_socket(const std::string& ho
   if (!result) return result.error();
   const std::string what = "UNIX socket " + socket_path + " on " + host;
   if (!result->succeeded()) {
-    std::string why = trim_end(result->err.tail.empty() ? result->out.tail : result->err.tail);
+    std::string why = bluegreen::trim_trailing(result->err.tail.empty() ? result->out.tail : result->err.tail);
     if (why.size() > 400) why = why.substr(0, 400) + "...";
     if (result->exit_status && !why.empty()) return bluegreen::Error{"cannot query the " + what + ": " + why};
     return bluegreen::Error{"cannot query the " + what + ": " + result->summary() + (why.empty() ? "" : ": " + why),
@@ -74,7 +70,7 @@ bluegreen::Result<std::vector<FileRead>> Executor::read_files(const std::string&
   if (!result) return result.error();
   if (!result->succeeded()) {
     return bluegreen::Error{"reading files on " + host + " did not finish: " + result->summary() +
-                                (result->err.tail.empty() ? "" : ": " + trim_end(result->err.tail)),
+                                (result->err.tail.empty() ? "" : ": " + bluegreen::trim_trailing(result->err.tail)),
                             code_of(*result)};
   }
   if (result->out.dropped > 0) {
@@ -99,7 +95,7 @@ bluegreen::Result<std::vector<FileRead>> Executor::read_files(const std::string&
     } else if (out.compare(end, exit.size(), exit) == 0) {
       std::string content = out.substr(start + open.size(), end - start - open.size());
       if (const int status = std::atoi(out.c_str() + end + exit.size()); status != 0) {
-        file.problem = trim_end(content);
+        file.problem = bluegreen::trim_trailing(content);
         if (file.problem.empty()) file.problem = "cat exited with status " + std::to_string(status);
         if (file.problem.size() > 400) file.problem = file.problem.substr(0, 400) + "...";
       } else if (content.size() > options.output_cap_bytes) {

@@ -116,22 +116,4 @@ std::string substitute_placeholders(std::string_view trusted_text, const std::ma
   return out;
 }
 
-ShellCommand ShellCommand::trusted(std::string text) {
-  ShellCommand command;
-  command.text_ = std::move(text);
-  return command;
-}
-
-ShellCommand& ShellCommand::arg(std::string_view value) {
-  if (!text_.empty()) text_ += ' ';
-  text_ += shell_quote(value);
-  return *this;
-}
-
-ShellCommand& ShellCommand::then(std::string_view trusted_text) {
-  if (!text_.empty()) text_ += ' ';
-  text_ += trusted_text;
-  return *this;
-}
-
 }  // namespace remote

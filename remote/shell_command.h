@@ -1,10 +1,13 @@
 #pragma once
-// The one place where remote command lines are built.
+// Quoting and validation for remote command lines: every value put into a command line goes
+// through shell_quote(), and values that come from tool calls are first checked by a validator.
 //
 // Values that come from tool calls (git refs, app names, paths) are checked against strict
 // patterns and then POSIX-single-quoted; nothing untrusted is ever pasted into a command line.
 // Command text from the operator's own configuration file (deploy steps, reload commands) is
-// trusted as shell and passed through ShellCommand::trusted().
+// trusted as shell; substitute_placeholders() fills its {placeholders} with quoted values. The
+// scripts themselves are built where their meaning lives (deployment/lb_scripts.cpp for the
+// switch, state/state_store.cpp for the state file and lock), each with unit tests.
 //
 // Thread-safety: pure functions and value types.
 
@@ -29,22 +32,5 @@ bluegreen::Result<std::string> validate_absolute_path(std::string_view value, st
 // Replaces each {name} in trusted command text (from the operator's config) with the
 // single-quoted value from `values`; placeholders without a value are left as they are.
 std::string substitute_placeholders(std::string_view trusted_text, const std::map<std::string, std::string>& values);
-
-// A command line assembled from trusted text and quoted arguments.
-class ShellCommand {
- public:
-  // Text the operator wrote in the configuration file; used verbatim.
-  static ShellCommand trusted(std::string text);
-
-  // Appends a space and the quoted value (validate it first when it is untrusted).
-  ShellCommand& arg(std::string_view value);
-  // Appends trusted text verbatim (operators such as "&&", or configured commands).
-  ShellCommand& then(std::string_view trusted_text);
-
-  [[nodiscard]] const std::string& str() const { return text_; }
-
- private:
-  std::string text_;
-};
 
 }  // namespace remote
