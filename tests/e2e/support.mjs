@@ -45,6 +45,28 @@ export function readStateFile() {
   return r.code === 0 ? JSON.parse(r.stdout) : null;
 }
 
+// HAProxy's `show stat` CSV as one object per row, keyed by the header's column names
+// ("# pxname,svname,...,status,..."), as haproxy/runtime_api.cpp reads it: column positions differ
+// between HAProxy versions.
+export function parseShowStat(csv) {
+  const lines = csv.split("\n").filter((line) => line.trim() !== "");
+  const header = lines.shift();
+  if (!header?.startsWith("#")) throw new Error(`show stat: no "# pxname,svname,..." header: ${csv.slice(0, 200)}`);
+  const columns = header.replace(/^#\s*/, "").split(",");
+  for (const name of ["pxname", "svname", "status"]) {
+    if (!columns.includes(name)) throw new Error(`show stat: the header has no column ${name}: ${header}`);
+  }
+  return lines.map((line) => {
+    const fields = line.split(",");
+    return Object.fromEntries(columns.map((name, i) => [name, fields[i]]));
+  });
+}
+
+// The rows of `show stat` on the lab's load balancer (stats socket), see parseShowStat.
+export function haproxyStat() {
+  return parseShowStat(ssh("lab-lb", "echo 'show stat' | socat - UNIX-CONNECT:/run/haproxy/admin.sock").stdout);
+}
+
 export function readHaproxyConfig() {
   return ssh("lab-lb", "cat /etc/haproxy/haproxy.cfg").stdout;
 }
