@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -102,12 +102,26 @@ export function configVariant(mutate) {
   return path;
 }
 
+// The SDK starts a server with only a few variables (HOME, PATH, ...): the sanitizer presets'
+// settings (ASAN_OPTIONS, TSAN_OPTIONS, ...) are passed on explicitly.
+export const serverEnvironment = () => ({
+  ...getDefaultEnvironment(),
+  ...Object.fromEntries(Object.entries(process.env).filter(([key]) => /^(A|T|UB|L)SAN_OPTIONS$/.test(key))),
+});
+
+// A sanitizer report in the server's stderr fails the test even where the server kept going.
+export function assertNoSanitizerReport(stderr) {
+  const report = /(WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer|runtime error:).*/.exec(stderr);
+  if (report) throw new Error(`sanitizer report from the server: ${report[0]}\n${stderr.slice(-20000)}`);
+}
+
 // Starts the real binary under an SDK client. Returns helpers; `call` resolves to the tool result.
 export async function startClient({ config = lab.LAB_BLUEGREEN_CONFIG, name = "e2e-tests", capabilities = {} } = {}) {
   const transport = new StdioClientTransport({
     command: binary,
     args: ["--config", config, "--log-level", "info"],
     stderr: "pipe",
+    env: serverEnvironment(),
   });
   let stderr = "";
   transport.stderr.on("data", (chunk) => (stderr += chunk));
@@ -127,6 +141,8 @@ export async function startClient({ config = lab.LAB_BLUEGREEN_CONFIG, name = "e
     },
     async close() {
       await client.close();
+      await new Promise((resolve) => setImmediate(resolve));  // the last stderr chunk
+      assertNoSanitizerReport(stderr);
     },
   };
 }
