@@ -23,9 +23,11 @@ struct Row {
 Row ssh_row(remote::SshExecutor& executor, const std::string& app, const std::string& role, const std::string& host) {
   const auto started = std::chrono::steady_clock::now();
   auto connected = executor.connect(host);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-  return {app, role, "ssh", host, connected.ok(), false,
-          connected ? "host key known, login ok (" + std::to_string(ms) + " ms)" : connected.error().message};
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  const std::string result =
+      connected ? "host key known, login ok (" + std::to_string(ms) + " ms)" : connected.error().message;
+  return {app, role, "ssh", host, connected.ok(), false, result};
 }
 
 Row health_row(const std::string& app, const std::string& role, const std::string& url) {
@@ -48,10 +50,14 @@ int run_check_config(const config::Config& config, const std::string& path, std:
   for (const auto& app : config.apps) {
     // Independent checks run at once; each host's SSH check first opens the session the others reuse.
     auto blue_ssh = std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "blue", app.blue.ssh); });
-    auto green_ssh = std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "green", app.green.ssh); });
-    auto lb_ssh = std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "lb", app.load_balancer.ssh); });
-    auto blue_health = std::async(std::launch::async, [&] { return health_row(app.name, "blue", app.blue.health_url); });
-    auto green_health = std::async(std::launch::async, [&] { return health_row(app.name, "green", app.green.health_url); });
+    auto green_ssh =
+        std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "green", app.green.ssh); });
+    auto lb_ssh =
+        std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "lb", app.load_balancer.ssh); });
+    auto blue_health =
+        std::async(std::launch::async, [&] { return health_row(app.name, "blue", app.blue.health_url); });
+    auto green_health =
+        std::async(std::launch::async, [&] { return health_row(app.name, "green", app.green.health_url); });
     rows.push_back(blue_ssh.get());
     rows.push_back(blue_health.get());
     rows.push_back(green_ssh.get());
@@ -82,14 +88,14 @@ int run_check_config(const config::Config& config, const std::string& path, std:
         rows.push_back({app.name, "lb", "state file", lb.state_file, true, true,
                         "not created yet (the first deploy or switch creates it)"});
         break;
-      default:
-        rows.push_back({app.name, "lb", "state file", lb.state_file, false, false, snapshot.state_problem});
+      default: rows.push_back({app.name, "lb", "state file", lb.state_file, false, false, snapshot.state_problem});
     }
     if (lb.stats_socket) {
       std::string servers;
       if (snapshot.servers) {
         for (const auto& s : *snapshot.servers) {
-          if (s.server != "BACKEND") servers += (servers.empty() ? "" : ", ") + s.backend + "/" + s.server + " " + s.status;
+          if (s.server != "BACKEND")
+            servers += (servers.empty() ? "" : ", ") + s.backend + "/" + s.server + " " + s.status;
         }
       }
       rows.push_back({app.name, "lb", "stats socket", *lb.stats_socket, snapshot.servers.has_value(), false,
@@ -106,7 +112,8 @@ int run_check_config(const config::Config& config, const std::string& path, std:
 
   std::size_t failures = 0;
   out << std::left << std::setw(10) << "app" << std::setw(7) << "role" << std::setw(15) << "check" << std::setw(34)
-      << "target" << "result\n";
+      << "target"
+      << "result\n";
   for (const auto& row : rows) {
     if (!row.ok) ++failures;
     out << std::setw(10) << row.app << std::setw(7) << row.role << std::setw(15) << row.check << std::setw(34)

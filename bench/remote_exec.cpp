@@ -103,8 +103,8 @@ int main(int argc, char** argv) {
   std::printf("  %-44s %9s %9s %6s\n", "", "median", "p90", "runs");
   std::printf("  %-44s %7.2f ms %7.2f ms %6d\n", "SshExecutor, connection already open", warm_median,
               quantile(warm, 0.9), runs);
-  std::printf("  %-44s %7.2f ms %7.2f ms %6d\n", "ssh client spawned per command", spawn_median,
-              quantile(spawned, 0.9), spawn_runs);
+  std::printf("  %-44s %7.2f ms %7.2f ms %6d\n", "ssh client spawned per command", spawn_median, quantile(spawned, 0.9),
+              spawn_runs);
   std::printf("  first connection (handshake + auth): %.2f ms\n", connect_ms);
   std::printf("  ratio (spawned / open connection): %.1fx\n", spawn_median / warm_median);
 

@@ -17,9 +17,7 @@ std::string_view trim_line(std::string_view line) {
   return line;
 }
 
-bool is_blank(std::string_view line) {
-  return line.find_first_not_of(" \t\r") == std::string_view::npos;
-}
+bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
 
 }  // namespace
 
@@ -27,8 +25,8 @@ StdioTransport::StdioTransport(int input_fd, int output_fd, std::size_t max_mess
     : input_fd_(input_fd), output_fd_(output_fd), max_message_bytes_(max_message_bytes) {}
 
 void StdioTransport::run(mcp::MessageHandler& handler) {
-  std::string pending;        // bytes of the current, incomplete line
-  bool discarding = false;    // inside a line that already exceeded the limit
+  std::string pending;      // bytes of the current, incomplete line
+  bool discarding = false;  // inside a line that already exceeded the limit
   char chunk[64 * 1024];
 
   const auto deliver = [&](std::string_view line) {
