@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
-#include <cstring>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <unistd.h>
 
 namespace transport {
@@ -16,6 +16,10 @@ std::string_view trim_line(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   return line;
 }
+
+// strerror() may share one buffer between threads (send() runs on every tool call's thread); the
+// error category's message is thread-safe.
+std::string error_text(int error) { return std::generic_category().message(error); }
 
 bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
 
@@ -39,7 +43,7 @@ void StdioTransport::run(mcp::MessageHandler& handler) {
     if (n == 0) break;  // end of input: the client closed stdin
     if (n < 0) {
       if (errno == EINTR) continue;
-      spdlog::error("reading input failed: {}", std::strerror(errno));
+      spdlog::error("reading input failed: {}", error_text(errno));
       break;
     }
     std::string_view data(chunk, static_cast<std::size_t>(n));
@@ -79,7 +83,7 @@ void StdioTransport::send(std::string message) {
     const ssize_t n = ::write(output_fd_, remaining.data(), remaining.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      spdlog::error("writing output failed ({}); dropping further messages", std::strerror(errno));
+      spdlog::error("writing output failed ({}); dropping further messages", error_text(errno));
       output_closed_ = true;
       return;
     }
