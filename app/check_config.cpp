@@ -23,14 +23,61 @@ struct Row {
 Row ssh_row(remote::SshExecutor& executor, const std::string& app, const std::string& role, const std::string& host) {
   const auto started = std::chrono::steady_clock::now();
   auto connected = executor.connect(host);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-  return {app, role, "ssh", host, connected.ok(), false,
-          connected ? "host key known, login ok (" + std::to_string(ms) + " ms)" : connected.error().message};
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+  const std::string result =
+      connected ? "host key known, login ok (" + std::to_string(ms) + " ms)" : connected.error().message;
+  return {app, role, "ssh", host, connected.ok(), false, result};
 }
 
 Row health_row(const std::string& app, const std::string& role, const std::string& url) {
   const auto report = remote::probe_health(url, std::chrono::seconds(5));
   return {app, role, "health", url, report.healthy(), false, report.summary()};
+}
+
+// What the load balancer says: the live backend, the state file and HAProxy's sockets.
+void lb_rows(remote::SshExecutor& executor, const config::AppConfig& app, std::vector<Row>& rows) {
+  const auto store = deployment::store_for(executor, app);
+  const auto snapshot = deployment::read_lb_snapshot(executor, app, store);
+  const auto& lb = app.load_balancer;
+  if (snapshot.live) {
+    rows.push_back({app.name, "lb", "live backend", lb.haproxy_config, true, false,
+                    std::string(state::to_upper_string(*snapshot.live)) + " (line " +
+                        std::to_string(snapshot.selection->line_number) + ": " +
+                        deployment::trim_blanks(snapshot.selection->line) + ")"});
+  } else {
+    rows.push_back({app.name, "lb", "live backend", lb.haproxy_config, false, false, snapshot.live_problem});
+  }
+  switch (snapshot.state_status) {
+    case deployment::StateFileStatus::kOk:
+      rows.push_back({app.name, "lb", "state file", lb.state_file, true, false,
+                      "PROD=" + std::string(state::to_upper_string(snapshot.state->prod)) + ", " +
+                          std::to_string(snapshot.state->switch_count) + " switches, generation " +
+                          std::to_string(snapshot.state->generation)});
+      break;
+    case deployment::StateFileStatus::kMissing:
+      rows.push_back({app.name, "lb", "state file", lb.state_file, true, true,
+                      "not created yet (the first deploy or switch creates it)"});
+      break;
+    default: rows.push_back({app.name, "lb", "state file", lb.state_file, false, false, snapshot.state_problem});
+  }
+  if (lb.stats_socket) {
+    std::string servers;
+    if (snapshot.servers) {
+      for (const auto& s : *snapshot.servers) {
+        if (s.server != "BACKEND")
+          servers += (servers.empty() ? "" : ", ") + s.backend + "/" + s.server + " " + s.status;
+      }
+    }
+    rows.push_back({app.name, "lb", "stats socket", *lb.stats_socket, snapshot.servers.has_value(), false,
+                    snapshot.servers ? servers : snapshot.servers_problem});
+  }
+  if (lb.master_socket) {
+    rows.push_back({app.name, "lb", "master socket", *lb.master_socket, snapshot.processes.has_value(), false,
+                    snapshot.processes ? "master pid " + std::to_string(snapshot.processes->master_pid) + ", " +
+                                             std::to_string(snapshot.processes->reloads) + " reloads"
+                                       : snapshot.processes_problem});
+  }
 }
 
 }  // namespace
@@ -48,10 +95,14 @@ int run_check_config(const config::Config& config, const std::string& path, std:
   for (const auto& app : config.apps) {
     // Independent checks run at once; each host's SSH check first opens the session the others reuse.
     auto blue_ssh = std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "blue", app.blue.ssh); });
-    auto green_ssh = std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "green", app.green.ssh); });
-    auto lb_ssh = std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "lb", app.load_balancer.ssh); });
-    auto blue_health = std::async(std::launch::async, [&] { return health_row(app.name, "blue", app.blue.health_url); });
-    auto green_health = std::async(std::launch::async, [&] { return health_row(app.name, "green", app.green.health_url); });
+    auto green_ssh =
+        std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "green", app.green.ssh); });
+    auto lb_ssh =
+        std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "lb", app.load_balancer.ssh); });
+    auto blue_health =
+        std::async(std::launch::async, [&] { return health_row(app.name, "blue", app.blue.health_url); });
+    auto green_health =
+        std::async(std::launch::async, [&] { return health_row(app.name, "green", app.green.health_url); });
     rows.push_back(blue_ssh.get());
     rows.push_back(blue_health.get());
     rows.push_back(green_ssh.get());
@@ -60,53 +111,14 @@ int run_check_config(const config::Config& config, const std::string& path, std:
     rows.push_back(lb_row);
     if (!lb_row.ok) continue;
 
-    const auto store = deployment::store_for(executor, app);
-    const auto snapshot = deployment::read_lb_snapshot(executor, app, store);
-    const auto& lb = app.load_balancer;
-    if (snapshot.live) {
-      rows.push_back({app.name, "lb", "live backend", lb.haproxy_config, true, false,
-                      std::string(state::to_upper_string(*snapshot.live)) + " (line " +
-                          std::to_string(snapshot.selection->line_number) + ": " +
-                          deployment::trim_blanks(snapshot.selection->line) + ")"});
-    } else {
-      rows.push_back({app.name, "lb", "live backend", lb.haproxy_config, false, false, snapshot.live_problem});
-    }
-    switch (snapshot.state_status) {
-      case deployment::StateFileStatus::kOk:
-        rows.push_back({app.name, "lb", "state file", lb.state_file, true, false,
-                        "PROD=" + std::string(state::to_upper_string(snapshot.state->prod)) + ", " +
-                            std::to_string(snapshot.state->switch_count) + " switches, generation " +
-                            std::to_string(snapshot.state->generation)});
-        break;
-      case deployment::StateFileStatus::kMissing:
-        rows.push_back({app.name, "lb", "state file", lb.state_file, true, true,
-                        "not created yet (the first deploy or switch creates it)"});
-        break;
-      default:
-        rows.push_back({app.name, "lb", "state file", lb.state_file, false, false, snapshot.state_problem});
-    }
-    if (lb.stats_socket) {
-      std::string servers;
-      if (snapshot.servers) {
-        for (const auto& s : *snapshot.servers) {
-          if (s.server != "BACKEND") servers += (servers.empty() ? "" : ", ") + s.backend + "/" + s.server + " " + s.status;
-        }
-      }
-      rows.push_back({app.name, "lb", "stats socket", *lb.stats_socket, snapshot.servers.has_value(), false,
-                      snapshot.servers ? servers : snapshot.servers_problem});
-    }
-    if (lb.master_socket) {
-      rows.push_back({app.name, "lb", "master socket", *lb.master_socket, snapshot.processes.has_value(), false,
-                      snapshot.processes ? "master pid " + std::to_string(snapshot.processes->master_pid) + ", " +
-                                               std::to_string(snapshot.processes->reloads) + " reloads"
-                                         : snapshot.processes_problem});
-    }
-    if (lb.verify_url) rows.push_back(health_row(app.name, "lb", lb.verify_url.value()));
+    lb_rows(executor, app, rows);
+    if (const auto& url = app.load_balancer.verify_url) rows.push_back(health_row(app.name, "lb", *url));
   }
 
   std::size_t failures = 0;
   out << std::left << std::setw(10) << "app" << std::setw(7) << "role" << std::setw(15) << "check" << std::setw(34)
-      << "target" << "result\n";
+      << "target"
+      << "result\n";
   for (const auto& row : rows) {
     if (!row.ok) ++failures;
     out << std::setw(10) << row.app << std::setw(7) << row.role << std::setw(15) << row.check << std::setw(34)

@@ -73,7 +73,8 @@ bluegreen::Result<CommandLine> parse_command_line(const std::vector<std::string>
 
 std::string help_text(const std::string& program) {
   return "Usage: " + program + R"( [OPTIONS]
-       )" + program + R"( check-config --config FILE
+       )" +
+         program + R"( check-config --config FILE
 
 bluegreen-mcp is a Model Context Protocol (MCP) server for blue/green deployments.
 An IDE assistant (Claude Desktop, Claude Code, Cursor, Windsurf, VS Code) starts it as a

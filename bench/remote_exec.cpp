@@ -21,8 +21,6 @@
 #include <sys/wait.h>
 #include <vector>
 
-extern char** environ;
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -55,19 +53,9 @@ int spawn_ssh(const std::string& config) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  spdlog::set_level(spdlog::level::warn);
-  const int runs = argc > 1 ? std::atoi(argv[1]) : 200;
-  const labenv::Lab lab;
-
-  remote::SshSettings settings;
-  settings.config_file = lab.ssh_config;
-  remote::SshExecutor executor(settings);
-  remote::CommandOptions options;
-  options.deadline = std::chrono::seconds(10);
-
+// A remote command on an open connection against an ssh client started per command.
+int bench_commands(remote::SshExecutor& executor, const labenv::Lab& lab, int runs,
+                   const remote::CommandOptions& options) {
   const auto connect_start = Clock::now();
   if (auto status = executor.connect("lab-blue"); !status) {
     std::fprintf(stderr, "connect failed: %s\n", status.error().message.c_str());
@@ -103,12 +91,16 @@ int main(int argc, char** argv) {
   std::printf("  %-44s %9s %9s %6s\n", "", "median", "p90", "runs");
   std::printf("  %-44s %7.2f ms %7.2f ms %6d\n", "SshExecutor, connection already open", warm_median,
               quantile(warm, 0.9), runs);
-  std::printf("  %-44s %7.2f ms %7.2f ms %6d\n", "ssh client spawned per command", spawn_median,
-              quantile(spawned, 0.9), spawn_runs);
+  std::printf("  %-44s %7.2f ms %7.2f ms %6d\n", "ssh client spawned per command", spawn_median, quantile(spawned, 0.9),
+              spawn_runs);
   std::printf("  first connection (handshake + auth): %.2f ms\n", connect_ms);
   std::printf("  ratio (spawned / open connection): %.1fx\n", spawn_median / warm_median);
+  return 0;
+}
 
-  // The load balancer's reads, each way (Executor:: is the fallback: socat and cat on the host).
+// The load balancer's reads, each way (Executor:: is the fallback: socat and cat on the host).
+void bench_lb_reads(remote::SshExecutor& executor, const labenv::Lab& lab, int runs,
+                    const remote::CommandOptions& options) {
   const std::string stats_socket = lab.var("LAB_HAPROXY_ADMIN_SOCK");
   const std::vector<std::string> files = {lab.var("LAB_HAPROXY_CFG"), lab.var("LAB_STATE_DIR") + "/shop.json"};
   remote::Executor& fallback = executor;
@@ -118,7 +110,7 @@ int main(int argc, char** argv) {
       const auto start = Clock::now();
       if (!once()) {
         std::fprintf(stderr, "load balancer read failed\n");
-        std::exit(1);
+        std::exit(1);  // NOLINT(concurrency-mt-unsafe): the benchmark runs on one thread
       }
       samples.push_back(ms_since(start));
     }
@@ -142,5 +134,22 @@ int main(int argc, char** argv) {
   line("`show stat`, socat on the host", socat);
   line("haproxy.cfg + state file over SFTP", sftp);
   line("haproxy.cfg + state file with cat", cat);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::warn);
+  const int runs = argc > 1 ? std::atoi(argv[1]) : 200;
+  const labenv::Lab lab;
+
+  remote::SshSettings settings;
+  settings.config_file = lab.ssh_config;
+  remote::SshExecutor executor(settings);
+  remote::CommandOptions options;
+  options.deadline = std::chrono::seconds(10);
+
+  if (const int status = bench_commands(executor, lab, runs, options); status != 0) return status;
+  bench_lb_reads(executor, lab, runs, options);
   return 0;
 }

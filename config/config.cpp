@@ -122,9 +122,10 @@ class Fields {
 void ssh_destination(Fields& fields, const std::string& key, std::string& target) {
   auto value = fields.text(key, true);
   if (!value) return;
-  const bool valid = value->front() != '-' && std::all_of(value->begin(), value->end(), [](char c) {
+  const auto allowed = [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_' || c == '@' || c == ':';
-  });
+  };
+  const bool valid = value->front() != '-' && std::all_of(value->begin(), value->end(), allowed);
   if (!valid) {
     fields.error(key, "must be an ssh config alias or [user@]host[:port], got \"" + *value + "\"");
     return;
@@ -262,7 +263,8 @@ AppConfig parse_app(const std::string& name, const json& object, std::vector<std
     Fields g(*gate, f.path("healthGate"), errors, home);
     g.seconds("timeoutSeconds", app.health_gate.timeout, 3600);
     g.millis("intervalMs", app.health_gate.interval, 50, 60000);
-    if (auto n = g.integer("consecutiveSuccesses", 1, 100)) app.health_gate.consecutive_successes = static_cast<int>(*n);
+    if (auto n = g.integer("consecutiveSuccesses", 1, 100))
+      app.health_gate.consecutive_successes = static_cast<int>(*n);
     g.millis("requestTimeoutMs", app.health_gate.request_timeout, 50, 60000);
   }
   if (const json* approval = f.find("approval")) {
@@ -320,7 +322,8 @@ bluegreen::Result<Config> parse_config(const std::string& text, const std::strin
             const json& file = (*files)[i];
             std::string value = file.is_string() ? file.get<std::string>() : "";
             if (value.rfind("~/", 0) == 0) value = home + value.substr(1);
-            if (auto valid = remote::validate_absolute_path(value, "ssh.identityFiles[" + std::to_string(i) + "]"); !valid) {
+            if (auto valid = remote::validate_absolute_path(value, "ssh.identityFiles[" + std::to_string(i) + "]");
+                !valid) {
               errors.push_back(valid.error().message);
             } else {
               config.ssh.identity_files.push_back(value);
@@ -343,9 +346,11 @@ bluegreen::Result<Config> parse_config(const std::string& text, const std::strin
   }
 
   if (!errors.empty()) {
-    std::string message = origin + ": " + std::to_string(errors.size()) + " problem" + (errors.size() == 1 ? "" : "s") + ":";
+    std::string message =
+        origin + ": " + std::to_string(errors.size()) + " problem" + (errors.size() == 1 ? "" : "s") + ":";
     for (std::size_t i = 0; i < errors.size() && i < kMaxErrorsShown; ++i) message += "\n  - " + errors[i];
-    if (errors.size() > kMaxErrorsShown) message += "\n  ... and " + std::to_string(errors.size() - kMaxErrorsShown) + " more";
+    if (errors.size() > kMaxErrorsShown)
+      message += "\n  ... and " + std::to_string(errors.size() - kMaxErrorsShown) + " more";
     return Error{message};
   }
   return config;

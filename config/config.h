@@ -47,20 +47,20 @@ struct DeployStep {
 
 struct LoadBalancerConfig {
   std::string ssh;
-  std::string haproxy_config;          // live config path on the LB
-  std::string section;                 // "frontend fe_app" (keyword and name)
-  std::string directive;               // "default_backend" or "use_backend"
-  std::string condition;               // for use_backend: "if is_app"
+  std::string haproxy_config;  // live config path on the LB
+  std::string section;         // "frontend fe_app" (keyword and name)
+  std::string directive;       // "default_backend" or "use_backend"
+  std::string condition;       // for use_backend: "if is_app"
   std::string blue_backend;
   std::string green_backend;
-  std::string validate_command;        // {config} = candidate path (quoted)
+  std::string validate_command;  // {config} = candidate path (quoted)
   std::string reload_command;
   std::optional<std::string> stats_socket;   // admin socket: HAProxy's own view of the servers
   std::optional<std::string> master_socket;  // master CLI: reload verification (show proc)
   std::optional<std::string> verify_url;     // URL through the frontend whose JSON names the colour
   std::string state_file;
-  std::string lock_file;               // default: state_file + ".lock"
-  std::string audit_log;               // default: <state dir>/audit.log
+  std::string lock_file;  // default: state_file + ".lock"
+  std::string audit_log;  // default: <state dir>/audit.log
   std::optional<std::string> public_url;
   std::optional<std::string> stats_url;
   milliseconds command_timeout{15000};

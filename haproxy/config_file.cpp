@@ -11,10 +11,11 @@ using bluegreen::Error;
 
 // Every keyword that opens a section in HAProxy 2.6, plus the ones later versions added, so a
 // newer config is still split into the right sections.
-constexpr std::array<std::string_view, 19> kSectionKeywords{
-    "global",   "defaults",  "frontend", "backend",     "listen",      "userlist",  "peers",
-    "mailers",  "resolvers", "program",  "http-errors", "ring",        "log-forward", "cache",
-    "fcgi-app", "namespace_list", "crt-store", "traces", "acme"};
+constexpr std::array<std::string_view, 19> kSectionKeywords{"global",      "defaults", "frontend",    "backend",
+                                                            "listen",      "userlist", "peers",       "mailers",
+                                                            "resolvers",   "program",  "http-errors", "ring",
+                                                            "log-forward", "cache",    "fcgi-app",    "namespace_list",
+                                                            "crt-store",   "traces",   "acme"};
 
 bool is_section_keyword(std::string_view word) {
   return std::find(kSectionKeywords.begin(), kSectionKeywords.end(), word) != kSectionKeywords.end();
@@ -28,10 +29,10 @@ struct Word {
 };
 
 struct Line {
-  std::size_t number = 0;      // 1-based
-  std::size_t offset = 0;      // of the first byte in the whole text
-  std::string_view text;       // without the terminator
-  std::vector<Word> words;     // comment excluded
+  std::size_t number = 0;   // 1-based
+  std::size_t offset = 0;   // of the first byte in the whole text
+  std::string_view text;    // without the terminator
+  std::vector<Word> words;  // comment excluded
 };
 
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
@@ -202,8 +203,8 @@ bluegreen::Result<Located> locate(std::string_view config_text, const Selector& 
   if (section_starts.empty()) {
     std::string present;
     for (const auto& label : all_sections) present += (present.empty() ? "" : ", ") + label;
-    return Error{"HAProxy configuration: section `" + wanted_label + "` not found (sections present: " +
-                 (present.empty() ? std::string("none") : present) + ")"};
+    return Error{"HAProxy configuration: section `" + wanted_label +
+                 "` not found (sections present: " + (present.empty() ? std::string("none") : present) + ")"};
   }
   if (section_starts.size() > 1) {
     return Error{"HAProxy configuration: section `" + wanted_label + "` appears " +
@@ -268,10 +269,10 @@ bluegreen::Result<std::string> rewrite_live_backend(std::string_view config_text
   if (std::find(defined.begin(), defined.end(), new_backend) == defined.end()) {
     std::string known;
     for (const auto& name : defined) known += (known.empty() ? "" : ", ") + name;
-    return Error{"backend `" + std::string(new_backend) +
-                 "` is not defined in the HAProxy configuration (no `backend " + std::string(new_backend) +
-                 "` or `listen " + std::string(new_backend) + "` section; defined: " +
-                 (known.empty() ? std::string("none") : known) + "); refusing to point traffic at it"};
+    return Error{
+        "backend `" + std::string(new_backend) + "` is not defined in the HAProxy configuration (no `backend " +
+        std::string(new_backend) + "` or `listen " + std::string(new_backend) +
+        "` section; defined: " + (known.empty() ? std::string("none") : known) + "); refusing to point traffic at it"};
   }
 
   // Splice over the raw backend word only (quotes included), so indentation, spacing, the

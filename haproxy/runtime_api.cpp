@@ -24,9 +24,7 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   return lines;
 }
 
-bool is_blank_line(std::string_view line) {
-  return line.find_first_not_of(" \t") == std::string_view::npos;
-}
+bool is_blank_line(std::string_view line) { return line.find_first_not_of(" \t") == std::string_view::npos; }
 
 // The answer quoted in an error message: what the socket said instead of the expected format
 // is usually the explanation ("Permission denied", "Unknown command", an empty answer).

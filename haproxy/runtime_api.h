@@ -19,12 +19,12 @@ namespace haproxy {
 // One row of `show stat`: a server, or with StatRows::servers_and_backends also a backend's
 // aggregate row (server == "BACKEND").
 struct ServerStatus {
-  std::string backend;       // pxname
-  std::string server;        // svname
+  std::string backend;  // pxname
+  std::string server;   // svname
   // As HAProxy reports it: "UP", "DOWN", "MAINT", "DRAIN", "NOLB", "no check", and transitions
   // such as "UP 1/2" (up, one failed check of the two that would mark it down) or "DOWN 1/2".
   std::string status;
-  std::string check_status;  // e.g. "L7OK", "L4CON", "L7STS"; empty when the server is not checked
+  std::string check_status;        // e.g. "L7OK", "L4CON", "L7STS"; empty when the server is not checked
   long long current_sessions = 0;  // scur
   long long total_sessions = 0;    // stot
 };
@@ -46,8 +46,8 @@ bluegreen::Result<std::vector<ServerStatus>> parse_show_stat(std::string_view cs
 // What the master CLI's `show proc` says about the processes of a master-worker HAProxy.
 struct ProcessInfo {
   int master_pid = 0;
-  int reloads = 0;         // reloads the master has performed, failed ones included
-  int failed_reloads = 0;  // of those, how many did not start a new worker (e.g. invalid config)
+  int reloads = 0;                       // reloads the master has performed, failed ones included
+  int failed_reloads = 0;                // of those, how many did not start a new worker (e.g. invalid config)
   std::vector<int> current_worker_pids;  // "# workers": serving with the newest loaded config
   std::vector<int> old_worker_pids;      // "# old workers": finishing connections from before a reload
 };

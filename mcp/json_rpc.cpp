@@ -67,8 +67,7 @@ ParsedMessage parse_message(std::string_view text) {
     return reject(id, error_code::kInvalidRequest, "Invalid request: \"jsonrpc\" must be \"2.0\"");
   }
   if (has_id && !is_valid_id(message["id"])) {
-    return reject(nullptr, error_code::kInvalidRequest,
-                  "Invalid request: \"id\" must be a string or an integer");
+    return reject(nullptr, error_code::kInvalidRequest, "Invalid request: \"id\" must be a string or an integer");
   }
 
   const auto method = message.find("method");

@@ -64,7 +64,8 @@ class Server::CallContext final : public ToolContext {
     if (!call_.progress_token || call_.stop.stop_requested()) return;
     std::lock_guard lock(call_.progress_mutex);
     if (call_.last_progress && progress <= *call_.last_progress) {
-      spdlog::debug("{}: dropped non-increasing progress {} (last {})", call_.tool_name, progress, *call_.last_progress);
+      spdlog::debug("{}: dropped non-increasing progress {} (last {})", call_.tool_name, progress,
+                    *call_.last_progress);
       return;
     }
     call_.last_progress = progress;
@@ -225,7 +226,8 @@ json Server::handle_initialize(const json& params) {
       if (const auto name = client->find("name"); name != client->end() && name->is_string()) {
         client_name_ = name->get<std::string>();
       }
-      if (const auto client_version = client->find("version"); client_version != client->end() && client_version->is_string()) {
+      if (const auto client_version = client->find("version");
+          client_version != client->end() && client_version->is_string()) {
         spdlog::info("client {} {} requested protocol {} (answering {})", client_name_,
                      client_version->get<std::string>(), requested, version);
       }
@@ -297,8 +299,8 @@ void Server::handle_prompts_get(const Request& request) {
   }
   if (!missing.empty()) {
     send(make_error(id, error_code::kInvalidParams,
-                    "Invalid params: prompt " + prompt->definition.name +
-                        " needs the argument(s) " + join_names(missing)));
+                    "Invalid params: prompt " + prompt->definition.name + " needs the argument(s) " +
+                        join_names(missing)));
     return;
   }
 
@@ -386,7 +388,8 @@ void Server::handle_tools_call(Request& request) {
     return;
   }
   calls_.emplace(call->id.key(), call);
-  call->worker = std::thread([this, call, tool, arguments = std::move(arguments)] { run_call(call, *tool, arguments); });
+  call->worker =
+      std::thread([this, call, tool, arguments = std::move(arguments)] { run_call(call, *tool, arguments); });
 }
 
 void Server::run_call(const std::shared_ptr<Call>& call, const Tool& tool, const json& arguments) {

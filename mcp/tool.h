@@ -51,7 +51,7 @@ struct ToolResult {
 
 // The user's answer to an elicitation/create request (MCP 2025-06-18, form mode).
 struct ElicitationResponse {
-  std::string action;                                  // "accept", "decline" or "cancel"
+  std::string action;                                 // "accept", "decline" or "cancel"
   nlohmann::json content = nlohmann::json::object();  // the submitted fields when accepted; else {}
 };
 

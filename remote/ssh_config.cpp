@@ -156,16 +156,27 @@ struct Resolver {
   }
 };
 
+// This process's passwd entry's name or home directory. getpwuid_r, not getpwuid: tool calls
+// resolve SSH settings on several threads at once, and getpwuid's result is one static buffer
+// (ThreadSanitizer caught two status probes overwriting each other's entry).
+std::optional<std::string> own_passwd_field(char* passwd::*field) {
+  passwd entry{};
+  passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (::getpwuid_r(::getuid(), &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
+    return std::nullopt;
+  }
+  return std::string(entry.*field);
+}
+
 std::string current_user() {
   if (const char* name = std::getenv("USER"); name != nullptr && *name != '\0') return name;
-  if (const passwd* entry = ::getpwuid(::getuid()); entry != nullptr) return entry->pw_name;
-  return "root";
+  return own_passwd_field(&passwd::pw_name).value_or("root");
 }
 
 std::string home_directory() {
   if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') return home;
-  if (const passwd* entry = ::getpwuid(::getuid()); entry != nullptr) return entry->pw_dir;
-  return "/";
+  return own_passwd_field(&passwd::pw_dir).value_or("/");
 }
 
 bool glob_match(const std::string& pattern, const std::string& host) {

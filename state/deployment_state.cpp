@@ -98,7 +98,8 @@ bluegreen::Result<DeploymentState> parse_state(std::string_view text) {
   auto standby = color_field(document, "standby", "");
   if (!standby) return standby.error();
   if (*standby == *prod) {
-    return Error{"prod and standby are both \"" + std::string(to_string(*prod)) + "\"; one must be blue, the other green"};
+    return Error{"prod and standby are both \"" + std::string(to_string(*prod)) +
+                 "\"; one must be blue, the other green"};
   }
   state.prod = *prod;
 

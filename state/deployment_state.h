@@ -34,7 +34,7 @@ struct SwitchRecord {
   std::string timestamp;  // ISO 8601, as written
   Color from = Color::kBlue;
   Color to = Color::kGreen;
-  bool emergency = false;  // written only when true
+  bool emergency = false;                           // written only when true
   nlohmann::json extra = nlohmann::json::object();  // fields this version does not interpret (e.g. "client")
 };
 
@@ -43,8 +43,8 @@ struct DeployRecord {
   std::string timestamp;
   Color color = Color::kGreen;
   std::string ref;
-  std::string commit;   // empty when the deploy failed before it was known
-  std::string outcome;  // "ok", "failed", "cancelled"
+  std::string commit;                               // empty when the deploy failed before it was known
+  std::string outcome;                              // "ok", "failed", "cancelled"
   nlohmann::json extra = nlohmann::json::object();  // client, failedStep, durationMs, ...
 };
 

@@ -18,7 +18,6 @@ constexpr std::string_view kMissingMarker = "BLUEGREEN-NO-STATE-FILE";
 constexpr std::string_view kLockedMarker = "BLUEGREEN-LOCKED";
 constexpr int kLockBusyExit = 75;  // flock -E: the lock was not obtained in time
 
-
 std::string directory_of(const std::string& path) {
   const auto slash = path.rfind('/');
   return slash == 0 ? "/" : path.substr(0, slash);
@@ -34,8 +33,7 @@ std::string tail_of(const remote::CommandResult& result) {
 std::string utc_timestamp() {
   const auto now = std::chrono::system_clock::now();
   const auto seconds = std::chrono::system_clock::to_time_t(now);
-  const auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   std::array<char, 32> buffer{};
@@ -94,13 +92,12 @@ bluegreen::Result<std::unique_ptr<AppLock>> StateStore::lock(const std::string& 
   const auto max_hold = std::chrono::duration_cast<std::chrono::seconds>(location_.max_lock_hold).count();
   // The lock lives as long as `cat` reads the channel: closing it (or losing the connection)
   // ends `cat`, the shell and flock, and the lock with them.
-  const std::string command =
-      "mkdir -p " + shell_quote(directory_of(location_.lock_file)) + " && exec flock -x -E " +
-      std::to_string(kLockBusyExit) + " -w " + std::to_string(wait_seconds) + " " + shell_quote(location_.lock_file) +
-      " sh -c " +
-      shell_quote("printf '%s\\n' \"$1\" > \"$2\"; echo " + std::string(kLockedMarker) + "; exec timeout " +
-                  std::to_string(max_hold) + " cat >/dev/null") +
-      " sh " + shell_quote(holder.dump()) + " " + shell_quote(owner_file);
+  const std::string command = "mkdir -p " + shell_quote(directory_of(location_.lock_file)) + " && exec flock -x -E " +
+                              std::to_string(kLockBusyExit) + " -w " + std::to_string(wait_seconds) + " " +
+                              shell_quote(location_.lock_file) + " sh -c " +
+                              shell_quote("printf '%s\\n' \"$1\" > \"$2\"; echo " + std::string(kLockedMarker) +
+                                          "; exec timeout " + std::to_string(max_hold) + " cat >/dev/null") +
+                              " sh " + shell_quote(holder.dump()) + " " + shell_quote(owner_file);
 
   remote::CommandOptions options;
   options.deadline = wait + location_.command_timeout;
@@ -127,7 +124,7 @@ bluegreen::Result<std::unique_ptr<AppLock>> StateStore::lock(const std::string& 
 }
 
 bluegreen::Result<StateStore::PreparedWrite> StateStore::prepare(const AppLock& lock, const DeploymentState& next,
-                                                                std::uint64_t expected_generation) const {
+                                                                 std::uint64_t expected_generation) const {
   if (!lock.held()) return Error{"the lock on " + location_.lock_file + " was lost; the state file was not written"};
   if (next.generation != expected_generation + 1) {
     return Error{"internal error: new generation " + std::to_string(next.generation) + " does not follow " +
@@ -138,7 +135,8 @@ bluegreen::Result<StateStore::PreparedWrite> StateStore::prepare(const AppLock& 
   const std::uint64_t on_disk = current->has_value() ? (*current)->generation : 0;
   if (on_disk != expected_generation) {
     return Error{"the state file changed since this operation was planned (generation " + std::to_string(on_disk) +
-                 ", expected " + std::to_string(expected_generation) + "); nothing was written. Check the status "
+                 ", expected " + std::to_string(expected_generation) +
+                 "); nothing was written. Check the status "
                  "and plan again."};
   }
 
@@ -148,7 +146,8 @@ bluegreen::Result<StateStore::PreparedWrite> StateStore::prepare(const AppLock& 
   const std::string temp = shell_quote(prepared.temp_path);
   const std::string script = "set -e; t=" + temp + "; trap 'rm -f \"$t\"' EXIT; mkdir -p " +
                              shell_quote(directory_of(location_.state_file)) + "; printf '%s' " +
-                             shell_quote(bluegreen::base64_encode(prepared.text)) + " | base64 -d > \"$t\"; sync \"$t\"; trap - EXIT";
+                             shell_quote(bluegreen::base64_encode(prepared.text)) +
+                             " | base64 -d > \"$t\"; sync \"$t\"; trap - EXIT";
   auto result = run(script);
   if (!result) return Error{"writing the new state file failed: " + result.error().message};
   if (!result->succeeded()) {
@@ -204,7 +203,8 @@ bluegreen::Status StateStore::audit(const AuditRecord& record) const {
   auto result = run("mkdir -p " + shell_quote(directory_of(location_.audit_log)) + " && printf '%s\\n' " +
                     shell_quote(text) + " >> " + shell_quote(location_.audit_log));
   if (!result) return Error{"appending to the audit log failed: " + result.error().message};
-  if (!result->succeeded()) return Error{"appending to the audit log " + location_.audit_log + " failed: " + tail_of(*result)};
+  if (!result->succeeded())
+    return Error{"appending to the audit log " + location_.audit_log + " failed: " + tail_of(*result)};
   return bluegreen::ok_status();
 }
 

@@ -2,8 +2,10 @@
 // Shared plumbing of the deployment tools: the objects they use, the common `app` argument, and
 // the bridge from deployment progress to MCP progress/log notifications.
 //
-// Thread-safety: DeploymentToolsContext is shared by concurrent tool calls; everything in it is
-// thread-safe (see deployment/services.h).
+// Thread-safety: one DeploymentToolsContext is shared by every tool call, each on its own thread.
+// The config is never changed after startup (concurrent reads only); the services' executor,
+// approval book and commit cache lock internally (see deployment/services.h). A ToolReporter
+// belongs to one call.
 
 #include "config/config.h"
 #include "deployment/services.h"
@@ -23,10 +25,14 @@ struct DeploymentToolsContext {
 // The JSON schema of the optional `app` argument.
 nlohmann::json app_argument_schema(const config::Config& config);
 
-// The app the call names (or the default app), or an isError result saying what is configured.
+// The app named by the call's `app` argument; without one, the configured defaultApp, or the only
+// app. Otherwise an Error saying which apps are configured (the tools return it as an isError
+// result).
 bluegreen::Result<const config::AppConfig*> resolve_app(const config::Config& config, const nlohmann::json& arguments);
 
-// Sends deployment progress to the client: notifications/progress (when it asked) and log lines.
+// Sends deployment progress to the client: each step as notifications/progress (only when the
+// call carried a progressToken) and as an info log line (notifications/message, subject to the
+// client's logging/setLevel); each note as an info log line only.
 class ToolReporter final : public deployment::Reporter {
  public:
   explicit ToolReporter(mcp::ToolContext& context) : context_(context) {}

@@ -59,8 +59,8 @@ std::optional<nlohmann::json> MemoryTransport::next(std::chrono::milliseconds ti
   return next_matching([](const nlohmann::json&) { return true; }, timeout);
 }
 
-std::optional<nlohmann::json> MemoryTransport::next_matching(
-    const std::function<bool(const nlohmann::json&)>& match, std::chrono::milliseconds timeout) {
+std::optional<nlohmann::json> MemoryTransport::next_matching(const std::function<bool(const nlohmann::json&)>& match,
+                                                             std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   std::optional<nlohmann::json> found;
   changed_.wait_for(lock, timeout, [&] {

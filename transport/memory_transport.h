@@ -26,10 +26,10 @@ class MemoryTransport final : public Transport {
   void send(std::string message) override;
 
   // --- client side ---
-  void push(std::string line);             // one raw message, as a client would write it
+  void push(std::string line);  // one raw message, as a client would write it
   void push_message(const nlohmann::json& message);
-  void push_oversized();                   // simulates a line the transport had to discard
-  void close_input();                      // end of input: run() returns after queued messages
+  void push_oversized();  // simulates a line the transport had to discard
+  void close_input();     // end of input: run() returns after queued messages
 
   // Next message the server sent, or nullopt after `timeout`.
   std::optional<nlohmann::json> next(std::chrono::milliseconds timeout = std::chrono::seconds(5));

@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
-#include <cstring>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <unistd.h>
 
 namespace transport {
@@ -17,9 +17,11 @@ std::string_view trim_line(std::string_view line) {
   return line;
 }
 
-bool is_blank(std::string_view line) {
-  return line.find_first_not_of(" \t\r") == std::string_view::npos;
-}
+// strerror() may share one buffer between threads (send() runs on every tool call's thread); the
+// error category's message is thread-safe.
+std::string error_text(int error) { return std::generic_category().message(error); }
+
+bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r") == std::string_view::npos; }
 
 }  // namespace
 
@@ -27,8 +29,8 @@ StdioTransport::StdioTransport(int input_fd, int output_fd, std::size_t max_mess
     : input_fd_(input_fd), output_fd_(output_fd), max_message_bytes_(max_message_bytes) {}
 
 void StdioTransport::run(mcp::MessageHandler& handler) {
-  std::string pending;        // bytes of the current, incomplete line
-  bool discarding = false;    // inside a line that already exceeded the limit
+  std::string pending;      // bytes of the current, incomplete line
+  bool discarding = false;  // inside a line that already exceeded the limit
   char chunk[64 * 1024];
 
   const auto deliver = [&](std::string_view line) {
@@ -41,7 +43,7 @@ void StdioTransport::run(mcp::MessageHandler& handler) {
     if (n == 0) break;  // end of input: the client closed stdin
     if (n < 0) {
       if (errno == EINTR) continue;
-      spdlog::error("reading input failed: {}", std::strerror(errno));
+      spdlog::error("reading input failed: {}", error_text(errno));
       break;
     }
     std::string_view data(chunk, static_cast<std::size_t>(n));
@@ -81,7 +83,7 @@ void StdioTransport::send(std::string message) {
     const ssize_t n = ::write(output_fd_, remaining.data(), remaining.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      spdlog::error("writing output failed ({}); dropping further messages", std::strerror(errno));
+      spdlog::error("writing output failed ({}); dropping further messages", error_text(errno));
       output_closed_ = true;
       return;
     }

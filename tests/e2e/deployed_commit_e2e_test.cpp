@@ -1,10 +1,10 @@
 // End-to-end tests of reading a host's deployed commit (deployment/deployed_commit.h) against
 // real git repositories on the lab's BLUE host: the answer must be git's own, in every layout,
 // and `git log` must run only for a commit not seen before.
-#include "tests/support/lab_env.h"
 #include "deployment/deployed_commit.h"
 #include "remote/shell_command.h"
 #include "remote/ssh_executor.h"
+#include "tests/support/lab_env.h"
 
 #include <catch2/catch.hpp>
 
@@ -148,9 +148,9 @@ TEST_CASE("the deployed commit is git's HEAD in every layout, and git runs once 
     repos.sh("mkdir -p " + Repos::q(repos.root + "/plain"));
     auto commit = deployment::read_deployed_commit(executor, cache, repos.host_config(repos.root + "/plain"), 10s);
     REQUIRE_FALSE(commit);
-    CHECK_THAT(commit.error().message, Catch::Contains("cannot read the deployed commit in " + repos.root + "/plain on " +
-                                                       repos.host) &&
-                                           Catch::Contains("not a git repository"));
+    CHECK_THAT(commit.error().message,
+               Catch::Contains("cannot read the deployed commit in " + repos.root + "/plain on " + repos.host) &&
+                   Catch::Contains("not a git repository"));
   }
 
   SECTION("a branch with no commit yet (unborn): an error, not a guess") {

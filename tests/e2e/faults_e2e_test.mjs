@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  configVariant, dropSshConnections, freezeSshd, frontendColor, readHaproxyConfig, readStateFile, ssh, sshdProcesses,
-  startClient, text,
+  configVariant, dropSshConnections, freezeSshd, frontendColor, haproxyStat, readHaproxyConfig, readStateFile, ssh,
+  sshdProcesses, startClient, text,
 } from "./support.mjs";
 
 const mcp = await startClient({ name: "fault-tests" });
@@ -31,9 +31,8 @@ async function waitFor(what, predicate, { tries = 100, every = 100 } = {}) {
 // HAProxy's own checks have both servers UP, so a switch in either direction is allowed.
 async function waitForBothUp() {
   await waitFor("both servers UP in HAProxy", async () => {
-    const stat = ssh("lab-lb", "echo 'show stat' | socat - UNIX-CONNECT:/run/haproxy/admin.sock").stdout;
-    const rows = stat.split("\n").filter((l) => /^(blue|green),/.test(l) && !/,BACKEND,/.test(l));
-    return rows.length === 2 && rows.every((l) => l.split(",")[17] === "UP");
+    const rows = haproxyStat().filter((r) => ["blue", "green"].includes(r.pxname) && r.svname !== "BACKEND");
+    return rows.length === 2 && rows.every((r) => r.status === "UP");
   }, { tries: 150 });
 }
 

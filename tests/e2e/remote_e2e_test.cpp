@@ -1,8 +1,8 @@
 // End-to-end tests of the remote layer against the lab's real sshd and HTTP apps.
-#include "tests/support/lab_env.h"
 #include "remote/http_probe.h"
 #include "remote/shell_command.h"
 #include "remote/ssh_executor.h"
+#include "tests/support/lab_env.h"
 
 #include <catch2/catch.hpp>
 
@@ -199,8 +199,7 @@ TEST_CASE("10 MB on stderr does not hang and the kept output is capped", "[e2e][
   remote::SshExecutor executor(lab_settings());
   CommandOptions options = with_deadline(60s);
   options.output_cap_bytes = 64 * 1024;
-  const auto result =
-      run_ok(executor, lab().blue(), "head -c 10000000 /dev/zero | tr '\\0' e >&2; echo done", options);
+  const auto result = run_ok(executor, lab().blue(), "head -c 10000000 /dev/zero | tr '\\0' e >&2; echo done", options);
   CHECK(result.succeeded());
   CHECK(result.out.tail == "done\n");
   CHECK(result.err.tail.size() == 64 * 1024);
@@ -232,8 +231,10 @@ TEST_CASE("commands on two hosts run in parallel", "[e2e][ssh][parallel]") {
   REQUIRE(executor.connect(lab().blue()).ok());
   REQUIRE(executor.connect(lab().green()).ok());
   const auto started = std::chrono::steady_clock::now();
-  auto on_blue = std::async(std::launch::async, [&] { return executor.run(lab().blue(), "sleep 2", with_deadline(10s)); });
-  auto on_green = std::async(std::launch::async, [&] { return executor.run(lab().green(), "sleep 2", with_deadline(10s)); });
+  auto on_blue =
+      std::async(std::launch::async, [&] { return executor.run(lab().blue(), "sleep 2", with_deadline(10s)); });
+  auto on_green =
+      std::async(std::launch::async, [&] { return executor.run(lab().green(), "sleep 2", with_deadline(10s)); });
   REQUIRE(on_blue.get()->succeeded());
   REQUIRE(on_green.get()->succeeded());
   // Serial would be >= 4 s; parallel is about 2 s. The bound leaves room for a loaded machine.
@@ -249,9 +250,9 @@ TEST_CASE("connecting to a port where nothing listens fails fast with a clear er
 }
 
 TEST_CASE("health probes report status, latency and version, in parallel", "[e2e][http]") {
-  const auto reports = remote::probe_all(
-      {lab().health_url(lab().blue_addr), lab().health_url(lab().green_addr), "http://" + lab().blue_addr + ":1/health"},
-      2s);
+  const auto reports = remote::probe_all({lab().health_url(lab().blue_addr), lab().health_url(lab().green_addr),
+                                          "http://" + lab().blue_addr + ":1/health"},
+                                         2s);
   REQUIRE(reports.size() == 3);
   for (int i = 0; i < 2; ++i) {
     INFO(reports[static_cast<std::size_t>(i)].url << ": " << reports[static_cast<std::size_t>(i)].summary());
@@ -342,10 +343,10 @@ class VariantSshd {
                                         << read_file(host_dir / "ssh_host_ed25519_key.pub");
     const std::string log = remote::shell_quote(log_path());
     // Started in the LB's namespace; stopped when the holding channel closes.
-    const std::string start = "timeout 120 /usr/sbin/sshd -D -f " + remote::shell_quote((dir_ / "sshd_config").string()) +
-                              " -E " + log + " & pid=$!; trap 'kill $pid' EXIT; i=0; until grep -q 'Server listening' " +
-                              log + " 2>/dev/null; do i=$((i+1)); [ $i -lt 200 ] || exit 1; sleep 0.05; done; " +
-                              "echo listening; cat >/dev/null";
+    const std::string start =
+        "timeout 120 /usr/sbin/sshd -D -f " + remote::shell_quote((dir_ / "sshd_config").string()) + " -E " + log +
+        " & pid=$!; trap 'kill $pid' EXIT; i=0; until grep -q 'Server listening' " + log +
+        " 2>/dev/null; do i=$((i+1)); [ $i -lt 200 ] || exit 1; sleep 0.05; done; " + "echo listening; cat >/dev/null";
     auto held = starter_.hold(lab().lb(), start, "listening", with_deadline(20s));
     INFO((held.ok() ? std::string() : held.error().message + "\n" + read_file(log_path())));
     REQUIRE(held.ok());
@@ -412,7 +413,8 @@ TEST_CASE("HAProxy's sockets are queried through the SSH connection, with no pro
   SECTION("a reply over the output cap is an error, never a partial reply") {
     CommandOptions small = with_deadline(10s);
     small.output_cap_bytes = 100;
-    const auto reply = executor.query_unix_socket(lab().lb(), lab().var("LAB_HAPROXY_ADMIN_SOCK"), "show stat\n", small);
+    const auto reply =
+        executor.query_unix_socket(lab().lb(), lab().var("LAB_HAPROXY_ADMIN_SOCK"), "show stat\n", small);
     REQUIRE_FALSE(reply.ok());
     CHECK_THAT(reply.error().message, Catch::Contains("exceeds 100 bytes"));
   }
@@ -432,16 +434,15 @@ TEST_CASE("a socket that never answers ends at the deadline or on cancellation",
   remote::SshExecutor executor(lab_settings());
   // A listener that never accepts: the connection is queued and no reply ever comes.
   const std::string socket = "/tmp/bluegreen-e2e-silent-" + std::to_string(::getpid()) + ".sock";
-  const std::string listener =
-      "exec timeout 120 python3 -c " +
-      remote::shell_quote("import os, socket, sys\n"
-                          "s = socket.socket(socket.AF_UNIX)\n"
-                          "s.bind(sys.argv[1])\n"
-                          "s.listen(8)\n"
-                          "print('listening', flush=True)\n"
-                          "sys.stdin.read()\n"
-                          "os.unlink(sys.argv[1])\n") +
-      " " + remote::shell_quote(socket);
+  const std::string listener = "exec timeout 120 python3 -c " +
+                               remote::shell_quote("import os, socket, sys\n"
+                                                   "s = socket.socket(socket.AF_UNIX)\n"
+                                                   "s.bind(sys.argv[1])\n"
+                                                   "s.listen(8)\n"
+                                                   "print('listening', flush=True)\n"
+                                                   "sys.stdin.read()\n"
+                                                   "os.unlink(sys.argv[1])\n") +
+                               " " + remote::shell_quote(socket);
   auto held = executor.hold(lab().lb(), listener, "listening", with_deadline(10s));
   INFO((held.ok() ? std::string() : held.error().message));
   REQUIRE(held.ok());
@@ -476,7 +477,8 @@ TEST_CASE("a socket that never answers ends at the deadline or on cancellation",
   CHECK(held.value()->alive());
   held.value().reset();
   // The listener saw its stdin close and removed its socket (nothing left behind).
-  for (int i = 0; i < 50 && run_ok(executor, lab().lb(), "test -e " + remote::shell_quote(socket)).exit_status == 0; ++i) {
+  for (int i = 0; i < 50 && run_ok(executor, lab().lb(), "test -e " + remote::shell_quote(socket)).exit_status == 0;
+       ++i) {
     std::this_thread::sleep_for(100ms);
   }
   CHECK(run_ok(executor, lab().lb(), "test -e " + remote::shell_quote(socket)).exit_status == 1);
@@ -514,8 +516,8 @@ TEST_CASE("where sshd refuses to forward UNIX sockets and has no SFTP, socat and
   CHECK(count("refused streamlocal port forward") == 6);
   CHECK(count("subsystem request for sftp") == 1);
   // A missing socket is still reported clearly.
-  const auto missing = executor.query_unix_socket(sshd.host(), "/run/haproxy/missing.sock", "show stat\n",
-                                                  with_deadline(10s));
+  const auto missing =
+      executor.query_unix_socket(sshd.host(), "/run/haproxy/missing.sock", "show stat\n", with_deadline(10s));
   REQUIRE_FALSE(missing.ok());
   CHECK_THAT(missing.error().message, Catch::Contains("No such file or directory"));
 }
@@ -526,10 +528,12 @@ TEST_CASE("files are read over SFTP: content, missing, unreadable, large, capped
   remote::SshExecutor executor(lab_settings());
   const std::string dir = "/tmp/bluegreen-e2e-files-" + std::to_string(::getpid());
   // 200 000 bytes (several SFTP reads), a file with no final newline, an empty file, a directory.
-  run_ok(executor, lab().lb(), "mkdir -p " + dir + " && head -c 200000 /dev/urandom | base64 -w 100 | head -c 200000 > " + dir +
-                                   "/big && printf 'no newline' > " + dir + "/partial && : > " + dir + "/empty");
-  const std::vector<std::string> paths = {lab().var("LAB_HAPROXY_CFG"), dir + "/big", dir + "/partial", dir + "/empty",
-                                          dir + "/missing", dir, lab().var("LAB_HAPROXY_CFG")};
+  run_ok(executor, lab().lb(),
+         "mkdir -p " + dir + " && head -c 200000 /dev/urandom | base64 -w 100 | head -c 200000 > " + dir +
+             "/big && printf 'no newline' > " + dir + "/partial && : > " + dir + "/empty");
+  const std::vector<std::string> paths = {
+      lab().var("LAB_HAPROXY_CFG"), dir + "/big", dir + "/partial", dir + "/empty", dir + "/missing", dir,
+      lab().var("LAB_HAPROXY_CFG")};
   auto files = executor.read_files(lab().lb(), paths, with_deadline(10s));
   INFO((files.ok() ? std::string() : files.error().message));
   REQUIRE(files.ok());
@@ -573,8 +577,7 @@ TEST_CASE("files are read over SFTP: content, missing, unreadable, large, capped
     CHECK(executor.read_files(lab().lb(), {paths[0]}, with_deadline(10s))->at(0).content == files->at(0).content);
   }
   SECTION("after the connection dropped, the next read reconnects") {
-    const auto killed =
-        executor.run(lab().lb(), "kill -9 $(ps -o ppid= -p $(ps -o ppid= -p $$))", with_deadline(10s));
+    const auto killed = executor.run(lab().lb(), "kill -9 $(ps -o ppid= -p $(ps -o ppid= -p $$))", with_deadline(10s));
     if (killed.ok()) CHECK_FALSE(killed->succeeded());
     auto again = executor.read_files(lab().lb(), {paths[0]}, with_deadline(10s));
     INFO((again.ok() ? std::string() : again.error().message));

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -45,6 +45,28 @@ export function readStateFile() {
   return r.code === 0 ? JSON.parse(r.stdout) : null;
 }
 
+// HAProxy's `show stat` CSV as one object per row, keyed by the header's column names
+// ("# pxname,svname,...,status,..."), as haproxy/runtime_api.cpp reads it: column positions differ
+// between HAProxy versions.
+export function parseShowStat(csv) {
+  const lines = csv.split("\n").filter((line) => line.trim() !== "");
+  const header = lines.shift();
+  if (!header?.startsWith("#")) throw new Error(`show stat: no "# pxname,svname,..." header: ${csv.slice(0, 200)}`);
+  const columns = header.replace(/^#\s*/, "").split(",");
+  for (const name of ["pxname", "svname", "status"]) {
+    if (!columns.includes(name)) throw new Error(`show stat: the header has no column ${name}: ${header}`);
+  }
+  return lines.map((line) => {
+    const fields = line.split(",");
+    return Object.fromEntries(columns.map((name, i) => [name, fields[i]]));
+  });
+}
+
+// The rows of `show stat` on the lab's load balancer (stats socket), see parseShowStat.
+export function haproxyStat() {
+  return parseShowStat(ssh("lab-lb", "echo 'show stat' | socat - UNIX-CONNECT:/run/haproxy/admin.sock").stdout);
+}
+
 export function readHaproxyConfig() {
   return ssh("lab-lb", "cat /etc/haproxy/haproxy.cfg").stdout;
 }
@@ -80,12 +102,26 @@ export function configVariant(mutate) {
   return path;
 }
 
+// The SDK starts a server with only a few variables (HOME, PATH, ...): the sanitizer presets'
+// settings (ASAN_OPTIONS, TSAN_OPTIONS, ...) are passed on explicitly.
+export const serverEnvironment = () => ({
+  ...getDefaultEnvironment(),
+  ...Object.fromEntries(Object.entries(process.env).filter(([key]) => /^(A|T|UB|L)SAN_OPTIONS$/.test(key))),
+});
+
+// A sanitizer report in the server's stderr fails the test even where the server kept going.
+export function assertNoSanitizerReport(stderr) {
+  const report = /(WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer|runtime error:).*/.exec(stderr);
+  if (report) throw new Error(`sanitizer report from the server: ${report[0]}\n${stderr.slice(-20000)}`);
+}
+
 // Starts the real binary under an SDK client. Returns helpers; `call` resolves to the tool result.
 export async function startClient({ config = lab.LAB_BLUEGREEN_CONFIG, name = "e2e-tests", capabilities = {} } = {}) {
   const transport = new StdioClientTransport({
     command: binary,
     args: ["--config", config, "--log-level", "info"],
     stderr: "pipe",
+    env: serverEnvironment(),
   });
   let stderr = "";
   transport.stderr.on("data", (chunk) => (stderr += chunk));
@@ -105,6 +141,8 @@ export async function startClient({ config = lab.LAB_BLUEGREEN_CONFIG, name = "e
     },
     async close() {
       await client.close();
+      await new Promise((resolve) => setImmediate(resolve));  // the last stderr chunk
+      assertNoSanitizerReport(stderr);
     },
   };
 }

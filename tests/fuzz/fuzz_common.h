@@ -28,10 +28,9 @@ using nlohmann::json;
   std::abort();
 }
 
-#define FUZZ_CHECK(condition, detail)                                                          \
-  do {                                                                                         \
-    if (!(condition)) ::fuzz::fail(std::string(__FILE__ ":") + std::to_string(__LINE__) + ": " \
-                                       #condition, (detail));                                  \
+#define FUZZ_CHECK(condition, detail)                                                                                 \
+  do {                                                                                                                \
+    if (!(condition)) ::fuzz::fail(std::string(__FILE__ ":") + std::to_string(__LINE__) + ": " #condition, (detail)); \
   } while (false)
 
 // Nesting depth of a JSON value (a scalar is 0, {} and [] are 1), computed without recursion so

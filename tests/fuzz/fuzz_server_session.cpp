@@ -257,8 +257,7 @@ class CheckingHandler final : public mcp::MessageHandler {
       call_key = request->id.key();
       call_replies = sink_.replies(call_key);
       const auto name = request->params.find("name");
-      quick_call = request->method == "tools/call" &&
-                   !(name != request->params.end() && *name == "test_sleep");
+      quick_call = request->method == "tools/call" && !(name != request->params.end() && *name == "test_sleep");
     }
 
     server_.on_message(text);
@@ -328,8 +327,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   CheckingSink sink(transport);
   sink.set_reader(std::this_thread::get_id());
   {
-    mcp::Server server(mcp::ServerInfo{"bluegreen-mcp", "Blue/Green Deployment", "0.0.0-fuzz", "Fuzzing."},
-                       w.tools, sink, mcp::ServerLimits{4}, &w.prompts);
+    mcp::Server server(mcp::ServerInfo{"bluegreen-mcp", "Blue/Green Deployment", "0.0.0-fuzz", "Fuzzing."}, w.tools,
+                       sink, mcp::ServerLimits{4}, &w.prompts);
     CheckingHandler handler(server, sink);
     transport.run(handler);
 

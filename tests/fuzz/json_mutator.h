@@ -173,10 +173,13 @@ class JsonLineMutator {
       case 0: return nullptr;
       case 1: return coin();
       case 2: {
+        // A table laid out by hand (clang-format would put one entry per line).
+        // clang-format off
         static constexpr std::int64_t kIntegers[] = {0, 1, -1, 2, 3, 7, 255, 256, 1000, 600000, 600001,
                                                      std::numeric_limits<std::int32_t>::max(),
                                                      std::numeric_limits<std::int64_t>::min(),
                                                      std::numeric_limits<std::int64_t>::max()};
+        // clang-format on
         return one_of(kIntegers);
       }
       case 3: return std::numeric_limits<std::uint64_t>::max() - pick(3);
@@ -192,15 +195,20 @@ class JsonLineMutator {
   }
 
   std::string random_string(std::size_t length) {
+    // A table laid out by hand (clang-format would put one entry per line).
+    // clang-format off
     static constexpr std::string_view kPieces[] = {"a", "Z", "0", "-", "_", ".", "/", " ", "\n", "\t", "\"",
                                                    "\\", "$(", "`", ";", "'", "\xc3\xa9", "\xe2\x82\xac",
                                                    "\xf0\x9f\x98\x80", std::string_view("\0", 1)};
+    // clang-format on
     std::string text;
     while (text.size() < length) text += one_of(kPieces);
     return text;
   }
 
   std::string word() {
+    // A table laid out by hand (clang-format would put one entry per line).
+    // clang-format off
     static constexpr std::string_view kWords[] = {
         "jsonrpc", "2.0", "id", "method", "params", "result", "error", "code", "message", "data",
         "initialize", "notifications/initialized", "notifications/cancelled", "ping", "tools/list",
@@ -212,6 +220,7 @@ class JsonLineMutator {
         "target", "blue", "green", "pullGithub", "runMigrations", "createBackup", "requireApproval",
         "approvalToken", "approve-0123456789abcdef0123456789abcdef", "srv-1", "srv-2", "srv-3", "action",
         "accept", "decline", "cancel", "content", "approve", "note", "count"};
+    // clang-format on
     return std::string(one_of(kWords));
   }
 

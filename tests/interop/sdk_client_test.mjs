@@ -4,7 +4,7 @@
 // Usage: node sdk_client_test.mjs /path/to/bluegreen-mcp
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { CallToolResultSchema, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const binary = process.argv[2];
@@ -25,6 +25,11 @@ const transport = new StdioClientTransport({
   command: binary,
   args: ["--enable-test-tools", "--log-level", "info"],
   stderr: "pipe",
+  // The SDK passes only a few variables (HOME, PATH, ...); the sanitizer presets' settings too.
+  env: {
+    ...getDefaultEnvironment(),
+    ...Object.fromEntries(Object.entries(process.env).filter(([key]) => /^(A|T|UB|L)SAN_OPTIONS$/.test(key))),
+  },
 });
 // The server's stderr log is the only outside view of what it did with a cancelled call.
 let serverLog = "";

@@ -82,8 +82,8 @@ TEST_CASE("every bad field is reported at once, by name", "[config]") {
   const std::string error = parse_error(json{{"apps", {{"shop", app}, {"bad name!", minimal_app()}}}});
   CHECK_THAT(error, Catch::StartsWith("cfg.json: "));
   for (const char* expected :
-       {"apps.shop.hosts.blue.healthUrl: must be an http:// or https:// URL",
-        "apps.shop.hosts.green.appDir", "apps.shop.hosts.green.ssh: must be an ssh config alias",
+       {"apps.shop.hosts.blue.healthUrl: must be an http:// or https:// URL", "apps.shop.hosts.green.appDir",
+        "apps.shop.hosts.green.ssh: must be an ssh config alias",
         "apps.shop.loadBalancer.section: must be \"frontend NAME\"", "apps.shop.loadBalancer.condition: is required",
         "apps.shop.deploy.steps[0].when: must be one of", "apps.shop.deploy.steps[1].name: \"pull\" is used twice",
         "apps.shop.healthGate.consecutiveSuccesses: must be an integer", "apps.shop.approval.requried: unknown key",
@@ -94,7 +94,8 @@ TEST_CASE("every bad field is reported at once, by name", "[config]") {
 
 TEST_CASE("missing sections and top-level typos are named", "[config]") {
   CHECK_THAT(parse_error(json{{"apps", {{"shop", json::object()}}}}),
-             Catch::Contains("apps.shop.hosts: is required") && Catch::Contains("apps.shop.loadBalancer: is required") &&
+             Catch::Contains("apps.shop.hosts: is required") &&
+                 Catch::Contains("apps.shop.loadBalancer: is required") &&
                  Catch::Contains("apps.shop.deploy: is required"));
   CHECK_THAT(parse_error(json{{"loglevel", "info"}}), Catch::Contains("loglevel: unknown key"));
   CHECK_THAT(parse_error(json{{"logLevel", "loud"}}), Catch::Contains("logLevel: must be one of"));

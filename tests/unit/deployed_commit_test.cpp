@@ -15,11 +15,11 @@ TEST_CASE("ref files: a hash, a symbolic ref, or neither", "[deployed-commit]") 
   CHECK(parse_ref_text("ref: refs/heads/feature/x-1.2_b\n").symbolic == "refs/heads/feature/x-1.2_b");
 
   // Everything else is left to git: nothing is guessed.
-  for (const std::string text : {"", "\n", "0508e390", "0508E390FBE759905CDC7F8FAFB1536F38A7D7FD",
-                                 "0508e390fbe759905cdc7f8fafb1536f38a7d7fz", "ref: HEAD", "ref: refs/heads/../../etc/passwd",
-                                 "ref: refs/heads/main.lock", "ref: refs/heads/", "ref: refs//heads", "ref: refs/heads/.hidden",
-                                 "ref: refs/heads/a b", "ref: refs/heads/main\nref: refs/heads/other",
-                                 "gitdir: /srv/other/.git/worktrees/app"}) {
+  for (const std::string text :
+       {"", "\n", "0508e390", "0508E390FBE759905CDC7F8FAFB1536F38A7D7FD", "0508e390fbe759905cdc7f8fafb1536f38a7d7fz",
+        "ref: HEAD", "ref: refs/heads/../../etc/passwd", "ref: refs/heads/main.lock", "ref: refs/heads/",
+        "ref: refs//heads", "ref: refs/heads/.hidden", "ref: refs/heads/a b",
+        "ref: refs/heads/main\nref: refs/heads/other", "gitdir: /srv/other/.git/worktrees/app"}) {
     INFO(text);
     const auto ref = parse_ref_text(text);
     CHECK_FALSE(ref.hash);
@@ -28,13 +28,12 @@ TEST_CASE("ref files: a hash, a symbolic ref, or neither", "[deployed-commit]") 
 }
 
 TEST_CASE("packed-refs: the exact ref's hash, peeled lines and comments skipped", "[deployed-commit]") {
-  const std::string packed =
-      "# pack-refs with: peeled fully-peeled sorted \n"
-      "1111111111111111111111111111111111111111 refs/heads/main-old\n"
-      "2222222222222222222222222222222222222222 refs/heads/main\n"
-      "3333333333333333333333333333333333333333 refs/tags/v1\n"
-      "^4444444444444444444444444444444444444444\n"
-      "zzzz refs/heads/broken\n";
+  const std::string packed = "# pack-refs with: peeled fully-peeled sorted \n"
+                             "1111111111111111111111111111111111111111 refs/heads/main-old\n"
+                             "2222222222222222222222222222222222222222 refs/heads/main\n"
+                             "3333333333333333333333333333333333333333 refs/tags/v1\n"
+                             "^4444444444444444444444444444444444444444\n"
+                             "zzzz refs/heads/broken\n";
   CHECK(find_packed_ref(packed, "refs/heads/main") == std::string(40, '2'));
   CHECK(find_packed_ref(packed, "refs/heads/main-old") == std::string(40, '1'));
   CHECK(find_packed_ref(packed, "refs/tags/v1") == std::string(40, '3'));

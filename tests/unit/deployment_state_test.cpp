@@ -81,7 +81,8 @@ TEST_CASE("files that do not fit the format are refused with the field named", "
   CHECK_THAT(error_of(R"({"prod":"blue","standby":"blue"})"), Catch::Contains("both"));
   CHECK_THAT(error_of(R"({"prod":"blue","standby":"green","switchCount":-1})"), Catch::Contains("switchCount"));
   CHECK_THAT(error_of(R"({"prod":"blue","standby":"green","switchCount":"5"})"), Catch::Contains("switchCount"));
-  CHECK_THAT(error_of(R"({"prod":"blue","standby":"green","history":{}})"), Catch::Contains("history: expected an array"));
+  CHECK_THAT(error_of(R"({"prod":"blue","standby":"green","history":{}})"),
+             Catch::Contains("history: expected an array"));
   CHECK_THAT(error_of(R"({"prod":"blue","standby":"green","history":[{"timestamp":"t","from":"blue"}]})"),
              Catch::Contains("history[0].to: missing"));
 }

@@ -119,8 +119,8 @@ CheckResult haproxy_check(const std::string& config_text) {
   std::ofstream(config, std::ios::binary) << config_text;
 
   // Only paths this test created go into the command; they contain no quote characters.
-  const std::string command = "'" + haproxy.string() + "' -c -f '" + config.string() + "' >'" + output.string() +
-                              "' 2>&1";
+  const std::string command =
+      "'" + haproxy.string() + "' -c -f '" + config.string() + "' >'" + output.string() + "' 2>&1";
   const int status = std::system(command.c_str());
   CheckResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -132,44 +132,43 @@ CheckResult haproxy_check(const std::string& config_text) {
 const Selector kLabSelector{"frontend fe_app", "default_backend", ""};
 
 // A frontend that routes by condition, with the traps the parser must not fall into.
-const std::string kRoutedConfig =
-    "global\n"
-    "    log stdout format raw local0\n"
-    "\n"
-    "defaults\n"
-    "    mode http\n"
-    "    timeout connect 2s\n"
-    "    timeout client 5s\n"
-    "    timeout server 5s\n"
-    "\n"
-    "frontend fe_main\n"
-    "    bind 127.0.0.1:18080\n"
-    "    acl is_api path_beg /api\n"
-    "    acl is_www hdr(host) -i www.example.test\n"
-    "    # use_backend api_green if is_api\n"
-    "\tuse_backend  api_blue\tif   is_api   # switched 2024-05-01\n"
-    "    use_backend www_blue if is_www\n"
-    "    use_backend www_blue if { hdr(host) -m str \"a#b\" }\n"
-    "    default_backend www_blue\n"
-    "\n"
-    "frontend fe_admin\n"
-    "    bind 127.0.0.1:18081\n"
-    "    acl is_api path_beg /admin/api\n"
-    "    use_backend api_green if is_api\n"
-    "    default_backend www_green\n"
-    "\n"
-    "backend api_blue\n"
-    "    server a 127.0.0.1:19001\n"
-    "backend api_green\n"
-    "    server a 127.0.0.1:19002\n"
-    "backend www_blue\n"
-    "    server a 127.0.0.1:19003\n"
-    "backend www_green\n"
-    "    server a 127.0.0.1:19004\n"
-    "listen www\n"
-    "    bind 127.0.0.1:18082\n"
-    "    use_backend api_green if { path_beg /api }\n"
-    "    server a 127.0.0.1:19005\n";
+const std::string kRoutedConfig = "global\n"
+                                  "    log stdout format raw local0\n"
+                                  "\n"
+                                  "defaults\n"
+                                  "    mode http\n"
+                                  "    timeout connect 2s\n"
+                                  "    timeout client 5s\n"
+                                  "    timeout server 5s\n"
+                                  "\n"
+                                  "frontend fe_main\n"
+                                  "    bind 127.0.0.1:18080\n"
+                                  "    acl is_api path_beg /api\n"
+                                  "    acl is_www hdr(host) -i www.example.test\n"
+                                  "    # use_backend api_green if is_api\n"
+                                  "\tuse_backend  api_blue\tif   is_api   # switched 2024-05-01\n"
+                                  "    use_backend www_blue if is_www\n"
+                                  "    use_backend www_blue if { hdr(host) -m str \"a#b\" }\n"
+                                  "    default_backend www_blue\n"
+                                  "\n"
+                                  "frontend fe_admin\n"
+                                  "    bind 127.0.0.1:18081\n"
+                                  "    acl is_api path_beg /admin/api\n"
+                                  "    use_backend api_green if is_api\n"
+                                  "    default_backend www_green\n"
+                                  "\n"
+                                  "backend api_blue\n"
+                                  "    server a 127.0.0.1:19001\n"
+                                  "backend api_green\n"
+                                  "    server a 127.0.0.1:19002\n"
+                                  "backend www_blue\n"
+                                  "    server a 127.0.0.1:19003\n"
+                                  "backend www_green\n"
+                                  "    server a 127.0.0.1:19004\n"
+                                  "listen www\n"
+                                  "    bind 127.0.0.1:18082\n"
+                                  "    use_backend api_green if { path_beg /api }\n"
+                                  "    server a 127.0.0.1:19005\n";
 
 }  // namespace
 
@@ -231,8 +230,8 @@ TEST_CASE("use_backend lines are selected by their condition", "[haproxy][config
     CHECK(spaced->line_number == 15);
   }
   SECTION("a '#' inside quotes is part of the condition, not a comment") {
-    const auto selection = haproxy::find_live_backend(
-        kRoutedConfig, Selector{"frontend fe_main", "use_backend", "if { hdr(host) -m str \"a#b\" }"});
+    const auto selection = haproxy::find_live_backend(kRoutedConfig, Selector{"frontend fe_main", "use_backend",
+                                                                              "if { hdr(host) -m str \"a#b\" }"});
     REQUIRE(selection.ok());
     CHECK(selection->line_number == 17);
     CHECK(selection->backend == "www_blue");
@@ -285,14 +284,13 @@ TEST_CASE("use_backend lines are selected by their condition", "[haproxy][config
 }
 
 TEST_CASE("commented-out lines never count", "[haproxy][config]") {
-  const std::string config =
-      "frontend fe_app\n"
-      "#default_backend green\n"
-      "    # default_backend green\n"
-      "    default_backend blue # default_backend green\n"
-      "\n"
-      "backend blue\n"
-      "backend green\n";
+  const std::string config = "frontend fe_app\n"
+                             "#default_backend green\n"
+                             "    # default_backend green\n"
+                             "    default_backend blue # default_backend green\n"
+                             "\n"
+                             "backend blue\n"
+                             "backend green\n";
   const Selector selector{"frontend fe_app", "default_backend", ""};
   const auto selection = haproxy::find_live_backend(config, selector);
   REQUIRE(selection.ok());
@@ -315,13 +313,12 @@ TEST_CASE("commented-out lines never count", "[haproxy][config]") {
 }
 
 TEST_CASE("two matching lines are ambiguous", "[haproxy][config]") {
-  const std::string config =
-      "frontend fe_app\n"
-      "    default_backend blue\n"
-      "    bind 127.0.0.1:8080\n"
-      "    default_backend green\n"
-      "backend blue\n"
-      "backend green\n";
+  const std::string config = "frontend fe_app\n"
+                             "    default_backend blue\n"
+                             "    bind 127.0.0.1:8080\n"
+                             "    default_backend green\n"
+                             "backend blue\n"
+                             "backend green\n";
   const Selector selector{"frontend fe_app", "default_backend", ""};
   const auto selection = haproxy::find_live_backend(config, selector);
   REQUIRE_FALSE(selection.ok());
@@ -330,9 +327,9 @@ TEST_CASE("two matching lines are ambiguous", "[haproxy][config]") {
   CHECK_THAT(selection.error().message, Catch::Contains("`frontend fe_app`"));
   CHECK_FALSE(haproxy::rewrite_live_backend(config, selector, "green").ok());
 
-  const auto same_condition = haproxy::find_live_backend(
-      "frontend f\n use_backend a if x\n use_backend b  if  x\nbackend a\nbackend b\n",
-      Selector{"frontend f", "use_backend", "if x"});
+  const auto same_condition =
+      haproxy::find_live_backend("frontend f\n use_backend a if x\n use_backend b  if  x\nbackend a\nbackend b\n",
+                                 Selector{"frontend f", "use_backend", "if x"});
   REQUIRE_FALSE(same_condition.ok());
   CHECK_THAT(same_condition.error().message, Catch::Contains("ambiguous"));
   CHECK_THAT(same_condition.error().message, Catch::Contains("lines 2, 3"));
@@ -357,15 +354,15 @@ TEST_CASE("a missing section or directive is reported by name", "[haproxy][confi
     CHECK_THAT(selection.error().message, Catch::Contains("no `default_backend` line in section `listen stats`"));
   }
   SECTION("a section appearing twice") {
-    const auto selection = haproxy::find_live_backend(
-        "frontend f\n default_backend a\nfrontend f\n default_backend b\nbackend a\n",
-        Selector{"frontend f", "default_backend", ""});
+    const auto selection =
+        haproxy::find_live_backend("frontend f\n default_backend a\nfrontend f\n default_backend b\nbackend a\n",
+                                   Selector{"frontend f", "default_backend", ""});
     REQUIRE_FALSE(selection.ok());
     CHECK_THAT(selection.error().message, Catch::Contains("appears 2 times (lines 1, 3)"));
   }
   SECTION("a directive with no backend") {
-    const auto selection =
-        haproxy::find_live_backend("frontend f\n  default_backend # none\n", Selector{"frontend f", "default_backend", ""});
+    const auto selection = haproxy::find_live_backend("frontend f\n  default_backend # none\n",
+                                                      Selector{"frontend f", "default_backend", ""});
     REQUIRE_FALSE(selection.ok());
     CHECK_THAT(selection.error().message, Catch::Contains("line 2"));
     CHECK_THAT(selection.error().message, Catch::Contains("names no backend"));
@@ -373,10 +370,9 @@ TEST_CASE("a missing section or directive is reported by name", "[haproxy][confi
   SECTION("malformed selectors") {
     CHECK_THAT(haproxy::find_live_backend(config, Selector{"frontend fe_app", "server", ""}).error().message,
                Catch::Contains("directive `server` is not supported"));
-    CHECK_THAT(haproxy::find_live_backend(config, Selector{"frontend fe_app", "default_backend", "if x"})
-                   .error()
-                   .message,
-               Catch::Contains("only applies to `use_backend`"));
+    CHECK_THAT(
+        haproxy::find_live_backend(config, Selector{"frontend fe_app", "default_backend", "if x"}).error().message,
+        Catch::Contains("only applies to `use_backend`"));
     CHECK_THAT(haproxy::find_live_backend(config, Selector{"fe_app", "default_backend", ""}).error().message,
                Catch::Contains("must be a section keyword and a name"));
     CHECK_THAT(haproxy::find_live_backend(config, Selector{"", "default_backend", ""}).error().message,
@@ -400,12 +396,14 @@ TEST_CASE("CRLF line endings are read and preserved", "[haproxy][config]") {
 
 TEST_CASE("the final newline, or its absence, is preserved", "[haproxy][config]") {
   const Selector selector{"frontend f", "default_backend", ""};
-  const auto without = haproxy::rewrite_live_backend("backend a\nbackend b\nfrontend f\n\tdefault_backend a", selector, "b");
+  const auto without =
+      haproxy::rewrite_live_backend("backend a\nbackend b\nfrontend f\n\tdefault_backend a", selector, "b");
   REQUIRE(without.ok());
   CHECK(*without == "backend a\nbackend b\nfrontend f\n\tdefault_backend b");
 
   const auto with_crlf =
-      haproxy::rewrite_live_backend("backend a\r\nbackend b\r\nfrontend f\r\n  default_backend a\r\n\r\n", selector, "b");
+      haproxy::rewrite_live_backend("backend a\r\nbackend b\r\nfrontend f\r\n  default_backend a\r\n\r\n", selector,
+                                    "b");
   REQUIRE(with_crlf.ok());
   CHECK(*with_crlf == "backend a\r\nbackend b\r\nfrontend f\r\n  default_backend b\r\n\r\n");
 }

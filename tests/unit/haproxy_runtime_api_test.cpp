@@ -96,12 +96,11 @@ TEST_CASE("show stat: maintenance, drain, sessions and check transitions", "[hap
 }
 
 TEST_CASE("show stat: columns are found by name", "[haproxy][runtime]") {
-  const std::string csv =
-      "# stot,status,extra,svname,check_status,pxname,scur\r\n"
-      "12,UP,x,web1,L7OK,app,3\r\n"
-      "40,\"UP 1/3\",\"a,b \"\"c\"\"\",web2,L7STS,app,\r\n"
-      "52,UP,,FRONTEND,,app,3\r\n"
-      "\r\n";
+  const std::string csv = "# stot,status,extra,svname,check_status,pxname,scur\r\n"
+                          "12,UP,x,web1,L7OK,app,3\r\n"
+                          "40,\"UP 1/3\",\"a,b \"\"c\"\"\",web2,L7STS,app,\r\n"
+                          "52,UP,,FRONTEND,,app,3\r\n"
+                          "\r\n";
   const auto rows = haproxy::parse_show_stat(csv);
   REQUIRE(rows.ok());
   REQUIRE(rows->size() == 2);
@@ -211,10 +210,10 @@ TEST_CASE("show proc: answers that are not a process list", "[haproxy][runtime]"
     CHECK_THAT(info.error().message, Catch::Contains("no master process"));
   }
   SECTION("a row without a pid") {
-    const auto info = haproxy::parse_show_proc(
-        "#<PID>          <type>          <reloads>       <uptime>        <version>\n"
-        "19583           master          0 [failed: 0]   0d00h00m06s     2.6.12\n# workers\n"
-        "worker          0               0d00h00m06s     2.6.12\n");
+    const auto info =
+        haproxy::parse_show_proc("#<PID>          <type>          <reloads>       <uptime>        <version>\n"
+                                 "19583           master          0 [failed: 0]   0d00h00m06s     2.6.12\n# workers\n"
+                                 "worker          0               0d00h00m06s     2.6.12\n");
     REQUIRE_FALSE(info.ok());
     CHECK_THAT(info.error().message, Catch::Contains("line 4"));
   }

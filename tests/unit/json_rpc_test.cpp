@@ -24,7 +24,8 @@ TEST_CASE("malformed messages are rejected with the matching JSON-RPC error", "[
   const std::vector<MalformedCase> cases{
       {"not JSON", "{not json", mcp::error_code::kParseError, nullptr},
       {"truncated JSON", R"({"jsonrpc":"2.0","id":1,"method":"ping")", mcp::error_code::kParseError, nullptr},
-      {"invalid UTF-8", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\xfe\"}", mcp::error_code::kParseError, nullptr},
+      {"invalid UTF-8", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\xfe\"}", mcp::error_code::kParseError,
+       nullptr},
       {"batch array", R"([{"jsonrpc":"2.0","id":1,"method":"ping"}])", mcp::error_code::kInvalidRequest, nullptr},
       {"empty batch", "[]", mcp::error_code::kInvalidRequest, nullptr},
       {"scalar", "42", mcp::error_code::kInvalidRequest, nullptr},
@@ -40,7 +41,8 @@ TEST_CASE("malformed messages are rejected with the matching JSON-RPC error", "[
       {"numeric method", R"({"jsonrpc":"2.0","id":2,"method":7})", mcp::error_code::kInvalidRequest, 2},
       {"empty method", R"({"jsonrpc":"2.0","id":2,"method":""})", mcp::error_code::kInvalidRequest, 2},
       {"array params", R"({"jsonrpc":"2.0","id":3,"method":"ping","params":[1]})", mcp::error_code::kInvalidParams, 3},
-      {"string params", R"({"jsonrpc":"2.0","id":3,"method":"ping","params":"x"})", mcp::error_code::kInvalidRequest, 3},
+      {"string params", R"({"jsonrpc":"2.0","id":3,"method":"ping","params":"x"})", mcp::error_code::kInvalidRequest,
+       3},
       {"no method, no result", R"({"jsonrpc":"2.0","id":4})", mcp::error_code::kInvalidRequest, 4},
       {"result and error", R"({"jsonrpc":"2.0","id":4,"result":{},"error":{}})", mcp::error_code::kInvalidRequest, 4},
       {"response without id", R"({"jsonrpc":"2.0","result":{}})", mcp::error_code::kInvalidRequest, nullptr},
@@ -120,8 +122,8 @@ TEST_CASE("messages nested deeper than the limit are refused without recursion",
   }
   SECTION("brackets inside strings do not count") {
     const std::string brackets(5000, '[');
-    const auto parsed = mcp::parse_message(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":"\"\\)" +
-                                           brackets + R"("}})");
+    const auto parsed =
+        mcp::parse_message(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"a":"\"\\)" + brackets + R"("}})");
     REQUIRE(std::holds_alternative<mcp::Request>(parsed));
     CHECK(std::get<mcp::Request>(parsed).params["a"].get<std::string>().size() == 2 + brackets.size());
   }

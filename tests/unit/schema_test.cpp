@@ -51,6 +51,5 @@ TEST_CASE("each violation names the field and the expectation", "[schema]") {
 
 TEST_CASE("a huge string is refused before any pattern runs", "[schema]") {
   const json schema{{"type", "string"}, {"pattern", "^(a|a)*$"}};
-  CHECK_THAT(mcp::validate_against_schema(schema, std::string(100000, 'a')).value_or(""),
-             Catch::Contains("too long"));
+  CHECK_THAT(mcp::validate_against_schema(schema, std::string(100000, 'a')).value_or(""), Catch::Contains("too long"));
 }

@@ -1,5 +1,5 @@
-#include "mcp/protocol_version.h"
 #include "mcp/server.h"
+#include "mcp/protocol_version.h"
 #include "tools/test_tools.h"
 #include "transport/memory_transport.h"
 
@@ -60,7 +60,8 @@ class Harness {
   void send_call(const json& id, const std::string& tool, json arguments, std::optional<json> progress_token = {}) {
     json params{{"name", tool}, {"arguments", std::move(arguments)}};
     if (progress_token) params["_meta"] = {{"progressToken", *progress_token}};
-    transport_.push_message(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"}, {"params", std::move(params)}});
+    transport_.push_message(
+        json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"}, {"params", std::move(params)}});
   }
 
   json call(const json& id, const std::string& tool, json arguments) {
@@ -333,7 +334,7 @@ TEST_CASE("cancellation stops the call and suppresses its result", "[server][can
 
   h.notify("notifications/cancelled", {{"requestId", 7}, {"reason", "user pressed stop"}});
   for (int i = 0; i < 200 && h.server().calls_in_flight() != 0; ++i) std::this_thread::sleep_for(10ms);
-  CHECK(h.server().calls_in_flight() == 0);  // the handler returned promptly
+  CHECK(h.server().calls_in_flight() == 0);                   // the handler returned promptly
   CHECK_FALSE(h.transport().reply_to(7, 300ms).has_value());  // and no result was sent
   CHECK(h.request(8, "ping")["result"] == json::object());
 
@@ -346,7 +347,8 @@ TEST_CASE("cancellation stops the call and suppresses its result", "[server][can
 
 TEST_CASE("progress notifications follow the progress token and strictly increase", "[server][progress]") {
   Harness h({}, [](mcp::ToolRegistry& r) {
-    r.add({mcp::ToolDefinition{"wobbly", "", "reports non-monotonic progress", json{{"type", "object"}}, std::nullopt, {}},
+    r.add({mcp::ToolDefinition{
+               "wobbly", "", "reports non-monotonic progress", json{{"type", "object"}}, std::nullopt, {}},
            [](const json&, mcp::ToolContext& c) {
              for (const double p : {1.0, 1.0, 0.5, 2.0, 3.0}) c.report_progress(p, 3.0, "");
              return mcp::ToolResult::text("done");

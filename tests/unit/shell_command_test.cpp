@@ -22,10 +22,26 @@ std::string round_trip_through_sh(const std::string& value) {
 }
 
 const std::vector<std::string> kHostile{
-    "$(touch /tmp/pwned)", "`touch /tmp/pwned`", "a; touch /tmp/pwned", "it's", "'; touch /tmp/pwned; '",
-    "line\nbreak",         "--output=/etc/passwd", "-rf",             "a && b",  "x | y",
-    "${HOME}",             "\"quoted\"",           "back\\slash",     "*",       "~root",
-    "",                    " leading space",      "tab\there",       "semi;",   "new\r\nline",
+    "$(touch /tmp/pwned)",
+    "`touch /tmp/pwned`",
+    "a; touch /tmp/pwned",
+    "it's",
+    "'; touch /tmp/pwned; '",
+    "line\nbreak",
+    "--output=/etc/passwd",
+    "-rf",
+    "a && b",
+    "x | y",
+    "${HOME}",
+    "\"quoted\"",
+    "back\\slash",
+    "*",
+    "~root",
+    "",
+    " leading space",
+    "tab\there",
+    "semi;",
+    "new\r\nline",
 };
 
 }  // namespace

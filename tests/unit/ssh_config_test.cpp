@@ -83,11 +83,10 @@ TEST_CASE("ssh config: destination user and port win over the config", "[ssh_con
 TEST_CASE("ssh config: patterns, negation, '=' syntax, Include and Match", "[ssh_config]") {
   ConfigDir cfg;
   std::ofstream(cfg.dir / ".ssh" / "config.d" / "extra") << "Host web-*\n  Port=2022\n";
-  const auto sources = cfg.write(
-      "Include config.d/*\n"
-      "Host web-? !web-9\n  User webuser\n"
-      "Match host web-1\n  User matched\n"
-      "HOST Web-*\n  HostName=\"%h.internal\"\n");
+  const auto sources = cfg.write("Include config.d/*\n"
+                                 "Host web-? !web-9\n  User webuser\n"
+                                 "Match host web-1\n  User matched\n"
+                                 "HOST Web-*\n  HostName=\"%h.internal\"\n");
   const auto web1 = resolve("web-1", sources);
   CHECK(web1.port == 2022);
   CHECK(web1.user == "webuser");
@@ -103,12 +102,14 @@ TEST_CASE("ssh config: patterns, negation, '=' syntax, Include and Match", "[ssh
 TEST_CASE("ssh config: invalid destinations and ports are refused", "[ssh_config]") {
   ConfigDir cfg;
   const auto sources = cfg.write("Host bad\n  Port seventy\n");
-  for (const char* destination : {"", "-oProxyCommand=x", "host;rm", "a b", "user@", "@host", "h:0", "h:99999", "h:x"}) {
+  for (const char* destination :
+       {"", "-oProxyCommand=x", "host;rm", "a b", "user@", "@host", "h:0", "h:99999", "h:x"}) {
     INFO(destination);
     CHECK_FALSE(remote::resolve_ssh_destination(destination, sources).ok());
   }
   const auto bad_port = remote::resolve_ssh_destination("bad", sources);
   REQUIRE_FALSE(bad_port.ok());
   CHECK_THAT(bad_port.error().message, Catch::Contains("Port must be a number"));
-  CHECK(remote::resolve_ssh_destination("missing-config-is-fine", remote::SshConfigSources{{"/nonexistent"}, "/", "u"}).ok());
+  CHECK(remote::resolve_ssh_destination("missing-config-is-fine", remote::SshConfigSources{{"/nonexistent"}, "/", "u"})
+            .ok());
 }
