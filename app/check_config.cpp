@@ -10,7 +10,7 @@
 #include <iomanip>
 #include <vector>
 
-namespace app {
+namespace bluegreen::app {
 namespace {
 
 struct Row {
@@ -128,4 +128,4 @@ int run_check_config(const config::Config& config, const std::string& path, std:
   return failures == 0 ? 0 : 1;
 }
 
-}  // namespace app
+}  // namespace bluegreen::app

@@ -6,8 +6,8 @@
 
 #include <ostream>
 
-namespace app {
+namespace bluegreen::app {
 
 int run_check_config(const config::Config& config, const std::string& path, std::ostream& out);
 
-}  // namespace app
+}  // namespace bluegreen::app

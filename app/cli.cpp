@@ -4,7 +4,7 @@
 #include <array>
 #include <string_view>
 
-namespace app {
+namespace bluegreen::app {
 namespace {
 
 using bluegreen::Error;
@@ -106,4 +106,4 @@ check-config: 0 all checks passed, 1 some check failed, 2 invalid configuration.
 )";
 }
 
-}  // namespace app
+}  // namespace bluegreen::app

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace app {
+namespace bluegreen::app {
 
 struct CommandLine {
   bool check_config = false;  // `check-config`: validate the config, check every host, print a table
@@ -26,4 +26,4 @@ bluegreen::Result<CommandLine> parse_command_line(const std::vector<std::string>
 
 std::string help_text(const std::string& program);
 
-}  // namespace app
+}  // namespace bluegreen::app

@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-namespace app {
+namespace bluegreen::app {
 
 bluegreen::Status configure_logging(const std::string& level, const std::optional<std::string>& log_file) {
   std::vector<spdlog::sink_ptr> sinks;
@@ -27,4 +27,4 @@ bluegreen::Status configure_logging(const std::string& level, const std::optiona
   return bluegreen::ok_status();
 }
 
-}  // namespace app
+}  // namespace bluegreen::app

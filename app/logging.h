@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-namespace app {
+namespace bluegreen::app {
 
 bluegreen::Status configure_logging(const std::string& level, const std::optional<std::string>& log_file);
 
-}  // namespace app
+}  // namespace bluegreen::app

@@ -26,6 +26,8 @@
 #include <unistd.h>
 #include <vector>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 #ifndef BLUEGREEN_VERSION
 #define BLUEGREEN_VERSION "0.0.0"
 #endif

@@ -1,6 +1,6 @@
 #include "app/server_instructions.h"
 
-namespace app {
+namespace bluegreen::app {
 
 std::string server_instructions() {
   return R"(bluegreen-mcp runs blue/green deployments: two app hosts (BLUE and GREEN) behind one HAProxy
@@ -14,4 +14,4 @@ requirement, not the approval). When a tool returns isError, read its text: it s
 and what to do next; do not retry destructive calls blindly.)";
 }
 
-}  // namespace app
+}  // namespace bluegreen::app

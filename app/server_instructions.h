@@ -3,8 +3,8 @@
 
 #include <string>
 
-namespace app {
+namespace bluegreen::app {
 
 std::string server_instructions();
 
-}  // namespace app
+}  // namespace bluegreen::app

@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <vector>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 namespace {
 
 using Clock = std::chrono::steady_clock;

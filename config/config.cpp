@@ -10,7 +10,7 @@
 #include <set>
 #include <sstream>
 
-namespace config {
+namespace bluegreen::config {
 namespace {
 
 using bluegreen::Error;
@@ -366,4 +366,4 @@ bluegreen::Result<Config> load_config(const std::string& path) {
   return parse_config(text.str(), path, home != nullptr ? home : "/root");
 }
 
-}  // namespace config
+}  // namespace bluegreen::config

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace config {
+namespace bluegreen::config {
 
 using std::chrono::milliseconds;
 
@@ -110,4 +110,4 @@ bluegreen::Result<Config> parse_config(const std::string& text, const std::strin
 // Reads and validates `path`.
 bluegreen::Result<Config> load_config(const std::string& path);
 
-}  // namespace config
+}  // namespace bluegreen::config

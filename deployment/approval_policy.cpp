@@ -1,6 +1,6 @@
 #include "deployment/approval_policy.h"
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchRequest& request, bool client_can_ask_human) {
   const bool needed = app.approval.required && !(request.emergency && !app.approval.emergency_requires_approval);
@@ -34,4 +34,4 @@ SwitchOutcome approval_requested(const config::AppConfig& app, const PlanView& v
   return outcome;
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -12,7 +12,7 @@
 #include <chrono>
 #include <string>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 enum class ApprovalPath {
   kRefuse,       // the call tried to skip a required approval: answer with `refusal`, plan nothing
@@ -44,4 +44,4 @@ SwitchOutcome approval_not_given(const PlanView& view, const std::string& answer
 SwitchOutcome approval_requested(const config::AppConfig& app, const PlanView& view, const std::string& token,
                                  std::chrono::milliseconds ttl);
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

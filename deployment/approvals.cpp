@@ -4,7 +4,7 @@
 #include <fstream>
 #include <random>
 
-namespace deployment {
+namespace bluegreen::deployment {
 namespace {
 
 using bluegreen::Error;
@@ -74,4 +74,4 @@ void ApprovalBook::forget_expired(std::chrono::steady_clock::time_point now) {
   }
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

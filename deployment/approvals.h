@@ -19,7 +19,7 @@
 #include <mutex>
 #include <string>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 struct SwitchPlan {
   std::string app;
@@ -54,4 +54,4 @@ class ApprovalBook {
   std::map<std::string, std::chrono::steady_clock::time_point> spent_;  // consumed tokens, for clear messages
 };
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

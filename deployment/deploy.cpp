@@ -9,7 +9,7 @@
 
 #include <future>
 
-namespace deployment {
+namespace bluegreen::deployment {
 namespace {
 
 using state::Color;
@@ -241,4 +241,4 @@ DeployOutcome deploy_to_standby(Services& services, const config::AppConfig& app
   return DeployRun(services, app, request, client, reporter, std::move(stop)).run();
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 struct DeployRequest {
   bool pull_github = true;
@@ -38,4 +38,4 @@ std::vector<std::string> deploy_steps(const config::AppConfig& app);
 DeployOutcome deploy_to_standby(Services& services, const config::AppConfig& app, const DeployRequest& request,
                                 const std::string& client, Reporter& reporter, std::stop_token stop);
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

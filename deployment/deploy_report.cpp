@@ -6,7 +6,7 @@
 #include <iomanip>
 #include <sstream>
 
-namespace deployment {
+namespace bluegreen::deployment {
 namespace {
 
 using nlohmann::json;
@@ -95,4 +95,4 @@ DeployOutcome deploy_report(const config::AppConfig& app, const DeployFacts& fac
   return outcome;
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 struct DeployOutcome {
   bool ok = false;
@@ -58,4 +58,4 @@ DeployOutcome deploy_refused(const std::string& why, const std::string& app);
 // standby unready).
 DeployOutcome deploy_report(const config::AppConfig& app, const DeployFacts& facts);
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

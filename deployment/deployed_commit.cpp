@@ -8,7 +8,7 @@
 #include <sstream>
 #include <vector>
 
-namespace deployment {
+namespace bluegreen::deployment {
 namespace {
 
 using bluegreen::Error;
@@ -155,4 +155,4 @@ bluegreen::Result<DeployedCommit> read_deployed_commit(remote::Executor& executo
   return commit;
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -20,7 +20,7 @@
 #include <optional>
 #include <string>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 struct DeployedCommit {
   std::string hash;
@@ -56,4 +56,4 @@ bluegreen::Result<DeployedCommit> read_deployed_commit(remote::Executor& executo
                                                        const config::HostConfig& host,
                                                        std::chrono::milliseconds timeout);
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 FrontendView frontend_view(std::string url, remote::HealthReport report) {
   FrontendView view{std::move(url), std::move(report), std::nullopt};
@@ -43,4 +43,4 @@ std::string frontend_mismatch(const config::AppConfig& app, const LbSnapshot& sn
          file_colour + "): reload HAProxy (" + reload + "). Then check get_deployment_status.";
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

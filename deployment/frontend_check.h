@@ -14,7 +14,7 @@
 #include <optional>
 #include <string>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 struct FrontendView {
   std::string url;
@@ -39,4 +39,4 @@ std::optional<FrontendView> settle_frontend(Services& services, const config::Ap
 std::string frontend_mismatch(const config::AppConfig& app, const LbSnapshot& snapshot,
                               const std::optional<FrontendView>& frontend);
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

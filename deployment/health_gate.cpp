@@ -1,6 +1,6 @@
 #include "deployment/health_gate.h"
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 bool same_commit(const std::string& reported, const std::string& expected) {
   const std::size_t n = std::min(reported.size(), expected.size());
@@ -54,4 +54,4 @@ GateOutcome run_health_gate(const std::string& url, const std::optional<std::str
   return outcome;
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

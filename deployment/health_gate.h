@@ -14,7 +14,7 @@
 #include <stop_token>
 #include <string>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 struct GateSettings {
   std::chrono::milliseconds timeout{60000};
@@ -48,4 +48,4 @@ GateOutcome run_health_gate(const std::string& url, const std::optional<std::str
 // True when `reported` and `expected` name the same commit (one is a prefix of the other, >= 7 chars).
 bool same_commit(const std::string& reported, const std::string& expected);
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

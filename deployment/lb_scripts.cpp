@@ -4,7 +4,7 @@
 #include "deployment/lb_snapshot.h"
 #include "remote/shell_command.h"
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 using remote::shell_quote;
 
@@ -40,4 +40,4 @@ std::string restore_config_script(const config::AppConfig& app) {
 
 std::string remove_candidate_script(const config::AppConfig& app) { return "rm -f " + shell_quote(candidate_path(app)); }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -16,7 +16,7 @@
 
 #include <string>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 // Exit statuses the scripts use to say which refusal applies (anything else is a failure of the
 // script itself, e.g. a full disk).
@@ -45,4 +45,4 @@ std::string restore_config_script(const config::AppConfig& app);
 // Removes a leftover candidate (never read by HAProxy; best effort).
 std::string remove_candidate_script(const config::AppConfig& app);
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

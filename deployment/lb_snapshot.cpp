@@ -8,7 +8,7 @@
 #include <map>
 #include <set>
 
-namespace deployment {
+namespace bluegreen::deployment {
 namespace {
 
 using remote::shell_quote;
@@ -219,4 +219,4 @@ LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig&
   return std::move(read_lb_snapshots(executor, {&app}, {&store}, with_processes).front());
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 enum class StateFileStatus { kOk, kMissing, kCorrupt, kUnreadable };
 
@@ -80,4 +80,4 @@ LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig&
 std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std::vector<const config::AppConfig*>& apps,
                                           const std::vector<const state::StateStore*>& stores, bool with_processes);
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <vector>
 
-namespace deployment {
+namespace bluegreen::deployment {
 namespace {
 
 using std::chrono::milliseconds;
@@ -138,4 +138,4 @@ RoutingCheck verify_routing(Services& services, const config::AppConfig& app, co
   return check;
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

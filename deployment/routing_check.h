@@ -14,7 +14,7 @@
 #include <stop_token>
 #include <string>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 // HAProxy's process list from the app's master socket (forwarded through the LB's SSH connection
 // where its sshd allows: well under a millisecond per look). Errors: no answer within 2 s, or an
@@ -47,4 +47,4 @@ struct RoutingExpectation {
 RoutingCheck verify_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
                             std::stop_token stop);
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

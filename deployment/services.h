@@ -17,7 +17,7 @@
 #include <memory>
 #include <string>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 // Reports progress of long operations (wired to MCP notifications/progress and logging).
 class Reporter {
@@ -43,4 +43,4 @@ inline state::StateStore store_for(remote::Executor& executor, const config::App
                                                           lb.audit_log, lb.command_timeout});
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace deployment {
+namespace bluegreen::deployment {
 namespace {
 
 GateOutcome standby_gate(Services& services, const config::AppConfig& app, state::Color standby,
@@ -41,4 +41,4 @@ std::string standby_problem_now(const config::AppConfig& app, const LbSnapshot& 
   return "";
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

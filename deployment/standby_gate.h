@@ -13,7 +13,7 @@
 #include <stop_token>
 #include <string>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 // When the plan is made: health_gate.consecutiveSuccesses probes at most 250 ms apart, with a
 // deadline of interval x (successes + 2) + requestTimeout: just long enough for the streak, so a
@@ -32,4 +32,4 @@ GateOutcome execution_standby_gate(Services& services, const config::AppConfig& 
 std::string standby_problem_now(const config::AppConfig& app, const LbSnapshot& snapshot, state::Color standby,
                                 const GateOutcome& gate);
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -5,7 +5,7 @@
 #include <tuple>
 #include <sstream>
 
-namespace deployment {
+namespace bluegreen::deployment {
 namespace {
 
 using nlohmann::json;
@@ -315,4 +315,4 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
   return out.str();
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

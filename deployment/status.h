@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 struct HostStatus {
   state::Color color = state::Color::kBlue;
@@ -57,4 +57,4 @@ void fill_deployed_commit(Services& services, const config::HostConfig& host, st
 
 std::string short_commit(const std::string& commit);
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

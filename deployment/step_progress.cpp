@@ -1,6 +1,6 @@
 #include "deployment/step_progress.h"
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 StepProgress::StepProgress(Reporter& reporter, std::vector<std::string> names)
     : reporter_(reporter), names_(std::move(names)) {}
@@ -11,4 +11,4 @@ void StepProgress::begin(std::size_t index, const std::string& detail) {
                  "step " + std::to_string(index + 1) + "/" + std::to_string(names_.size()) + ": " + name + detail);
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 class StepProgress {
  public:
@@ -29,4 +29,4 @@ class StepProgress {
   std::vector<std::string> names_;
 };
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

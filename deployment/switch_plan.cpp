@@ -8,7 +8,7 @@
 #include <future>
 #include <sstream>
 
-namespace deployment {
+namespace bluegreen::deployment {
 namespace {
 
 using bluegreen::Error;
@@ -131,4 +131,4 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
   return out.str();
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

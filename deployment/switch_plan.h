@@ -15,7 +15,7 @@
 #include <optional>
 #include <string>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 struct PlanView {
   SwitchPlan plan;
@@ -42,4 +42,4 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
 // standby{healthy,health,version,commit}, emergency, stateGeneration, switchNumber}.
 nlohmann::json plan_json(const config::AppConfig& app, const PlanView& view);
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -5,7 +5,7 @@
 
 #include <sstream>
 
-namespace deployment {
+namespace bluegreen::deployment {
 namespace {
 
 using nlohmann::json;
@@ -97,4 +97,4 @@ SwitchOutcome switch_completed(const config::AppConfig& app, const SwitchPlan& p
   return outcome;
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

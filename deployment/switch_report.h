@@ -13,7 +13,7 @@
 #include <optional>
 #include <string>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 struct SwitchOutcome {
   bool switched = false;      // traffic now goes to plan.to and the state records it
@@ -58,4 +58,4 @@ struct CompletedSwitch {
 // verification saw.
 SwitchOutcome switch_completed(const config::AppConfig& app, const SwitchPlan& plan, const CompletedSwitch& done);
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -3,7 +3,7 @@
 #include <condition_variable>
 #include <mutex>
 
-namespace deployment {
+namespace bluegreen::deployment {
 namespace {
 
 class SystemTime final : public TimeSource {
@@ -26,4 +26,4 @@ TimeSource& system_time() {
   return instance;
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

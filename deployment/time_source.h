@@ -9,7 +9,7 @@
 #include <chrono>
 #include <stop_token>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 class TimeSource {
  public:
@@ -33,4 +33,4 @@ class TimeSource {
 // The process-wide real time source (steady_clock; sleeps wake early on `stop`).
 TimeSource& system_time();
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -11,7 +11,7 @@
 #include <future>
 #include <optional>
 
-namespace deployment {
+namespace bluegreen::deployment {
 namespace {
 
 using nlohmann::json;
@@ -380,4 +380,4 @@ SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, c
   return SwitchRun(services, app, plan, client, reporter, std::move(stop)).run();
 }
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-namespace deployment {
+namespace bluegreen::deployment {
 
 // The step names, in order, as progress shows them.
 const std::vector<std::string>& switch_steps();
@@ -42,4 +42,4 @@ const std::vector<std::string>& switch_steps();
 SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, const SwitchPlan& plan,
                              const std::string& client, Reporter& reporter, std::stop_token stop);
 
-}  // namespace deployment
+}  // namespace bluegreen::deployment

@@ -4,7 +4,7 @@
 #include <array>
 #include <optional>
 
-namespace haproxy {
+namespace bluegreen::haproxy {
 namespace {
 
 using bluegreen::Error;
@@ -297,4 +297,4 @@ std::vector<std::string> backend_names(std::string_view config_text) {
   return names;
 }
 
-}  // namespace haproxy
+}  // namespace bluegreen::haproxy

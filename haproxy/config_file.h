@@ -28,7 +28,7 @@
 #include <string_view>
 #include <vector>
 
-namespace haproxy {
+namespace bluegreen::haproxy {
 
 // Which line selects the live backend.
 struct Selector {
@@ -76,4 +76,4 @@ bluegreen::Result<std::string> rewrite_live_backend(std::string_view config_text
 // `backend NAME` and `listen NAME`, in file order, each name once.
 std::vector<std::string> backend_names(std::string_view config_text);
 
-}  // namespace haproxy
+}  // namespace bluegreen::haproxy

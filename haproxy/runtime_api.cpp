@@ -5,7 +5,7 @@
 #include <charconv>
 #include <optional>
 
-namespace haproxy {
+namespace bluegreen::haproxy {
 namespace {
 
 using bluegreen::Error;
@@ -210,4 +210,4 @@ bluegreen::Result<ProcessInfo> parse_show_proc(std::string_view text) {
   return info;
 }
 
-}  // namespace haproxy
+}  // namespace bluegreen::haproxy

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-namespace haproxy {
+namespace bluegreen::haproxy {
 
 // One row of `show stat`: a server, or with StatRows::servers_and_backends also a backend's
 // aggregate row (server == "BACKEND").
@@ -57,4 +57,4 @@ struct ProcessInfo {
 // count is not a number.
 bluegreen::Result<ProcessInfo> parse_show_proc(std::string_view text);
 
-}  // namespace haproxy
+}  // namespace bluegreen::haproxy

@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-namespace mcp {
+namespace bluegreen::mcp {
 namespace {
 
 Rejected reject(const json& id, int code, std::string message) {
@@ -128,4 +128,4 @@ std::string serialize(const json& message) {
   return message.dump(-1, ' ', /*ensure_ascii=*/false, json::error_handler_t::replace);
 }
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

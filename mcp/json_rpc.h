@@ -15,7 +15,7 @@
 #include <string_view>
 #include <variant>
 
-namespace mcp {
+namespace bluegreen::mcp {
 
 using json = nlohmann::json;
 
@@ -80,4 +80,4 @@ json make_request(const json& id, std::string method, json params);
 // (for example raw output of a remote command) is replaced rather than aborting the reply.
 std::string serialize(const json& message);
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

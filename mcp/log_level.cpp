@@ -3,7 +3,7 @@
 #include <array>
 #include <utility>
 
-namespace mcp {
+namespace bluegreen::mcp {
 namespace {
 constexpr std::array<std::pair<LogLevel, std::string_view>, 8> kNames{{
     {LogLevel::kDebug, "debug"},
@@ -31,4 +31,4 @@ std::string_view to_string(LogLevel level) {
   return "info";
 }
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

@@ -5,11 +5,11 @@
 #include <string>
 #include <string_view>
 
-namespace mcp {
+namespace bluegreen::mcp {
 
 enum class LogLevel { kDebug, kInfo, kNotice, kWarning, kError, kCritical, kAlert, kEmergency };
 
 std::optional<LogLevel> parse_log_level(std::string_view name);
 std::string_view to_string(LogLevel level);
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace mcp {
+namespace bluegreen::mcp {
 
 // Where the server writes outgoing messages. Each call carries one complete serialised message
 // (no trailing newline). Implementations must be safe to call from several threads at once and
@@ -30,4 +30,4 @@ class MessageHandler {
   virtual void on_oversized_message(std::size_t limit_bytes) = 0;
 };
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

@@ -3,7 +3,7 @@
 #include <stdexcept>
 #include <utility>
 
-namespace mcp {
+namespace bluegreen::mcp {
 
 using nlohmann::json;
 
@@ -33,4 +33,4 @@ const Prompt* PromptRegistry::find(std::string_view name) const {
   return nullptr;
 }
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

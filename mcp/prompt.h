@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-namespace mcp {
+namespace bluegreen::mcp {
 
 struct PromptArgument {
   std::string name;
@@ -63,4 +63,4 @@ class PromptRegistry {
   std::vector<Prompt> prompts_;
 };
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

@@ -4,7 +4,7 @@
 #include <array>
 #include <string_view>
 
-namespace mcp {
+namespace bluegreen::mcp {
 
 // Newest first.
 inline constexpr std::array<std::string_view, 2> kSupportedProtocolVersions{"2025-11-25", "2025-06-18"};
@@ -19,4 +19,4 @@ inline std::string_view negotiate_protocol_version(std::string_view requested) {
   return kLatestProtocolVersion;
 }
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <regex>
 
-namespace mcp {
+namespace bluegreen::mcp {
 namespace {
 
 using nlohmann::json;
@@ -166,4 +166,4 @@ std::optional<std::string> validate_against_schema(const json& schema, const jso
   return std::nullopt;
 }
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

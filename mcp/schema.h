@@ -14,10 +14,10 @@
 #include <optional>
 #include <string>
 
-namespace mcp {
+namespace bluegreen::mcp {
 
 // Returns nullopt when `value` satisfies `schema`, otherwise a message naming the first bad field.
 std::optional<std::string> validate_against_schema(const nlohmann::json& schema, const nlohmann::json& value,
                                                    const std::string& path = "arguments");
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-namespace mcp {
+namespace bluegreen::mcp {
 
 namespace {
 
@@ -560,4 +560,4 @@ std::size_t Server::calls_in_flight() const {
   return calls_.size();
 }
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

@@ -38,7 +38,7 @@
 #include <thread>
 #include <vector>
 
-namespace mcp {
+namespace bluegreen::mcp {
 
 struct ServerInfo {
   std::string name = "bluegreen-mcp";
@@ -129,4 +129,4 @@ class Server final : public MessageHandler {
   std::condition_variable_any client_answered_;
 };
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-namespace mcp {
+namespace bluegreen::mcp {
 
 using nlohmann::json;
 
@@ -40,4 +40,4 @@ json ToolResult::to_json() const {
   return result;
 }
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

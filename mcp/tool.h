@@ -18,7 +18,7 @@
 #include <stop_token>
 #include <string>
 
-namespace mcp {
+namespace bluegreen::mcp {
 
 struct ToolAnnotations {
   std::optional<bool> read_only;
@@ -102,4 +102,4 @@ struct Tool {
   ToolHandler handler;
 };
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

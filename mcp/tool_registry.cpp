@@ -4,7 +4,7 @@
 #include <string>
 #include <utility>
 
-namespace mcp {
+namespace bluegreen::mcp {
 
 void ToolRegistry::add(Tool tool) {
   if (find(tool.definition.name) != nullptr) {
@@ -21,4 +21,4 @@ const Tool* ToolRegistry::find(std::string_view name) const {
   return nullptr;
 }
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace mcp {
+namespace bluegreen::mcp {
 
 class ToolRegistry {
  public:
@@ -23,4 +23,4 @@ class ToolRegistry {
   std::vector<Tool> tools_;
 };
 
-}  // namespace mcp
+}  // namespace bluegreen::mcp

@@ -2,7 +2,7 @@
 
 #include "remote/shell_command.h"
 
-namespace prompts {
+namespace bluegreen::prompts {
 namespace {
 
 using nlohmann::json;
@@ -88,4 +88,4 @@ void register_workflow_prompts(mcp::PromptRegistry& registry) {
   registry.add(rollback_prompt());
 }
 
-}  // namespace prompts
+}  // namespace bluegreen::prompts

@@ -5,8 +5,8 @@
 
 #include "mcp/prompt.h"
 
-namespace prompts {
+namespace bluegreen::prompts {
 
 void register_workflow_prompts(mcp::PromptRegistry& registry);
 
-}  // namespace prompts
+}  // namespace bluegreen::prompts

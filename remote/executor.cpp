@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <random>
 
-namespace remote {
+namespace bluegreen::remote {
 namespace {
 
 // The code of an Error caused by a command that did not succeed: why it ended says what to do.
@@ -112,4 +112,4 @@ bluegreen::Result<std::vector<FileRead>> Executor::read_files(const std::string&
   return files;
 }
 
-}  // namespace remote
+}  // namespace bluegreen::remote

@@ -31,7 +31,7 @@
 #include <string>
 #include <vector>
 
-namespace remote {
+namespace bluegreen::remote {
 
 struct CommandOptions {
   std::chrono::milliseconds deadline = std::chrono::seconds(60);
@@ -127,4 +127,4 @@ class Executor {
                                                               const CommandOptions& options);
 };
 
-}  // namespace remote
+}  // namespace bluegreen::remote

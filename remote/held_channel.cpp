@@ -6,7 +6,7 @@
 #include <array>
 #include <utility>
 
-namespace remote {
+namespace bluegreen::remote {
 namespace {
 
 using bluegreen::Error;
@@ -112,4 +112,4 @@ bluegreen::Result<std::unique_ptr<HeldProcess>> hold_process(const std::shared_p
   return std::unique_ptr<HeldProcess>(std::make_unique<HeldChannel>(connection, std::move(channel)));
 }
 
-}  // namespace remote
+}  // namespace bluegreen::remote

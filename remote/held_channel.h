@@ -18,7 +18,7 @@
 #include <memory>
 #include <string>
 
-namespace remote {
+namespace bluegreen::remote {
 
 // Starts `command` (verbatim, no `timeout` wrapper: it must run until released) and waits until
 // it prints `ready_line` as a whole line on stdout, draining stderr meanwhile. Returns the handle;
@@ -35,4 +35,4 @@ bluegreen::Result<std::unique_ptr<HeldProcess>> hold_process(const std::shared_p
                                                              const std::string& ready_line,
                                                              const CommandOptions& options);
 
-}  // namespace remote
+}  // namespace bluegreen::remote

@@ -5,7 +5,7 @@
 
 #include <future>
 
-namespace remote {
+namespace bluegreen::remote {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -94,4 +94,4 @@ std::vector<HealthReport> probe_all(const std::vector<std::string>& urls, millis
   return reports;
 }
 
-}  // namespace remote
+}  // namespace bluegreen::remote

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace remote {
+namespace bluegreen::remote {
 
 struct HealthReport {
   std::string url;
@@ -32,4 +32,4 @@ HealthReport probe_health(const std::string& url, std::chrono::milliseconds dead
 // Probes all URLs at once; results are in the order of `urls`.
 std::vector<HealthReport> probe_all(const std::vector<std::string>& urls, std::chrono::milliseconds deadline);
 
-}  // namespace remote
+}  // namespace bluegreen::remote

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 
-namespace remote {
+namespace bluegreen::remote {
 
 void SessionDeleter::operator()(ssh_session session) const {
   if (ssh_is_connected(session) != 0) ssh_disconnect(session);
@@ -35,4 +35,4 @@ bool wait_readable(ssh_session session, SshClock::time_point until) {
   return ::poll(&socket, 1, static_cast<int>(slice.count())) >= 0 || errno == EINTR;
 }
 
-}  // namespace remote
+}  // namespace bluegreen::remote

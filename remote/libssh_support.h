@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-namespace remote {
+namespace bluegreen::remote {
 
 using SshClock = std::chrono::steady_clock;
 
@@ -67,4 +67,4 @@ class NonBlocking {
   ssh_session session_;
 };
 
-}  // namespace remote
+}  // namespace bluegreen::remote

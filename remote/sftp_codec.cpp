@@ -3,7 +3,7 @@
 #include <array>
 #include <utility>
 
-namespace remote::sftp {
+namespace bluegreen::remote::sftp {
 namespace {
 
 using bluegreen::Error;
@@ -236,4 +236,4 @@ bool FileReadExchange::on_read_reply(const Reply& reply, std::size_t file, std::
   return true;
 }
 
-}  // namespace remote::sftp
+}  // namespace bluegreen::remote::sftp

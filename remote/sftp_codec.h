@@ -29,7 +29,7 @@
 #include <string_view>
 #include <vector>
 
-namespace remote::sftp {
+namespace bluegreen::remote::sftp {
 
 // Packet types and status codes (draft-ietf-secsh-filexfer-02 sections 3 and 7).
 constexpr std::uint8_t kInit = 1;
@@ -140,4 +140,4 @@ class FileReadExchange {
   std::map<std::uint32_t, Request> pending_;  // by request id
 };
 
-}  // namespace remote::sftp
+}  // namespace bluegreen::remote::sftp

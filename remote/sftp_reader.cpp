@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <array>
 
-namespace remote {
+namespace bluegreen::remote {
 namespace {
 
 using bluegreen::Error;
@@ -193,4 +193,4 @@ void SftpReader::close() {
   received_.clear();
 }
 
-}  // namespace remote
+}  // namespace bluegreen::remote

@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-namespace remote {
+namespace bluegreen::remote {
 
 class SftpReader {
  public:
@@ -77,4 +77,4 @@ class SftpReader {
   std::optional<std::uint64_t> unusable_on_;  // the session generation where SFTP could not start
 };
 
-}  // namespace remote
+}  // namespace bluegreen::remote

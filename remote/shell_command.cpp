@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace remote {
+namespace bluegreen::remote {
 namespace {
 
 using bluegreen::Error;
@@ -116,4 +116,4 @@ std::string substitute_placeholders(std::string_view trusted_text, const std::ma
   return out;
 }
 
-}  // namespace remote
+}  // namespace bluegreen::remote

@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-namespace remote {
+namespace bluegreen::remote {
 
 // 'value' with every ' written as '\'' : safe for any byte string in a POSIX shell.
 std::string shell_quote(std::string_view value);
@@ -33,4 +33,4 @@ bluegreen::Result<std::string> validate_absolute_path(std::string_view value, st
 // single-quoted value from `values`; placeholders without a value are left as they are.
 std::string substitute_placeholders(std::string_view trusted_text, const std::map<std::string, std::string>& values);
 
-}  // namespace remote
+}  // namespace bluegreen::remote

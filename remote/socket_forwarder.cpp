@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <array>
 
-namespace remote {
+namespace bluegreen::remote {
 namespace {
 
 using bluegreen::Error;
@@ -199,4 +199,4 @@ bluegreen::Error SocketForwarder::lost_while_querying(ChannelPtr& channel, const
   return error;
 }
 
-}  // namespace remote
+}  // namespace bluegreen::remote

@@ -24,7 +24,7 @@
 #include <optional>
 #include <string>
 
-namespace remote {
+namespace bluegreen::remote {
 
 class SocketForwarder {
  public:
@@ -73,4 +73,4 @@ class SocketForwarder {
   std::uint64_t suspected_on_ = 0;
 };
 
-}  // namespace remote
+}  // namespace bluegreen::remote

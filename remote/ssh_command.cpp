@@ -10,7 +10,7 @@
 #include <optional>
 #include <string_view>
 
-namespace remote {
+namespace bluegreen::remote {
 namespace {
 
 using bluegreen::Error;
@@ -248,4 +248,4 @@ bluegreen::Result<CommandResult> run_command(SshConnection& connection, const st
   return result;
 }
 
-}  // namespace remote
+}  // namespace bluegreen::remote

@@ -22,7 +22,7 @@
 #include <chrono>
 #include <string>
 
-namespace remote {
+namespace bluegreen::remote {
 
 // Opens a channel on `connection` (reconnecting once if the session was dead) and starts
 // `command` on it verbatim (no wrapper). Errors: those of SshConnection::open_channel(), or
@@ -39,4 +39,4 @@ bluegreen::Result<ChannelPtr> start_command(SshConnection& connection, const std
 bluegreen::Result<CommandResult> run_command(SshConnection& connection, const std::string& command,
                                              const CommandOptions& options, std::chrono::milliseconds stop_grace);
 
-}  // namespace remote
+}  // namespace bluegreen::remote

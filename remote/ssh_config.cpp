@@ -9,7 +9,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
-namespace remote {
+namespace bluegreen::remote {
 namespace {
 
 using bluegreen::Error;
@@ -255,4 +255,4 @@ bluegreen::Result<SshDestination> resolve_ssh_destination(const std::string& des
   return resolved;
 }
 
-}  // namespace remote
+}  // namespace bluegreen::remote

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace remote {
+namespace bluegreen::remote {
 
 struct SshDestination {
   std::string alias;     // what was asked for, minus user@ and :port
@@ -55,4 +55,4 @@ bluegreen::Result<SshDestination> resolve_ssh_destination(const std::string& des
 // Does `host` match one `Host` line's patterns (with *, ? and !negation)?
 bool ssh_host_matches(const std::string& host, const std::vector<std::string>& patterns);
 
-}  // namespace remote
+}  // namespace bluegreen::remote

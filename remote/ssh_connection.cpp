@@ -4,7 +4,7 @@
 
 #include <utility>
 
-namespace remote {
+namespace bluegreen::remote {
 namespace {
 
 using bluegreen::Error;
@@ -189,4 +189,4 @@ bluegreen::Status SshConnection::authenticate(ssh_session s) const {
                ErrorCode::kUnavailable};
 }
 
-}  // namespace remote
+}  // namespace bluegreen::remote

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-namespace remote {
+namespace bluegreen::remote {
 
 class SshConnection {
  public:
@@ -92,4 +92,4 @@ class SshConnection {
   std::string endpoint_;        // "user@hostname:port", for messages
 };
 
-}  // namespace remote
+}  // namespace bluegreen::remote

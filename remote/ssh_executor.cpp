@@ -6,7 +6,7 @@
 #include "remote/ssh_command.h"
 #include "remote/ssh_connection.h"
 
-namespace remote {
+namespace bluegreen::remote {
 
 // One host's session and what is kept on it. Members are destroyed in reverse order, so the
 // SFTP reader frees its channel while the session still exists.
@@ -67,4 +67,4 @@ bluegreen::Result<std::unique_ptr<HeldProcess>> SshExecutor::hold(const std::str
   return hold_process(std::shared_ptr<SshConnection>(entry, &entry->connection), command, ready_line, options);
 }
 
-}  // namespace remote
+}  // namespace bluegreen::remote

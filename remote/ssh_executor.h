@@ -42,7 +42,7 @@
 #include <string>
 #include <vector>
 
-namespace remote {
+namespace bluegreen::remote {
 
 struct SshSettings {
   std::optional<std::string> config_file;       // default: ~/.ssh/config (and /etc/ssh/ssh_config)
@@ -82,4 +82,4 @@ class SshExecutor final : public Executor {
   std::map<std::string, std::shared_ptr<Host>> hosts_;
 };
 
-}  // namespace remote
+}  // namespace bluegreen::remote

@@ -4,7 +4,7 @@
 #include <array>
 #include <cctype>
 
-namespace state {
+namespace bluegreen::state {
 namespace {
 
 using bluegreen::Error;
@@ -180,4 +180,4 @@ std::string serialize_state(const DeploymentState& state) {
   return document.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
-}  // namespace state
+}  // namespace bluegreen::state

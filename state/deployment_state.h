@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-namespace state {
+namespace bluegreen::state {
 
 enum class Color { kBlue, kGreen };
 
@@ -68,4 +68,4 @@ bluegreen::Result<DeploymentState> parse_state(std::string_view text);
 // The file's text: pretty-printed JSON (2-space indent, as the seed's script writes), newline-terminated.
 std::string serialize_state(const DeploymentState& state);
 
-}  // namespace state
+}  // namespace bluegreen::state

@@ -8,7 +8,7 @@
 #include <ctime>
 #include <unistd.h>
 
-namespace state {
+namespace bluegreen::state {
 namespace {
 
 using bluegreen::Error;
@@ -208,4 +208,4 @@ bluegreen::Status StateStore::audit(const AuditRecord& record) const {
   return bluegreen::ok_status();
 }
 
-}  // namespace state
+}  // namespace bluegreen::state

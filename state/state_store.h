@@ -25,7 +25,7 @@
 #include <stop_token>
 #include <string>
 
-namespace state {
+namespace bluegreen::state {
 
 struct StoreLocation {
   std::string app;         // for messages and audit records
@@ -110,4 +110,4 @@ class StateStore {
 // Current UTC time as ISO 8601 with milliseconds ("2025-10-25T12:00:00.000Z"), as the seed writes.
 std::string utc_timestamp();
 
-}  // namespace state
+}  // namespace bluegreen::state

@@ -2,7 +2,7 @@
 
 #include "deployment/deploy.h"
 
-namespace tools {
+namespace bluegreen::tools {
 
 using nlohmann::json;
 
@@ -67,4 +67,4 @@ mcp::Tool make_deploy_to_standby_tool(DeploymentToolsContext& context) {
           }};
 }
 
-}  // namespace tools
+}  // namespace bluegreen::tools

@@ -4,7 +4,7 @@
 #include "tools/get_deployment_status.h"
 #include "tools/switch_traffic.h"
 
-namespace tools {
+namespace bluegreen::tools {
 
 void register_deployment_tools(mcp::ToolRegistry& registry, DeploymentToolsContext& context) {
   registry.add(make_get_deployment_status_tool(context));
@@ -12,4 +12,4 @@ void register_deployment_tools(mcp::ToolRegistry& registry, DeploymentToolsConte
   registry.add(make_switch_traffic_tool(context));
 }
 
-}  // namespace tools
+}  // namespace bluegreen::tools

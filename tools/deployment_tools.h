@@ -5,8 +5,8 @@
 #include "mcp/tool_registry.h"
 #include "tools/tool_support.h"
 
-namespace tools {
+namespace bluegreen::tools {
 
 void register_deployment_tools(mcp::ToolRegistry& registry, DeploymentToolsContext& context);
 
-}  // namespace tools
+}  // namespace bluegreen::tools

@@ -3,7 +3,7 @@
 #include "deployment/status.h"
 
 
-namespace tools {
+namespace bluegreen::tools {
 
 using nlohmann::json;
 
@@ -71,4 +71,4 @@ mcp::Tool make_get_deployment_status_tool(DeploymentToolsContext& context) {
           }};
 }
 
-}  // namespace tools
+}  // namespace bluegreen::tools

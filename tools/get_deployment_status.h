@@ -5,8 +5,8 @@
 #include "mcp/tool.h"
 #include "tools/tool_support.h"
 
-namespace tools {
+namespace bluegreen::tools {
 
 mcp::Tool make_get_deployment_status_tool(DeploymentToolsContext& context);
 
-}  // namespace tools
+}  // namespace bluegreen::tools

@@ -3,7 +3,7 @@
 #include "deployment/approval_policy.h"
 #include "deployment/traffic_switch.h"
 
-namespace tools {
+namespace bluegreen::tools {
 namespace {
 
 using nlohmann::json;
@@ -125,4 +125,4 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
           }};
 }
 
-}  // namespace tools
+}  // namespace bluegreen::tools

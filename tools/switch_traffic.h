@@ -7,8 +7,8 @@
 #include "mcp/tool.h"
 #include "tools/tool_support.h"
 
-namespace tools {
+namespace bluegreen::tools {
 
 mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context);
 
-}  // namespace tools
+}  // namespace bluegreen::tools

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <string>
 
-namespace tools {
+namespace bluegreen::tools {
 namespace {
 
 using nlohmann::json;
@@ -87,4 +87,4 @@ void register_test_tools(mcp::ToolRegistry& registry) {
   registry.add(fail_tool());
 }
 
-}  // namespace tools
+}  // namespace bluegreen::tools

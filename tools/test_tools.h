@@ -4,10 +4,10 @@
 
 #include "mcp/tool_registry.h"
 
-namespace tools {
+namespace bluegreen::tools {
 
 // test_echo: returns its text (and structured content); test_sleep: a cancellable wait that
 // reports progress; test_fail: returns an isError result.
 void register_test_tools(mcp::ToolRegistry& registry);
 
-}  // namespace tools
+}  // namespace bluegreen::tools

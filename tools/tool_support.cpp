@@ -1,6 +1,6 @@
 #include "tools/tool_support.h"
 
-namespace tools {
+namespace bluegreen::tools {
 
 nlohmann::json app_argument_schema(const config::Config& config) {
   std::string names;
@@ -15,4 +15,4 @@ bluegreen::Result<const config::AppConfig*> resolve_app(const config::Config& co
   return config.find_app(arguments.value("app", std::string()));
 }
 
-}  // namespace tools
+}  // namespace bluegreen::tools

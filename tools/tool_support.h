@@ -15,7 +15,7 @@
 
 #include <string>
 
-namespace tools {
+namespace bluegreen::tools {
 
 struct DeploymentToolsContext {
   const config::Config& config;
@@ -46,4 +46,4 @@ class ToolReporter final : public deployment::Reporter {
   mcp::ToolContext& context_;
 };
 
-}  // namespace tools
+}  // namespace bluegreen::tools

@@ -4,7 +4,7 @@
 
 #include <utility>
 
-namespace transport {
+namespace bluegreen::transport {
 
 void MemoryTransport::run(mcp::MessageHandler& handler) {
   while (true) {
@@ -86,4 +86,4 @@ std::deque<nlohmann::json> MemoryTransport::drain() {
   return std::exchange(outgoing_, {});
 }
 
-}  // namespace transport
+}  // namespace bluegreen::transport

@@ -17,7 +17,7 @@
 #include <optional>
 #include <string>
 
-namespace transport {
+namespace bluegreen::transport {
 
 class MemoryTransport final : public Transport {
  public:
@@ -55,4 +55,4 @@ class MemoryTransport final : public Transport {
   std::deque<nlohmann::json> outgoing_;
 };
 
-}  // namespace transport
+}  // namespace bluegreen::transport

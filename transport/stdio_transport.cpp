@@ -8,7 +8,7 @@
 #include <system_error>
 #include <unistd.h>
 
-namespace transport {
+namespace bluegreen::transport {
 namespace {
 
 // Lines may end in "\r\n" when a client on another platform wrote them.
@@ -91,4 +91,4 @@ void StdioTransport::send(std::string message) {
   }
 }
 
-}  // namespace transport
+}  // namespace bluegreen::transport

@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <mutex>
 
-namespace transport {
+namespace bluegreen::transport {
 
 class StdioTransport final : public Transport {
  public:
@@ -31,4 +31,4 @@ class StdioTransport final : public Transport {
   bool output_closed_ = false;  // guarded by write_mutex_
 };
 
-}  // namespace transport
+}  // namespace bluegreen::transport

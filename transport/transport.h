@@ -11,7 +11,7 @@
 
 #include "mcp/message_channel.h"
 
-namespace transport {
+namespace bluegreen::transport {
 
 class Transport : public mcp::MessageSink {
  public:
@@ -21,4 +21,4 @@ class Transport : public mcp::MessageSink {
   virtual void run(mcp::MessageHandler& handler) = 0;
 };
 
-}  // namespace transport
+}  // namespace bluegreen::transport

@@ -12,6 +12,8 @@
 
 #include <atomic>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 using namespace std::chrono_literals;
 
 namespace {

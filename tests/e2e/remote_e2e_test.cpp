@@ -20,6 +20,8 @@
 #include <system_error>
 #include <thread>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 using namespace std::chrono_literals;
 using remote::CommandOptions;
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 namespace fuzz {
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): test support
 
 using nlohmann::json;
 

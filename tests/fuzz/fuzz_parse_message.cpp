@@ -22,6 +22,8 @@
 #include <string_view>
 #include <variant>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 namespace {
 
 using fuzz::json;

@@ -58,6 +58,8 @@
 #include <utility>
 #include <vector>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 namespace {
 
 using fuzz::json;

@@ -19,6 +19,7 @@
 #include <vector>
 
 namespace testing_support {
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): test support
 
 class RecordingReporter final : public deployment::Reporter {
  public:

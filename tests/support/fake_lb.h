@@ -51,6 +51,7 @@
 #include <vector>
 
 namespace testing_support {
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): test support
 
 // Decodes standard base64 (RFC 4648, padding optional), as `base64 -d` does; stops at the first
 // character outside the alphabet. common/base64.h only encodes.

@@ -25,6 +25,7 @@
 #include <utility>
 
 namespace testing_support {
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): test support
 
 class FakeTime final : public deployment::TimeSource {
  public:

@@ -38,6 +38,7 @@
 #include <vector>
 
 namespace testing_support {
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): test support
 
 enum class CallKind { kRun, kHold, kReadFiles, kSocket };
 

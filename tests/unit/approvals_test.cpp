@@ -9,6 +9,8 @@
 #include <set>
 #include <thread>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 using deployment::ApprovalBook;
 using deployment::ApprovalPath;
 using deployment::SwitchPlan;

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 using nlohmann::json;
 
 namespace {

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 using deployment::find_packed_ref;
 using deployment::parse_ref_text;
 

@@ -9,6 +9,8 @@
 
 #include <stop_token>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 using namespace testing_support;  // NOLINT(google-build-using-namespace)
 using deployment::DeployOutcome;
 using deployment::DeployRequest;

@@ -9,6 +9,8 @@
 #include <stop_token>
 #include <vector>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 using deployment::GateSettings;
 using deployment::run_health_gate;
 using testing_support::FakeTime;

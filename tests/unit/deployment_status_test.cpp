@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 using namespace testing_support;  // NOLINT(google-build-using-namespace)
 using state::Color;
 

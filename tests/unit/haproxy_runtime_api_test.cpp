@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 namespace {
 
 using haproxy::ServerStatus;

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <sys/wait.h>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 namespace fs = std::filesystem;
 
 namespace {

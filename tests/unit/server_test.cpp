@@ -10,6 +10,8 @@
 #include <memory>
 #include <thread>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 using mcp::json;
 using namespace std::chrono_literals;
 

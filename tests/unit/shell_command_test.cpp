@@ -6,6 +6,8 @@
 #include <string>
 #include <sys/wait.h>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 namespace {
 
 // What a real POSIX shell makes of `printf %s <quoted>`: the value must come back byte for byte.

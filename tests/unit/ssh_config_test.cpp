@@ -6,6 +6,8 @@
 #include <fstream>
 #include <unistd.h>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 namespace {
 
 struct ConfigDir {

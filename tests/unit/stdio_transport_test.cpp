@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <vector>
 
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+
 namespace {
 
 class RecordingHandler final : public mcp::MessageHandler {
