@@ -2,14 +2,16 @@
 
 namespace bluegreen::deployment {
 
-ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchRequest& request, bool client_can_ask_human) {
+ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchRequest& request,
+                                 bool client_can_ask_human) {
   const bool needed = app.approval.required && !(request.emergency && !app.approval.emergency_requires_approval);
   if (!needed) return {ApprovalPath::kNotRequired, ""};
   if (!request.require_approval) {
-    return {ApprovalPath::kRefuse,
-            "❌ REFUSED: requireApproval=false cannot skip the approval; an assistant cannot approve a traffic switch by "
-            "itself. Call switch_traffic without approvalToken to get the plan, show it to the human, and pass the "
-            "approvalToken only after they approve. Nothing was changed."};
+    return {
+        ApprovalPath::kRefuse,
+        "❌ REFUSED: requireApproval=false cannot skip the approval; an assistant cannot approve a traffic switch by "
+        "itself. Call switch_traffic without approvalToken to get the plan, show it to the human, and pass the "
+        "approvalToken only after they approve. Nothing was changed."};
   }
   return {client_can_ask_human ? ApprovalPath::kAskHuman : ApprovalPath::kIssueToken, ""};
 }

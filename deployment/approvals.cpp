@@ -13,7 +13,8 @@ using bluegreen::Error;
 std::string random_token() {
   std::array<unsigned char, 16> bytes{};
   std::ifstream urandom("/dev/urandom", std::ios::binary);
-  if (!urandom.read(reinterpret_cast<char*>(bytes.data()), bytes.size())) {  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+  if (!urandom.read(reinterpret_cast<char*>(bytes.data()),
+                    bytes.size())) {  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
     std::random_device device;
     for (auto& b : bytes) b = static_cast<unsigned char>(device());
   }

@@ -57,8 +57,8 @@ StepRow step_row(const config::DeployStep& step, const std::string& host,
     row.detail = bluegreen::tail_of(result->err.tail.empty() ? result->out.tail : result->err.tail, 1200);
     if (row.detail.empty()) row.detail = result->problem;
     facts.failed = true;
-    facts.failure = "step \"" + step.name + "\" " + (result->timed_out ? "timed out" : "failed") + " (" +
-                    result->summary() + ")";
+    facts.failure =
+        "step \"" + step.name + "\" " + (result->timed_out ? "timed out" : "failed") + " (" + result->summary() + ")";
   }
   return row;
 }
@@ -69,8 +69,15 @@ class DeployRun {
  public:
   DeployRun(Services& services, const config::AppConfig& app, const DeployRequest& request, const std::string& client,
             Reporter& reporter, std::stop_token stop)
-      : services_(services), app_(app), request_(request), client_(client), reporter_(reporter), stop_(std::move(stop)),
-        store_(store_for(services.executor, app)), steps_(reporter, deploy_steps(app)), started_(services.time.now()) {
+      : services_(services),
+        app_(app),
+        request_(request),
+        client_(client),
+        reporter_(reporter),
+        stop_(std::move(stop)),
+        store_(store_for(services.executor, app)),
+        steps_(reporter, deploy_steps(app)),
+        started_(services.time.now()) {
     facts_.ref = request.ref.value_or(app.default_ref);
   }
 
@@ -114,7 +121,8 @@ class DeployRun {
 
 // The target is whatever HAProxy does not route to, decided under the lock.
 std::optional<DeployOutcome> DeployRun::lock_and_check() {
-  if (auto valid = remote::validate_git_ref(facts_.ref, "ref"); !valid) return deploy_refused(valid.error().message, app_.name);
+  if (auto valid = remote::validate_git_ref(facts_.ref, "ref"); !valid)
+    return deploy_refused(valid.error().message, app_.name);
   auto lock = store_.lock(client_, "deploy " + facts_.ref, app_.lock_wait, stop_);
   if (!lock) return deploy_refused(lock.error().message, app_.name);
   lock_ = std::move(lock.value());
@@ -122,7 +130,8 @@ std::optional<DeployOutcome> DeployRun::lock_and_check() {
   auto frontend_probe = std::async(std::launch::async, [this] { return probe_frontend(services_, app_); });
   snapshot_ = read_lb_snapshot(services_.executor, app_, store_);
   const auto frontend = settle_frontend(services_, app_, snapshot_, frontend_probe.get());
-  if (!snapshot_.live) return deploy_refused(snapshot_.live_problem + ". Without knowing what is live, no host is touched.", app_.name);
+  if (!snapshot_.live)
+    return deploy_refused(snapshot_.live_problem + ". Without knowing what is live, no host is touched.", app_.name);
   if (snapshot_.state_status == StateFileStatus::kCorrupt || snapshot_.state_status == StateFileStatus::kUnreadable) {
     return deploy_refused(snapshot_.state_problem, app_.name);
   }
@@ -165,8 +174,8 @@ void DeployRun::run_steps() {
     remote::CommandOptions options;
     options.deadline = step.timeout;
     options.stop = stop_;
-    const std::string command = "cd " + remote::shell_quote(host().app_dir) + " && " +
-                                remote::substitute_placeholders(step.run, values);
+    const std::string command =
+        "cd " + remote::shell_quote(host().app_dir) + " && " + remote::substitute_placeholders(step.run, values);
     facts_.rows.push_back(step_row(step, host().ssh, services_.executor.run(host().ssh, command, options), facts_));
   }
 }
@@ -177,8 +186,8 @@ void DeployRun::health_gate() {
   fill_deployed_commit(services_, host(), app_.load_balancer.command_timeout, info);
   facts_.commit = info.deployed_commit;
   steps_.begin(app_.steps.size(), " on " + host().health_url);
-  const GateSettings settings{app_.health_gate.timeout, app_.health_gate.interval, app_.health_gate.consecutive_successes,
-                              app_.health_gate.request_timeout};
+  const GateSettings settings{app_.health_gate.timeout, app_.health_gate.interval,
+                              app_.health_gate.consecutive_successes, app_.health_gate.request_timeout};
   const auto gate = run_health_gate(host().health_url, facts_.commit, settings, services_.probe, services_.time, stop_,
                                     [this](const std::string& message) { reporter_.note(message); });
   facts_.rows.push_back({"health gate", gate.passed ? "ok" : (gate.cancelled ? "cancelled" : "failed"), std::nullopt,
@@ -217,9 +226,13 @@ void DeployRun::record() {
   if (auto written = store_.write(*lock_, next, snapshot_.generation()); !written) {
     facts_.record_problem = written.error().message;
   }
-  if (auto audited = store_.audit({"deploy", client_, record.outcome,
-                                   {{"color", state::to_string(facts_.target)}, {"ref", facts_.ref},
-                                    {"commit", record.commit}, {"error", facts_.failure}}});
+  if (auto audited = store_.audit({"deploy",
+                                   client_,
+                                   record.outcome,
+                                   {{"color", state::to_string(facts_.target)},
+                                    {"ref", facts_.ref},
+                                    {"commit", record.commit},
+                                    {"error", facts_.failure}}});
       !audited) {
     facts_.audit_problem = audited.error().message;
     reporter_.note("warning: the deploy is not in the audit log: " + facts_.audit_problem);

@@ -25,8 +25,8 @@ struct DeployRequest {
   bool pull_github = true;
   bool run_migrations = false;
   bool create_backup = true;
-  std::optional<std::string> ref;                 // default: the app's deploy.defaultRef
-  std::optional<state::Color> expected_target;    // refuse unless the standby is this colour
+  std::optional<std::string> ref;               // default: the app's deploy.defaultRef
+  std::optional<state::Color> expected_target;  // refuse unless the standby is this colour
 };
 
 // The step names of a deploy of `app`, in order, as progress shows them: the configured steps,

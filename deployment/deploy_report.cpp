@@ -13,12 +13,14 @@ using nlohmann::json;
 
 std::string step_table(const std::vector<StepRow>& rows) {
   std::ostringstream table;
-  table << " #  " << std::left << std::setw(14) << "step" << std::setw(12) << "result" << "time\n";
+  table << " #  " << std::left << std::setw(14) << "step" << std::setw(12) << "result"
+        << "time\n";
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     const std::string icon = r.status == "ok" ? "✅ " : r.status == "skipped" || r.status == "not run" ? "⏭ " : "❌ ";
     table << std::right << std::setw(2) << i + 1 << "  " << std::left << std::setw(14) << r.name << icon
-          << std::setw(10) << r.status << (r.duration_ms > 0 || r.status == "ok" ? std::to_string(r.duration_ms) + " ms" : "")
+          << std::setw(10) << r.status
+          << (r.duration_ms > 0 || r.status == "ok" ? std::to_string(r.duration_ms) + " ms" : "")
           << (r.exit_code && r.status != "ok" ? "  exit " + std::to_string(*r.exit_code) : "") << "\n";
     if (!r.detail.empty() && r.status != "ok" && r.status != "not run") {
       std::istringstream detail(r.detail);
@@ -33,7 +35,8 @@ std::string report_text(const config::AppConfig& app, const DeployFacts& facts, 
   const auto& host = host_of(app, facts.target);
   std::ostringstream text;
   if (facts.cancelled) {
-    text << "⏹ DEPLOY TO " << target << " CANCELLED. The running remote command was stopped and the lock released.\n\n";
+    text << "⏹ DEPLOY TO " << target
+         << " CANCELLED. The running remote command was stopped and the lock released.\n\n";
   } else if (facts.failed) {
     text << "❌ DEPLOY TO " << target << " (" << host.address << ") FAILED: " << facts.failure << "\n\n";
   } else {
@@ -43,8 +46,10 @@ std::string report_text(const config::AppConfig& app, const DeployFacts& facts, 
   if (facts.commit) text << " -> commit " << short_commit(*facts.commit);
   if (facts.version) text << ", version " << *facts.version;
   text << "; took " << facts.duration_ms << " ms\n";
-  if (!facts.record_problem.empty()) text << "\n⚠️ The deploy could not be recorded in the state file: " << facts.record_problem << "\n";
-  if (!facts.audit_problem.empty()) text << "\n⚠️ The deploy is not in the audit log: " << facts.audit_problem << "\n";
+  if (!facts.record_problem.empty())
+    text << "\n⚠️ The deploy could not be recorded in the state file: " << facts.record_problem << "\n";
+  if (!facts.audit_problem.empty())
+    text << "\n⚠️ The deploy is not in the audit log: " << facts.audit_problem << "\n";
   text << "\nPROD " << state::to_upper_string(facts.live) << " was not touched and still serves traffic.\n";
   if (ok) {
     text << "✅ STANDBY is ready for traffic switch. Next: switch_traffic (it asks for approval first).";
@@ -79,16 +84,17 @@ DeployOutcome deploy_report(const config::AppConfig& app, const DeployFacts& fac
     if (!r.detail.empty()) s["detail"] = r.detail;
     steps.push_back(s);
   }
-  outcome.structured = {{"ok", outcome.ok},
-                        {"app", app.name},
-                        {"target", {{"server", state::to_upper_string(facts.target)}, {"ip", host_of(app, facts.target).address}}},
-                        {"prod", state::to_upper_string(facts.live)},
-                        {"ref", facts.ref},
-                        {"commit", facts.commit ? json(*facts.commit) : json(nullptr)},
-                        {"version", facts.version ? json(*facts.version) : json(nullptr)},
-                        {"outcome", deploy_outcome_name(facts)},
-                        {"steps", steps},
-                        {"durationMs", facts.duration_ms}};
+  outcome.structured = {
+      {"ok", outcome.ok},
+      {"app", app.name},
+      {"target", {{"server", state::to_upper_string(facts.target)}, {"ip", host_of(app, facts.target).address}}},
+      {"prod", state::to_upper_string(facts.live)},
+      {"ref", facts.ref},
+      {"commit", facts.commit ? json(*facts.commit) : json(nullptr)},
+      {"version", facts.version ? json(*facts.version) : json(nullptr)},
+      {"outcome", deploy_outcome_name(facts)},
+      {"steps", steps},
+      {"durationMs", facts.duration_ms}};
   if (!facts.failure.empty()) outcome.structured["error"] = facts.failure;
   if (!facts.record_problem.empty()) outcome.structured["recordProblem"] = facts.record_problem;
   if (!facts.audit_problem.empty()) outcome.structured["auditProblem"] = facts.audit_problem;

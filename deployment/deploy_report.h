@@ -19,7 +19,8 @@ struct DeployOutcome {
   bool ok = false;
   bool cancelled = false;
   std::string text;
-  nlohmann::json structured;  // {ok, app, target{server,ip}, prod, ref, commit, version, outcome, steps[], durationMs, ...}
+  nlohmann::json
+      structured;  // {ok, app, target{server,ip}, prod, ref, commit, version, outcome, steps[], durationMs, ...}
 };
 
 // One row of the step table.

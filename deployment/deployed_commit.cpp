@@ -134,9 +134,9 @@ bluegreen::Result<DeployedCommit> read_deployed_commit(remote::Executor& executo
   // Read-only and quick: no `timeout` process on the host (the deadline is enforced here), and
   // git replaces the shell instead of being forked from it.
   options.host_timeout = false;
-  auto result = executor.run(host.ssh,
-                             "cd " + remote::shell_quote(host.app_dir) + " && exec git log -1 --format='%H%n%cI%n%s'",
-                             options);
+  auto result =
+      executor.run(host.ssh, "cd " + remote::shell_quote(host.app_dir) + " && exec git log -1 --format='%H%n%cI%n%s'",
+                   options);
   if (!result) return result.error();
   if (!result->succeeded()) {
     const std::string why = bluegreen::trim_trailing(result->err.tail.empty() ? result->summary() : result->err.tail);

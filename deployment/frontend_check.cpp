@@ -18,8 +18,8 @@ std::optional<FrontendView> probe_frontend(Services& services, const config::App
   return frontend_view(*url, services.probe(*url, app.health_gate.request_timeout));
 }
 
-std::optional<FrontendView> settle_frontend(Services& services, const config::AppConfig& app, const LbSnapshot& snapshot,
-                                            std::optional<FrontendView> first) {
+std::optional<FrontendView> settle_frontend(Services& services, const config::AppConfig& app,
+                                            const LbSnapshot& snapshot, std::optional<FrontendView> first) {
   for (int attempt = 0; attempt < 10 && !frontend_mismatch(app, snapshot, first).empty(); ++attempt) {
     (void)services.time.sleep_for(std::chrono::milliseconds(50), {});
     first = probe_frontend(services, app);
@@ -37,10 +37,13 @@ std::string frontend_mismatch(const config::AppConfig& app, const LbSnapshot& sn
   return "HAProxy is not running its config file: " + lb.haproxy_config + " selects " + file_colour +
          ", but requests through " + frontend->url + " are answered by " + serving +
          " (a reload failed or never happened, for example because the load balancer became unreachable "
-         "during a switch). Users are on " + serving + ". Deploys and switches are refused until this is "
-         "resolved. To keep " + serving + ": on " + lb.ssh + ", cp -p " + lb.haproxy_config + ".bluegreen-backup " +
-         lb.haproxy_config + " if that backup selects " + serving + ", or edit the line back by hand. To apply the file (" +
-         file_colour + "): reload HAProxy (" + reload + "). Then check get_deployment_status.";
+         "during a switch). Users are on " +
+         serving +
+         ". Deploys and switches are refused until this is "
+         "resolved. To keep " +
+         serving + ": on " + lb.ssh + ", cp -p " + lb.haproxy_config + ".bluegreen-backup " + lb.haproxy_config +
+         " if that backup selects " + serving + ", or edit the line back by hand. To apply the file (" + file_colour +
+         "): reload HAProxy (" + reload + "). Then check get_deployment_status.";
 }
 
 }  // namespace bluegreen::deployment

@@ -31,8 +31,8 @@ std::optional<FrontendView> probe_frontend(Services& services, const config::App
 // A contradiction seen once may be a reload in progress (new workers take a moment to take
 // over): while the frontend contradicts the file, probe again, for up to about half a second,
 // before believing it. Returns the last view.
-std::optional<FrontendView> settle_frontend(Services& services, const config::AppConfig& app, const LbSnapshot& snapshot,
-                                            std::optional<FrontendView> first);
+std::optional<FrontendView> settle_frontend(Services& services, const config::AppConfig& app,
+                                            const LbSnapshot& snapshot, std::optional<FrontendView> first);
 
 // Why the running HAProxy contradicts the config file, with what to do; empty when they agree or
 // the frontend cannot tell (no colour reported, or no answer: a down PROD must not block the way back).

@@ -18,7 +18,8 @@ GateOutcome run_health_gate(const std::string& url, const std::optional<std::str
   while (true) {
     outcome.last = probe(url, settings.request_timeout);
     ++outcome.probes;
-    const bool commit_ok = !expected_commit || !outcome.last.commit || same_commit(*outcome.last.commit, *expected_commit);
+    const bool commit_ok =
+        !expected_commit || !outcome.last.commit || same_commit(*outcome.last.commit, *expected_commit);
     if (outcome.last.healthy() && commit_ok) {
       ++streak;
       if (progress) {
@@ -31,15 +32,14 @@ GateOutcome run_health_gate(const std::string& url, const std::optional<std::str
       }
     } else {
       streak = 0;
-      outcome.reason = !outcome.last.healthy()
-                           ? "unhealthy: " + outcome.last.summary()
-                           : "still serving commit " + outcome.last.commit->substr(0, 12) + ", expected " +
-                                 expected_commit->substr(0, 12);
+      outcome.reason = !outcome.last.healthy() ? "unhealthy: " + outcome.last.summary()
+                                               : "still serving commit " + outcome.last.commit->substr(0, 12) +
+                                                     ", expected " + expected_commit->substr(0, 12);
       if (progress) progress("waiting for health: " + outcome.reason);
     }
     if (time.now() + settings.interval > deadline) {
-      outcome.reason = "not healthy " + std::to_string(settings.consecutive_successes) +
-                       " times in a row within " + std::to_string(settings.timeout.count() / 1000) +
+      outcome.reason = "not healthy " + std::to_string(settings.consecutive_successes) + " times in a row within " +
+                       std::to_string(settings.timeout.count() / 1000) +
                        " s; last probe: " + (outcome.reason.empty() ? outcome.last.summary() : outcome.reason);
       break;
     }

@@ -38,6 +38,8 @@ std::string restore_config_script(const config::AppConfig& app) {
          shell_quote(cfg + ".bluegreen-restore") + " " + shell_quote(cfg) + "; sync " + shell_quote(cfg);
 }
 
-std::string remove_candidate_script(const config::AppConfig& app) { return "rm -f " + shell_quote(candidate_path(app)); }
+std::string remove_candidate_script(const config::AppConfig& app) {
+  return "rm -f " + shell_quote(candidate_path(app));
+}
 
 }  // namespace bluegreen::deployment

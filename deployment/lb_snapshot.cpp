@@ -83,8 +83,7 @@ namespace {
 
 // Interprets what was read for one app.
 LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& store, bool with_processes,
-                     const std::map<std::string, remote::FileRead>& files,
-                     std::map<std::string, SocketRead>& sockets) {
+                     const std::map<std::string, remote::FileRead>& files, std::map<std::string, SocketRead>& sockets) {
   const auto& lb = app.load_balancer;
   LbSnapshot snapshot;
 
@@ -96,8 +95,8 @@ LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& stor
     snapshot.haproxy_text = config.content;
     auto selection = haproxy::find_live_backend(config.content, selector_of(app));
     if (!selection) {
-      snapshot.live_problem = "cannot tell which colour is live from " + lb.haproxy_config + ": " +
-                              selection.error().message;
+      snapshot.live_problem =
+          "cannot tell which colour is live from " + lb.haproxy_config + ": " + selection.error().message;
     } else {
       snapshot.selection = selection.value();
       snapshot.live = color_of_backend(app, selection->backend);

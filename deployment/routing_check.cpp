@@ -24,22 +24,26 @@ Finding wait_for_reload(Services& services, const config::AppConfig& app, std::o
     // The reload count before was unknown, so a reload cannot be confirmed; the master must at
     // least answer, or HAProxy is not in a state anyone should call verified.
     auto info = master_processes(services, app);
-    if (!info) return {false, false, "HAProxy's master socket " + *lb.master_socket + " does not answer (" + info.error().message + ")"};
+    if (!info)
+      return {false, false,
+              "HAProxy's master socket " + *lb.master_socket + " does not answer (" + info.error().message + ")"};
     return {true, false, ""};
   }
   std::string last;
   while (services.time.now() < deadline) {
     if (stop.stop_requested()) {
-      return {false, true, "the switch was cancelled while waiting for HAProxy to report the reload" +
-                               (last.empty() ? std::string() : " (" + last + ")")};
+      return {false, true,
+              "the switch was cancelled while waiting for HAProxy to report the reload" +
+                  (last.empty() ? std::string() : " (" + last + ")")};
     }
     auto info = master_processes(services, app);
     if (info && info->reloads > *reloads_before) {
       if (info->current_worker_pids.empty()) {
         return {false, false, "HAProxy's reload #" + std::to_string(info->reloads) + " left no worker running"};
       }
-      return {true, false, "master reports reload #" + std::to_string(info->reloads) + ", workers " +
-                               std::to_string(info->current_worker_pids.front())};
+      return {true, false,
+              "master reports reload #" + std::to_string(info->reloads) + ", workers " +
+                  std::to_string(info->current_worker_pids.front())};
     }
     // The socket refuses briefly after a reload: keep looking until the deadline.
     last = info ? "reload count still " + std::to_string(info->reloads) : info.error().message;
@@ -64,9 +68,11 @@ Finding config_file_selects(Services& services, const config::AppConfig& app, st
   auto selection = haproxy::find_live_backend(config->front().content, selector_of(app));
   if (!selection || color_of_backend(app, selection->backend) != expected) {
     return {false, false,
-            lb.haproxy_config + " does not select the " + state::to_upper_string(expected) + " backend after the switch"};
+            lb.haproxy_config + " does not select the " + state::to_upper_string(expected) +
+                " backend after the switch"};
   }
-  return {true, false, lb.haproxy_config + " line " + std::to_string(selection->line_number) + ": " + trim_blanks(selection->line)};
+  return {true, false,
+          lb.haproxy_config + " line " + std::to_string(selection->line_number) + ": " + trim_blanks(selection->line)};
 }
 
 // Three answers in a row from `expected` through the frontend. New connections reach the new
@@ -92,8 +98,9 @@ Finding frontend_serves(Services& services, const config::AppConfig& app, const 
   // is reported rather than undone, even when the call is being cancelled.
   if (expected.frontend_advisory) return {true, false, "⚠️ " + problem};
   if (stop.stop_requested()) {
-    return {false, true, "the switch was cancelled before requests through " + url + " were seen reaching " + colour +
-                             " (last: " + last.summary() + ")"};
+    return {false, true,
+            "the switch was cancelled before requests through " + url + " were seen reaching " + colour +
+                " (last: " + last.summary() + ")"};
   }
   return {false, false, problem};
 }

@@ -39,8 +39,8 @@ struct Services {
 
 inline state::StateStore store_for(remote::Executor& executor, const config::AppConfig& app) {
   const auto& lb = app.load_balancer;
-  return state::StateStore(executor, state::StoreLocation{app.name, lb.ssh, lb.state_file, lb.lock_file,
-                                                          lb.audit_log, lb.command_timeout});
+  return state::StateStore(executor, state::StoreLocation{app.name, lb.ssh, lb.state_file, lb.lock_file, lb.audit_log,
+                                                          lb.command_timeout});
 }
 
 }  // namespace bluegreen::deployment

@@ -2,8 +2,8 @@
 
 #include <future>
 #include <map>
-#include <tuple>
 #include <sstream>
+#include <tuple>
 
 namespace bluegreen::deployment {
 namespace {
@@ -80,8 +80,9 @@ void assess(const config::AppConfig& app, StatusReport& report) {
   // Drift: the record against the truth.
   const auto& lb_view = report.lb;
   if (lb_view.live && lb_view.state && lb_view.state->prod != *lb_view.live) {
-    report.drift.push_back("The state file says PROD is " + state::to_upper_string(lb_view.state->prod) + " but HAProxy routes to " +
-                           state::to_upper_string(*lb_view.live) + ". HAProxy is what serves users, so " + state::to_upper_string(*lb_view.live) +
+    report.drift.push_back("The state file says PROD is " + state::to_upper_string(lb_view.state->prod) +
+                           " but HAProxy routes to " + state::to_upper_string(*lb_view.live) +
+                           ". HAProxy is what serves users, so " + state::to_upper_string(*lb_view.live) +
                            " is PROD. The next deploy or switch rewrites the state file from HAProxy's routing; if "
                            "someone edited HAProxy by hand, make sure that was intended.");
   }
@@ -93,11 +94,13 @@ void assess(const config::AppConfig& app, StatusReport& report) {
     if (!prod.haproxy_backend_status.empty() && prod.haproxy_backend_status.rfind("UP", 0) != 0) {
       report.drift.push_back("HAProxy's own health checks mark the live backend \"" + backend_of(app, *lb_view.live) +
                              "\" as " + prod.haproxy_backend_status + ": users may be getting errors. Check " +
-                             state::to_upper_string(*lb_view.live) + " now; if it cannot be fixed quickly, an emergency switch to " +
+                             state::to_upper_string(*lb_view.live) +
+                             " now; if it cannot be fixed quickly, an emergency switch to " +
                              state::to_upper_string(state::other(*lb_view.live)) + " is the way back.");
     }
     if (!prod.health.healthy()) {
-      report.warnings.push_back("PROD (" + state::to_upper_string(*lb_view.live) + ") fails its health check: " + prod.health.summary());
+      report.warnings.push_back("PROD (" + state::to_upper_string(*lb_view.live) +
+                                ") fails its health check: " + prod.health.summary());
     }
   }
   if (!lb_view.servers_problem.empty()) report.warnings.push_back(lb_view.servers_problem);
@@ -137,15 +140,15 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
       const auto key = std::make_pair(host->ssh, host->app_dir);
       if (git_reads.count(key) == 0) {
         git_reads.emplace(key, std::async(std::launch::async, [&services, host, app] {
-          HostStatus info;
-          fill_deployed_commit(services, *host, app->load_balancer.command_timeout, info);
-          return info;
-        }));
+                            HostStatus info;
+                            fill_deployed_commit(services, *host, app->load_balancer.command_timeout, info);
+                            return info;
+                          }));
       }
       if (probes.count(host->health_url) == 0) {
         probes.emplace(host->health_url, std::async(std::launch::async, [&services, host, app] {
-          return services.probe(host->health_url, app->health_gate.request_timeout);
-        }));
+                         return services.probe(host->health_url, app->health_gate.request_timeout);
+                       }));
       }
     }
     if (const auto& url = app->load_balancer.verify_url; url && probes.count(*url) == 0) {
@@ -169,8 +172,8 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
     const auto& app = *apps[i];
     auto& report = reports[i];
     report.app_name = app.name;
-    for (auto [color, host_config, into] : {std::tuple{Color::kBlue, &app.blue, &report.blue},
-                                            std::tuple{Color::kGreen, &app.green, &report.green}}) {
+    for (auto [color, host_config, into] :
+         {std::tuple{Color::kBlue, &app.blue, &report.blue}, std::tuple{Color::kGreen, &app.green, &report.green}}) {
       *into = git.at({host_config->ssh, host_config->app_dir});
       into->color = color;
       into->host = host_config;
@@ -192,7 +195,8 @@ json StatusReport::to_json(const config::AppConfig& app) const {
   json j{{"app", app_name}};
   j["liveColorKnown"] = lb.live.has_value();
   if (lb.live) {
-    j["current"] = {{"prod", host_json(host(*lb.live), true)}, {"standby", host_json(host(state::other(*lb.live)), false)}};
+    j["current"] = {{"prod", host_json(host(*lb.live), true)},
+                    {"standby", host_json(host(state::other(*lb.live)), false)}};
   } else {
     j["current"] = nullptr;
     j["problem"] = lb.live_problem;
@@ -237,16 +241,21 @@ json StatusReport::to_json(const config::AppConfig& app) const {
     history["totalSwitches"] = s.switch_count;
     for (std::size_t i = s.history.size() > 5 ? s.history.size() - 5 : 0; i < s.history.size(); ++i) {
       const auto& h = s.history[i];
-      history["recent"].push_back({{"timestamp", h.timestamp}, {"from", state::to_string(h.from)},
-                                   {"to", state::to_string(h.to)}, {"emergency", h.emergency}});
+      history["recent"].push_back({{"timestamp", h.timestamp},
+                                   {"from", state::to_string(h.from)},
+                                   {"to", state::to_string(h.to)},
+                                   {"emergency", h.emergency}});
     }
     state_file["prod"] = state::to_string(s.prod);
     state_file["standby"] = state::to_string(s.standby());
     state_file["generation"] = s.generation;
     if (!s.deploys.empty()) {
       const auto& d = s.deploys.back();
-      j["lastDeploy"] = {{"timestamp", d.timestamp}, {"color", state::to_string(d.color)}, {"ref", d.ref},
-                         {"commit", d.commit}, {"outcome", d.outcome}};
+      j["lastDeploy"] = {{"timestamp", d.timestamp},
+                         {"color", state::to_string(d.color)},
+                         {"ref", d.ref},
+                         {"commit", d.commit},
+                         {"outcome", d.outcome}};
     }
   }
   j["history"] = history;
@@ -291,8 +300,9 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
         << s.last_switch.value_or("never") << " (generation " << s.generation << ")\n";
     if (!s.deploys.empty()) {
       const auto& d = s.deploys.back();
-      out << "Last deploy: " << state::to_upper_string(d.color) << " ref " << d.ref << (d.commit.empty() ? "" : " commit " + short_commit(d.commit))
-          << " " << d.outcome << " at " << d.timestamp << "\n";
+      out << "Last deploy: " << state::to_upper_string(d.color) << " ref " << d.ref
+          << (d.commit.empty() ? "" : " commit " + short_commit(d.commit)) << " " << d.outcome << " at " << d.timestamp
+          << "\n";
     }
   } else {
     out << "State file: " << lb.state_problem << "\n";

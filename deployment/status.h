@@ -28,7 +28,7 @@ struct HostStatus {
   std::string commit_subject;
   std::string git_problem;
   std::vector<haproxy::ServerStatus> haproxy_servers;  // HAProxy's view of this colour's backend
-  std::string haproxy_backend_status;                 // the backend's aggregate status, if known
+  std::string haproxy_backend_status;                  // the backend's aggregate status, if known
 };
 
 struct StatusReport {
@@ -37,8 +37,8 @@ struct StatusReport {
   HostStatus blue;
   HostStatus green;
   std::optional<FrontendView> frontend;  // what the running HAProxy serves, when a verifyUrl is set
-  std::vector<std::string> drift;     // disagreements between the record and the truth, with what to do
-  std::vector<std::string> warnings;  // other things worth knowing
+  std::vector<std::string> drift;        // disagreements between the record and the truth, with what to do
+  std::vector<std::string> warnings;     // other things worth knowing
 
   [[nodiscard]] const HostStatus& host(state::Color color) const { return color == state::Color::kBlue ? blue : green; }
   [[nodiscard]] nlohmann::json to_json(const config::AppConfig& app) const;

@@ -58,7 +58,8 @@ std::string line_at(const std::string& text, std::size_t number) {
 bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency) {
   const auto inputs = read_plan_inputs(services, app);
   const auto& snapshot = inputs.snapshot;
-  if (!snapshot.live) return Error{snapshot.live_problem + ". A switch needs to know what is live; nothing was changed."};
+  if (!snapshot.live)
+    return Error{snapshot.live_problem + ". A switch needs to know what is live; nothing was changed."};
   if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
     return Error{snapshot.state_problem};
   }
@@ -71,7 +72,8 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   view.plan = SwitchPlan{app.name, *snapshot.live, state::other(*snapshot.live), snapshot.generation(), emergency};
   view.line_now = snapshot.selection->line;
   view.line_number = snapshot.selection->line_number;
-  auto rewritten = haproxy::rewrite_live_backend(*snapshot.haproxy_text, selector_of(app), backend_of(app, view.plan.to));
+  auto rewritten =
+      haproxy::rewrite_live_backend(*snapshot.haproxy_text, selector_of(app), backend_of(app, view.plan.to));
   if (!rewritten) return Error{"cannot prepare the HAProxy change: " + rewritten.error().message};
   view.line_after = line_at(*rewritten, view.line_number);
   view.standby_commit = (view.plan.to == Color::kBlue ? inputs.blue : inputs.green).deployed_commit;
@@ -84,7 +86,8 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   const auto gate = plan_time_standby_gate(services, app, view.plan.to, {});
   view.standby_health = gate.last;
   if (!gate.passed) {
-    return Error{"Cannot switch traffic: STANDBY " + state::to_upper_string(view.plan.to) + " is not healthy (" + gate.reason +
+    return Error{"Cannot switch traffic: STANDBY " + state::to_upper_string(view.plan.to) + " is not healthy (" +
+                 gate.reason +
                  "). Fix or redeploy it (deploy_to_standby), or, only to roll back from a broken PROD, use "
                  "emergency=true."};
   }
@@ -96,11 +99,16 @@ json plan_json(const config::AppConfig& app, const PlanView& view) {
   return {{"app", app.name},
           {"from", {{"server", state::to_upper_string(view.plan.from)}, {"ip", host_of(app, view.plan.from).address}}},
           {"to", {{"server", state::to_upper_string(view.plan.to)}, {"ip", host_of(app, view.plan.to).address}}},
-          {"haproxy", {{"config", app.load_balancer.haproxy_config}, {"lineNumber", view.line_number},
-                       {"now", view.line_now}, {"after", view.line_after}}},
-          {"standby", {{"healthy", health.healthy()}, {"health", health.summary()},
-                       {"version", health.version ? json(*health.version) : json(nullptr)},
-                       {"commit", view.standby_commit ? json(*view.standby_commit) : json(nullptr)}}},
+          {"haproxy",
+           {{"config", app.load_balancer.haproxy_config},
+            {"lineNumber", view.line_number},
+            {"now", view.line_now},
+            {"after", view.line_after}}},
+          {"standby",
+           {{"healthy", health.healthy()},
+            {"health", health.summary()},
+            {"version", health.version ? json(*health.version) : json(nullptr)},
+            {"commit", view.standby_commit ? json(*view.standby_commit) : json(nullptr)}}},
           {"emergency", view.plan.emergency},
           {"stateGeneration", view.plan.generation},
           {"switchNumber", view.next_switch_number}};

@@ -19,9 +19,9 @@ namespace bluegreen::deployment {
 
 struct PlanView {
   SwitchPlan plan;
-  std::string line_now;          // the selecting line in the live config, as it is
-  std::string line_after;        // the same line after the switch
-  std::size_t line_number = 0;   // 1-based, in load_balancer.haproxyConfig
+  std::string line_now;         // the selecting line in the live config, as it is
+  std::string line_after;       // the same line after the switch
+  std::size_t line_number = 0;  // 1-based, in load_balancer.haproxyConfig
   remote::HealthReport standby_health;
   std::optional<std::string> standby_commit;  // git HEAD in the standby's app dir, when readable
   std::int64_t next_switch_number = 1;

@@ -14,7 +14,8 @@ using nlohmann::json;
 std::string state_file_note(const SwitchPlan& plan, const RollbackReport& rollback) {
   if (!rollback.state_uncertain) return "The state file still records PROD=" + state::to_upper_string(plan.from) + ".";
   return "The state file was replaced but could not be confirmed: it may already record PROD=" +
-         state::to_upper_string(plan.to) + " for this switch. get_deployment_status shows what it records and any "
+         state::to_upper_string(plan.to) +
+         " for this switch. get_deployment_status shows what it records and any "
          "drift; the next deploy or switch rewrites it from HAProxy's routing.";
 }
 
@@ -24,18 +25,21 @@ std::string unverified_rollback_text(const config::AppConfig& app, const SwitchP
   const std::string previous = state::to_upper_string(plan.from);
   if (rollback.reloaded) {
     return "❌ TRAFFIC SWITCH FAILED; THE ROLLBACK IS NOT VERIFIED: " + failure + ".\n\nThen " + rollback.text + ".\n" +
-           state_file_note(plan, rollback) + " Run get_deployment_status now: it shows which colour HAProxy routes to and any drift.";
+           state_file_note(plan, rollback) +
+           " Run get_deployment_status now: it shows which colour HAProxy routes to and any drift.";
   }
   const auto& lb = app.load_balancer;
   const std::string where =
       rollback.restored
-          ? " selects " + previous + " again, but HAProxy may still run the config selecting " + state::to_upper_string(plan.to)
+          ? " selects " + previous + " again, but HAProxy may still run the config selecting " +
+                state::to_upper_string(plan.to)
           : " may select " + state::to_upper_string(plan.to) + ", and HAProxy may or may not have reloaded it";
   return "❌ TRAFFIC SWITCH FAILED AND THE ROLLBACK FAILED — ACTION NEEDED: " + failure + ".\n\nThen " + rollback.text +
-         ".\n\nWhat HAProxy serves now is uncertain: " + lb.haproxy_config + " on " + lb.ssh + where +
-         ". " + state_file_note(plan, rollback) + "\n\nNext: once " + lb.ssh +
+         ".\n\nWhat HAProxy serves now is uncertain: " + lb.haproxy_config + " on " + lb.ssh + where + ". " +
+         state_file_note(plan, rollback) + "\n\nNext: once " + lb.ssh +
          " is reachable, run get_deployment_status; it reports what HAProxy routes to and how the state file differs. "
-         "To put " + previous + " back by hand: on " + lb.ssh + ", cp -p " + backup_path(app) + " " + lb.haproxy_config +
+         "To put " +
+         previous + " back by hand: on " + lb.ssh + ", cp -p " + backup_path(app) + " " + lb.haproxy_config +
          " and reload HAProxy (" + lb_reload_command(app) + ").";
 }
 
@@ -43,10 +47,15 @@ std::string unverified_rollback_text(const config::AppConfig& app, const SwitchP
 
 SwitchOutcome switch_refused(const std::string& why, const SwitchPlan& plan, std::optional<state::Color> routes_to) {
   SwitchOutcome outcome;
-  outcome.text = "❌ TRAFFIC SWITCH NOT DONE: " + why + "\n\nNothing was changed" +
-                 (routes_to ? ": HAProxy still routes to " + state::to_upper_string(*routes_to) + "." : " by this switch.");
-  outcome.structured = {{"switched", false}, {"rolledBack", false}, {"app", plan.app}, {"from", state::to_string(plan.from)},
-                        {"to", state::to_string(plan.to)}, {"error", why}};
+  outcome.text =
+      "❌ TRAFFIC SWITCH NOT DONE: " + why + "\n\nNothing was changed" +
+      (routes_to ? ": HAProxy still routes to " + state::to_upper_string(*routes_to) + "." : " by this switch.");
+  outcome.structured = {{"switched", false},
+                        {"rolledBack", false},
+                        {"app", plan.app},
+                        {"from", state::to_string(plan.from)},
+                        {"to", state::to_string(plan.to)},
+                        {"error", why}};
   return outcome;
 }
 
@@ -60,9 +69,14 @@ SwitchOutcome switch_rolled_back(const config::AppConfig& app, const SwitchPlan&
   } else {
     outcome.text = unverified_rollback_text(app, plan, failure, rollback);
   }
-  outcome.structured = {{"switched", false}, {"rolledBack", rollback.reloaded}, {"rollbackVerified", rollback.verified},
-                        {"app", app.name}, {"from", state::to_string(plan.from)}, {"to", state::to_string(plan.to)},
-                        {"error", failure}, {"restore", rollback.text}};
+  outcome.structured = {{"switched", false},
+                        {"rolledBack", rollback.reloaded},
+                        {"rollbackVerified", rollback.verified},
+                        {"app", app.name},
+                        {"from", state::to_string(plan.from)},
+                        {"to", state::to_string(plan.to)},
+                        {"error", failure},
+                        {"restore", rollback.text}};
   return outcome;
 }
 

@@ -25,8 +25,7 @@ struct SwitchOutcome {
 // Nothing changed: refused before the live config was touched. `why` says what to do.
 // `routes_to`: the colour HAProxy is known to route to (the plan's `from` unless the refusal found
 // otherwise); nullopt when the refusal is that it is not known (then no colour is claimed).
-SwitchOutcome switch_refused(const std::string& why, const SwitchPlan& plan,
-                             std::optional<state::Color> routes_to);
+SwitchOutcome switch_refused(const std::string& why, const SwitchPlan& plan, std::optional<state::Color> routes_to);
 
 // How putting the previous config back went, after a failure once the live config was replaced.
 struct RollbackReport {
@@ -48,7 +47,7 @@ struct CompletedSwitch {
   std::int64_t switch_number = 0;
   std::string completed_at;  // UTC, ISO 8601 (state::utc_timestamp)
   long long total_ms = 0;
-  std::string verified;            // what the verification saw
+  std::string verified;  // what the verification saw
   // Milliseconds: lockMs (start to lock taken), checksMs (start to state prepared),
   // validateAndSwapMs (candidate check started to swap done), reloadAndVerifyMs, totalMs.
   nlohmann::json timings;

@@ -30,7 +30,8 @@ std::string output_of(const bluegreen::Result<remote::CommandResult>& result) {
 }
 
 // Runs on the LB with the app's command deadline.
-bluegreen::Result<remote::CommandResult> on_lb(Services& services, const config::AppConfig& app, const std::string& command) {
+bluegreen::Result<remote::CommandResult> on_lb(Services& services, const config::AppConfig& app,
+                                               const std::string& command) {
   remote::CommandOptions options;
   options.deadline = app.load_balancer.command_timeout;
   return services.executor.run(app.load_balancer.ssh, command, options);
@@ -73,7 +74,8 @@ PlanCheck plan_no_longer_holds(Services& services, const config::AppConfig& app,
   }
   if (*snapshot.live != plan.from) {
     return {"the live colour changed since the plan was approved (HAProxy now routes to " +
-                state::to_upper_string(*snapshot.live) + "); the approval is void. Check status and request a new plan.",
+                state::to_upper_string(*snapshot.live) +
+                "); the approval is void. Check status and request a new plan.",
             snapshot.live};
   }
   if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
@@ -85,8 +87,10 @@ PlanCheck plan_no_longer_holds(Services& services, const config::AppConfig& app,
             plan.from};
   }
   if (app.load_balancer.master_socket && !snapshot.processes) {
-    return {snapshot.processes_problem + ". Without HAProxy's master socket a reload cannot be confirmed, so nothing was "
-            "changed. Check HAProxy on " + app.load_balancer.ssh + ", then request a new plan.",
+    return {snapshot.processes_problem +
+                ". Without HAProxy's master socket a reload cannot be confirmed, so nothing was "
+                "changed. Check HAProxy on " +
+                app.load_balancer.ssh + ", then request a new plan.",
             plan.from};
   }
   return {"", plan.from};
@@ -98,8 +102,15 @@ class SwitchRun {
  public:
   SwitchRun(Services& services, const config::AppConfig& app, const SwitchPlan& plan, const std::string& client,
             Reporter& reporter, std::stop_token stop)
-      : services_(services), app_(app), plan_(plan), client_(client), reporter_(reporter), stop_(std::move(stop)),
-        store_(store_for(services.executor, app)), steps_(reporter, switch_steps()), started_(services.time.now()) {}
+      : services_(services),
+        app_(app),
+        plan_(plan),
+        client_(client),
+        reporter_(reporter),
+        stop_(std::move(stop)),
+        store_(store_for(services.executor, app)),
+        steps_(reporter, switch_steps()),
+        started_(services.time.now()) {}
 
   SwitchRun(const SwitchRun&) = delete;
   SwitchRun& operator=(const SwitchRun&) = delete;
@@ -164,13 +175,14 @@ class SwitchRun {
 std::optional<SwitchOutcome> SwitchRun::take_lock() {
   // The standby's consecutive probes run while the lock is taken and the live system re-read.
   if (!plan_.emergency) {
-    standby_gate_ = std::async(std::launch::async, [this] {
-      return execution_standby_gate(services_, app_, plan_.to, stop_);
-    });
+    standby_gate_ =
+        std::async(std::launch::async, [this] { return execution_standby_gate(services_, app_, plan_.to, stop_); });
   }
   steps_.begin(kLock, " on " + app_.load_balancer.ssh);
-  auto lock = store_.lock(client_, std::string(plan_.emergency ? "emergency " : "") + "switch to " + state::to_upper_string(plan_.to),
-                          app_.lock_wait, stop_);
+  auto lock =
+      store_.lock(client_,
+                  std::string(plan_.emergency ? "emergency " : "") + "switch to " + state::to_upper_string(plan_.to),
+                  app_.lock_wait, stop_);
   if (!lock) return switch_refused(lock.error().message, plan_, plan_.from);
   lock_ = std::move(lock.value());
   timings_["lockMs"] = services_.time.ms_since(started_);
@@ -184,7 +196,8 @@ std::optional<SwitchOutcome> SwitchRun::recheck_plan() {
   if (const auto check = plan_no_longer_holds(services_, app_, plan_, snapshot_, frontend.get()); !check.why.empty()) {
     return refuse(check.why, check.routes_to);
   }
-  auto candidate = haproxy::rewrite_live_backend(*snapshot_.haproxy_text, selector_of(app_), backend_of(app_, plan_.to));
+  auto candidate =
+      haproxy::rewrite_live_backend(*snapshot_.haproxy_text, selector_of(app_), backend_of(app_, plan_.to));
   if (!candidate) return refuse("cannot prepare the HAProxy change: " + candidate.error().message);
   candidate_ = std::move(candidate.value());
   return std::nullopt;
@@ -227,8 +240,9 @@ SwitchOutcome SwitchRun::refuse_before_swap(const std::string& why) {
 
 SwitchOutcome SwitchRun::refuse(const std::string& why, std::optional<Color> routes_to) {
   auto outcome = switch_refused(why, plan_, routes_to);
-  if (const auto problem = audit("refused", {{"from", state::to_string(plan_.from)}, {"to", state::to_string(plan_.to)},
-                                             {"error", why}});
+  if (const auto problem =
+          audit("refused",
+                {{"from", state::to_string(plan_.from)}, {"to", state::to_string(plan_.to)}, {"error", why}});
       !problem.empty()) {
     outcome.structured["auditProblem"] = problem;
   }
@@ -251,7 +265,8 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
                     output_of(*validated) + "\nThe live config is untouched.");
     }
     remove_candidate();
-    return refuse("checking the new HAProxy config failed: " + output_of(validated) + " (the live config is untouched)");
+    return refuse("checking the new HAProxy config failed: " + output_of(validated) +
+                  " (the live config is untouched)");
   }
   const auto swapped = on_lb(services_, app_, swap_config_script(app_, *snapshot_.haproxy_text));
   if (!swapped || !swapped->succeeded()) {
@@ -260,7 +275,8 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
       return refuse(cfg + " changed on the load balancer while the switch was being prepared; request a new plan");
     }
     remove_candidate();
-    return refuse("installing the new HAProxy config failed: " + output_of(swapped) + " (the live config is untouched)");
+    return refuse("installing the new HAProxy config failed: " + output_of(swapped) +
+                  " (the live config is untouched)");
   }
   timings_["validateAndSwapMs"] = services_.time.ms_since(validation_started_);
   return std::nullopt;
@@ -318,9 +334,10 @@ RollbackReport SwitchRun::restore_previous() {
   report.reloaded = true;
   const auto check = verify_routing(services_, app_, RoutingExpectation{plan_.from, reloads, false}, {});
   report.verified = check.ok;
-  report.text = check.ok ? "the previous config was restored and HAProxy verified routing to " +
-                               state::to_upper_string(plan_.from) + " again (" + check.detail + ")"
-                         : "the previous config was restored and HAProxy reloaded, but verification failed: " + check.detail;
+  report.text = check.ok
+                    ? "the previous config was restored and HAProxy verified routing to " +
+                          state::to_upper_string(plan_.from) + " again (" + check.detail + ")"
+                    : "the previous config was restored and HAProxy reloaded, but verification failed: " + check.detail;
   return report;
 }
 
@@ -332,9 +349,11 @@ SwitchOutcome SwitchRun::roll_back(const std::string& failure) {
     // MCP sends no result for a cancelled call, so this log line is what the client sees.
     reporter_.note("switch to " + state::to_upper_string(plan_.to) + " cancelled after the reload: " + rollback.text);
   }
-  const auto audit_problem = audit(rollback.reloaded ? "rolled-back" : "rollback-failed",
-                                   {{"from", state::to_string(plan_.from)}, {"to", state::to_string(plan_.to)},
-                                    {"error", failure}, {"restore", rollback.text}});
+  const auto audit_problem =
+      audit(rollback.reloaded ? "rolled-back" : "rollback-failed", {{"from", state::to_string(plan_.from)},
+                                                                    {"to", state::to_string(plan_.to)},
+                                                                    {"error", failure},
+                                                                    {"restore", rollback.text}});
   if (!audit_problem.empty()) {
     outcome.text += "\n\n⚠️ The switch is not in the audit log: " + audit_problem;
     outcome.structured["auditProblem"] = audit_problem;
@@ -344,10 +363,11 @@ SwitchOutcome SwitchRun::roll_back(const std::string& failure) {
 
 SwitchOutcome SwitchRun::completed() {
   timings_["totalMs"] = services_.time.ms_since(started_);
-  CompletedSwitch done{next_.switch_count, next_.last_switch.value_or(""), timings_["totalMs"].get<long long>(), verified_,
-                       timings_};
+  CompletedSwitch done{next_.switch_count, next_.last_switch.value_or(""), timings_["totalMs"].get<long long>(),
+                       verified_, timings_};
   auto outcome = switch_completed(app_, plan_, done);
-  const auto audit_problem = audit("ok", {{"from", state::to_string(plan_.from)}, {"to", state::to_string(plan_.to)},
+  const auto audit_problem = audit("ok", {{"from", state::to_string(plan_.from)},
+                                          {"to", state::to_string(plan_.to)},
                                           {"switchCount", next_.switch_count}});
   if (!audit_problem.empty()) {
     reporter_.note("warning: the switch is not in the audit log: " + audit_problem);

@@ -31,8 +31,8 @@ bluegreen::Result<SocketReply> Executor::query_unix_socket(const std::string& ho
                                                            const std::string& request, const CommandOptions& options) {
   // socat stops waiting 2 s after the request is sent or 5 s after the socket last spoke; the
   // deadline of run() bounds the whole call anyway.
-  const std::string command = "printf '%s' " + shell_quote(request) + " | socat -t 2 -T 5 - UNIX-CONNECT:" +
-                              shell_quote(socket_path);
+  const std::string command =
+      "printf '%s' " + shell_quote(request) + " | socat -t 2 -T 5 - UNIX-CONNECT:" + shell_quote(socket_path);
   auto result = run(host, command, options);
   if (!result) return result.error();
   const std::string what = "UNIX socket " + socket_path + " on " + host;
@@ -60,8 +60,8 @@ bluegreen::Result<std::vector<FileRead>> Executor::read_files(const std::string&
   std::string script;
   for (const auto& path : paths) {
     const std::string file = shell_quote(path);
-    script += "printf '" + tag + " file\\n'; if [ -e " + file + " ]; then cat -- " + file + " 2>&1; printf '\\n" +
-              tag + " exit %s\\n' \"$?\"; else printf '\\n" + tag + " missing\\n'; fi; ";
+    script += "printf '" + tag + " file\\n'; if [ -e " + file + " ]; then cat -- " + file + " 2>&1; printf '\\n" + tag +
+              " exit %s\\n' \"$?\"; else printf '\\n" + tag + " missing\\n'; fi; ";
   }
   CommandOptions cat_options = options;
   cat_options.host_timeout = false;  // `cat` of local files ends by itself; the deadline holds here

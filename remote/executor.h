@@ -45,8 +45,8 @@ struct CommandOptions {
 };
 
 struct CapturedOutput {
-  std::string tail;          // the last output_cap_bytes bytes
-  std::size_t dropped = 0;   // bytes before the tail that were not kept
+  std::string tail;         // the last output_cap_bytes bytes
+  std::size_t dropped = 0;  // bytes before the tail that were not kept
 };
 
 struct CommandResult {
@@ -54,9 +54,9 @@ struct CommandResult {
   CapturedOutput out;
   CapturedOutput err;
   std::chrono::milliseconds duration{0};
-  bool timed_out = false;   // stopped because the deadline passed
-  bool cancelled = false;   // stopped because `stop` was requested
-  std::string problem;      // why there is no exit status, when there is none
+  bool timed_out = false;  // stopped because the deadline passed
+  bool cancelled = false;  // stopped because `stop` was requested
+  std::string problem;     // why there is no exit status, when there is none
 
   [[nodiscard]] bool succeeded() const { return exit_status == 0; }
   // One line for the user: "exit 0 in 12 ms", "timed out after 5000 ms", ...
@@ -65,7 +65,7 @@ struct CommandResult {
 
 // What a UNIX socket on a host answered to one request.
 struct SocketReply {
-  std::string text;                        // everything the socket sent until it closed
+  std::string text;  // everything the socket sent until it closed
   std::chrono::milliseconds duration{0};
   bool forwarded = false;  // true: through the SSH connection itself; false: with socat on the host
 };

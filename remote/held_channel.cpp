@@ -97,8 +97,7 @@ bluegreen::Status wait_until_ready(SshConnection& connection, ChannelPtr& channe
 }  // namespace
 
 bluegreen::Result<std::unique_ptr<HeldProcess>> hold_process(const std::shared_ptr<SshConnection>& connection,
-                                                             const std::string& command,
-                                                             const std::string& ready_line,
+                                                             const std::string& command, const std::string& ready_line,
                                                              const CommandOptions& options) {
   auto lock = connection->lock();
   const auto deadline = Clock::now() + options.deadline;

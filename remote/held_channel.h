@@ -31,8 +31,7 @@ namespace bluegreen::remote {
 //  - kUnavailable when the connection is lost, and the errors of start_command().
 // `connection` is kept alive by the handle.
 bluegreen::Result<std::unique_ptr<HeldProcess>> hold_process(const std::shared_ptr<SshConnection>& connection,
-                                                             const std::string& command,
-                                                             const std::string& ready_line,
+                                                             const std::string& command, const std::string& ready_line,
                                                              const CommandOptions& options);
 
 }  // namespace bluegreen::remote

@@ -29,8 +29,8 @@ bluegreen::Error libssh_failure(const std::string& host, const std::string& doin
 
 bool wait_readable(ssh_session session, SshClock::time_point until) {
   using std::chrono::milliseconds;
-  const auto slice = std::clamp(std::chrono::duration_cast<milliseconds>(until - SshClock::now()), milliseconds(1),
-                                milliseconds(50));
+  const auto slice =
+      std::clamp(std::chrono::duration_cast<milliseconds>(until - SshClock::now()), milliseconds(1), milliseconds(50));
   pollfd socket{ssh_get_fd(session), POLLIN, 0};
   return ::poll(&socket, 1, static_cast<int>(slice.count())) >= 0 || errno == EINTR;
 }

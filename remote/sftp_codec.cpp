@@ -149,14 +149,17 @@ bluegreen::Status check_version(const Packet& packet) {
 
 std::string status_text(std::uint32_t code, std::string_view message) {
   static constexpr std::array<const char*, 9> kNames = {
-      "ok", "end of file", "no such file", "permission denied", "failure", "bad message", "no connection",
-      "connection lost", "operation unsupported"};
+      "ok",          "end of file",   "no such file",    "permission denied",    "failure",
+      "bad message", "no connection", "connection lost", "operation unsupported"};
   std::string text = message.empty() ? (code < kNames.size() ? kNames[code] : "error") : std::string(message);
   return text + " (SFTP status " + std::to_string(code) + ")";
 }
 
 FileReadExchange::FileReadExchange(std::vector<std::string> paths, std::size_t cap_bytes, std::uint32_t first_id)
-    : paths_(std::move(paths)), cap_bytes_(cap_bytes), next_id_(first_id), files_(paths_.size()),
+    : paths_(std::move(paths)),
+      cap_bytes_(cap_bytes),
+      next_id_(first_id),
+      files_(paths_.size()),
       handles_(paths_.size()) {}
 
 std::string FileReadExchange::start() {

@@ -62,8 +62,8 @@ bluegreen::Result<std::vector<FileRead>> SftpReader::read_files(const std::vecto
 // when that was already so while starting it (no SFTP subsystem, not an SFTP server).
 bluegreen::Result<std::vector<FileRead>> SftpReader::read_with_retry(const std::vector<std::string>& paths,
                                                                      const CommandOptions& options,
-                                                                     Clock::time_point deadline,
-                                                                     std::string& unusable, bool& at_start) {
+                                                                     Clock::time_point deadline, std::string& unusable,
+                                                                     bool& at_start) {
   const std::string& host = connection_.host();
   for (int attempt = 0;; ++attempt) {
     std::vector<FileRead> files;
@@ -71,8 +71,7 @@ bluegreen::Result<std::vector<FileRead>> SftpReader::read_with_retry(const std::
     if (!failure) return files;
     close();  // its state is unknown now
     switch (failure->kind) {
-      case Failure::Kind::kEnded:
-        return Error{failure->message, failure->code};
+      case Failure::Kind::kEnded: return Error{failure->message, failure->code};
       case Failure::Kind::kBroken:
         unusable = failure->message;
         return Error{"ssh " + host + ": cannot read files over SFTP: " + failure->message,

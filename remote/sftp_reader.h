@@ -58,9 +58,8 @@ class SftpReader {
   using MaybeFailure = std::optional<Failure>;
 
   bluegreen::Result<std::vector<FileRead>> read_with_retry(const std::vector<std::string>& paths,
-                                                           const CommandOptions& options,
-                                                           SshClock::time_point deadline, std::string& unusable,
-                                                           bool& at_start);
+                                                           const CommandOptions& options, SshClock::time_point deadline,
+                                                           std::string& unusable, bool& at_start);
   MaybeFailure exchange(const std::vector<std::string>& paths, const CommandOptions& options,
                         SshClock::time_point deadline, std::vector<FileRead>& files, bool& at_start);
   MaybeFailure start(const CommandOptions& options, SshClock::time_point deadline);
@@ -71,8 +70,8 @@ class SftpReader {
   [[nodiscard]] bool unusable() const;
 
   SshConnection& connection_;
-  ChannelPtr channel_;       // the SFTP channel, kept between reads; null when not open
-  std::string received_;     // bytes received and not yet taken as packets
+  ChannelPtr channel_;    // the SFTP channel, kept between reads; null when not open
+  std::string received_;  // bytes received and not yet taken as packets
   std::uint32_t next_id_ = 1;
   std::optional<std::uint64_t> unusable_on_;  // the session generation where SFTP could not start
 };

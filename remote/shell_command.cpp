@@ -57,9 +57,8 @@ bluegreen::Result<std::string> validate_git_ref(std::string_view value, std::str
   });
   if (!charset_ok) return refuse(field, value, "contains characters that are not allowed", kAccepted);
   // git check-ref-format rules that the character set alone does not cover.
-  if (value.find("..") != std::string_view::npos || value.find("//") != std::string_view::npos ||
-      value.back() == '/' || value.back() == '.' ||
-      (value.size() >= 5 && value.substr(value.size() - 5) == ".lock")) {
+  if (value.find("..") != std::string_view::npos || value.find("//") != std::string_view::npos || value.back() == '/' ||
+      value.back() == '.' || (value.size() >= 5 && value.substr(value.size() - 5) == ".lock")) {
     return refuse(field, value, "is not a valid git ref name", kAccepted);
   }
   return std::string(value);
@@ -71,8 +70,8 @@ bluegreen::Result<std::string> validate_name(std::string_view value, std::string
   if (value.empty()) return refuse(field, value, "is empty", kAccepted);
   if (value.size() > 64) return refuse(field, value, "is too long", kAccepted);
   if (!is_alnum(value.front())) return refuse(field, value, "must start with a letter or digit", kAccepted);
-  const bool charset_ok = std::all_of(value.begin(), value.end(),
-                                      [](char c) { return is_alnum(c) || c == '.' || c == '_' || c == '-'; });
+  const bool charset_ok =
+      std::all_of(value.begin(), value.end(), [](char c) { return is_alnum(c) || c == '.' || c == '_' || c == '-'; });
   if (!charset_ok) return refuse(field, value, "contains characters that are not allowed", kAccepted);
   return std::string(value);
 }

@@ -37,8 +37,7 @@ std::string socket_text(const std::string& path, const std::string& host) {
 bool SocketForwarder::refused() const { return refused_on_ && *refused_on_ == connection_.generation(); }
 
 bluegreen::Result<SocketReply> SocketForwarder::query(const std::string& socket_path, const std::string& request,
-                                                      const CommandOptions& options,
-                                                      const Fallback& query_with_socat) {
+                                                      const CommandOptions& options, const Fallback& query_with_socat) {
   const auto started = Clock::now();
   const auto deadline = started + options.deadline;
   std::string refused_why;  // why the host would not forward the socket, when it would not
@@ -113,8 +112,8 @@ bluegreen::Result<ChannelPtr> SocketForwarder::open(const std::string& path, con
     auto channel = open_once(path, options, deadline, refused, lost);
     if (channel || !lost) return channel;
     if (attempt > 0) {
-      return Error{"ssh " + connection_.host() + ": connection lost while opening a channel: " +
-                       channel.error().message,
+      return Error{"ssh " + connection_.host() +
+                       ": connection lost while opening a channel: " + channel.error().message,
                    ErrorCode::kUnavailable};
     }
     spdlog::warn("ssh {}: opening a channel failed ({}); reconnecting", connection_.host(), channel.error().message);
@@ -124,8 +123,7 @@ bluegreen::Result<ChannelPtr> SocketForwarder::open(const std::string& path, con
 // One attempt of open(). When the connection failed, drops the session, sets `lost`, and returns
 // libssh's text alone as the Error's message: open() words it, depending on whether it retries.
 bluegreen::Result<ChannelPtr> SocketForwarder::open_once(const std::string& path, const CommandOptions& options,
-                                                         Clock::time_point deadline, std::string& refused,
-                                                         bool& lost) {
+                                                         Clock::time_point deadline, std::string& refused, bool& lost) {
   if (auto status = connection_.ensure_connected(); !status) return status.error();
   const std::string& host = connection_.host();
   ssh_session s = connection_.session();
@@ -192,8 +190,8 @@ bluegreen::Result<SocketReply> SocketForwarder::forward(const std::string& path,
 }
 
 bluegreen::Error SocketForwarder::lost_while_querying(ChannelPtr& channel, const std::string& what) {
-  auto error = libssh_failure(connection_.host(), "connection lost while querying the " + what,
-                              connection_.session(), ErrorCode::kUnavailable);
+  auto error = libssh_failure(connection_.host(), "connection lost while querying the " + what, connection_.session(),
+                              ErrorCode::kUnavailable);
   channel.reset();  // a channel must go before its session
   connection_.drop();
   return error;

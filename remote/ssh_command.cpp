@@ -93,8 +93,9 @@ void stop_remote_command(ssh_session session, ssh_channel running, const std::st
     return;
   }
   ChannelPtr killer(ssh_channel_new(session));
-  const std::string command = whole_group ? "kill -TERM -- -" + pid + " 2>/dev/null || kill -TERM " + pid + " 2>/dev/null"
-                                          : "kill -TERM " + pid + " 2>/dev/null";
+  const std::string command = whole_group
+                                  ? "kill -TERM -- -" + pid + " 2>/dev/null || kill -TERM " + pid + " 2>/dev/null"
+                                  : "kill -TERM " + pid + " 2>/dev/null";
   if (!killer || ssh_channel_open_session(killer.get()) != SSH_OK ||
       ssh_channel_request_exec(killer.get(), command.c_str()) != SSH_OK) {
     spdlog::warn("ssh {}: could not send kill to remote pid {}: {}", host, pid, libssh_error(session));
@@ -113,9 +114,12 @@ void stop_remote_command(ssh_session session, ssh_channel running, const std::st
 // stop is requested, and then turns what happened into a CommandResult.
 class CommandRun {
  public:
-  CommandRun(SshConnection& connection, ssh_channel channel, const CommandOptions& options,
-             milliseconds stop_grace, Clock::time_point started)
-      : connection_(connection), channel_(channel), options_(options), stop_grace_(stop_grace),
+  CommandRun(SshConnection& connection, ssh_channel channel, const CommandOptions& options, milliseconds stop_grace,
+             Clock::time_point started)
+      : connection_(connection),
+        channel_(channel),
+        options_(options),
+        stop_grace_(stop_grace),
         deadline_(started + options.deadline) {}
 
   void drain() {
@@ -149,8 +153,8 @@ class CommandRun {
         result_.problem = "the command ended without an exit status (killed by a signal?)";
       }
     } else {
-      result_.problem = "the command did not stop within " + std::to_string(stop_grace_.count()) +
-                        " ms of TERM; channel closed";
+      result_.problem =
+          "the command did not stop within " + std::to_string(stop_grace_.count()) + " ms of TERM; channel closed";
     }
     if (result_.timed_out || result_.cancelled) result_.exit_status.reset();
     if (result_.timed_out && result_.problem.empty()) {
@@ -193,8 +197,7 @@ class CommandRun {
   void ask_to_stop(Clock::time_point now) {
     result_.timed_out = now >= deadline_ && !options_.stop.stop_requested();
     result_.cancelled = options_.stop.stop_requested();
-    stop_remote_command(connection_.session(), channel_, pid_line_.pid(), !options_.host_timeout,
-                        connection_.host());
+    stop_remote_command(connection_.session(), channel_, pid_line_.pid(), !options_.host_timeout, connection_.host());
     give_up_at_ = now + stop_grace_;
     spdlog::info("ssh {}: {} command; sent TERM", connection_.host(),
                  result_.cancelled ? "cancelling" : "deadline passed for");

@@ -17,7 +17,8 @@ using bluegreen::Error;
 constexpr int kMaxIncludeDepth = 8;
 
 std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
 }
 
@@ -233,7 +234,7 @@ bluegreen::Result<SshDestination> resolve_ssh_destination(const std::string& des
   if (rest.empty() || rest.front() == '-' || !std::all_of(rest.begin(), rest.end(), valid_char) ||
       (given_user && (given_user->empty() || given_user->front() == '-'))) {
     return Error{"SSH destination \"" + destination +
-                 "\" is not valid: expected an ssh config alias or [user@]host[:port]",
+                     "\" is not valid: expected an ssh config alias or [user@]host[:port]",
                  bluegreen::ErrorCode::kInvalidArgument};
   }
 

@@ -30,7 +30,7 @@ struct SshDestination {
   std::vector<std::string> identity_files;  // expanded paths, in order
   bool identities_only = false;
   std::optional<std::string> known_hosts_file;
-  std::vector<std::string> warnings;        // unsupported constructs met while resolving
+  std::vector<std::string> warnings;  // unsupported constructs met while resolving
 
   [[nodiscard]] std::string describe() const;  // "user@hostname:port"
 };

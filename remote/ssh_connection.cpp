@@ -142,8 +142,7 @@ bluegreen::Status SshConnection::verify_host_key(ssh_session s) const {
   }
   const std::string known_hosts = known_hosts_file();
   switch (ssh_session_is_known_server(s)) {
-    case SSH_KNOWN_HOSTS_OK:
-      return bluegreen::ok_status();
+    case SSH_KNOWN_HOSTS_OK: return bluegreen::ok_status();
     case SSH_KNOWN_HOSTS_CHANGED:
     case SSH_KNOWN_HOSTS_OTHER:
       return Error{"ssh " + host_ + " (" + endpoint_ + "): REFUSED: the host key does not match " + known_hosts +
@@ -157,8 +156,8 @@ bluegreen::Status SshConnection::verify_host_key(ssh_session s) const {
       return Error{"ssh " + host_ + " (" + endpoint_ + "): REFUSED: the host key is not known (" + key_text +
                        " is not in " + known_hosts +
                        "). Nothing is trusted on first use: confirm this fingerprint with the host's administrator, "
-                       "then add it, e.g. ssh-keyscan -p <port> <address> >> " + known_hosts +
-                       " (or connect once with ssh and accept it).",
+                       "then add it, e.g. ssh-keyscan -p <port> <address> >> " +
+                       known_hosts + " (or connect once with ssh and accept it).",
                    ErrorCode::kFailedPrecondition};
     case SSH_KNOWN_HOSTS_ERROR:
     default:

@@ -22,7 +22,8 @@ mcp::Tool make_deploy_to_standby_tool(DeploymentToolsContext& context) {
        {{"app", app_argument_schema(context.config)},
         {"pullGithub", {{"type", "boolean"}, {"default", true}, {"description", "Fetch and check out `ref` first."}}},
         {"runMigrations",
-         {{"type", "boolean"}, {"default", false},
+         {{"type", "boolean"},
+          {"default", false},
           {"description", "Run database migrations. They affect the shared database, so PROD too: only "
                           "backward-compatible migrations are safe."}}},
         {"createBackup", {{"type", "boolean"}, {"default", true}, {"description", "Run the backup steps first."}}},
@@ -58,10 +59,12 @@ mcp::Tool make_deploy_to_standby_tool(DeploymentToolsContext& context) {
             request.run_migrations = arguments.value("runMigrations", false);
             request.create_backup = arguments.value("createBackup", true);
             if (arguments.contains("ref")) request.ref = arguments["ref"].get<std::string>();
-            if (arguments.contains("target")) request.expected_target = state::parse_color(arguments["target"].get<std::string>());
+            if (arguments.contains("target"))
+              request.expected_target = state::parse_color(arguments["target"].get<std::string>());
             ToolReporter reporter(tool_context);
-            const auto outcome = deployment::deploy_to_standby(context.services, **app, request, tool_context.client_name(),
-                                                               reporter, tool_context.stop_token());
+            const auto outcome =
+                deployment::deploy_to_standby(context.services, **app, request, tool_context.client_name(), reporter,
+                                              tool_context.stop_token());
             if (outcome.ok) return mcp::ToolResult::text(outcome.text, outcome.structured);
             return mcp::ToolResult::error(outcome.text, outcome.structured);
           }};

@@ -2,7 +2,6 @@
 
 #include "deployment/status.h"
 
-
 namespace bluegreen::tools {
 
 using nlohmann::json;
@@ -36,15 +35,18 @@ mcp::Tool make_get_deployment_status_tool(DeploymentToolsContext& context) {
         {"liveColorKnown", {{"type", "boolean"}}},
         {"current", {{"type", {"object", "null"}}, {"properties", {{"prod", host}, {"standby", host}}}}},
         {"problem", {{"type", "string"}}},
-        {"haproxy", {{"type", "object"}, {"properties", {{"backend", {{"type", {"string", "null"}}}}, {"status", {{"type", "string"}}}}}}},
-        {"history", {{"type", "object"}, {"properties", {{"lastSwitch", {{"type", {"string", "null"}}}}, {"totalSwitches", {{"type", "integer"}}}}}}},
+        {"haproxy",
+         {{"type", "object"},
+          {"properties", {{"backend", {{"type", {"string", "null"}}}}, {"status", {{"type", "string"}}}}}}},
+        {"history",
+         {{"type", "object"},
+          {"properties", {{"lastSwitch", {{"type", {"string", "null"}}}}, {"totalSwitches", {{"type", "integer"}}}}}}},
         {"lastDeploy", {{"type", {"object", "null"}}}},
         {"stateFile", {{"type", "object"}}},
         {"drift", {{"type", "array"}, {"items", {{"type", "string"}}}}},
         {"warnings", {{"type", "array"}, {"items", {{"type", "string"}}}}}}},
-      {"anyOf",
-       json::array({{{"required", {"app", "liveColorKnown", "current", "haproxy", "history", "drift"}}},
-                    {{"required", {"apps"}}}})}};
+      {"anyOf", json::array({{{"required", {"app", "liveColorKnown", "current", "haproxy", "history", "drift"}}},
+                             {{"required", {"apps"}}}})}};
   def.output_schema->at("properties")["apps"] = {{"type", "array"}, {"items", {{"type", "object"}}}};
   def.annotations.read_only = true;
   def.annotations.idempotent = true;

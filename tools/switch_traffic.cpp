@@ -62,11 +62,13 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
       {"properties",
        {{"app", app_argument_schema(context.config)},
         {"requireApproval",
-         {{"type", "boolean"}, {"default", true},
+         {{"type", "boolean"},
+          {"default", true},
           {"description", "Kept for compatibility: approval is required whatever this says, unless the server's "
                           "configuration turns approval off."}}},
         {"emergency",
-         {{"type", "boolean"}, {"default", false},
+         {{"type", "boolean"},
+          {"default", false},
           {"description", "Emergency rollback: switch even if STANDBY fails its health check."}}},
         {"approvalToken",
          {{"type", "string"},
@@ -96,20 +98,21 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
             // Step 2: an approved plan.
             if (const auto token = arguments.find("approvalToken"); token != arguments.end()) {
               auto plan = context.services.approvals.redeem(token->get<std::string>(), app.name);
-              if (!plan) return mcp::ToolResult::error("❌ APPROVAL REFUSED: " + plan.error().message + " Nothing was changed.");
+              if (!plan)
+                return mcp::ToolResult::error("❌ APPROVAL REFUSED: " + plan.error().message + " Nothing was changed.");
               return execute(context, app, *plan, tool_context);
             }
 
             const deployment::SwitchRequest request{arguments.value("emergency", false),
                                                     arguments.value("requireApproval", true)};
-            const auto decision =
-                deployment::decide_approval(app, request, tool_context.client_supports_elicitation());
+            const auto decision = deployment::decide_approval(app, request, tool_context.client_supports_elicitation());
             if (decision.path == deployment::ApprovalPath::kRefuse) return mcp::ToolResult::error(decision.refusal);
 
             auto view = deployment::plan_switch(context.services, app, request.emergency);
             if (!view) return mcp::ToolResult::error("❌ CANNOT SWITCH TRAFFIC: " + view.error().message);
             if (decision.path == deployment::ApprovalPath::kNotRequired) {
-              tool_context.log(mcp::LogLevel::kNotice, "approval is turned off in the configuration for app " + app.name);
+              tool_context.log(mcp::LogLevel::kNotice,
+                               "approval is turned off in the configuration for app " + app.name);
               return execute(context, app, view->plan, tool_context);
             }
             std::string elicitation_note;

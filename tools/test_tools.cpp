@@ -19,9 +19,8 @@ mcp::Tool echo_tool() {
                           {"properties", {{"text", {{"type", "string"}, {"maxLength", 10000}}}}},
                           {"required", {"text"}},
                           {"additionalProperties", false}};
-  def.output_schema = json{{"type", "object"},
-                           {"properties", {{"text", {{"type", "string"}}}}},
-                           {"required", {"text"}}};
+  def.output_schema =
+      json{{"type", "object"}, {"properties", {{"text", {{"type", "string"}}}}}, {"required", {"text"}}};
   def.annotations.read_only = true;
   def.annotations.open_world = false;
   return {def, [](const json& args, mcp::ToolContext&) {
@@ -70,9 +69,8 @@ mcp::Tool fail_tool() {
   def.name = "test_fail";
   def.title = "Fail (test only)";
   def.description = "Test-only tool: always returns an error result with the given message.";
-  def.input_schema = json{{"type", "object"},
-                          {"properties", {{"message", {{"type", "string"}}}}},
-                          {"additionalProperties", false}};
+  def.input_schema =
+      json{{"type", "object"}, {"properties", {{"message", {{"type", "string"}}}}}, {"additionalProperties", false}};
   def.annotations.read_only = true;
   return {def, [](const json& args, mcp::ToolContext&) {
             return mcp::ToolResult::error(args.value("message", std::string("test failure")));

@@ -57,7 +57,8 @@ struct DeploymentRig {
   FakeTime time;
   deployment::ApprovalBook approvals{[this] { return time.now(); }};
   FakeLb lb;
-  deployment::Services services{lb.executor(), approvals, lb.probe(), time, std::make_shared<deployment::CommitCache>()};
+  deployment::Services services{lb.executor(), approvals, lb.probe(), time,
+                                std::make_shared<deployment::CommitCache>()};
   RecordingReporter reporter;
 };
 

@@ -43,10 +43,10 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
-#include <stdexcept>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -97,7 +97,8 @@ inline std::optional<std::string> unquote_at(const std::string& text, std::size_
 }
 
 // The quoted word right after the first `marker` in `text`.
-inline std::optional<std::string> quoted_after(const std::string& text, const std::string& marker, std::size_t from = 0) {
+inline std::optional<std::string> quoted_after(const std::string& text, const std::string& marker,
+                                               std::size_t from = 0) {
   const auto at = text.find(marker, from);
   if (at == std::string::npos) return std::nullopt;
   return unquote_at(text, at + marker.size());
@@ -126,19 +127,19 @@ struct Fault {
 };
 
 struct LbFaults {
-  Fault validation;           // the validate command rejects the candidate (exit 10; the script removes it)
-  Fault candidate_write;      // writing the candidate fails (exit 1; a partial candidate stays behind)
-  Fault live_changed;         // someone edits the live config just before the swap script compares it (exit 11)
-  Fault swap;                 // the swap fails after its check (exit 1, "Read-only file system"; candidate stays)
-  Fault reload;               // the reload command fails (exit 1); HAProxy unchanged
-  Fault reload_no_effect;     // the reload command exits 0 but HAProxy does not reload (counter does not move)
-  Fault reload_keeps_colour;  // HAProxy reloads (counter moves) but keeps serving the colour it served
-  Fault state_read;           // reading the state file fails (exit 1, "Input/output error")
-  Fault prepare;              // writing the state temp file fails (disk full; the script's trap removes it)
-  Fault commit;               // renaming the temp file over the state file fails (temp stays)
-  Fault audit;                // appending to the audit log fails
-  Fault restore;              // putting the backup back fails (live config unchanged)
-  bool master_silent = false;          // the master socket does not answer (deadline exceeded)
+  Fault validation;            // the validate command rejects the candidate (exit 10; the script removes it)
+  Fault candidate_write;       // writing the candidate fails (exit 1; a partial candidate stays behind)
+  Fault live_changed;          // someone edits the live config just before the swap script compares it (exit 11)
+  Fault swap;                  // the swap fails after its check (exit 1, "Read-only file system"; candidate stays)
+  Fault reload;                // the reload command fails (exit 1); HAProxy unchanged
+  Fault reload_no_effect;      // the reload command exits 0 but HAProxy does not reload (counter does not move)
+  Fault reload_keeps_colour;   // HAProxy reloads (counter moves) but keeps serving the colour it served
+  Fault state_read;            // reading the state file fails (exit 1, "Input/output error")
+  Fault prepare;               // writing the state temp file fails (disk full; the script's trap removes it)
+  Fault commit;                // renaming the temp file over the state file fails (temp stays)
+  Fault audit;                 // appending to the audit log fails
+  Fault restore;               // putting the backup back fails (live config unchanged)
+  bool master_silent = false;  // the master socket does not answer (deadline exceeded)
   bool frontend_wrong_colour = false;  // the frontend answers from the colour HAProxy does NOT run
   bool frontend_down = false;          // the frontend does not answer
   bool lock_busy = false;              // another holder keeps the lock
@@ -217,7 +218,9 @@ inline std::string haproxy_cfg(const std::string& backend) {
          "    timeout server 30s\n\n"
          "frontend fe_app\n"
          "    bind 127.0.99.3:80\n"
-         "    default_backend " + backend + "\n\n"
+         "    default_backend " +
+         backend +
+         "\n\n"
          "backend blue\n"
          "    option httpchk GET /health\n"
          "    server blue 127.0.99.1:8080 check inter 500ms fall 2 rise 2\n\n"
@@ -295,8 +298,8 @@ class FakeLb {
   std::vector<std::string> leftovers() const {
     std::vector<std::string> out;
     for (const auto& path : executor_.paths(lb_)) {
-      if (path.find(".bluegreen-candidate") != std::string::npos || path.find(".bluegreen-restore") != std::string::npos ||
-          path.find(".tmp.") != std::string::npos) {
+      if (path.find(".bluegreen-candidate") != std::string::npos ||
+          path.find(".bluegreen-restore") != std::string::npos || path.find(".tmp.") != std::string::npos) {
         out.push_back(path);
       }
     }
@@ -374,7 +377,19 @@ class FakeLb {
  private:
   static std::string git_head_path(const config::HostConfig& host) { return host.app_dir + "/.git/HEAD"; }
 
-  enum class Script { kNone, kValidate, kSwap, kRestore, kReload, kStateRead, kPrepare, kCommit, kRemove, kAudit, kLockOwner };
+  enum class Script {
+    kNone,
+    kValidate,
+    kSwap,
+    kRestore,
+    kReload,
+    kStateRead,
+    kPrepare,
+    kCommit,
+    kRemove,
+    kAudit,
+    kLockOwner
+  };
 
   Script classify(const std::string& command) const {
     if (command.find("| base64 -d > \"$cand\"") != std::string::npos) return Script::kValidate;
@@ -385,34 +400,39 @@ class FakeLb {
     if (command.find("| base64 -d > \"$t\"") != std::string::npos) return Script::kPrepare;
     if (command.rfind("mv -f '", 0) == 0 && command.find("&& sync '") != std::string::npos) return Script::kCommit;
     if (command.rfind("rm -f '", 0) == 0) return Script::kRemove;
-    if (command.find("printf '%s\\n' ") != std::string::npos && command.find(">> ") != std::string::npos) return Script::kAudit;
-    if (command.rfind("cat '", 0) == 0 && command.find(".owner' 2>/dev/null") != std::string::npos) return Script::kLockOwner;
+    if (command.find("printf '%s\\n' ") != std::string::npos && command.find(">> ") != std::string::npos)
+      return Script::kAudit;
+    if (command.rfind("cat '", 0) == 0 && command.find(".owner' 2>/dev/null") != std::string::npos)
+      return Script::kLockOwner;
     return Script::kNone;
   }
 
   void install() {
-    executor_.on_match([this](const std::string& host, const std::string& command) {
-                         return host == lb_ && classify(command) != Script::kNone;
-                       },
+    executor_.on_match([this](const std::string& host,
+                              const std::string& command) { return host == lb_ && classify(command) != Script::kNone; },
                        [this](const std::string&, const std::string& command) { return lb_script(command); });
     for (const auto* host : {&app_.blue, &app_.green}) {
       // Deploy steps succeed unless a test adds a rule (newer rules win).
-      executor_.on_match([ssh = host->ssh, dir = host->app_dir](const std::string& h, const std::string& command) {
-                           return h == ssh && command.rfind("cd " + remote::shell_quote(dir) + " && ", 0) == 0;
-                         },
-                         [](const std::string&, const std::string&) -> ScriptedExecutor::Reply { return ok_with(); });
-      executor_.on_match([ssh = host->ssh](const std::string& h, const std::string& command) {
-                           return h == ssh && command.find("exec git log -1 --format=") != std::string::npos;
-                         },
-                         [this, host](const std::string&, const std::string&) -> ScriptedExecutor::Reply {
-                           auto head = executor_.file(host->ssh, git_head_path(*host)).value_or("");
-                           while (!head.empty() && head.back() == '\n') head.pop_back();
-                           return ok_with(head + "\n2026-11-20T09:00:00+00:00\nRelease " + head.substr(0, 7) + "\n");
-                         });
+      executor_.on_match(
+          [ssh = host->ssh, dir = host->app_dir](const std::string& h, const std::string& command) {
+            return h == ssh && command.rfind("cd " + remote::shell_quote(dir) + " && ", 0) == 0;
+          },
+          [](const std::string&, const std::string&) -> ScriptedExecutor::Reply { return ok_with(); });
+      executor_.on_match(
+          [ssh = host->ssh](const std::string& h, const std::string& command) {
+            return h == ssh && command.find("exec git log -1 --format=") != std::string::npos;
+          },
+          [this, host](const std::string&, const std::string&) -> ScriptedExecutor::Reply {
+            auto head = executor_.file(host->ssh, git_head_path(*host)).value_or("");
+            while (!head.empty() && head.back() == '\n') head.pop_back();
+            return ok_with(head + "\n2026-11-20T09:00:00+00:00\nRelease " + head.substr(0, 7) + "\n");
+          });
     }
-    executor_.on_socket(lb_, *app_.load_balancer.master_socket, [this](const std::string& request) { return master(request); });
+    executor_.on_socket(lb_, *app_.load_balancer.master_socket,
+                        [this](const std::string& request) { return master(request); });
     if (app_.load_balancer.stats_socket) {
-      executor_.on_socket(lb_, *app_.load_balancer.stats_socket, [this](const std::string& request) { return stats(request); });
+      executor_.on_socket(lb_, *app_.load_balancer.stats_socket,
+                          [this](const std::string& request) { return stats(request); });
     }
     executor_.on_hold([this](const std::string& host, const std::string& command) { return take_lock(host, command); });
     executor_.set_interceptor([this](const Call& call) { return intercept(call); });
@@ -456,7 +476,8 @@ class FakeLb {
     std::shared_ptr<bool> lost_;
   };
 
-  bluegreen::Result<std::unique_ptr<remote::HeldProcess>> take_lock(const std::string& host, const std::string& command) {
+  bluegreen::Result<std::unique_ptr<remote::HeldProcess>> take_lock(const std::string& host,
+                                                                    const std::string& command) {
     if (host != lb_ || command.find("flock -x -E 75") == std::string::npos) {
       return bluegreen::Error{"FakeLb: unexpected hold() on " + host + ": " + command};
     }
@@ -520,7 +541,10 @@ class FakeLb {
         return ok_with();
       }
       case Script::kReload: {
-        if (faults_.reload.fire()) return exit_with(1, "", "2026/11/30 12:00:00 socat[77] E connect(5, AF=1 \"" + *lbc.master_socket + "\", 26): Connection refused");
+        if (faults_.reload.fire())
+          return exit_with(1, "",
+                           "2026/11/30 12:00:00 socat[77] E connect(5, AF=1 \"" + *lbc.master_socket +
+                               "\", 26): Connection refused");
         if (faults_.reload_no_effect.fire()) return ok_with();
         ++reloads_;
         old_workers_.push_back(worker_);
@@ -568,7 +592,8 @@ class FakeLb {
         if (!line || command.find(">> " + remote::shell_quote(lbc.audit_log)) == std::string::npos) {
           return exit_with(2, "", "FakeLb: cannot parse the audit command");
         }
-        if (faults_.audit.fire()) return exit_with(1, "", "sh: 1: cannot create " + lbc.audit_log + ": Read-only file system");
+        if (faults_.audit.fire())
+          return exit_with(1, "", "sh: 1: cannot create " + lbc.audit_log + ": Read-only file system");
         executor_.set_file(lb_, lbc.audit_log, executor_.file(lb_, lbc.audit_log).value_or("") + *line + "\n");
         return ok_with();
       }
@@ -589,8 +614,10 @@ class FakeLb {
     }
     if (request != "show proc\n") return std::string("Unknown command.\n");
     std::string text = "#<PID>          <type>          <reloads>       <uptime>        <version>\n";
-    text += "1000            master          " + std::to_string(reloads_) + " [failed: 0]   0d01h00m00s     2.6.12-1+deb12u4\n";
-    text += "# workers\n" + std::to_string(worker_) + "            worker          0               0d00h10m00s     2.6.12-1+deb12u4\n";
+    text += "1000            master          " + std::to_string(reloads_) +
+            " [failed: 0]   0d01h00m00s     2.6.12-1+deb12u4\n";
+    text += "# workers\n" + std::to_string(worker_) +
+            "            worker          0               0d00h10m00s     2.6.12-1+deb12u4\n";
     text += "# old workers\n";
     for (const int pid : old_workers_) {
       text += std::to_string(pid) + "            worker          1               0d00h20m00s     2.6.12-1+deb12u4\n";
@@ -607,7 +634,8 @@ class FakeLb {
       const std::string backend = deployment::backend_of(app_, color);
       const std::string status = server_status_.count(color) != 0 ? server_status_.at(color) : "UP";
       const std::string aggregate = status.rfind("UP", 0) == 0 ? "UP" : "DOWN";
-      text += backend + "," + backend + ",0,0,5," + status + "," + (status.rfind("UP", 0) == 0 ? "L7OK" : "L4CON") + "\n";
+      text +=
+          backend + "," + backend + ",0,0,5," + status + "," + (status.rfind("UP", 0) == 0 ? "L7OK" : "L4CON") + "\n";
       text += backend + ",BACKEND,0,0,5," + aggregate + ",\n";
     }
     return text;
@@ -634,8 +662,11 @@ class FakeLb {
     report.version = health.version;
     report.commit = health.reported_commit.value_or(head);
     report.color = std::string(state::to_string(color));
-    report.body_excerpt = nlohmann::json{{"status", "ok"}, {"color", *report.color}, {"version", *report.version},
-                                         {"commit", *report.commit}}.dump();
+    report.body_excerpt = nlohmann::json{{"status", "ok"},
+                                         {"color", *report.color},
+                                         {"version", *report.version},
+                                         {"commit", *report.commit}}
+                              .dump();
     return report;
   }
 

@@ -84,8 +84,9 @@ class ScriptedExecutor : public remote::Executor {
   using Matcher = std::function<bool(const std::string& host, const std::string& command)>;
   using Handler = std::function<Reply(const std::string& host, const std::string& command)>;
   using SocketHandler = std::function<bluegreen::Result<std::string>(const std::string& request)>;
-  using HoldHandler = std::function<bluegreen::Result<std::unique_ptr<remote::HeldProcess>>(
-      const std::string& host, const std::string& command)>;
+  using HoldHandler =
+      std::function<bluegreen::Result<std::unique_ptr<remote::HeldProcess>>(const std::string& host,
+                                                                            const std::string& command)>;
   using Interceptor = std::function<std::optional<bluegreen::Error>(const Call& call)>;
   using Observer = std::function<void(const Call& call)>;
 
@@ -93,15 +94,17 @@ class ScriptedExecutor : public remote::Executor {
 
   // Commands on any host containing `fragment` get `reply` (newest rule first).
   void on(const std::string& fragment, Reply reply) {
-    on_match([fragment](const std::string&, const std::string& command) { return command.find(fragment) != std::string::npos; },
+    on_match([fragment](const std::string&,
+                        const std::string& command) { return command.find(fragment) != std::string::npos; },
              [reply](const std::string&, const std::string&) { return reply; });
   }
   // Commands on `host` containing `fragment` get `reply`.
   void on_host(const std::string& host, const std::string& fragment, Reply reply) {
-    on_match([host, fragment](const std::string& h, const std::string& command) {
-               return h == host && command.find(fragment) != std::string::npos;
-             },
-             [reply](const std::string&, const std::string&) { return reply; });
+    on_match(
+        [host, fragment](const std::string& h, const std::string& command) {
+          return h == host && command.find(fragment) != std::string::npos;
+        },
+        [reply](const std::string&, const std::string&) { return reply; });
   }
   // The general form: a predicate and a handler computing the reply.
   void on_match(Matcher matcher, Handler handler) {
@@ -121,7 +124,8 @@ class ScriptedExecutor : public remote::Executor {
   // hold() answers as flock -E 75 does when the lock stays taken for the whole wait.
   void lock_busy() {
     on_hold([](const std::string&, const std::string&) -> bluegreen::Result<std::unique_ptr<remote::HeldProcess>> {
-      return bluegreen::Error{"the command exited with status 75 before it was ready", bluegreen::ErrorCode::kFailedPrecondition, 75};
+      return bluegreen::Error{"the command exited with status 75 before it was ready",
+                              bluegreen::ErrorCode::kFailedPrecondition, 75};
     });
   }
 
@@ -179,7 +183,8 @@ class ScriptedExecutor : public remote::Executor {
     return unmatched_;
   }
   // run() calls on `host` (every host when empty) whose command contains `fragment`.
-  [[nodiscard]] std::vector<std::string> commands(const std::string& host = "", const std::string& fragment = "") const {
+  [[nodiscard]] std::vector<std::string> commands(const std::string& host = "",
+                                                  const std::string& fragment = "") const {
     std::lock_guard lock(mutex_);
     std::vector<std::string> out;
     for (const auto& call : calls_) {
@@ -257,7 +262,8 @@ class ScriptedExecutor : public remote::Executor {
     return remote::SocketReply{std::move(text.value()), std::chrono::milliseconds(0), true};
   }
 
-  bluegreen::Result<std::vector<remote::FileRead>> read_files(const std::string& host, const std::vector<std::string>& paths,
+  bluegreen::Result<std::vector<remote::FileRead>> read_files(const std::string& host,
+                                                              const std::vector<std::string>& paths,
                                                               const remote::CommandOptions& options) override {
     Call call{host, CallKind::kReadFiles, "", paths, "", "", options.stop.stop_requested()};
     if (auto refused = begin(call)) return *refused;

@@ -1,7 +1,7 @@
 // Approval tokens (ApprovalBook on an injected clock) and the approval policy (decide_approval).
 
-#include "deployment/approval_policy.h"
 #include "deployment/approvals.h"
+#include "deployment/approval_policy.h"
 #include "tests/support/fake_lb.h"
 
 #include <catch2/catch.hpp>

@@ -154,7 +154,8 @@ TEST_CASE("a step that cannot reach the standby fails the deploy", "[deployment]
   const auto outcome = run_deploy(rig);
   INFO(outcome.text);
   CHECK_FALSE(outcome.ok);
-  CHECK(contains(outcome.structured["error"].get<std::string>(), "step \"backup\" could not run on lab-green: ssh: connect"));
+  CHECK(contains(outcome.structured["error"].get<std::string>(),
+                 "step \"backup\" could not run on lab-green: ssh: connect"));
   CHECK(rows(outcome).front() == "backup=failed");
   CHECK(rows(outcome).back() == "restart=not run");
   CHECK(rig.lb.state()->deploys.back().outcome == "failed");
@@ -169,8 +170,8 @@ TEST_CASE("deploy flags skip their steps", "[deployment][deploy]") {
   const auto outcome = run_deploy(rig, request);
   INFO(outcome.text);
   REQUIRE(outcome.ok);
-  CHECK(rows(outcome) == std::vector<std::string>{"backup=skipped", "pull=skipped", "install=ok", "migrate=ok", "build=ok",
-                                                  "restart=ok", "health gate=ok"});
+  CHECK(rows(outcome) == std::vector<std::string>{"backup=skipped", "pull=skipped", "install=ok", "migrate=ok",
+                                                  "build=ok", "restart=ok", "health gate=ok"});
   CHECK(outcome.structured["steps"][0]["detail"] == "createBackup=false");
   CHECK(outcome.structured["steps"][1]["detail"] == "pullGithub=false");
   CHECK(rig.lb.executor().commands("lab-green", "git checkout").empty());
@@ -181,7 +182,9 @@ TEST_CASE("a deploy cancelled mid-step is recorded as cancelled and releases the
   DeploymentRig rig;
   std::stop_source stop;
   rig.lb.executor().on_match(
-      [](const std::string& host, const std::string& command) { return host == "lab-green" && contains(command, "./build"); },
+      [](const std::string& host, const std::string& command) {
+        return host == "lab-green" && contains(command, "./build");
+      },
       [&stop](const std::string&, const std::string&) -> ScriptedExecutor::Reply {
         stop.request_stop();  // the user cancels while the build runs; the executor stops it
         return cancelled_result();
@@ -193,11 +196,12 @@ TEST_CASE("a deploy cancelled mid-step is recorded as cancelled and releases the
   CHECK(outcome.cancelled);
   CHECK(outcome.structured["outcome"] == "cancelled");
   CHECK(contains(outcome.text, "DEPLOY TO GREEN CANCELLED"));
-  CHECK(rows(outcome) == std::vector<std::string>{"backup=ok", "pull=ok", "install=ok", "migrate=skipped", "build=cancelled",
-                                                  "restart=not run"});
+  CHECK(rows(outcome) == std::vector<std::string>{"backup=ok", "pull=ok", "install=ok", "migrate=skipped",
+                                                  "build=cancelled", "restart=not run"});
   CHECK(rig.lb.probes_of(Color::kGreen) == 0);
   bool noted = false;
-  for (const auto& note : rig.reporter.notes()) noted = noted || contains(note, "cancelled: the running remote command was stopped");
+  for (const auto& note : rig.reporter.notes())
+    noted = noted || contains(note, "cancelled: the running remote command was stopped");
   CHECK(noted);
   CHECK(rig.lb.executor().commands("lab-green", "./appctl").empty());
   CHECK(rig.lb.state()->deploys.back().outcome == "cancelled");
@@ -230,7 +234,8 @@ TEST_CASE("a deploy whose standby fails the health gate fails", "[deployment][de
     expected = "the health gate failed: not healthy 3 times in a row within 30 s";
   }
   SECTION("still serving the old commit") {
-    rig.lb.set_health(Color::kGreen, HostHealth{true, false, std::string("0ld0ld0ld0ld0ld0ld0ld0ld0ld0ld0ld0ld0ld0"), "1.4.1"});
+    rig.lb.set_health(Color::kGreen,
+                      HostHealth{true, false, std::string("0ld0ld0ld0ld0ld0ld0ld0ld0ld0ld0ld0ld0ld0"), "1.4.1"});
     expected = "still serving commit 0ld0ld0ld0ld, expected 9ee09ee09ee0";
   }
   const auto outcome = run_deploy(rig);
@@ -304,7 +309,8 @@ TEST_CASE("a deploy corrects a state file that disagrees with HAProxy", "[deploy
   require_only_host(rig, "lab-green", "lab-blue");  // HAProxy's truth decides the target
   CHECK(rig.lb.state()->prod == Color::kBlue);
   bool noted = false;
-  for (const auto& note : rig.reporter.notes()) noted = noted || contains(note, "state file said PROD=GREEN but HAProxy routes to BLUE");
+  for (const auto& note : rig.reporter.notes())
+    noted = noted || contains(note, "state file said PROD=GREEN but HAProxy routes to BLUE");
   CHECK(noted);
 }
 

@@ -44,7 +44,8 @@ TEST_CASE("ScriptedExecutor: newest rule wins; errors and files are served", "[d
   CHECK(executor.calls().size() == 3);
 }
 
-TEST_CASE("ScriptedExecutor: hold() stays alive until released; a busy lock looks like flock's", "[deployment][fakes]") {
+TEST_CASE("ScriptedExecutor: hold() stays alive until released; a busy lock looks like flock's",
+          "[deployment][fakes]") {
   ScriptedExecutor executor;
   {
     auto held = executor.hold("lb", "flock ...", "READY", {});

@@ -77,7 +77,8 @@ TEST_CASE("a flapping host never passes the health gate", "[deployment][gate]") 
   FakeTime time;
   ScriptedProbe probe;
   for (int i = 0; i < 100; ++i) probe.answers.push_back(i % 2 == 0 ? healthy() : unhealthy());
-  const auto outcome = run_health_gate("http://h/health", std::nullopt, settings(2, 10000, 500), probe.probe(), time, {});
+  const auto outcome =
+      run_health_gate("http://h/health", std::nullopt, settings(2, 10000, 500), probe.probe(), time, {});
   CHECK_FALSE(outcome.passed);
   CHECK_FALSE(outcome.cancelled);
   CHECK(outcome.probes == 21);  // one every 500 ms for 10 s, and none that could not be followed
@@ -117,7 +118,8 @@ TEST_CASE("the health gate gives up at its deadline", "[deployment][gate]") {
   FakeTime time;
   ScriptedProbe probe({unhealthy()});
   const auto start = time.now();
-  const auto outcome = run_health_gate("http://h/health", std::nullopt, settings(3, 5000, 1000), probe.probe(), time, {});
+  const auto outcome =
+      run_health_gate("http://h/health", std::nullopt, settings(3, 5000, 1000), probe.probe(), time, {});
   CHECK_FALSE(outcome.passed);
   CHECK(outcome.probes == 6);
   CHECK(outcome.waited == std::chrono::milliseconds(5000));

@@ -175,8 +175,9 @@ TEST_CASE("switch refusals leave the live config untouched", "[deployment][switc
 
   SECTION("lock busy") {
     rig.lb.faults().lock_busy = true;
-    rig.lb.executor().set_file("lab-lb", "/var/lib/bluegreen/shop.json.lock.owner",
-                               R"({"client":"ops-laptop","action":"deploy origin/main","since":"2026-11-30T11:59:00.000Z"})");
+    rig.lb.executor().set_file(
+        "lab-lb", "/var/lib/bluegreen/shop.json.lock.owner",
+        R"({"client":"ops-laptop","action":"deploy origin/main","since":"2026-11-30T11:59:00.000Z"})");
     expected = "is locked by ops-laptop (deploy origin/main) since 2026-11-30T11:59:00.000Z";
   }
   SECTION("live colour changed since the plan") {
@@ -377,8 +378,9 @@ TEST_CASE("a failed verification (frontend still on the old colour) is rolled ba
   INFO(outcome.text);
   CHECK(outcome.rolled_back);
   CHECK(outcome.structured["rollbackVerified"] == true);
-  CHECK(contains(error_of(outcome), "verification after the reload failed: requests through http://127.0.99.3:80/health do "
-                                    "not reach GREEN"));
+  CHECK(contains(error_of(outcome),
+                 "verification after the reload failed: requests through http://127.0.99.3:80/health do "
+                 "not reach GREEN"));
   CHECK(rig.lb.config_text() == original);
   CHECK(rig.lb.running() == Color::kBlue);
   CHECK(rig.lb.reloads() == 2);
@@ -451,7 +453,8 @@ TEST_CASE("a lock lost before the state commit is rolled back", "[deployment][sw
   INFO(outcome.text);
   CHECK(outcome.rolled_back);
   CHECK(outcome.structured["rollbackVerified"] == true);
-  CHECK(contains(error_of(outcome), "the lock on /var/lib/bluegreen/shop.json.lock was lost; the state file was not replaced"));
+  CHECK(contains(error_of(outcome),
+                 "the lock on /var/lib/bluegreen/shop.json.lock was lost; the state file was not replaced"));
   CHECK(rig.lb.running() == Color::kBlue);
   require_state_unchanged(rig);
 }
@@ -548,7 +551,8 @@ TEST_CASE("a failed commit whose restore fails too needs action", "[deployment][
   CHECK(rig.lb.audit_lines().back()["outcome"] == "rollback-failed");
 }
 
-TEST_CASE("the LB becoming unreachable at the reload leaves a rollback that needs action", "[deployment][switch][rollback]") {
+TEST_CASE("the LB becoming unreachable at the reload leaves a rollback that needs action",
+          "[deployment][switch][rollback]") {
   DeploymentRig rig;
   rig.lb.faults().unreachable_from_command = deployment::lb_reload_command(rig.app);
 
@@ -580,7 +584,8 @@ TEST_CASE("an audit failure is reported on a completed switch", "[deployment][sw
   CHECK(contains(problem, "appending to the audit log /var/lib/bluegreen/audit.log failed"));
   CHECK(contains(outcome.text, "⚠️ The switch is not in the audit log: " + problem));
   bool noted = false;
-  for (const auto& note : rig.reporter.notes()) noted = noted || contains(note, "warning: the switch is not in the audit log");
+  for (const auto& note : rig.reporter.notes())
+    noted = noted || contains(note, "warning: the switch is not in the audit log");
   CHECK(noted);
   CHECK(rig.lb.running() == Color::kGreen);
   CHECK(rig.lb.state()->prod == Color::kGreen);

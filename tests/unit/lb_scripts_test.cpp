@@ -27,8 +27,8 @@ ScriptRun run_sh(const fs::path& dir, const std::string& script, bool check_only
   const fs::path file = dir / "script.sh";
   std::ofstream(file) << script;
   const fs::path out = dir / "script.out";
-  const std::string command = std::string("/bin/sh ") + (check_only ? "-n " : "") + file.string() + " > " +
-                              out.string() + " 2>&1";
+  const std::string command =
+      std::string("/bin/sh ") + (check_only ? "-n " : "") + file.string() + " > " + out.string() + " 2>&1";
   const int status = std::system(command.c_str());  // NOLINT(cert-env33-c): the test runs its own script
   std::ifstream in(out);
   std::stringstream text;

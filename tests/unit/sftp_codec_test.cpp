@@ -106,8 +106,8 @@ TEST_CASE("take_packet frames replies from a byte stream", "[sftp]") {
     }
   }
   SECTION("the largest allowed packet is accepted") {
-    std::string buffer = u32(sftp::kMaxPacket) + std::string(1, static_cast<char>(sftp::kData)) +
-                         std::string(sftp::kMaxPacket - 1, 'z');
+    std::string buffer =
+        u32(sftp::kMaxPacket) + std::string(1, static_cast<char>(sftp::kData)) + std::string(sftp::kMaxPacket - 1, 'z');
     auto taken = sftp::take_packet(buffer);
     REQUIRE(taken.ok());
     REQUIRE(taken->has_value());
@@ -245,7 +245,7 @@ TEST_CASE("FileReadExchange reports every error status on the file it concerns",
       REQUIRE(reads.on_reply(data(2, "partial")).ok());
       auto next = reads.on_reply(status(3, code, "bad"));
       REQUIRE(next.ok());
-      CHECK(requests_in(*next).at(0).type == sftp::kClose);  // the handle is closed all the same
+      CHECK(requests_in(*next).at(0).type == sftp::kClose);           // the handle is closed all the same
       REQUIRE(reads.on_reply(status(4, sftp::kStatusFailure)).ok());  // a failed CLOSE changes nothing
       CHECK(reads.finished());
       const auto files = reads.take_files();
