@@ -46,7 +46,7 @@ struct RefText {
   std::optional<std::string> hash;
   std::optional<std::string> symbolic;  // only names under refs/ without "..", as git writes them
 };
-RefText parse_ref_text(const std::string& text);
+RefText parse_ref_text(const std::string& raw);
 
 // The hash `ref` has in a packed-refs file's text, if it is listed.
 std::optional<std::string> find_packed_ref(const std::string& packed_refs, const std::string& ref);

@@ -8,8 +8,8 @@ bool same_commit(const std::string& reported, const std::string& expected) {
 }
 
 GateOutcome run_health_gate(const std::string& url, const std::optional<std::string>& expected_commit,
-                            const GateSettings& settings, const Probe& probe, TimeSource& time, std::stop_token stop,
-                            const GateProgress& progress) {
+                            const GateSettings& settings, const Probe& probe, TimeSource& time,
+                            const std::stop_token& stop, const GateProgress& progress) {
   const auto started = time.now();
   const auto deadline = started + settings.timeout;
   GateOutcome outcome;

@@ -42,8 +42,8 @@ using GateProgress = std::function<void(const std::string& message)>;
 // compare); a mismatch breaks the streak like an unhealthy answer. `progress` hears one line per
 // probe. Waiting goes through `time`. Never fails: the outcome says passed, cancelled, or why not.
 GateOutcome run_health_gate(const std::string& url, const std::optional<std::string>& expected_commit,
-                            const GateSettings& settings, const Probe& probe, TimeSource& time, std::stop_token stop,
-                            const GateProgress& progress = {});
+                            const GateSettings& settings, const Probe& probe, TimeSource& time,
+                            const std::stop_token& stop, const GateProgress& progress = {});
 
 // True when `reported` and `expected` name the same commit (one is a prefix of the other, >= 7 chars).
 bool same_commit(const std::string& reported, const std::string& expected);

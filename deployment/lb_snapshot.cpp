@@ -11,8 +11,6 @@
 namespace bluegreen::deployment {
 namespace {
 
-using remote::shell_quote;
-
 // What one socket query gave: the reply, or why there is none.
 struct SocketRead {
   std::string output;

@@ -120,7 +120,7 @@ std::optional<int> current_reloads(Services& services, const config::AppConfig& 
 }
 
 RoutingCheck verify_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
-                            std::stop_token stop) {
+                            const std::stop_token& stop) {
   const auto& lb = app.load_balancer;
   std::vector<std::string> seen;
   const auto add = [&seen](const Finding& finding) {

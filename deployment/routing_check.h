@@ -45,6 +45,6 @@ struct RoutingExpectation {
 // requires the master to answer. `stop` ends the reload wait or the frontend probes early with
 // `cancelled` set, except that an advisory frontend check then passes with its warning.
 RoutingCheck verify_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
-                            std::stop_token stop);
+                            const std::stop_token& stop);
 
 }  // namespace bluegreen::deployment

@@ -13,7 +13,6 @@
 namespace bluegreen::remote {
 namespace {
 
-using bluegreen::Error;
 using Clock = SshClock;
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;

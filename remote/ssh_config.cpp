@@ -6,6 +6,7 @@
 #include <fnmatch.h>
 #include <fstream>
 #include <glob.h>
+#include <mutex>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -29,8 +30,7 @@ std::vector<std::string> tokenize(const std::string& line) {
   std::string current;
   bool in_quotes = false;
   bool have_token = false;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
+  for (const char c : line) {
     if (c == '"') {
       in_quotes = !in_quotes;
       have_token = true;
@@ -126,7 +126,10 @@ struct Resolver {
         pattern = (user_file ? sources.home + "/.ssh/" : std::string("/etc/ssh/")) + pattern;
       }
       glob_t matches{};
-      if (::glob(pattern.c_str(), 0, nullptr, &matches) == 0) {
+      // glob(3) is MT-Unsafe (it may read the environment and the user database): one at a time.
+      static std::mutex glob_mutex;
+      std::lock_guard glob_lock(glob_mutex);
+      if (::glob(pattern.c_str(), 0, nullptr, &matches) == 0) {  // NOLINT(concurrency-mt-unsafe): serialised above
         for (std::size_t i = 0; i < matches.gl_pathc; ++i) read_file(matches.gl_pathv[i], depth + 1, user_file);
       }
       ::globfree(&matches);

@@ -42,9 +42,7 @@ bluegreen::Result<mcp::ToolResult> ask_human(DeploymentToolsContext& context, co
   return mcp::ToolResult::text(declined.text, declined.structured);
 }
 
-}  // namespace
-
-mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
+mcp::ToolDefinition switch_traffic_definition(const config::Config& config) {
   mcp::ToolDefinition def;
   def.name = "switch_traffic";
   def.title = "Switch traffic";
@@ -60,7 +58,7 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
   def.input_schema = {
       {"type", "object"},
       {"properties",
-       {{"app", app_argument_schema(context.config)},
+       {{"app", app_argument_schema(config)},
         {"requireApproval",
          {{"type", "boolean"},
           {"default", true},
@@ -89,8 +87,13 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
   def.annotations.destructive = true;
   def.annotations.idempotent = false;
   def.annotations.open_world = false;
+  return def;
+}
 
-  return {def, [&context](const json& arguments, mcp::ToolContext& tool_context) {
+}  // namespace
+
+mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
+  return {switch_traffic_definition(context.config), [&context](const json& arguments, mcp::ToolContext& tool_context) {
             auto app_or_error = resolve_app(context.config, arguments);
             if (!app_or_error) return mcp::ToolResult::error(app_or_error.error().message);
             const config::AppConfig& app = **app_or_error;
