@@ -19,12 +19,12 @@ namespace bluegreen::deployment {
 // deadline of interval x (successes + 2) + requestTimeout: just long enough for the streak, so a
 // down standby is reported quickly.
 GateOutcome plan_time_standby_gate(Services& services, const config::AppConfig& app, state::Color standby,
-                                   std::stop_token stop);
+                                   const std::stop_token& stop);
 
 // At execution, while the lock is taken: the same streak, probes 20 ms apart (the switch waits
 // for it).
 GateOutcome execution_standby_gate(Services& services, const config::AppConfig& app, state::Color standby,
-                                   std::stop_token stop);
+                                   const std::stop_token& stop);
 
 // Why the standby may not take traffic now, or "" when it may: the gate must have passed, and
 // HAProxy's own checks (snapshot.servers, when the stats socket is configured) must report every
