@@ -162,6 +162,8 @@ void DeployRun::run_steps() {
                                                   {"app", app_.name}};
   for (std::size_t i = 0; i < app_.steps.size(); ++i) {
     const auto& step = app_.steps[i];
+    if (!facts_.failed && !facts_.cancelled && stop_.stop_requested())
+      facts_.cancelled = true;  // never start a step after a cancel
     if (facts_.failed || facts_.cancelled) {
       facts_.rows.push_back({step.name, "not run", std::nullopt, 0, ""});
       continue;

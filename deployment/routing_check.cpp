@@ -93,15 +93,15 @@ Finding frontend_serves(Services& services, const config::AppConfig& app, const 
   if (streak >= 3) return {true, false, url + " answers from " + colour + " (" + last.summary() + ")"};
   const std::string problem = "requests through " + url + " do not reach " + colour + " (last: " + last.summary() +
                               (last.color ? ", colour " + *last.color : ", no colour reported") + ")";
-  // In an emergency the standby may fail HAProxy's checks too; HAProxy did switch (its master
-  // confirmed the reload and the file selects the new colour), which is what was asked, so this
-  // is reported rather than undone, even when the call is being cancelled.
-  if (expected.frontend_advisory) return {true, false, "⚠️ " + problem};
-  if (stop.stop_requested()) {
+  if (stop.stop_requested()) {  // a cancel wins, even in an emergency: the switch is rolled back
     return {false, true,
             "the switch was cancelled before requests through " + url + " were seen reaching " + colour +
                 " (last: " + last.summary() + ")"};
   }
+  // In an emergency the standby may fail HAProxy's checks too; HAProxy did switch (its master
+  // confirmed the reload and the file selects the new colour), which is what was asked, so this
+  // is reported rather than undone.
+  if (expected.frontend_advisory) return {true, false, "⚠️ " + problem};
   return {false, false, problem};
 }
 

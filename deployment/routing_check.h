@@ -43,7 +43,7 @@ struct RoutingExpectation {
 // a reload past `reloads_before`, then re-reads the config file (not cancellable: one read with
 // the LB's command deadline) and probes the frontend. Without a known reload count it only
 // requires the master to answer. `stop` ends the reload wait or the frontend probes early with
-// `cancelled` set, except that an advisory frontend check then passes with its warning.
+// `cancelled` set (also when the frontend check is advisory).
 RoutingCheck verify_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
                             const std::stop_token& stop);
 

@@ -142,6 +142,7 @@ class SwitchRun {
   SwitchOutcome refuse(const std::string& why) { return refuse(why, plan_.from); }
   // A refusal once the candidate may be on the LB: waits for its check, then removes it.
   SwitchOutcome refuse_before_swap(const std::string& why);
+  SwitchOutcome swap_not_confirmed(const std::string& failure);
   void remove_candidate() { (void)on_lb(services_, app_, remove_candidate_script(app_)); }  // best effort
   std::string audit(const std::string& outcome, json details);
 
@@ -229,6 +230,39 @@ std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
   return std::nullopt;
 }
 
+// The swap script failed or its reply was lost (connection dropped, deadline): its `mv` may have
+// run. The live file decides: still the original, a refusal; the candidate, a failure after the
+// swap (rolled back: the backup is this switch's); unreadable, nothing may be restored (the
+// backup may be an older switch's), and the user is told to act.
+SwitchOutcome SwitchRun::swap_not_confirmed(const std::string& failure) {
+  const auto& lb = app_.load_balancer;
+  remote::CommandOptions options;
+  options.deadline = lb.command_timeout;
+  options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
+  const auto live = services_.executor.read_files(lb.ssh, {lb.haproxy_config}, options);
+  const bool readable = live && live->size() == 1 && !live->front().missing && live->front().problem.empty();
+  if (readable && live->front().content == *snapshot_.haproxy_text) {
+    store_.discard(*prepared_);
+    remove_candidate();
+    return refuse(failure + " (the live config is untouched)");
+  }
+  if (readable && live->front().content == candidate_) return roll_back(failure + "; the live config was replaced");
+  const std::string why = !live ? live.error().message : !readable ? "it is missing or unreadable" : "it holds neither";
+  store_.discard(*prepared_);
+  RollbackReport unknown;
+  unknown.text = "the live config could not be checked (" + why + "), so nothing was restored: " + backup_path(app_) +
+                 " may be an older switch's. Look at " + lb.haproxy_config +
+                 " first; restore the backup only if the "
+                 "live file selects " +
+                 state::to_upper_string(plan_.to) + " and the backup selects " + state::to_upper_string(plan_.from);
+  auto outcome = switch_rolled_back(app_, plan_, failure, unknown);
+  (void)audit("rollback-failed", {{"from", state::to_string(plan_.from)},
+                                  {"to", state::to_string(plan_.to)},
+                                  {"error", failure},
+                                  {"restore", unknown.text}});
+  return outcome;
+}
+
 SwitchOutcome SwitchRun::refuse_before_swap(const std::string& why) {
   const auto checked = validation_.get();
   // An invalid candidate was removed by the check itself; otherwise it may be on the LB (or its
@@ -270,13 +304,11 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
   }
   const auto swapped = on_lb(services_, app_, swap_config_script(app_, *snapshot_.haproxy_text));
   if (!swapped || !swapped->succeeded()) {
-    store_.discard(*prepared_);
     if (swapped && swapped->exit_status == kLiveConfigChangedExit) {
+      store_.discard(*prepared_);
       return refuse(cfg + " changed on the load balancer while the switch was being prepared; request a new plan");
     }
-    remove_candidate();
-    return refuse("installing the new HAProxy config failed: " + output_of(swapped) +
-                  " (the live config is untouched)");
+    return swap_not_confirmed("installing the new HAProxy config failed: " + output_of(swapped));
   }
   timings_["validateAndSwapMs"] = services_.time.ms_since(validation_started_);
   return std::nullopt;

@@ -165,10 +165,18 @@ bluegreen::Status StateStore::commit(const AppLock& lock, const PreparedWrite& p
   const std::string& file = location_.state_file;
   auto result = run("mv -f " + shell_quote(prepared.temp_path) + " " + shell_quote(file) + " && sync " +
                     shell_quote(directory_of(file)));
-  if (!result) return Error{"replacing the state file failed: " + result.error().message};
-  if (!result->succeeded()) {
+  if (!result || !result->succeeded()) {
+    // The rename may have run (only `sync` failed, or the reply was lost): the file decides.
+    const std::string why = result ? tail_of(*result) : result.error().message;
+    auto now = read();
+    if (now && now->has_value() && serialize_state(**now) == prepared.text) return bluegreen::ok_status();
+    if (!now) {
+      return Error{"replacing the state file " + file + " did not report success (" + why +
+                       ") and it cannot be read back: " + now.error().message,
+                   bluegreen::ErrorCode::kUnknownOutcome};
+    }
     discard(prepared);
-    return Error{"replacing the state file " + file + " failed (the previous file is untouched): " + tail_of(*result)};
+    return Error{"replacing the state file " + file + " failed (the previous file is untouched): " + why};
   }
   // From here the file was replaced: a failure means its content is unknown, not unchanged.
   auto written = read();

@@ -90,8 +90,9 @@ class StateStore {
   };
   bluegreen::Result<PreparedWrite> prepare(const AppLock& lock, const DeploymentState& next,
                                            std::uint64_t expected_generation) const;
-  // commit() errors: code kUnknownOutcome when the file was replaced but reading it back failed or
-  // showed other content (it may hold `prepared`); any other code: the previous file is untouched.
+  // commit() succeeds when the file holds `prepared` afterwards, even if the rename's reply was
+  // lost. Errors: code kUnknownOutcome when the file may hold `prepared` but reading it back
+  // failed or showed other content; any other code: the previous file is untouched.
   bluegreen::Status commit(const AppLock& lock, const PreparedWrite& prepared) const;
   void discard(const PreparedWrite& prepared) const;  // best effort: removes the temp file
 

@@ -3,8 +3,8 @@
 // lost after a command ran (the executor contract's "no exit status: connection lost"), and
 // cancellation at every step of a deploy.
 //
-// Tests tagged [!mayfail] expose defects in the product (see the comment above each); the others
-// pass and guard the invariant they state.
+// Each test guards the invariant it states. Those whose comment says "Found by these tests"
+// exposed a defect in the product, since fixed.
 
 #include "deployment/deploy.h"
 #include "deployment/traffic_switch.h"
@@ -71,7 +71,7 @@ void require_all_or_nothing(DeploymentRig& rig, const SwitchOutcome& outcome, co
     CHECK(recorded->switch_count == 3);
     CHECK_FALSE(contains(outcome.text, "COMPLETE"));
     if (outcome.rolled_back) {
-      CHECK(outcome.structured["rollbackVerified"] == true);
+      CHECK(outcome.structured.at("rollbackVerified") == true);
       CHECK(contains(outcome.text, "ROLLED BACK"));
     } else {
       CHECK(contains(outcome.text, "Nothing was changed"));
@@ -222,7 +222,7 @@ TEST_CASE("breaker: a switch racing a deploy on one LB: the lock serialises them
     // The deploy must never run its steps on the colour that is PROD when it runs them.
     if (d.ok && s.switched) {
       // Both went through: one after the other. The deploy went to whichever colour was standby.
-      const auto target = d.structured["target"]["server"].get<std::string>();
+      const auto target = d.structured.at("target")["server"].get<std::string>();
       const auto deploys = rig.lb.state()->deploys;
       REQUIRE_FALSE(deploys.empty());
       CHECK(rig.lb.state()->prod == Color::kGreen);
@@ -285,7 +285,7 @@ TEST_CASE("breaker: a switch cancelled at any remote call ends all-or-nothing", 
 // The switch is then recorded as COMPLETE, with a verification line describing a probe that never
 // happened; README says "cancelling while the reload is verified rolls it back".
 TEST_CASE("breaker: an emergency switch cancelled during verification is rolled back and not half-verified",
-          "[deployment][switch][breaker][!mayfail]") {
+          "[deployment][switch][breaker]") {
   DeploymentRig rig;
   const std::string original = rig.lb.config_text();
   std::stop_source stop;
@@ -328,7 +328,7 @@ TEST_CASE("breaker: an LB unreachable from any call on leaves a truthful outcome
 // without an exit status from a script that changes the live file is an unknown outcome
 // (executor.h: "exit_status missing: killed by a signal, stopped, or connection lost").
 TEST_CASE("breaker: a swap whose reply is lost is not reported as 'live config untouched'",
-          "[deployment][switch][breaker][!mayfail]") {
+          "[deployment][switch][breaker]") {
   DeploymentRig rig;
   const std::string original = rig.lb.config_text();
   const bool unreachable_after = GENERATE(false, true);
@@ -346,7 +346,7 @@ TEST_CASE("breaker: a swap whose reply is lost is not reported as 'live config u
 // records PROD=BLUE", while the file records PROD=GREEN, switch #4, generation 8. Only a failed
 // read-back is treated as kUnknownOutcome today.
 TEST_CASE("breaker: a state commit whose reply is lost does not claim the state file is unchanged",
-          "[deployment][switch][breaker][!mayfail]") {
+          "[deployment][switch][breaker]") {
   DeploymentRig rig;
   const std::string original = rig.lb.config_text();
   const bool timed_out = GENERATE(false, true);
@@ -359,7 +359,7 @@ TEST_CASE("breaker: a state commit whose reply is lost does not claim the state 
 }
 
 TEST_CASE("breaker: a reply lost at any LB command of a switch leaves a truthful outcome",
-          "[deployment][switch][breaker][!mayfail]") {
+          "[deployment][switch][breaker]") {
   // Counting LB run() calls of a clean switch.
   std::size_t runs = 0;
   {
@@ -383,7 +383,7 @@ namespace {
 
 std::vector<std::string> rows(const DeployOutcome& outcome) {
   std::vector<std::string> out;
-  for (const auto& step : outcome.structured["steps"]) {
+  for (const auto& step : outcome.structured.at("steps")) {
     out.push_back(step["name"].get<std::string>() + "=" + step["status"].get<std::string>());
   }
   return out;
@@ -433,7 +433,7 @@ TEST_CASE("breaker: a deploy cancelled during any step stops there", "[deploymen
 // the previous row, never at `stop`, so it starts the next remote command with a stop token that
 // is already set. SshExecutor starts it and then TERMs it at once: a `./appctl restart` (or a
 // migration) is started and killed halfway on the standby, after the user asked to stop.
-TEST_CASE("breaker: no deploy step starts after the deploy was cancelled", "[deployment][deploy][breaker][!mayfail]") {
+TEST_CASE("breaker: no deploy step starts after the deploy was cancelled", "[deployment][deploy][breaker]") {
   DeploymentRig rig;
   std::stop_source stop;
   rig.lb.executor().on_match(

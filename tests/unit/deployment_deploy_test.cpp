@@ -27,7 +27,7 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 // The step rows' statuses, in order ("name=status").
 std::vector<std::string> rows(const DeployOutcome& outcome) {
   std::vector<std::string> out;
-  for (const auto& step : outcome.structured["steps"]) {
+  for (const auto& step : outcome.structured.at("steps")) {
     out.push_back(step["name"].get<std::string>() + "=" + step["status"].get<std::string>());
   }
   return out;
@@ -54,10 +54,10 @@ TEST_CASE("a deploy runs the enabled steps on the standby only and records it", 
   CHECK_FALSE(outcome.cancelled);
   CHECK(contains(outcome.text, "Deployment to GREEN (127.0.99.2) completed successfully"));
   CHECK(contains(outcome.text, "PROD BLUE was not touched"));
-  CHECK(outcome.structured["target"]["server"] == "GREEN");
-  CHECK(outcome.structured["prod"] == "BLUE");
-  CHECK(outcome.structured["commit"] == kGreenCommit);
-  CHECK(outcome.structured["version"] == "1.4.2");
+  CHECK(outcome.structured.at("target")["server"] == "GREEN");
+  CHECK(outcome.structured.at("prod") == "BLUE");
+  CHECK(outcome.structured.at("commit") == kGreenCommit);
+  CHECK(outcome.structured.at("version") == "1.4.2");
   CHECK(rows(outcome) == std::vector<std::string>{"backup=ok", "pull=ok", "install=ok", "migrate=skipped", "build=ok",
                                                   "restart=ok", "health gate=ok"});
 
@@ -126,8 +126,8 @@ TEST_CASE("a deploy stops at the first failing step", "[deployment][deploy]") {
   INFO(outcome.text);
 
   CHECK_FALSE(outcome.ok);
-  CHECK(outcome.structured["outcome"] == "failed");
-  CHECK(contains(outcome.structured["error"].get<std::string>(), "step \"install\" failed (exit 1"));
+  CHECK(outcome.structured.at("outcome") == "failed");
+  CHECK(contains(outcome.structured.at("error").get<std::string>(), "step \"install\" failed (exit 1"));
   CHECK(contains(outcome.text, "DEPLOY TO GREEN (127.0.99.2) FAILED"));
   CHECK(contains(outcome.text, "npm ERR! network timeout"));
   CHECK(contains(outcome.text, "do not switch traffic to GREEN"));
@@ -154,7 +154,7 @@ TEST_CASE("a step that cannot reach the standby fails the deploy", "[deployment]
   const auto outcome = run_deploy(rig);
   INFO(outcome.text);
   CHECK_FALSE(outcome.ok);
-  CHECK(contains(outcome.structured["error"].get<std::string>(),
+  CHECK(contains(outcome.structured.at("error").get<std::string>(),
                  "step \"backup\" could not run on lab-green: ssh: connect"));
   CHECK(rows(outcome).front() == "backup=failed");
   CHECK(rows(outcome).back() == "restart=not run");
@@ -172,8 +172,8 @@ TEST_CASE("deploy flags skip their steps", "[deployment][deploy]") {
   REQUIRE(outcome.ok);
   CHECK(rows(outcome) == std::vector<std::string>{"backup=skipped", "pull=skipped", "install=ok", "migrate=ok",
                                                   "build=ok", "restart=ok", "health gate=ok"});
-  CHECK(outcome.structured["steps"][0]["detail"] == "createBackup=false");
-  CHECK(outcome.structured["steps"][1]["detail"] == "pullGithub=false");
+  CHECK(outcome.structured.at("steps")[0]["detail"] == "createBackup=false");
+  CHECK(outcome.structured.at("steps")[1]["detail"] == "pullGithub=false");
   CHECK(rig.lb.executor().commands("lab-green", "git checkout").empty());
   CHECK(rig.lb.executor().commands("lab-green", "./migrate").size() == 1);
 }
@@ -194,7 +194,7 @@ TEST_CASE("a deploy cancelled mid-step is recorded as cancelled and releases the
 
   CHECK_FALSE(outcome.ok);
   CHECK(outcome.cancelled);
-  CHECK(outcome.structured["outcome"] == "cancelled");
+  CHECK(outcome.structured.at("outcome") == "cancelled");
   CHECK(contains(outcome.text, "DEPLOY TO GREEN CANCELLED"));
   CHECK(rows(outcome) == std::vector<std::string>{"backup=ok", "pull=ok", "install=ok", "migrate=skipped",
                                                   "build=cancelled", "restart=not run"});
@@ -242,10 +242,10 @@ TEST_CASE("a deploy whose standby fails the health gate fails", "[deployment][de
   INFO(outcome.text);
   CHECK_FALSE(outcome.ok);
   CHECK_FALSE(outcome.cancelled);
-  CHECK(contains(outcome.structured["error"].get<std::string>(), expected));
+  CHECK(contains(outcome.structured.at("error").get<std::string>(), expected));
   CHECK(rows(outcome).back() == "health gate=failed");
   CHECK(rig.lb.state()->deploys.back().outcome == "failed");
-  CHECK(outcome.structured["steps"].back()["durationMs"].get<long long>() <= 30000);
+  CHECK(outcome.structured.at("steps").back()["durationMs"].get<long long>() <= 30000);
   CHECK_FALSE(rig.lb.lock_held());
 }
 
@@ -286,8 +286,8 @@ TEST_CASE("deploy refusals touch no host", "[deployment][deploy][refusal]") {
   INFO(outcome.text);
   CHECK_FALSE(outcome.ok);
   CHECK(contains(outcome.text, "DEPLOY NOT STARTED"));
-  CHECK(contains(outcome.structured["error"].get<std::string>(), expected));
-  CHECK(outcome.structured["steps"].empty());
+  CHECK(contains(outcome.structured.at("error").get<std::string>(), expected));
+  CHECK(outcome.structured.at("steps").empty());
   for (const auto& call : rig.lb.executor().calls()) {
     CHECK(call.host == "lab-lb");
   }
@@ -328,7 +328,7 @@ TEST_CASE("a deploy whose record cannot be written is not ok", "[deployment][dep
   const auto outcome = run_deploy(rig);
   INFO(outcome.text);
   CHECK_FALSE(outcome.ok);
-  CHECK(contains(outcome.structured["recordProblem"].get<std::string>(), expected));
+  CHECK(contains(outcome.structured.at("recordProblem").get<std::string>(), expected));
   CHECK(contains(outcome.text, "could not be recorded in the state file"));
   CHECK(rig.lb.state()->generation == 7);
   CHECK(rig.lb.leftovers().empty());
@@ -341,7 +341,7 @@ TEST_CASE("a deploy whose audit line cannot be written says so", "[deployment][d
   const auto outcome = run_deploy(rig);
   INFO(outcome.text);
   CHECK(outcome.ok);  // recorded in the state file; the audit problem is reported
-  CHECK(contains(outcome.structured["auditProblem"].get<std::string>(), "appending to the audit log"));
+  CHECK(contains(outcome.structured.at("auditProblem").get<std::string>(), "appending to the audit log"));
   CHECK(contains(outcome.text, "not in the audit log"));
   CHECK(rig.lb.state()->deploys.back().outcome == "ok");
 }

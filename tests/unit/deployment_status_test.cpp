@@ -191,11 +191,11 @@ TEST_CASE("a plan for a healthy standby", "[deployment][plan]") {
 
   const auto token = rig.approvals.issue(view->plan, rig.app.approval.token_ttl);
   const auto requested = deployment::approval_requested(rig.app, *view, token, rig.app.approval.token_ttl);
-  CHECK(requested.structured["approvalToken"] == token);
-  CHECK(requested.structured["expiresInSeconds"] == 300);
-  CHECK(requested.structured["plan"]["switchNumber"] == 4);
-  CHECK(requested.structured["plan"]["haproxy"]["after"] == "    default_backend green");
-  CHECK(requested.structured["plan"]["standby"]["commit"] == kGreenCommit);
+  CHECK(requested.structured.at("approvalToken") == token);
+  CHECK(requested.structured.at("expiresInSeconds") == 300);
+  CHECK(requested.structured.at("plan")["switchNumber"] == 4);
+  CHECK(requested.structured.at("plan")["haproxy"]["after"] == "    default_backend green");
+  CHECK(requested.structured.at("plan")["standby"]["commit"] == kGreenCommit);
   CHECK(contains(requested.text, "approvalToken=\"" + token + "\""));
   CHECK(contains(requested.text, "record switch #4"));
   CHECK_FALSE(contains(requested.text, "EMERGENCY"));

@@ -35,8 +35,8 @@ void require_untouched(DeploymentRig& rig, const SwitchOutcome& outcome, const s
   INFO(outcome.text);
   CHECK_FALSE(outcome.switched);
   CHECK_FALSE(outcome.rolled_back);
-  CHECK(outcome.structured["switched"] == false);
-  CHECK(outcome.structured["rolledBack"] == false);
+  CHECK(outcome.structured.at("switched") == false);
+  CHECK(outcome.structured.at("rolledBack") == false);
   CHECK(outcome.text.find("TRAFFIC SWITCH NOT DONE") != std::string::npos);
   CHECK(outcome.text.find("Nothing was changed") != std::string::npos);
   CHECK(rig.lb.config_text() == original_cfg);
@@ -78,11 +78,11 @@ TEST_CASE("a switch moves HAProxy to the standby and records it", "[deployment][
   CHECK(contains(outcome.text, "TRAFFIC SWITCH COMPLETE"));
   CHECK(contains(outcome.text, "New PROD: GREEN (127.0.99.2)"));
   CHECK(contains(outcome.text, "Switch #4"));
-  CHECK(outcome.structured["switchNumber"] == 4);
-  CHECK(outcome.structured["to"] == "green");
-  CHECK(outcome.structured["from"] == "blue");
+  CHECK(outcome.structured.at("switchNumber") == 4);
+  CHECK(outcome.structured.at("to") == "green");
+  CHECK(outcome.structured.at("from") == "blue");
   CHECK_FALSE(outcome.structured.contains("auditProblem"));
-  CHECK(contains(outcome.structured["verified"].get<std::string>(), "master reports reload #1"));
+  CHECK(contains(outcome.structured.at("verified").get<std::string>(), "master reports reload #1"));
 
   // The LB: the config selects GREEN, the old one is the backup, HAProxy runs GREEN.
   CHECK(rig.lb.config_colour() == Color::kGreen);
@@ -157,7 +157,7 @@ TEST_CASE("an emergency switch to an unhealthy standby completes with a warning"
   INFO(outcome.text);
   REQUIRE(outcome.switched);
   CHECK(contains(outcome.text, "(emergency mode)"));
-  CHECK(contains(outcome.structured["verified"].get<std::string>(), "⚠️"));
+  CHECK(contains(outcome.structured.at("verified").get<std::string>(), "⚠️"));
   CHECK(rig.lb.running() == Color::kGreen);
   const auto recorded = rig.lb.state();
   REQUIRE(recorded);
@@ -335,7 +335,7 @@ TEST_CASE("a failed reload is rolled back and the rollback verified", "[deployme
   INFO(outcome.text);
   CHECK_FALSE(outcome.switched);
   CHECK(outcome.rolled_back);
-  CHECK(outcome.structured["rollbackVerified"] == true);
+  CHECK(outcome.structured.at("rollbackVerified") == true);
   CHECK(contains(outcome.text, "TRAFFIC SWITCH FAILED AND WAS ROLLED BACK: reloading HAProxy failed"));
   CHECK(contains(outcome.text, "The state file still records PROD=BLUE"));
   CHECK_FALSE(contains(outcome.text, "ACTION NEEDED"));
@@ -358,9 +358,9 @@ TEST_CASE("a reload that keeps failing leaves a rollback that needs action", "[d
   INFO(outcome.text);
   CHECK_FALSE(outcome.switched);
   CHECK_FALSE(outcome.rolled_back);
-  CHECK(outcome.structured["rollbackVerified"] == false);
+  CHECK(outcome.structured.at("rollbackVerified") == false);
   CHECK(contains(outcome.text, "THE ROLLBACK FAILED — ACTION NEEDED"));
-  CHECK(contains(outcome.structured["restore"].get<std::string>(),
+  CHECK(contains(outcome.structured.at("restore").get<std::string>(),
                  "the previous config was restored, but reloading HAProxy failed"));
   CHECK(contains(outcome.text, "cp -p /etc/haproxy/haproxy.cfg.bluegreen-backup /etc/haproxy/haproxy.cfg"));
   CHECK(rig.lb.config_text() == original);  // restored on disk
@@ -377,7 +377,7 @@ TEST_CASE("a failed verification (frontend still on the old colour) is rolled ba
   const auto outcome = run_switch(rig, blue_to_green());
   INFO(outcome.text);
   CHECK(outcome.rolled_back);
-  CHECK(outcome.structured["rollbackVerified"] == true);
+  CHECK(outcome.structured.at("rollbackVerified") == true);
   CHECK(contains(error_of(outcome),
                  "verification after the reload failed: requests through http://127.0.99.3:80/health do "
                  "not reach GREEN"));
@@ -397,7 +397,7 @@ TEST_CASE("a reload without effect is rolled back; the rollback's reload without
   INFO(outcome.text);
   CHECK_FALSE(outcome.switched);
   CHECK(outcome.rolled_back);  // reloaded, but not verified
-  CHECK(outcome.structured["rollbackVerified"] == false);
+  CHECK(outcome.structured.at("rollbackVerified") == false);
   CHECK(contains(error_of(outcome), "HAProxy did not report a completed reload (reload count still 0)"));
   CHECK(contains(outcome.text, "THE ROLLBACK IS NOT VERIFIED"));
   CHECK(contains(outcome.text, "Run get_deployment_status now"));
@@ -420,7 +420,7 @@ TEST_CASE("a switch cancelled during verification is rolled back", "[deployment]
   const auto outcome = run_switch(rig, blue_to_green(), stop.get_token());
   INFO(outcome.text);
   CHECK(outcome.rolled_back);
-  CHECK(outcome.structured["rollbackVerified"] == true);
+  CHECK(outcome.structured.at("rollbackVerified") == true);
   CHECK(contains(error_of(outcome), "the switch was cancelled while waiting for HAProxy to report the reload"));
   CHECK(rig.lb.config_text() == original);
   CHECK(rig.lb.running() == Color::kBlue);
@@ -435,7 +435,7 @@ TEST_CASE("a reload without effect once is rolled back and the rollback verified
   const auto outcome = run_switch(rig, blue_to_green());
   INFO(outcome.text);
   CHECK(outcome.rolled_back);
-  CHECK(outcome.structured["rollbackVerified"] == true);
+  CHECK(outcome.structured.at("rollbackVerified") == true);
   CHECK(contains(error_of(outcome), "HAProxy did not report a completed reload"));
   CHECK(rig.lb.config_text() == original);
   CHECK(rig.lb.running() == Color::kBlue);
@@ -452,7 +452,7 @@ TEST_CASE("a lock lost before the state commit is rolled back", "[deployment][sw
   const auto outcome = run_switch(rig, blue_to_green());
   INFO(outcome.text);
   CHECK(outcome.rolled_back);
-  CHECK(outcome.structured["rollbackVerified"] == true);
+  CHECK(outcome.structured.at("rollbackVerified") == true);
   CHECK(contains(error_of(outcome),
                  "the lock on /var/lib/bluegreen/shop.json.lock was lost; the state file was not replaced"));
   CHECK(rig.lb.running() == Color::kBlue);
@@ -503,7 +503,7 @@ TEST_CASE("a failed state commit is rolled back", "[deployment][switch][rollback
   const auto outcome = run_switch(rig, blue_to_green());
   INFO(outcome.text);
   CHECK(outcome.rolled_back);
-  CHECK(outcome.structured["rollbackVerified"] == true);
+  CHECK(outcome.structured.at("rollbackVerified") == true);
   CHECK(contains(error_of(outcome), "the state file could not be updated (replacing the state file"));
   CHECK(rig.lb.config_text() == original);
   CHECK(rig.lb.running() == Color::kBlue);
@@ -543,7 +543,7 @@ TEST_CASE("a failed commit whose restore fails too needs action", "[deployment][
   INFO(outcome.text);
   CHECK_FALSE(outcome.rolled_back);
   CHECK(contains(outcome.text, "ACTION NEEDED"));
-  CHECK(contains(outcome.structured["restore"].get<std::string>(), "restoring the previous config failed too"));
+  CHECK(contains(outcome.structured.at("restore").get<std::string>(), "restoring the previous config failed too"));
   // Traffic did move: the config and HAProxy are on GREEN, the state file still says BLUE.
   CHECK(rig.lb.config_colour() == Color::kGreen);
   CHECK(rig.lb.running() == Color::kGreen);

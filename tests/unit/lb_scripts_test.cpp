@@ -2,6 +2,9 @@
 // /bin/sh against files in a temporary directory: what each leaves behind is what the switch
 // relies on.
 #include "deployment/lb_scripts.h"
+#include "deployment/deploy.h"
+#include "deployment/traffic_switch.h"
+#include "tests/support/deployment_rig.h"
 
 #include <catch2/catch.hpp>
 
@@ -144,4 +147,36 @@ TEST_CASE("restoring without a backup fails and leaves the live config as it is"
 TEST_CASE("removing the candidate is harmless when there is none", "[deployment][scripts]") {
   ScratchLb lb;
   CHECK(run_sh(lb.dir, deployment::remove_candidate_script(lb.app)).exit_status == 0);
+}
+
+// Every command line the switch, its rollback and a deploy send (scripts, lock, state file, audit
+// log), as recorded by the simulated load balancer, parses with `sh -n`.
+TEST_CASE("every command a switch, a rollback and a deploy send parses with sh -n", "[deployment][scripts]") {
+  ScratchLb scratch;
+  std::vector<testing_support::Call> calls;
+  {
+    testing_support::DeploymentRig rig;
+    REQUIRE(
+        deployment::execute_switch(rig.services, rig.app,
+                                   deployment::SwitchPlan{"shop", state::Color::kBlue, state::Color::kGreen, 7, false},
+                                   "sh-n", rig.reporter, {})
+            .switched);
+    REQUIRE(deployment::deploy_to_standby(rig.services, rig.app, {}, "sh-n", rig.reporter, {}).ok);
+    rig.lb.faults().reload = testing_support::Fault::once();  // the way back: restore, reload, verify
+    REQUIRE(
+        deployment::execute_switch(rig.services, rig.app,
+                                   deployment::SwitchPlan{"shop", state::Color::kGreen, state::Color::kBlue, 9, false},
+                                   "sh-n", rig.reporter, {})
+            .rolled_back);
+    calls = rig.lb.executor().calls();
+  }
+  int checked = 0;
+  for (const auto& call : calls) {
+    if (call.kind != testing_support::CallKind::kRun && call.kind != testing_support::CallKind::kHold) continue;
+    const auto parsed = run_sh(scratch.dir, call.command, true);
+    INFO(call.command << "\n" << parsed.output);
+    CHECK(parsed.exit_status == 0);
+    ++checked;
+  }
+  CHECK(checked >= 15);
 }
