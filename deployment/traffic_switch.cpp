@@ -8,6 +8,7 @@
 #include "deployment/standby_gate.h"
 #include "deployment/step_progress.h"
 
+#include <exception>
 #include <future>
 #include <optional>
 
@@ -120,8 +121,16 @@ class SwitchRun {
     if (auto ended = recheck_plan()) return *ended;
     if (auto ended = stage_candidate()) return *ended;
     if (auto ended = swap_config()) return *ended;
-    std::string failure = reload_and_verify();
-    if (failure.empty()) failure = record_switch();
+    std::string failure;
+    try {
+      failure = reload_and_verify();
+      if (failure.empty()) failure = record_switch();
+    } catch (const std::exception& bug) {
+      // A bug must not leave the new config live with nothing recorded: put the old one back
+      // first. If it struck while the state file was being replaced, that file is uncertain.
+      state_uncertain_ = recording_;
+      failure = std::string("internal error (a bug in bluegreen-mcp; please report it): ") + bug.what();
+    }
     if (!failure.empty()) return roll_back(failure);
     return completed();
   }
@@ -167,6 +176,7 @@ class SwitchRun {
   std::string verified_;
   bool cancelled_ = false;        // the failure after the swap was a cancellation
   bool state_uncertain_ = false;  // the state file was replaced but not confirmed
+  bool recording_ = false;        // the state file is being (or was) replaced
   TimeSource::TimePoint validation_started_;
   // The futures run lambdas that read services_, app_, plan_ and stop_ (declared above, so alive
   // until the futures are joined); validation_ is declared after lock_, so it is joined before
@@ -339,6 +349,7 @@ std::string SwitchRun::reload_and_verify() {
 
 std::string SwitchRun::record_switch() {
   steps_.begin(kRecord, " #" + std::to_string(next_.switch_count));
+  recording_ = true;
   if (auto committed = store_.commit(*lock_, *prepared_); !committed) {
     state_uncertain_ = committed.error().code == bluegreen::ErrorCode::kUnknownOutcome;
     return "the state file could not be updated (" + committed.error().message + ")";
@@ -374,7 +385,7 @@ RollbackReport SwitchRun::restore_previous() {
 }
 
 SwitchOutcome SwitchRun::roll_back(const std::string& failure) {
-  if (!state_uncertain_) store_.discard(*prepared_);  // else it was renamed: nothing to discard
+  store_.discard(*prepared_);  // best effort; harmless when the rename already consumed it
   const RollbackReport rollback = restore_previous();
   auto outcome = switch_rolled_back(app_, plan_, failure, rollback);
   if (cancelled_) {

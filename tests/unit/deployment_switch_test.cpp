@@ -603,3 +603,27 @@ TEST_CASE("an audit failure is reported on a rolled-back switch", "[deployment][
   CHECK(contains(outcome.text, "⚠️ The switch is not in the audit log"));
   require_state_unchanged(rig);
 }
+
+// --- a bug after the swap -------------------------------------------------------------------
+
+TEST_CASE("an exception after the swap rolls the switch back instead of leaving it half-done",
+          "[deployment][switch][rollback]") {
+  DeploymentRig rig;
+  const std::string original = rig.lb.config_text();
+  const auto probe = rig.lb.probe();
+  rig.services.probe = [&rig, probe](const std::string& url, std::chrono::milliseconds timeout) {
+    // The frontend is probed during verification, once HAProxy reloaded the new config.
+    if (rig.lb.reloads() == 1 && rig.lb.running() == Color::kGreen && url.find(":80/") != std::string::npos) {
+      throw std::runtime_error("simulated bug");
+    }
+    return probe(url, timeout);
+  };
+  const auto outcome = run_switch(rig, blue_to_green());
+  INFO(outcome.text);
+  CHECK_FALSE(outcome.switched);
+  CHECK(outcome.rolled_back);
+  CHECK(contains(error_of(outcome), "internal error (a bug in bluegreen-mcp; please report it): simulated bug"));
+  CHECK(rig.lb.config_text() == original);
+  CHECK(rig.lb.running() == Color::kBlue);
+  require_state_unchanged(rig);
+}
