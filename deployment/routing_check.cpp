@@ -54,18 +54,9 @@ Finding wait_for_reload(Services& services, const config::AppConfig& app, std::o
 
 Finding config_file_selects(Services& services, const config::AppConfig& app, state::Color expected) {
   const auto& lb = app.load_balancer;
-  remote::CommandOptions read_options;
-  read_options.deadline = lb.command_timeout;
-  read_options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
-  auto config = services.executor.read_files(lb.ssh, {lb.haproxy_config}, read_options);
-  if (!config || config->size() != 1 || config->front().missing || !config->front().problem.empty()) {
-    const std::string why = !config                   ? config.error().message
-                            : config->size() != 1     ? std::string("no result")
-                            : config->front().missing ? std::string("No such file or directory")
-                                                      : config->front().problem;
-    return {false, false, "cannot re-read " + lb.haproxy_config + ": " + why};
-  }
-  auto selection = haproxy::find_live_backend(config->front().content, selector_of(app));
+  const auto config = read_live_config(services, app);
+  if (!config) return {false, false, "cannot re-read " + lb.haproxy_config + ": " + config.error().message};
+  auto selection = haproxy::find_live_backend(*config, selector_of(app));
   if (!selection || color_of_backend(app, selection->backend) != expected) {
     return {false, false,
             lb.haproxy_config + " does not select the " + state::to_upper_string(expected) +
@@ -106,6 +97,19 @@ Finding frontend_serves(Services& services, const config::AppConfig& app, const 
 }
 
 }  // namespace
+
+bluegreen::Result<std::string> read_live_config(Services& services, const config::AppConfig& app) {
+  const auto& lb = app.load_balancer;
+  remote::CommandOptions options;
+  options.deadline = lb.command_timeout;
+  options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
+  auto read = services.executor.read_files(lb.ssh, {lb.haproxy_config}, options);
+  if (!read) return read.error();
+  if (read->size() != 1) return bluegreen::Error{"no result"};
+  if (read->front().missing) return bluegreen::Error{"No such file or directory"};
+  if (!read->front().problem.empty()) return bluegreen::Error{read->front().problem};
+  return std::move(read->front().content);
+}
 
 bluegreen::Result<haproxy::ProcessInfo> master_processes(Services& services, const config::AppConfig& app) {
   auto reply = query_haproxy_socket(services.executor, app, *app.load_balancer.master_socket, "show proc");

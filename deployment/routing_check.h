@@ -24,6 +24,11 @@ bluegreen::Result<haproxy::ProcessInfo> master_processes(Services& services, con
 // The master's reload counter now, when a master socket is configured and answers.
 std::optional<int> current_reloads(Services& services, const config::AppConfig& app);
 
+// The live HAProxy config file's text, read afresh (over SFTP where the LB allows) with the LB's
+// command deadline, up to 8 MiB. Errors: why it could not be read (the LB unreachable, "No such
+// file or directory", a permission problem, too large).
+bluegreen::Result<std::string> read_live_config(Services& services, const config::AppConfig& app);
+
 struct RoutingCheck {
   bool ok = false;
   bool cancelled = false;  // `stop` was requested before the checks could finish

@@ -246,18 +246,14 @@ std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
 // backup may be an older switch's), and the user is told to act.
 SwitchOutcome SwitchRun::swap_not_confirmed(const std::string& failure) {
   const auto& lb = app_.load_balancer;
-  remote::CommandOptions options;
-  options.deadline = lb.command_timeout;
-  options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
-  const auto live = services_.executor.read_files(lb.ssh, {lb.haproxy_config}, options);
-  const bool readable = live && live->size() == 1 && !live->front().missing && live->front().problem.empty();
-  if (readable && live->front().content == *snapshot_.haproxy_text) {
+  const auto live = read_live_config(services_, app_);
+  if (live && *live == *snapshot_.haproxy_text) {
     store_.discard(*prepared_);
     remove_candidate();
     return refuse(failure + " (the live config is untouched)");
   }
-  if (readable && live->front().content == candidate_) return roll_back(failure + "; the live config was replaced");
-  const std::string why = !live ? live.error().message : !readable ? "it is missing or unreadable" : "it holds neither";
+  if (live && *live == candidate_) return roll_back(failure + "; the live config was replaced");
+  const std::string why = live ? "it holds neither" : live.error().message;
   store_.discard(*prepared_);
   RollbackReport unknown;
   unknown.text = "the live config could not be checked (" + why + "), so nothing was restored: " + backup_path(app_) +
