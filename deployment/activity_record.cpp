@@ -25,6 +25,7 @@ json Activity::to_json() const {
     j["color"] = state::to_string(color);
     j["ref"] = ref;
   }
+  if (!replaced.empty()) j["replaced"] = json::parse(replaced, nullptr, false);
   return j;
 }
 
@@ -66,6 +67,9 @@ bluegreen::Result<Activity> parse_activity(const std::string& text) {
   activity.since = string_field(j, "since");
   activity.step = string_field(j, "step");
   activity.step_since = string_field(j, "stepSince");
+  if (const auto replaced = j.find("replaced"); replaced != j.end() && replaced->is_object()) {
+    activity.replaced = replaced->dump();
+  }
   if (const auto pid = j.find("serverPid"); pid != j.end() && pid->is_number_integer()) {
     activity.server_pid = pid->get<std::int64_t>();
   }

@@ -40,6 +40,10 @@ struct Activity {
   std::string ref;
   std::uint64_t generation = 0;             // a switch: the state file's generation it started from
   std::optional<int> reloads_before;        // a switch: HAProxy's reload counter before its reload
+  // The record of an interrupted operation that this one replaced (its JSON text), kept so it is
+  // not lost: a switch that finds an interrupted deploy's record carries it until the state
+  // file records that deploy.
+  std::string replaced;
 
   [[nodiscard]] nlohmann::json to_json() const;
   // One line for people: "switch BLUE → GREEN by claude-code since 2026-...; at step 3/6: ...".

@@ -68,6 +68,19 @@ std::string lb_reload_command(const config::AppConfig& app) {
   return remote::substitute_placeholders(app.load_balancer.reload_command, lb_placeholders(app));
 }
 
+bluegreen::Result<remote::CommandResult> run_on_lb(remote::Executor& executor, const config::AppConfig& app,
+                                                   const std::string& command) {
+  remote::CommandOptions options;
+  options.deadline = app.load_balancer.command_timeout;
+  return executor.run(app.load_balancer.ssh, command, options);
+}
+
+std::string command_output(const bluegreen::Result<remote::CommandResult>& result) {
+  if (!result) return result.error().message;
+  std::string text = bluegreen::tail_of(result->err.tail + result->out.tail, 1500);
+  return text.empty() ? result->summary() : text;
+}
+
 bluegreen::Result<std::string> query_haproxy_socket(remote::Executor& executor, const config::AppConfig& app,
                                                     const std::string& socket_path, const std::string& command) {
   remote::CommandOptions options;

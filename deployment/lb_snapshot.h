@@ -81,6 +81,15 @@ std::map<std::string, std::string> lb_placeholders(const config::AppConfig& app)
 // The app's reload command with its placeholders filled in.
 std::string lb_reload_command(const config::AppConfig& app);
 
+// Runs `command` on the app's load balancer with its command deadline (load_balancer.commandTimeout,
+// enforced on the LB too). The executor's result: an Error when the LB cannot be reached.
+bluegreen::Result<remote::CommandResult> run_on_lb(remote::Executor& executor, const config::AppConfig& app,
+                                                   const std::string& command);
+
+// A remote command's output for a message: the last 1500 bytes of its stderr and stdout, its
+// summary ("exit 1 in 12 ms") when it printed nothing, or the Error's message.
+std::string command_output(const bluegreen::Result<remote::CommandResult>& result);
+
 // Sends `command` (one line, e.g. "show proc") to one of HAProxy's runtime sockets on the app's
 // load balancer and returns the reply: through Executor::query_unix_socket, so no process starts
 // on the LB where its sshd forwards the socket. HAProxy answers at once, so the deadline is short

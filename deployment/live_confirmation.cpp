@@ -1,6 +1,7 @@
 #include "deployment/live_confirmation.h"
 
 #include "deployment/lb_scripts.h"
+#include "remote/shell_command.h"
 
 #include <array>
 #include <cmath>
@@ -65,7 +66,7 @@ std::string not_loaded_text(const config::AppConfig& app, const LbSnapshot& snap
          "). The file selects " + selects +
          ", but HAProxy still runs the version it loaded before, so users may be on either colour. Deploys and "
          "switches are refused until this is resolved. If the file is what should run: on " +
-         lb.ssh + ", check it (" + lb.validate_command + " with {config} = " + lb.haproxy_config +
+ lb.ssh + ", check it (" + remote::substitute_placeholders(lb.validate_command, lb_placeholders(app)) +
          ") and reload HAProxy (" + lb_reload_command(app) +
          "). If not: put back the version that was running (for example cp -p " + backup_path(app) + " " +
          lb.haproxy_config + ", if that backup is it) and reload. Then check get_deployment_status";
@@ -114,6 +115,27 @@ bool interrupted_switch(const LbSnapshot& snapshot) {
 
 bool interrupted_deploy(const LbSnapshot& snapshot) {
   return snapshot.activity && snapshot.activity->kind == ActivityKind::kDeploy && snapshot.activity_running == false;
+}
+
+std::optional<Activity> interrupted_deploy_of(const LbSnapshot& snapshot) {
+  if (!snapshot.activity) return std::nullopt;
+  if (interrupted_deploy(snapshot)) return snapshot.activity;
+  if (snapshot.activity->replaced.empty()) return std::nullopt;
+  auto replaced = parse_activity(snapshot.activity->replaced);
+  if (!replaced || replaced->kind != ActivityKind::kDeploy) return std::nullopt;
+  return std::move(replaced.value());
+}
+
+state::DeployRecord interrupted_deploy_record(const Activity& deploy) {
+  state::DeployRecord record;
+  record.timestamp = deploy.since;
+  record.color = deploy.color;
+  record.ref = deploy.ref;
+  record.outcome = "interrupted";
+  record.extra["client"] = deploy.client;
+  record.extra["error"] = "the server running the deploy stopped" + (deploy.step.empty() ? "" : " at " + deploy.step) +
+                          "; the host may be half deployed";
+  return record;
 }
 
 std::string interrupted_stage(const LbSnapshot& snapshot) {

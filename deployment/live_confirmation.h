@@ -39,6 +39,12 @@ bool switch_recorded(const LbSnapshot& snapshot);
 // The activity record is a deploy whose server stopped before it finished.
 bool interrupted_deploy(const LbSnapshot& snapshot);
 
+// The deploy whose server stopped before it finished, if the snapshot shows one: the activity
+// record itself, or the one a switch's record replaced (activity_record.h). Its state record:
+// outcome "interrupted", at the time it started, with the step it was at.
+std::optional<Activity> interrupted_deploy_of(const LbSnapshot& snapshot);
+state::DeployRecord interrupted_deploy_record(const Activity& deploy);
+
 // What the interrupted switch got as far as, from the file and HAProxy's reload counter:
 // "the config was not swapped", "the config was swapped (selects GREEN) but HAProxy was not
 // reloaded", "the config was swapped and HAProxy reloaded, but the switch was not verified or
