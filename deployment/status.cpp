@@ -1,5 +1,8 @@
 #include "deployment/status.h"
 
+#include "deployment/live_confirmation.h"
+#include "deployment/standby_gate.h"
+
 #include <future>
 #include <map>
 #include <sstream>
@@ -102,6 +105,17 @@ void assess(const config::AppConfig& app, StatusReport& report) {
       report.warnings.push_back("PROD (" + state::to_upper_string(*lb_view.live) +
                                 ") fails its health check: " + prod.health.summary());
     }
+  }
+  if (const auto deploy = interrupted_deploy_of(lb_view)) {
+    report.drift.push_back("AN INTERRUPTED DEPLOY was found: " + deploy->describe() +
+                           ". Its server stopped before it finished, so " + state::to_upper_string(deploy->color) +
+                           " may be half deployed even if its health check passes. Deploy to it again "
+                           "(deploy_to_standby); a switch to it is refused until a deploy succeeds (or is an "
+                           "emergency).");
+  }
+  if (!lb_view.activity_problem.empty()) report.warnings.push_back(lb_view.activity_problem);
+  if (app.load_balancer.master_socket && !lb_view.clock_problem.empty()) {
+    report.warnings.push_back("whether HAProxy loaded its config file cannot be checked: " + lb_view.clock_problem);
   }
   if (!lb_view.servers_problem.empty()) report.warnings.push_back(lb_view.servers_problem);
   if (!lb_view.processes_problem.empty()) report.warnings.push_back(lb_view.processes_problem);
@@ -260,6 +274,12 @@ json StatusReport::to_json(const config::AppConfig& app) const {
   }
   j["history"] = history;
   j["stateFile"] = state_file;
+  j["activity"] = nullptr;
+  if (lb.activity) {
+    j["activity"] = lb.activity->to_json();
+    j["activity"]["running"] = lb.activity_running ? json(*lb.activity_running) : json(nullptr);
+    j["activity"]["interrupted"] = lb.activity_running == false && !switch_recorded(lb);
+  }
   j["drift"] = drift;
   j["warnings"] = warnings;
   return j;
@@ -280,6 +300,9 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
   };
 
   out << "DEPLOYMENT STATUS: " << app_name << "\n\n";
+  if (lb.activity && lb.activity_running == true && lb.activity->kind == ActivityKind::kDeploy) {
+    out << "⏳ DEPLOY IN PROGRESS: " << lb.activity->describe() << "\n\n";
+  }
   if (lb.live) {
     out << host_line("PROD:    ", host(*lb.live), true) << "\n";
     out << host_line("STANDBY: ", host(state::other(*lb.live)), false) << "\n\n";
