@@ -114,6 +114,9 @@ void assess(const config::AppConfig& app, StatusReport& report) {
                            "emergency).");
   }
   if (!lb_view.activity_problem.empty()) report.warnings.push_back(lb_view.activity_problem);
+  if (report.frontend && !report.frontend->indistinct.empty()) {
+    report.warnings.push_back("switches are refused: " + report.frontend->indistinct);
+  }
   if (app.load_balancer.master_socket && !lb_view.clock_problem.empty()) {
     report.warnings.push_back("whether HAProxy loaded its config file cannot be checked: " + lb_view.clock_problem);
   }
@@ -194,7 +197,9 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
       into->health = health.at(host_config->health_url);
     }
     if (const auto& url = app.load_balancer.verify_url) {
-      report.frontend = settle_frontend(services, app, report.lb, frontend_view(*url, health.at(*url)));
+      report.frontend = settle_frontend(
+          services, app, report.lb,
+          frontend_view(*url, health.at(*url), health.at(app.blue.health_url), health.at(app.green.health_url)));
     }
     assess(app, report);
   }

@@ -91,6 +91,9 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
     return Error{snapshot.state_problem};
   }
+  if (inputs.frontend && !inputs.frontend->indistinct.empty() && !emergency) {
+    return Error{"Cannot switch traffic: its verification could never succeed: " + inputs.frontend->indistinct + "."};
+  }
   if (!view.interrupted) {
     if (const auto mismatch =
             frontend_mismatch(app, snapshot, settle_frontend(services, app, snapshot, inputs.frontend));

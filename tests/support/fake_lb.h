@@ -164,6 +164,7 @@ struct HostHealth {
   bool flapping = false;                       // healthy on odd-numbered probes only
   std::optional<std::string> reported_commit;  // default: the deployed commit (.git/HEAD)
   std::string version = "1.4.2";
+  bool names_colour = true;  // false: the health JSON has no "color" (told apart only by commit or version)
 };
 
 inline const std::string kBlueCommit = "b1ec0b1ec0b1ec0b1ec0b1ec0b1ec0b1ec0b1ec0";
@@ -733,12 +734,12 @@ class FakeLb {
     report.status = 200;
     report.version = health.version;
     report.commit = health.reported_commit.value_or(head);
-    report.color = std::string(state::to_string(color));
-    report.body_excerpt = nlohmann::json{{"status", "ok"},
-                                         {"color", *report.color},
-                                         {"version", *report.version},
-                                         {"commit", *report.commit}}
-                              .dump();
+    nlohmann::json body{{"status", "ok"}, {"version", *report.version}, {"commit", *report.commit}};
+    if (health.names_colour) {
+      report.color = std::string(state::to_string(color));
+      body["color"] = *report.color;
+    }
+    report.body_excerpt = body.dump();
     return report;
   }
 

@@ -3,6 +3,7 @@
 // failed deploy, and operations in progress, all on the simulated site.
 
 #include "deployment/deploy.h"
+#include "deployment/frontend_check.h"
 #include "deployment/status.h"
 #include "deployment/switch_plan.h"
 #include "deployment/traffic_switch.h"
@@ -296,4 +297,63 @@ TEST_CASE("a switch that cannot write its activity record changes nothing", "[de
   CHECK(rig.lb.config_text() == haproxy_cfg(Color::kBlue));
   CHECK(rig.lb.reloads() == 0);
   CHECK(rig.lb.leftovers().empty());
+}
+
+// --- a verification that could never succeed ------------------------------------------------
+
+TEST_CASE("the frontend's colour is told by commit or version when the app names none", "[deployment][verify]") {
+  const auto report = [](std::optional<std::string> color, std::string commit, std::string version) {
+    remote::HealthReport r;
+    r.status = 200;
+    r.color = std::move(color);
+    r.commit = std::move(commit);
+    r.version = std::move(version);
+    return r;
+  };
+  const auto blue = report(std::nullopt, "c1", "1.0");
+  const auto green = report(std::nullopt, "c2", "1.0");
+  std::string by;
+  CHECK(deployment::identify_colour(report("green", "c1", "1.0"), blue, green, &by) == Color::kGreen);
+  CHECK(by == "color");
+  CHECK(deployment::identify_colour(report(std::nullopt, "c2", "1.0"), blue, green, &by) == Color::kGreen);
+  CHECK(by == "commit");
+  CHECK(deployment::identify_colour(report(std::nullopt, "c1", "1.0"), blue, green) == Color::kBlue);
+  // Same commit: the version decides; same both: nothing can.
+  const auto blue_v = report(std::nullopt, "c1", "1.0");
+  const auto green_v = report(std::nullopt, "c1", "2.0");
+  CHECK(deployment::identify_colour(report(std::nullopt, "c1", "2.0"), blue_v, green_v, &by) == Color::kGreen);
+  CHECK(by == "version");
+  CHECK_FALSE(deployment::identify_colour(report(std::nullopt, "c1", "1.0"), blue, blue).has_value());
+  CHECK_FALSE(deployment::identify_colour(report(std::nullopt, "c9", "9.9"), blue, green).has_value());
+  auto down = report(std::nullopt, "c1", "1.0");
+  down.status = 503;
+  CHECK_FALSE(deployment::identify_colour(down, blue, green).has_value());
+}
+
+TEST_CASE("an app whose health names no colour switches when its commits differ, and is refused when nothing "
+          "tells the colours apart",
+          "[deployment][verify]") {
+  DeploymentRig rig;
+  for (const auto color : {Color::kBlue, Color::kGreen}) {
+    HostHealth health;
+    health.names_colour = false;
+    rig.lb.set_health(color, health);
+  }
+  SECTION("different commits: verified by commit") {
+    auto plan = deployment::plan_switch(rig.services, rig.app, false);
+    REQUIRE(plan.ok());
+    const auto outcome = run_switch(rig, plan->plan);
+    INFO(outcome.text);
+    REQUIRE(outcome.switched);
+    CHECK(rig.lb.running() == Color::kGreen);
+  }
+  SECTION("same commit and version: refused before anything moves") {
+    rig.lb.executor().set_file("lab-green", "/srv/app/.git/HEAD", kBlueCommit + "\n");
+    const auto plan = deployment::plan_switch(rig.services, rig.app, false);
+    REQUIRE_FALSE(plan.ok());
+    CHECK(contains(plan.error().message, "its verification could never succeed"));
+    CHECK(contains(plan.error().message, "names no colour"));
+    const auto status = deployment::gather_status(rig.services, rig.app);
+    CHECK(contains(status.to_text(rig.app), "switches are refused"));
+  }
 }
