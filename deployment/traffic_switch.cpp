@@ -144,6 +144,7 @@ class SwitchRun {
   std::optional<SwitchOutcome> take_lock();
   std::optional<SwitchOutcome> recheck_plan();
   std::optional<SwitchOutcome> recover_interrupted_switch();
+  [[nodiscard]] bool standby_checks_in_transition() const;
   void write_activity();
   void settle_activity(const SwitchOutcome& outcome);
   std::optional<SwitchOutcome> stage_candidate();
@@ -253,8 +254,25 @@ std::optional<SwitchOutcome> SwitchRun::recover_interrupted_switch() {
   auto replaced = parse_activity(snapshot_.activity->replaced);
   (void)on_lb(services_, app_,
               replaced ? write_activity_script(app_, *replaced) : remove_activity_script(app_));
-  snapshot_ = read_lb_snapshot(services_.executor, app_, store_, SnapshotOptions{true, true});
+  // The reload restarted HAProxy's health checks: give its view of the standby a moment to settle
+  // ("UP 1/2" is a transition) before the checks below judge it.
+  const auto settle_until = services_.time.now() + std::chrono::seconds(10);
+  do {
+    snapshot_ = read_lb_snapshot(services_.executor, app_, store_, SnapshotOptions{true, true});
+  } while (standby_checks_in_transition() && services_.time.now() < settle_until &&
+           services_.time.sleep_for(std::chrono::milliseconds(250), stop_));
   return std::nullopt;
+}
+
+bool SwitchRun::standby_checks_in_transition() const {
+  if (!snapshot_.servers) return false;
+  for (const auto& server : *snapshot_.servers) {
+    if (server.backend == backend_of(app_, plan_.to) && server.server != "BACKEND" &&
+        server.status.find('/') != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // What a server that dies from here on leaves behind: which switch, from which state generation
