@@ -124,11 +124,13 @@ bluegreen::Result<std::unique_ptr<AppLock>> StateStore::lock(const std::string& 
   // here is checked for a symbolic link first, so a link is refused before anything starts.
   // flock(1) opens the lock file itself (following a link; it only creates and locks, never
   // writes): the check right before it leaves a window in which a link planted by someone who can
-  // write the directory is followed. The owner record is written race-free (temp file, rename).
+  // write the directory is followed. The owner record is rewritten in place with O_NOFOLLOW (dd
+  // oflag=nofollow: ELOOP for a link planted after the check), not via a temp file: on a full
+  // disk the truncation frees the page the new record needs, as `>` did, and a failure to write
+  // it (informational only) must not free space that the state file's write would then take.
   const std::string holder_script = file_safety_shell_functions() +
-                                    "bg_no_symlink \"$2\"; rm -f -- \"$2\".tmp.* 2>/dev/null || :; "
-                                    "if t=$(bg_new_temp \"$2.tmp\") && printf '%s\\n' \"$1\" | bg_fill \"$t\" && "
-                                    "mv -f -- \"$t\" \"$2\"; then :; else rm -f -- \"$t\" \"$2\"; fi; echo " +
+                                    "bg_no_symlink \"$2\"; printf '%s\\n' \"$1\" | dd of=\"$2\" oflag=nofollow "
+                                    "status=none || :; echo " +
                                     std::string(kLockedMarker) + "; exec timeout " + std::to_string(max_hold) +
                                     " cat >/dev/null";
   std::string checks;

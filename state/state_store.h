@@ -13,9 +13,10 @@
 //    its temp files, the lock file, the owner record and the audit log are refused, with a message
 //    naming the link and its target, when they are links; the lock refuses them all before a
 //    deploy or switch starts. Temp files get fresh names (mktemp: O_CREAT|O_EXCL) and are renamed
-//    over their target, and rename(2) replaces a link itself, never its target.
-//  - Stale temp files of the state file and the owner record (an interrupted write) are removed by
-//    the next write, which holds the lock, so no other writer can own them.
+//    over their target, and rename(2) replaces a link itself, never its target; the audit log and
+//    the owner record are written with O_NOFOLLOW.
+//  - Stale temp files of the state file (an interrupted write) are removed by the next write,
+//    which holds the lock, so no other writer can own them.
 //  - A write is refused when the file's generation is not the one the caller planned against.
 //  - A file that cannot be parsed is reported with instructions and never overwritten.
 //

@@ -185,7 +185,7 @@ test(`${cfg} itself is a symbolic link (to a managed file): the switch refuses, 
 test("temp files of interrupted writes are removed by the next deploy and switch; planted links are not followed", async () => {
   await waitForBothUp();
   const stale = [
-    `${stateFile}.tmp.4242.8`, `${stateFile}.tmp.Ab12Cd34Ef`, `${stateDir}/shop.json.lock.owner.tmp.Zz99Yy88Xx`,
+    `${stateFile}.tmp.4242.8`, `${stateFile}.tmp.Ab12Cd34Ef`,
     `${cfg}.bluegreen-candidate.tmp.Qq77Ww66Ee`, `${cfg}.bluegreen-backup.tmp.Rr55Tt44Uu`, `${cfg}.bluegreen-restore`,
   ];
   const linked = [`${stateFile}.tmp.Ln11Ln22Ln`, `${cfg}.bluegreen-candidate.tmp.Ln33Ln44Ln`];

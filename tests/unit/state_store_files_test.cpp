@@ -202,7 +202,6 @@ TEST_CASE("store files: temp files of interrupted writes are removed by the next
   for (const auto& stale : {state + ".tmp.4242.8", state + ".tmp.4243.9", state + ".tmp.Ab12Cd34Ef"}) {
     std::ofstream(stale) << "{\"prod\":";
   }
-  std::ofstream(scratch.location.lock_file + ".owner.tmp.Zz99Yy88Xx") << "{";
   std::ofstream(state + ".bak") << "keep";
   std::ofstream((scratch.lb / "other.json.tmp.1").string()) << "keep";
   auto store = scratch.store();
