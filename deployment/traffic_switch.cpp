@@ -408,6 +408,9 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
       return refuse("the new HAProxy config failed validation (" + app_.load_balancer.validate_command + "):\n" +
                     output_of(*validated) + "\nThe live config is untouched.");
     }
+    if (validated && validated->exit_status == state::kSymlinkRefusedExit) {  // nothing was written
+      return refuse(output_of(*validated) + " The live config is untouched.");
+    }
     remove_candidate();
     return refuse("checking the new HAProxy config failed: " + output_of(validated) +
                   " (the live config is untouched)");

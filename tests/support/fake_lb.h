@@ -136,7 +136,7 @@ struct Fault {
 
 struct LbFaults {
   Fault validation;            // the validate command rejects the candidate (exit 10; the script removes it)
-  Fault candidate_write;       // writing the candidate fails (exit 1; a partial candidate stays behind)
+  Fault candidate_write;       // writing the candidate fails (exit 1; its temp file is removed, no candidate)
   Fault live_changed;          // someone edits the live config just before the swap script compares it (exit 11)
   Fault swap;                  // the swap fails after its check (exit 1, "Read-only file system"; candidate stays)
   Fault reload;                // the reload command fails (exit 1); HAProxy unchanged
@@ -440,15 +440,17 @@ class FakeLb {
       return Script::kActivityWrite;
     }
     if (command == deployment::lock_held_script(app_)) return Script::kLockHeld;
-    if (command.find("| base64 -d > \"$cand\"") != std::string::npos) return Script::kValidate;
+    if (command.find("| base64 -d | bg_fill \"$c\"") != std::string::npos) return Script::kValidate;
     if (command.find("| base64 -d | cmp -s - \"$cfg\"") != std::string::npos) return Script::kSwap;
-    if (command.find(".bluegreen-restore") != std::string::npos) return Script::kRestore;
+    if (command.find("bg_new_temp \"$cfg.bluegreen-restore\"") != std::string::npos) return Script::kRestore;
     if (command == deployment::lb_reload_command(app_)) return Script::kReload;
     if (command.find("BLUEGREEN-NO-STATE-FILE") != std::string::npos) return Script::kStateRead;
-    if (command.find("| base64 -d > \"$t\"") != std::string::npos) return Script::kPrepare;
-    if (command.rfind("mv -f '", 0) == 0 && command.find("&& sync '") != std::string::npos) return Script::kCommit;
+    if (command.find("| base64 -d | bg_fill \"$t\"") != std::string::npos) return Script::kPrepare;
+    if (command.find("&& mv -f '") != std::string::npos && command.find("&& sync '") != std::string::npos)
+      return Script::kCommit;
     if (command.rfind("rm -f '", 0) == 0) return Script::kRemove;
-    if (command.find("printf '%s\\n' ") != std::string::npos && command.find(">> ") != std::string::npos)
+    if (command.find("printf '%s\\n' ") != std::string::npos &&
+        command.find("oflag=append,nofollow") != std::string::npos)
       return Script::kAudit;
     if (command.rfind("cat '", 0) == 0 && command.find(".owner' 2>/dev/null") != std::string::npos)
       return Script::kLockOwner;
@@ -552,10 +554,7 @@ class FakeLb {
     switch (classify(command)) {
       case Script::kValidate: {
         const auto payload = quoted_after(command, "printf '%s' ");
-        if (faults_.candidate_write.fire()) {
-          executor_.set_file(lb_, cand, "global\n    stats sock");
-          return exit_with(1, "", "sh: write error: No space left on device");
-        }
+        if (faults_.candidate_write.fire()) return exit_with(1, "", "dd: error writing: No space left on device");
         executor_.set_file(lb_, cand, base64_decode(payload.value_or("")));
         if (faults_.validation.fire()) {
           executor_.remove_file(lb_, cand);
@@ -609,16 +608,21 @@ class FakeLb {
         return ok_with(text ? *text : "BLUEGREEN-NO-STATE-FILE\n");
       }
       case Script::kPrepare: {
-        const auto temp = quoted_after(command, "t=");
         const auto payload = quoted_after(command, "printf '%s' ");
-        if (!temp || !payload) return exit_with(2, "", "FakeLb: cannot parse the prepare script");
-        if (faults_.prepare.fire()) return exit_with(1, "", "base64: write error: No space left on device");
-        executor_.set_file(lb_, *temp, base64_decode(*payload));
-        return ok_with();
+        if (!payload) return exit_with(2, "", "FakeLb: cannot parse the prepare script");
+        // As the script does under the lock: earlier temp files are stale.
+        for (const auto& path : executor_.paths(lb_)) {
+          if (path.rfind(lbc.state_file + ".tmp.", 0) == 0) executor_.remove_file(lb_, path);
+        }
+        if (faults_.prepare.fire()) return exit_with(1, "", "dd: error writing: No space left on device");
+        const std::string temp = lbc.state_file + ".tmp.fake" + std::to_string(++temp_files_);
+        executor_.set_file(lb_, temp, base64_decode(*payload));
+        return ok_with(temp + "\n");
       }
       case Script::kCommit: {
-        const auto from = unquote_at(command, 6);
-        const auto to = from ? quoted_after(command, "' ", 6) : std::nullopt;
+        const auto mv = command.find("&& mv -f '") + 9;
+        const auto from = unquote_at(command, mv);
+        const auto to = from ? quoted_after(command, "' ", mv) : std::nullopt;
         if (!from || !to) return exit_with(2, "", "FakeLb: cannot parse the commit");
         if (faults_.commit.fire()) return exit_with(1, "", "mv: cannot move '" + *from + "': Read-only file system");
         const auto text = executor_.file(lb_, *from);
@@ -638,7 +642,7 @@ class FakeLb {
       }
       case Script::kAudit: {
         const auto line = quoted_after(command, "printf '%s\\n' ");
-        if (!line || command.find(">> " + remote::shell_quote(lbc.audit_log)) == std::string::npos) {
+        if (!line || command.find("dd of=" + remote::shell_quote(lbc.audit_log)) == std::string::npos) {
           return exit_with(2, "", "FakeLb: cannot parse the audit command");
         }
         if (faults_.audit.fire())
@@ -786,6 +790,7 @@ class FakeLb {
   std::shared_ptr<bool> lock_taken_ = std::make_shared<bool>(false);
   std::shared_ptr<bool> lock_lost_ = std::make_shared<bool>(false);
   int locks_taken_ = 0;
+  int temp_files_ = 0;
   int lb_calls_ = 0;
   bool unreachable_ = false;
 };
