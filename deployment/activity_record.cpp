@@ -2,6 +2,7 @@
 
 #include "common/base64.h"
 #include "remote/shell_command.h"
+#include "state/state_store.h"
 
 namespace bluegreen::deployment {
 
@@ -95,11 +96,12 @@ bluegreen::Result<Activity> parse_activity(const std::string& text) {
 std::string activity_path(const config::AppConfig& app) { return app.load_balancer.lock_file + ".activity"; }
 
 std::string write_activity_script(const config::AppConfig& app, const Activity& activity) {
-  // The temp name is unique per writer (pid); a leftover one is harmless and replaced next time.
-  // noclobber: the temp file is created new (O_EXCL), never opened through a planted symlink.
-  return "set -e; f=" + shell_quote(activity_path(app)) + "; t=\"$f.tmp.$$\"; rm -f \"$t\"; set -C; printf '%s' " +
+  // A fresh temp file (never an existing file or a link), filled without following a link, then
+  // renamed over the record; a record that is a link is refused (state/state_store.h's helpers).
+  return "set -e; f=" + shell_quote(activity_path(app)) + "; " + state::file_safety_shell_functions() +
+         "bg_no_symlink \"$f\"; t=$(bg_new_temp \"$f.tmp\"); trap 'rm -f -- \"$t\"' EXIT; printf '%s' " +
          shell_quote(bluegreen::base64_encode(activity.to_json().dump() + "\n")) +
-         " | base64 -d > \"$t\"; mv -f \"$t\" \"$f\"";
+         " | base64 -d | bg_fill \"$t\"; mv -f -- \"$t\" \"$f\"; trap - EXIT";
 }
 
 std::string remove_activity_script(const config::AppConfig& app) {

@@ -56,8 +56,9 @@ bluegreen::Result<Activity> parse_activity(const std::string& text);
 // `<lockFile>.activity` on the app's load balancer.
 std::string activity_path(const config::AppConfig& app);
 
-// Replaces the record atomically (a temp file in the same directory, then rename(2), which
-// replaces a symlink itself and never writes through it). Exit 0: written; other: not written.
+// Replaces the record atomically (a new temp file in the same directory, then rename(2), which
+// replaces a symlink itself and never writes through it). Exit 0: written;
+// state::kSymlinkRefusedExit: the record is a symbolic link (stderr says so); other: not written.
 std::string write_activity_script(const config::AppConfig& app, const Activity& activity);
 
 // Removes the record (no error when there is none).

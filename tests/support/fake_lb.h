@@ -435,8 +435,8 @@ class FakeLb {
   };
 
   Script classify(const std::string& command) const {
-    if (command.find(remote::shell_quote(deployment::activity_path(app_))) != std::string::npos &&
-        command.find("| base64 -d > \"$t\"") != std::string::npos) {
+    if (command.find("f=" + remote::shell_quote(deployment::activity_path(app_))) != std::string::npos &&
+        command.find("| base64 -d | bg_fill \"$t\"") != std::string::npos) {
       return Script::kActivityWrite;
     }
     if (command == deployment::lock_held_script(app_)) return Script::kLockHeld;

@@ -2,6 +2,7 @@
 // /bin/sh against files in a temporary directory: what each leaves behind is what the switch
 // relies on.
 #include "deployment/lb_scripts.h"
+#include "deployment/activity_record.h"
 #include "deployment/deploy.h"
 #include "deployment/traffic_switch.h"
 #include "state/state_store.h"
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -301,4 +303,58 @@ TEST_CASE("an empty backup is replaced by a swap and never restored", "[deployme
   for (const auto& entry : fs::directory_iterator(lb.dir)) {
     CHECK(entry.path().string().find(".tmp.") == std::string::npos);
   }
+}
+
+TEST_CASE("the activity record is written, replaced and removed; a link in its place is refused, and whether "
+          "the lock is held is told without taking it",
+          "[deployment][scripts][activity]") {
+  ScratchLb lb;
+  lb.app.load_balancer.lock_file = (lb.dir / "shop's.lock").string();
+  deployment::Activity activity;
+  activity.kind = deployment::ActivityKind::kDeploy;
+  activity.app = "shop";
+  activity.client = "it's me";
+  activity.since = "2026-11-30T12:00:00.000Z";
+  activity.color = state::Color::kGreen;
+  activity.ref = "main";
+  activity.step = "step 1/3: pull";
+  const auto path = deployment::activity_path(lb.app);
+
+  auto ran = run_sh(lb.dir, deployment::write_activity_script(lb.app, activity));
+  INFO(ran.output);
+  REQUIRE(ran.exit_status == 0);
+  auto parsed = deployment::parse_activity(read(path));
+  REQUIRE(parsed.ok());
+  CHECK(parsed->client == "it's me");
+  CHECK(parsed->step == "step 1/3: pull");
+  activity.step = "step 2/3: build";
+  REQUIRE(run_sh(lb.dir, deployment::write_activity_script(lb.app, activity)).exit_status == 0);
+  CHECK(deployment::parse_activity(read(path))->step == "step 2/3: build");
+  for (const auto& entry : fs::directory_iterator(lb.dir)) {
+    CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);  // no temp file left
+  }
+
+  // The lock: no file, free, held by another process.
+  CHECK(run_sh(lb.dir, deployment::lock_held_script(lb.app)).exit_status == deployment::kLockFreeExit);
+  std::ofstream(lb.app.load_balancer.lock_file) << "";
+  CHECK(run_sh(lb.dir, deployment::lock_held_script(lb.app)).exit_status == deployment::kLockFreeExit);
+  const std::string holder = "flock -x " + remote::shell_quote(lb.app.load_balancer.lock_file) + " sleep 3 &";
+  REQUIRE(std::system(holder.c_str()) == 0);  // NOLINT(cert-env33-c): the test's own command
+  bool seen_held = false;
+  for (int i = 0; i < 50 && !seen_held; ++i) {
+    seen_held = run_sh(lb.dir, deployment::lock_held_script(lb.app)).exit_status == deployment::kLockHeldExit;
+    if (!seen_held) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(seen_held);
+
+  REQUIRE(run_sh(lb.dir, deployment::remove_activity_script(lb.app)).exit_status == 0);
+  CHECK_FALSE(fs::exists(path));
+
+  const fs::path victim = lb.dir / "victim";
+  std::ofstream(victim) << "precious\n";
+  fs::create_symlink(victim, path);
+  ran = run_sh(lb.dir, deployment::write_activity_script(lb.app, activity));
+  CHECK(ran.exit_status == state::kSymlinkRefusedExit);
+  CHECK(read(victim) == "precious\n");
+  CHECK(fs::is_symlink(path));
 }
