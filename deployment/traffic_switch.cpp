@@ -4,8 +4,8 @@
 #include "deployment/frontend_check.h"
 #include "deployment/lb_scripts.h"
 #include "deployment/lb_snapshot.h"
-#include "deployment/routing_check.h"
 #include "deployment/live_confirmation.h"
+#include "deployment/routing_check.h"
 #include "deployment/standby_gate.h"
 #include "deployment/step_progress.h"
 #include "deployment/switch_recovery.h"
@@ -252,8 +252,7 @@ std::optional<SwitchOutcome> SwitchRun::recover_interrupted_switch() {
   recovered_ = recovery.text;
   // The interrupted switch's record is done with; what it replaced (an interrupted deploy) stays.
   auto replaced = parse_activity(snapshot_.activity->replaced);
-  (void)on_lb(services_, app_,
-              replaced ? write_activity_script(app_, *replaced) : remove_activity_script(app_));
+  (void)on_lb(services_, app_, replaced ? write_activity_script(app_, *replaced) : remove_activity_script(app_));
   // The reload restarted HAProxy's health checks: give its view of the standby a moment to settle
   // ("UP 1/2" is a transition) before the checks below judge it.
   const auto settle_until = services_.time.now() + std::chrono::seconds(10);

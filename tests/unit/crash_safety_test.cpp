@@ -207,8 +207,7 @@ TEST_CASE("operations in progress: a switch hides the live colour, a deploy is s
   }
 }
 
-TEST_CASE("an interrupted or failed deploy to the standby refuses the switch unless emergency",
-          "[deployment][crash]") {
+TEST_CASE("an interrupted or failed deploy to the standby refuses the switch unless emergency", "[deployment][crash]") {
   DeploymentRig rig;
   SECTION("interrupted") {
     rig.lb.set_activity(deploy_activity(Color::kGreen));

@@ -14,9 +14,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <thread>
 
 using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
 
