@@ -222,6 +222,12 @@ std::optional<SwitchOutcome> SwitchRun::recheck_plan() {
   auto frontend = std::async(std::launch::async, [this] { return probe_frontend(services_, app_); });
   snapshot_ = read_lb_snapshot(services_.executor, app_, store_, SnapshotOptions{true, true});
   if (interrupted_switch(snapshot_)) {
+    if (snapshot_.activity->since != plan_.recovers) {
+      return refuse("an interrupted switch was found (" + snapshot_.activity->describe() +
+                        ") that the approved plan did not include, so nothing was changed. Request a new plan: it "
+                        "shows how the interrupted switch is rolled back first.",
+                    std::nullopt);
+    }
     if (auto ended = recover_interrupted_switch()) return ended;
     frontend = std::async(std::launch::async, [this] { return probe_frontend(services_, app_); });
   }
@@ -496,7 +502,10 @@ RollbackReport SwitchRun::restore_previous() {
 SwitchOutcome SwitchRun::roll_back(const std::string& failure) {
   store_.discard(*prepared_);  // best effort; harmless when the rename already consumed it
   const RollbackReport rollback = restore_previous();
-  keep_activity_ = !rollback.verified || rollback.state_uncertain;
+  // Kept when the file may still hold the new config (the next status and switch then know a switch
+  // was left halfway); once the original is back, a reload that did not happen shows as a file
+  // HAProxy has not loaded (the restore gives it a new modification time).
+  keep_activity_ = !rollback.restored || rollback.state_uncertain;
   auto outcome = switch_rolled_back(app_, plan_, failure, rollback);
   if (cancelled_) {
     // MCP sends no result for a cancelled call, so this log line is what the client sees.
