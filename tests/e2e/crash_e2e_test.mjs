@@ -9,7 +9,9 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { configVariant, frontendColor, readHaproxyConfig, readStateFile, ssh, startClient, text } from "./support.mjs";
+import {
+  configVariant, frontendColor, readHaproxyConfig, readStateFile, ssh, startClient, text, waitFor,
+} from "./support.mjs";
 
 const activityFile = "/var/lib/bluegreen/shop.json.lock.activity";
 const masterSocket = "/run/haproxy/master.sock";
@@ -17,13 +19,6 @@ const masterSocket = "/run/haproxy/master.sock";
 const mcp = await startClient({ name: "crash-tests" });
 after(async () => mcp.close());
 
-async function waitFor(what, predicate, { tries = 100, every = 100 } = {}) {
-  for (let i = 0; i < tries; i++) {
-    if (await predicate().catch(() => false)) return;
-    await sleep(every);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 function selectedInFile() {
   return /^\s*default_backend (\w+)\s*$/m.exec(readHaproxyConfig())?.[1];

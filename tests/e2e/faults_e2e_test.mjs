@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  configVariant, dropSshConnections, freezeSshd, frontendColor, haproxyStat, readHaproxyConfig, readStateFile, ssh,
-  sshdProcesses, startClient, text,
+  configVariant, dropSshConnections, freezeSshd, frontendColor, haproxyStat, readHaproxyConfig, readStateFile,
+  ssh, sshdProcesses, startClient, text, waitFor, waitForBothUp,
 } from "./support.mjs";
 
 const mcp = await startClient({ name: "fault-tests" });
@@ -20,21 +20,7 @@ const other = (color) => (color === "blue" ? "green" : "blue");
 const hostOf = (color) => `lab-${color}`;
 const masterSocket = "/run/haproxy/master.sock";
 
-async function waitFor(what, predicate, { tries = 100, every = 100 } = {}) {
-  for (let i = 0; i < tries; i++) {
-    if (await predicate().catch(() => false)) return;
-    await sleep(every);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
-// HAProxy's own checks have both servers UP, so a switch in either direction is allowed.
-async function waitForBothUp() {
-  await waitFor("both servers UP in HAProxy", async () => {
-    const rows = haproxyStat().filter((r) => ["blue", "green"].includes(r.pxname) && r.svname !== "BACKEND");
-    return rows.length === 2 && rows.every((r) => r.status === "UP");
-  }, { tries: 150 });
-}
 
 // The state file and HAProxy's file agree with what the frontend serves.
 async function assertConsistent() {

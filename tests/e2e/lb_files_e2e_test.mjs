@@ -13,9 +13,9 @@
 // Usage: node tests/e2e/lb_files_e2e_test.mjs /path/to/bluegreen-mcp
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
-  configVariant, frontendColor, haproxyStat, readHaproxyConfig, readStateFile, ssh, startClient, text,
+  configVariant, frontendColor, haproxyStat, readHaproxyConfig, readStateFile, ssh, startClient, text, waitFor,
+  waitForBothUp,
 } from "./support.mjs";
 
 const mcp = await startClient({ name: "lb-files-tests" });
@@ -27,20 +27,7 @@ const cfg = "/etc/haproxy/haproxy.cfg";
 const victim = `/tmp/bluegreen-lb-files-victim-${process.pid}`;
 const victimText = "victim: bluegreen-mcp must never write here\n";
 
-async function waitFor(what, predicate, { tries = 150, every = 100 } = {}) {
-  for (let i = 0; i < tries; i++) {
-    if (await predicate().catch(() => false)) return;
-    await sleep(every);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
-async function waitForBothUp() {
-  await waitFor("both servers UP in HAProxy", async () => {
-    const rows = haproxyStat().filter((r) => ["blue", "green"].includes(r.pxname) && r.svname !== "BACKEND");
-    return rows.length === 2 && rows.every((r) => r.status === "UP");
-  });
-}
 
 // HAProxy's reload counter (`show proc` on the master socket): moves with every reload.
 function haproxyReloads() {

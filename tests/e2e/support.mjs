@@ -1,9 +1,11 @@
 // Helpers for the end-to-end tests of the deployment tools: the lab's coordinates, commands on
 // the lab hosts over the ssh client, config variants, and real MCP clients (the official
 // TypeScript SDK) driving the real bluegreen-mcp binary.
+import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import http from "node:http";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -65,6 +67,24 @@ export function parseShowStat(csv) {
 // The rows of `show stat` on the lab's load balancer (stats socket), see parseShowStat.
 export function haproxyStat() {
   return parseShowStat(ssh("lab-lb", "echo 'show stat' | socat - UNIX-CONNECT:/run/haproxy/admin.sock").stdout);
+}
+
+// Polls `predicate` (async; a throw counts as false) every `every` ms, `tries` times, then fails
+// the test with "timed out waiting for <what>".
+export async function waitFor(what, predicate, { tries = 150, every = 100 } = {}) {
+  for (let i = 0; i < tries; i++) {
+    if (await predicate().catch(() => false)) return;
+    await sleep(every);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+// HAProxy's own checks have both servers UP, so a switch in either direction is allowed.
+export async function waitForBothUp() {
+  await waitFor("both servers UP in HAProxy", async () => {
+    const rows = haproxyStat().filter((r) => ["blue", "green"].includes(r.pxname) && r.svname !== "BACKEND");
+    return rows.length === 2 && rows.every((r) => r.status === "UP");
+  }, { tries: 150 });
 }
 
 export function readHaproxyConfig() {

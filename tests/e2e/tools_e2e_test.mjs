@@ -11,18 +11,12 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import {
   configVariant, frontendColor, lab, labCommand, readHaproxyConfig, readStateFile, ssh, startClient, text,
+  waitFor,
 } from "./support.mjs";
 
 const mcp = await startClient();
 after(async () => mcp.close());
 
-async function waitFor(what, predicate, { tries = 100, every = 100 } = {}) {
-  for (let i = 0; i < tries; i++) {
-    if (await predicate().catch(() => false)) return;
-    await sleep(every);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 const pwned = "/tmp/bluegreen-e2e-pwned";
 function assertNotPwned() {
