@@ -250,10 +250,12 @@ bluegreen::Result<ChannelPtr> start_command(SshConnection& connection, const std
 }
 
 bluegreen::Result<CommandResult> run_command(SshConnection& connection, const std::string& command,
-                                             const CommandOptions& options, milliseconds stop_grace) {
-  const auto started = Clock::now();
+                                             const CommandOptions& options, milliseconds stop_grace,
+                                             Clock::time_point started) {
+  const auto host_deadline =
+      std::max(milliseconds(1), duration_cast<milliseconds>(started + options.deadline - Clock::now()));
   auto started_channel =
-      start_command(connection, wrap_command(command, options.host_timeout, options.deadline, stop_grace));
+      start_command(connection, wrap_command(command, options.host_timeout, host_deadline, stop_grace));
   if (!started_channel) return started_channel.error();
   ChannelPtr channel = std::move(started_channel.value());
 

@@ -50,9 +50,12 @@ bluegreen::Result<ChannelPtr> start_command(SshConnection& connection, const std
 // Returns an Error only when the command could not be started (see start_command()). Otherwise
 // the CommandResult says how it ended: exit status, the tails of both streams (each capped at
 // options.output_cap_bytes, with the count of dropped bytes), duration in ms, and timed_out /
-// cancelled / problem when it has no exit status. Ends within options.deadline plus `stop_grace`
+// cancelled / problem when it has no exit status. The deadline counts from `started` (when the
+// caller's call began, e.g. before it waited for a connection; default now), and the host-side
+// `timeout` gets what is left of it. Ends within options.deadline of `started` plus `stop_grace`
 // (ms) plus one round trip. A lost connection is reported in `problem`, and the session dropped.
 bluegreen::Result<CommandResult> run_command(SshConnection& connection, const std::string& command,
-                                             const CommandOptions& options, std::chrono::milliseconds stop_grace);
+                                             const CommandOptions& options, std::chrono::milliseconds stop_grace,
+                                             SshClock::time_point started = SshClock::now());
 
 }  // namespace bluegreen::remote

@@ -9,7 +9,6 @@
 namespace bluegreen::remote {
 namespace {
 
-using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
 // How long a connection beyond a host's first may stay unused before it is closed.
@@ -18,7 +17,8 @@ constexpr auto kIdleConnectionLimit = std::chrono::seconds(60);
 // `options` with what is left until `deadline` (at least 1 ms), once a connection was leased.
 CommandOptions remaining(const CommandOptions& options, SshClock::time_point deadline) {
   CommandOptions rest = options;
-  rest.deadline = std::max(milliseconds(1), duration_cast<milliseconds>(deadline - SshClock::now()));
+  // Rounded up: without a wait for a connection, the caller's deadline stays what it was.
+  rest.deadline = std::max(milliseconds(1), std::chrono::ceil<milliseconds>(deadline - SshClock::now()));
   return rest;
 }
 
@@ -62,12 +62,14 @@ bluegreen::Status SshExecutor::connect(const std::string& host) {
 
 bluegreen::Result<CommandResult> SshExecutor::run(const std::string& host, const std::string& command,
                                                   const CommandOptions& options) {
-  const auto deadline = SshClock::now() + options.deadline;
+  const auto started = SshClock::now();
   auto pool_entry = host_for(host);
-  auto leased = pool_entry->pool.acquire(deadline, options.stop);
+  auto leased = pool_entry->pool.acquire(started + options.deadline, options.stop);
   if (!leased) return leased.error();
   auto lease = std::move(leased.value());
-  return runner_on(*lease, settings_.stop_grace)(command, remaining(options, deadline));
+  // The deadline counts from the call, time spent waiting for a connection included.
+  auto lock = lease->connection.lock();
+  return run_command(lease->connection, command, options, settings_.stop_grace, started);
 }
 
 bluegreen::Result<SocketReply> SshExecutor::query_unix_socket(const std::string& host, const std::string& socket_path,
