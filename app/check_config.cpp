@@ -1,5 +1,6 @@
 #include "app/check_config.h"
 
+#include "deployment/frontend_check.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/services.h"
 #include "remote/http_probe.h"
@@ -33,6 +34,23 @@ Row ssh_row(remote::SshExecutor& executor, const std::string& app, const std::st
 Row health_row(const std::string& app, const std::string& role, const std::string& url) {
   const auto report = remote::probe_health(url, std::chrono::seconds(5));
   return {app, role, "health", url, report.healthy(), false, report.summary()};
+}
+
+// Can a switch's verification through the frontend tell the colours apart? By the colour the
+// health JSON names, or else by commit or version (deployment/frontend_check.h).
+Row verification_row(const config::AppConfig& app, const std::string& url) {
+  constexpr auto kTimeout = std::chrono::seconds(5);
+  auto blue = std::async(std::launch::async, [&] { return remote::probe_health(app.blue.health_url, kTimeout); });
+  auto green = std::async(std::launch::async, [&] { return remote::probe_health(app.green.health_url, kTimeout); });
+  const auto view = deployment::frontend_view(url, remote::probe_health(url, kTimeout), blue.get(), green.get());
+  if (!view.report.healthy()) {
+    return {app.name, "lb", "verification", url, true, true,
+            "cannot check: the frontend does not answer healthy (" + view.report.summary() + ")"};
+  }
+  if (!view.indistinct.empty()) return {app.name, "lb", "verification", url, false, false, view.indistinct};
+  return {app.name, "lb", "verification", url, true, false,
+          "tells the colours apart by " + view.identified_by + " (answered by " +
+              std::string(state::to_upper_string(*view.color)) + ")"};
 }
 
 // What the load balancer says: the live backend, the state file and HAProxy's sockets.
@@ -112,7 +130,10 @@ int run_check_config(const config::Config& config, const std::string& path, std:
     if (!lb_row.ok) continue;
 
     lb_rows(executor, app, rows);
-    if (const auto& url = app.load_balancer.verify_url) rows.push_back(health_row(app.name, "lb", *url));
+    if (const auto& url = app.load_balancer.verify_url) {
+      rows.push_back(health_row(app.name, "lb", *url));
+      rows.push_back(verification_row(app, *url));
+    }
   }
 
   std::size_t failures = 0;

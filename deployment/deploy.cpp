@@ -3,11 +3,14 @@
 #include "common/text.h"
 #include "deployment/frontend_check.h"
 #include "deployment/lb_snapshot.h"
+#include "deployment/live_confirmation.h"
 #include "deployment/status.h"
 #include "deployment/step_progress.h"
 #include "remote/shell_command.h"
 
 #include <future>
+
+#include <unistd.h>
 
 namespace bluegreen::deployment {
 namespace {
@@ -103,6 +106,7 @@ class DeployRun {
   void run_steps();
   void health_gate();
   void record();
+  bluegreen::Status write_activity(const std::string& step);
   [[nodiscard]] const config::HostConfig& host() const { return host_of(app_, facts_.target); }
 
   Services& services_;
@@ -117,7 +121,20 @@ class DeployRun {
   std::unique_ptr<state::AppLock> lock_;
   LbSnapshot snapshot_;
   DeployFacts facts_;
+  Activity activity_;  // what the activity record on the LB says (activity_record.h)
+  std::optional<Activity> interrupted_;  // an earlier deploy whose server stopped, found under the lock
 };
+
+// The LB's activity record: which step runs, since when, by whom; a server that dies leaves it
+// behind, so the next status and switch know this host may be half deployed.
+bluegreen::Status DeployRun::write_activity(const std::string& step) {
+  activity_.step = step;
+  activity_.step_since = state::utc_timestamp();
+  const auto written = run_on_lb(services_.executor, app_, write_activity_script(app_, activity_));
+  if (written && written->succeeded()) return bluegreen::ok_status();
+  return bluegreen::Error{"cannot write the deploy's activity record " + activity_path(app_) + ": " +
+                          command_output(written)};
+}
 
 // The target is whatever HAProxy does not route to, decided under the lock.
 std::optional<DeployOutcome> DeployRun::lock_and_check() {
@@ -128,7 +145,7 @@ std::optional<DeployOutcome> DeployRun::lock_and_check() {
   lock_ = std::move(lock.value());
 
   auto frontend_probe = std::async(std::launch::async, [this] { return probe_frontend(services_, app_); });
-  snapshot_ = read_lb_snapshot(services_.executor, app_, store_);
+  snapshot_ = read_lb_snapshot(services_.executor, app_, store_, SnapshotOptions{true, true});
   const auto frontend = settle_frontend(services_, app_, snapshot_, frontend_probe.get());
   if (!snapshot_.live)
     return deploy_refused(snapshot_.live_problem + ". Without knowing what is live, no host is touched.", app_.name);
@@ -141,11 +158,23 @@ std::optional<DeployOutcome> DeployRun::lock_and_check() {
   }
   facts_.live = *snapshot_.live;
   facts_.target = state::other(facts_.live);
+  interrupted_ = interrupted_deploy_of(snapshot_);
   if (request_.expected_target && *request_.expected_target == facts_.live) {
     return deploy_refused(state::to_upper_string(facts_.live) +
                               " is PROD (HAProxy routes to it): deploying there would change the live site. "
                               "deploy_to_standby only deploys to STANDBY, which is " +
                               state::to_upper_string(facts_.target) + ".",
+                          app_.name);
+  }
+  activity_.kind = ActivityKind::kDeploy;
+  activity_.app = app_.name;
+  activity_.client = client_;
+  activity_.since = state::utc_timestamp();
+  activity_.server_pid = ::getpid();
+  activity_.color = facts_.target;
+  activity_.ref = facts_.ref;
+  if (auto written = write_activity("starting"); !written) {
+    return deploy_refused(written.error().message + " (without it, a deploy cut off halfway could not be recognised)",
                           app_.name);
   }
   return std::nullopt;
@@ -173,6 +202,7 @@ void DeployRun::run_steps() {
       continue;
     }
     steps_.begin(i);
+    if (auto written = write_activity(steps_.label(i)); !written) reporter_.note("warning: " + written.error().message);
     remote::CommandOptions options;
     options.deadline = step.timeout;
     options.stop = stop_;
@@ -188,6 +218,9 @@ void DeployRun::health_gate() {
   fill_deployed_commit(services_, host(), app_.load_balancer.command_timeout, info);
   facts_.commit = info.deployed_commit;
   steps_.begin(app_.steps.size(), " on " + host().health_url);
+  if (auto written = write_activity(steps_.label(app_.steps.size())); !written) {
+    reporter_.note("warning: " + written.error().message);
+  }
   const GateSettings settings{app_.health_gate.timeout, app_.health_gate.interval,
                               app_.health_gate.consecutive_successes, app_.health_gate.request_timeout};
   const auto gate = run_health_gate(host().health_url, facts_.commit, settings, services_.probe, services_.time, stop_,
@@ -213,6 +246,7 @@ void DeployRun::record() {
                    state::to_upper_string(live) + "; corrected");
   }
   next.prod = live;  // HAProxy's truth (also for a missing file)
+  if (interrupted_) next.deploys.push_back(interrupted_deploy_record(*interrupted_));
   state::DeployRecord record;
   record.timestamp = state::utc_timestamp();
   record.color = facts_.target;
@@ -227,6 +261,10 @@ void DeployRun::record() {
   next.generation = snapshot_.generation() + 1;
   if (auto written = store_.write(*lock_, next, snapshot_.generation()); !written) {
     facts_.record_problem = written.error().message;
+  } else {
+    // Recorded: the activity record has done its work (kept when the state could not be written,
+    // so the next switch still sees an unfinished deploy).
+    (void)run_on_lb(services_.executor, app_, remove_activity_script(app_));
   }
   if (auto audited = store_.audit({"deploy",
                                    client_,

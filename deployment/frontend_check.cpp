@@ -6,16 +6,50 @@
 
 namespace bluegreen::deployment {
 
-FrontendView frontend_view(std::string url, remote::HealthReport report) {
-  FrontendView view{std::move(url), std::move(report), std::nullopt};
-  if (view.report.healthy() && view.report.color) view.color = state::parse_color(*view.report.color);
+std::optional<state::Color> identify_colour(const remote::HealthReport& frontend, const remote::HealthReport& blue,
+                                            const remote::HealthReport& green, std::string* by) {
+  const auto told = [by](std::optional<state::Color> color, const char* how) {
+    if (color && by != nullptr) *by = how;
+    return color;
+  };
+  if (!frontend.healthy()) return std::nullopt;
+  if (frontend.color) return told(state::parse_color(*frontend.color), "color");
+  // One colour reports what the frontend reports and the other does not.
+  const auto by_field = [&](const std::optional<std::string>& answer, const std::optional<std::string>& b,
+                            const std::optional<std::string>& g) -> std::optional<state::Color> {
+    if (!answer || !b || !g || *b == *g) return std::nullopt;
+    if (*answer == *b) return state::Color::kBlue;
+    if (*answer == *g) return state::Color::kGreen;
+    return std::nullopt;
+  };
+  if (auto color = by_field(frontend.commit, blue.commit, green.commit)) return told(color, "commit");
+  return told(by_field(frontend.version, blue.version, green.version), "version");
+}
+
+FrontendView frontend_view(std::string url, remote::HealthReport report, const std::optional<remote::HealthReport>& blue,
+                           const std::optional<remote::HealthReport>& green) {
+  FrontendView view{std::move(url), std::move(report), std::nullopt, "", ""};
+  if (!view.report.healthy()) return view;
+  const remote::HealthReport none;
+  view.color = identify_colour(view.report, blue.value_or(none), green.value_or(none), &view.identified_by);
+  if (!view.color && blue && green) {
+    view.indistinct = view.url +
+                      " names no colour in its answer, and BLUE and GREEN report the same commit and version "
+                      "(or none), so a request through it cannot tell which colour answered and a switch could "
+                      "never be verified. Make the app's health JSON include \"color\": \"blue\"/\"green\" (or "
+                      "distinct \"commit\" values), or remove loadBalancer.verifyUrl from the configuration";
+  }
   return view;
 }
 
 std::optional<FrontendView> probe_frontend(Services& services, const config::AppConfig& app) {
   const auto& url = app.load_balancer.verify_url;
   if (!url) return std::nullopt;
-  return frontend_view(*url, services.probe(*url, app.health_gate.request_timeout));
+  auto report = services.probe(*url, app.health_gate.request_timeout);
+  if (!report.healthy() || report.color) return frontend_view(*url, std::move(report));
+  auto blue = services.probe(app.blue.health_url, app.health_gate.request_timeout);
+  auto green = services.probe(app.green.health_url, app.health_gate.request_timeout);
+  return frontend_view(*url, std::move(report), blue, green);
 }
 
 std::optional<FrontendView> settle_frontend(Services& services, const config::AppConfig& app,

@@ -19,13 +19,28 @@ namespace bluegreen::deployment {
 struct FrontendView {
   std::string url;
   remote::HealthReport report;
-  std::optional<state::Color> color;  // the colour that answered, when the endpoint reports one
+  std::optional<state::Color> color;  // the colour that answered, when it can be told (identify_colour)
+  std::string identified_by;          // "color", "commit" or "version": how `color` was told
+  // The frontend answered healthy but which colour it was cannot be told (no "color" in its
+  // health JSON, and both colours report the same commit and version): why, and what to configure.
+  std::string indistinct;
 };
 
-// A view from a probe of `url` already made.
-FrontendView frontend_view(std::string url, remote::HealthReport report);
+// Which colour answered through the frontend: the colour its health JSON names; else the one
+// colour whose own health endpoint (`blue`, `green`: probes of the hosts themselves) reports the
+// same commit while the other reports another; else the same for the version. nullopt (with
+// `by` empty) when it cannot be told or the frontend is not healthy.
+std::optional<state::Color> identify_colour(const remote::HealthReport& frontend, const remote::HealthReport& blue,
+                                            const remote::HealthReport& green, std::string* by = nullptr);
 
-// Probes the app's verifyUrl; nullopt when none is configured.
+// A view from a probe of `url` already made; `blue` and `green` (probes of the hosts) are used
+// only when the answer names no colour.
+FrontendView frontend_view(std::string url, remote::HealthReport report,
+                           const std::optional<remote::HealthReport>& blue = std::nullopt,
+                           const std::optional<remote::HealthReport>& green = std::nullopt);
+
+// Probes the app's verifyUrl (and, when its answer names no colour, both hosts' health URLs, to
+// tell the colour by commit or version); nullopt when no verifyUrl is configured.
 std::optional<FrontendView> probe_frontend(Services& services, const config::AppConfig& app);
 
 // A contradiction seen once may be a reload in progress (new workers take a moment to take

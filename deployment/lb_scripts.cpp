@@ -3,10 +3,35 @@
 #include "common/base64.h"
 #include "deployment/lb_snapshot.h"
 #include "remote/shell_command.h"
+#include "state/state_store.h"
 
 namespace bluegreen::deployment {
 
 using remote::shell_quote;
+
+namespace {
+
+// What to do when the live config is a link (e.g. /etc/haproxy/haproxy.cfg -> a file a
+// configuration manager owns): a switch would replace the link with a regular file (rename) or
+// write through it behind its manager's back, so it refuses.
+std::string live_link_advice(const config::AppConfig& app) {
+  return "A switch replaces the live HAProxy config by renaming a new file over it, which would turn the link into "
+         "a regular file, and it never writes through a link, so the switch stopped before any change. Set "
+         "loadBalancer.haproxyConfig in the bluegreen-mcp config of app " +
+         app.name + " to the file the link points to (readlink -f " + app.load_balancer.haproxy_config +
+         "), or replace the link with a regular file, then request a new plan.";
+}
+
+// `set -e`, the file variables every script uses, the file-safety helpers, and the symlink checks
+// of the live config, the backup and (`with_candidate`) the candidate.
+std::string prologue(const config::AppConfig& app, bool with_candidate) {
+  return "set -e; cfg=" + shell_quote(app.load_balancer.haproxy_config) + "; cand=" + shell_quote(candidate_path(app)) +
+         "; backup=" + shell_quote(backup_path(app)) + "; " + state::file_safety_shell_functions() +
+         "bg_no_symlink \"$cfg\" " + shell_quote(live_link_advice(app)) + "; bg_no_symlink \"$backup\"; " +
+         (with_candidate ? "bg_no_symlink \"$cand\"; " : "");
+}
+
+}  // namespace
 
 std::string candidate_path(const config::AppConfig& app) {
   return app.load_balancer.haproxy_config + ".bluegreen-candidate";
@@ -18,24 +43,30 @@ std::string validate_candidate_script(const config::AppConfig& app, const std::s
   auto placeholders = lb_placeholders(app);
   placeholders["config"] = candidate_path(app);
   const std::string validate = remote::substitute_placeholders(app.load_balancer.validate_command, placeholders);
-  return "set -e; cand=" + shell_quote(candidate_path(app)) + "; printf '%s' " +
-         shell_quote(bluegreen::base64_encode(candidate_text)) + " | base64 -d > \"$cand\"; if ! out=$( { " + validate +
+  // Runs first in a switch, under the lock: temp files of earlier, interrupted switches are stale.
+  return prologue(app, true) +
+         "rm -f -- \"$cand\".tmp.* \"$backup\".tmp.* \"$cfg\".bluegreen-restore \"$cfg\".bluegreen-restore.* "
+         "2>/dev/null || :; c=$(bg_new_temp \"$cand.tmp\"); trap 'rm -f -- \"$c\"' EXIT; printf '%s' " +
+         shell_quote(bluegreen::base64_encode(candidate_text)) +
+         " | base64 -d | bg_fill \"$c\"; mv -f -- \"$c\" \"$cand\"; trap - EXIT; if ! out=$( { " + validate +
          "; } 2>&1 ); then printf '%s\\n' \"$out\"; rm -f \"$cand\"; exit " + std::to_string(kCandidateInvalidExit) +
          "; fi";
 }
 
 std::string swap_config_script(const config::AppConfig& app, const std::string& expected_live_text) {
-  return "set -e; cfg=" + shell_quote(app.load_balancer.haproxy_config) + "; cand=" + shell_quote(candidate_path(app)) +
-         "; backup=" + shell_quote(backup_path(app)) + "; if ! printf '%s' " +
-         shell_quote(bluegreen::base64_encode(expected_live_text)) +
+  return prologue(app, true) + "if ! printf '%s' " + shell_quote(bluegreen::base64_encode(expected_live_text)) +
          " | base64 -d | cmp -s - \"$cfg\"; then rm -f \"$cand\"; exit " + std::to_string(kLiveConfigChangedExit) +
-         "; fi; cp -p \"$cfg\" \"$backup\"; sync \"$backup\"; mv -f \"$cand\" \"$cfg\"; sync \"$cfg\"";
+         "; fi; b=$(bg_new_temp \"$backup.tmp\"); trap 'rm -f -- \"$b\"' EXIT; cp -p -- \"$cfg\" \"$b\"; "
+         "sync \"$b\"; cmp -s -- \"$cfg\" \"$b\"; [ -s \"$b\" ]; mv -f -- \"$b\" \"$backup\"; trap - EXIT; "
+         "mv -f \"$cand\" \"$cfg\"; sync \"$cfg\"";
 }
 
 std::string restore_config_script(const config::AppConfig& app) {
-  const std::string& cfg = app.load_balancer.haproxy_config;
-  return "set -e; cp -p " + shell_quote(backup_path(app)) + " " + shell_quote(cfg + ".bluegreen-restore") + "; mv -f " +
-         shell_quote(cfg + ".bluegreen-restore") + " " + shell_quote(cfg) + "; sync " + shell_quote(cfg);
+  return prologue(app, false) +
+         "if [ ! -s \"$backup\" ]; then printf 'REFUSED: the backup %s is missing or empty, so it was not restored; "
+         "the live config is unchanged.\\n' \"$backup\" >&2; exit 1; fi; r=$(bg_new_temp \"$cfg.bluegreen-restore\"); "
+         "trap 'rm -f -- \"$r\"' EXIT; cp -p -- \"$backup\" \"$r\"; sync \"$r\"; cmp -s -- \"$backup\" \"$r\"; "
+         "mv -f -- \"$r\" \"$cfg\"; trap - EXIT; sync \"$cfg\"";
 }
 
 std::string remove_candidate_script(const config::AppConfig& app) {

@@ -5,10 +5,19 @@
 // Files beside the live config (all on the LB, same directory, so `mv` is an atomic rename):
 //   <config>.bluegreen-candidate  the rewritten config, validated before it replaces the live one
 //   <config>.bluegreen-backup     the config as it was before the last swap (restore copies it back)
-//   <config>.bluegreen-restore    a short-lived copy of the backup, renamed over the live config
+//   <config>.bluegreen-restore.*  a short-lived copy of the backup, renamed over the live config
 // Every value in a script is POSIX-single-quoted (remote::shell_quote); file contents travel
 // base64-encoded, so any byte is safe. Only the operator's own validate command is pasted as
 // shell, with {config} pointing at the candidate.
+//
+// Files are never written through a symbolic link (state::file_safety_shell_functions): every
+// script refuses, exit state::kSymlinkRefusedExit with "REFUSED: <file> is a symbolic link to
+// <target> ..." on stderr, when the live config or the backup (and, for validate and swap, the
+// candidate) is a link. A live config that is a link (haproxy.cfg -> a managed file) is refused
+// rather than replaced by a regular file or written through; the message says to point
+// haproxyConfig at the link's target. New content goes to a fresh temp file beside its target
+// (mktemp, O_EXCL; written with O_NOFOLLOW or cp), is fsynced and renamed over the target:
+// rename(2) replaces a link planted after the check, never its target.
 //
 // Thread-safety: pure functions.
 
@@ -26,20 +35,26 @@ inline constexpr int kLiveConfigChangedExit = 11;  // the live config is not wha
 std::string candidate_path(const config::AppConfig& app);
 std::string backup_path(const config::AppConfig& app);
 
-// Writes `candidate_text` to the candidate path and runs the app's validate command on it
-// (`haproxy -c -f {config}`). Exit 0: valid, the candidate stays for swap_config_script. Exit
-// kCandidateInvalidExit: invalid; the validator's output is printed on stdout and the candidate
-// removed. Other: the candidate could not be written (it may be partly there).
+// Writes `candidate_text` to the candidate path (temp file, rename) and runs the app's validate
+// command on it (`haproxy -c -f {config}`). It runs first in a switch, under the lock, so it also
+// removes temp files interrupted switches left (<candidate>.tmp.*, <backup>.tmp.*, restore copies).
+// Exit 0: valid, the candidate stays for swap_config_script. Exit kCandidateInvalidExit: invalid;
+// the validator's output is printed on stdout and the candidate removed. Exit
+// state::kSymlinkRefusedExit: a file is a link (nothing written). Other: the candidate could not
+// be written (no partial candidate is left; an older one may be).
 std::string validate_candidate_script(const config::AppConfig& app, const std::string& candidate_text);
 
 // Replaces the live config with the validated candidate, atomically (rename), after copying the
 // live file to the backup path (both fsynced), but only while the live file still holds exactly
-// `expected_live_text`; otherwise removes the candidate and exits kLiveConfigChangedExit.
+// `expected_live_text`; otherwise removes the candidate and exits kLiveConfigChangedExit. The
+// backup is written to a temp file, fsynced, compared with the live file (so it is never empty
+// or partial, e.g. on a full disk) and only then renamed over the previous backup; if that fails
+// the live config is not touched. Exit state::kSymlinkRefusedExit: a file is a link.
 std::string swap_config_script(const config::AppConfig& app, const std::string& expected_live_text);
 
-// Puts the backup back over the live config atomically (copy beside it, then rename) and fsyncs
-// it. Exit 0: restored; other: the live config is unchanged or (copy failed midway) still the
-// candidate.
+// Puts the backup back over the live config atomically (copy beside it, compare, then rename) and
+// fsyncs it. Refuses a missing or empty backup and a backup or live config that is a link. Exit 0:
+// restored; other: the live config is unchanged.
 std::string restore_config_script(const config::AppConfig& app);
 
 // Removes a leftover candidate (never read by HAProxy; best effort).

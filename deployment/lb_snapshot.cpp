@@ -1,6 +1,7 @@
 #include "deployment/lb_snapshot.h"
 
 #include "common/text.h"
+#include "deployment/live_confirmation.h"
 
 #include "remote/shell_command.h"
 
@@ -67,6 +68,19 @@ std::string lb_reload_command(const config::AppConfig& app) {
   return remote::substitute_placeholders(app.load_balancer.reload_command, lb_placeholders(app));
 }
 
+bluegreen::Result<remote::CommandResult> run_on_lb(remote::Executor& executor, const config::AppConfig& app,
+                                                   const std::string& command) {
+  remote::CommandOptions options;
+  options.deadline = app.load_balancer.command_timeout;
+  return executor.run(app.load_balancer.ssh, command, options);
+}
+
+std::string command_output(const bluegreen::Result<remote::CommandResult>& result) {
+  if (!result) return result.error().message;
+  std::string text = bluegreen::tail_of(result->err.tail + result->out.tail, 1500);
+  return text.empty() ? result->summary() : text;
+}
+
 bluegreen::Result<std::string> query_haproxy_socket(remote::Executor& executor, const config::AppConfig& app,
                                                     const std::string& socket_path, const std::string& command) {
   remote::CommandOptions options;
@@ -78,6 +92,48 @@ bluegreen::Result<std::string> query_haproxy_socket(remote::Executor& executor, 
 }
 
 namespace {
+
+constexpr const char* kProcStat = "/proc/stat";
+constexpr const char* kProcUptime = "/proc/uptime";
+
+void read_clock(const std::map<std::string, remote::FileRead>& files, LbSnapshot& snapshot) {
+  const auto& stat = files.at(kProcStat);
+  const auto& uptime = files.at(kProcUptime);
+  snapshot.boot_time_s = parse_boot_time(stat.content);
+  snapshot.uptime_s = parse_uptime(uptime.content);
+  if (!snapshot.boot_time_s || !snapshot.uptime_s) {
+    const auto& failed = snapshot.boot_time_s ? uptime : stat;
+    snapshot.clock_problem = std::string("cannot read the load balancer's clock from ") +
+                             (snapshot.boot_time_s ? kProcUptime : kProcStat) + ": " +
+                             (failed.missing ? "No such file or directory"
+                                             : (failed.problem.empty() ? "not in the expected form" : trimmed(failed.problem)));
+  }
+}
+
+void read_activity(const remote::FileRead& file, LbSnapshot& snapshot) {
+  if (file.missing) return;
+  if (!file.problem.empty()) {
+    snapshot.activity_problem = "cannot read the activity record: " + trimmed(file.problem);
+    return;
+  }
+  auto activity = parse_activity(file.content);
+  if (!activity) {
+    snapshot.activity_problem = activity.error().message;
+    return;
+  }
+  snapshot.activity = std::move(activity.value());
+}
+
+// Is the operation of an activity record still running (its lock held by someone)? One short
+// command on the LB, only when there is a record.
+void ask_whether_running(remote::Executor& executor, const config::AppConfig& app, LbSnapshot& snapshot) {
+  remote::CommandOptions options;
+  options.deadline = app.load_balancer.command_timeout;
+  options.host_timeout = false;  // flock -n never waits
+  const auto asked = executor.run(app.load_balancer.ssh, lock_held_script(app), options);
+  if (asked && asked->exit_status == kLockHeldExit) snapshot.activity_running = true;
+  else if (asked && asked->exit_status == kLockFreeExit) snapshot.activity_running = false;
+}
 
 // Interprets what was read for one app.
 LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& store, bool with_processes,
@@ -97,8 +153,9 @@ LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& stor
           "cannot tell which colour is live from " + lb.haproxy_config + ": " + selection.error().message;
     } else {
       snapshot.selection = selection.value();
-      snapshot.live = color_of_backend(app, selection->backend);
-      if (!snapshot.live) {
+      snapshot.selected = color_of_backend(app, selection->backend);
+      snapshot.config_modified_s = config.modified_epoch_s;
+      if (!snapshot.selected) {
         snapshot.live_problem = "HAProxy routes to backend \"" + selection->backend + "\" (line " +
                                 std::to_string(selection->line_number) + "), which is neither the blue backend \"" +
                                 lb.blue_backend + "\" nor the green backend \"" + lb.green_backend +
@@ -126,6 +183,9 @@ LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& stor
     snapshot.state = std::move(**parsed);
   }
 
+  read_clock(files, snapshot);
+  read_activity(files.at(activity_path(app)), snapshot);
+
   if (lb.stats_socket) {
     const auto& stats = sockets["stats:" + *lb.stats_socket];
     auto servers = haproxy::parse_show_stat(stats.output, haproxy::StatRows::servers_and_backends);
@@ -152,7 +212,8 @@ LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& stor
 }  // namespace
 
 std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std::vector<const config::AppConfig*>& apps,
-                                          const std::vector<const state::StateStore*>& stores, bool with_processes) {
+                                          const std::vector<const state::StateStore*>& stores, SnapshotOptions options) {
+  const bool with_processes = options.with_processes;
   if (apps.empty()) return {};
   const auto& first = apps.front()->load_balancer;
   // Each distinct file is read once, and each distinct socket asked once, however many apps share it.
@@ -167,6 +228,7 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
     const auto& lb = app->load_balancer;
     add(lb.haproxy_config);
     add(lb.state_file);
+    add(activity_path(*app));
     if (lb.stats_socket) queries.emplace("stats:" + *lb.stats_socket, std::pair(*lb.stats_socket, "show stat"));
     if (lb.master_socket && with_processes) {
       queries.emplace("proc:" + *lb.master_socket, std::pair(*lb.master_socket, "show proc"));
@@ -176,10 +238,12 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
 
   // Over SSH without starting anything on the LB: the files over SFTP, the sockets forwarded by
   // sshd (the executor falls back to cat and socat where the LB's sshd does not allow that).
-  remote::CommandOptions options;
-  options.deadline = timeout;
-  options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
-  auto read = executor.read_files(first.ssh, paths, options);
+  add(kProcStat);
+  add(kProcUptime);
+  remote::CommandOptions read_options;
+  read_options.deadline = timeout;
+  read_options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
+  auto read = executor.read_files(first.ssh, paths, read_options);
   if (read && read->size() != paths.size()) {
     read = bluegreen::Error{"reading files on " + first.ssh + " returned " + std::to_string(read->size()) +
                             " results for " + std::to_string(paths.size()) + " files"};
@@ -206,14 +270,20 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
   }
 
   for (std::size_t i = 0; i < apps.size(); ++i) {
-    snapshots.push_back(interpret(*apps[i], *stores[i], with_processes, files, sockets));
+    auto snapshot = interpret(*apps[i], *stores[i], with_processes, files, sockets);
+    if (snapshot.activity) {
+      if (options.lock_is_ours) snapshot.activity_running = false;
+      else ask_whether_running(executor, *apps[i], snapshot);
+    }
+    confirm_live(*apps[i], snapshot);
+    snapshots.push_back(std::move(snapshot));
   }
   return snapshots;
 }
 
 LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig& app, const state::StateStore& store,
-                            bool with_processes) {
-  return std::move(read_lb_snapshots(executor, {&app}, {&store}, with_processes).front());
+                            SnapshotOptions options) {
+  return std::move(read_lb_snapshots(executor, {&app}, {&store}, options).front());
 }
 
 }  // namespace bluegreen::deployment

@@ -12,6 +12,7 @@
 // Thread-safety: read_lb_snapshot is reentrant.
 
 #include "config/config.h"
+#include "deployment/activity_record.h"
 #include "haproxy/config_file.h"
 #include "haproxy/runtime_api.h"
 #include "remote/executor.h"
@@ -31,8 +32,26 @@ struct LbSnapshot {
 
   std::optional<std::string> haproxy_text;
   std::optional<haproxy::LiveSelection> selection;
-  std::optional<state::Color> live;  // what HAProxy routes to
-  std::string live_problem;          // why `live` is empty
+  std::optional<state::Color> selected;  // what the config file selects
+  // What HAProxy routes to: `selected`, once nothing says the running HAProxy may not run that
+  // file (deployment/live_confirmation.h).
+  std::optional<state::Color> live;
+  std::string live_problem;  // why `live` is empty
+
+  // For telling whether the running HAProxy loaded the file: the file's modification time, and
+  // the LB's clock (boot time from /proc/stat, seconds since boot from /proc/uptime), all in
+  // seconds since the epoch or since boot, by the LB's own clock.
+  std::optional<std::int64_t> config_modified_s;
+  std::optional<std::int64_t> boot_time_s;
+  std::optional<double> uptime_s;
+  std::string clock_problem;  // why the LB's clock could not be read
+
+  // The app's activity record (deployment/activity_record.h), when there is one, and whether its
+  // lock is held now: true (another holder: in progress), false (free, or held by the caller: the
+  // record is left over from an interrupted operation), nullopt (could not be asked).
+  std::optional<Activity> activity;
+  std::string activity_problem;  // an unreadable or unparsable record
+  std::optional<bool> activity_running;
 
   StateFileStatus state_status = StateFileStatus::kUnreadable;
   std::optional<state::DeploymentState> state;
@@ -62,6 +81,15 @@ std::map<std::string, std::string> lb_placeholders(const config::AppConfig& app)
 // The app's reload command with its placeholders filled in.
 std::string lb_reload_command(const config::AppConfig& app);
 
+// Runs `command` on the app's load balancer with its command deadline (load_balancer.commandTimeout,
+// enforced on the LB too). The executor's result: an Error when the LB cannot be reached.
+bluegreen::Result<remote::CommandResult> run_on_lb(remote::Executor& executor, const config::AppConfig& app,
+                                                   const std::string& command);
+
+// A remote command's output for a message: the last 1500 bytes of its stderr and stdout, its
+// summary ("exit 1 in 12 ms") when it printed nothing, or the Error's message.
+std::string command_output(const bluegreen::Result<remote::CommandResult>& result);
+
 // Sends `command` (one line, e.g. "show proc") to one of HAProxy's runtime sockets on the app's
 // load balancer and returns the reply: through Executor::query_unix_socket, so no process starts
 // on the LB where its sshd forwards the socket. HAProxy answers at once, so the deadline is short
@@ -69,15 +97,26 @@ std::string lb_reload_command(const config::AppConfig& app);
 bluegreen::Result<std::string> query_haproxy_socket(remote::Executor& executor, const config::AppConfig& app,
                                                     const std::string& socket_path, const std::string& command);
 
-// `with_processes`: also ask the master socket (`show proc`): a switch needs it to verify its
-// reload, and status shows the master's pid, reloads and workers, or that it does not answer (a
-// stopped or hung master makes that query wait for its 2 s deadline).
+// How read_lb_snapshot looks.
+struct SnapshotOptions {
+  // Also ask the master socket (`show proc`): a switch needs it to verify its reload, and status
+  // shows the master's pid, reloads and workers, or that it does not answer (a stopped or hung
+  // master makes that query wait for its 2 s deadline).
+  bool with_processes = true;
+  // The caller holds the app's lock: an activity record found is then left over from an
+  // interrupted operation (nothing else can be running), and the lock is not asked about.
+  bool lock_is_ours = false;
+};
+
+// Everything is read in one SFTP exchange (the config, the state file, the activity record,
+// /proc/stat and /proc/uptime), then the sockets are asked; only when an activity record exists
+// is one command run (`flock -n` on the lock file: is its operation still running?).
 LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig& app, const state::StateStore& store,
-                            bool with_processes = true);
+                            SnapshotOptions options = {});
 
 // The same for several apps on one load balancer (all `apps` share load_balancer.ssh), in one read
 // of all their files: files and sockets that apps share are read once. `stores[i]` belongs to `apps[i]`.
 std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std::vector<const config::AppConfig*>& apps,
-                                          const std::vector<const state::StateStore*>& stores, bool with_processes);
+                                          const std::vector<const state::StateStore*>& stores, SnapshotOptions options);
 
 }  // namespace bluegreen::deployment

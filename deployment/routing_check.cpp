@@ -1,5 +1,6 @@
 #include "deployment/routing_check.h"
 
+#include "deployment/frontend_check.h"
 #include "deployment/lb_snapshot.h"
 
 #include <algorithm>
@@ -74,9 +75,18 @@ Finding frontend_serves(Services& services, const config::AppConfig& app, const 
   const auto deadline = services.time.now() + (expected.frontend_advisory ? milliseconds(2000) : milliseconds(5000));
   int streak = 0;
   remote::HealthReport last;
+  // An app whose health JSON names no colour is told by commit or version: the hosts' own
+  // answers, asked once.
+  std::optional<std::pair<remote::HealthReport, remote::HealthReport>> hosts;
   while (streak < 3 && services.time.now() < deadline && !stop.stop_requested()) {
     last = services.probe(url, app.health_gate.request_timeout);
-    const bool right = last.healthy() && last.color && state::parse_color(*last.color) == expected.color;
+    if (last.healthy() && !last.color && !hosts) {
+      hosts.emplace(services.probe(app.blue.health_url, app.health_gate.request_timeout),
+                    services.probe(app.green.health_url, app.health_gate.request_timeout));
+    }
+    const remote::HealthReport none;
+    const bool right = identify_colour(last, hosts ? hosts->first : none, hosts ? hosts->second : none) ==
+                       expected.color;
     streak = right ? streak + 1 : 0;
     if (streak < 3) (void)services.time.sleep_for(milliseconds(right ? 5 : 20), stop);
   }

@@ -1,5 +1,7 @@
 #include "deployment/standby_gate.h"
 
+#include "deployment/live_confirmation.h"
+
 #include <algorithm>
 
 namespace bluegreen::deployment {
@@ -38,6 +40,31 @@ std::string standby_problem_now(const config::AppConfig& app, const LbSnapshot& 
     }
   }
   return "";
+}
+
+std::optional<state::DeployRecord> last_deploy_to(const LbSnapshot& snapshot, state::Color color) {
+  if (const auto interrupted = interrupted_deploy_of(snapshot); interrupted && interrupted->color == color) {
+    return interrupted_deploy_record(*interrupted);
+  }
+  if (!snapshot.state) return std::nullopt;
+  const auto& deploys = snapshot.state->deploys;
+  for (auto it = deploys.rbegin(); it != deploys.rend(); ++it) {
+    if (it->color == color) return *it;
+  }
+  return std::nullopt;
+}
+
+std::string standby_deploy_problem(const LbSnapshot& snapshot, state::Color standby) {
+  const auto last = last_deploy_to(snapshot, standby);
+  if (!last || last->outcome == "ok") return "";
+  const std::string name = state::to_upper_string(standby);
+  std::string error = last->extra.value("error", std::string());
+  return "the last deploy to " + name + " (ref " + last->ref + ", started " + last->timestamp + ") " +
+         (last->outcome == "interrupted" ? std::string("was interrupted") : last->outcome) +
+         (error.empty() ? "" : ": " + error) + ". " + name +
+         " may be half deployed even though its health check passes (its old process may still be answering). "
+         "Deploy to it again (deploy_to_standby) until that succeeds, or, only to roll back from a broken PROD, "
+         "use emergency=true (the plan then shows this warning)";
 }
 
 }  // namespace bluegreen::deployment

@@ -10,6 +10,7 @@
 #include "deployment/lb_snapshot.h"
 #include "deployment/services.h"
 
+#include <optional>
 #include <stop_token>
 #include <string>
 
@@ -25,6 +26,15 @@ GateOutcome plan_time_standby_gate(Services& services, const config::AppConfig& 
 // for it).
 GateOutcome execution_standby_gate(Services& services, const config::AppConfig& app, state::Color standby,
                                    const std::stop_token& stop);
+
+// The last deploy to `color`: an interrupted one in the snapshot's activity record (it is newer
+// than anything recorded), else the newest of that colour in the state file; nullopt when none.
+std::optional<state::DeployRecord> last_deploy_to(const LbSnapshot& snapshot, state::Color color);
+
+// Why the standby's files may not be what its health check says, or "" when its last deploy
+// succeeded (or none is recorded): that deploy failed, was cancelled or was interrupted, so the
+// host may be half deployed while its old process still answers healthy. Says what to do.
+std::string standby_deploy_problem(const LbSnapshot& snapshot, state::Color standby);
 
 // Why the standby may not take traffic now, or "" when it may: the gate must have passed, and
 // HAProxy's own checks (snapshot.servers, when the stats socket is configured) must report every

@@ -1,5 +1,8 @@
 #include "deployment/status.h"
 
+#include "deployment/live_confirmation.h"
+#include "deployment/standby_gate.h"
+
 #include <future>
 #include <map>
 #include <sstream>
@@ -103,6 +106,20 @@ void assess(const config::AppConfig& app, StatusReport& report) {
                                 ") fails its health check: " + prod.health.summary());
     }
   }
+  if (const auto deploy = interrupted_deploy_of(lb_view)) {
+    report.drift.push_back("AN INTERRUPTED DEPLOY was found: " + deploy->describe() +
+                           ". Its server stopped before it finished, so " + state::to_upper_string(deploy->color) +
+                           " may be half deployed even if its health check passes. Deploy to it again "
+                           "(deploy_to_standby); a switch to it is refused until a deploy succeeds (or is an "
+                           "emergency).");
+  }
+  if (!lb_view.activity_problem.empty()) report.warnings.push_back(lb_view.activity_problem);
+  if (report.frontend && !report.frontend->indistinct.empty()) {
+    report.warnings.push_back("switches are refused: " + report.frontend->indistinct);
+  }
+  if (app.load_balancer.master_socket && !lb_view.clock_problem.empty()) {
+    report.warnings.push_back("whether HAProxy loaded its config file cannot be checked: " + lb_view.clock_problem);
+  }
   if (!lb_view.servers_problem.empty()) report.warnings.push_back(lb_view.servers_problem);
   if (!lb_view.processes_problem.empty()) report.warnings.push_back(lb_view.processes_problem);
   for (const auto* host : {&report.blue, &report.green}) {
@@ -129,7 +146,7 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
       group_stores.push_back(&stores[i]);
     }
     lb_reads.emplace_back(indexes, std::async(std::launch::async, [&services, group, group_stores] {
-                            return read_lb_snapshots(services.executor, group, group_stores, true);
+                            return read_lb_snapshots(services.executor, group, group_stores, SnapshotOptions{});
                           }));
   }
 
@@ -180,7 +197,9 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
       into->health = health.at(host_config->health_url);
     }
     if (const auto& url = app.load_balancer.verify_url) {
-      report.frontend = settle_frontend(services, app, report.lb, frontend_view(*url, health.at(*url)));
+      report.frontend = settle_frontend(
+          services, app, report.lb,
+          frontend_view(*url, health.at(*url), health.at(app.blue.health_url), health.at(app.green.health_url)));
     }
     assess(app, report);
   }
@@ -260,6 +279,12 @@ json StatusReport::to_json(const config::AppConfig& app) const {
   }
   j["history"] = history;
   j["stateFile"] = state_file;
+  j["activity"] = nullptr;
+  if (lb.activity) {
+    j["activity"] = lb.activity->to_json();
+    j["activity"]["running"] = lb.activity_running ? json(*lb.activity_running) : json(nullptr);
+    j["activity"]["interrupted"] = lb.activity_running == false && !switch_recorded(lb);
+  }
   j["drift"] = drift;
   j["warnings"] = warnings;
   return j;
@@ -280,6 +305,9 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
   };
 
   out << "DEPLOYMENT STATUS: " << app_name << "\n\n";
+  if (lb.activity && lb.activity_running == true && lb.activity->kind == ActivityKind::kDeploy) {
+    out << "⏳ DEPLOY IN PROGRESS: " << lb.activity->describe() << "\n\n";
+  }
   if (lb.live) {
     out << host_line("PROD:    ", host(*lb.live), true) << "\n";
     out << host_line("STANDBY: ", host(state::other(*lb.live)), false) << "\n\n";

@@ -22,6 +22,10 @@ class StepProgress {
   // as progress index+1 of size() with the message "step <index+1>/<size()>: <name><detail>".
   void begin(std::size_t index, const std::string& detail = "");
 
+  // The same text begin() reports: "step <index+1>/<size()>: <name><detail>" (std::out_of_range
+  // for an index past the end).
+  [[nodiscard]] std::string label(std::size_t index, const std::string& detail = "") const;
+
   [[nodiscard]] std::size_t size() const { return names_.size(); }
 
  private:

@@ -2,6 +2,7 @@
 
 #include "deployment/frontend_check.h"
 #include "deployment/lb_snapshot.h"
+#include "deployment/live_confirmation.h"
 #include "deployment/standby_gate.h"
 #include "deployment/status.h"
 
@@ -41,6 +42,19 @@ PlanInputs read_plan_inputs(Services& services, const config::AppConfig& app) {
   return inputs;
 }
 
+json last_deploy_json(const std::optional<state::DeployRecord>& deploy) {
+  if (!deploy) return nullptr;
+  return {{"ref", deploy->ref},
+          {"commit", deploy->commit},
+          {"outcome", deploy->outcome},
+          {"timestamp", deploy->timestamp}};
+}
+
+std::string last_deploy_text(const state::DeployRecord& deploy) {
+  return "ref " + deploy.ref + (deploy.commit.empty() ? "" : " commit " + short_commit(deploy.commit)) + ", " +
+         (deploy.outcome == "ok" ? "✅ succeeded" : "❌ " + deploy.outcome) + " (started " + deploy.timestamp + ")";
+}
+
 // Line `number` (1-based) of `text`, without a trailing CR.
 std::string line_at(const std::string& text, std::size_t number) {
   std::istringstream lines(text);
@@ -58,18 +72,37 @@ std::string line_at(const std::string& text, std::size_t number) {
 bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency) {
   const auto inputs = read_plan_inputs(services, app);
   const auto& snapshot = inputs.snapshot;
-  if (!snapshot.live)
+  PlanView view;
+  std::optional<Color> from = snapshot.live;
+  if (!from && interrupted_switch(snapshot)) {
+    // Rolled back first, then switched again: from what the state file records.
+    const auto& interrupted = *snapshot.activity;
+    if (snapshot.state && snapshot.state->prod != interrupted.from) {
+      return Error{snapshot.live_problem + ". The state file records PROD=" + state::to_upper_string(snapshot.state->prod) +
+                   ", which is not where the interrupted switch started, so it must be resolved by hand."};
+    }
+    from = interrupted.from;
+    view.interrupted = interrupted;
+    view.recovery_stage = interrupted_stage(snapshot);
+  }
+  if (!from || !snapshot.haproxy_text || !snapshot.selection) {
     return Error{snapshot.live_problem + ". A switch needs to know what is live; nothing was changed."};
+  }
   if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
     return Error{snapshot.state_problem};
   }
-  if (const auto mismatch = frontend_mismatch(app, snapshot, settle_frontend(services, app, snapshot, inputs.frontend));
-      !mismatch.empty()) {
-    return Error{mismatch};
+  if (inputs.frontend && !inputs.frontend->indistinct.empty() && !emergency) {
+    return Error{"Cannot switch traffic: its verification could never succeed: " + inputs.frontend->indistinct + "."};
+  }
+  if (!view.interrupted) {
+    if (const auto mismatch =
+            frontend_mismatch(app, snapshot, settle_frontend(services, app, snapshot, inputs.frontend));
+        !mismatch.empty()) {
+      return Error{mismatch};
+    }
   }
 
-  PlanView view;
-  view.plan = SwitchPlan{app.name, *snapshot.live, state::other(*snapshot.live), snapshot.generation(), emergency};
+  view.plan = SwitchPlan{app.name, *from, state::other(*from), snapshot.generation(), emergency};
   view.line_now = snapshot.selection->line;
   view.line_number = snapshot.selection->line_number;
   auto rewritten =
@@ -78,6 +111,11 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   view.line_after = line_at(*rewritten, view.line_number);
   view.standby_commit = (view.plan.to == Color::kBlue ? inputs.blue : inputs.green).deployed_commit;
   view.next_switch_number = (snapshot.state ? snapshot.state->switch_count : 0) + 1;
+  view.last_deploy = last_deploy_to(snapshot, view.plan.to);
+  if (const auto problem = standby_deploy_problem(snapshot, view.plan.to); !problem.empty()) {
+    if (!emergency) return Error{"Cannot switch traffic: " + problem + "."};
+    view.deploy_warning = problem;
+  }
 
   if (emergency) {  // health is shown, not required
     view.standby_health = services.probe(host_of(app, view.plan.to).health_url, app.health_gate.request_timeout);
@@ -89,14 +127,15 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
     return Error{"Cannot switch traffic: STANDBY " + state::to_upper_string(view.plan.to) + " is not healthy (" +
                  gate.reason +
                  "). Fix or redeploy it (deploy_to_standby), or, only to roll back from a broken PROD, use "
-                 "emergency=true."};
+                 "emergency=true." +
+                 (view.interrupted ? " (" + snapshot.live_problem + ")" : "")};
   }
   return view;
 }
 
 json plan_json(const config::AppConfig& app, const PlanView& view) {
   const auto& health = view.standby_health;
-  return {{"app", app.name},
+  json plan{{"app", app.name},
           {"from", {{"server", state::to_upper_string(view.plan.from)}, {"ip", host_of(app, view.plan.from).address}}},
           {"to", {{"server", state::to_upper_string(view.plan.to)}, {"ip", host_of(app, view.plan.to).address}}},
           {"haproxy",
@@ -108,10 +147,17 @@ json plan_json(const config::AppConfig& app, const PlanView& view) {
            {{"healthy", health.healthy()},
             {"health", health.summary()},
             {"version", health.version ? json(*health.version) : json(nullptr)},
-            {"commit", view.standby_commit ? json(*view.standby_commit) : json(nullptr)}}},
+            {"commit", view.standby_commit ? json(*view.standby_commit) : json(nullptr)},
+            {"lastDeploy", last_deploy_json(view.last_deploy)}}},
           {"emergency", view.plan.emergency},
           {"stateGeneration", view.plan.generation},
           {"switchNumber", view.next_switch_number}};
+  if (view.interrupted) {
+    plan["interruptedSwitch"] = view.interrupted->to_json();
+    plan["interruptedSwitch"]["stage"] = view.recovery_stage;
+  }
+  if (!view.deploy_warning.empty()) plan["warning"] = view.deploy_warning;
+  return plan;
 }
 
 std::string approval_request_text(const config::AppConfig& app, const PlanView& view, const std::string& token,
@@ -125,6 +171,13 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
       << "New PROD: " << to << " (" << host_of(app, view.plan.to).address << ") — "
       << (view.standby_health.healthy() ? "✅ healthy" : "❌ NOT healthy") << ", " << view.standby_health.summary();
   if (view.standby_commit) out << ", deployed commit " << short_commit(*view.standby_commit);
+  if (view.last_deploy) out << "\nLast deploy to " << to << ": " << last_deploy_text(*view.last_deploy);
+  if (!view.deploy_warning.empty()) out << "\n⚠️ WARNING: " << view.deploy_warning << ".";
+  if (view.interrupted) {
+    out << "\n\n⚠️ AN INTERRUPTED SWITCH will be rolled back first: " << view.interrupted->describe()
+        << ". Its server stopped before it finished: " << view.recovery_stage << ". Approving this plan first puts "
+        << from << "'s config back, reloads HAProxy and verifies " << from << ", then does the switch below.";
+  }
   out << "\n\nHAProxy " << app.load_balancer.haproxy_config << " line " << view.line_number << ":\n"
       << "  now:   " << trim_blanks(view.line_now) << "\n"
       << "  after: " << trim_blanks(view.line_after) << "\n\n"

@@ -5,6 +5,7 @@
 // Thread-safety: reentrant.
 
 #include "config/config.h"
+#include "deployment/activity_record.h"
 #include "deployment/approvals.h"
 #include "deployment/services.h"
 
@@ -25,12 +26,21 @@ struct PlanView {
   remote::HealthReport standby_health;
   std::optional<std::string> standby_commit;  // git HEAD in the standby's app dir, when readable
   std::int64_t next_switch_number = 1;
+  // A switch whose server stopped before it finished: the switch rolls it back first
+  // (switch_recovery.h); `recovery_stage` is how far it had got (live_confirmation.h).
+  std::optional<Activity> interrupted;
+  std::string recovery_stage;
+  std::optional<state::DeployRecord> last_deploy;  // the last deploy to the standby, when recorded
+  std::string deploy_warning;  // an emergency plan's warning that the standby's last deploy did not succeed
 };
 
 // Computes the plan from the live system: the LB snapshot, the frontend, both hosts' commits, and
-// (unless `emergency`) the standby's consecutive-success gate. Errors (all kFailed, with what to
-// do): live colour unknown, corrupt or unreadable state file, the running HAProxy contradicting
-// its config file, a config that cannot be rewritten, or an unhealthy standby.
+// (unless `emergency`) the standby's consecutive-success gate. An interrupted switch is planned as
+// its rollback followed by the same switch (its `from` is what the state file records). Errors
+// (all kFailed, with what to do): live colour unknown, corrupt or unreadable state file, the
+// running HAProxy contradicting its config file, a config that cannot be rewritten, an unhealthy
+// standby, or (unless `emergency`) a standby whose last deploy failed, was cancelled or was
+// interrupted.
 bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency);
 
 // The plan for the human, ending with how to approve: `token` is quoted as the approvalToken to
@@ -39,7 +49,9 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
                                   std::chrono::milliseconds ttl);
 
 // The same plan as JSON: {app, from{server,ip}, to{server,ip}, haproxy{config,lineNumber,now,after},
-// standby{healthy,health,version,commit}, emergency, stateGeneration, switchNumber}.
+// standby{healthy,health,version,commit,lastDeploy{ref,commit,outcome,timestamp}|null},
+// emergency, stateGeneration, switchNumber, and when they apply: interruptedSwitch{...,stage},
+// warning}.
 nlohmann::json plan_json(const config::AppConfig& app, const PlanView& view);
 
 }  // namespace bluegreen::deployment

@@ -5,12 +5,15 @@
 #include "deployment/lb_scripts.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/routing_check.h"
+#include "deployment/live_confirmation.h"
 #include "deployment/standby_gate.h"
 #include "deployment/step_progress.h"
+#include "deployment/switch_recovery.h"
 
 #include <exception>
 #include <future>
 #include <optional>
+#include <unistd.h>
 
 namespace bluegreen::deployment {
 namespace {
@@ -20,29 +23,21 @@ using state::Color;
 
 enum SwitchStep : std::size_t { kLock, kRecheck, kSwap, kReload, kVerify, kRecord };
 
-// A remote command's output for a message: its stderr and stdout tails, or its summary.
-std::string output_of(const remote::CommandResult& result) {
-  std::string text = bluegreen::tail_of(result.err.tail + result.out.tail, 1500);
-  return text.empty() ? result.summary() : text;
-}
+std::string output_of(const remote::CommandResult& result) { return command_output(result); }
+std::string output_of(const bluegreen::Result<remote::CommandResult>& result) { return command_output(result); }
 
-std::string output_of(const bluegreen::Result<remote::CommandResult>& result) {
-  return result ? output_of(*result) : result.error().message;
-}
-
-// Runs on the LB with the app's command deadline.
 bluegreen::Result<remote::CommandResult> on_lb(Services& services, const config::AppConfig& app,
                                                const std::string& command) {
-  remote::CommandOptions options;
-  options.deadline = app.load_balancer.command_timeout;
-  return services.executor.run(app.load_balancer.ssh, command, options);
+  return run_on_lb(services.executor, app, command);
 }
 
 // The state after the switch: `snapshot`'s state (or, with no file yet, HAProxy's truth) with
-// the roles swapped, the count bumped and the switch in the history.
+// the roles swapped, the count bumped and the switch in the history (and an interrupted deploy
+// found on the way, so it is not forgotten when the activity record is removed).
 state::DeploymentState next_state(const config::AppConfig& app, const LbSnapshot& snapshot, const SwitchPlan& plan,
                                   const std::string& client) {
   state::DeploymentState next = snapshot.state.value_or(state::DeploymentState{});
+  if (const auto deploy = interrupted_deploy_of(snapshot)) next.deploys.push_back(interrupted_deploy_record(*deploy));
   const std::string timestamp = state::utc_timestamp();
   next.prod = plan.to;
   next.switch_count += 1;
@@ -117,6 +112,17 @@ class SwitchRun {
   SwitchRun& operator=(const SwitchRun&) = delete;
 
   SwitchOutcome run() {
+    auto outcome = run_steps();
+    settle_activity(outcome);
+    if (!recovered_.empty()) {
+      outcome.text = "Before the switch, " + recovered_ + ".\n\n" + outcome.text;
+      outcome.structured["recoveredInterruptedSwitch"] = recovered_;
+    }
+    return outcome;
+  }
+
+ private:
+  SwitchOutcome run_steps() {
     if (auto ended = take_lock()) return *ended;
     if (auto ended = recheck_plan()) return *ended;
     if (auto ended = stage_candidate()) return *ended;
@@ -135,9 +141,12 @@ class SwitchRun {
     return completed();
   }
 
- private:
   std::optional<SwitchOutcome> take_lock();
   std::optional<SwitchOutcome> recheck_plan();
+  std::optional<SwitchOutcome> recover_interrupted_switch();
+  [[nodiscard]] bool standby_checks_in_transition() const;
+  void write_activity();
+  void settle_activity(const SwitchOutcome& outcome);
   std::optional<SwitchOutcome> stage_candidate();
   std::optional<SwitchOutcome> swap_config();
   std::string reload_and_verify();
@@ -177,6 +186,14 @@ class SwitchRun {
   bool cancelled_ = false;        // the failure after the swap was a cancellation
   bool state_uncertain_ = false;  // the state file was replaced but not confirmed
   bool recording_ = false;        // the state file is being (or was) replaced
+  // The activity record (activity_record.h): written before the swap; what it replaced (an
+  // interrupted deploy's record, put back when this switch records nothing); kept when the user
+  // must act.
+  std::future<bluegreen::Result<remote::CommandResult>> activity_write_;
+  bool activity_written_ = false;
+  std::optional<Activity> replaced_activity_;
+  bool keep_activity_ = false;
+  std::string recovered_;  // what rolling back an interrupted switch did, when one was found
   TimeSource::TimePoint validation_started_;
   // The futures run lambdas that read services_, app_, plan_ and stop_ (declared above, so alive
   // until the futures are joined); validation_ is declared after lock_, so it is joined before
@@ -203,7 +220,14 @@ std::optional<SwitchOutcome> SwitchRun::take_lock() {
 std::optional<SwitchOutcome> SwitchRun::recheck_plan() {
   steps_.begin(kRecheck);
   auto frontend = std::async(std::launch::async, [this] { return probe_frontend(services_, app_); });
-  snapshot_ = read_lb_snapshot(services_.executor, app_, store_);
+  snapshot_ = read_lb_snapshot(services_.executor, app_, store_, SnapshotOptions{true, true});
+  if (interrupted_switch(snapshot_)) {
+    if (auto ended = recover_interrupted_switch()) return ended;
+    frontend = std::async(std::launch::async, [this] { return probe_frontend(services_, app_); });
+  }
+  if (const auto problem = standby_deploy_problem(snapshot_, plan_.to); !problem.empty() && !plan_.emergency) {
+    return refuse(problem);
+  }
   if (const auto check = plan_no_longer_holds(services_, app_, plan_, snapshot_, frontend.get()); !check.why.empty()) {
     return refuse(check.why, check.routes_to);
   }
@@ -214,12 +238,89 @@ std::optional<SwitchOutcome> SwitchRun::recheck_plan() {
   return std::nullopt;
 }
 
+// A switch whose server died before it finished is rolled back first (switch_recovery.h), so this
+// one starts from the config its plan was made from; then the live system is read again.
+std::optional<SwitchOutcome> SwitchRun::recover_interrupted_switch() {
+  reporter_.note("an interrupted switch was found (" + snapshot_.activity->describe() + "); rolling it back first");
+  const auto recovery = roll_back_interrupted_switch(services_, app_, snapshot_);
+  const json details{{"interrupted", snapshot_.activity->to_json()}, {"result", recovery.text}};
+  (void)store_.audit({"recover-interrupted-switch", client_, recovery.ok ? "rolled-back" : "failed", details});
+  if (!recovery.ok) {
+    keep_activity_ = true;
+    return refuse("ACTION NEEDED: " + recovery.text, std::nullopt);
+  }
+  recovered_ = recovery.text;
+  // The interrupted switch's record is done with; what it replaced (an interrupted deploy) stays.
+  auto replaced = parse_activity(snapshot_.activity->replaced);
+  (void)on_lb(services_, app_,
+              replaced ? write_activity_script(app_, *replaced) : remove_activity_script(app_));
+  // The reload restarted HAProxy's health checks: give its view of the standby a moment to settle
+  // ("UP 1/2" is a transition) before the checks below judge it.
+  const auto settle_until = services_.time.now() + std::chrono::seconds(10);
+  do {
+    snapshot_ = read_lb_snapshot(services_.executor, app_, store_, SnapshotOptions{true, true});
+  } while (standby_checks_in_transition() && services_.time.now() < settle_until &&
+           services_.time.sleep_for(std::chrono::milliseconds(250), stop_));
+  return std::nullopt;
+}
+
+bool SwitchRun::standby_checks_in_transition() const {
+  if (!snapshot_.servers) return false;
+  for (const auto& server : *snapshot_.servers) {
+    if (server.backend == backend_of(app_, plan_.to) && server.server != "BACKEND" &&
+        server.status.find('/') != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// What a server that dies from here on leaves behind: which switch, from which state generation
+// and reload count. Written while the candidate is checked; the swap waits for it.
+void SwitchRun::write_activity() {
+  Activity activity;
+  activity.kind = ActivityKind::kSwitch;
+  activity.app = app_.name;
+  activity.client = client_;
+  activity.since = state::utc_timestamp();
+  activity.server_pid = ::getpid();
+  activity.step = "validating the new HAProxy config and switching it in";
+  activity.step_since = activity.since;
+  activity.from = plan_.from;
+  activity.color = plan_.to;
+  activity.generation = snapshot_.generation();
+  if (snapshot_.processes) activity.reloads_before = snapshot_.processes->reloads;
+  if (auto deploy = interrupted_deploy_of(snapshot_)) {
+    replaced_activity_ = deploy;
+    activity.replaced = deploy->to_json().dump();
+  }
+  activity_write_ = std::async(std::launch::async, [this, script = write_activity_script(app_, activity)] {
+    return on_lb(services_, app_, script);
+  });
+}
+
+// The record goes once the switch has ended, unless the user must act (then it tells the next
+// status what happened); an interrupted deploy it replaced is put back unless the state file now
+// records it.
+void SwitchRun::settle_activity(const SwitchOutcome& outcome) {
+  if (activity_write_.valid()) {
+    const auto written = activity_write_.get();
+    activity_written_ = written && written->succeeded();
+  }
+  if (!activity_written_ || keep_activity_) return;
+  const bool state_has_deploy = outcome.switched;
+  (void)on_lb(services_, app_,
+              replaced_activity_ && !state_has_deploy ? write_activity_script(app_, *replaced_activity_)
+                                                      : remove_activity_script(app_));
+}
+
 // The candidate config is written beside the live one and checked (`haproxy -c`) while the
 // standby's probes finish: neither changes anything HAProxy reads, and the check is the slowest
 // part of a switch. The new state is written beside the old one too: a full or read-only disk
 // stops the switch here.
 std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
   validation_started_ = services_.time.now();
+  write_activity();
   validation_ = std::async(std::launch::async, [this, script = validate_candidate_script(app_, candidate_)] {
     return on_lb(services_, app_, script);
   });
@@ -255,6 +356,7 @@ SwitchOutcome SwitchRun::swap_not_confirmed(const std::string& failure) {
   if (live && *live == candidate_) return roll_back(failure + "; the live config was replaced");
   const std::string why = live ? "it holds neither" : live.error().message;
   store_.discard(*prepared_);
+  keep_activity_ = true;
   RollbackReport unknown;
   unknown.text = "the live config could not be checked (" + why + "), so nothing was restored: " + backup_path(app_) +
                  " may be an older switch's. Look at " + lb.haproxy_config +
@@ -292,6 +394,8 @@ SwitchOutcome SwitchRun::refuse(const std::string& why, std::optional<Color> rou
 std::optional<SwitchOutcome> SwitchRun::swap_config() {
   steps_.begin(kSwap);
   const auto validated = validation_.get();
+  const auto recorded = activity_write_.get();
+  activity_written_ = recorded && recorded->succeeded();
   const auto& cfg = app_.load_balancer.haproxy_config;
   if (stop_.stop_requested()) {  // cancelled while `haproxy -c` ran: the live config is still untouched
     store_.discard(*prepared_);
@@ -304,9 +408,19 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
       return refuse("the new HAProxy config failed validation (" + app_.load_balancer.validate_command + "):\n" +
                     output_of(*validated) + "\nThe live config is untouched.");
     }
+    if (validated && validated->exit_status == state::kSymlinkRefusedExit) {  // nothing was written
+      return refuse(output_of(*validated) + " The live config is untouched.");
+    }
     remove_candidate();
     return refuse("checking the new HAProxy config failed: " + output_of(validated) +
                   " (the live config is untouched)");
+  }
+  if (!activity_written_) {
+    store_.discard(*prepared_);
+    remove_candidate();
+    return refuse("cannot write the switch's activity record " + activity_path(app_) +
+                  " (without it, a switch cut off halfway could not be recognised): " + output_of(recorded) +
+                  ". The live config is untouched.");
   }
   const auto swapped = on_lb(services_, app_, swap_config_script(app_, *snapshot_.haproxy_text));
   if (!swapped || !swapped->succeeded()) {
@@ -383,6 +497,7 @@ RollbackReport SwitchRun::restore_previous() {
 SwitchOutcome SwitchRun::roll_back(const std::string& failure) {
   store_.discard(*prepared_);  // best effort; harmless when the rename already consumed it
   const RollbackReport rollback = restore_previous();
+  keep_activity_ = !rollback.verified || rollback.state_uncertain;
   auto outcome = switch_rolled_back(app_, plan_, failure, rollback);
   if (cancelled_) {
     // MCP sends no result for a cancelled call, so this log line is what the client sees.

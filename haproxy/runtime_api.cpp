@@ -156,6 +156,28 @@ bluegreen::Result<std::vector<ServerStatus>> parse_show_stat(std::string_view cs
   return statuses;
 }
 
+std::optional<std::int64_t> parse_proc_uptime(std::string_view text) {
+  // d, h, m, s in this order, each after a number.
+  std::int64_t total = 0;
+  std::int64_t number = -1;
+  std::size_t unit = 0;
+  static constexpr std::string_view kUnits = "dhms";
+  static constexpr std::array<std::int64_t, 4> kSeconds{86400, 3600, 60, 1};
+  for (const char c : text) {
+    if (c >= '0' && c <= '9') {
+      if (number > 100000000) return std::nullopt;
+      number = (number < 0 ? 0 : number * 10) + (c - '0');
+      continue;
+    }
+    if (unit >= kUnits.size() || c != kUnits[unit] || number < 0) return std::nullopt;
+    total += number * kSeconds[unit];
+    number = -1;
+    ++unit;
+  }
+  if (unit != kUnits.size() || number >= 0) return std::nullopt;
+  return total;
+}
+
 bluegreen::Result<ProcessInfo> parse_show_proc(std::string_view text) {
   const auto lines = split_lines(text);
   const auto header =
@@ -204,6 +226,10 @@ bluegreen::Result<ProcessInfo> parse_show_proc(std::string_view text) {
       master_seen = true;
     } else if (type == "worker") {
       (section == Section::workers ? info.current_worker_pids : info.old_worker_pids).push_back(*pid);
+      const auto uptime = words.size() >= 4 ? parse_proc_uptime(words[3]) : std::nullopt;
+      if (section == Section::workers && uptime) {
+        info.current_worker_uptime_s = std::min(info.current_worker_uptime_s.value_or(*uptime), *uptime);
+      }
     }
   }
   if (!master_seen) return Error{"HAProxy `show proc`: no master process in the answer; " + quote_answer(text)};

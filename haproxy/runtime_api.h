@@ -10,6 +10,8 @@
 
 #include "common/result.h"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,7 +52,14 @@ struct ProcessInfo {
   int failed_reloads = 0;                // of those, how many did not start a new worker (e.g. invalid config)
   std::vector<int> current_worker_pids;  // "# workers": serving with the newest loaded config
   std::vector<int> old_worker_pids;      // "# old workers": finishing connections from before a reload
+  // How long the current workers have run, in whole seconds (the `<uptime>` column, "0d00h05m12s";
+  // the youngest when there are several): they started with the config loaded at the last
+  // successful reload. Unset when no current worker reports a readable uptime.
+  std::optional<std::int64_t> current_worker_uptime_s;
 };
+
+// "1d02h03m04s" (HAProxy's `show proc` uptime) in seconds; nullopt for any other text.
+std::optional<std::int64_t> parse_proc_uptime(std::string_view text);
 
 // Parses the answer to `show proc`. External programs ("# programs") are ignored.
 // Errors: no `#<PID>` header (the answer is quoted), no master row, or a row whose pid or reload

@@ -1,5 +1,6 @@
 #include "mcp/server.h"
 
+#include "common/text.h"
 #include "mcp/protocol_version.h"
 #include "mcp/schema.h"
 
@@ -71,12 +72,15 @@ class Server::CallContext final : public ToolContext {
     call_.last_progress = progress;
     json params{{"progressToken", *call_.progress_token}, {"progress", progress}};
     if (total) params["total"] = *total;
-    if (!message.empty()) params["message"] = std::move(message);
+    if (!message.empty()) params["message"] = bluegreen::neutralize_terminal_controls(message);
     // Sent while holding progress_mutex so two threads of one handler cannot reorder values.
     server_.send(make_notification("notifications/progress", std::move(params)));
   }
 
-  void log(LogLevel level, std::string message) override { server_.log_to_client(level, message); }
+  // Tool log lines carry remote output as tool results do (see ToolResult::to_json).
+  void log(LogLevel level, std::string message) override {
+    server_.log_to_client(level, bluegreen::neutralize_terminal_controls(message));
+  }
 
   [[nodiscard]] std::string client_name() const override { return server_.client_name(); }
 
@@ -89,7 +93,9 @@ class Server::CallContext final : public ToolContext {
       return bluegreen::Error{"invalid elicitation schema: " + *problem};
     }
     auto answer = server_.request_client(call_, "elicitation/create",
-                                         json{{"message", message}, {"requestedSchema", requested_schema}}, timeout);
+                                         json{{"message", bluegreen::neutralize_terminal_controls(message)},
+                                              {"requestedSchema", requested_schema}},
+                                         timeout);
     if (!answer) return answer.error();
 
     const json& result = *answer;

@@ -1,10 +1,33 @@
 #include "mcp/tool.h"
 
+#include "common/text.h"
+
 #include <utility>
+#include <vector>
 
 namespace bluegreen::mcp {
 
 using nlohmann::json;
+
+namespace {
+
+// Every string value in `value` (not object keys: those are the tools' own field names) through
+// neutralize_terminal_controls. Iterative, so a deeply nested value cannot exhaust the stack.
+void neutralize_strings(json& value) {
+  std::vector<json*> pending{&value};
+  while (!pending.empty()) {
+    json* item = pending.back();
+    pending.pop_back();
+    if (item->is_string()) {
+      auto& text = item->get_ref<std::string&>();
+      text = neutralize_terminal_controls(text);
+    } else if (item->is_structured()) {
+      for (auto& child : *item) pending.push_back(&child);
+    }
+  }
+}
+
+}  // namespace
 
 json ToolDefinition::to_json() const {
   json tool{{"name", name}, {"description", description}, {"inputSchema", input_schema}};
@@ -37,6 +60,7 @@ ToolResult ToolResult::error(std::string text, std::optional<json> structured) {
 json ToolResult::to_json() const {
   json result{{"content", content}, {"isError", is_error}};
   if (structured_content) result["structuredContent"] = *structured_content;
+  neutralize_strings(result);
   return result;
 }
 

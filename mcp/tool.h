@@ -46,6 +46,11 @@ struct ToolResult {
   static ToolResult text(std::string text, std::optional<nlohmann::json> structured = std::nullopt);
   static ToolResult error(std::string text, std::optional<nlohmann::json> structured = std::nullopt);
 
+  // The result as MCP's CallToolResult. This is the one seam where tool output leaves the server:
+  // every string in `content` and `structured_content` goes through
+  // bluegreen::neutralize_terminal_controls (common/text.h), because tool text carries remote
+  // output (command tails, file contents, HAProxy replies) that CLI clients print to a terminal.
+  // Progress, log and elicitation messages of a call are neutralised the same way (mcp/server.cpp).
   [[nodiscard]] nlohmann::json to_json() const;
 };
 

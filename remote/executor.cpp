@@ -66,18 +66,70 @@ bluegreen::Result<SocketReply> query_unix_socket_with_socat(const CommandRunner&
   return SocketReply{std::move(result->out.tail), result->duration, false};
 }
 
+namespace {
+
+// One file's part of the `cat` script's output, starting the search at `at` (moved past it).
+// `where` ("PATH on HOST") is for messages.
+FileRead parse_cat_output(const std::string& out, const std::string& tag, std::size_t cap_bytes, std::size_t& at,
+                          const std::string& where) {
+  const std::string open = tag + " file ";
+  const std::string exit = "\n" + tag + " exit ";
+  const std::string missing = "\n" + tag + " missing\n";
+  FileRead file;
+  const auto marker = out.find(open, at);
+  const auto line_end = marker == std::string::npos ? marker : out.find('\n', marker + open.size());
+  if (line_end == std::string::npos) {
+    file.problem = "the output of reading " + where + " is incomplete";
+    return file;
+  }
+  // "MTIME\n" follows the marker: empty when stat failed.
+  const std::string digits = out.substr(marker + open.size(), line_end - marker - open.size());
+  std::optional<std::int64_t> modified;
+  if (!digits.empty() && digits.size() <= 18 && digits.find_first_not_of("0123456789") == std::string::npos) {
+    modified = std::stoll(digits);
+  }
+  const auto begin = line_end + 1;
+  const auto end = out.find("\n" + tag + " ", begin);
+  if (end == std::string::npos) {
+    file.problem = "the output of reading " + where + " is incomplete";
+  } else if (out.compare(end, missing.size(), missing) == 0) {
+    file.missing = true;
+    at = end + missing.size();
+  } else if (out.compare(end, exit.size(), exit) == 0) {
+    std::string content = out.substr(begin, end - begin);
+    if (const int status = std::atoi(out.c_str() + end + exit.size()); status != 0) {
+      file.problem = bluegreen::trim_trailing(content);
+      if (file.problem.empty()) file.problem = "cat exited with status " + std::to_string(status);
+      if (file.problem.size() > 400) file.problem = file.problem.substr(0, 400) + "...";
+    } else if (content.size() > cap_bytes) {
+      file.problem = "larger than " + std::to_string(cap_bytes) + " bytes";
+    } else {
+      file.content = std::move(content);
+      file.modified_epoch_s = modified;
+    }
+    at = end + exit.size();
+  } else {
+    file.problem = "the output of reading " + where + " is garbled";
+  }
+  return file;
+}
+
+}  // namespace
+
 bluegreen::Result<std::vector<FileRead>> read_files_with_cat(const CommandRunner& run, const std::string& host,
                                                              const std::vector<std::string>& paths,
                                                              const CommandOptions& options) {
-  // Per file: "@@TAG file\n<content>\n@@TAG exit N\n", or "@@TAG file\n\n@@TAG missing\n". The
-  // tag is random, so no file content can fake a marker.
+  // Per file: "@@TAG file MTIME\n<content>\n@@TAG exit N\n", or "@@TAG file \n\n@@TAG missing\n"
+  // (MTIME: seconds since the epoch, from stat). The tag is random, so no file content can fake a
+  // marker.
   std::random_device random;
   const std::string tag = "@@" + std::to_string(std::uniform_int_distribution<unsigned long long>()(random));
   std::string script;
   for (const auto& path : paths) {
     const std::string file = shell_quote(path);
-    script += "printf '" + tag + " file\\n'; if [ -e " + file + " ]; then cat -- " + file + " 2>&1; printf '\\n" + tag +
-              " exit %s\\n' \"$?\"; else printf '\\n" + tag + " missing\\n'; fi; ";
+    script += "printf '" + tag + " file %s\\n' \"$(stat -c %Y -- " + file + " 2>/dev/null)\"; if [ -e " + file +
+              " ]; then cat -- " + file + " 2>&1; printf '\\n" + tag + " exit %s\\n' \"$?\"; else printf '\\n" + tag +
+              " missing\\n'; fi; ";
   }
   CommandOptions cat_options = options;
   cat_options.host_timeout = false;  // `cat` of local files ends by itself; the deadline holds here
@@ -93,37 +145,10 @@ bluegreen::Result<std::vector<FileRead>> read_files_with_cat(const CommandRunner
     return bluegreen::Error{"reading files on " + host + ": together they exceed " +
                             std::to_string(cat_options.output_cap_bytes) + " bytes"};
   }
-  const std::string& out = result->out.tail;
-  const std::string open = tag + " file\n";
-  const std::string exit = "\n" + tag + " exit ";
-  const std::string missing = "\n" + tag + " missing\n";
   std::vector<FileRead> files;
   std::size_t at = 0;
   for (const auto& path : paths) {
-    FileRead file;
-    const auto start = out.find(open, at);
-    const auto end = start == std::string::npos ? start : out.find("\n" + tag + " ", start + open.size());
-    if (end == std::string::npos) {
-      file.problem = "the output of reading " + path + " on " + host + " is incomplete";
-    } else if (out.compare(end, missing.size(), missing) == 0) {
-      file.missing = true;
-      at = end + missing.size();
-    } else if (out.compare(end, exit.size(), exit) == 0) {
-      std::string content = out.substr(start + open.size(), end - start - open.size());
-      if (const int status = std::atoi(out.c_str() + end + exit.size()); status != 0) {
-        file.problem = bluegreen::trim_trailing(content);
-        if (file.problem.empty()) file.problem = "cat exited with status " + std::to_string(status);
-        if (file.problem.size() > 400) file.problem = file.problem.substr(0, 400) + "...";
-      } else if (content.size() > options.output_cap_bytes) {
-        file.problem = "larger than " + std::to_string(options.output_cap_bytes) + " bytes";
-      } else {
-        file.content = std::move(content);
-      }
-      at = end + exit.size();
-    } else {
-      file.problem = "the output of reading " + path + " on " + host + " is garbled";
-    }
-    files.push_back(std::move(file));
+    files.push_back(parse_cat_output(result->out.tail, tag, options.output_cap_bytes, at, path + " on " + host));
   }
   return files;
 }

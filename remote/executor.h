@@ -27,6 +27,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -78,6 +79,9 @@ struct FileRead {
   bool missing = false;  // there is no such file
   std::string problem;   // why it could not be read (permission, a directory, too large, ...)
   std::string content;   // the whole file, when neither
+  // When the file was last modified, in seconds since the Unix epoch by the host's clock (SFTP
+  // reports whole seconds): set when the file was read and the host reported it.
+  std::optional<std::int64_t> modified_epoch_s;
 };
 
 // A remote process kept running for as long as the handle lives; used to hold a lock (flock) on

@@ -97,6 +97,13 @@ std::string read_request(std::uint32_t id, std::string_view handle, std::uint64_
   return packet(kRead, fields);
 }
 
+std::string fstat_request(std::uint32_t id, std::string_view handle) {
+  std::string fields;
+  put_u32(fields, id);
+  put_string(fields, handle);
+  return packet(kFstat, fields);
+}
+
 std::string close_request(std::uint32_t id, std::string_view handle) {
   std::string fields;
   put_u32(fields, id);
@@ -133,6 +140,15 @@ bluegreen::Result<Reply> parse_reply(const Packet& packet) {
     if (!fields.at_end()) reply.message = std::string(fields.string());  // optional in version 3
   } else if (packet.type == kHandle || packet.type == kData) {
     reply.payload = std::string(fields.string());
+  } else if (packet.type == kAttrs) {
+    const auto flags = fields.u32();
+    if ((flags & kAttrSize) != 0) (void)fields.u32(), (void)fields.u32();  // uint64 size
+    if ((flags & kAttrUidGid) != 0) (void)fields.u32(), (void)fields.u32();
+    if ((flags & kAttrPermissions) != 0) (void)fields.u32();
+    if ((flags & kAttrAcModTime) != 0) {
+      (void)fields.u32();  // atime
+      reply.mtime = fields.u32();
+    }
   }
   if (!fields.ok()) {
     return Error{"the SFTP server sent a malformed reply of packet type " + std::to_string(packet.type)};
@@ -182,6 +198,7 @@ bluegreen::Result<std::string> FileReadExchange::on_reply(const Packet& packet) 
   switch (answered.type) {
     case kOpen: understood = on_open_reply(*reply, answered.file, out); break;
     case kRead: understood = on_read_reply(*reply, answered.file, out); break;
+    case kFstat: understood = on_fstat_reply(*reply, answered.file); break;
     default: understood = reply->type == kStatus;  // CLOSE: the file is read already
   }
   if (!understood) return unexpected(packet.type);
@@ -211,6 +228,7 @@ bool FileReadExchange::on_open_reply(const Reply& reply, std::size_t file, std::
   if (reply.type == kHandle) {
     handles_[file] = reply.payload;
     read_more(file, out);  // reading starts while the other opens are answered
+    out += fstat_request(track(kFstat, file), handles_[file]);
     return true;
   }
   if (reply.type != kStatus) return false;
@@ -220,6 +238,16 @@ bool FileReadExchange::on_open_reply(const Reply& reply, std::size_t file, std::
     fail_file(file, "cannot open it: " + status_text(reply.status, reply.message));
   }
   return true;
+}
+
+// A server that cannot say (a failure STATUS, no times in ATTRS) leaves the time unknown; the
+// content still counts.
+bool FileReadExchange::on_fstat_reply(const Reply& reply, std::size_t file) {
+  if (reply.type == kAttrs) {
+    if (reply.mtime) files_[file].modified_epoch_s = *reply.mtime;
+    return true;
+  }
+  return reply.type == kStatus;
 }
 
 bool FileReadExchange::on_read_reply(const Reply& reply, std::size_t file, std::string& out) {

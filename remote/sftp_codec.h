@@ -1,7 +1,7 @@
 #pragma once
 // Internal to remote/ (SshExecutor's SFTP reader and its unit tests): SFTP version 3 as bytes, with
-// no I/O and no libssh. Just what reading whole files needs: INIT, OPEN (read-only), READ, CLOSE
-// and their replies (VERSION, STATUS, HANDLE, DATA).
+// no I/O and no libssh. Just what reading whole files needs: INIT, OPEN (read-only), READ, FSTAT,
+// CLOSE and their replies (VERSION, STATUS, HANDLE, DATA, ATTRS).
 //
 // Source: draft-ietf-secsh-filexfer-02 (SFTP protocol version 3, the version OpenSSH's
 // sftp-server speaks). Every packet is `uint32 length` (big-endian; counts the bytes after it),
@@ -37,14 +37,21 @@ constexpr std::uint8_t kVersion = 2;
 constexpr std::uint8_t kOpen = 3;
 constexpr std::uint8_t kClose = 4;
 constexpr std::uint8_t kRead = 5;
+constexpr std::uint8_t kFstat = 8;
 constexpr std::uint8_t kStatus = 101;
 constexpr std::uint8_t kHandle = 102;
 constexpr std::uint8_t kData = 103;
+constexpr std::uint8_t kAttrs = 105;
 constexpr std::uint32_t kStatusOk = 0;
 constexpr std::uint32_t kStatusEof = 1;
 constexpr std::uint32_t kStatusNoSuchFile = 2;
 constexpr std::uint32_t kStatusPermissionDenied = 3;
 constexpr std::uint32_t kStatusFailure = 4;
+// ATTRS flags (section 5): which fields follow, in this order.
+constexpr std::uint32_t kAttrSize = 0x1;
+constexpr std::uint32_t kAttrUidGid = 0x2;
+constexpr std::uint32_t kAttrPermissions = 0x4;
+constexpr std::uint32_t kAttrAcModTime = 0x8;
 constexpr std::uint32_t kOpenForReading = 1;       // SSH_FXF_READ (section 6.3)
 constexpr std::uint32_t kReadChunk = 64 * 1024;    // bytes per READ: every server accepts this much
 constexpr std::uint32_t kMaxPacket = 1024 * 1024;  // bytes; anything larger is not an SFTP server talking
@@ -61,6 +68,7 @@ std::string open_request(std::uint32_t id, std::string_view path);  // read-only
 // READ of up to `length` bytes at byte `offset` of the open file `handle`.
 std::string read_request(std::uint32_t id, std::string_view handle, std::uint64_t offset, std::uint32_t length);
 std::string close_request(std::uint32_t id, std::string_view handle);
+std::string fstat_request(std::uint32_t id, std::string_view handle);  // the open file's attributes
 
 // --- Replies ------------------------------------------------------------------------------
 // Takes the first complete packet off the front of `buffer` (bytes received, in order).
@@ -79,10 +87,12 @@ struct Reply {
   std::uint32_t status = 0;  // kStatus: the status code
   std::string message;       // kStatus: the server's text (optional in the packet: may be empty)
   std::string payload;       // kHandle: the handle; kData: the bytes read
+  std::optional<std::uint32_t> mtime;  // kAttrs: modification time (s since the epoch), when sent
 };
 
 // Parses a reply packet. Error (code kFailed) when a field runs past the end of the body or a
-// string's length exceeds what is left; trailing bytes (the STATUS language tag) are ignored.
+// string's length exceeds what is left; trailing bytes (the STATUS language tag, ATTRS's
+// extended pairs) are ignored.
 bluegreen::Result<Reply> parse_reply(const Packet& packet);
 
 // Error unless `packet` is the server's VERSION (the answer to INIT): "the SFTP server answered
@@ -95,10 +105,10 @@ bluegreen::Status check_version(const Packet& packet);
 std::string status_text(std::uint32_t code, std::string_view message);
 
 // Reading whole files as one pipelined exchange, without I/O: the caller sends the bytes this
-// returns and feeds back every reply packet until finished(). Every file is opened at once; each
-// READ is sent as soon as the previous one's data arrives, and each file is closed after its EOF
-// (or its failure): about three round trips on a warm channel, plus one per kReadChunk of the
-// largest file.
+// returns and feeds back every reply packet until finished(). Every file is opened at once; an
+// FSTAT (for its modification time) goes with its first READ; each READ is sent as soon as the
+// previous one's data arrives, and each file is closed after its EOF (or its failure): about
+// three round trips on a warm channel, plus one per kReadChunk of the largest file.
 class FileReadExchange {
  public:
   // `cap_bytes`: a file larger than this is reported as a problem, never truncated. Request ids
@@ -131,6 +141,7 @@ class FileReadExchange {
   void fail_file(std::size_t file, std::string problem);
   bool on_open_reply(const Reply& reply, std::size_t file, std::string& out);
   bool on_read_reply(const Reply& reply, std::size_t file, std::string& out);
+  bool on_fstat_reply(const Reply& reply, std::size_t file);
 
   std::vector<std::string> paths_;
   std::size_t cap_bytes_;

@@ -15,6 +15,7 @@ using bluegreen::Error;
 using remote::shell_quote;
 
 constexpr std::string_view kMissingMarker = "BLUEGREEN-NO-STATE-FILE";
+constexpr std::string_view kLinkMarker = "BLUEGREEN-STATE-FILE-IS-A-LINK ";
 constexpr std::string_view kLockedMarker = "BLUEGREEN-LOCKED";
 constexpr int kLockBusyExit = 75;  // flock -E: the lock was not obtained in time
 
@@ -23,12 +24,32 @@ std::string directory_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// The "REFUSED: ..." line(s) a script wrote (bg_no_symlink) in `text`, or "".
+std::string refusal_in(const std::string& text) {
+  const auto at = text.find("REFUSED: ");
+  if (at == std::string::npos) return "";
+  return bluegreen::trim_trailing(text.substr(at, text.find("; stdout: ", at) - at));
+}
+
 std::string tail_of(const remote::CommandResult& result) {
   std::string text = bluegreen::tail_of(result.err.tail.empty() ? result.out.tail : result.err.tail, 500);
   return text.empty() ? result.summary() : text;
 }
 
 }  // namespace
+
+std::string file_safety_shell_functions() {
+  return "bg_no_symlink() { if [ -L \"$1\" ]; then printf 'REFUSED: %s is a symbolic link to %s; bluegreen-mcp never "
+         "writes or replaces a file through a symbolic link (the write would land in the link target), so nothing was "
+         "written. %s\\n' \"$1\" \"$(readlink -- \"$1\")\" \"${2:-Replace the link with a regular file (or remove "
+         "it), then try again.}\" >&2; exit " +
+         std::to_string(kSymlinkRefusedExit) +
+         "; fi; }; "
+         "bg_new_temp() { _bg_t=$(mktemp -- \"$1.XXXXXXXXXX\") || return 1; "
+         "chmod \"$(printf %o $(( 0666 & ~$(umask) )))\" -- \"$_bg_t\" || { rm -f -- \"$_bg_t\"; return 1; }; "
+         "echo \"$_bg_t\"; }; "
+         "bg_fill() { dd of=\"$1\" bs=1M iflag=fullblock oflag=nofollow conv=nocreat,notrunc,fsync status=none; }; ";
+}
 
 std::string utc_timestamp() {
   const auto now = std::chrono::system_clock::now();
@@ -54,11 +75,19 @@ bluegreen::Result<remote::CommandResult> StateStore::run(const std::string& comm
 
 std::string StateStore::read_script() const {
   const std::string file = shell_quote(location_.state_file);
-  return "if [ -e " + file + " ]; then cat " + file + "; else echo " + std::string(kMissingMarker) + "; fi";
+  return "if [ -L " + file + " ]; then printf '" + std::string(kLinkMarker) + "%s\\n' \"$(readlink -- " + file +
+         ")\"; elif [ -e " + file + " ]; then cat " + file + "; else echo " + std::string(kMissingMarker) + "; fi";
 }
 
 bluegreen::Result<std::optional<DeploymentState>> StateStore::parse_read(const std::string& output) const {
   if (output == std::string(kMissingMarker) + "\n") return std::optional<DeploymentState>();
+  if (output.rfind(kLinkMarker, 0) == 0) {  // the same words as bg_no_symlink's
+    return Error{"REFUSED: " + location_.state_file + " is a symbolic link to " +
+                 bluegreen::trim_trailing(output.substr(kLinkMarker.size())) +
+                 "; bluegreen-mcp never writes or replaces a file through a symbolic link (the write would land in the "
+                 "link target), so nothing was written. Replace the link with a regular file (or remove it), then try "
+                 "again."};
+  }
   auto parsed = parse_state(output);
   if (!parsed) {
     const std::string& file = location_.state_file;
@@ -91,13 +120,28 @@ bluegreen::Result<std::unique_ptr<AppLock>> StateStore::lock(const std::string& 
   const auto wait_seconds = std::max<long long>(1, (wait.count() + 999) / 1000);
   const auto max_hold = std::chrono::duration_cast<std::chrono::seconds>(location_.max_lock_hold).count();
   // The lock lives as long as `cat` reads the channel: closing it (or losing the connection)
-  // ends `cat`, the shell and flock, and the lock with them.
-  const std::string command = "mkdir -p " + shell_quote(directory_of(location_.lock_file)) + " && exec flock -x -E " +
+  // ends `cat`, the shell and flock, and the lock with them. Every file a deploy or switch writes
+  // here is checked for a symbolic link first, so a link is refused before anything starts.
+  // flock(1) opens the lock file itself (following a link; it only creates and locks, never
+  // writes): the check right before it leaves a window in which a link planted by someone who can
+  // write the directory is followed. The owner record is rewritten in place with O_NOFOLLOW (dd
+  // oflag=nofollow: ELOOP for a link planted after the check), not via a temp file: on a full
+  // disk the truncation frees the page the new record needs, as `>` did, and a failure to write
+  // it (informational only) must not free space that the state file's write would then take.
+  const std::string holder_script = file_safety_shell_functions() +
+                                    "bg_no_symlink \"$2\"; printf '%s\\n' \"$1\" | dd of=\"$2\" oflag=nofollow "
+                                    "status=none || :; echo " +
+                                    std::string(kLockedMarker) + "; exec timeout " + std::to_string(max_hold) +
+                                    " cat >/dev/null";
+  std::string checks;
+  for (const auto* file : {&location_.lock_file, &owner_file, &location_.state_file, &location_.audit_log}) {
+    checks += "bg_no_symlink " + shell_quote(*file) + "; ";
+  }
+  const std::string command = "mkdir -p " + shell_quote(directory_of(location_.lock_file)) + " && { " +
+                              file_safety_shell_functions() + checks + "exec flock -x -E " +
                               std::to_string(kLockBusyExit) + " -w " + std::to_string(wait_seconds) + " " +
-                              shell_quote(location_.lock_file) + " sh -c " +
-                              shell_quote("printf '%s\\n' \"$1\" > \"$2\"; echo " + std::string(kLockedMarker) +
-                                          "; exec timeout " + std::to_string(max_hold) + " cat >/dev/null") +
-                              " sh " + shell_quote(holder.dump()) + " " + shell_quote(owner_file);
+                              shell_quote(location_.lock_file) + " sh -c " + shell_quote(holder_script) + " sh " +
+                              shell_quote(holder.dump()) + " " + shell_quote(owner_file) + "; }";
 
   remote::CommandOptions options;
   options.deadline = wait + location_.command_timeout;
@@ -105,6 +149,11 @@ bluegreen::Result<std::unique_ptr<AppLock>> StateStore::lock(const std::string& 
   auto held = executor_.hold(location_.host, command, std::string(kLockedMarker), options);
   if (held) return std::make_unique<AppLock>(std::move(held.value()));
 
+  if (held.error().exit_status == kSymlinkRefusedExit) {
+    return Error{"refused to take the lock for app \"" + location_.app + "\" on " + location_.host + ": " +
+                     refusal_in(held.error().message),
+                 bluegreen::ErrorCode::kFailedPrecondition};
+  }
   if (held.error().exit_status != kLockBusyExit) {
     return Error{"cannot take the lock " + location_.lock_file + " on " + location_.host + ": " + held.error().message,
                  held.error().code};
@@ -140,19 +189,27 @@ bluegreen::Result<StateStore::PreparedWrite> StateStore::prepare(const AppLock& 
                  "and plan again."};
   }
 
-  PreparedWrite prepared{location_.state_file + ".tmp." + std::to_string(::getpid()) + "." +
-                             std::to_string(next.generation),
-                         serialize_state(next)};
-  const std::string temp = shell_quote(prepared.temp_path);
-  const std::string script = "set -e; t=" + temp + "; trap 'rm -f \"$t\"' EXIT; mkdir -p " +
-                             shell_quote(directory_of(location_.state_file)) + "; printf '%s' " +
+  // Under the lock every "<state file>.tmp.*" is an interrupted write's (this or an older version's
+  // naming): removed. The new temp file gets a fresh name (mktemp), so no planted link can be
+  // written through, and its name comes back on stdout.
+  const std::string& file = location_.state_file;
+  PreparedWrite prepared{"", serialize_state(next)};
+  const std::string script = "set -e; f=" + shell_quote(file) + "; mkdir -p " + shell_quote(directory_of(file)) + "; " +
+                             file_safety_shell_functions() +
+                             "bg_no_symlink \"$f\"; rm -f -- \"$f\".tmp.* 2>/dev/null || :; "
+                             "t=$(bg_new_temp \"$f.tmp\"); trap 'rm -f -- \"$t\"' EXIT; printf '%s' " +
                              shell_quote(bluegreen::base64_encode(prepared.text)) +
-                             " | base64 -d > \"$t\"; sync \"$t\"; trap - EXIT";
+                             " | base64 -d | bg_fill \"$t\"; trap - EXIT; echo \"$t\"";
   auto result = run(script);
   if (!result) return Error{"writing the new state file failed: " + result.error().message};
   if (!result->succeeded()) {
-    return Error{"cannot write the new state file next to " + location_.state_file +
+    if (result->exit_status == kSymlinkRefusedExit) return Error{tail_of(*result)};
+    return Error{"cannot write the new state file next to " + file +
                  " (disk full or read-only?); the current file is untouched: " + tail_of(*result)};
+  }
+  prepared.temp_path = bluegreen::trim_trailing(result->out.tail);
+  if (prepared.temp_path.rfind(file + ".tmp.", 0) != 0 || prepared.temp_path.find('\n') != std::string::npos) {
+    return Error{"writing the new state file next to " + file + " printed no temp file name: " + tail_of(*result)};
   }
   return prepared;
 }
@@ -163,8 +220,11 @@ bluegreen::Status StateStore::commit(const AppLock& lock, const PreparedWrite& p
     return Error{"the lock on " + location_.lock_file + " was lost; the state file was not replaced"};
   }
   const std::string& file = location_.state_file;
-  auto result = run("mv -f " + shell_quote(prepared.temp_path) + " " + shell_quote(file) + " && sync " +
-                    shell_quote(directory_of(file)));
+  // rename(2) would replace a link planted at `file` (never write through it); it is refused
+  // instead, so the operator learns about it.
+  auto result =
+      run(file_safety_shell_functions() + "bg_no_symlink " + shell_quote(file) + " && mv -f " +
+          shell_quote(prepared.temp_path) + " " + shell_quote(file) + " && sync " + shell_quote(directory_of(file)));
   if (!result || !result->succeeded()) {
     // The rename may have run (only `sync` failed, or the reply was lost): the file decides.
     const std::string why = result ? tail_of(*result) : result.error().message;
@@ -208,8 +268,12 @@ bluegreen::Status StateStore::audit(const AuditRecord& record) const {
   line["client"] = record.client;
   line["outcome"] = record.outcome;
   const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  auto result = run("mkdir -p " + shell_quote(directory_of(location_.audit_log)) + " && printf '%s\\n' " +
-                    shell_quote(text) + " >> " + shell_quote(location_.audit_log));
+  // Appended with dd oflag=append,nofollow (O_APPEND|O_NOFOLLOW): never through a link, even one
+  // planted after the check that names it; one write(2) per line (fullblock), as `>>` did.
+  const std::string log = shell_quote(location_.audit_log);
+  auto result = run("mkdir -p " + shell_quote(directory_of(location_.audit_log)) + " && { " +
+                    file_safety_shell_functions() + "bg_no_symlink " + log + " && printf '%s\\n' " + shell_quote(text) +
+                    " | dd of=" + log + " bs=1M iflag=fullblock oflag=append,nofollow conv=notrunc status=none; }");
   if (!result) return Error{"appending to the audit log failed: " + result.error().message};
   if (!result->succeeded())
     return Error{"appending to the audit log " + location_.audit_log + " failed: " + tail_of(*result)};

@@ -9,6 +9,14 @@
 //    "locked by <client> (<action>) since <time>".
 //  - A write goes to a temp file in the same directory, is fsynced, renamed over the old file,
 //    the directory fsynced, and the result read back and compared.
+//  - No file is written through a symbolic link (see file_safety_shell_functions): the state file,
+//    its temp files, the lock file, the owner record and the audit log are refused, with a message
+//    naming the link and its target, when they are links; the lock refuses them all before a
+//    deploy or switch starts. Temp files get fresh names (mktemp: O_CREAT|O_EXCL) and are renamed
+//    over their target, and rename(2) replaces a link itself, never its target; the audit log and
+//    the owner record are written with O_NOFOLLOW.
+//  - Stale temp files of the state file (an interrupted write) are removed by the next write,
+//    which holds the lock, so no other writer can own them.
 //  - A write is refused when the file's generation is not the one the caller planned against.
 //  - A file that cannot be parsed is reported with instructions and never overwritten.
 //
@@ -26,6 +34,29 @@
 #include <string>
 
 namespace bluegreen::state {
+
+// Exit status of a remote script that refused to write or replace a file because it is a symbolic
+// link; its stderr names the file and the link's target and says what to do.
+inline constexpr int kSymlinkRefusedExit = 12;
+
+// Shell text (POSIX sh; GNU coreutils' mktemp, dd and readlink on the host) defining the helpers
+// every script that writes a file on a host uses. Paste it before the commands that use them.
+//   bg_no_symlink FILE [ADVICE]  exits kSymlinkRefusedExit, with "REFUSED: FILE is a symbolic link
+//       to TARGET ..." and ADVICE (default: replace it with a regular file) on stderr, when FILE
+//       is a symbolic link (test -L, lstat(2)); dangling links included. It is a check, so the
+//       operator learns about a link; what makes the writes safe against a link planted right
+//       after it is how they are done: new content goes to a bg_new_temp file, written with
+//       bg_fill and renamed over its target (rename(2) replaces a link itself, never its target);
+//       appends use dd oflag=append,nofollow. The one remaining window is the lock file, which
+//       flock(1) opens (following a link, O_CREAT, no write) right after its check; only someone
+//       who can write the lock's directory can use it, and at worst creates an empty file.
+//   bg_new_temp PREFIX  creates an empty file "PREFIX.XXXXXXXXXX" with mktemp(1) (O_CREAT|O_EXCL,
+//       so it can be neither an existing file nor a link), gives it the mode a plain `>` would
+//       (0666 & ~umask) and prints its name.
+//   bg_fill FILE  copies stdin into the existing FILE with dd oflag=nofollow (open(2) O_NOFOLLOW:
+//       ELOOP if FILE was swapped for a link), conv=nocreat, and fsyncs it (conv=fsync).
+// Thread-safety: a pure function.
+std::string file_safety_shell_functions();
 
 struct StoreLocation {
   std::string app;         // for messages and audit records
@@ -60,7 +91,8 @@ class StateStore {
   StateStore(remote::Executor& executor, StoreLocation location);
 
   // The state file's content; nullopt when there is no state file yet. Error when the LB cannot
-  // be reached or the file is corrupt (the message says how to repair it).
+  // be reached, the file is corrupt (the message says how to repair it) or is a symbolic link
+  // (not followed: "REFUSED: ... is a symbolic link to ...", as the writing scripts say).
   bluegreen::Result<std::optional<DeploymentState>> read() const;
 
   // read() in two halves, so the state file can be fetched within a larger remote script: the

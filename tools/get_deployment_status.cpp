@@ -42,6 +42,10 @@ mcp::Tool make_get_deployment_status_tool(DeploymentToolsContext& context) {
          {{"type", "object"},
           {"properties", {{"lastSwitch", {{"type", {"string", "null"}}}}, {"totalSwitches", {{"type", "integer"}}}}}}},
         {"lastDeploy", {{"type", {"object", "null"}}}},
+        {"activity",
+         {{"type", {"object", "null"}},
+          {"description", "A deploy or switch in progress (running=true) or interrupted (its server stopped before "
+                          "it finished: interrupted=true), from the activity record on the load balancer."}}},
         {"stateFile", {{"type", "object"}}},
         {"drift", {{"type", "array"}, {"items", {{"type", "string"}}}}},
         {"warnings", {{"type", "array"}, {"items", {{"type", "string"}}}}}}},

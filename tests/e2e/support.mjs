@@ -132,6 +132,11 @@ export async function startClient({ config = lab.LAB_BLUEGREEN_CONFIG, name = "e
     client,
     progress,
     stderr: () => stderr,
+    // The server process, to kill it as a crash would (SIGKILL), or to end its input as a client
+    // that goes away does (the server then exits by itself).
+    pid: () => transport.pid,
+    kill: (signal = "SIGKILL") => process.kill(transport.pid, signal),
+    closeStdin: () => transport._process?.stdin?.end(),
     async call(tool, args = {}, options = {}) {
       return client.callTool({ name: tool, arguments: args }, CallToolResultSchema, {
         timeout: 120000,

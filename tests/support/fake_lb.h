@@ -12,8 +12,13 @@
 //    base64 payloads are decoded as `base64 -d` would;
 //  - the lock (hold() with flock): exclusive for as long as the handle lives, busy otherwise;
 //    lose_lock() makes the holder's process die (alive() false), as a dropped connection does;
+//  - the LB's clock (lb_now(), whole seconds, moved only by advance_clock()): files written get it
+//    as their modification time, /proc/stat and /proc/uptime tell it, and a reload starts the
+//    workers at it;
+//  - the activity record (write, remove) and the `flock -n` test of the lock (held while a
+//    hold() handle lives);
 //  - HAProxy's master socket (`show proc` in HAProxy 2.6's format: reload counter, current and
-//    old worker pids) and stats socket (`show stat` CSV with each colour's server and BACKEND
+//    old worker pids, the workers' uptime) and stats socket (`show stat` CSV with each colour's server and BACKEND
 //    rows), and the colour the *running* HAProxy serves, which changes only on a successful
 //    reload of a config that selects a known backend.
 // On each app host (app.blue.ssh / app.green.ssh): the deployed commit (.git/HEAD in appDir and
@@ -32,6 +37,7 @@
 // under test starts, or changed through update_faults() while it runs.
 
 #include "config/config.h"
+#include "deployment/activity_record.h"
 #include "deployment/health_gate.h"
 #include "deployment/lb_scripts.h"
 #include "deployment/lb_snapshot.h"
@@ -42,6 +48,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -128,7 +136,7 @@ struct Fault {
 
 struct LbFaults {
   Fault validation;            // the validate command rejects the candidate (exit 10; the script removes it)
-  Fault candidate_write;       // writing the candidate fails (exit 1; a partial candidate stays behind)
+  Fault candidate_write;       // writing the candidate fails (exit 1; its temp file is removed, no candidate)
   Fault live_changed;          // someone edits the live config just before the swap script compares it (exit 11)
   Fault swap;                  // the swap fails after its check (exit 1, "Read-only file system"; candidate stays)
   Fault reload;                // the reload command fails (exit 1); HAProxy unchanged
@@ -139,6 +147,7 @@ struct LbFaults {
   Fault commit;                // renaming the temp file over the state file fails (temp stays)
   Fault audit;                 // appending to the audit log fails
   Fault restore;               // putting the backup back fails (live config unchanged)
+  Fault activity_write;        // writing the activity record fails (disk full)
   bool master_silent = false;  // the master socket does not answer (deadline exceeded)
   bool frontend_wrong_colour = false;  // the frontend answers from the colour HAProxy does NOT run
   bool frontend_down = false;          // the frontend does not answer
@@ -155,6 +164,7 @@ struct HostHealth {
   bool flapping = false;                       // healthy on odd-numbered probes only
   std::optional<std::string> reported_commit;  // default: the deployed commit (.git/HEAD)
   std::string version = "1.4.2";
+  bool names_colour = true;  // false: the health JSON has no "color" (told apart only by commit or version)
 };
 
 inline const std::string kBlueCommit = "b1ec0b1ec0b1ec0b1ec0b1ec0b1ec0b1ec0b1ec0";
@@ -237,6 +247,8 @@ class FakeLb {
   // (when `state_file`) a state file agreeing with it: switchCount 3, generation 7.
   explicit FakeLb(const config::AppConfig& app, state::Color live = state::Color::kBlue, bool state_file = true)
       : app_(app), lb_(app.load_balancer.ssh), running_(live) {
+    executor_.set_host_clock(lb_, worker_started_ - 60);  // the files are older than the running workers
+    write_clock_files();
     executor_.set_file(lb_, cfg_path(), haproxy_cfg(live));
     if (state_file) {
       state::DeploymentState initial;
@@ -249,6 +261,7 @@ class FakeLb {
     for (const auto* host : {&app.blue, &app.green}) {
       executor_.set_file(host->ssh, git_head_path(*host), (host == &app.blue ? kBlueCommit : kGreenCommit) + "\n");
     }
+    executor_.set_host_clock(lb_, lb_now_);
     install();
   }
   FakeLb(const FakeLb&) = delete;
@@ -321,6 +334,25 @@ class FakeLb {
     return lines;
   }
 
+  // --- the LB's clock -------------------------------------------------------------------------
+
+  std::int64_t lb_now() const {
+    std::lock_guard lock(mutex_);
+    return lb_now_;
+  }
+  // Time passes on the LB: files written afterwards are newer than the running workers.
+  void advance_clock(std::int64_t seconds) {
+    std::lock_guard lock(mutex_);
+    lb_now_ += seconds;
+    executor_.set_host_clock(lb_, lb_now_);
+    write_clock_files();
+  }
+
+  std::optional<std::string> activity_text() const { return executor_.file(lb_, deployment::activity_path(app_)); }
+  void set_activity(const deployment::Activity& activity) {
+    executor_.set_file(lb_, deployment::activity_path(app_), activity.to_json().dump() + "\n");
+  }
+
   // --- HAProxy --------------------------------------------------------------------------------
 
   state::Color running() const {
@@ -335,6 +367,15 @@ class FakeLb {
   int reloads() const {
     std::lock_guard lock(mutex_);
     return reloads_;
+  }
+  // Someone reloads HAProxy by hand: new workers start now with the config file as it is.
+  void reload_by_hand() {
+    std::lock_guard lock(mutex_);
+    ++reloads_;
+    old_workers_.push_back(worker_);
+    worker_ = 2000 + reloads_;
+    worker_started_ = lb_now_;
+    if (const auto colour = config_colour()) running_ = *colour;
   }
   // HAProxy's own check status of `color`'s server ("UP", "DOWN", "UP 1/2", ...) in `show stat`.
   void set_server_status(state::Color color, std::string status) {
@@ -388,19 +429,28 @@ class FakeLb {
     kCommit,
     kRemove,
     kAudit,
-    kLockOwner
+    kLockOwner,
+    kActivityWrite,
+    kLockHeld
   };
 
   Script classify(const std::string& command) const {
-    if (command.find("| base64 -d > \"$cand\"") != std::string::npos) return Script::kValidate;
+    if (command.find("f=" + remote::shell_quote(deployment::activity_path(app_))) != std::string::npos &&
+        command.find("| base64 -d | bg_fill \"$t\"") != std::string::npos) {
+      return Script::kActivityWrite;
+    }
+    if (command == deployment::lock_held_script(app_)) return Script::kLockHeld;
+    if (command.find("| base64 -d | bg_fill \"$c\"") != std::string::npos) return Script::kValidate;
     if (command.find("| base64 -d | cmp -s - \"$cfg\"") != std::string::npos) return Script::kSwap;
-    if (command.find(".bluegreen-restore") != std::string::npos) return Script::kRestore;
+    if (command.find("bg_new_temp \"$cfg.bluegreen-restore\"") != std::string::npos) return Script::kRestore;
     if (command == deployment::lb_reload_command(app_)) return Script::kReload;
     if (command.find("BLUEGREEN-NO-STATE-FILE") != std::string::npos) return Script::kStateRead;
-    if (command.find("| base64 -d > \"$t\"") != std::string::npos) return Script::kPrepare;
-    if (command.rfind("mv -f '", 0) == 0 && command.find("&& sync '") != std::string::npos) return Script::kCommit;
+    if (command.find("| base64 -d | bg_fill \"$t\"") != std::string::npos) return Script::kPrepare;
+    if (command.find("&& mv -f '") != std::string::npos && command.find("&& sync '") != std::string::npos)
+      return Script::kCommit;
     if (command.rfind("rm -f '", 0) == 0) return Script::kRemove;
-    if (command.find("printf '%s\\n' ") != std::string::npos && command.find(">> ") != std::string::npos)
+    if (command.find("printf '%s\\n' ") != std::string::npos &&
+        command.find("oflag=append,nofollow") != std::string::npos)
       return Script::kAudit;
     if (command.rfind("cat '", 0) == 0 && command.find(".owner' 2>/dev/null") != std::string::npos)
       return Script::kLockOwner;
@@ -504,10 +554,7 @@ class FakeLb {
     switch (classify(command)) {
       case Script::kValidate: {
         const auto payload = quoted_after(command, "printf '%s' ");
-        if (faults_.candidate_write.fire()) {
-          executor_.set_file(lb_, cand, "global\n    stats sock");
-          return exit_with(1, "", "sh: write error: No space left on device");
-        }
+        if (faults_.candidate_write.fire()) return exit_with(1, "", "dd: error writing: No space left on device");
         executor_.set_file(lb_, cand, base64_decode(payload.value_or("")));
         if (faults_.validation.fire()) {
           executor_.remove_file(lb_, cand);
@@ -549,6 +596,7 @@ class FakeLb {
         ++reloads_;
         old_workers_.push_back(worker_);
         worker_ = 2000 + reloads_;
+        worker_started_ = lb_now_;
         if (!faults_.reload_keeps_colour.fire()) {
           if (const auto colour = config_colour()) running_ = *colour;
         }
@@ -560,16 +608,21 @@ class FakeLb {
         return ok_with(text ? *text : "BLUEGREEN-NO-STATE-FILE\n");
       }
       case Script::kPrepare: {
-        const auto temp = quoted_after(command, "t=");
         const auto payload = quoted_after(command, "printf '%s' ");
-        if (!temp || !payload) return exit_with(2, "", "FakeLb: cannot parse the prepare script");
-        if (faults_.prepare.fire()) return exit_with(1, "", "base64: write error: No space left on device");
-        executor_.set_file(lb_, *temp, base64_decode(*payload));
-        return ok_with();
+        if (!payload) return exit_with(2, "", "FakeLb: cannot parse the prepare script");
+        // As the script does under the lock: earlier temp files are stale.
+        for (const auto& path : executor_.paths(lb_)) {
+          if (path.rfind(lbc.state_file + ".tmp.", 0) == 0) executor_.remove_file(lb_, path);
+        }
+        if (faults_.prepare.fire()) return exit_with(1, "", "dd: error writing: No space left on device");
+        const std::string temp = lbc.state_file + ".tmp.fake" + std::to_string(++temp_files_);
+        executor_.set_file(lb_, temp, base64_decode(*payload));
+        return ok_with(temp + "\n");
       }
       case Script::kCommit: {
-        const auto from = unquote_at(command, 6);
-        const auto to = from ? quoted_after(command, "' ", 6) : std::nullopt;
+        const auto mv = command.find("&& mv -f '") + 9;
+        const auto from = unquote_at(command, mv);
+        const auto to = from ? quoted_after(command, "' ", mv) : std::nullopt;
         if (!from || !to) return exit_with(2, "", "FakeLb: cannot parse the commit");
         if (faults_.commit.fire()) return exit_with(1, "", "mv: cannot move '" + *from + "': Read-only file system");
         const auto text = executor_.file(lb_, *from);
@@ -589,7 +642,7 @@ class FakeLb {
       }
       case Script::kAudit: {
         const auto line = quoted_after(command, "printf '%s\\n' ");
-        if (!line || command.find(">> " + remote::shell_quote(lbc.audit_log)) == std::string::npos) {
+        if (!line || command.find("dd of=" + remote::shell_quote(lbc.audit_log)) == std::string::npos) {
           return exit_with(2, "", "FakeLb: cannot parse the audit command");
         }
         if (faults_.audit.fire())
@@ -597,6 +650,14 @@ class FakeLb {
         executor_.set_file(lb_, lbc.audit_log, executor_.file(lb_, lbc.audit_log).value_or("") + *line + "\n");
         return ok_with();
       }
+      case Script::kActivityWrite: {
+        const auto payload = quoted_after(command, "printf '%s' ");
+        if (!payload) return exit_with(2, "", "FakeLb: cannot parse the activity write");
+        if (faults_.activity_write.fire()) return exit_with(1, "", "base64: write error: No space left on device");
+        executor_.set_file(lb_, deployment::activity_path(app_), base64_decode(*payload));
+        return ok_with();
+      }
+      case Script::kLockHeld: return exit_with(*lock_taken_ ? deployment::kLockHeldExit : deployment::kLockFreeExit);
       case Script::kLockOwner: {
         const auto owner = executor_.file(lb_, lbc.lock_file + ".owner");
         return owner ? ok_with(*owner) : exit_with(1);
@@ -616,14 +677,30 @@ class FakeLb {
     std::string text = "#<PID>          <type>          <reloads>       <uptime>        <version>\n";
     text += "1000            master          " + std::to_string(reloads_) +
             " [failed: 0]   0d01h00m00s     2.6.12-1+deb12u4\n";
-    text += "# workers\n" + std::to_string(worker_) +
-            "            worker          0               0d00h10m00s     2.6.12-1+deb12u4\n";
+    text += "# workers\n" + std::to_string(worker_) + "            worker          0               " +
+            proc_uptime(lb_now_ - worker_started_) + "     2.6.12-1+deb12u4\n";
     text += "# old workers\n";
     for (const int pid : old_workers_) {
       text += std::to_string(pid) + "            worker          1               0d00h20m00s     2.6.12-1+deb12u4\n";
     }
     text += "# programs\n\n";
     return text;
+  }
+
+  // HAProxy 2.6's `show proc` uptime: "0d00h10m00s".
+  static std::string proc_uptime(std::int64_t seconds) {
+    std::array<char, 32> text{};
+    std::snprintf(text.data(), text.size(), "%lldd%02lldh%02lldm%02llds", static_cast<long long>(seconds / 86400),
+                  static_cast<long long>(seconds / 3600 % 24), static_cast<long long>(seconds / 60 % 60),
+                  static_cast<long long>(seconds % 60));
+    return text.data();
+  }
+
+  // /proc/stat's boot time and /proc/uptime as the LB's clock says. Requires mutex_ (or the
+  // constructor).
+  void write_clock_files() {
+    executor_.set_file(lb_, "/proc/stat", "cpu  1 2 3 4\nbtime " + std::to_string(kBootTime) + "\nprocesses 9\n");
+    executor_.set_file(lb_, "/proc/uptime", std::to_string(lb_now_ - kBootTime) + ".25 100.00\n");
   }
 
   bluegreen::Result<std::string> stats(const std::string& request) {
@@ -661,12 +738,12 @@ class FakeLb {
     report.status = 200;
     report.version = health.version;
     report.commit = health.reported_commit.value_or(head);
-    report.color = std::string(state::to_string(color));
-    report.body_excerpt = nlohmann::json{{"status", "ok"},
-                                         {"color", *report.color},
-                                         {"version", *report.version},
-                                         {"commit", *report.commit}}
-                              .dump();
+    nlohmann::json body{{"status", "ok"}, {"version", *report.version}, {"commit", *report.commit}};
+    if (health.names_colour) {
+      report.color = std::string(state::to_string(color));
+      body["color"] = *report.color;
+    }
+    report.body_excerpt = body.dump();
     return report;
   }
 
@@ -701,6 +778,9 @@ class FakeLb {
   mutable std::mutex mutex_;
   LbFaults faults_;
   state::Color running_;
+  static constexpr std::int64_t kBootTime = 1'790'000'000;
+  std::int64_t lb_now_ = kBootTime + 86'400;  // a day after boot
+  std::int64_t worker_started_ = lb_now_ - 600;  // the workers have run for 10 minutes
   int reloads_ = 0;
   int worker_ = 2000;
   std::vector<int> old_workers_;
@@ -710,6 +790,7 @@ class FakeLb {
   std::shared_ptr<bool> lock_taken_ = std::make_shared<bool>(false);
   std::shared_ptr<bool> lock_lost_ = std::make_shared<bool>(false);
   int locks_taken_ = 0;
+  int temp_files_ = 0;
   int lb_calls_ = 0;
   bool unreachable_ = false;
 };

@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -144,6 +145,13 @@ class ScriptedExecutor : public remote::Executor {
     std::lock_guard lock(mutex_);
     files_[host][path] = std::move(content);
     problems_[host].erase(path);
+    if (const auto clock = clocks_.find(host); clock != clocks_.end()) mtimes_[host][path] = clock->second;
+  }
+  // `host`'s clock (s since the epoch): files written from now on get it as their modification
+  // time (FileRead::modified_epoch_s). Without a clock, files have none.
+  void set_host_clock(const std::string& host, std::int64_t now_s) {
+    std::lock_guard lock(mutex_);
+    clocks_[host] = now_s;
   }
   void remove_file(const std::string& host, const std::string& path) {
     std::lock_guard lock(mutex_);
@@ -275,6 +283,7 @@ class ScriptedExecutor : public remote::Executor {
         read.problem = p->second;
       } else if (const auto f = files_[host].find(path); f != files_[host].end()) {
         read.content = f->second;
+        if (const auto m = mtimes_[host].find(path); m != mtimes_[host].end()) read.modified_epoch_s = m->second;
       } else {
         read.missing = true;
       }
@@ -329,6 +338,8 @@ class ScriptedExecutor : public remote::Executor {
   Interceptor interceptor_;
   std::vector<Observer> observers_;
   std::map<std::string, std::map<std::string, std::string>> files_;
+  std::map<std::string, std::map<std::string, std::int64_t>> mtimes_;
+  std::map<std::string, std::int64_t> clocks_;
   std::map<std::string, std::map<std::string, std::string>> problems_;
   std::vector<Call> calls_;
   std::vector<Call> unmatched_;

@@ -168,6 +168,7 @@ TEST_CASE("show proc: master and workers across reloads", "[haproxy][runtime]") 
     CHECK(info->failed_reloads == 0);
     CHECK(info->current_worker_pids == std::vector<int>{19777});
     CHECK(info->old_worker_pids == std::vector<int>{19584});
+    CHECK(info->current_worker_uptime_s == 1);  // the new worker's, not the old one's 10 s
   }
   SECTION("after a reload that failed: same worker, failure counted") {
     const auto info = haproxy::parse_show_proc(fixture("show_proc_failed_reload.txt"));
@@ -189,6 +190,17 @@ TEST_CASE("show proc: master and workers across reloads", "[haproxy][runtime]") 
     CHECK(info->master_pid == 22180);
     CHECK(info->current_worker_pids == std::vector<int>{22182});
     CHECK(info->old_worker_pids.empty());
+  }
+}
+
+TEST_CASE("show proc uptime: days, hours, minutes, seconds", "[haproxy][runtime]") {
+  CHECK(haproxy::parse_proc_uptime("0d00h00m01s") == 1);
+  CHECK(haproxy::parse_proc_uptime("0d00h05m12s") == 312);
+  CHECK(haproxy::parse_proc_uptime("2d03h04m05s") == 2 * 86400 + 3 * 3600 + 4 * 60 + 5);
+  CHECK(haproxy::parse_proc_uptime("123d00h00m00s") == 123 * 86400);
+  for (const char* bad : {"", "1s", "0d00h00m", "0d00h00m01", "d00h00m01s", "0d00h00m01s1", "0d00x00m01s", "-1d00h00m01s",
+                          "0d00h00m01s ", "99999999999d00h00m00s"}) {
+    CHECK_FALSE(haproxy::parse_proc_uptime(bad).has_value());
   }
 }
 

@@ -2,8 +2,10 @@
 // /bin/sh against files in a temporary directory: what each leaves behind is what the switch
 // relies on.
 #include "deployment/lb_scripts.h"
+#include "deployment/activity_record.h"
 #include "deployment/deploy.h"
 #include "deployment/traffic_switch.h"
+#include "state/state_store.h"
 #include "tests/support/deployment_rig.h"
 
 #include <catch2/catch.hpp>
@@ -12,6 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
@@ -179,4 +183,178 @@ TEST_CASE("every command a switch, a rollback and a deploy send parses with sh -
     ++checked;
   }
   CHECK(checked >= 15);
+}
+
+// --- Symbolic links and leftovers (issue 19, part 6) ----------------------------------------------
+
+namespace {
+
+// A file outside the LB's directories that a planted link points to: it must never change.
+struct Victim {
+  fs::path path;
+  std::string content = "victim: must never be written\n";
+  explicit Victim(const fs::path& dir) : path(dir / "victim.txt") { std::ofstream(path) << content; }
+  [[nodiscard]] bool untouched() const { return read(path) == content; }
+};
+
+}  // namespace
+
+TEST_CASE("a live config that is a symbolic link is refused, neither replaced nor written through",
+          "[deployment][scripts][symlink]") {
+  ScratchLb lb;
+  const fs::path managed = lb.dir / "managed-haproxy.cfg";
+  fs::rename(lb.app.load_balancer.haproxy_config, managed);
+  fs::create_symlink(managed, lb.app.load_balancer.haproxy_config);
+  const std::string before = read(managed);
+
+  for (const auto& script :
+       {deployment::validate_candidate_script(lb.app, "frontend fe\n  default_backend green\n"),
+        deployment::swap_config_script(lb.app, before), deployment::restore_config_script(lb.app)}) {
+    const auto ran = run_sh(lb.dir, script);
+    INFO(ran.output);
+    CHECK(ran.exit_status == state::kSymlinkRefusedExit);
+    CHECK_THAT(ran.output, Catch::Contains("REFUSED: " + lb.app.load_balancer.haproxy_config +
+                                           " is a symbolic link to " + managed.string()));
+    CHECK_THAT(ran.output, Catch::Contains("loadBalancer.haproxyConfig"));
+    CHECK(fs::is_symlink(lb.app.load_balancer.haproxy_config));
+    CHECK(read(managed) == before);
+    CHECK_FALSE(fs::exists(deployment::candidate_path(lb.app)));
+    CHECK_FALSE(fs::exists(deployment::backup_path(lb.app)));
+  }
+}
+
+TEST_CASE("a candidate or backup that is a symbolic link is refused and its target untouched",
+          "[deployment][scripts][symlink]") {
+  ScratchLb lb;
+  Victim victim(lb.dir);
+  const std::string before = lb.live();
+  const std::string next = "frontend fe\n  default_backend green\n";
+
+  SECTION("candidate, at validation") {
+    fs::create_symlink(victim.path, deployment::candidate_path(lb.app));
+    const auto ran = run_sh(lb.dir, deployment::validate_candidate_script(lb.app, next));
+    CHECK(ran.exit_status == state::kSymlinkRefusedExit);
+    CHECK_THAT(ran.output, Catch::Contains("REFUSED: " + deployment::candidate_path(lb.app) +
+                                           " is a symbolic link to " + victim.path.string()));
+  }
+  SECTION("candidate, planted between validation and swap") {
+    REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, next)).exit_status == 0);
+    fs::remove(deployment::candidate_path(lb.app));
+    fs::create_symlink(victim.path, deployment::candidate_path(lb.app));
+    CHECK(run_sh(lb.dir, deployment::swap_config_script(lb.app, before)).exit_status == state::kSymlinkRefusedExit);
+  }
+  SECTION("backup, at validation") {
+    fs::create_symlink(victim.path, deployment::backup_path(lb.app));
+    CHECK(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, next)).exit_status ==
+          state::kSymlinkRefusedExit);
+  }
+  SECTION("backup, planted between validation and swap") {
+    REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, next)).exit_status == 0);
+    fs::create_symlink(victim.path, deployment::backup_path(lb.app));
+    const auto ran = run_sh(lb.dir, deployment::swap_config_script(lb.app, before));
+    CHECK(ran.exit_status == state::kSymlinkRefusedExit);
+    CHECK_THAT(ran.output, Catch::Contains("REFUSED: " + deployment::backup_path(lb.app)));
+  }
+  SECTION("backup, at restore (its target would become the live config)") {
+    fs::create_symlink(victim.path, deployment::backup_path(lb.app));
+    CHECK(run_sh(lb.dir, deployment::restore_config_script(lb.app)).exit_status == state::kSymlinkRefusedExit);
+  }
+  CHECK(victim.untouched());
+  CHECK(lb.live() == before);
+  CHECK(fs::is_regular_file(fs::symlink_status(lb.app.load_balancer.haproxy_config)));
+}
+
+TEST_CASE("validation removes temp files of interrupted switches, and only those", "[deployment][scripts][leftovers]") {
+  ScratchLb lb;
+  const std::string& cfg = lb.app.load_balancer.haproxy_config;
+  const std::vector<std::string> stale{deployment::candidate_path(lb.app) + ".tmp.Ab12Cd34Ef",
+                                       deployment::backup_path(lb.app) + ".tmp.Zz99Yy88Xx", cfg + ".bluegreen-restore",
+                                       cfg + ".bluegreen-restore.Qq77Ww66Ee"};
+  const std::vector<std::string> kept{cfg + ".orig", cfg + ".bluegreen-backupX", deployment::backup_path(lb.app)};
+  for (const auto& path : stale) std::ofstream(path) << "stale";
+  for (const auto& path : kept) std::ofstream(path) << "keep";
+  REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, "frontend fe\n  default_backend green\n"))
+              .exit_status == 0);
+  for (const auto& path : stale) CHECK_FALSE(fs::exists(path));
+  for (const auto& path : kept) CHECK(read(path) == "keep");
+  // The candidate is a regular file with the mode a plain `>` gives (0666 & ~umask), not mktemp's 0600.
+  const auto mask = ::umask(0);
+  ::umask(mask);
+  CHECK(fs::is_regular_file(fs::symlink_status(deployment::candidate_path(lb.app))));
+  CHECK(static_cast<unsigned>(fs::status(deployment::candidate_path(lb.app)).permissions()) == (0666U & ~mask));
+}
+
+TEST_CASE("an empty backup is replaced by a swap and never restored", "[deployment][scripts][leftovers]") {
+  ScratchLb lb;
+  const std::string before = lb.live();
+  std::ofstream(deployment::backup_path(lb.app)).close();  // a 0-byte backup, e.g. from a full disk
+  SECTION("restore refuses it") {
+    const auto restored = run_sh(lb.dir, deployment::restore_config_script(lb.app));
+    CHECK(restored.exit_status != 0);
+    CHECK_THAT(restored.output, Catch::Contains("is missing or empty, so it was not restored"));
+    CHECK(lb.live() == before);
+  }
+  SECTION("a swap writes a complete backup over it") {
+    REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, "frontend fe\n  default_backend green\n"))
+                .exit_status == 0);
+    REQUIRE(run_sh(lb.dir, deployment::swap_config_script(lb.app, before)).exit_status == 0);
+    CHECK(read(deployment::backup_path(lb.app)) == before);
+  }
+  for (const auto& entry : fs::directory_iterator(lb.dir)) {
+    CHECK(entry.path().string().find(".tmp.") == std::string::npos);
+  }
+}
+
+TEST_CASE("the activity record is written, replaced and removed; a link in its place is refused, and whether "
+          "the lock is held is told without taking it",
+          "[deployment][scripts][activity]") {
+  ScratchLb lb;
+  lb.app.load_balancer.lock_file = (lb.dir / "shop's.lock").string();
+  deployment::Activity activity;
+  activity.kind = deployment::ActivityKind::kDeploy;
+  activity.app = "shop";
+  activity.client = "it's me";
+  activity.since = "2026-11-30T12:00:00.000Z";
+  activity.color = state::Color::kGreen;
+  activity.ref = "main";
+  activity.step = "step 1/3: pull";
+  const auto path = deployment::activity_path(lb.app);
+
+  auto ran = run_sh(lb.dir, deployment::write_activity_script(lb.app, activity));
+  INFO(ran.output);
+  REQUIRE(ran.exit_status == 0);
+  auto parsed = deployment::parse_activity(read(path));
+  REQUIRE(parsed.ok());
+  CHECK(parsed->client == "it's me");
+  CHECK(parsed->step == "step 1/3: pull");
+  activity.step = "step 2/3: build";
+  REQUIRE(run_sh(lb.dir, deployment::write_activity_script(lb.app, activity)).exit_status == 0);
+  CHECK(deployment::parse_activity(read(path))->step == "step 2/3: build");
+  for (const auto& entry : fs::directory_iterator(lb.dir)) {
+    CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);  // no temp file left
+  }
+
+  // The lock: no file, free, held by another process.
+  CHECK(run_sh(lb.dir, deployment::lock_held_script(lb.app)).exit_status == deployment::kLockFreeExit);
+  std::ofstream(lb.app.load_balancer.lock_file) << "";
+  CHECK(run_sh(lb.dir, deployment::lock_held_script(lb.app)).exit_status == deployment::kLockFreeExit);
+  const std::string holder = "flock -x " + remote::shell_quote(lb.app.load_balancer.lock_file) + " sleep 3 &";
+  REQUIRE(std::system(holder.c_str()) == 0);  // NOLINT(cert-env33-c): the test's own command
+  bool seen_held = false;
+  for (int i = 0; i < 50 && !seen_held; ++i) {
+    seen_held = run_sh(lb.dir, deployment::lock_held_script(lb.app)).exit_status == deployment::kLockHeldExit;
+    if (!seen_held) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(seen_held);
+
+  REQUIRE(run_sh(lb.dir, deployment::remove_activity_script(lb.app)).exit_status == 0);
+  CHECK_FALSE(fs::exists(path));
+
+  const fs::path victim = lb.dir / "victim";
+  std::ofstream(victim) << "precious\n";
+  fs::create_symlink(victim, path);
+  ran = run_sh(lb.dir, deployment::write_activity_script(lb.app, activity));
+  CHECK(ran.exit_status == state::kSymlinkRefusedExit);
+  CHECK(read(victim) == "precious\n");
+  CHECK(fs::is_symlink(path));
 }

@@ -660,3 +660,36 @@ TEST_CASE("elicitation round trips through the client", "[server][elicitation]")
     CHECK_FALSE(h.transport().reply_to(1, 100ms).has_value());
   }
 }
+
+// Remote output reaches a client through a call's result, progress and log messages: none of them
+// may carry a terminal escape sequence (common/text.h, neutralize_terminal_controls).
+TEST_CASE("a tool's result, progress and log messages carry no terminal escape sequences", "[server][text]") {
+  Harness h({}, [](mcp::ToolRegistry& r) {
+    r.add({mcp::ToolDefinition{"noisy", "", "prints escapes", json{{"type", "object"}}, std::nullopt, {}},
+           [](const json&, mcp::ToolContext& c) {
+             c.report_progress(1.0, 2.0, "step \x1b[31mred\x1b[0m");
+             c.log(mcp::LogLevel::kInfo, "log \x1b]0;title\x07line\r");
+             return mcp::ToolResult::error("failed: \x1b[1mbold\x1b[0m", json{{"tail", "\x1b[2Jcleared"}});
+           }});
+  });
+  h.initialize();
+  h.send_call(1, "noisy", json::object(), json("tok"));
+  const auto reply = h.transport().reply_to(1);
+  REQUIRE(reply);
+  CHECK((*reply)["result"]["content"][0]["text"] == "failed: bold");
+  CHECK((*reply)["result"]["structuredContent"]["tail"] == "cleared");
+  bool saw_progress = false;
+  bool saw_log = false;
+  for (const auto& m : h.transport().drain()) {
+    if (is_progress(m)) {
+      saw_progress = true;
+      CHECK(m["params"]["message"] == "step red");
+    }
+    if (is_log(m) && m["params"]["data"].get<std::string>().rfind("log ", 0) == 0) {
+      saw_log = true;
+      CHECK(m["params"]["data"] == "log line\n");
+    }
+  }
+  CHECK(saw_progress);
+  CHECK(saw_log);
+}

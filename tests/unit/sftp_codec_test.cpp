@@ -33,6 +33,10 @@ sftp::Packet status(std::uint32_t id, std::uint32_t code, const std::string& mes
 }
 sftp::Packet handle(std::uint32_t id, const std::string& value) { return packet(sftp::kHandle, u32(id) + str(value)); }
 sftp::Packet data(std::uint32_t id, const std::string& value) { return packet(sftp::kData, u32(id) + str(value)); }
+// ATTRS as OpenSSH's sftp-server sends them: size, uid/gid, permissions, atime/mtime.
+sftp::Packet attrs(std::uint32_t id, std::uint32_t mtime) {
+  return packet(sftp::kAttrs, u32(id) + u32(0xf) + u64(5) + u32(0) + u32(0) + u32(0100644) + u32(1) + u32(mtime));
+}
 
 // Splits concatenated request packets into (type, body), checking each length field.
 std::vector<sftp::Packet> requests_in(std::string bytes) {
@@ -162,6 +166,26 @@ TEST_CASE("parse_reply rejects every truncation and every oversize inner length"
   CHECK_FALSE(sftp::reply_id(packet(sftp::kData, "abc")).has_value());
 }
 
+TEST_CASE("parse_reply reads ATTRS: the modification time when sent, and nothing past the end", "[sftp]") {
+  auto full = sftp::parse_reply(attrs(7, 1234567890U));
+  REQUIRE(full.ok());
+  CHECK(full->id == 7);
+  CHECK(full->mtime == 1234567890U);
+  // Only the times: they come right after the flags.
+  auto times_only = sftp::parse_reply(packet(sftp::kAttrs, u32(8) + u32(sftp::kAttrAcModTime) + u32(1) + u32(99)));
+  REQUIRE(times_only.ok());
+  CHECK(times_only->mtime == 99U);
+  // No times: unknown.
+  auto no_times = sftp::parse_reply(packet(sftp::kAttrs, u32(9) + u32(sftp::kAttrSize) + u64(10)));
+  REQUIRE(no_times.ok());
+  CHECK_FALSE(no_times->mtime.has_value());
+  // Cut anywhere before the mtime's last byte: malformed.
+  const auto body = attrs(7, 1).body;
+  for (std::size_t cut = 0; cut < body.size(); ++cut) {
+    CHECK_FALSE(sftp::parse_reply(packet(sftp::kAttrs, body.substr(0, cut))).ok());
+  }
+}
+
 TEST_CASE("check_version and status_text", "[sftp]") {
   CHECK(sftp::check_version(packet(sftp::kVersion, u32(3))).ok());
   auto wrong = sftp::check_version(packet(sftp::kStatus, u32(0)));
@@ -184,42 +208,49 @@ TEST_CASE("FileReadExchange reads whole files with pipelined requests", "[sftp]"
   CHECK(opens[0].body == u32(100) + str("/a") + u32(1) + u32(0));
   CHECK(opens[1].body == u32(101) + str("/b") + u32(1) + u32(0));
 
-  // /a opens; its first READ starts at offset 0.
+  // /a opens; its first READ starts at offset 0, and its attributes are asked for at once.
   auto next = reads.on_reply(handle(100, "ha"));
   REQUIRE(next.ok());
   auto sent = requests_in(*next);
-  REQUIRE(sent.size() == 1);
+  REQUIRE(sent.size() == 2);
   CHECK(sent[0].type == sftp::kRead);
   CHECK(sent[0].body == u32(102) + str("ha") + u64(0) + u32(sftp::kReadChunk));
+  CHECK(sent[1].type == sftp::kFstat);
+  CHECK(sent[1].body == u32(103) + str("ha"));
 
   // /b is missing: no request follows.
   next = reads.on_reply(status(101, sftp::kStatusNoSuchFile, "No such file"));
   REQUIRE(next.ok());
   CHECK(next->empty());
 
-  // Data, then the next READ at the new offset, then EOF and CLOSE.
+  // Data, then the next READ at the new offset, then EOF and CLOSE; the attributes come between.
   next = reads.on_reply(data(102, "hello"));
   REQUIRE(next.ok());
   sent = requests_in(*next);
   REQUIRE(sent.size() == 1);
-  CHECK(sent[0].body == u32(103) + str("ha") + u64(5) + u32(sftp::kReadChunk));
-  next = reads.on_reply(status(103, sftp::kStatusEof));
+  CHECK(sent[0].body == u32(104) + str("ha") + u64(5) + u32(sftp::kReadChunk));
+  next = reads.on_reply(attrs(103, 1700000000U));
+  REQUIRE(next.ok());
+  CHECK(next->empty());
+  next = reads.on_reply(status(104, sftp::kStatusEof));
   REQUIRE(next.ok());
   sent = requests_in(*next);
   REQUIRE(sent.size() == 1);
   CHECK(sent[0].type == sftp::kClose);
-  CHECK(sent[0].body == u32(104) + str("ha"));
+  CHECK(sent[0].body == u32(105) + str("ha"));
   CHECK_FALSE(reads.finished());
-  next = reads.on_reply(status(104, sftp::kStatusOk));
+  next = reads.on_reply(status(105, sftp::kStatusOk));
   REQUIRE(next.ok());
   CHECK(reads.finished());
-  CHECK(reads.next_id() == 105);
+  CHECK(reads.next_id() == 106);
 
   const auto files = reads.take_files();
   REQUIRE(files.size() == 2);
   CHECK(files[0].content == "hello");
+  CHECK(files[0].modified_epoch_s == 1700000000);
   CHECK(files[0].problem.empty());
   CHECK_FALSE(files[0].missing);
+  CHECK_FALSE(files[1].modified_epoch_s.has_value());
   CHECK(files[1].missing);
 }
 
@@ -241,12 +272,13 @@ TEST_CASE("FileReadExchange reports every error status on the file it concerns",
     DYNAMIC_SECTION("READ answered with status " << code) {
       sftp::FileReadExchange reads({"/x"}, 10, 1);
       (void)reads.start();
-      REQUIRE(reads.on_reply(handle(1, "h")).ok());
+      REQUIRE(reads.on_reply(handle(1, "h")).ok());  // READ 2, FSTAT 3
       REQUIRE(reads.on_reply(data(2, "partial")).ok());
-      auto next = reads.on_reply(status(3, code, "bad"));
+      REQUIRE(reads.on_reply(status(3, sftp::kStatusFailure)).ok());  // no attributes: the time stays unknown
+      auto next = reads.on_reply(status(4, code, "bad"));
       REQUIRE(next.ok());
       CHECK(requests_in(*next).at(0).type == sftp::kClose);           // the handle is closed all the same
-      REQUIRE(reads.on_reply(status(4, sftp::kStatusFailure)).ok());  // a failed CLOSE changes nothing
+      REQUIRE(reads.on_reply(status(5, sftp::kStatusFailure)).ok());  // a failed CLOSE changes nothing
       CHECK(reads.finished());
       const auto files = reads.take_files();
       CHECK(files[0].content.empty());  // never a partial file
@@ -262,7 +294,9 @@ TEST_CASE("FileReadExchange: a file over the cap is a problem, never truncated",
   auto next = reads.on_reply(data(2, "12345"));
   REQUIRE(next.ok());
   CHECK(requests_in(*next).at(0).type == sftp::kClose);
-  REQUIRE(reads.on_reply(status(3, sftp::kStatusOk)).ok());
+  REQUIRE(reads.on_reply(attrs(3, 5)).ok());
+  REQUIRE(reads.on_reply(status(4, sftp::kStatusOk)).ok());
+  CHECK(reads.finished());
   const auto files = reads.take_files();
   CHECK(files[0].content.empty());
   CHECK(files[0].problem == "larger than 4 bytes");

@@ -1,0 +1,181 @@
+#include "deployment/live_confirmation.h"
+
+#include "deployment/lb_scripts.h"
+#include "remote/shell_command.h"
+
+#include <array>
+#include <cmath>
+#include <ctime>
+#include <sstream>
+
+namespace bluegreen::deployment {
+namespace {
+
+using state::Color;
+
+// A change this many seconds after the workers' estimated start still counts as loaded: the
+// estimate is late by up to ~2 s (whole-second uptimes and boot time), and a switch swaps the
+// file only moments before it reloads.
+constexpr std::int64_t kSlackSeconds = 1;
+
+std::string utc_text(std::int64_t epoch_s) {
+  const std::time_t t = epoch_s;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::array<char, 32> buffer{};
+  std::strftime(buffer.data(), buffer.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer.data();
+}
+
+std::string upper(Color color) { return state::to_upper_string(color); }
+
+std::string switch_in_progress(const LbSnapshot& snapshot) {
+  const auto& activity = *snapshot.activity;
+  if (snapshot.activity_running) {
+    return "a switch is in progress on the load balancer (" + activity.describe() +
+           "). Which colour serves users is changing; check again when it has finished";
+  }
+  return "a switch was started on the load balancer (" + activity.describe() +
+         ") and whether it is still running could not be checked, so which colour serves users is not known. "
+         "Check again in a moment";
+}
+
+std::string interrupted_switch_text(const config::AppConfig& app, const LbSnapshot& snapshot) {
+  const auto& activity = *snapshot.activity;
+  const auto& lb = app.load_balancer;
+  const std::string from = upper(activity.from);
+  std::string by_hand = "on " + lb.ssh + ": ";
+  if (snapshot.selected == activity.color) {
+    by_hand += "cp -p " + backup_path(app) + " " + lb.haproxy_config + " (only if that backup selects " + from + "), ";
+  }
+  by_hand += lb_reload_command(app) + ", then rm -f " + activity_path(app);
+  return "AN INTERRUPTED SWITCH was found: " + activity.describe() + ". Its server stopped before it finished: " +
+         interrupted_stage(snapshot) +
+         ". HAProxy's config file may not be what HAProxy runs, so no colour is called live and deploys are "
+         "refused. To resolve it, call switch_traffic: its plan first rolls the interrupted switch back (puts " +
+         from + "'s config back, reloads HAProxy and verifies " + from + "), then switches " + from + " → " +
+         upper(activity.color) + " with your approval. Or roll it back by hand (" + by_hand +
+         ") and check get_deployment_status";
+}
+
+std::string not_loaded_text(const config::AppConfig& app, const LbSnapshot& snapshot, std::int64_t started) {
+  const auto& lb = app.load_balancer;
+  const std::string selects = snapshot.selected ? upper(*snapshot.selected) : "an unknown backend";
+  return "HAProxy has not loaded its config file: " + lb.haproxy_config + " was modified at " +
+         utc_text(*snapshot.config_modified_s) + ", after the running HAProxy workers started (" + utc_text(started) +
+         "). The file selects " + selects +
+         ", but HAProxy still runs the version it loaded before, so users may be on either colour. Deploys and "
+         "switches are refused until this is resolved. If the file is what should run: on " +
+ lb.ssh + ", check it (" + remote::substitute_placeholders(lb.validate_command, lb_placeholders(app)) +
+         ") and reload HAProxy (" + lb_reload_command(app) +
+         "). If not: put back the version that was running (for example cp -p " + backup_path(app) + " " +
+         lb.haproxy_config + ", if that backup is it) and reload. Then check get_deployment_status";
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_boot_time(const std::string& proc_stat) {
+  std::istringstream lines(proc_stat);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("btime ", 0) != 0) continue;
+    const std::string digits = line.substr(6);
+    if (digits.empty() || digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) break;
+    return std::stoll(digits);
+  }
+  return std::nullopt;
+}
+
+std::optional<double> parse_uptime(const std::string& proc_uptime) {
+  std::istringstream in(proc_uptime);
+  double seconds = -1;
+  if (!(in >> seconds) || !std::isfinite(seconds) || seconds < 0) return std::nullopt;
+  return seconds;
+}
+
+std::optional<std::int64_t> workers_started_s(const LbSnapshot& snapshot) {
+  if (!snapshot.processes || !snapshot.processes->current_worker_uptime_s || !snapshot.boot_time_s ||
+      !snapshot.uptime_s) {
+    return std::nullopt;
+  }
+  // The uptime is whole seconds rounded down, so this is never earlier than the real start.
+  return *snapshot.boot_time_s + static_cast<std::int64_t>(*snapshot.uptime_s) -
+         *snapshot.processes->current_worker_uptime_s;
+}
+
+bool switch_recorded(const LbSnapshot& snapshot) {
+  return snapshot.activity && snapshot.activity->kind == ActivityKind::kSwitch && snapshot.state &&
+         snapshot.state->generation > snapshot.activity->generation;
+}
+
+bool interrupted_switch(const LbSnapshot& snapshot) {
+  return snapshot.activity && snapshot.activity->kind == ActivityKind::kSwitch && snapshot.activity_running == false &&
+         !switch_recorded(snapshot);
+}
+
+bool interrupted_deploy(const LbSnapshot& snapshot) {
+  return snapshot.activity && snapshot.activity->kind == ActivityKind::kDeploy && snapshot.activity_running == false;
+}
+
+std::optional<Activity> interrupted_deploy_of(const LbSnapshot& snapshot) {
+  if (!snapshot.activity) return std::nullopt;
+  if (interrupted_deploy(snapshot)) return snapshot.activity;
+  if (snapshot.activity->replaced.empty()) return std::nullopt;
+  auto replaced = parse_activity(snapshot.activity->replaced);
+  if (!replaced || replaced->kind != ActivityKind::kDeploy) return std::nullopt;
+  return std::move(replaced.value());
+}
+
+state::DeployRecord interrupted_deploy_record(const Activity& deploy) {
+  state::DeployRecord record;
+  record.timestamp = deploy.since;
+  record.color = deploy.color;
+  record.ref = deploy.ref;
+  record.outcome = "interrupted";
+  record.extra["client"] = deploy.client;
+  record.extra["error"] = "the server running the deploy stopped" + (deploy.step.empty() ? "" : " at " + deploy.step) +
+                          "; the host may be half deployed";
+  return record;
+}
+
+std::string interrupted_stage(const LbSnapshot& snapshot) {
+  const auto& activity = *snapshot.activity;
+  std::optional<bool> reloaded;
+  if (snapshot.processes && activity.reloads_before) reloaded = snapshot.processes->reloads > *activity.reloads_before;
+  if (!snapshot.selected) return "what the config file selects now cannot be told";
+  if (*snapshot.selected == activity.color) {
+    if (!reloaded) return "the config was swapped (it selects " + upper(activity.color) + "); whether HAProxy was reloaded is unknown";
+    return *reloaded ? "the config was swapped (it selects " + upper(activity.color) +
+                           ") and HAProxy reloaded, but the switch was neither verified nor recorded"
+                     : "the config was swapped (it selects " + upper(activity.color) +
+                           ") but HAProxy was not reloaded, so users are still on " + upper(activity.from);
+  }
+  if (reloaded == true) {
+    return "the config selects " + upper(activity.from) +
+           " again and HAProxy was reloaded since the switch started (a rollback may not have finished)";
+  }
+  return "the config was not swapped (it still selects " + upper(activity.from) + ")";
+}
+
+std::string live_unconfirmed(const config::AppConfig& app, const LbSnapshot& snapshot) {
+  if (snapshot.activity && snapshot.activity->kind == ActivityKind::kSwitch && !switch_recorded(snapshot)) {
+    return snapshot.activity_running == false ? interrupted_switch_text(app, snapshot) : switch_in_progress(snapshot);
+  }
+  if (const auto started = workers_started_s(snapshot);
+      started && snapshot.config_modified_s && *snapshot.config_modified_s > *started + kSlackSeconds) {
+    return not_loaded_text(app, snapshot, *started);
+  }
+  return "";
+}
+
+void confirm_live(const config::AppConfig& app, LbSnapshot& snapshot) {
+  if (!snapshot.selected) return;
+  if (auto why = live_unconfirmed(app, snapshot); !why.empty()) {
+    snapshot.live.reset();
+    snapshot.live_problem = std::move(why);
+    return;
+  }
+  snapshot.live = snapshot.selected;
+}
+
+}  // namespace bluegreen::deployment

@@ -1,0 +1,34 @@
+#pragma once
+// Rolling back a switch whose server stopped before it finished (an interrupted switch,
+// deployment/live_confirmation.h), so the next switch starts from a known state: the config that
+// was live before it (selecting its `from` colour) is put back if the file was swapped, HAProxy
+// is reloaded (whatever it ran, it then runs the file) and the routing to `from` is verified.
+//
+// The config is put back from <config>.bluegreen-backup only when that backup is exactly the
+// interrupted switch's original: rewriting its selecting line to `to` gives the live file byte
+// for byte. Otherwise nothing is restored and the caller must refuse: an older backup could
+// undo someone else's change.
+//
+// Thread-safety: reentrant; must run under the app's lock.
+
+#include "config/config.h"
+#include "deployment/lb_snapshot.h"
+#include "deployment/services.h"
+
+#include <string>
+
+namespace bluegreen::deployment {
+
+struct RecoveryOutcome {
+  bool ok = false;        // the config selects `from`, HAProxy reloaded it and the routing verified
+  bool restored = false;  // the backup was put back over a swapped config
+  std::string text;       // what was done, or why it stopped (with what to do)
+};
+
+// `snapshot`: read under the lock, with an interrupted switch in its activity record. Not
+// cancellable: stopping halfway would leave things worse. Takes up to the LB's command timeout
+// per remote step, plus the reload verification's wait.
+RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::AppConfig& app,
+                                             const LbSnapshot& snapshot);
+
+}  // namespace bluegreen::deployment
