@@ -44,11 +44,21 @@ Row verification_row(const config::AppConfig& app, const std::string& url) {
   auto green = std::async(std::launch::async, [&] { return remote::probe_health(app.green.health_url, kTimeout); });
   const auto view = deployment::frontend_view(url, remote::probe_health(url, kTimeout), blue.get(), green.get());
   if (!view.report.healthy()) {
-    return {app.name, "lb", "verification", url, true, true,
+    return {app.name,
+            "lb",
+            "verification",
+            url,
+            true,
+            true,
             "cannot check: the frontend does not answer healthy (" + view.report.summary() + ")"};
   }
   if (!view.indistinct.empty()) return {app.name, "lb", "verification", url, false, false, view.indistinct};
-  return {app.name, "lb", "verification", url, true, false,
+  return {app.name,
+          "lb",
+          "verification",
+          url,
+          true,
+          false,
           "tells the colours apart by " + view.identified_by + " (answered by " +
               std::string(state::to_upper_string(*view.color)) + ")"};
 }

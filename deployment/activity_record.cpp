@@ -61,7 +61,8 @@ bluegreen::Result<Activity> parse_activity(const std::string& text) {
   if (!j.is_object()) return Error{"the activity record is not a JSON object"};
   Activity activity;
   const std::string action = string_field(j, "action");
-  if (action != "switch" && action != "deploy") return Error{"the activity record's \"action\" is not switch or deploy"};
+  if (action != "switch" && action != "deploy")
+    return Error{"the activity record's \"action\" is not switch or deploy"};
   activity.kind = action == "switch" ? ActivityKind::kSwitch : ActivityKind::kDeploy;
   activity.app = string_field(j, "app");
   activity.client = string_field(j, "client");
@@ -104,9 +105,7 @@ std::string write_activity_script(const config::AppConfig& app, const Activity& 
          " | base64 -d | bg_fill \"$t\"; mv -f -- \"$t\" \"$f\"; trap - EXIT";
 }
 
-std::string remove_activity_script(const config::AppConfig& app) {
-  return "rm -f " + shell_quote(activity_path(app));
-}
+std::string remove_activity_script(const config::AppConfig& app) { return "rm -f " + shell_quote(activity_path(app)); }
 
 std::string lock_held_script(const config::AppConfig& app) {
   // No lock file: nobody can hold it. Never create one here, and never follow a symlink.

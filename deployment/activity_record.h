@@ -29,17 +29,17 @@ enum class ActivityKind { kDeploy, kSwitch };
 struct Activity {
   ActivityKind kind = ActivityKind::kDeploy;
   std::string app;
-  std::string client;      // clientInfo.name of the MCP client that asked
-  std::string since;       // when the operation started (UTC ISO 8601, state::utc_timestamp())
+  std::string client;           // clientInfo.name of the MCP client that asked
+  std::string since;            // when the operation started (UTC ISO 8601, state::utc_timestamp())
   std::int64_t server_pid = 0;  // bluegreen-mcp's pid, on the machine it runs on
-  std::string step;        // the step running now, e.g. "step 3/6: install"
-  std::string step_since;  // when that step started
+  std::string step;             // the step running now, e.g. "step 3/6: install"
+  std::string step_since;       // when that step started
   // A deploy: the colour deployed to and the git ref. A switch: from and to (`color` is `to`).
   state::Color color = state::Color::kBlue;
   state::Color from = state::Color::kBlue;
   std::string ref;
-  std::uint64_t generation = 0;             // a switch: the state file's generation it started from
-  std::optional<int> reloads_before;        // a switch: HAProxy's reload counter before its reload
+  std::uint64_t generation = 0;       // a switch: the state file's generation it started from
+  std::optional<int> reloads_before;  // a switch: HAProxy's reload counter before its reload
   // The record of an interrupted operation that this one replaced (its JSON text), kept so it is
   // not lost: a switch that finds an interrupted deploy's record carries it until the state
   // file records that deploy.

@@ -27,6 +27,10 @@ struct SwitchPlan {
   state::Color to = state::Color::kGreen;
   std::uint64_t generation = 0;  // state file generation the plan was made against (0: no file)
   bool emergency = false;
+  // The interrupted switch the plan rolls back first (its activity record's `since`,
+  // activity_record.h); empty when the plan saw none. A switch only rolls back the one its plan
+  // showed the human.
+  std::string recovers;
 };
 
 class ApprovalBook {

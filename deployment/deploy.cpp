@@ -121,7 +121,7 @@ class DeployRun {
   std::unique_ptr<state::AppLock> lock_;
   LbSnapshot snapshot_;
   DeployFacts facts_;
-  Activity activity_;  // what the activity record on the LB says (activity_record.h)
+  Activity activity_;                    // what the activity record on the LB says (activity_record.h)
   std::optional<Activity> interrupted_;  // an earlier deploy whose server stopped, found under the lock
 };
 

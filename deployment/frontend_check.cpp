@@ -26,7 +26,8 @@ std::optional<state::Color> identify_colour(const remote::HealthReport& frontend
   return told(by_field(frontend.version, blue.version, green.version), "version");
 }
 
-FrontendView frontend_view(std::string url, remote::HealthReport report, const std::optional<remote::HealthReport>& blue,
+FrontendView frontend_view(std::string url, remote::HealthReport report,
+                           const std::optional<remote::HealthReport>& blue,
                            const std::optional<remote::HealthReport>& green) {
   FrontendView view{std::move(url), std::move(report), std::nullopt, "", ""};
   if (!view.report.healthy()) return view;

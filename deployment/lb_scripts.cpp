@@ -65,8 +65,8 @@ std::string restore_config_script(const config::AppConfig& app) {
   return prologue(app, false) +
          "if [ ! -s \"$backup\" ]; then printf 'REFUSED: the backup %s is missing or empty, so it was not restored; "
          "the live config is unchanged.\\n' \"$backup\" >&2; exit 1; fi; r=$(bg_new_temp \"$cfg.bluegreen-restore\"); "
-         "trap 'rm -f -- \"$r\"' EXIT; cp -p -- \"$backup\" \"$r\"; sync \"$r\"; cmp -s -- \"$backup\" \"$r\"; "
-         "mv -f -- \"$r\" \"$cfg\"; trap - EXIT; sync \"$cfg\"";
+         "trap 'rm -f -- \"$r\"' EXIT; cp -p -- \"$backup\" \"$r\"; touch -- \"$r\"; sync \"$r\"; "
+         "cmp -s -- \"$backup\" \"$r\"; mv -f -- \"$r\" \"$cfg\"; trap - EXIT; sync \"$cfg\"";
 }
 
 std::string remove_candidate_script(const config::AppConfig& app) {

@@ -53,7 +53,9 @@ std::string validate_candidate_script(const config::AppConfig& app, const std::s
 std::string swap_config_script(const config::AppConfig& app, const std::string& expected_live_text);
 
 // Puts the backup back over the live config atomically (copy beside it, compare, then rename) and
-// fsyncs it. Refuses a missing or empty backup and a backup or live config that is a link. Exit 0:
+// fsyncs it. The restored file keeps the backup's mode and owner but gets the current time as its
+// modification time, so until HAProxy reloads it, it counts as a file HAProxy has not loaded
+// (live_confirmation.h). Refuses a missing or empty backup and a backup or live config that is a link. Exit 0:
 // restored; other: the live config is unchanged.
 std::string restore_config_script(const config::AppConfig& app);
 

@@ -103,10 +103,11 @@ void read_clock(const std::map<std::string, remote::FileRead>& files, LbSnapshot
   snapshot.uptime_s = parse_uptime(uptime.content);
   if (!snapshot.boot_time_s || !snapshot.uptime_s) {
     const auto& failed = snapshot.boot_time_s ? uptime : stat;
-    snapshot.clock_problem = std::string("cannot read the load balancer's clock from ") +
-                             (snapshot.boot_time_s ? kProcUptime : kProcStat) + ": " +
-                             (failed.missing ? "No such file or directory"
-                                             : (failed.problem.empty() ? "not in the expected form" : trimmed(failed.problem)));
+    snapshot.clock_problem =
+        std::string("cannot read the load balancer's clock from ") + (snapshot.boot_time_s ? kProcUptime : kProcStat) +
+        ": " +
+        (failed.missing ? "No such file or directory"
+                        : (failed.problem.empty() ? "not in the expected form" : trimmed(failed.problem)));
   }
 }
 
@@ -212,7 +213,8 @@ LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& stor
 }  // namespace
 
 std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std::vector<const config::AppConfig*>& apps,
-                                          const std::vector<const state::StateStore*>& stores, SnapshotOptions options) {
+                                          const std::vector<const state::StateStore*>& stores,
+                                          SnapshotOptions options) {
   const bool with_processes = options.with_processes;
   if (apps.empty()) return {};
   const auto& first = apps.front()->load_balancer;

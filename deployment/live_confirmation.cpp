@@ -49,8 +49,8 @@ std::string interrupted_switch_text(const config::AppConfig& app, const LbSnapsh
     by_hand += "cp -p " + backup_path(app) + " " + lb.haproxy_config + " (only if that backup selects " + from + "), ";
   }
   by_hand += lb_reload_command(app) + ", then rm -f " + activity_path(app);
-  return "AN INTERRUPTED SWITCH was found: " + activity.describe() + ". Its server stopped before it finished: " +
-         interrupted_stage(snapshot) +
+  return "AN INTERRUPTED SWITCH was found: " + activity.describe() +
+         ". Its server stopped before it finished: " + interrupted_stage(snapshot) +
          ". HAProxy's config file may not be what HAProxy runs, so no colour is called live and deploys are "
          "refused. To resolve it, call switch_traffic: its plan first rolls the interrupted switch back (puts " +
          from + "'s config back, reloads HAProxy and verifies " + from + "), then switches " + from + " → " +
@@ -66,7 +66,7 @@ std::string not_loaded_text(const config::AppConfig& app, const LbSnapshot& snap
          "). The file selects " + selects +
          ", but HAProxy still runs the version it loaded before, so users may be on either colour. Deploys and "
          "switches are refused until this is resolved. If the file is what should run: on " +
- lb.ssh + ", check it (" + remote::substitute_placeholders(lb.validate_command, lb_placeholders(app)) +
+         lb.ssh + ", check it (" + remote::substitute_placeholders(lb.validate_command, lb_placeholders(app)) +
          ") and reload HAProxy (" + lb_reload_command(app) +
          "). If not: put back the version that was running (for example cp -p " + backup_path(app) + " " +
          lb.haproxy_config + ", if that backup is it) and reload. Then check get_deployment_status";
@@ -144,7 +144,9 @@ std::string interrupted_stage(const LbSnapshot& snapshot) {
   if (snapshot.processes && activity.reloads_before) reloaded = snapshot.processes->reloads > *activity.reloads_before;
   if (!snapshot.selected) return "what the config file selects now cannot be told";
   if (*snapshot.selected == activity.color) {
-    if (!reloaded) return "the config was swapped (it selects " + upper(activity.color) + "); whether HAProxy was reloaded is unknown";
+    if (!reloaded)
+      return "the config was swapped (it selects " + upper(activity.color) +
+             "); whether HAProxy was reloaded is unknown";
     return *reloaded ? "the config was swapped (it selects " + upper(activity.color) +
                            ") and HAProxy reloaded, but the switch was neither verified nor recorded"
                      : "the config was swapped (it selects " + upper(activity.color) +

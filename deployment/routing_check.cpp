@@ -85,8 +85,8 @@ Finding frontend_serves(Services& services, const config::AppConfig& app, const 
                     services.probe(app.green.health_url, app.health_gate.request_timeout));
     }
     const remote::HealthReport none;
-    const bool right = identify_colour(last, hosts ? hosts->first : none, hosts ? hosts->second : none) ==
-                       expected.color;
+    const bool right =
+        identify_colour(last, hosts ? hosts->first : none, hosts ? hosts->second : none) == expected.color;
     streak = right ? streak + 1 : 0;
     if (streak < 3) (void)services.time.sleep_for(milliseconds(right ? 5 : 20), stop);
   }

@@ -48,10 +48,10 @@ std::optional<state::DeployRecord> last_deploy_to(const LbSnapshot& snapshot, st
   }
   if (!snapshot.state) return std::nullopt;
   const auto& deploys = snapshot.state->deploys;
-  for (auto it = deploys.rbegin(); it != deploys.rend(); ++it) {
-    if (it->color == color) return *it;
-  }
-  return std::nullopt;
+  const auto newest = std::find_if(deploys.rbegin(), deploys.rend(),
+                                   [color](const state::DeployRecord& d) { return d.color == color; });
+  if (newest == deploys.rend()) return std::nullopt;
+  return *newest;
 }
 
 std::string standby_deploy_problem(const LbSnapshot& snapshot, state::Color standby) {

@@ -197,9 +197,9 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
       into->health = health.at(host_config->health_url);
     }
     if (const auto& url = app.load_balancer.verify_url) {
-      report.frontend = settle_frontend(
-          services, app, report.lb,
-          frontend_view(*url, health.at(*url), health.at(app.blue.health_url), health.at(app.green.health_url)));
+      report.frontend = settle_frontend(services, app, report.lb,
+                                        frontend_view(*url, health.at(*url), health.at(app.blue.health_url),
+                                                      health.at(app.green.health_url)));
     }
     assess(app, report);
   }

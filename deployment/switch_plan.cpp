@@ -78,7 +78,8 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
     // Rolled back first, then switched again: from what the state file records.
     const auto& interrupted = *snapshot.activity;
     if (snapshot.state && snapshot.state->prod != interrupted.from) {
-      return Error{snapshot.live_problem + ". The state file records PROD=" + state::to_upper_string(snapshot.state->prod) +
+      return Error{snapshot.live_problem +
+                   ". The state file records PROD=" + state::to_upper_string(snapshot.state->prod) +
                    ", which is not where the interrupted switch started, so it must be resolved by hand."};
     }
     from = interrupted.from;
@@ -102,7 +103,8 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
     }
   }
 
-  view.plan = SwitchPlan{app.name, *from, state::other(*from), snapshot.generation(), emergency};
+  view.plan = SwitchPlan{app.name, *from, state::other(*from), snapshot.generation(), emergency,
+                         view.interrupted ? view.interrupted->since : std::string()};
   view.line_now = snapshot.selection->line;
   view.line_number = snapshot.selection->line_number;
   auto rewritten =
@@ -136,22 +138,23 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
 json plan_json(const config::AppConfig& app, const PlanView& view) {
   const auto& health = view.standby_health;
   json plan{{"app", app.name},
-          {"from", {{"server", state::to_upper_string(view.plan.from)}, {"ip", host_of(app, view.plan.from).address}}},
-          {"to", {{"server", state::to_upper_string(view.plan.to)}, {"ip", host_of(app, view.plan.to).address}}},
-          {"haproxy",
-           {{"config", app.load_balancer.haproxy_config},
-            {"lineNumber", view.line_number},
-            {"now", view.line_now},
-            {"after", view.line_after}}},
-          {"standby",
-           {{"healthy", health.healthy()},
-            {"health", health.summary()},
-            {"version", health.version ? json(*health.version) : json(nullptr)},
-            {"commit", view.standby_commit ? json(*view.standby_commit) : json(nullptr)},
-            {"lastDeploy", last_deploy_json(view.last_deploy)}}},
-          {"emergency", view.plan.emergency},
-          {"stateGeneration", view.plan.generation},
-          {"switchNumber", view.next_switch_number}};
+            {"from",
+             {{"server", state::to_upper_string(view.plan.from)}, {"ip", host_of(app, view.plan.from).address}}},
+            {"to", {{"server", state::to_upper_string(view.plan.to)}, {"ip", host_of(app, view.plan.to).address}}},
+            {"haproxy",
+             {{"config", app.load_balancer.haproxy_config},
+              {"lineNumber", view.line_number},
+              {"now", view.line_now},
+              {"after", view.line_after}}},
+            {"standby",
+             {{"healthy", health.healthy()},
+              {"health", health.summary()},
+              {"version", health.version ? json(*health.version) : json(nullptr)},
+              {"commit", view.standby_commit ? json(*view.standby_commit) : json(nullptr)},
+              {"lastDeploy", last_deploy_json(view.last_deploy)}}},
+            {"emergency", view.plan.emergency},
+            {"stateGeneration", view.plan.generation},
+            {"switchNumber", view.next_switch_number}};
   if (view.interrupted) {
     plan["interruptedSwitch"] = view.interrupted->to_json();
     plan["interruptedSwitch"]["stage"] = view.recovery_stage;

@@ -49,7 +49,8 @@ RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::A
                      ") and remove " + activity_path(app);
       return outcome;
     }
-    if (const auto restored = run_on_lb(services.executor, app, restore_config_script(app)); !restored || !restored->succeeded()) {
+    if (const auto restored = run_on_lb(services.executor, app, restore_config_script(app));
+        !restored || !restored->succeeded()) {
       outcome.text = "cannot roll back the interrupted switch: putting " + backup_path(app) + " back failed (" +
                      command_output(restored) + ")";
       return outcome;
@@ -70,9 +71,10 @@ RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::A
     return outcome;
   }
   outcome.ok = true;
-  outcome.text = "the interrupted switch (" + activity.describe() + ") was rolled back: " +
-                 (outcome.restored ? "the config selecting " + from + " was put back, " : "the config selects " + from + ", ") +
-                 "HAProxy reloaded and verified (" + check.detail + ")";
+  outcome.text =
+      "the interrupted switch (" + activity.describe() + ") was rolled back: " +
+      (outcome.restored ? "the config selecting " + from + " was put back, " : "the config selects " + from + ", ") +
+      "HAProxy reloaded and verified (" + check.detail + ")";
   return outcome;
 }
 

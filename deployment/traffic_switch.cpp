@@ -4,8 +4,8 @@
 #include "deployment/frontend_check.h"
 #include "deployment/lb_scripts.h"
 #include "deployment/lb_snapshot.h"
-#include "deployment/routing_check.h"
 #include "deployment/live_confirmation.h"
+#include "deployment/routing_check.h"
 #include "deployment/standby_gate.h"
 #include "deployment/step_progress.h"
 #include "deployment/switch_recovery.h"
@@ -222,6 +222,12 @@ std::optional<SwitchOutcome> SwitchRun::recheck_plan() {
   auto frontend = std::async(std::launch::async, [this] { return probe_frontend(services_, app_); });
   snapshot_ = read_lb_snapshot(services_.executor, app_, store_, SnapshotOptions{true, true});
   if (interrupted_switch(snapshot_)) {
+    if (snapshot_.activity->since != plan_.recovers) {
+      return refuse("an interrupted switch was found (" + snapshot_.activity->describe() +
+                        ") that the approved plan did not include, so nothing was changed. Request a new plan: it "
+                        "shows how the interrupted switch is rolled back first.",
+                    std::nullopt);
+    }
     if (auto ended = recover_interrupted_switch()) return ended;
     frontend = std::async(std::launch::async, [this] { return probe_frontend(services_, app_); });
   }
@@ -252,8 +258,7 @@ std::optional<SwitchOutcome> SwitchRun::recover_interrupted_switch() {
   recovered_ = recovery.text;
   // The interrupted switch's record is done with; what it replaced (an interrupted deploy) stays.
   auto replaced = parse_activity(snapshot_.activity->replaced);
-  (void)on_lb(services_, app_,
-              replaced ? write_activity_script(app_, *replaced) : remove_activity_script(app_));
+  (void)on_lb(services_, app_, replaced ? write_activity_script(app_, *replaced) : remove_activity_script(app_));
   // The reload restarted HAProxy's health checks: give its view of the standby a moment to settle
   // ("UP 1/2" is a transition) before the checks below judge it.
   const auto settle_until = services_.time.now() + std::chrono::seconds(10);
@@ -497,7 +502,10 @@ RollbackReport SwitchRun::restore_previous() {
 SwitchOutcome SwitchRun::roll_back(const std::string& failure) {
   store_.discard(*prepared_);  // best effort; harmless when the rename already consumed it
   const RollbackReport rollback = restore_previous();
-  keep_activity_ = !rollback.verified || rollback.state_uncertain;
+  // Kept when the file may still hold the new config (the next status and switch then know a switch
+  // was left halfway); once the original is back, a reload that did not happen shows as a file
+  // HAProxy has not loaded (the restore gives it a new modification time).
+  keep_activity_ = !rollback.restored || rollback.state_uncertain;
   auto outcome = switch_rolled_back(app_, plan_, failure, rollback);
   if (cancelled_) {
     // MCP sends no result for a cancelled call, so this log line is what the client sees.

@@ -84,9 +84,9 @@ std::optional<std::uint32_t> reply_id(const Packet& packet);
 struct Reply {
   std::uint8_t type = 0;
   std::uint32_t id = 0;
-  std::uint32_t status = 0;  // kStatus: the status code
-  std::string message;       // kStatus: the server's text (optional in the packet: may be empty)
-  std::string payload;       // kHandle: the handle; kData: the bytes read
+  std::uint32_t status = 0;            // kStatus: the status code
+  std::string message;                 // kStatus: the server's text (optional in the packet: may be empty)
+  std::string payload;                 // kHandle: the handle; kData: the bytes read
   std::optional<std::uint32_t> mtime;  // kAttrs: modification time (s since the epoch), when sent
 };
 

@@ -359,26 +359,35 @@ test("the LB is unreachable mid-switch (sshd frozen during the reload): reported
   assert.match(text(result), /bluegreen-backup/);
   assert.match(text(result), /get_deployment_status/);
 
-  // Back online: HAProxy took the new config while we could not see it; the state file was not
-  // written. Status says exactly that and what to do.
+  // Back online: HAProxy may have taken the new config while we could not see it; the state file
+  // was not written. The switch's activity record is still there, so status calls no colour live
+  // and says which switch was left halfway and how far it got.
   await sleep(1500);
   const serving = await frontendColor();
   const status = (await mcp.call("get_deployment_status")).structuredContent;
-  assert.equal(status.current.prod.server, serving.toUpperCase());
+  assert.equal(status.liveColorKnown, false, JSON.stringify(status));
+  assert.match(status.problem, /AN INTERRUPTED SWITCH was found/);
+  assert.equal(status.activity.interrupted, true);
   assert.deepEqual(readStateFile(), stateBefore);
-  if (serving !== live) {
-    assert.equal(status.drift.length, 1, JSON.stringify(status.drift));
-    assert.match(status.drift[0], new RegExp(`state file says PROD is ${live.toUpperCase()} but HAProxy routes to ${serving.toUpperCase()}`));
-  }
-  // The plan made before the fault cannot run now.
+  // The plan made before the fault cannot run now: it did not show the rollback.
   const stale = await mcp.call("switch_traffic", { approvalToken: spare });
   assert.equal(stale.isError, true, text(stale));
-  assert.match(text(stale), /changed since the plan was approved/);
+  assert.match(text(stale), /the approved plan did not include/);
   assert.equal(await frontendColor(), serving);
-
-  // A deploy rewrites the record from HAProxy's truth.
+  // Nothing is deployed while it is unknown which colour users are on.
   const deploy = await mcp.call("deploy_to_standby", { createBackup: false });
-  assert.equal(deploy.isError, false, text(deploy));
+  assert.equal(deploy.isError, true, text(deploy));
+  assert.match(text(deploy), /INTERRUPTED SWITCH/);
+
+  // A new plan shows the rollback; approved, it rolls the interrupted switch back, then switches.
+  const plan = await mcp.call("switch_traffic", {});
+  assert.equal(plan.isError, false, text(plan));
+  assert.match(text(plan), /AN INTERRUPTED SWITCH will be rolled back first/);
+  await waitForBothUp();
+  const done = await mcp.call("switch_traffic", { approvalToken: plan.structuredContent.approvalToken });
+  assert.equal(done.structuredContent.switched, true, text(done));
+  assert.match(text(done), /Before the switch, the interrupted switch/);
+  await waitFor(`the frontend serving ${other(live)}`, async () => (await frontendColor()) === other(live));
   await assertConsistent();
 });
 
@@ -414,19 +423,25 @@ test("the LB's sshd stops between validation and reload: the reload never happen
   assert.match(readHaproxyConfig(), new RegExp(`^\\s*default_backend ${next}\\s*$`, "m"));
   assert.equal(await frontendColor(), live);
   assert.deepEqual(readStateFile(), stateBefore);
+  // Status calls no colour live, and says how far the switch got: users are still on `live`.
   const status = (await mcp.call("get_deployment_status")).structuredContent;
-  assert.equal(status.haproxy.frontend.answeredBy, live);
-  assert.ok(status.drift.some((d) => d.includes(`selects ${next.toUpperCase()}, but requests through`) &&
-    d.includes(`answered by ${live.toUpperCase()}`)), JSON.stringify(status.drift));
-  // Nothing acts on the file's word while it contradicts what HAProxy runs.
+  assert.equal(status.liveColorKnown, false, JSON.stringify(status));
+  assert.match(status.problem, new RegExp(`HAProxy was not reloaded, so users are still on ${live.toUpperCase()}`));
+  // Nothing acts on the file's word while it may not be what HAProxy runs.
   const deploy = await mcp.call("deploy_to_standby", { createBackup: false });
   assert.equal(deploy.isError, true, text(deploy));
-  assert.match(text(deploy), /HAProxy is not running its config file/);
+  assert.match(text(deploy), /INTERRUPTED SWITCH/);
   const plan = await mcp.call("switch_traffic", {});
-  assert.equal(plan.isError, true, text(plan));
-  assert.match(text(plan), /HAProxy is not running its config file/);
+  assert.equal(plan.isError, false, text(plan));
+  assert.match(text(plan), /AN INTERRUPTED SWITCH will be rolled back first/);
 
-  // Following the instructions (keep what users are on) makes everything agree again.
+  // Following the instructions by hand (keep what users are on) makes everything agree again.
+  const byHand = /Or roll it back by hand \(on lab-lb: (.*), then rm -f (\S+)\)/.exec(status.problem);
+  assert.ok(byHand, status.problem);
+  assert.match(byHand[1], /cp -p \/etc\/haproxy\/haproxy.cfg.bluegreen-backup \/etc\/haproxy\/haproxy.cfg/);
   ssh("lab-lb", "cp -p /etc/haproxy/haproxy.cfg.bluegreen-backup /etc/haproxy/haproxy.cfg");
+  ssh("lab-lb", `echo reload | socat -t 2 - UNIX-CONNECT:${masterSocket}`);
+  ssh("lab-lb", `rm -f ${byHand[2]}`);
+  await waitForBothUp();
   assert.equal(await assertConsistent(), live);
 });

@@ -16,6 +16,14 @@ import {
 const mcp = await startClient();
 after(async () => mcp.close());
 
+async function waitFor(what, predicate, { tries = 100, every = 100 } = {}) {
+  for (let i = 0; i < tries; i++) {
+    if (await predicate().catch(() => false)) return;
+    await sleep(every);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
 const pwned = "/tmp/bluegreen-e2e-pwned";
 function assertNotPwned() {
   for (const host of ["lab-blue", "lab-green", "lab-lb"]) {
@@ -257,24 +265,51 @@ test("a lock held by someone else refuses a deploy and a switch, and says who ho
 });
 
 test("a candidate config that fails haproxy -c leaves the live config untouched", async () => {
-  // Someone broke the file on disk (HAProxy still runs the previous, valid one).
-  ssh("lab-lb", "sed -i '/^backend green/a\\    bogus_keyword_for_e2e on' /etc/haproxy/haproxy.cfg");
-  const broken = readHaproxyConfig();
+  // The validate command also loads a file with an invalid keyword (HAProxy never loads it), so
+  // every candidate fails `haproxy -c` while the live config stays what HAProxy runs.
+  ssh("lab-lb", "printf 'backend e2e_bogus\\n    bogus_keyword_for_e2e on\\n' > /etc/haproxy/e2e-bogus.cfg");
+  const failing = await startClient({
+    config: configVariant((c) => (c.apps.shop.loadBalancer.validateCommand =
+      "haproxy -c -f {config} -f /etc/haproxy/e2e-bogus.cfg")),
+  });
+  const before = readHaproxyConfig();
   const stateBefore = readStateFile();
   try {
-    const request = await mcp.call("switch_traffic", {});
+    const request = await failing.call("switch_traffic", {});
     assert.equal(request.isError, false, text(request));
-    const result = await mcp.call("switch_traffic", { approvalToken: request.structuredContent.approvalToken });
+    const result = await failing.call("switch_traffic", { approvalToken: request.structuredContent.approvalToken });
     assert.equal(result.isError, true);
     assert.match(text(result), /failed validation/);
     assert.match(text(result), /bogus_keyword_for_e2e/);
     assert.match(text(result), /live config is untouched/);
-    assert.equal(readHaproxyConfig(), broken);
+    assert.equal(readHaproxyConfig(), before);
     assert.deepEqual(readStateFile(), stateBefore);
     assert.equal(await frontendColor(), "blue");
   } finally {
-    ssh("lab-lb", "sed -i '/bogus_keyword_for_e2e/d' /etc/haproxy/haproxy.cfg");
+    await failing.close();
+    ssh("lab-lb", "rm -f /etc/haproxy/e2e-bogus.cfg");
   }
+});
+
+test("a config file broken on disk and never reloaded: no colour is called live, the switch is refused", async () => {
+  // Someone broke the file on disk; HAProxy still runs the previous, valid one.
+  const original = readHaproxyConfig();
+  await sleep(2200);  // clearly after the running workers started
+  ssh("lab-lb", "sed -i '/^backend green/a\\    bogus_keyword_for_e2e on' /etc/haproxy/haproxy.cfg");
+  try {
+    const status = (await mcp.call("get_deployment_status")).structuredContent;
+    assert.equal(status.liveColorKnown, false, JSON.stringify(status));
+    assert.match(status.problem, /HAProxy has not loaded its config file/);
+    const request = await mcp.call("switch_traffic", {});
+    assert.equal(request.isError, true, text(request));
+    assert.match(text(request), /has not loaded its config file/);
+    assert.equal(await frontendColor(), "blue");
+  } finally {
+    ssh("lab-lb", `cat > /etc/haproxy/haproxy.cfg <<'EOF'\n${original}EOF`);
+    ssh("lab-lb", "echo reload | socat -t 2 - UNIX-CONNECT:/run/haproxy/master.sock");
+  }
+  await waitFor("status to trust the file again", async () =>
+    (await mcp.call("get_deployment_status")).structuredContent.liveColorKnown === true);
 });
 
 test("a failed verification after the reload restores the previous config and says so", async () => {

@@ -779,7 +779,7 @@ class FakeLb {
   LbFaults faults_;
   state::Color running_;
   static constexpr std::int64_t kBootTime = 1'790'000'000;
-  std::int64_t lb_now_ = kBootTime + 86'400;  // a day after boot
+  std::int64_t lb_now_ = kBootTime + 86'400;     // a day after boot
   std::int64_t worker_started_ = lb_now_ - 600;  // the workers have run for 10 minutes
   int reloads_ = 0;
   int worker_ = 2000;

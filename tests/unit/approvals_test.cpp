@@ -25,7 +25,7 @@ struct Clock {
   }
 };
 
-const SwitchPlan kPlan{"shop", Color::kBlue, Color::kGreen, 7, false};
+const SwitchPlan kPlan{"shop", Color::kBlue, Color::kGreen, 7, false, ""};
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

@@ -29,7 +29,7 @@ using state::Color;
 namespace {
 
 SwitchPlan blue_to_green(bool emergency = false) {
-  return SwitchPlan{"shop", Color::kBlue, Color::kGreen, 7, emergency};
+  return SwitchPlan{"shop", Color::kBlue, Color::kGreen, 7, emergency, ""};
 }
 
 SwitchOutcome run_switch(DeploymentRig& rig, const SwitchPlan& plan, std::stop_token stop = {},

@@ -31,7 +31,7 @@ deployment::DeployOutcome run_deploy(DeploymentRig& rig) {
 }
 
 deployment::SwitchPlan blue_to_green(bool emergency = false) {
-  return deployment::SwitchPlan{"shop", Color::kBlue, Color::kGreen, 7, emergency};
+  return deployment::SwitchPlan{"shop", Color::kBlue, Color::kGreen, 7, emergency, ""};
 }
 
 Activity switch_activity(int reloads_before) {
@@ -159,7 +159,9 @@ TEST_CASE("an interrupted switch whose backup is not its original is not restore
   rig.lb.executor().set_file("lab-lb", deployment::backup_path(rig.app),
                              haproxy_cfg(Color::kBlue) + "# an older switch's backup\n");
   const std::string before = rig.lb.config_text();
-  const auto outcome = run_switch(rig, blue_to_green());
+  auto plan = deployment::plan_switch(rig.services, rig.app, false);
+  REQUIRE(plan.ok());
+  const auto outcome = run_switch(rig, plan->plan);
   INFO(outcome.text);
   CHECK_FALSE(outcome.switched);
   CHECK(contains(outcome.text, "ACTION NEEDED: cannot roll back the interrupted switch"));
@@ -167,6 +169,21 @@ TEST_CASE("an interrupted switch whose backup is not its original is not restore
   CHECK(rig.lb.reloads() == 0);
   CHECK(rig.lb.activity_text().has_value());  // still tells the next status what happened
   CHECK_FALSE(rig.lb.lock_held());
+}
+
+TEST_CASE("a plan approved before a switch was interrupted does not roll it back", "[deployment][crash]") {
+  DeploymentRig rig;
+  const auto stale = deployment::plan_switch(rig.services, rig.app, false);  // made while all was well
+  REQUIRE(stale.ok());
+  interrupt_after_swap(rig);
+  const std::string before = rig.lb.config_text();
+  const auto outcome = run_switch(rig, stale->plan);
+  INFO(outcome.text);
+  CHECK_FALSE(outcome.switched);
+  CHECK(contains(outcome.text, "that the approved plan did not include, so nothing was changed"));
+  CHECK(rig.lb.config_text() == before);
+  CHECK(rig.lb.reloads() == 0);
+  CHECK(rig.lb.activity_text().has_value());
 }
 
 TEST_CASE("a switch that recorded itself before its server died is complete", "[deployment][crash]") {
@@ -207,8 +224,7 @@ TEST_CASE("operations in progress: a switch hides the live colour, a deploy is s
   }
 }
 
-TEST_CASE("an interrupted or failed deploy to the standby refuses the switch unless emergency",
-          "[deployment][crash]") {
+TEST_CASE("an interrupted or failed deploy to the standby refuses the switch unless emergency", "[deployment][crash]") {
   DeploymentRig rig;
   SECTION("interrupted") {
     rig.lb.set_activity(deploy_activity(Color::kGreen));

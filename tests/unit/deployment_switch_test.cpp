@@ -21,7 +21,7 @@ using state::Color;
 namespace {
 
 SwitchPlan blue_to_green(bool emergency = false, std::uint64_t generation = 7) {
-  return SwitchPlan{"shop", Color::kBlue, Color::kGreen, generation, emergency};
+  return SwitchPlan{"shop", Color::kBlue, Color::kGreen, generation, emergency, ""};
 }
 
 SwitchOutcome run_switch(DeploymentRig& rig, const SwitchPlan& plan, std::stop_token stop = {}) {
