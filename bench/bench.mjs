@@ -98,6 +98,53 @@ let statusOne;
   await ten.close();
 }
 
+// --- status while a deploy step runs on the standby ------------------------------------------------
+// The same server runs a deploy whose extra step sleeps 10 s on the standby, and answers status
+// calls meanwhile: each call must not wait for the step (target: p50 at most 2x the idle p50).
+let statusIdle;
+let statusDuringDeploy;
+{
+  const base = JSON.parse(readFileSync(config, "utf8"));
+  base.apps.shop.deploy.steps.splice(3, 0, { name: "slow", run: "sleep 10.25", timeoutSeconds: 60 });
+  const slowConfig = config.replace(/\.json$/, ".slow-step.json");
+  writeFileSync(slowConfig, JSON.stringify(base, null, 2));
+  const deploying = new RpcClient(binary, ["--config", slowConfig, "--log-level", "warn"]);
+  await deploying.initialize();
+  const status = async () => {
+    const t = process.hrtime.bigint();
+    const r = await deploying.call("get_deployment_status");
+    if (r.isError) throw new Error(r.content[0].text);
+    return { ms: ms(t), r };
+  };
+  const idle = [];
+  let standby;
+  for (let i = 0; i < 40; i++) {
+    const { ms: took, r } = await status();
+    if (i > 0) idle.push(took);  // the first opens the connections
+    standby = r.structuredContent.current.standby.server.toLowerCase();
+  }
+  statusIdle = summary(idle);
+  const deploy = deploying.call("deploy_to_standby", { createBackup: false });
+  const stepRuns = () =>
+    spawnSync("ssh", ["-F", env.LAB_SSH_CONFIG, `lab-${standby}`, "pgrep -f '[s]leep 10.25'"]).status === 0;
+  for (let i = 0; i < 100 && !stepRuns(); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!stepRuns()) throw new Error("the slow deploy step did not start on the standby");
+  const during = [];
+  const until = Date.now() + 7000;
+  while (Date.now() < until) {
+    during.push((await status()).ms);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!stepRuns()) throw new Error("the slow deploy step ended before the status calls did");
+  statusDuringDeploy = summary(during);
+  const deployed = await deploy;
+  if (!deployed.structuredContent.ok) throw new Error(deployed.content[0].text);
+  await deploying.close();
+  row("get_deployment_status, idle (same server, before its deploy)", statusIdle);
+  row("get_deployment_status during a running deploy step (10 s sleep on the standby)", statusDuringDeploy,
+    `(${(statusDuringDeploy.median / statusIdle.median).toFixed(2)}x the idle p50; target <= 2x)`);
+}
+
 // --- switch execution: approved call -> HAProxy serving the new colour ---------------------------
 // A new connection each time: an existing keep-alive connection gets one more answer from the old
 // worker after a reload, which would time the switch too late.
@@ -249,4 +296,6 @@ console.log(`  the same load with no switch: ${quietLoad.sent} requests: ${loadL
 console.log(`CPU stolen by the hypervisor over the whole run: ${stolenPercent(runStarted, cpuTimes())}% ` +
   "(figures from a starved machine are slower and noisier)");
 console.log(`status: ${(seedStatus.median / statusOne.median).toFixed(1)}x faster than the per-command-ssh way`);
+console.log(`status p50 during a running deploy step: ${statusDuringDeploy.median.toFixed(1)} ms, idle ` +
+  `${statusIdle.median.toFixed(1)} ms: ${(statusDuringDeploy.median / statusIdle.median).toFixed(2)}x (target <= 2x)`);
 console.log(`switch: ${(seedSwitch.median / switchCall.median).toFixed(1)}x faster than the per-command-ssh way, which validates and verifies nothing`);

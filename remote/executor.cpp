@@ -29,11 +29,27 @@ std::string CommandResult::summary() const {
 
 bluegreen::Result<SocketReply> Executor::query_unix_socket(const std::string& host, const std::string& socket_path,
                                                            const std::string& request, const CommandOptions& options) {
+  return query_unix_socket_with_socat([&](const std::string& command,
+                                          const CommandOptions& rest) { return run(host, command, rest); },
+                                      host, socket_path, request, options);
+}
+
+bluegreen::Result<std::vector<FileRead>> Executor::read_files(const std::string& host,
+                                                              const std::vector<std::string>& paths,
+                                                              const CommandOptions& options) {
+  return read_files_with_cat([&](const std::string& command,
+                                 const CommandOptions& rest) { return run(host, command, rest); },
+                             host, paths, options);
+}
+
+bluegreen::Result<SocketReply> query_unix_socket_with_socat(const CommandRunner& run, const std::string& host,
+                                                            const std::string& socket_path, const std::string& request,
+                                                            const CommandOptions& options) {
   // socat stops waiting 2 s after the request is sent or 5 s after the socket last spoke; the
   // deadline of run() bounds the whole call anyway.
   const std::string command =
       "printf '%s' " + shell_quote(request) + " | socat -t 2 -T 5 - UNIX-CONNECT:" + shell_quote(socket_path);
-  auto result = run(host, command, options);
+  auto result = run(command, options);
   if (!result) return result.error();
   const std::string what = "UNIX socket " + socket_path + " on " + host;
   if (!result->succeeded()) {
@@ -100,9 +116,9 @@ FileRead parse_cat_output(const std::string& out, const std::string& tag, std::s
 
 }  // namespace
 
-bluegreen::Result<std::vector<FileRead>> Executor::read_files(const std::string& host,
-                                                              const std::vector<std::string>& paths,
-                                                              const CommandOptions& options) {
+bluegreen::Result<std::vector<FileRead>> read_files_with_cat(const CommandRunner& run, const std::string& host,
+                                                             const std::vector<std::string>& paths,
+                                                             const CommandOptions& options) {
   // Per file: "@@TAG file MTIME\n<content>\n@@TAG exit N\n", or "@@TAG file \n\n@@TAG missing\n"
   // (MTIME: seconds since the epoch, from stat). The tag is random, so no file content can fake a
   // marker.
@@ -118,7 +134,7 @@ bluegreen::Result<std::vector<FileRead>> Executor::read_files(const std::string&
   CommandOptions cat_options = options;
   cat_options.host_timeout = false;  // `cat` of local files ends by itself; the deadline holds here
   cat_options.output_cap_bytes = options.output_cap_bytes * std::max<std::size_t>(1, paths.size()) + 4096;
-  auto result = run(host, script, cat_options);
+  auto result = run(script, cat_options);
   if (!result) return result.error();
   if (!result->succeeded()) {
     return bluegreen::Error{"reading files on " + host + " did not finish: " + result->summary() +

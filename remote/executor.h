@@ -18,14 +18,17 @@
 //    a destination that is not valid; kDeadlineExceeded and kCancelled when an Error (not a
 //    CommandResult) reports the deadline or `stop`; kFailed otherwise.
 //
-// Thread-safety: implementations are safe to call from several threads; commands on different
-// hosts run in parallel.
+// Thread-safety: implementations are safe to call from several threads. Calls to different hosts
+// run in parallel, and so do calls to one host: a read-only call (status) must not wait for a long
+// command (a deploy step) on the same host. An implementation may bound how many run at once per
+// host; a call beyond the bound waits for a turn within its own deadline and stop.
 
 #include "common/result.h"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -130,5 +133,24 @@ class Executor {
                                                               const std::vector<std::string>& paths,
                                                               const CommandOptions& options);
 };
+
+// Runs one command line on a host whose destination the caller knows, with the contract of
+// Executor::run(). Lets the `cat` and `socat` ways below run on any connection, not only through
+// run() (SshExecutor falls back to them on the connection that found SFTP or forwarding unusable).
+using CommandRunner =
+    std::function<bluegreen::Result<CommandResult>(const std::string& command, const CommandOptions& options)>;
+
+// Executor::read_files() with `cat` through `run`: one command for all `paths`, each file's part
+// marked by a random tag no content can fake. `host` names the host in messages. Same results and
+// errors as Executor::read_files().
+bluegreen::Result<std::vector<FileRead>> read_files_with_cat(const CommandRunner& run, const std::string& host,
+                                                             const std::vector<std::string>& paths,
+                                                             const CommandOptions& options);
+
+// Executor::query_unix_socket() with `socat` on the host through `run`. `host` names the host in
+// messages. Same results and errors as Executor::query_unix_socket() (`forwarded` is false).
+bluegreen::Result<SocketReply> query_unix_socket_with_socat(const CommandRunner& run, const std::string& host,
+                                                            const std::string& socket_path, const std::string& request,
+                                                            const CommandOptions& options);
 
 }  // namespace bluegreen::remote

@@ -9,7 +9,9 @@
 // freed before its session is.
 //
 // Thread-safety: hold_process() takes the connection's lock itself and must be called without it;
-// the handle's alive() and destructor take it too, so a handle may be used from any thread.
+// the handle's alive() and destructor take it too, so a handle may be used from any thread. The
+// connection goes back to its host's pool once hold() returns and other calls use it too; alive()
+// then waits while such a call uses the session (brief for the reads and LB commands that do).
 
 #include "common/result.h"
 #include "remote/executor.h"

@@ -8,7 +8,7 @@
 // started at all (no sftp Subsystem, a forced command) it stays with `cat` until the session is
 // replaced (a new session may be allowed what the last one was not).
 //
-// Thread-safety: one SftpReader per host, next to its SshConnection. read_files() takes the
+// Thread-safety: one SftpReader per connection (session), next to it in the pool. read_files() takes the
 // connection's lock itself and must be called without it.
 
 #include "common/result.h"

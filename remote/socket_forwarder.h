@@ -11,7 +11,7 @@
 // refusal falls back to socat on the host, which tells the two apart; see query() for when the
 // host counts as refusing.
 //
-// Thread-safety: one SocketForwarder per host, next to its SshConnection. query() takes the
+// Thread-safety: one SocketForwarder per connection (session), next to it in the pool. query() takes the
 // connection's lock itself and must be called without it.
 
 #include "common/result.h"

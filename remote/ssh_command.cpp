@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
@@ -44,16 +45,27 @@ std::string seconds_text(milliseconds ms) {
   return buffer.data();
 }
 
-// The host enforces the deadline too (unless options.host_timeout is off), so the command ends
-// even if this connection drops. The first stderr line carries the remote PID, so a cancellation
-// can kill the command (sshd refuses SSH "signal" requests in some setups, e.g. root logins).
-std::string wrap_command(const std::string& command, const CommandOptions& options, milliseconds stop_grace) {
-  return "printf '" + std::string(kPidMarker) + "%s\\n' \"$$\" >&2; exec " +
-         (options.host_timeout ? "timeout --signal=TERM --kill-after=" + seconds_text(stop_grace) + " " +
-                                     seconds_text(options.deadline) + " "
-                               : std::string()) +
-         "sh -c " + shell_quote(command);
+}  // namespace
+
+// See the header for what each part is for. With `timeout`, the shell forks the watcher, then
+// execs `timeout`, so the command's exit status (or the signal that ended it) reaches sshd
+// unchanged and `$$` stays the PID of the process that is stopped.
+std::string wrap_command(const std::string& command, bool host_timeout, milliseconds deadline,
+                         milliseconds stop_grace) {
+  const std::string announce = "printf '" + std::string(kPidMarker) + "%s\\n' \"$$\" >&2; ";
+  if (!host_timeout) return announce + "exec sh -c " + shell_quote(command);
+  // Polls of 100 ms while the command still has time to end after TERM.
+  const long long polls = std::max<long long>(1, (stop_grace.count() + 99) / 100);
+  const std::string watcher =
+      "{ trap '' TERM; cat <&3 >/dev/null 2>&1; exec 3<&-; kill -0 $$ 2>/dev/null || exit 0; kill -TERM $$; i=0; "
+      "while kill -0 $$ 2>/dev/null && [ $i -lt " +
+      std::to_string(polls) + " ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -- -$$; } >/dev/null 2>&1 & ";
+  return announce + "exec 3<&0 </dev/null; " + watcher +
+         "exec timeout --signal=TERM --kill-after=" + seconds_text(stop_grace) + " " + seconds_text(deadline) +
+         " sh -c " + shell_quote(command) + " 3<&-";
 }
+
+namespace {
 
 // Separates the "bluegreen-mcp-pid:<pid>" line the wrapper writes first on stderr from the
 // command's own output.
@@ -144,22 +156,27 @@ class CommandRun {
       result_.problem = "connection to " + connection_.host() + " lost: " + libssh_error(connection_.session());
     } else if (stdout_done_ && stderr_done_) {
       const int status = ssh_channel_get_exit_status(channel_);
+      // Past the deadline, the host's `timeout` ended the command: with 124 after TERM, or with no
+      // status at all when the command ignored TERM and `timeout` KILLed its process group (itself
+      // included). Either way it was the deadline, not the command, that ended it.
+      const bool host_deadline = options_.host_timeout && Clock::now() >= deadline_ && (status == 124 || status < 0);
+      if (host_deadline && !result_.cancelled) result_.timed_out = true;
       if (status >= 0) {
         result_.exit_status = status;
-        // `timeout` exits 124 when it had to stop the command.
-        if (status == 124 && Clock::now() >= deadline_) result_.timed_out = true;
-      } else {
+      } else if (!result_.timed_out && !result_.cancelled) {
         result_.problem = "the command ended without an exit status (killed by a signal?)";
       }
     } else {
       result_.problem =
-          "the command did not stop within " + std::to_string(stop_grace_.count()) + " ms of TERM; channel closed";
+          "it did not stop within " + std::to_string(stop_grace_.count()) + " ms of TERM; the channel was closed";
     }
-    if (result_.timed_out || result_.cancelled) result_.exit_status.reset();
-    if (result_.timed_out && result_.problem.empty()) {
-      result_.problem = "deadline of " + std::to_string(options_.deadline.count()) + " ms passed";
+    if (result_.timed_out || result_.cancelled) {
+      result_.exit_status.reset();
+      const std::string why = result_.timed_out
+                                  ? "deadline of " + std::to_string(options_.deadline.count()) + " ms passed"
+                                  : std::string("cancelled");
+      result_.problem = why + "; " + (result_.problem.empty() ? "the command was stopped" : result_.problem);
     }
-    if (result_.cancelled && result_.problem.empty()) result_.problem = "cancelled";
     return std::move(result_);
   }
 
@@ -233,9 +250,12 @@ bluegreen::Result<ChannelPtr> start_command(SshConnection& connection, const std
 }
 
 bluegreen::Result<CommandResult> run_command(SshConnection& connection, const std::string& command,
-                                             const CommandOptions& options, milliseconds stop_grace) {
-  const auto started = Clock::now();
-  auto started_channel = start_command(connection, wrap_command(command, options, stop_grace));
+                                             const CommandOptions& options, milliseconds stop_grace,
+                                             Clock::time_point started) {
+  const auto host_deadline =
+      std::max(milliseconds(1), duration_cast<milliseconds>(started + options.deadline - Clock::now()));
+  auto started_channel =
+      start_command(connection, wrap_command(command, options.host_timeout, host_deadline, stop_grace));
   if (!started_channel) return started_channel.error();
   ChannelPtr channel = std::move(started_channel.value());
 

@@ -8,10 +8,11 @@
 // ssh config is resolved by resolve_ssh_destination() (OpenSSH semantics) and libssh is told not
 // to parse it again, since its parser could override the security options set here.
 //
-// Thread-safety: one SshConnection per host, shared by every thread using that host. A libssh
-// session must not be used by two threads at once, so every method except lock(), host() and the
-// constructor requires the caller to hold lock() for the whole time it uses the session or any of
-// its channels.
+// Thread-safety: one SshConnection per session; a host has a few (ConnectionPool), each leased to
+// one call at a time. A libssh session must not be used by two threads at once, and a held
+// process's channel on it is used from other threads than the lease holder's (HeldProcess::alive()
+// and its destructor), so every method except lock(), host() and the constructor requires the
+// caller to hold lock() for the whole time it uses the session or any of its channels.
 
 #include "common/result.h"
 #include "remote/libssh_support.h"
@@ -35,7 +36,7 @@ class SshConnection {
   SshConnection(const SshConnection&) = delete;
   SshConnection& operator=(const SshConnection&) = delete;
 
-  // Serialises the use of this host's session: one command, file read or socket query at a time.
+  // Serialises the use of this session: by the call that leased it and by held channels on it.
   [[nodiscard]] std::unique_lock<std::mutex> lock() { return std::unique_lock(mutex_); }
 
   // Keeps the open session, or opens a new one when there is none or it died. Blocks for up to

@@ -1,22 +1,43 @@
 #include "remote/ssh_executor.h"
 
+#include "remote/connection_pool.h"
 #include "remote/held_channel.h"
-#include "remote/sftp_reader.h"
-#include "remote/socket_forwarder.h"
 #include "remote/ssh_command.h"
-#include "remote/ssh_connection.h"
+
+#include <algorithm>
 
 namespace bluegreen::remote {
+namespace {
 
-// One host's session and what is kept on it. Members are destroyed in reverse order, so the
-// SFTP reader frees its channel while the session still exists.
+using std::chrono::milliseconds;
+
+// How long a connection beyond a host's first may stay unused before it is closed.
+constexpr auto kIdleConnectionLimit = std::chrono::seconds(60);
+
+// `options` with what is left until `deadline` (at least 1 ms), once a connection was leased.
+CommandOptions remaining(const CommandOptions& options, SshClock::time_point deadline) {
+  CommandOptions rest = options;
+  // Rounded up: without a wait for a connection, the caller's deadline stays what it was.
+  rest.deadline = std::max(milliseconds(1), std::chrono::ceil<milliseconds>(deadline - SshClock::now()));
+  return rest;
+}
+
+// Runs a command on the leased connection (the `cat` and `socat` fallbacks use the connection
+// that found SFTP or forwarding unusable, never a second lease: that could wait for itself).
+CommandRunner runner_on(PooledConnection& entry, milliseconds stop_grace) {
+  return [&entry, stop_grace](const std::string& command, const CommandOptions& options) {
+    auto lock = entry.connection.lock();
+    return run_command(entry.connection, command, options, stop_grace);
+  };
+}
+
+}  // namespace
+
+// One host's pool of connections.
 struct SshExecutor::Host {
   Host(const std::string& name, const SshSettings& settings)
-      : connection(name, settings), sftp(connection), sockets(connection) {}
-
-  SshConnection connection;
-  SftpReader sftp;
-  SocketForwarder sockets;
+      : pool(name, settings, settings.max_connections_per_host, kIdleConnectionLimit) {}
+  ConnectionPool pool;
 };
 
 SshExecutor::SshExecutor(SshSettings settings) : settings_(std::move(settings)) {}
@@ -31,40 +52,64 @@ std::shared_ptr<SshExecutor::Host> SshExecutor::host_for(const std::string& host
 }
 
 bluegreen::Status SshExecutor::connect(const std::string& host) {
-  auto entry = host_for(host);
-  auto lock = entry->connection.lock();
-  return entry->connection.ensure_connected();
+  auto pool_entry = host_for(host);  // the pool outlives the lease
+  auto leased = pool_entry->pool.acquire(SshClock::now() + settings_.connect_timeout, {});
+  if (!leased) return leased.error();
+  auto lease = std::move(leased.value());
+  auto lock = lease->connection.lock();
+  return lease->connection.ensure_connected();
 }
 
 bluegreen::Result<CommandResult> SshExecutor::run(const std::string& host, const std::string& command,
                                                   const CommandOptions& options) {
-  auto entry = host_for(host);
-  auto lock = entry->connection.lock();
-  return run_command(entry->connection, command, options, settings_.stop_grace);
+  const auto started = SshClock::now();
+  auto pool_entry = host_for(host);
+  auto leased = pool_entry->pool.acquire(started + options.deadline, options.stop);
+  if (!leased) return leased.error();
+  auto lease = std::move(leased.value());
+  // The deadline counts from the call, time spent waiting for a connection included.
+  auto lock = lease->connection.lock();
+  return run_command(lease->connection, command, options, settings_.stop_grace, started);
 }
 
 bluegreen::Result<SocketReply> SshExecutor::query_unix_socket(const std::string& host, const std::string& socket_path,
                                                               const std::string& request,
                                                               const CommandOptions& options) {
-  return host_for(host)->sockets.query(socket_path, request, options, [&](const CommandOptions& rest) {
-    return Executor::query_unix_socket(host, socket_path, request, rest);
+  const auto deadline = SshClock::now() + options.deadline;
+  auto pool_entry = host_for(host);
+  auto leased = pool_entry->pool.acquire(deadline, options.stop);
+  if (!leased) return leased.error();
+  auto lease = std::move(leased.value());
+  const CommandRunner run = runner_on(*lease, settings_.stop_grace);
+  return lease->sockets.query(socket_path, request, remaining(options, deadline), [&](const CommandOptions& rest) {
+    return query_unix_socket_with_socat(run, host, socket_path, request, rest);
   });
 }
 
 bluegreen::Result<std::vector<FileRead>> SshExecutor::read_files(const std::string& host,
                                                                  const std::vector<std::string>& paths,
                                                                  const CommandOptions& options) {
-  return host_for(host)->sftp.read_files(paths, options, [&](const CommandOptions& rest) {
-    return Executor::read_files(host, paths, rest);
+  const auto deadline = SshClock::now() + options.deadline;
+  auto pool_entry = host_for(host);
+  auto leased = pool_entry->pool.acquire(deadline, options.stop);
+  if (!leased) return leased.error();
+  auto lease = std::move(leased.value());
+  const CommandRunner run = runner_on(*lease, settings_.stop_grace);
+  return lease->sftp.read_files(paths, remaining(options, deadline), [&](const CommandOptions& rest) {
+    return read_files_with_cat(run, host, paths, rest);
   });
 }
 
 bluegreen::Result<std::unique_ptr<HeldProcess>> SshExecutor::hold(const std::string& host, const std::string& command,
                                                                   const std::string& ready_line,
                                                                   const CommandOptions& options) {
-  auto entry = host_for(host);
-  // The handle keeps the whole Host alive (aliasing), so its connection outlives it.
-  return hold_process(std::shared_ptr<SshConnection>(entry, &entry->connection), command, ready_line, options);
+  const auto deadline = SshClock::now() + options.deadline;
+  auto pool_entry = host_for(host);
+  auto leased = pool_entry->pool.acquire(deadline, options.stop);
+  if (!leased) return leased.error();
+  auto lease = std::move(leased.value());
+  // The handle keeps the connection alive; once the lease ends, other operations use it too.
+  return hold_process(lease.shared_connection(), command, ready_line, remaining(options, deadline));
 }
 
 }  // namespace bluegreen::remote

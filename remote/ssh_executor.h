@@ -1,6 +1,9 @@
 #pragma once
-// Executor over SSH with libssh: one session per host, opened on first use and reused; a dead
-// session is noticed and reopened before the next command.
+// Executor over SSH with libssh: a few sessions per host (SshSettings::max_connections_per_host),
+// opened when needed and reused; a dead session is noticed and reopened before the next command.
+// A call leases one session for its whole run: an idle one, else a new one up to the bound, else
+// it waits (within its deadline and stop) for one to be returned. So a status call does not wait
+// for a long deploy step on the same host; it pays one handshake when all open sessions are busy.
 //
 // Host keys are verified against a known_hosts file and only an exact match passes: an unknown or
 // changed key is refused with the host, the key's fingerprint and how to trust it, whatever the
@@ -12,6 +15,11 @@
 // drops (unless CommandOptions::host_timeout is off, for short read-only commands); locally the
 // deadline (plus a grace) and the stop token end the wait, send the command (its whole process
 // group) a TERM signal and close the channel.
+//
+// Every command that has the host-side `timeout` also ends on the host within about stop_grace
+// when its connection ends (this server killed, exited, or the network gone): a watcher next to it
+// reads the channel's end of input and stops its process group. So remote work started under a
+// lock (held by a process that ends with its own connection) never outlives the lock by more.
 //
 // query_unix_socket() opens an OpenSSH "direct-streamlocal" channel on the host's session, so the
 // socket is reached by sshd itself and no process starts on the host. When the host refuses that
@@ -25,16 +33,22 @@
 // SFTP server fails it falls back to `cat` through run(), and where none can be started (no sftp
 // Subsystem, a forced command) it stays with `cat` on that session.
 //
-// The parts live in remote/: ssh_connection (session, host key, authentication, reuse),
+// The parts live in remote/: connection_pool (the sessions to one host, leased per call),
+// ssh_connection (session, host key, authentication, reuse),
 // ssh_command (exec channels), sftp_codec + sftp_reader (files), socket_forwarder (UNIX sockets),
 // held_channel (hold()), libssh_support (handles, errors, polling). Their headers are internal.
 //
-// Thread-safety: run() may be called from any number of threads. Commands to different hosts run
-// in parallel; commands, file reads and socket queries to one host are serialised on its session.
+// Thread-safety: every method may be called from any number of threads. Commands, file reads and
+// socket queries run in parallel, to different hosts and to one host alike, up to
+// max_connections_per_host at once per host; beyond that a call waits for a session to be
+// returned and fails with kDeadlineExceeded or kCancelled when its deadline or stop comes first.
+// A held process's handle may be used from any thread; its alive() and destructor wait while
+// another call uses the session its channel is on (brief for status reads and LB commands).
 
 #include "remote/executor.h"
 
 #include <chrono>
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,6 +64,8 @@ struct SshSettings {
   std::vector<std::string> identity_files;      // tried in addition to the agent and the config's
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
   std::chrono::milliseconds stop_grace = std::chrono::seconds(2);  // after TERM, before giving up
+  // Sessions open at once to one host (at least 1): how many calls to one host run in parallel.
+  std::size_t max_connections_per_host = 4;
 };
 
 class SshExecutor final : public Executor {
@@ -70,11 +86,12 @@ class SshExecutor final : public Executor {
   bluegreen::Result<std::vector<FileRead>> read_files(const std::string& host, const std::vector<std::string>& paths,
                                                       const CommandOptions& options) override;
 
-  // Opens the session to `host` if it is not open (host key and authentication checked).
+  // Opens a session to `host` if none is open (host key and authentication checked); waits up to
+  // connect_timeout for a session when all are busy (then kDeadlineExceeded).
   bluegreen::Status connect(const std::string& host);
 
  private:
-  struct Host;  // a host's connection and what is kept per session on it (ssh_executor.cpp)
+  struct Host;  // a host's pool of sessions (ssh_executor.cpp)
   std::shared_ptr<Host> host_for(const std::string& host);
 
   const SshSettings settings_;

@@ -1,4 +1,5 @@
 // End-to-end tests of the remote layer against the lab's real sshd and HTTP apps.
+#include "common/text.h"
 #include "remote/http_probe.h"
 #include "remote/shell_command.h"
 #include "remote/ssh_executor.h"
@@ -624,4 +625,121 @@ TEST_CASE("an SFTP server that never answers ends at the deadline or on cancella
   // Commands on that connection still work.
   CHECK(run_ok(executor, sshd.host(), "echo ok").out.tail == "ok\n");
   std::filesystem::remove_all(silent.parent_path());
+}
+
+// --- Several calls to one host at once, and commands whose connection ends --------------------------
+
+TEST_CASE("a command, a file read and a socket query to a host answer while a long command runs there",
+          "[e2e][ssh][concurrency]") {
+  remote::SshExecutor executor(lab_settings());
+  REQUIRE(executor.connect(lab().lb()).ok());
+  const std::string tag = std::to_string(33000 + ::getpid() % 1000);
+  auto long_run = std::async(std::launch::async, [&] {
+    return executor.run(lab().lb(), "echo $SSH_CONNECTION; sleep 4." + tag, with_deadline(20s));
+  });
+  // Until the long command runs on the host.
+  for (int i = 0; i < 100 && run_ok(executor, lab().lb(), "pgrep -f '[s]leep 4." + tag + "'").exit_status != 0; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  std::string quick_session;
+  for (int i = 0; i < 3; ++i) {
+    const auto started = std::chrono::steady_clock::now();
+    quick_session = run_ok(executor, lab().lb(), "echo $SSH_CONNECTION").out.tail;
+    auto files = executor.read_files(lab().lb(), {lab().var("LAB_HAPROXY_CFG")}, with_deadline(10s));
+    REQUIRE(files.ok());
+    CHECK_THAT(files->at(0).content, Catch::Contains("frontend fe_app"));
+    CHECK(query_ok(executor, lab().lb(), lab().var("LAB_HAPROXY_ADMIN_SOCK"), "show info\n").forwarded);
+    // Serialised behind the long command, this would take seconds.
+    CHECK(std::chrono::steady_clock::now() - started < 1500ms);
+  }
+  CHECK(long_run.wait_for(0s) == std::future_status::timeout);  // still running
+  const auto result = long_run.get();
+  REQUIRE(result.ok());
+  CHECK(result->succeeded());
+  // The others ran on a second session; once both are idle, no third one is opened.
+  CHECK(result->out.tail != quick_session);
+  for (int i = 0; i < 5; ++i) {
+    const auto session = run_ok(executor, lab().lb(), "echo $SSH_CONNECTION").out.tail;
+    CHECK((session == quick_session || session == result->out.tail));
+  }
+}
+
+TEST_CASE("more calls to one host than sessions: the rest wait their turn within their deadline",
+          "[e2e][ssh][concurrency]") {
+  auto settings = lab_settings();
+  settings.max_connections_per_host = 2;
+  remote::SshExecutor executor(settings);
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::future<Result<remote::CommandResult>>> runs;
+  for (int i = 0; i < 4; ++i) {
+    runs.push_back(
+        std::async(std::launch::async, [&] { return executor.run(lab().blue(), "sleep 1", with_deadline(10s)); }));
+  }
+  for (auto& run : runs) {
+    auto result = run.get();
+    REQUIRE(result.ok());
+    CHECK(result->succeeded());
+  }
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(took >= 2s);  // two rounds of two
+  CHECK(took < 5s);
+  // A call that cannot get a session before its deadline says so.
+  auto busy_a =
+      std::async(std::launch::async, [&] { return executor.run(lab().blue(), "sleep 2", with_deadline(10s)); });
+  auto busy_b =
+      std::async(std::launch::async, [&] { return executor.run(lab().blue(), "sleep 2", with_deadline(10s)); });
+  std::this_thread::sleep_for(500ms);
+  const auto waited = executor.run(lab().blue(), "true", with_deadline(300ms));
+  REQUIRE_FALSE(waited.ok());
+  CHECK(waited.error().code == ErrorCode::kDeadlineExceeded);
+  CHECK_THAT(waited.error().message, Catch::Contains("busy"));
+  CHECK(busy_a.get().ok());
+  CHECK(busy_b.get().ok());
+}
+
+TEST_CASE("a command that ignores TERM at its deadline is reported as stopped at the deadline",
+          "[e2e][ssh][deadline]") {
+  remote::SshExecutor executor(lab_settings());
+  const std::string tag = std::to_string(34000 + ::getpid() % 1000);
+  const auto result = run_ok(executor, lab().blue(), "trap '' TERM; sleep 3" + tag + " & wait", with_deadline(1s));
+  INFO(result.summary() << " out " << result.out.tail << " err " << result.err.tail);
+  CHECK(result.timed_out);
+  CHECK_FALSE(result.exit_status.has_value());
+  CHECK_THAT(result.problem, Catch::StartsWith("deadline of 1000 ms passed"));
+  CHECK_THAT(result.problem, !Catch::Contains("killed by a signal"));
+  CHECK_THAT(result.summary(), Catch::StartsWith("timed out"));
+  for (int i = 0; i < 40 && run_ok(executor, lab().blue(), "pgrep -f '[s]leep 3" + tag + "'").exit_status == 0; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(run_ok(executor, lab().blue(), "pgrep -f '[s]leep 3" + tag + "'").exit_status == 1);
+}
+
+TEST_CASE("a command whose connection dies ends on the host within seconds", "[e2e][ssh][orphan]") {
+  remote::SshExecutor executor(lab_settings());
+  remote::SshExecutor observer(lab_settings());
+  const std::string tag = std::to_string(35000 + ::getpid() % 1000);
+  const std::string sshd_file = "/tmp/bluegreen-e2e-sshd-" + tag;
+  // $PPID is the wrapper's `timeout`; its parent is the sshd process of this connection.
+  const std::string command =
+      "ps -o ppid= -p $PPID | tr -d ' ' > " + sshd_file + "; trap '' TERM; sleep 4" + tag + " & wait; sleep 4" + tag;
+  auto running =
+      std::async(std::launch::async, [&] { return executor.run(lab().green(), command, with_deadline(60s)); });
+  std::string sshd_pid;
+  for (int i = 0; i < 100 && sshd_pid.empty(); ++i) {
+    std::this_thread::sleep_for(50ms);
+    sshd_pid = bluegreen::trim_trailing(run_ok(observer, lab().green(), "cat " + sshd_file + " 2>/dev/null").out.tail);
+  }
+  REQUIRE_FALSE(sshd_pid.empty());
+  const auto killed = std::chrono::steady_clock::now();
+  run_ok(observer, lab().green(), "kill -9 " + sshd_pid + "; rm -f " + sshd_file);
+  const auto result = running.get();  // the connection is gone: an Error or a result without status
+  if (result.ok()) CHECK_FALSE(result->exit_status.has_value());
+  // It ignores TERM: KILLed after the grace (2 s); before, it ran on for its whole 60 s.
+  bool gone = false;
+  while (!gone && std::chrono::steady_clock::now() - killed < 6s) {
+    gone = run_ok(observer, lab().green(), "pgrep -f '[s]leep 4" + tag + "'").exit_status == 1;
+    if (!gone) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(gone);
+  if (!gone) run_ok(observer, lab().green(), "pkill -KILL -f '[s]leep 4" + tag + "'");
 }
