@@ -6,8 +6,10 @@
 #include "remote/shell_command.h"
 
 #include <algorithm>
+#include <future>
 #include <map>
 #include <set>
+#include <sstream>
 
 namespace bluegreen::deployment {
 namespace {
@@ -123,6 +125,31 @@ void read_activity(const remote::FileRead& file, LbSnapshot& snapshot) {
     return;
   }
   snapshot.activity = std::move(activity.value());
+}
+
+// Each path's status-change time (s since the epoch, following a link as the reads do); a path
+// that cannot be stat'ed is left out.
+std::map<std::string, std::int64_t> read_change_times(remote::Executor& executor, const std::string& host,
+                                                      const std::vector<std::string>& paths,
+                                                      std::chrono::milliseconds timeout) {
+  std::string script = "for f in";
+  for (const auto& path : paths) script += " " + remote::shell_quote(path);
+  script += "; do stat -L -c %Z -- \"$f\" 2>/dev/null || echo -; done";
+  remote::CommandOptions options;
+  options.deadline = timeout;
+  options.host_timeout = false;  // stat ends by itself
+  const auto ran = executor.run(host, script, options);
+  std::map<std::string, std::int64_t> times;
+  if (!ran || !ran->succeeded()) return times;
+  std::istringstream lines(ran->out.tail);
+  std::string line;
+  for (const auto& path : paths) {
+    if (!std::getline(lines, line)) break;
+    if (!line.empty() && line.size() <= 18 && line.find_first_not_of("0123456789") == std::string::npos) {
+      times[path] = std::stoll(line);
+    }
+  }
+  return times;
 }
 
 // Is the operation of an activity record still running (its lock held by someone)? One short
@@ -245,7 +272,20 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
   remote::CommandOptions read_options;
   read_options.deadline = timeout;
   read_options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
+  // The configs' status-change times (ctime), read beside the files: a modification time can be set
+  // into the past (cp -p, touch -d, rsync -a, tar), a status-change time cannot. SFTP does not
+  // carry it, so this is one short command, on another session in parallel.
+  std::vector<std::string> configs;
+  for (const auto* app : apps) {
+    if (std::find(configs.begin(), configs.end(), app->load_balancer.haproxy_config) == configs.end()) {
+      configs.push_back(app->load_balancer.haproxy_config);
+    }
+  }
+  auto changed = std::async(std::launch::async, [&executor, &first, &configs, timeout] {
+    return read_change_times(executor, first.ssh, configs, timeout);
+  });
   auto read = executor.read_files(first.ssh, paths, read_options);
+  const auto change_times = changed.get();
   if (read && read->size() != paths.size()) {
     read = bluegreen::Error{"reading files on " + first.ssh + " returned " + std::to_string(read->size()) +
                             " results for " + std::to_string(paths.size()) + " files"};
@@ -273,6 +313,10 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
 
   for (std::size_t i = 0; i < apps.size(); ++i) {
     auto snapshot = interpret(*apps[i], *stores[i], with_processes, files, sockets);
+    if (const auto ctime = change_times.find(apps[i]->load_balancer.haproxy_config);
+        ctime != change_times.end() && snapshot.config_modified_s) {
+      snapshot.config_modified_s = std::max(*snapshot.config_modified_s, ctime->second);
+    }
     if (snapshot.activity) {
       if (options.lock_is_ours) snapshot.activity_running = false;
       else ask_whether_running(executor, *apps[i], snapshot);

@@ -38,8 +38,9 @@ struct LbSnapshot {
   std::optional<state::Color> live;
   std::string live_problem;  // why `live` is empty
 
-  // For telling whether the running HAProxy loaded the file: the file's modification time, and
-  // the LB's clock (boot time from /proc/stat, seconds since boot from /proc/uptime), all in
+  // For telling whether the running HAProxy loaded the file: when the file last changed (the later
+  // of its modification time and its status-change time, which cp -p or touch -d cannot set back),
+  // and the LB's clock (boot time from /proc/stat, seconds since boot from /proc/uptime), all in
   // seconds since the epoch or since boot, by the LB's own clock.
   std::optional<std::int64_t> config_modified_s;
   std::optional<std::int64_t> boot_time_s;
@@ -109,8 +110,9 @@ struct SnapshotOptions {
 };
 
 // Everything is read in one SFTP exchange (the config, the state file, the activity record,
-// /proc/stat and /proc/uptime), then the sockets are asked; only when an activity record exists
-// is one command run (`flock -n` on the lock file: is its operation still running?).
+// /proc/stat and /proc/uptime) while one short command reads the config's status-change time
+// (`stat`; SFTP does not carry it), then the sockets are asked; only when an activity record
+// exists is one more command run (`flock -n` on the lock file: is its operation still running?).
 LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig& app, const state::StateStore& store,
                             SnapshotOptions options = {});
 

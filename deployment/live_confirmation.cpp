@@ -61,7 +61,7 @@ std::string interrupted_switch_text(const config::AppConfig& app, const LbSnapsh
 std::string not_loaded_text(const config::AppConfig& app, const LbSnapshot& snapshot, std::int64_t started) {
   const auto& lb = app.load_balancer;
   const std::string selects = snapshot.selected ? upper(*snapshot.selected) : "an unknown backend";
-  return "HAProxy has not loaded its config file: " + lb.haproxy_config + " was modified at " +
+  return "HAProxy has not loaded its config file: " + lb.haproxy_config + " was changed at " +
          utc_text(*snapshot.config_modified_s) + ", after the running HAProxy workers started (" + utc_text(started) +
          "). The file selects " + selects +
          ", but HAProxy still runs the version it loaded before, so users may be on either colour. Deploys and "

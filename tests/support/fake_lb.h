@@ -431,7 +431,8 @@ class FakeLb {
     kAudit,
     kLockOwner,
     kActivityWrite,
-    kLockHeld
+    kLockHeld,
+    kChangeTimes
   };
 
   Script classify(const std::string& command) const {
@@ -440,6 +441,9 @@ class FakeLb {
       return Script::kActivityWrite;
     }
     if (command == deployment::lock_held_script(app_)) return Script::kLockHeld;
+    if (command.rfind("for f in ", 0) == 0 && command.find("stat -L -c %Z") != std::string::npos) {
+      return Script::kChangeTimes;
+    }
     if (command.find("| base64 -d | bg_fill \"$c\"") != std::string::npos) return Script::kValidate;
     if (command.find("| base64 -d | cmp -s - \"$cfg\"") != std::string::npos) return Script::kSwap;
     if (command.find("bg_new_temp \"$cfg.bluegreen-restore\"") != std::string::npos) return Script::kRestore;
@@ -656,6 +660,10 @@ class FakeLb {
         if (faults_.activity_write.fire()) return exit_with(1, "", "base64: write error: No space left on device");
         executor_.set_file(lb_, deployment::activity_path(app_), base64_decode(*payload));
         return ok_with();
+      }
+      case Script::kChangeTimes: {
+        const auto changed = executor_.changed(lb_, cfg_path());
+        return ok_with(changed ? std::to_string(*changed) + "\n" : "-\n");
       }
       case Script::kLockHeld: return exit_with(*lock_taken_ ? deployment::kLockHeldExit : deployment::kLockFreeExit);
       case Script::kLockOwner: {

@@ -145,7 +145,34 @@ class ScriptedExecutor : public remote::Executor {
     std::lock_guard lock(mutex_);
     files_[host][path] = std::move(content);
     problems_[host].erase(path);
-    if (const auto clock = clocks_.find(host); clock != clocks_.end()) mtimes_[host][path] = clock->second;
+    if (const auto clock = clocks_.find(host); clock != clocks_.end()) {
+      mtimes_[host][path] = clock->second;
+      ctimes_[host][path] = clock->second;
+    }
+  }
+  // Sets `path`'s modification time back as `touch -d` or `cp -p` do; its status-change time
+  // (changed()) stays.
+  void backdate(const std::string& host, const std::string& path, std::int64_t mtime_s) {
+    std::lock_guard lock(mutex_);
+    mtimes_[host][path] = mtime_s;
+  }
+  // When `path` last changed (its ctime), as set_file() recorded it.
+  [[nodiscard]] std::optional<std::int64_t> changed(const std::string& host, const std::string& path) const {
+    std::lock_guard lock(mutex_);
+    const auto h = ctimes_.find(host);
+    if (h == ctimes_.end()) return std::nullopt;
+    const auto c = h->second.find(path);
+    if (c == h->second.end()) return std::nullopt;
+    return c->second;
+  }
+  // The modification time set_file() gave `path` (nullopt: none).
+  [[nodiscard]] std::optional<std::int64_t> modified(const std::string& host, const std::string& path) const {
+    std::lock_guard lock(mutex_);
+    const auto h = mtimes_.find(host);
+    if (h == mtimes_.end()) return std::nullopt;
+    const auto m = h->second.find(path);
+    if (m == h->second.end()) return std::nullopt;
+    return m->second;
   }
   // `host`'s clock (s since the epoch): files written from now on get it as their modification
   // time (FileRead::modified_epoch_s). Without a clock, files have none.
@@ -339,6 +366,7 @@ class ScriptedExecutor : public remote::Executor {
   std::vector<Observer> observers_;
   std::map<std::string, std::map<std::string, std::string>> files_;
   std::map<std::string, std::map<std::string, std::int64_t>> mtimes_;
+  std::map<std::string, std::map<std::string, std::int64_t>> ctimes_;
   std::map<std::string, std::int64_t> clocks_;
   std::map<std::string, std::map<std::string, std::string>> problems_;
   std::vector<Call> calls_;

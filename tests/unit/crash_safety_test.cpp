@@ -108,6 +108,19 @@ TEST_CASE("a config file changed after HAProxy loaded it: no colour is live, dep
   CHECK(after.lb.live == Color::kGreen);
 }
 
+TEST_CASE("a config file changed and backdated (cp -p, touch -d) still counts as not loaded", "[deployment][crash]") {
+  DeploymentRig rig;
+  rig.lb.advance_clock(120);
+  rig.lb.set_config_text(haproxy_cfg(Color::kGreen));
+  rig.lb.executor().backdate("lab-lb", rig.app.load_balancer.haproxy_config, rig.lb.lb_now() - 86'400);
+  const auto status = deployment::gather_status(rig.services, rig.app);
+  CHECK_FALSE(status.lb.live.has_value());
+  CHECK(contains(status.lb.live_problem, "HAProxy has not loaded its config file"));
+  const auto deploy = run_deploy(rig);
+  CHECK_FALSE(deploy.ok);
+  CHECK(rig.lb.executor().commands("lab-blue", "tar -czf").empty());
+}
+
 TEST_CASE("an interrupted switch is shown, blocks deploys, and the next switch rolls it back first",
           "[deployment][crash]") {
   DeploymentRig rig;

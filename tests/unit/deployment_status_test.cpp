@@ -24,9 +24,17 @@ bool any_contains(const std::vector<std::string>& lines, const std::string& part
   return false;
 }
 
+// The only command status and plans run on the LB: reading the config's status-change time.
+bool only_reads_change_times(DeploymentRig& rig) {
+  for (const auto& command : rig.lb.executor().commands("lab-lb")) {
+    if (command.rfind("for f in ", 0) != 0 || !contains(command, "; do stat -L -c %Z -- \"$f\"")) return false;
+  }
+  return true;
+}
+
 // Reads only: no command that could change anything ran on the LB.
 void require_read_only(DeploymentRig& rig) {
-  CHECK(rig.lb.executor().commands("lab-lb").empty());
+  CHECK(only_reads_change_times(rig));
   CHECK(rig.lb.locks_taken() == 0);
   CHECK(rig.lb.executor().unmatched().empty());
 }
@@ -201,7 +209,7 @@ TEST_CASE("a plan for a healthy standby", "[deployment][plan]") {
   CHECK_FALSE(contains(requested.text, "EMERGENCY"));
 
   // Planning changes nothing.
-  CHECK(rig.lb.executor().commands("lab-lb").empty());
+  CHECK(only_reads_change_times(rig));
   CHECK(rig.lb.locks_taken() == 0);
   CHECK(rig.lb.config_text() == haproxy_cfg(Color::kBlue));
 }
