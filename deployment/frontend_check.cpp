@@ -13,7 +13,7 @@ std::optional<state::Color> identify_colour(const remote::HealthReport& frontend
     return color;
   };
   if (!frontend.healthy()) return std::nullopt;
-  if (frontend.color) return told(state::parse_color(*frontend.color), "color");
+  if (const auto named = frontend.color ? state::parse_color(*frontend.color) : std::nullopt) return told(named, "color");
   // One colour reports what the frontend reports and the other does not.
   const auto by_field = [&](const std::optional<std::string>& answer, const std::optional<std::string>& b,
                             const std::optional<std::string>& g) -> std::optional<state::Color> {
@@ -35,8 +35,8 @@ FrontendView frontend_view(std::string url, remote::HealthReport report,
   view.color = identify_colour(view.report, blue.value_or(none), green.value_or(none), &view.identified_by);
   if (!view.color && blue && green) {
     view.indistinct = view.url +
-                      " names no colour in its answer, and BLUE and GREEN report the same commit and version "
-                      "(or none), so a request through it cannot tell which colour answered and a switch could "
+                      " names no colour (blue or green) in its answer, and it does not report the commit or "
+                      "version of exactly one of BLUE and GREEN, so a request through it cannot tell which colour answered and a switch could "
                       "never be verified. Make the app's health JSON include \"color\": \"blue\"/\"green\" (or "
                       "distinct \"commit\" values), or remove loadBalancer.verifyUrl from the configuration";
   }
@@ -47,7 +47,9 @@ std::optional<FrontendView> probe_frontend(Services& services, const config::App
   const auto& url = app.load_balancer.verify_url;
   if (!url) return std::nullopt;
   auto report = services.probe(*url, app.health_gate.request_timeout);
-  if (!report.healthy() || report.color) return frontend_view(*url, std::move(report));
+  if (!report.healthy() || (report.color && state::parse_color(*report.color))) {
+    return frontend_view(*url, std::move(report));
+  }
   auto blue = services.probe(app.blue.health_url, app.health_gate.request_timeout);
   auto green = services.probe(app.green.health_url, app.health_gate.request_timeout);
   return frontend_view(*url, std::move(report), blue, green);

@@ -26,7 +26,8 @@ struct FrontendView {
   std::string indistinct;
 };
 
-// Which colour answered through the frontend: the colour its health JSON names; else the one
+// Which colour answered through the frontend: the colour its health JSON names (blue or green;
+// any other value counts as none); else the one
 // colour whose own health endpoint (`blue`, `green`: probes of the hosts themselves) reports the
 // same commit while the other reports another; else the same for the version. nullopt (with
 // `by` empty) when it cannot be told or the frontend is not healthy.

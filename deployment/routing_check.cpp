@@ -80,7 +80,7 @@ Finding frontend_serves(Services& services, const config::AppConfig& app, const 
   std::optional<std::pair<remote::HealthReport, remote::HealthReport>> hosts;
   while (streak < 3 && services.time.now() < deadline && !stop.stop_requested()) {
     last = services.probe(url, app.health_gate.request_timeout);
-    if (last.healthy() && !last.color && !hosts) {
+    if (last.healthy() && !(last.color && state::parse_color(*last.color)) && !hosts) {
       hosts.emplace(services.probe(app.blue.health_url, app.health_gate.request_timeout),
                     services.probe(app.green.health_url, app.health_gate.request_timeout));
     }

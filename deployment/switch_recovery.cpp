@@ -33,7 +33,7 @@ std::string backup_problem(Services& services, const config::AppConfig& app, con
 }  // namespace
 
 RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::AppConfig& app,
-                                             const LbSnapshot& snapshot) {
+                                             const LbSnapshot& snapshot, bool emergency) {
   RecoveryOutcome outcome;
   const auto& activity = *snapshot.activity;
   const std::string from = state::to_upper_string(activity.from);
@@ -64,10 +64,11 @@ RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::A
                    "reloading HAProxy failed (" + command_output(reload) + ")";
     return outcome;
   }
-  const auto check = verify_routing(services, app, RoutingExpectation{activity.from, reloads, false}, {});
+  const auto check = verify_routing(services, app, RoutingExpectation{activity.from, reloads, emergency}, {});
   if (!check.ok) {
     outcome.text = "rolling back the interrupted switch: HAProxy was reloaded, but routing to " + from +
-                   " could not be verified: " + check.detail;
+                   " could not be verified: " + check.detail +
+                   ". get_deployment_status shows what HAProxy runs now and the commands to resolve it by hand";
     return outcome;
   }
   outcome.ok = true;

@@ -25,10 +25,13 @@ struct RecoveryOutcome {
   std::string text;       // what was done, or why it stopped (with what to do)
 };
 
-// `snapshot`: read under the lock, with an interrupted switch in its activity record. Not
-// cancellable: stopping halfway would leave things worse. Takes up to the LB's command timeout
-// per remote step, plus the reload verification's wait.
+// `snapshot`: read under the lock, with an interrupted switch in its activity record.
+// `emergency`: the switch that follows is an emergency (its `from`, where this rolls back to, may
+// be the broken colour), so requests through the frontend not reaching `from` are reported, not a
+// failure (RoutingExpectation::frontend_advisory). Not cancellable: stopping halfway would leave
+// things worse. Takes up to the LB's command timeout per remote step, plus the reload
+// verification's wait.
 RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::AppConfig& app,
-                                             const LbSnapshot& snapshot);
+                                             const LbSnapshot& snapshot, bool emergency);
 
 }  // namespace bluegreen::deployment

@@ -248,7 +248,7 @@ std::optional<SwitchOutcome> SwitchRun::recheck_plan() {
 // one starts from the config its plan was made from; then the live system is read again.
 std::optional<SwitchOutcome> SwitchRun::recover_interrupted_switch() {
   reporter_.note("an interrupted switch was found (" + snapshot_.activity->describe() + "); rolling it back first");
-  const auto recovery = roll_back_interrupted_switch(services_, app_, snapshot_);
+  const auto recovery = roll_back_interrupted_switch(services_, app_, snapshot_, plan_.emergency);
   const json details{{"interrupted", snapshot_.activity->to_json()}, {"result", recovery.text}};
   (void)store_.audit({"recover-interrupted-switch", client_, recovery.ok ? "rolled-back" : "failed", details});
   if (!recovery.ok) {

@@ -166,6 +166,20 @@ TEST_CASE("an interrupted switch is shown, blocks deploys, and the next switch r
   CHECK(deployment::gather_status(rig.services, rig.app).lb.live == Color::kGreen);
 }
 
+TEST_CASE("an emergency switch gets away from a broken PROD even past an interrupted switch", "[deployment][crash]") {
+  DeploymentRig rig;
+  interrupt_after_swap(rig);
+  rig.lb.set_health(Color::kBlue, HostHealth{false, false, std::nullopt, "1.4.2"});  // PROD BLUE is broken
+  auto plan = deployment::plan_switch(rig.services, rig.app, true);
+  REQUIRE(plan.ok());
+  REQUIRE(plan->interrupted);
+  const auto outcome = run_switch(rig, plan->plan);
+  INFO(outcome.text);
+  REQUIRE(outcome.switched);  // the rollback to broken BLUE is not held against it
+  CHECK(rig.lb.running() == Color::kGreen);
+  CHECK_FALSE(rig.lb.activity_text().has_value());
+}
+
 TEST_CASE("an interrupted switch whose backup is not its original is not restored", "[deployment][crash]") {
   DeploymentRig rig;
   interrupt_after_swap(rig);
@@ -354,6 +368,9 @@ TEST_CASE("the frontend's colour is told by commit or version when the app names
   CHECK(by == "version");
   CHECK_FALSE(deployment::identify_colour(report(std::nullopt, "c1", "1.0"), blue, blue).has_value());
   CHECK_FALSE(deployment::identify_colour(report(std::nullopt, "c9", "9.9"), blue, green).has_value());
+  // A colour that is neither blue nor green names none: the commit decides.
+  CHECK(deployment::identify_colour(report("unknown", "c2", "1.0"), blue, green, &by) == Color::kGreen);
+  CHECK(by == "commit");
   auto down = report(std::nullopt, "c1", "1.0");
   down.status = 503;
   CHECK_FALSE(deployment::identify_colour(down, blue, green).has_value());
