@@ -22,6 +22,7 @@ json Activity::to_json() const {
     j["to"] = state::to_string(color);
     j["generation"] = generation;
     j["reloadsBefore"] = reloads_before ? json(*reloads_before) : json(nullptr);
+    j["masterPid"] = master_pid;
   } else {
     j["color"] = state::to_string(color);
     j["ref"] = ref;
@@ -90,6 +91,9 @@ bluegreen::Result<Activity> parse_activity(const std::string& text) {
   }
   if (const auto reloads = j.find("reloadsBefore"); reloads != j.end() && reloads->is_number_integer()) {
     activity.reloads_before = reloads->get<int>();
+  }
+  if (const auto master = j.find("masterPid"); master != j.end() && master->is_number_integer()) {
+    activity.master_pid = master->get<int>();
   }
   return activity;
 }

@@ -40,6 +40,7 @@ struct Activity {
   std::string ref;
   std::uint64_t generation = 0;       // a switch: the state file's generation it started from
   std::optional<int> reloads_before;  // a switch: HAProxy's reload counter before its reload
+  int master_pid = 0;                 // a switch: the pid of HAProxy's master then (0: not known)
   // The record of an interrupted operation that this one replaced (its JSON text), kept so it is
   // not lost: a switch that finds an interrupted deploy's record carries it until the state
   // file records that deploy.

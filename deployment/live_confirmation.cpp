@@ -68,8 +68,8 @@ std::string not_loaded_text(const config::AppConfig& app, const LbSnapshot& snap
          "switches are refused until this is resolved. If the file is what should run: on " +
          lb.ssh + ", check it (" + remote::substitute_placeholders(lb.validate_command, lb_placeholders(app)) +
          ") and reload HAProxy (" + lb_reload_command(app) +
-         "). If not: put back the version that was running (for example cp -p " + backup_path(app) + " " +
-         lb.haproxy_config + ", if that backup is it) and reload. Then check get_deployment_status";
+         "). If not: put back the version HAProxy runs (as it was before this change), then reload. Then check "
+         "get_deployment_status";
 }
 
 }  // namespace
@@ -141,7 +141,11 @@ state::DeployRecord interrupted_deploy_record(const Activity& deploy) {
 std::string interrupted_stage(const LbSnapshot& snapshot) {
   const auto& activity = *snapshot.activity;
   std::optional<bool> reloaded;
-  if (snapshot.processes && activity.reloads_before) reloaded = snapshot.processes->reloads > *activity.reloads_before;
+  if (snapshot.processes && activity.reloads_before) {
+    // A restarted HAProxy (another master) counts its reloads from 0, and loaded the file afresh.
+    const bool restarted = activity.master_pid != 0 && snapshot.processes->master_pid != activity.master_pid;
+    reloaded = restarted || snapshot.processes->reloads > *activity.reloads_before;
+  }
   if (!snapshot.selected) return "what the config file selects now cannot be told";
   if (*snapshot.selected == activity.color) {
     if (!reloaded)
@@ -160,6 +164,12 @@ std::string interrupted_stage(const LbSnapshot& snapshot) {
 }
 
 std::string live_unconfirmed(const config::AppConfig& app, const LbSnapshot& snapshot) {
+  if (!snapshot.activity_problem.empty()) {
+    return snapshot.activity_problem + " (" + activity_path(app) + " on " + app.load_balancer.ssh +
+           "), so whether a switch was left halfway is not known and no colour is called live. Look at the file; if "
+           "no deploy or switch is running, remove it (rm -f " +
+           activity_path(app) + ") and check get_deployment_status";
+  }
   if (snapshot.activity && snapshot.activity->kind == ActivityKind::kSwitch && !switch_recorded(snapshot)) {
     return snapshot.activity_running == false ? interrupted_switch_text(app, snapshot) : switch_in_progress(snapshot);
   }

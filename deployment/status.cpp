@@ -80,6 +80,12 @@ void assess(const config::AppConfig& app, StatusReport& report) {
   attach_haproxy_view(app, report.lb, report.blue);
   attach_haproxy_view(app, report.lb, report.green);
 
+  // The running HAProxy contradicts its file: the file's colour is not what users get, so no
+  // colour is presented as live.
+  if (const auto mismatch = frontend_mismatch(app, report.lb, report.frontend); !mismatch.empty()) {
+    report.lb.live.reset();
+    report.lb.live_problem = mismatch;
+  }
   // Drift: the record against the truth.
   const auto& lb_view = report.lb;
   if (lb_view.live && lb_view.state && lb_view.state->prod != *lb_view.live) {
@@ -88,9 +94,6 @@ void assess(const config::AppConfig& app, StatusReport& report) {
                            ". HAProxy is what serves users, so " + state::to_upper_string(*lb_view.live) +
                            " is PROD. The next deploy or switch rewrites the state file from HAProxy's routing; if "
                            "someone edited HAProxy by hand, make sure that was intended.");
-  }
-  if (const auto mismatch = frontend_mismatch(app, lb_view, report.frontend); !mismatch.empty()) {
-    report.drift.push_back(mismatch);
   }
   if (lb_view.live) {
     const auto& prod = report.host(*lb_view.live);

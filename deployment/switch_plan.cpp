@@ -93,7 +93,7 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
     return Error{snapshot.state_problem};
   }
   if (inputs.frontend && !inputs.frontend->indistinct.empty() && !emergency) {
-    return Error{"Cannot switch traffic: its verification could never succeed: " + inputs.frontend->indistinct + "."};
+    return Error{"its verification could never succeed: " + inputs.frontend->indistinct + "."};
   }
   if (!view.interrupted) {
     if (const auto mismatch =
@@ -115,7 +115,7 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   view.next_switch_number = (snapshot.state ? snapshot.state->switch_count : 0) + 1;
   view.last_deploy = last_deploy_to(snapshot, view.plan.to);
   if (const auto problem = standby_deploy_problem(snapshot, view.plan.to); !problem.empty()) {
-    if (!emergency) return Error{"Cannot switch traffic: " + problem + "."};
+    if (!emergency) return Error{problem + "."};
     view.deploy_warning = problem;
   }
 

@@ -294,7 +294,10 @@ void SwitchRun::write_activity() {
   activity.from = plan_.from;
   activity.color = plan_.to;
   activity.generation = snapshot_.generation();
-  if (snapshot_.processes) activity.reloads_before = snapshot_.processes->reloads;
+  if (snapshot_.processes) {
+    activity.reloads_before = snapshot_.processes->reloads;
+    activity.master_pid = snapshot_.processes->master_pid;
+  }
   if (auto deploy = interrupted_deploy_of(snapshot_)) {
     replaced_activity_ = deploy;
     activity.replaced = deploy->to_json().dump();

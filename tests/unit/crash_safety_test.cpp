@@ -403,3 +403,23 @@ TEST_CASE("an app whose health names no colour switches when its commits differ,
     CHECK(contains(status.to_text(rig.app), "switches are refused"));
   }
 }
+
+TEST_CASE("an unreadable activity record calls no colour live and says how to clear it", "[deployment][crash]") {
+  DeploymentRig rig;
+  rig.lb.executor().set_file("lab-lb", deployment::activity_path(rig.app), "{\"action\":\"switch\"}");
+  const auto status = deployment::gather_status(rig.services, rig.app);
+  CHECK_FALSE(status.lb.live.has_value());
+  CHECK(contains(status.lb.live_problem, "rm -f /var/lib/bluegreen/shop.json.lock.activity"));
+  CHECK_FALSE(run_deploy(rig).ok);
+}
+
+TEST_CASE("an interrupted switch across an HAProxy restart counts as loaded by the new master", "[deployment][crash]") {
+  DeploymentRig rig;
+  auto activity = switch_activity(rig.lb.reloads());
+  activity.master_pid = 999;  // the master then; the fake's master now is 1000
+  rig.lb.set_activity(activity);
+  rig.lb.executor().set_file("lab-lb", deployment::backup_path(rig.app), haproxy_cfg(Color::kBlue));
+  rig.lb.set_config_text(haproxy_cfg(Color::kGreen));
+  const auto status = deployment::gather_status(rig.services, rig.app);
+  CHECK(contains(status.lb.live_problem, "and HAProxy reloaded, but the switch was neither verified nor recorded"));
+}

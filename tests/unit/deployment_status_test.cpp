@@ -86,13 +86,15 @@ TEST_CASE("status reports a state file that disagrees with HAProxy as drift", "[
   require_read_only(rig);
 }
 
-TEST_CASE("status reports a frontend that contradicts the config file as drift", "[deployment][status]") {
+TEST_CASE("status with a frontend that contradicts the config file calls no colour live", "[deployment][status]") {
   DeploymentRig rig;
   rig.lb.set_running(Color::kGreen);  // the file says BLUE, HAProxy still runs GREEN
   const auto report = deployment::gather_status(rig.services, rig.app);
   INFO(report.to_text(rig.app));
-  REQUIRE(report.drift.size() == 1);
-  CHECK(contains(report.drift[0], "HAProxy is not running its config file: /etc/haproxy/haproxy.cfg selects BLUE, but "
+  CHECK_FALSE(report.lb.live.has_value());
+  CHECK(report.to_json(rig.app)["liveColorKnown"] == false);
+  CHECK_FALSE(contains(report.to_text(rig.app), "PROD:"));
+  CHECK(contains(report.lb.live_problem, "HAProxy is not running its config file: /etc/haproxy/haproxy.cfg selects BLUE, but "
                                   "requests through http://127.0.99.3:80/health are answered by GREEN"));
   REQUIRE(report.frontend);
   CHECK(report.frontend->color == Color::kGreen);
