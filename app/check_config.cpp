@@ -9,6 +9,7 @@
 #include <chrono>
 #include <future>
 #include <iomanip>
+#include <optional>
 #include <vector>
 
 namespace bluegreen::app {
@@ -38,7 +39,19 @@ Row health_row(const std::string& app, const std::string& role, const std::strin
 
 // Can a switch's verification through the frontend tell the colours apart? By the colour the
 // health JSON names, or else by commit or version (deployment/frontend_check.h).
-Row verification_row(const config::AppConfig& app, const std::string& url) {
+// `selected`: the colour HAProxy's config file selects, when known: the frontend must answer from it.
+Row verification_row(const config::AppConfig& app, const std::string& url, std::optional<state::Color> selected) {
+  if (url == app.blue.health_url || url == app.green.health_url) {
+    return {app.name,
+            "lb",
+            "verification",
+            url,
+            false,
+            false,
+            "loadBalancer.verifyUrl is a host's own health URL, not the load balancer's frontend, so it always "
+            "answers from that host and a switch could never be verified; point it at the frontend (HAProxy's "
+            "bind address)"};
+  }
   constexpr auto kTimeout = std::chrono::seconds(5);
   auto blue = std::async(std::launch::async, [&] { return remote::probe_health(app.blue.health_url, kTimeout); });
   auto green = std::async(std::launch::async, [&] { return remote::probe_health(app.green.health_url, kTimeout); });
@@ -53,6 +66,19 @@ Row verification_row(const config::AppConfig& app, const std::string& url) {
             "cannot check: the frontend does not answer healthy (" + view.report.summary() + ")"};
   }
   if (!view.indistinct.empty()) return {app.name, "lb", "verification", url, false, false, view.indistinct};
+  if (selected && view.color != selected) {
+    return {app.name,
+            "lb",
+            "verification",
+            url,
+            false,
+            false,
+            "the frontend answers from " + std::string(state::to_upper_string(*view.color)) + " (told by " +
+                view.identified_by + ") while HAProxy's config selects " +
+                std::string(state::to_upper_string(*selected)) +
+                ": verifyUrl may not go through HAProxy, the app may report the wrong colour, or HAProxy has not "
+                "loaded its config (see the live backend row)"};
+  }
   return {app.name,
           "lb",
           "verification",
@@ -64,7 +90,9 @@ Row verification_row(const config::AppConfig& app, const std::string& url) {
 }
 
 // What the load balancer says: the live backend, the state file and HAProxy's sockets.
-void lb_rows(remote::SshExecutor& executor, const config::AppConfig& app, std::vector<Row>& rows) {
+// Returns the colour the config file selects, when known.
+std::optional<state::Color> lb_rows(remote::SshExecutor& executor, const config::AppConfig& app,
+                                    std::vector<Row>& rows) {
   const auto store = deployment::store_for(executor, app);
   const auto snapshot = deployment::read_lb_snapshot(executor, app, store);
   const auto& lb = app.load_balancer;
@@ -106,6 +134,7 @@ void lb_rows(remote::SshExecutor& executor, const config::AppConfig& app, std::v
                                              std::to_string(snapshot.processes->reloads) + " reloads"
                                        : snapshot.processes_problem});
   }
+  return snapshot.selected;
 }
 
 }  // namespace
@@ -139,10 +168,10 @@ int run_check_config(const config::Config& config, const std::string& path, std:
     rows.push_back(lb_row);
     if (!lb_row.ok) continue;
 
-    lb_rows(executor, app, rows);
+    const auto selected = lb_rows(executor, app, rows);
     if (const auto& url = app.load_balancer.verify_url) {
       rows.push_back(health_row(app.name, "lb", *url));
-      rows.push_back(verification_row(app, *url));
+      rows.push_back(verification_row(app, *url, selected));
     }
   }
 

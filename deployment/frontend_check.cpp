@@ -13,7 +13,8 @@ std::optional<state::Color> identify_colour(const remote::HealthReport& frontend
     return color;
   };
   if (!frontend.healthy()) return std::nullopt;
-  if (const auto named = frontend.color ? state::parse_color(*frontend.color) : std::nullopt) return told(named, "color");
+  if (const auto named = frontend.color ? state::parse_color(*frontend.color) : std::nullopt)
+    return told(named, "color");
   // One colour reports what the frontend reports and the other does not.
   const auto by_field = [&](const std::optional<std::string>& answer, const std::optional<std::string>& b,
                             const std::optional<std::string>& g) -> std::optional<state::Color> {
@@ -36,7 +37,8 @@ FrontendView frontend_view(std::string url, remote::HealthReport report,
   if (!view.color && blue && green) {
     view.indistinct = view.url +
                       " names no colour (blue or green) in its answer, and it does not report the commit or "
-                      "version of exactly one of BLUE and GREEN, so a request through it cannot tell which colour answered and a switch could "
+                      "version of exactly one of BLUE and GREEN, so a request through it cannot tell which colour "
+                      "answered and a switch could "
                       "never be verified. Make the app's health JSON include \"color\": \"blue\"/\"green\" (or "
                       "distinct \"commit\" values), or remove loadBalancer.verifyUrl from the configuration";
   }

@@ -103,7 +103,11 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
     }
   }
 
-  view.plan = SwitchPlan{app.name, *from, state::other(*from), snapshot.generation(), emergency,
+  view.plan = SwitchPlan{app.name,
+                         *from,
+                         state::other(*from),
+                         snapshot.generation(),
+                         emergency,
                          view.interrupted ? view.interrupted->since : std::string()};
   view.line_now = snapshot.selection->line;
   view.line_number = snapshot.selection->line_number;
