@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <future>
 #include <map>
-#include <set>
 #include <sstream>
 
 namespace bluegreen::deployment {
@@ -239,80 +238,89 @@ LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& stor
 
 }  // namespace
 
+namespace {
+
+// What one look at a load balancer reads for `apps`: each distinct file once, each distinct socket
+// asked once, however many apps share them.
+struct LbReads {
+  std::vector<std::string> paths;
+  std::map<std::string, std::pair<std::string, std::string>> queries;  // name -> (socket, command)
+  std::vector<std::string> configs;                                    // for their status-change times
+  std::chrono::milliseconds timeout{0};
+};
+
+LbReads plan_reads(const std::vector<const config::AppConfig*>& apps, bool with_processes) {
+  LbReads reads;
+  const auto add = [&](std::vector<std::string>& into, const std::string& path) {
+    if (std::find(into.begin(), into.end(), path) == into.end()) into.push_back(path);
+  };
+  reads.timeout = apps.front()->load_balancer.command_timeout;
+  for (const auto* app : apps) {
+    const auto& lb = app->load_balancer;
+    add(reads.paths, lb.haproxy_config);
+    add(reads.paths, lb.state_file);
+    add(reads.paths, activity_path(*app));
+    add(reads.configs, lb.haproxy_config);
+    if (lb.stats_socket) reads.queries.emplace("stats:" + *lb.stats_socket, std::pair(*lb.stats_socket, "show stat"));
+    if (lb.master_socket && with_processes) {
+      reads.queries.emplace("proc:" + *lb.master_socket, std::pair(*lb.master_socket, "show proc"));
+    }
+    reads.timeout = std::max(reads.timeout, lb.command_timeout);
+  }
+  add(reads.paths, kProcStat);
+  add(reads.paths, kProcUptime);
+  return reads;
+}
+
+std::vector<LbSnapshot> unreachable_snapshots(std::size_t count, const std::string& why) {
+  std::vector<LbSnapshot> snapshots(count);
+  for (auto& snapshot : snapshots) {
+    snapshot.unreachable = why;
+    snapshot.live_problem = "the load balancer cannot be reached, so which colour is live is unknown: " + why;
+    snapshot.state_problem = snapshot.live_problem;
+  }
+  return snapshots;
+}
+
+}  // namespace
+
 std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std::vector<const config::AppConfig*>& apps,
                                           const std::vector<const state::StateStore*>& stores,
                                           SnapshotOptions options) {
-  const bool with_processes = options.with_processes;
   if (apps.empty()) return {};
   const auto& first = apps.front()->load_balancer;
-  // Each distinct file is read once, and each distinct socket asked once, however many apps share it.
-  std::vector<std::string> paths;
-  std::set<std::string> added;
-  const auto add = [&](const std::string& path) {
-    if (added.insert(path).second) paths.push_back(path);
-  };
-  std::map<std::string, std::pair<std::string, std::string>> queries;  // name -> (socket, command)
-  auto timeout = first.command_timeout;
-  for (const auto* app : apps) {
-    const auto& lb = app->load_balancer;
-    add(lb.haproxy_config);
-    add(lb.state_file);
-    add(activity_path(*app));
-    if (lb.stats_socket) queries.emplace("stats:" + *lb.stats_socket, std::pair(*lb.stats_socket, "show stat"));
-    if (lb.master_socket && with_processes) {
-      queries.emplace("proc:" + *lb.master_socket, std::pair(*lb.master_socket, "show proc"));
-    }
-    timeout = std::max(timeout, lb.command_timeout);
-  }
+  const auto reads = plan_reads(apps, options.with_processes);
 
-  // Over SSH without starting anything on the LB: the files over SFTP, the sockets forwarded by
-  // sshd (the executor falls back to cat and socat where the LB's sshd does not allow that).
-  add(kProcStat);
-  add(kProcUptime);
-  remote::CommandOptions read_options;
-  read_options.deadline = timeout;
-  read_options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
-  // The configs' status-change times (ctime), read beside the files: a modification time can be set
-  // into the past (cp -p, touch -d, rsync -a, tar), a status-change time cannot. SFTP does not
-  // carry it, so this is one short command, on another session in parallel.
-  std::vector<std::string> configs;
-  for (const auto* app : apps) {
-    if (std::find(configs.begin(), configs.end(), app->load_balancer.haproxy_config) == configs.end()) {
-      configs.push_back(app->load_balancer.haproxy_config);
-    }
-  }
-  auto changed = std::async(std::launch::async, [&executor, &first, &configs, timeout] {
-    return read_change_times(executor, first.ssh, configs, timeout);
+  // Over SSH without starting anything on the LB for the files (SFTP) and the sockets (forwarded
+  // by sshd; the executor falls back to cat and socat where the LB's sshd does not allow that).
+  // The configs' status-change times (ctime) are read beside them: a modification time can be set
+  // into the past (cp -p, touch -d, rsync -a, tar), a status-change time cannot, and SFTP does not
+  // carry it, so that is one short command, on another session in parallel.
+  auto changed = std::async(std::launch::async, [&executor, &first, &reads] {
+    return read_change_times(executor, first.ssh, reads.configs, reads.timeout);
   });
-  auto read = executor.read_files(first.ssh, paths, read_options);
+  remote::CommandOptions read_options;
+  read_options.deadline = reads.timeout;
+  read_options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
+  auto read = executor.read_files(first.ssh, reads.paths, read_options);
   const auto change_times = changed.get();
-  if (read && read->size() != paths.size()) {
+  if (read && read->size() != reads.paths.size()) {
     read = bluegreen::Error{"reading files on " + first.ssh + " returned " + std::to_string(read->size()) +
-                            " results for " + std::to_string(paths.size()) + " files"};
+                            " results for " + std::to_string(reads.paths.size()) + " files"};
   }
-  std::vector<LbSnapshot> snapshots;
-  if (!read) {
-    const std::string unreachable = read.error().message;
-    for (std::size_t i = 0; i < apps.size(); ++i) {
-      LbSnapshot snapshot;
-      snapshot.unreachable = unreachable;
-      snapshot.live_problem = "the load balancer cannot be reached, so which colour is live is unknown: " + unreachable;
-      snapshot.state_problem = snapshot.live_problem;
-      snapshots.push_back(std::move(snapshot));
-    }
-    return snapshots;
-  }
+  if (!read) return unreachable_snapshots(apps.size(), read.error().message);
   std::map<std::string, remote::FileRead> files;
-  for (std::size_t i = 0; i < paths.size(); ++i) files.emplace(paths[i], std::move(read.value()[i]));
+  for (std::size_t i = 0; i < reads.paths.size(); ++i) files.emplace(reads.paths[i], std::move(read.value()[i]));
 
   std::map<std::string, SocketRead> sockets;
-  for (const auto& [name, query] : queries) {
+  for (const auto& [name, query] : reads.queries) {
     auto reply = query_haproxy_socket(executor, *apps.front(), query.first, query.second);
     sockets[name] = reply ? SocketRead{std::move(reply.value()), true} : SocketRead{reply.error().message, false};
   }
 
+  std::vector<LbSnapshot> snapshots;
   for (std::size_t i = 0; i < apps.size(); ++i) {
-    auto snapshot = interpret(*apps[i], *stores[i], with_processes, files, sockets);
+    auto snapshot = interpret(*apps[i], *stores[i], options.with_processes, files, sockets);
     if (const auto ctime = change_times.find(apps[i]->load_balancer.haproxy_config);
         ctime != change_times.end() && snapshot.config_modified_s) {
       snapshot.config_modified_s = std::max(*snapshot.config_modified_s, ctime->second);
