@@ -13,6 +13,7 @@
 // Usage: node tests/e2e/lb_files_e2e_test.mjs /path/to/bluegreen-mcp
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   configVariant, frontendColor, haproxyStat, readHaproxyConfig, readStateFile, ssh, startClient, text, waitFor,
   waitForBothUp,
@@ -142,13 +143,25 @@ for (const suffix of [".bluegreen-candidate", ".bluegreen-backup"]) {
   });
 }
 
+// Reloads HAProxy through its master socket and waits for the reload and both servers UP again.
+async function reloadAndSettle() {
+  const reloads = haproxyReloads();
+  ssh("lab-lb", "echo reload | socat -t 2 - UNIX-CONNECT:/run/haproxy/master.sock");
+  await waitFor("HAProxy's reload", async () => haproxyReloads() > reloads);
+  await sleep(1100);  // the workers' start is told in whole seconds
+  await waitForBothUp();
+}
+
 test(`${cfg} itself is a symbolic link (to a managed file): the switch refuses, says what to configure`, async () => {
   await waitForBothUp();
   const managed = "/etc/haproxy/managed-haproxy.cfg";
+  // Set up as an operator would: the file moved behind a link, then HAProxy reloaded (a rename
+  // changes the file's status-change time, so until a reload it counts as not loaded).
+  ssh("lab-lb", `mv ${cfg} ${managed} && ln -s ${managed} ${cfg}`);
+  await reloadAndSettle();
   const token = await planToken();
   const before = await labSnapshot();
   const auditBefore = fileOrNull(`${stateDir}/audit.log`);
-  ssh("lab-lb", `mv ${cfg} ${managed} && ln -s ${managed} ${cfg}`);
   try {
     const switched = await mcp.call("switch_traffic", { approvalToken: token });
     assert.equal(switched.isError, true, text(switched));
@@ -165,6 +178,7 @@ test(`${cfg} itself is a symbolic link (to a managed file): the switch refuses, 
     assert.match(fileOrNull(`${stateDir}/audit.log`).slice(auditBefore?.length ?? 0), /"outcome":"refused"/);
   } finally {
     ssh("lab-lb", `if [ -L ${cfg} ]; then rm -f ${cfg} && mv ${managed} ${cfg}; fi`);
+    await reloadAndSettle();
   }
   await assertConsistent();
 });
