@@ -216,7 +216,6 @@ test("temp files of interrupted writes are removed by the next deploy and switch
 test("a full disk while the backup is written: the switch is refused, and no 0-byte or partial backup is left", async () => {
   await waitForBothUp();
   const token = await planToken();
-  const before = await labSnapshot();
   // /etc/haproxy on a small tmpfs holding a copy of its files except the backup (the first switch
   // on a host has none; an existing one would be truncated first, freeing its page), then filled
   // up to one free page: the candidate (one page) still fits, the backup copy does not. The old
@@ -226,7 +225,11 @@ test("a full disk while the backup is written: the switch is refused, and no 0-b
     `rm -f ${cfg}.bluegreen-backup; ` +
     "i=0; while dd if=/dev/zero of=/etc/haproxy/fill.$i bs=4k count=1 2>/dev/null; do i=$((i+1)); done; " +
     "rm -f /etc/haproxy/fill.$i /etc/haproxy/fill.0");
+  let before;
   try {
+    // The copies are new files: HAProxy loads them, as it would after such a move.
+    await reloadAndSettle();
+    before = await labSnapshot();
     const switched = await mcp.call("switch_traffic", { approvalToken: token });
     assert.equal(switched.isError, true, text(switched));
     assert.equal(switched.structuredContent.switched, false);
@@ -240,6 +243,7 @@ test("a full disk while the backup is written: the switch is refused, and no 0-b
     assert.equal(fileOrNull(cfg), before.config);
   } finally {
     ssh("lab-lb", "umount /etc/haproxy; rm -rf /tmp/haproxy-dir-copy");
+    await reloadAndSettle();
   }
   assert.equal(fileOrNull(stateFile), before.state);
   await assertConsistent();
