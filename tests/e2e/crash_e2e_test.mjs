@@ -8,9 +8,11 @@
 // Usage: node tests/e2e/crash_e2e_test.mjs /path/to/bluegreen-mcp
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { spawnSync } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  configVariant, frontendColor, readHaproxyConfig, readStateFile, ssh, startClient, text, waitFor,
+  binary, configVariant, frontendColor, lab, labCommand, readHaproxyConfig, readStateFile, ssh, startClient,
+  text, waitFor, waitForBothUp,
 } from "./support.mjs";
 
 const activityFile = "/var/lib/bluegreen/shop.json.lock.activity";
@@ -210,4 +212,66 @@ test("HAProxy's config edited by hand without a reload: status calls nothing liv
   await waitFor("status to trust the file again", async () =>
     (await mcp.call("get_deployment_status")).structuredContent.liveColorKnown === true);
   assert.equal(await frontendColor(), serving);
+});
+
+// --- a verification that could never succeed (part 5) ---------------------------------------
+
+// Runs check-config on the lab's config; returns its output (it exits 1 when a check fails).
+function checkConfig() {
+  const r = spawnSync(binary, ["check-config", "--config", lab.LAB_BLUEGREEN_CONFIG], { encoding: "utf8", timeout: 60000 });
+  return { code: r.status, out: r.stdout + r.stderr };
+}
+
+// The lab app's health JSON names its colour from app.env; without it, it says "unknown".
+function setNamesColour(names) {
+  for (const color of ["blue", "green"]) {
+    const env = "/srv/app-env/app.env";
+    ssh(`lab-${color}`, names
+      ? `grep -q '^APP_COLOR=' ${env} || echo 'APP_COLOR=${color}' >> ${env}; cd /srv/app && ./appctl restart`
+      : `sed -i '/^APP_COLOR=/d' ${env}; cd /srv/app && ./appctl restart`);
+  }
+}
+
+test("an app whose health names no colour: told apart by commit, and refused before traffic moves when nothing tells", async () => {
+  setNamesColour(false);
+  try {
+    await waitForBothUp();
+    const status = (await mcp.call("get_deployment_status")).structuredContent;
+    const prod = status.current.prod;
+    const standby = status.current.standby;
+    // Same commit on both: nothing can tell which colour answers through the frontend.
+    if (standby.deployedCommit !== prod.deployedCommit) {
+      const deploy = await mcp.call("deploy_to_standby", { ref: prod.deployedCommit, createBackup: false });
+      assert.equal(deploy.isError, false, text(deploy));
+    }
+    await waitForBothUp();
+    const plan = await mcp.call("switch_traffic", {});
+    assert.equal(plan.isError, true, text(plan));
+    assert.match(text(plan), /its verification could never succeed/);
+    const checked = checkConfig();
+    assert.equal(checked.code, 1, checked.out);
+    assert.match(checked.out, /verification.*names no colour/);
+
+    // A new commit on the standby: the frontend's commit tells the colours apart.
+    labCommand("commit", "9.9.9");
+    const deploy = await mcp.call("deploy_to_standby", { createBackup: false });
+    assert.equal(deploy.isError, false, text(deploy));
+    await waitForBothUp();
+    assert.match(checkConfig().out, /tells the colours apart by commit/);
+    const newCommit = (await mcp.call("get_deployment_status")).structuredContent.current.standby.deployedCommit;
+    const plan2 = await mcp.call("switch_traffic", {});
+    assert.equal(plan2.isError, false, text(plan2));
+    const result = await mcp.call("switch_traffic", { approvalToken: plan2.structuredContent.approvalToken });
+    assert.equal(result.structuredContent.switched, true, text(result));
+    assert.match(text(result), /answers from/);
+    const to = result.structuredContent.to;
+    assert.equal(selectedInFile(), to);
+    assert.equal(readStateFile().prod, to);
+    // What users get now is the new commit (the health JSON names no colour).
+    const answered = JSON.parse(await (await fetch(`${lab.LAB_FRONTEND_URL}health`)).text());
+    assert.equal(answered.commit, newCommit);
+  } finally {
+    setNamesColour(true);
+    await waitForBothUp();
+  }
 });
