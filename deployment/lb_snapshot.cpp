@@ -272,6 +272,31 @@ LbReads plan_reads(const std::vector<const config::AppConfig*>& apps, bool with_
   return reads;
 }
 
+// The configs' status-change times (ctime): a modification time can be set into the past (cp -p,
+// touch -d, rsync -a, tar), a status-change time cannot. SFTP does not carry it, so it takes one
+// short command, unless `cache` knows it for the content and modification time just read.
+std::map<std::string, std::int64_t> change_times_of(remote::Executor& executor, const std::string& host,
+                                                    const LbReads& reads,
+                                                    const std::map<std::string, remote::FileRead>& files,
+                                                    ChangeTimeCache* cache) {
+  std::map<std::string, std::int64_t> times;
+  std::vector<std::string> unknown;
+  for (const auto& path : reads.configs) {
+    const auto& file = files.at(path);
+    if (file.missing || !file.problem.empty()) continue;
+    const auto known = cache ? cache->find(host, path, file.content, file.modified_epoch_s) : std::nullopt;
+    if (known) times[path] = *known;
+    else unknown.push_back(path);
+  }
+  if (unknown.empty()) return times;
+  for (auto& [path, ctime] : read_change_times(executor, host, unknown, reads.timeout)) {
+    const auto& file = files.at(path);
+    if (cache) cache->store(host, path, file.content, file.modified_epoch_s, ctime);
+    times[path] = ctime;
+  }
+  return times;
+}
+
 std::vector<LbSnapshot> unreachable_snapshots(std::size_t count, const std::string& why) {
   std::vector<LbSnapshot> snapshots(count);
   for (auto& snapshot : snapshots) {
@@ -293,17 +318,10 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
 
   // Over SSH without starting anything on the LB for the files (SFTP) and the sockets (forwarded
   // by sshd; the executor falls back to cat and socat where the LB's sshd does not allow that).
-  // The configs' status-change times (ctime) are read beside them: a modification time can be set
-  // into the past (cp -p, touch -d, rsync -a, tar), a status-change time cannot, and SFTP does not
-  // carry it, so that is one short command, on another session in parallel.
-  auto changed = std::async(std::launch::async, [&executor, &first, &reads] {
-    return read_change_times(executor, first.ssh, reads.configs, reads.timeout);
-  });
   remote::CommandOptions read_options;
   read_options.deadline = reads.timeout;
   read_options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
   auto read = executor.read_files(first.ssh, reads.paths, read_options);
-  const auto change_times = changed.get();
   if (read && read->size() != reads.paths.size()) {
     read = bluegreen::Error{"reading files on " + first.ssh + " returned " + std::to_string(read->size()) +
                             " results for " + std::to_string(reads.paths.size()) + " files"};
@@ -311,6 +329,7 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
   if (!read) return unreachable_snapshots(apps.size(), read.error().message);
   std::map<std::string, remote::FileRead> files;
   for (std::size_t i = 0; i < reads.paths.size(); ++i) files.emplace(reads.paths[i], std::move(read.value()[i]));
+  const auto change_times = change_times_of(executor, first.ssh, reads, files, options.change_times);
 
   std::map<std::string, SocketRead> sockets;
   for (const auto& [name, query] : reads.queries) {

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "deployment/activity_record.h"
+#include "deployment/change_time_cache.h"
 #include "haproxy/config_file.h"
 #include "haproxy/runtime_api.h"
 #include "remote/executor.h"
@@ -107,12 +108,16 @@ struct SnapshotOptions {
   // The caller holds the app's lock: an activity record found is then left over from an
   // interrupted operation (nothing else can be running), and the lock is not asked about.
   bool lock_is_ours = false;
+  // Where the configs' status-change times are remembered (status); nullptr: always ask the LB
+  // (deploys and switches, which act on the answer).
+  ChangeTimeCache* change_times = nullptr;
 };
 
 // Everything is read in one SFTP exchange (the config, the state file, the activity record,
-// /proc/stat and /proc/uptime) while one short command reads the config's status-change time
-// (`stat`; SFTP does not carry it), then the sockets are asked; only when an activity record
-// exists is one more command run (`flock -n` on the lock file: is its operation still running?).
+// /proc/stat and /proc/uptime); then, unless options.change_times knows it for this very content
+// and modification time, one short command reads the config's status-change time (`stat`; SFTP
+// does not carry it); then the sockets are asked. Only when an activity record exists is one
+// more command run (`flock -n` on the lock file: is its operation still running?).
 LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig& app, const state::StateStore& store,
                             SnapshotOptions options = {});
 

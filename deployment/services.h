@@ -7,6 +7,7 @@
 
 #include "config/config.h"
 #include "deployment/approvals.h"
+#include "deployment/change_time_cache.h"
 #include "deployment/deployed_commit.h"
 #include "deployment/health_gate.h"
 #include "deployment/time_source.h"
@@ -35,6 +36,9 @@ struct Services {
   TimeSource& time = system_time();
   // Commit details by hash, shared by every copy of these services (see deployed_commit.h).
   std::shared_ptr<CommitCache> commits = std::make_shared<CommitCache>();
+  // HAProxy configs' status-change times, so status need not ask the LB each time (see
+  // change_time_cache.h); shared by every copy of these services.
+  std::shared_ptr<ChangeTimeCache> change_times = std::make_shared<ChangeTimeCache>();
 };
 
 inline state::StateStore store_for(remote::Executor& executor, const config::AppConfig& app) {

@@ -149,7 +149,8 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
       group_stores.push_back(&stores[i]);
     }
     lb_reads.emplace_back(indexes, std::async(std::launch::async, [&services, group, group_stores] {
-                            return read_lb_snapshots(services.executor, group, group_stores, SnapshotOptions{});
+                            return read_lb_snapshots(services.executor, group, group_stores,
+                                                     SnapshotOptions{true, false, services.change_times.get()});
                           }));
   }
 

@@ -423,3 +423,22 @@ TEST_CASE("an interrupted switch across an HAProxy restart counts as loaded by t
   const auto status = deployment::gather_status(rig.services, rig.app);
   CHECK(contains(status.lb.live_problem, "and HAProxy reloaded, but the switch was neither verified nor recorded"));
 }
+
+TEST_CASE("status asks the LB for the config's change time only when the content or modification time moved",
+          "[deployment][crash]") {
+  DeploymentRig rig;
+  const auto stats = [&rig] { return rig.lb.executor().commands("lab-lb", "stat -L -c %Z").size(); };
+  CHECK(deployment::gather_status(rig.services, rig.app).lb.live == Color::kBlue);
+  CHECK(stats() == 1);
+  CHECK(deployment::gather_status(rig.services, rig.app).lb.live == Color::kBlue);
+  CHECK(stats() == 1);  // same content, same modification time: remembered
+  // Changed and backdated: the content differs, so the LB is asked again, and the change shows.
+  rig.lb.advance_clock(120);
+  rig.lb.set_config_text(haproxy_cfg(Color::kGreen));
+  rig.lb.executor().backdate("lab-lb", rig.app.load_balancer.haproxy_config, rig.lb.lb_now() - 86'400);
+  CHECK_FALSE(deployment::gather_status(rig.services, rig.app).lb.live.has_value());
+  CHECK(stats() == 2);
+  // A deploy always asks.
+  (void)run_deploy(rig);
+  CHECK(stats() == 3);
+}
