@@ -121,8 +121,9 @@ class DeployRun {
   std::unique_ptr<state::AppLock> lock_;
   LbSnapshot snapshot_;
   DeployFacts facts_;
-  Activity activity_;                    // what the activity record on the LB says (activity_record.h)
-  std::optional<Activity> interrupted_;  // an earlier deploy whose server stopped, found under the lock
+  Activity activity_;                      // what the activity record on the LB says (activity_record.h)
+  std::optional<Activity> interrupted_;    // an earlier deploy whose server stopped, found under the lock
+  std::unique_ptr<OwnActivityGuard> own_;  // status knows this deploy runs, while it does
 };
 
 // The LB's activity record: which step runs, since when, by whom; a server that dies leaves it
@@ -173,6 +174,7 @@ std::optional<DeployOutcome> DeployRun::lock_and_check() {
   activity_.server_pid = ::getpid();
   activity_.color = facts_.target;
   activity_.ref = facts_.ref;
+  own_ = std::make_unique<OwnActivityGuard>(*services_.own_activities, app_.name, activity_.since);
   if (auto written = write_activity("starting"); !written) {
     return deploy_refused(written.error().message + " (without it, a deploy cut off halfway could not be recognised)",
                           app_.name);

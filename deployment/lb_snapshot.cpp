@@ -10,6 +10,8 @@
 #include <map>
 #include <sstream>
 
+#include <unistd.h>
+
 namespace bluegreen::deployment {
 namespace {
 
@@ -345,8 +347,14 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
       snapshot.config_modified_s = std::max(*snapshot.config_modified_s, ctime->second);
     }
     if (snapshot.activity) {
-      if (options.lock_is_ours) snapshot.activity_running = false;
-      else ask_whether_running(executor, *apps[i], snapshot);
+      if (options.lock_is_ours) {
+        snapshot.activity_running = false;
+      } else if (options.own_activities && snapshot.activity->server_pid == ::getpid() &&
+                 options.own_activities->contains(apps[i]->name, snapshot.activity->since)) {
+        snapshot.activity_running = true;  // this server's own operation, running now
+      } else {
+        ask_whether_running(executor, *apps[i], snapshot);
+      }
     }
     confirm_live(*apps[i], snapshot);
     snapshots.push_back(std::move(snapshot));

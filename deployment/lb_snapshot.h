@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "deployment/activity_record.h"
 #include "deployment/change_time_cache.h"
+#include "deployment/own_activities.h"
 #include "haproxy/config_file.h"
 #include "haproxy/runtime_api.h"
 #include "remote/executor.h"
@@ -111,6 +112,9 @@ struct SnapshotOptions {
   // Where the configs' status-change times are remembered (status); nullptr: always ask the LB
   // (deploys and switches, which act on the answer).
   ChangeTimeCache* change_times = nullptr;
+  // The operations this server runs: an activity record of one of them (same app, start time and
+  // server pid) is running without asking the LB. nullptr: always ask.
+  const OwnActivities* own_activities = nullptr;
 };
 
 // Everything is read in one SFTP exchange (the config, the state file, the activity record,

@@ -10,6 +10,7 @@
 #include "deployment/change_time_cache.h"
 #include "deployment/deployed_commit.h"
 #include "deployment/health_gate.h"
+#include "deployment/own_activities.h"
 #include "deployment/time_source.h"
 #include "remote/executor.h"
 #include "state/state_store.h"
@@ -39,6 +40,8 @@ struct Services {
   // HAProxy configs' status-change times, so status need not ask the LB each time (see
   // change_time_cache.h); shared by every copy of these services.
   std::shared_ptr<ChangeTimeCache> change_times = std::make_shared<ChangeTimeCache>();
+  // The deploys and switches these services run now (see own_activities.h).
+  std::shared_ptr<OwnActivities> own_activities = std::make_shared<OwnActivities>();
 };
 
 inline state::StateStore store_for(remote::Executor& executor, const config::AppConfig& app) {

@@ -150,7 +150,8 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
     }
     lb_reads.emplace_back(indexes, std::async(std::launch::async, [&services, group, group_stores] {
                             return read_lb_snapshots(services.executor, group, group_stores,
-                                                     SnapshotOptions{true, false, services.change_times.get()});
+                                                     SnapshotOptions{true, false, services.change_times.get(),
+                                                                     services.own_activities.get()});
                           }));
   }
 

@@ -193,7 +193,8 @@ class SwitchRun {
   bool activity_written_ = false;
   std::optional<Activity> replaced_activity_;
   bool keep_activity_ = false;
-  std::string recovered_;  // what rolling back an interrupted switch did, when one was found
+  std::string recovered_;                  // what rolling back an interrupted switch did, when one was found
+  std::unique_ptr<OwnActivityGuard> own_;  // status knows this switch runs, while it does
   TimeSource::TimePoint validation_started_;
   // The futures run lambdas that read services_, app_, plan_ and stop_ (declared above, so alive
   // until the futures are joined); validation_ is declared after lock_, so it is joined before
@@ -302,6 +303,7 @@ void SwitchRun::write_activity() {
     replaced_activity_ = deploy;
     activity.replaced = deploy->to_json().dump();
   }
+  own_ = std::make_unique<OwnActivityGuard>(*services_.own_activities, app_.name, activity.since);
   activity_write_ = std::async(std::launch::async, [this, script = write_activity_script(app_, activity)] {
     return on_lb(services_, app_, script);
   });
