@@ -69,7 +69,18 @@ test("status answers in its normal time while a deploy step runs on the standby,
       const status = await client.call("get_deployment_status");
       during.push(Date.now() - t);
       assert.equal(status.isError, false, text(status));
+      // It says a deploy is in progress: which step, since when, for whom.
+      assert.match(text(status), /⏳ DEPLOY IN PROGRESS: deploy of .* by status-during-deploy since .*; at step \d+\/\d+: slow/);
+      assert.equal(status.structuredContent.activity?.running, true, JSON.stringify(status.structuredContent.activity));
       await sleep(300);
+    }
+    // Another server (another client) sees it too, through the lock on the load balancer.
+    const observer = await startClient({ name: "observer" });
+    try {
+      const seen = await observer.call("get_deployment_status");
+      assert.match(text(seen), /⏳ DEPLOY IN PROGRESS: .*slow/);
+    } finally {
+      await observer.close();
     }
     // The step was still running throughout: the calls really overlapped it.
     assert.notEqual(processes(standby, `[s]leep 8.${tag}`), "", "the slow step ended before the status calls did");
