@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  configVariant, dropSshConnections, freezeSshd, frontendColor, haproxyStat, readHaproxyConfig, readStateFile,
-  ssh, sshdProcesses, startClient, text, waitFor, waitForBothUp,
+  assertConsistent, configVariant, dropSshConnections, freezeSshd, frontendColor, haproxyStat,
+  readHaproxyConfig, readStateFile, ssh, sshdProcesses, startClient, text, waitFor, waitForBothUp,
 } from "./support.mjs";
 
 const mcp = await startClient({ name: "fault-tests" });
@@ -22,17 +22,6 @@ const masterSocket = "/run/haproxy/master.sock";
 
 
 
-// The state file and HAProxy's file agree with what the frontend serves.
-async function assertConsistent() {
-  const live = await frontendColor();
-  assert.match(readHaproxyConfig(), new RegExp(`^\\s*default_backend ${live}\\s*$`, "m"));
-  const state = readStateFile();
-  if (state) assert.equal(state.prod, live, "state file and HAProxy disagree");
-  const status = (await mcp.call("get_deployment_status")).structuredContent;
-  assert.equal(status.current.prod.server, live.toUpperCase());
-  assert.deepEqual(status.drift, []);
-  return live;
-}
 
 // Step 1 of a switch: the plan's approval token (the plan must be offered).
 async function planToken(client) {
@@ -48,7 +37,7 @@ before(async () => {
 });
 
 test("two clients approving at the same moment: exactly one switch happens", async () => {
-  const live = await assertConsistent();
+  const live = await assertConsistent(mcp);
   const before = readStateFile()?.switchCount ?? 0;
   const alice = await startClient({ name: "alice" });
   const bob = await startClient({ name: "bob" });
@@ -73,12 +62,12 @@ test("two clients approving at the same moment: exactly one switch happens", asy
   const state = readStateFile();
   assert.equal(state.switchCount, before + 1);
   assert.equal(state.prod, other(live));
-  assert.equal(await assertConsistent(), other(live));
+  assert.equal(await assertConsistent(mcp), other(live));
 });
 
 test("a flapping standby never passes: not at planning, not at execution, not in a deploy's health gate", async () => {
   await waitForBothUp();
-  const live = await assertConsistent();
+  const live = await assertConsistent(mcp);
   const standby = hostOf(other(live));
   const stateBefore = readStateFile();
   // A short deploy health gate, so the flapping deploy fails in seconds rather than 30.
@@ -114,11 +103,11 @@ test("a flapping standby never passes: not at planning, not at execution, not in
   // Healthy again: a deploy goes through.
   const again = await mcp.call("deploy_to_standby", { createBackup: false });
   assert.equal(again.isError, false, text(again));
-  await assertConsistent();
+  await assertConsistent(mcp);
 });
 
 test("the connection to the standby dies during a deploy step: the step fails, the lock is freed, a retry works", async () => {
-  const live = await assertConsistent();
+  const live = await assertConsistent(mcp);
   const standby = other(live);
   const slow = await startClient({
     config: configVariant((c) => c.apps.shop.deploy.steps.splice(2, 0, { name: "slow", run: "sleep 7.25", timeoutSeconds: 60 })),
@@ -146,7 +135,7 @@ test("the connection to the standby dies during a deploy step: the step fails, t
   const retry = await mcp.call("deploy_to_standby", { createBackup: false });
   assert.equal(retry.isError, false, text(retry));
   assert.equal(await frontendColor(), live);
-  await assertConsistent();
+  await assertConsistent(mcp);
 });
 
 // Runs `body` with /var/lib/bluegreen on the LB replaced by `mountCommand`'s filesystem holding a
@@ -186,7 +175,7 @@ test("the LB's state filesystem is full: the switch is aborted before traffic mo
       "dd if=/dev/zero of=/var/lib/bluegreen/filler bs=4k 2>/dev/null || true",
     () => assertSwitchAbortedWithStateIntact(/No space left on device/),
   );
-  await assertConsistent();
+  await assertConsistent(mcp);
 });
 
 test("the LB's state directory is read-only: the switch is aborted before traffic moves, the state file intact", async () => {
@@ -195,7 +184,7 @@ test("the LB's state directory is read-only: the switch is aborted before traffi
       "mount -o remount,ro /var/lib/bluegreen",
     () => assertSwitchAbortedWithStateIntact(/Read-only file system/),
   );
-  await assertConsistent();
+  await assertConsistent(mcp);
 });
 
 test("a reload that fails: the previous config is restored and verified, the state file unchanged", async () => {
@@ -223,7 +212,7 @@ test("a reload that fails: the previous config is restored and verified, the sta
     ssh("lab-lb", "rm -f /tmp/fail-next-reload");
     await flaky.close();
   }
-  await assertConsistent();
+  await assertConsistent(mcp);
 });
 
 test("HAProxy's master frozen (SIGSTOP) before the switch: refused, nothing changed", async () => {
@@ -244,7 +233,7 @@ test("HAProxy's master frozen (SIGSTOP) before the switch: refused, nothing chan
   assert.equal(readHaproxyConfig(), configBefore);
   assert.deepEqual(readStateFile(), stateBefore);
   assert.equal(await frontendColor(), live);
-  await assertConsistent();
+  await assertConsistent(mcp);
 });
 
 test("HAProxy's master frozen (SIGSTOP) during the reload: the call gives up, says so, and status tells the truth", async () => {
@@ -281,7 +270,7 @@ test("HAProxy's master frozen (SIGSTOP) during the reload: the call gives up, sa
     ssh("lab-lb", `echo 'show proc' | socat -t 2 - UNIX-CONNECT:${masterSocket}`).stdout.includes("master"));
   await waitFor(`the frontend serving ${live}`, async () => (await frontendColor()) === live);
   assert.deepEqual(readStateFile(), stateBefore);
-  await assertConsistent();
+  await assertConsistent(mcp);
 });
 
 test("the LB's SSH session dies during the reload: the switch is rolled back over a new connection", async () => {
@@ -310,7 +299,7 @@ test("the LB's SSH session dies during the reload: the switch is rolled back ove
   } finally {
     await slowReload.close();
   }
-  await assertConsistent();
+  await assertConsistent(mcp);
 });
 
 test("the LB is unreachable mid-switch (sshd frozen during the reload): reported, and no stale plan can run", async () => {
@@ -374,7 +363,7 @@ test("the LB is unreachable mid-switch (sshd frozen during the reload): reported
   assert.equal(done.structuredContent.switched, true, text(done));
   assert.match(text(done), /Before the switch, the interrupted switch/);
   await waitFor(`the frontend serving ${other(live)}`, async () => (await frontendColor()) === other(live));
-  await assertConsistent();
+  await assertConsistent(mcp);
 });
 
 test("the LB's sshd stops between validation and reload: the reload never happens; status and deploy see the truth", async () => {
@@ -429,5 +418,5 @@ test("the LB's sshd stops between validation and reload: the reload never happen
   ssh("lab-lb", `echo reload | socat -t 2 - UNIX-CONNECT:${masterSocket}`);
   ssh("lab-lb", `rm -f ${byHand[2]}`);
   await waitForBothUp();
-  assert.equal(await assertConsistent(), live);
+  assert.equal(await assertConsistent(mcp), live);
 });

@@ -15,8 +15,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  configVariant, frontendColor, haproxyStat, readHaproxyConfig, readStateFile, ssh, startClient, text, waitFor,
-  waitForBothUp,
+  assertConsistent, configVariant, frontendColor, haproxyStat, readHaproxyConfig, readStateFile, ssh,
+  startClient, text, waitFor, waitForBothUp,
 } from "./support.mjs";
 
 const mcp = await startClient({ name: "lb-files-tests" });
@@ -82,17 +82,6 @@ async function planToken(client = mcp) {
   return plan.structuredContent.approvalToken;
 }
 
-// The state file and HAProxy's file agree with what the frontend serves; status reports no drift.
-async function assertConsistent() {
-  const live = await frontendColor();
-  assert.match(readHaproxyConfig(), new RegExp(`^\\s*default_backend ${live}\\s*$`, "m"));
-  const state = readStateFile();
-  if (state) assert.equal(state.prod, live, "state file and HAProxy disagree");
-  const status = (await mcp.call("get_deployment_status")).structuredContent;
-  assert.equal(status.current.prod.server, live.toUpperCase());
-  assert.deepEqual(status.drift, []);
-  return live;
-}
 
 before(async () => {
   ssh("lab-lb", `rm -f ${stateDir}/shop.json.lock.owner`);
@@ -121,7 +110,7 @@ for (const file of ["shop.json.lock", "shop.json.lock.owner", "shop.json", "audi
       assert.match(text(switched), refusal(path));
       await assertLabUnchanged(before, path);
     });
-    await assertConsistent();
+    await assertConsistent(mcp);
   });
 }
 
@@ -139,7 +128,7 @@ for (const suffix of [".bluegreen-candidate", ".bluegreen-backup"]) {
       assert.match(text(switched), /live config is untouched/);
       await assertLabUnchanged(before, path);
     });
-    await assertConsistent();
+    await assertConsistent(mcp);
   });
 }
 
@@ -180,7 +169,7 @@ test(`${cfg} itself is a symbolic link (to a managed file): the switch refuses, 
     ssh("lab-lb", `if [ -L ${cfg} ]; then rm -f ${cfg} && mv ${managed} ${cfg}; fi`);
     await reloadAndSettle();
   }
-  await assertConsistent();
+  await assertConsistent(mcp);
 });
 
 test("temp files of interrupted writes are removed by the next deploy and switch; planted links are not followed", async () => {
@@ -210,7 +199,7 @@ test("temp files of interrupted writes are removed by the next deploy and switch
   } finally {
     ssh("lab-lb", `rm -f ${victim} ${stateDir}/unrelated.tmp.1 ` + [...stale, ...linked].map((p) => `'${p}'`).join(" "));
   }
-  await assertConsistent();
+  await assertConsistent(mcp);
 });
 
 test("a full disk while the backup is written: the switch is refused, and no 0-byte or partial backup is left", async () => {
@@ -246,7 +235,7 @@ test("a full disk while the backup is written: the switch is refused, and no 0-b
     await reloadAndSettle();
   }
   assert.equal(fileOrNull(stateFile), before.state);
-  await assertConsistent();
+  await assertConsistent(mcp);
 });
 
 test("terminal escape sequences printed by a deploy step never reach the client", async () => {
@@ -279,5 +268,5 @@ test("terminal escape sequences printed by a deploy step never reach the client"
   // The failed step left the standby's old process running; a clean deploy puts it right.
   const again = await mcp.call("deploy_to_standby", { createBackup: false });
   assert.equal(again.isError, false, text(again));
-  await assertConsistent();
+  await assertConsistent(mcp);
 });

@@ -87,6 +87,19 @@ export async function waitForBothUp() {
   }, { tries: 150 });
 }
 
+// The state file and HAProxy's file agree with what the frontend serves, and `client`'s status
+// calls that colour PROD with no drift. Returns the colour.
+export async function assertConsistent(client) {
+  const live = await frontendColor();
+  assert.match(readHaproxyConfig(), new RegExp(`^\\s*default_backend ${live}\\s*$`, "m"));
+  const state = readStateFile();
+  if (state) assert.equal(state.prod, live, "state file and HAProxy disagree");
+  const status = (await client.call("get_deployment_status")).structuredContent;
+  assert.equal(status.current.prod.server, live.toUpperCase());
+  assert.deepEqual(status.drift, []);
+  return live;
+}
+
 export function readHaproxyConfig() {
   return ssh("lab-lb", "cat /etc/haproxy/haproxy.cfg").stdout;
 }
