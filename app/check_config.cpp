@@ -22,14 +22,19 @@ struct Row {
   std::string result;
 };
 
+// The route, user, port, where the host key was found and how the login succeeded: what the ssh
+// config resolved to, so a wrong bastion, key or known_hosts file shows here first.
 Row ssh_row(remote::SshExecutor& executor, const std::string& app, const std::string& role, const std::string& host) {
   const auto started = std::chrono::steady_clock::now();
   auto connected = executor.connect(host);
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-  const std::string result =
-      connected ? "host key known, login ok (" + std::to_string(ms) + " ms)" : connected.error().message;
-  return {app, role, "ssh", host, connected.ok(), false, result};
+  if (!connected) return {app, role, "ssh", host, false, false, connected.error().message};
+  const auto& facts = connected.value();
+  std::string result = facts.endpoint + " " + facts.route + "; host key in " + facts.known_hosts + "; login by " +
+                       facts.auth + " (" + std::to_string(ms) + " ms)";
+  for (const auto& note : facts.notes) result += "\n" + std::string(66, ' ') + "ssh config: " + note;
+  return {app, role, "ssh", host, true, false, result};
 }
 
 Row health_row(const std::string& app, const std::string& role, const std::string& url) {

@@ -16,10 +16,11 @@ using std::chrono::milliseconds;
 
 }  // namespace
 
-ConnectionPool::ConnectionPool(std::string host, const SshSettings& settings, std::size_t max_connections,
-                               milliseconds idle_limit)
+ConnectionPool::ConnectionPool(std::string host, const SshSettings& settings, SshConfigResolver& resolver,
+                               std::size_t max_connections, milliseconds idle_limit)
     : host_(std::move(host)),
       settings_(settings),
+      resolver_(resolver),
       max_connections_(std::max<std::size_t>(1, max_connections)),
       idle_limit_(idle_limit) {}
 
@@ -46,7 +47,7 @@ bluegreen::Result<ConnectionPool::Lease> ConnectionPool::acquire(SshClock::time_
       }
     }
     if (slots_.size() < max_connections_) {
-      auto entry = std::make_shared<PooledConnection>(host_, settings_);
+      auto entry = std::make_shared<PooledConnection>(host_, settings_, resolver_);
       slots_.push_back(Slot{entry, true, {}});
       if (slots_.size() > 1) {
         spdlog::debug("ssh {}: {} operations at once; opening connection {} of at most {}", host_, slots_.size(),

@@ -41,8 +41,8 @@ namespace bluegreen::remote {
 // One session to the host and what is kept per session on it. Members are destroyed in reverse
 // order, so the SFTP reader frees its channel while the session still exists.
 struct PooledConnection {
-  PooledConnection(const std::string& host, const SshSettings& settings)
-      : connection(host, settings), sftp(connection), sockets(connection) {}
+  PooledConnection(const std::string& host, const SshSettings& settings, SshConfigResolver& resolver)
+      : connection(host, settings, resolver), sftp(connection), sockets(connection) {}
 
   SshConnection connection;
   SftpReader sftp;
@@ -51,11 +51,11 @@ struct PooledConnection {
 
 class ConnectionPool {
  public:
-  // `host`: an SSH destination; `settings` must outlive the pool. `max_connections` (at least 1)
+  // `host`: an SSH destination; `settings` and `resolver` must outlive the pool. `max_connections` (at least 1)
   // bounds the sessions open at once; `idle_limit` is how long a connection beyond the first may
   // stay unused before it is closed. Nothing is opened here.
-  ConnectionPool(std::string host, const SshSettings& settings, std::size_t max_connections,
-                 std::chrono::milliseconds idle_limit);
+  ConnectionPool(std::string host, const SshSettings& settings, SshConfigResolver& resolver,
+                 std::size_t max_connections, std::chrono::milliseconds idle_limit);
   ~ConnectionPool();
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
@@ -102,6 +102,7 @@ class ConnectionPool {
 
   const std::string host_;
   const SshSettings& settings_;
+  SshConfigResolver& resolver_;
   const std::size_t max_connections_;
   const std::chrono::milliseconds idle_limit_;
   mutable std::mutex mutex_;  // guards slots_

@@ -3,10 +3,9 @@
 // session to one host, how it is opened (host key checked against known_hosts, then
 // authentication), kept and reused across commands, and dropped when it dies.
 //
-// Only an exact known_hosts match passes (libssh reports an unknown host as OK when
-// StrictHostKeyChecking is off, so it is forced on here; see ../shared/GUIDE.md section 6). The
-// ssh config is resolved by resolve_ssh_destination() (OpenSSH semantics) and libssh is told not
-// to parse it again, since its parser could override the security options set here.
+// The destination is resolved once by OpenSSH's own resolver (ssh_config.h, shared by every
+// connection of the executor) and the session is opened by open_login() (ssh_login.h): the route
+// (ProxyJump, ProxyCommand), a strict host-key check and key authentication.
 //
 // Thread-safety: one SshConnection per session; a host has a few (ConnectionPool), each leased to
 // one call at a time. A libssh session must not be used by two threads at once, and a held
@@ -18,6 +17,7 @@
 #include "remote/libssh_support.h"
 #include "remote/ssh_config.h"
 #include "remote/ssh_executor.h"
+#include "remote/ssh_login.h"
 
 #include <cstdint>
 #include <mutex>
@@ -29,9 +29,9 @@ namespace bluegreen::remote {
 
 class SshConnection {
  public:
-  // `host`: an SSH destination (ssh config alias or [user@]host[:port]). `settings` must outlive
-  // the connection. Nothing is opened until ensure_connected().
-  SshConnection(std::string host, const SshSettings& settings);
+  // `host`: an SSH destination (ssh config alias or [user@]host[:port]). `settings` and
+  // `resolver` must outlive the connection. Nothing is opened until ensure_connected().
+  SshConnection(std::string host, const SshSettings& settings, SshConfigResolver& resolver);
   ~SshConnection();
   SshConnection(const SshConnection&) = delete;
   SshConnection& operator=(const SshConnection&) = delete;
@@ -44,8 +44,8 @@ class SshConnection {
   //  - kInvalidArgument: the destination is not valid, or libssh rejected the options;
   //  - kFailedPrecondition: the host key is unknown or changed (the message says how to trust it;
   //    retrying cannot help until someone does), known_hosts cannot be checked, or the ssh
-  //    config is broken;
-  //  - kUnavailable: cannot connect, or authentication failed.
+  //    config is broken or sets a directive that is refused (ssh_directives.h);
+  //  - kUnavailable: cannot connect (to the host or a jump host), or authentication failed.
   bluegreen::Status ensure_connected();
 
   // Opens a "session" channel (for exec or a subsystem), reconnecting once when the session
@@ -54,8 +54,13 @@ class SshConnection {
   bluegreen::Result<ChannelPtr> open_channel();
 
   // The open session, or nullptr when there is none. Valid until drop() or ensure_connected().
-  [[nodiscard]] ssh_session session() const { return session_.get(); }
-  [[nodiscard]] bool connected() const { return session_ && ssh_is_connected(session_.get()) != 0; }
+  [[nodiscard]] ssh_session session() const { return login_.session.get(); }
+  [[nodiscard]] bool connected() const { return login_.session && ssh_is_connected(login_.session.get()) != 0; }
+
+  // How the open session was made (route, known_hosts file, authentication), and the ssh
+  // config's ignored directives; empty before the first ensure_connected().
+  [[nodiscard]] const SshLogin& login() const { return login_; }
+  [[nodiscard]] const SshDestination& destination() const { return destination_; }
 
   // Increases each time ensure_connected() opens a new session. What was learnt about one session
   // (the host refuses forwarding, has no SFTP) is kept with the generation it was learnt on and
@@ -74,23 +79,14 @@ class SshConnection {
   [[nodiscard]] const std::string& host() const { return host_; }
 
  private:
-  bluegreen::Result<SessionPtr> open_session();
-  bluegreen::Status set_options(ssh_session session) const;
-  [[nodiscard]] SshConfigSources config_sources() const;
-  [[nodiscard]] std::string known_hosts_file() const;
-  [[nodiscard]] std::vector<std::string> identity_files() const;
-  [[nodiscard]] std::string key_description(ssh_session session) const;
-  bluegreen::Status verify_host_key(ssh_session session) const;
-  bluegreen::Status authenticate(ssh_session session) const;
-
   const std::string host_;
   const SshSettings& settings_;
+  SshConfigResolver& resolver_;
   std::mutex mutex_;
-  SessionPtr session_;
+  SshLogin login_;
   std::uint64_t generation_ = 0;
   std::set<ChannelPtr*> tracked_;
   SshDestination destination_;  // as resolved for the current session
-  std::string endpoint_;        // "user@hostname:port", for messages
 };
 
 }  // namespace bluegreen::remote

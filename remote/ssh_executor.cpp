@@ -35,29 +35,33 @@ CommandRunner runner_on(PooledConnection& entry, milliseconds stop_grace) {
 
 // One host's pool of connections.
 struct SshExecutor::Host {
-  Host(const std::string& name, const SshSettings& settings)
-      : pool(name, settings, settings.max_connections_per_host, kIdleConnectionLimit) {}
+  Host(const std::string& name, const SshSettings& settings, SshConfigResolver& resolver)
+      : pool(name, settings, resolver, settings.max_connections_per_host, kIdleConnectionLimit) {}
   ConnectionPool pool;
 };
 
-SshExecutor::SshExecutor(SshSettings settings) : settings_(std::move(settings)) {}
+SshExecutor::SshExecutor(SshSettings settings)
+    : settings_(std::move(settings)), resolver_(SshConfigSources{settings_.config_file, settings_.connect_timeout}) {}
 
 SshExecutor::~SshExecutor() = default;
 
 std::shared_ptr<SshExecutor::Host> SshExecutor::host_for(const std::string& host) {
   std::lock_guard lock(mutex_);
   auto& entry = hosts_[host];
-  if (!entry) entry = std::make_shared<Host>(host, settings_);
+  if (!entry) entry = std::make_shared<Host>(host, settings_, resolver_);
   return entry;
 }
 
-bluegreen::Status SshExecutor::connect(const std::string& host) {
+bluegreen::Result<SshExecutor::ConnectionFacts> SshExecutor::connect(const std::string& host) {
   auto pool_entry = host_for(host);  // the pool outlives the lease
   auto leased = pool_entry->pool.acquire(SshClock::now() + settings_.connect_timeout, {});
   if (!leased) return leased.error();
   auto lease = std::move(leased.value());
   auto lock = lease->connection.lock();
-  return lease->connection.ensure_connected();
+  if (auto status = lease->connection.ensure_connected(); !status) return status.error();
+  const SshLogin& login = lease->connection.login();
+  return ConnectionFacts{login.endpoint, login.route_text, login.known_hosts, login.auth,
+                         lease->connection.destination().notes};
 }
 
 bluegreen::Result<CommandResult> SshExecutor::run(const std::string& host, const std::string& command,

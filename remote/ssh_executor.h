@@ -9,7 +9,9 @@
 // changed key is refused with the host, the key's fingerprint and how to trust it, whatever the
 // ssh config says (StrictHostKeyChecking is forced on). Authentication uses ssh-agent and identity
 // files (from the ssh config, the defaults, or SshSettings::identity_files). Host aliases from the
-// ssh config (HostName, User, Port, IdentityFile) work as with the ssh client.
+// ssh config work as with the ssh client: each destination is resolved once by OpenSSH itself
+// (`ssh -G`, ssh_config.h) and jump hosts (ProxyJump, ProxyCommand) are honoured, each hop's host
+// key checked as strictly as the target's; directives that cannot be honoured are refused.
 //
 // Every remote command is wrapped in `timeout` on the host, so it ends even if the connection
 // drops (unless CommandOptions::host_timeout is off, for short read-only commands); locally the
@@ -46,6 +48,7 @@
 // another call uses the session its channel is on (brief for status reads and LB commands).
 
 #include "remote/executor.h"
+#include "remote/ssh_config.h"
 
 #include <chrono>
 #include <cstddef>
@@ -59,7 +62,8 @@
 namespace bluegreen::remote {
 
 struct SshSettings {
-  std::optional<std::string> config_file;       // default: ~/.ssh/config (and /etc/ssh/ssh_config)
+  std::optional<std::string> config_file;  // ssh -F; default: ~/.ssh/config and /etc/ssh/ssh_config
+  // Replaces the config's UserKnownHostsFile list when set (GlobalKnownHostsFile still applies).
   std::optional<std::string> known_hosts_file;  // default: the ssh config's, else ~/.ssh/known_hosts
   std::vector<std::string> identity_files;      // tried in addition to the agent and the config's
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
@@ -86,16 +90,27 @@ class SshExecutor final : public Executor {
   bluegreen::Result<std::vector<FileRead>> read_files(const std::string& host, const std::vector<std::string>& paths,
                                                       const CommandOptions& options) override;
 
+  // How a session to a host was made, for check-config.
+  struct ConnectionFacts {
+    std::string endpoint;            // "user@hostname:port"
+    std::string route;               // "direct", "via bastion (root@10.0.0.9:22)", "via ProxyCommand `...`"
+    std::string known_hosts;         // the known_hosts file that listed the host key
+    std::string auth;                // "agent /run/agent.sock key ssh-ed25519 SHA256:...", "key file /root/.ssh/id"
+    std::vector<std::string> notes;  // ssh config directives ignored or overridden, with file:line
+  };
+
   // Opens a session to `host` if none is open (host key and authentication checked); waits up to
-  // connect_timeout for a session when all are busy (then kDeadlineExceeded).
-  bluegreen::Status connect(const std::string& host);
+  // connect_timeout for a session when all are busy (then kDeadlineExceeded). Errors: those of
+  // opening a session (see the class comment).
+  bluegreen::Result<ConnectionFacts> connect(const std::string& host);
 
  private:
   struct Host;  // a host's pool of sessions (ssh_executor.cpp)
   std::shared_ptr<Host> host_for(const std::string& host);
 
   const SshSettings settings_;
-  std::mutex mutex_;  // guards hosts_
+  SshConfigResolver resolver_;  // every destination resolved once, for the executor's lifetime
+  std::mutex mutex_;            // guards hosts_
   std::map<std::string, std::shared_ptr<Host>> hosts_;
 };
 

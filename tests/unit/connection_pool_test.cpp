@@ -26,6 +26,12 @@ const SshSettings& settings() {
   return instance;
 }
 
+// Never asked: these tests open no connection.
+bluegreen::remote::SshConfigResolver& resolver() {
+  static bluegreen::remote::SshConfigResolver instance{bluegreen::remote::SshConfigSources{}};
+  return instance;
+}
+
 ConnectionPool::Lease lease_from(ConnectionPool& pool, std::chrono::milliseconds wait = 1s) {
   auto leased = pool.acquire(SshClock::now() + wait, {});
   REQUIRE(leased.ok());
@@ -35,7 +41,7 @@ ConnectionPool::Lease lease_from(ConnectionPool& pool, std::chrono::milliseconds
 }  // namespace
 
 TEST_CASE("a pool opens connections only while all are busy, up to its bound", "[ssh][pool]") {
-  ConnectionPool pool("host.example", settings(), 3, 60s);
+  ConnectionPool pool("host.example", settings(), resolver(), 3, 60s);
   CHECK(pool.size() == 0);
   std::set<PooledConnection*> seen;
   {
@@ -60,7 +66,7 @@ TEST_CASE("a pool opens connections only while all are busy, up to its bound", "
 }
 
 TEST_CASE("beyond the bound a call waits for a connection, within its deadline and stop", "[ssh][pool]") {
-  ConnectionPool pool("host.example", settings(), 2, 60s);
+  ConnectionPool pool("host.example", settings(), resolver(), 2, 60s);
   std::optional<ConnectionPool::Lease> a(lease_from(pool));
   auto b = lease_from(pool);
 
@@ -101,7 +107,7 @@ TEST_CASE("beyond the bound a call waits for a connection, within its deadline a
 }
 
 TEST_CASE("connections beyond the first close once idle, unless a held process keeps one", "[ssh][pool]") {
-  ConnectionPool pool("host.example", settings(), 4, 0ms);  // idle for 0 ms is idle too long
+  ConnectionPool pool("host.example", settings(), resolver(), 4, 0ms);  // idle for 0 ms is idle too long
   std::shared_ptr<bluegreen::remote::SshConnection> held;
   {
     auto first = lease_from(pool);
@@ -118,7 +124,7 @@ TEST_CASE("connections beyond the first close once idle, unless a held process k
 }
 
 TEST_CASE("many threads share a small pool: never more leased than the bound, every call served", "[ssh][pool]") {
-  ConnectionPool pool("host.example", settings(), 2, 60s);
+  ConnectionPool pool("host.example", settings(), resolver(), 2, 60s);
   std::atomic<int> inside{0};
   std::atomic<int> most{0};
   std::atomic<int> served{0};

@@ -1,9 +1,17 @@
+// The ssh config resolver on a table of ssh_config snippets: what it returns must be what
+// OpenSSH's own client reports for them (`ssh -G -F FILE host`, read independently here), with
+// the tokens expanded, and the directives bluegreen-mcp cannot honour refused with file and line.
 #include "remote/ssh_config.h"
+#include "remote/local_process.h"
+#include "remote/ssh_directives.h"
 
 #include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <pwd.h>
+#include <sstream>
 #include <unistd.h>
 
 using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
@@ -13,16 +21,15 @@ namespace {
 struct ConfigDir {
   std::filesystem::path dir = std::filesystem::temp_directory_path() /
                               ("bluegreen-sshcfg-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
-  ConfigDir() { std::filesystem::create_directories(dir / ".ssh" / "config.d"); }
+  ConfigDir() { std::filesystem::create_directories(dir / "config.d"); }
   ~ConfigDir() { std::filesystem::remove_all(dir); }
+  ConfigDir(const ConfigDir&) = delete;
+  ConfigDir& operator=(const ConfigDir&) = delete;
 
-  remote::SshConfigSources write(const std::string& text) const {
-    std::ofstream(dir / ".ssh" / "config") << text;
-    remote::SshConfigSources sources;
-    sources.files = {(dir / ".ssh" / "config").string()};
-    sources.home = dir.string();
-    sources.local_user = "me";
-    return sources;
+  [[nodiscard]] std::string path() const { return (dir / "config").string(); }
+  [[nodiscard]] remote::SshConfigSources write(const std::string& text) const {
+    std::ofstream(dir / "config") << text;
+    return remote::SshConfigSources{path(), std::chrono::seconds(10)};
   }
 };
 
@@ -33,43 +40,125 @@ remote::SshDestination resolve(const std::string& destination, const remote::Ssh
   return resolved.value();
 }
 
+std::string refusal(const std::string& destination, const remote::SshConfigSources& sources) {
+  auto resolved = remote::resolve_ssh_destination(destination, sources);
+  REQUIRE_FALSE(resolved.ok());
+  return resolved.error().message;
+}
+
+// What `ssh -G` itself prints for `host`: keyword → the first value.
+std::map<std::string, std::string> openssh_says(const std::string& config, const std::string& host) {
+  auto run = remote::run_local({"ssh", "-G", "-F", config, host}, std::chrono::seconds(10));
+  REQUIRE(run.ok());
+  std::map<std::string, std::string> options;
+  std::istringstream in(run->out);
+  for (std::string line; std::getline(in, line);) {
+    const auto space = line.find(' ');
+    if (space != std::string::npos) options.emplace(line.substr(0, space), line.substr(space + 1));
+  }
+  return options;
+}
+
+std::string home() {
+  const passwd* entry = ::getpwuid(::getuid());  // NOLINT(concurrency-mt-unsafe): single-threaded test
+  return entry->pw_dir;
+}
+
 }  // namespace
 
-TEST_CASE("ssh config: later shared blocks still match the alias after HostName", "[ssh_config]") {
-  // The seed's style (ssh jwa ...) and the lab's layout: libssh's own parser gets Port wrong here.
-  ConfigDir cfg;
-  const auto sources = cfg.write(R"(# comment
-Host jwa
-  HostName 10.0.0.22
-Host jwg
-  HostName 10.0.0.24
-Host jwa jwg
-  Port 2222
-  User deploy
-  IdentityFile ~/.ssh/deploy_key
-  IdentitiesOnly yes
-  UserKnownHostsFile ~/.ssh/known_hosts_deploy
-  StrictHostKeyChecking no
-Host *
-  User fallback
-  Port 22
-  IdentityFile %d/.ssh/id_%r
-)");
-  const auto jwa = resolve("jwa", sources);
-  CHECK(jwa.hostname == "10.0.0.22");
-  CHECK(jwa.port == 2222);
-  CHECK(jwa.user == "deploy");  // first obtained value wins
-  CHECK(jwa.identity_files ==
-        std::vector<std::string>{cfg.dir.string() + "/.ssh/deploy_key", cfg.dir.string() + "/.ssh/id_deploy"});
-  CHECK(jwa.identities_only);
-  CHECK(jwa.known_hosts_file == cfg.dir.string() + "/.ssh/known_hosts_deploy");
-  CHECK(jwa.describe() == "deploy@10.0.0.22:2222");
+TEST_CASE("ssh config: each snippet resolves as ssh -G says", "[ssh_config]") {
+  struct Case {
+    const char* name;
+    const char* config;
+    const char* host;
+  };
+  const std::vector<Case> cases{
+      {"Key value", "Host box\n  HostName 10.0.0.5\n  Port 2222\n  User deploy\n", "box"},
+      {"Key=value", "Host box\n  HostName=10.0.0.5\n  Port=2222\n  User=deploy\n", "box"},
+      {"Key = value", "Host box\n  HostName = 10.0.0.5\n  Port = 2222\n  User = deploy\n", "box"},
+      {"first value wins", "Host box\n  Port 2201\nHost *\n  Port 2202\n  User fallback\n", "box"},
+      {"shared block after an alias block",
+       "Host jwa\n  HostName 10.0.0.22\nHost jwa jwg\n  Port 2222\n  User deploy\n", "jwa"},
+      {"negation", "Host * !web-9\n  User webuser\n", "web-9"},
+      {"case-insensitive keywords and patterns", "HOST Web-*\n  hostNAME %h.internal\n", "web-1"},
+      {"Match host", "Host web\n  HostName 10.1.1.1\nMatch host 10.1.1.1\n  User matched\n  Port 2300\n", "web"},
+      {"Match negated", "Match !host other\n  User notother\n", "box"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    ConfigDir cfg;
+    const auto sources = cfg.write(c.config);
+    const auto ours = resolve(c.host, sources);
+    const auto theirs = openssh_says(cfg.path(), c.host);
+    CHECK(ours.hostname == theirs.at("hostname"));
+    CHECK(std::to_string(ours.port) == theirs.at("port"));
+    CHECK(ours.user == theirs.at("user"));
+  }
+}
 
-  const auto other = resolve("db.example", sources);
-  CHECK(other.hostname == "db.example");
-  CHECK(other.user == "fallback");
-  CHECK(other.port == 22);
-  CHECK_FALSE(other.identities_only);
+TEST_CASE("ssh config: Include with globs, and Match inside an included file", "[ssh_config]") {
+  ConfigDir cfg;
+  std::ofstream(cfg.dir / "config.d" / "10-web")
+      << "Host web-*\n  Port=2022\nMatch originalhost web-1\n  HostName 10.9.9.9\n";
+  const auto sources = cfg.write("Include " + (cfg.dir / "config.d").string() + "/*\nHost web-1\n  User deploy\n");
+  const auto web1 = resolve("web-1", sources);
+  CHECK(web1.port == 2022);
+  CHECK(web1.user == "deploy");
+  CHECK(web1.hostname == "10.9.9.9");
+  CHECK(web1.hostname == openssh_says(cfg.path(), "web-1").at("hostname"));
+}
+
+TEST_CASE("ssh config: keys, agents and known_hosts files, tokens expanded", "[ssh_config]") {
+  ConfigDir cfg;
+  const auto sources = cfg.write(R"(Host box
+  HostName 10.0.0.5
+  User deploy
+  IdentityFile ~/.ssh/id_%h_%r
+  IdentityFile %d/keys/%u-%n.pub
+  IdentitiesOnly yes
+  IdentityAgent ~/.1password/agent.sock
+  UserKnownHostsFile ~/.ssh/kh1 /etc/kh2
+  GlobalKnownHostsFile /etc/ssh/global_kh
+  ConnectTimeout 7
+Host noagent
+  IdentityAgent none
+Host envagent
+  IdentityAgent SSH_AUTH_SOCK
+)");
+  const auto box = resolve("box", sources);
+  const passwd* me = ::getpwuid(::getuid());  // NOLINT(concurrency-mt-unsafe): single-threaded test
+  CHECK(box.identity_files ==
+        std::vector<std::string>{home() + "/.ssh/id_10.0.0.5_deploy", home() + "/keys/" + me->pw_name + "-box.pub"});
+  CHECK(box.identity_files_configured);
+  CHECK(box.identities_only);
+  CHECK(box.agent == remote::AgentSource::kPath);
+  CHECK(box.agent_path == home() + "/.1password/agent.sock");
+  CHECK(box.user_known_hosts_files == std::vector<std::string>{home() + "/.ssh/kh1", "/etc/kh2"});
+  CHECK(box.global_known_hosts_files == std::vector<std::string>{"/etc/ssh/global_kh"});
+  CHECK(box.connect_timeout == std::chrono::seconds(7));
+  CHECK(resolve("noagent", sources).agent == remote::AgentSource::kNone);
+  CHECK(resolve("envagent", sources).agent == remote::AgentSource::kEnvironment);
+
+  const auto plain = resolve("plain", sources);  // OpenSSH's defaults
+  CHECK_FALSE(plain.identity_files_configured);
+  CHECK_FALSE(plain.identities_only);
+  CHECK(plain.agent == remote::AgentSource::kEnvironment);
+  CHECK(plain.user_known_hosts_files.front() == home() + "/.ssh/known_hosts");
+  CHECK_FALSE(plain.connect_timeout);
+}
+
+TEST_CASE("ssh config: ProxyJump chains and ProxyCommand are kept for the route", "[ssh_config]") {
+  ConfigDir cfg;
+  const auto sources = cfg.write("Host web\n  HostName web.internal\n  ProxyJump admin@bastion:2200,jump2\n"
+                                 "Host pc\n  ProxyCommand ssh -W %h:%p bastion\n"
+                                 "Host nojump\n  ProxyJump none\n");
+  const auto web = resolve("web", sources);
+  CHECK(web.proxy_jump == std::vector<std::string>{"admin@bastion:2200", "jump2"});
+  CHECK(web.proxy_command.empty());
+  const auto pc = resolve("pc", sources);
+  CHECK(pc.proxy_jump.empty());
+  CHECK(pc.proxy_command == "ssh -W %h:%p bastion");
+  CHECK(resolve("nojump", sources).proxy_jump.empty());
 }
 
 TEST_CASE("ssh config: destination user and port win over the config", "[ssh_config]") {
@@ -79,39 +168,72 @@ TEST_CASE("ssh config: destination user and port win over the config", "[ssh_con
   CHECK(resolved.user == "root");
   CHECK(resolved.port == 2201);
   CHECK(resolved.hostname == "127.0.0.5");
-  CHECK(resolve("plain", sources).user == "me");  // the local user by default
+  CHECK(resolved.describe() == "root@127.0.0.5:2201");
 }
 
-TEST_CASE("ssh config: patterns, negation, '=' syntax, Include and Match", "[ssh_config]") {
+TEST_CASE("ssh config: directives that would change the route are refused with file and line", "[ssh_config]") {
   ConfigDir cfg;
-  std::ofstream(cfg.dir / ".ssh" / "config.d" / "extra") << "Host web-*\n  Port=2022\n";
-  const auto sources = cfg.write("Include config.d/*\n"
-                                 "Host web-? !web-9\n  User webuser\n"
-                                 "Match host web-1\n  User matched\n"
-                                 "HOST Web-*\n  HostName=\"%h.internal\"\n");
-  const auto web1 = resolve("web-1", sources);
-  CHECK(web1.port == 2022);
-  CHECK(web1.user == "webuser");
-  CHECK(web1.hostname == "web-1.internal");  // keywords and patterns are case-insensitive
-  CHECK_FALSE(web1.warnings.empty());        // Match is reported as unsupported
-  CHECK(resolve("web-9", sources).user == "me");
-
-  CHECK(remote::ssh_host_matches("a.example.com", {"*.example.com"}));
-  CHECK_FALSE(remote::ssh_host_matches("a.example.com", {"*.example.com", "!a.*"}));
-  CHECK_FALSE(remote::ssh_host_matches("x", {"!y"}));  // only negations never match
+  const auto sources = cfg.write("Host alias\n  HostName 10.0.0.5\n  HostKeyAlias other\n"
+                                 "Host bind\n  BindAddress 127.0.0.9\n"
+                                 "Host cert\n  CertificateFile ~/.ssh/id-cert.pub\n"
+                                 "Host token\n  IdentityFile ~/.ssh/%C\n");
+  const auto alias = refusal("alias", sources);
+  CHECK_THAT(alias, Catch::Contains("hostkeyalias other (" + cfg.path() + ":3)"));
+  CHECK_THAT(alias, Catch::Contains("add a known_hosts entry"));
+  CHECK_THAT(refusal("bind", sources), Catch::Contains("bindaddress 127.0.0.9 (" + cfg.path() + ":5)"));
+  CHECK_THAT(refusal("cert", sources), Catch::Contains("certificates are not supported"));
+  CHECK_THAT(refusal("token", sources), Catch::Contains("%C"));
 }
 
-TEST_CASE("ssh config: invalid destinations and ports are refused", "[ssh_config]") {
+TEST_CASE("ssh config: harmless directives are noted, security ones overridden", "[ssh_config]") {
+  ConfigDir cfg;
+  const auto sources = cfg.write("Host box\n  LocalForward 8080 localhost:80\n  StrictHostKeyChecking no\n"
+                                 "  ControlMaster auto\n");
+  const auto box = resolve("box", sources);
+  std::string notes;
+  for (const auto& note : box.notes) notes += note + "\n";
+  CHECK_THAT(notes,
+             Catch::Contains("localforward") && Catch::Contains(cfg.path() + ":2") && Catch::Contains("ignored"));
+  CHECK_THAT(notes, Catch::Contains("stricthostkeychecking false (" + cfg.path() + ":3): overridden"));
+  CHECK_THAT(notes, Catch::Contains("controlmaster"));
+}
+
+TEST_CASE("ssh config: OpenSSH's own errors and invalid destinations", "[ssh_config]") {
   ConfigDir cfg;
   const auto sources = cfg.write("Host bad\n  Port seventy\n");
   for (const char* destination :
        {"", "-oProxyCommand=x", "host;rm", "a b", "user@", "@host", "h:0", "h:99999", "h:x"}) {
     INFO(destination);
-    CHECK_FALSE(remote::resolve_ssh_destination(destination, sources).ok());
+    CHECK(remote::resolve_ssh_destination(destination, sources).error().code == ErrorCode::kInvalidArgument);
   }
   const auto bad_port = remote::resolve_ssh_destination("bad", sources);
   REQUIRE_FALSE(bad_port.ok());
-  CHECK_THAT(bad_port.error().message, Catch::Contains("Port must be a number"));
-  CHECK(remote::resolve_ssh_destination("missing-config-is-fine", remote::SshConfigSources{{"/nonexistent"}, "/", "u"})
-            .ok());
+  CHECK(bad_port.error().code == ErrorCode::kFailedPrecondition);
+  CHECK_THAT(bad_port.error().message, Catch::Contains(cfg.path() + " line 2"));
+  const auto missing =
+      remote::resolve_ssh_destination("box", remote::SshConfigSources{"/nonexistent/config", std::chrono::seconds(10)});
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.error().message, Catch::Contains("/nonexistent/config"));
+}
+
+TEST_CASE("ssh config: every directive ssh -G prints has a rule", "[ssh_config]") {
+  auto run = remote::run_local({"ssh", "-G", "-F", "/dev/null", "x"}, std::chrono::seconds(10));
+  REQUIRE(run.ok());
+  std::istringstream in(run->out);
+  for (std::string line; std::getline(in, line);) {
+    std::string keyword = line.substr(0, line.find(' '));
+    std::transform(keyword.begin(), keyword.end(), keyword.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    INFO(keyword);
+    const auto& rules = remote::directive_rules();
+    CHECK(std::any_of(rules.begin(), rules.end(), [&](const auto& rule) { return rule.keyword == keyword; }));
+  }
+}
+
+TEST_CASE("ssh config: the resolver keeps what it resolved", "[ssh_config]") {
+  ConfigDir cfg;
+  remote::SshConfigResolver resolver(cfg.write("Host box\n  Port 2201\n"));
+  REQUIRE(resolver.resolve("box").ok());
+  (void)cfg.write("Host box\n  Port 2202\n");
+  CHECK(resolver.resolve("box")->port == 2201);  // once per server lifetime
 }
