@@ -45,10 +45,20 @@ std::string libssh_error(ssh_session session);
 bluegreen::Error libssh_failure(const std::string& host, const std::string& doing, ssh_session session,
                                 bluegreen::ErrorCode code);
 
+// ServerAliveInterval / ServerAliveCountMax (ssh_config(5)) for a session: while wait_readable()
+// waits on it and nothing arrives for `interval`, a keepalive request is sent (OpenSSH's
+// keepalive@openssh.com, which any server answers); after `count_max` unanswered ones the
+// connection counts as lost (wait_readable() returns false and libssh_error() says why). An
+// interval of 0 turns it off (OpenSSH's default). Thread-safe; forget_keepalive() when the session
+// is freed.
+void set_keepalive(ssh_session session, std::chrono::seconds interval, int count_max);
+void forget_keepalive(ssh_session session);
+
 // The one poll helper of the SSH loops. Waits until the session's socket is readable, `until`
 // passes, or at most 50 ms, whichever is first, so a loop that calls it between non-blocking
 // reads sees a stop request or its deadline within 50 ms without spinning. Waits at least 1 ms.
-// Returns false only when poll() itself failed (other than EINTR): treat the connection as lost.
+// Returns false when poll() itself failed (other than EINTR) or the keepalives went unanswered
+// (set_keepalive()): treat the connection as lost.
 // It is enough to wait for the socket because every non-blocking read before it has processed
 // all the complete packets libssh had buffered.
 bool wait_readable(ssh_session session, SshClock::time_point until);

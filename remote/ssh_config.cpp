@@ -372,6 +372,12 @@ bluegreen::Status fill_route(SshDestination& d, const OptionLines& options, cons
   if (const std::string timeout = first_of(options, "connecttimeout"); !timeout.empty() && timeout != "none") {
     d.connect_timeout = std::chrono::seconds(std::stol(timeout));
   }
+  if (const std::string alive = first_of(options, "serveraliveinterval"); !alive.empty()) {
+    d.server_alive_interval = std::chrono::seconds(std::stol(alive));
+  }
+  if (const std::string count = first_of(options, "serveralivecountmax"); !count.empty()) {
+    d.server_alive_count_max = std::stoi(count);
+  }
   if (const std::string jump = first_of(options, "proxyjump"); !jump.empty() && jump != "none") {
     d.proxy_jump = split(jump, ',');
   }

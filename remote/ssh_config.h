@@ -45,6 +45,8 @@ struct SshDestination {
   std::vector<std::string> user_known_hosts_files;           // expanded, in order
   std::vector<std::string> global_known_hosts_files;         // expanded, in order
   std::optional<std::chrono::milliseconds> connect_timeout;  // ConnectTimeout, when set
+  std::chrono::seconds server_alive_interval{0};             // ServerAliveInterval; 0: off
+  int server_alive_count_max = 3;                            // ServerAliveCountMax
   std::vector<std::string> proxy_jump;  // ProxyJump hops in order, each "[user@]host[:port]"; empty: none
   std::string proxy_command;            // ProxyCommand as configured (tokens not expanded); empty: none
   // Algorithm lists set in the config (keyword as ssh -G prints it, e.g. "hostkeyalgorithms",

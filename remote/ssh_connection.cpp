@@ -27,6 +27,7 @@ bluegreen::Status SshConnection::ensure_connected() {
   auto login = open_login(host_, destination_, LoginContext{settings_, resolver_}, 0);
   if (!login) return login.error();
   login_ = std::move(login.value());
+  set_keepalive(session(), destination_.server_alive_interval, destination_.server_alive_count_max);
   ++generation_;
   return bluegreen::ok_status();
 }
@@ -45,6 +46,7 @@ bluegreen::Result<ChannelPtr> SshConnection::open_channel() {
 
 void SshConnection::drop() {
   for (ChannelPtr* channel : tracked_) channel->reset();
+  if (session() != nullptr) forget_keepalive(session());
   login_ = SshLogin{};  // the session first, then its route (a jump host's session, a ProxyCommand)
 }
 

@@ -98,7 +98,8 @@ bluegreen::Result<SshLogin> open_login(const std::string& name, const SshDestina
   if (!login.session) return Error{"ssh " + name + ": cannot allocate a libssh session", ErrorCode::kUnavailable};
   ssh_session s = login.session.get();
   const milliseconds timeout = resolved.connect_timeout.value_or(context.settings.connect_timeout);
-  std::string label = "ssh " + name + " (" + login.endpoint + ")";
+  const std::string role = depth > 0 ? "jump host " : "ssh ";
+  std::string label = role + name + " (" + login.endpoint + ")";
   if (auto status = set_options(s, label, resolved, timeout); !status) return status.error();
 
   const auto started = SshClock::now();
@@ -107,20 +108,21 @@ bluegreen::Result<SshLogin> open_login(const std::string& name, const SshDestina
   login.route = std::move(route->route);
   if (login.route) {
     login.route_text = login.route->describe();
-    label = "ssh " + name + " (" + login.endpoint + " " + login.route_text + ")";
+    label = role + name + " (" + login.endpoint + " " + login.route_text + ")";
     socket_t fd = route->fd;
     ssh_options_set(s, SSH_OPTIONS_FD, &fd);
   } else {
     login.route_text = "direct";
   }
   if (ssh_connect(s) != SSH_OK) {
+    const std::string error = libssh_error(s);
     const std::string detail = login.route ? login.route->diagnostics() : std::string();
-    return Error{label + ": cannot connect: " + libssh_error(s) + (detail.empty() ? "" : " (" + detail + ")") +
-                     " (after " + elapsed_ms(started) +
-                     (login.route ? "; check the route"
-                                  : "; check that the host is up and sshd listens on that "
-                                    "address and port") +
-                     ")",
+    std::string hint = "check that the host is up and sshd listens on that address and port";
+    if (login.route) hint = "check the route";
+    if (error.find("resolve hostname") != std::string::npos)
+      hint = "check the HostName and that this machine resolves it";
+    return Error{label + ": cannot connect: " + error + (detail.empty() ? "" : " (" + detail + ")") + " (after " +
+                     elapsed_ms(started) + "; " + hint + ")",
                  ErrorCode::kUnavailable};
   }
   auto verified = verify_host_key(s, label, known_hosts_files(resolved, context.settings));

@@ -139,8 +139,8 @@ bluegreen::Result<OpenedRoute> open_jump(const SshDestination& target, const Log
     hop_destination.proxy_jump.assign(target.proxy_jump.begin(), target.proxy_jump.end() - 1);
     hop_destination.proxy_command.clear();
   }
-  auto login = open_login(hop, hop_destination, context, depth + 1);
-  if (!login) return Error{"jump host " + hop + ": " + login.error().message, login.error().code};
+  auto login = open_login(hop, hop_destination, context, depth + 1);  // its errors name the jump host
+  if (!login) return login.error();
   ChannelPtr channel(ssh_channel_new(login->session.get()));
   if (!channel ||
       ssh_channel_open_forward(channel.get(), target.hostname.c_str(), target.port, "127.0.0.1", 0) != SSH_OK) {

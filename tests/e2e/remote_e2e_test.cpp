@@ -743,3 +743,38 @@ TEST_CASE("a command whose connection dies ends on the host within seconds", "[e
   CHECK(gone);
   if (!gone) run_ok(observer, lab().green(), "pkill -KILL -f '[s]leep 4" + tag + "'");
 }
+
+TEST_CASE("ServerAliveInterval: a host that goes silent mid-command is given up after the unanswered keepalives",
+          "[e2e][ssh][keepalive]") {
+  const auto dir = temp_dir();
+  std::ofstream(dir / "ssh_config") << "Host *\n  ServerAliveInterval 1\n  ServerAliveCountMax 2\n";
+  remote::SshSettings settings = lab_settings();
+  settings.config_file = (dir / "ssh_config").string();
+  remote::SshExecutor executor(settings);
+  // A quiet command on a live host is not given up: the host answers the keepalives.
+  CHECK(run_ok(executor, lab().green(), "sleep 4", with_deadline(20s)).exit_status == 0);
+  remote::SshExecutor observer(lab_settings());
+  const std::string sshd_file = "/tmp/bluegreen-e2e-keepalive-" + std::to_string(::getpid());
+  auto running = std::async(std::launch::async, [&] {
+    return executor.run(lab().green(), "ps -o ppid= -p $PPID | tr -d ' ' > " + sshd_file + "; sleep 50",
+                        with_deadline(60s));
+  });
+  std::string sshd_pid;
+  for (int i = 0; i < 100 && sshd_pid.empty(); ++i) {
+    std::this_thread::sleep_for(50ms);
+    sshd_pid = bluegreen::trim_trailing(run_ok(observer, lab().green(), "cat " + sshd_file + " 2>/dev/null").out.tail);
+  }
+  REQUIRE_FALSE(sshd_pid.empty());
+  // The connection's sshd stops answering (as a host or network that hangs would); TCP stays up.
+  run_ok(observer, lab().green(), "kill -STOP " + sshd_pid + "; rm -f " + sshd_file);
+  const auto frozen = std::chrono::steady_clock::now();
+  const auto result = running.get();
+  const auto took = std::chrono::steady_clock::now() - frozen;
+  run_ok(observer, lab().green(), "kill -KILL " + sshd_pid);
+  std::filesystem::remove_all(dir);
+  const std::string said = result.ok() ? result->problem : result.error().message;
+  INFO(said);
+  CHECK_THAT(said, Catch::Contains("keepalives") && Catch::Contains("ServerAliveInterval"));
+  WARN("gave up after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  CHECK(took < 20s);  // about 3 s (1 s + 2 keepalives), not the command's 60 s deadline
+}

@@ -149,10 +149,16 @@ export function assertNoSanitizerReport(stderr) {
 }
 
 // Starts the real binary under an SDK client. Returns helpers; `call` resolves to the tool result.
-export async function startClient({ config = lab.LAB_BLUEGREEN_CONFIG, name = "e2e-tests", capabilities = {} } = {}) {
+// `launcher` (optional) runs the binary inside something: it gets the command and its arguments and
+// returns { command, args } (e.g. a private mount namespace, see ssh_setups_e2e_test.mjs).
+export async function startClient({
+  config = lab.LAB_BLUEGREEN_CONFIG,
+  name = "e2e-tests",
+  capabilities = {},
+  launcher = (command, args) => ({ command, args }),
+} = {}) {
   const transport = new StdioClientTransport({
-    command: binary,
-    args: ["--config", config, "--log-level", "info"],
+    ...launcher(binary, ["--config", config, "--log-level", "info"]),
     stderr: "pipe",
     env: serverEnvironment(),
   });
