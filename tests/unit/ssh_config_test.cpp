@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <pwd.h>
+#include <regex>
 #include <sstream>
 #include <unistd.h>
 
@@ -236,4 +237,18 @@ TEST_CASE("ssh config: the resolver keeps what it resolved", "[ssh_config]") {
   REQUIRE(resolver.resolve("box").ok());
   (void)cfg.write("Host box\n  Port 2202\n");
   CHECK(resolver.resolve("box")->port == 2201);  // once per server lifetime
+}
+
+TEST_CASE("ssh config: README lists every directive of the table", "[ssh_config][docs]") {
+  std::ifstream in(std::string(BLUEGREEN_SOURCE_DIR) + "/README.md");
+  std::ostringstream text;
+  text << in.rdbuf();
+  std::string readme = text.str();
+  std::transform(readme.begin(), readme.end(), readme.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const auto& rule : remote::directive_rules()) {
+    INFO(rule.keyword);
+    const std::regex word("\\b" + std::string(rule.keyword) + "\\b");
+    CHECK(std::regex_search(readme, word));
+  }
 }
