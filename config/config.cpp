@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include "remote/shell_command.h"
+#include "remote/ssh_config.h"
 
 #include <nlohmann/json.hpp>
 
@@ -122,12 +123,9 @@ class Fields {
 void ssh_destination(Fields& fields, const std::string& key, std::string& target) {
   auto value = fields.text(key, true);
   if (!value) return;
-  const auto allowed = [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_' || c == '@' || c == ':';
-  };
-  const bool valid = value->front() != '-' && std::all_of(value->begin(), value->end(), allowed);
-  if (!valid) {
-    fields.error(key, "must be an ssh config alias or [user@]host[:port], got \"" + *value + "\"");
+  if (auto valid = remote::check_ssh_destination(*value); !valid) {
+    fields.error(key,
+                 "must be an ssh config alias or [user@]host[:port], got \"" + *value + "\": " + valid.error().message);
     return;
   }
   target = *value;

@@ -122,7 +122,8 @@ std::optional<std::string> identity_public_blob(const std::string& file) {
 }
 
 bluegreen::Result<std::unique_ptr<AgentRelay>> AgentRelay::open(const std::string& socket_path,
-                                                                std::optional<std::vector<std::string>> allowed) {
+                                                                std::vector<std::string> preferred,
+                                                                bool identities_only) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof(address.sun_path)) {
@@ -146,11 +147,16 @@ bluegreen::Result<std::unique_ptr<AgentRelay>> AgentRelay::open(const std::strin
     return Error{"cannot relay to the ssh-agent: " + std::string(std::generic_category().message(errno)),
                  ErrorCode::kUnavailable};
   }
-  return std::unique_ptr<AgentRelay>(new AgentRelay(agent, pair[0], pair[1], std::move(allowed)));
+  return std::unique_ptr<AgentRelay>(new AgentRelay(agent, pair[0], pair[1], std::move(preferred), identities_only));
 }
 
-AgentRelay::AgentRelay(int agent_fd, int own_fd, int libssh_fd, std::optional<std::vector<std::string>> allowed)
-    : agent_fd_(agent_fd), own_fd_(own_fd), libssh_fd_(libssh_fd), allowed_(std::move(allowed)) {
+AgentRelay::AgentRelay(int agent_fd, int own_fd, int libssh_fd, std::vector<std::string> preferred,
+                       bool identities_only)
+    : agent_fd_(agent_fd),
+      own_fd_(own_fd),
+      libssh_fd_(libssh_fd),
+      preferred_(std::move(preferred)),
+      identities_only_(identities_only) {
   thread_ = std::thread([this] { serve(); });
 }
 
@@ -175,11 +181,12 @@ std::optional<std::string> AgentRelay::signed_key() const {
   return signed_;
 }
 
-bool AgentRelay::allowed(const std::string& blob) const {
-  if (!allowed_) return true;
+std::size_t AgentRelay::rank(const std::string& blob) const {
   const std::string text = base64_encode(blob);
-  return std::find(allowed_->begin(), allowed_->end(), text) != allowed_->end();
+  return static_cast<std::size_t>(std::find(preferred_.begin(), preferred_.end(), text) - preferred_.begin());
 }
+
+bool AgentRelay::allowed(const std::string& blob) const { return !identities_only_ || rank(blob) < preferred_.size(); }
 
 void AgentRelay::serve() {
   while (!stop_) {
@@ -214,19 +221,21 @@ bool AgentRelay::handle(const std::string& request, std::string& reply) {
   const std::uint32_t count = get_u32(answer, 1);
   agent_keys_ = count;
   std::size_t at = 5;
-  std::string keys;
-  std::uint32_t kept = 0;
+  std::vector<std::pair<std::string, std::string>> keys;  // blob, comment
   for (std::uint32_t i = 0; i < count; ++i) {
-    const auto blob = get_string(answer, at);
-    const auto comment = get_string(answer, at);
+    auto blob = get_string(answer, at);
+    auto comment = get_string(answer, at);
     if (!blob || !comment) return false;
-    if (!allowed(*blob)) continue;
-    keys += put_u32(blob->size()) + *blob + put_u32(comment->size()) + *comment;
-    ++kept;
-    std::lock_guard lock(mutex_);
-    offered_.push_back(describe_blob(*blob));
+    if (allowed(*blob)) keys.emplace_back(std::move(*blob), std::move(*comment));
   }
-  reply = std::string(1, static_cast<char>(kIdentitiesAnswer)) + put_u32(kept) + keys;
+  std::stable_sort(keys.begin(), keys.end(),
+                   [this](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
+  reply = std::string(1, static_cast<char>(kIdentitiesAnswer)) + put_u32(keys.size());
+  std::lock_guard lock(mutex_);
+  for (const auto& [blob, comment] : keys) {
+    reply += put_u32(blob.size()) + blob + put_u32(comment.size()) + comment;
+    offered_.push_back(describe_blob(blob));
+  }
   return true;
 }
 

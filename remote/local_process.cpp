@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <system_error>
 #include <thread>
@@ -81,7 +82,10 @@ pid_t spawn(const std::vector<std::string>& args, int in_fd, int out_fd, int err
   sigaddset(&defaults, SIGPIPE);
   posix_spawnattr_setsigmask(&attributes, &none);
   posix_spawnattr_setsigdefault(&attributes, &defaults);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  // Its own process group: what it starts (a Match exec command, a ProxyCommand's children) is
+  // ended with it (kill(-pid)).
+  posix_spawnattr_setpgroup(&attributes, 0);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   pid_t pid = -1;
   const int rc = search_path ? ::posix_spawnp(&pid, argv[0], &actions, &attributes, argv.data(), environ)
                              : ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environ);
@@ -144,13 +148,14 @@ bluegreen::Result<LocalRun> run_local(const std::vector<std::string>& argv, mill
   }
   int status = 0;
   if (out_open || err_open) {
-    ::kill(pid, SIGKILL);
+    ::kill(-pid, SIGKILL);
     ::waitpid(pid, &status, 0);
     return Error{argv[0] + " did not finish within " + std::to_string(timeout.count()) + " ms (it was killed)",
                  ErrorCode::kDeadlineExceeded};
   }
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  ::kill(-pid, SIGKILL);  // anything it left running in its group (a Match exec's children)
   run.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
 }
@@ -193,12 +198,12 @@ std::string ChildProcess::diagnostics() {
 }
 
 void ChildProcess::end() {
+  if (pid_ > 0) ::kill(-pid_, SIGTERM);  // its whole group: a ProxyCommand's own children too
   if (pid_ > 0 && !reaped_) {
-    ::kill(pid_, SIGTERM);
     const auto deadline = Clock::now() + std::chrono::seconds(1);
     while (::waitpid(pid_, &status_, WNOHANG) != pid_) {
       if (Clock::now() >= deadline) {
-        ::kill(pid_, SIGKILL);
+        ::kill(-pid_, SIGKILL);
         ::waitpid(pid_, &status_, 0);
         break;
       }
@@ -216,9 +221,12 @@ bluegreen::Result<ChildProcess> spawn_on_socket(const std::string& shell_command
     return Error{"cannot start the ProxyCommand: " + std::string(std::generic_category().message(errno)),
                  ErrorCode::kFailedPrecondition};
   }
-  const pid_t pid = spawn({"/bin/sh", "-c", "exec " + shell_command}, socket_fd, socket_fd, err.write, false);
+  // As ssh(1) runs it: the user's $SHELL, else /bin/sh.
+  const char* shell_env = std::getenv("SHELL");  // NOLINT(concurrency-mt-unsafe): read only, never set here
+  const std::string shell = shell_env != nullptr && *shell_env != '\0' ? shell_env : "/bin/sh";
+  const pid_t pid = spawn({shell, "-c", "exec " + shell_command}, socket_fd, socket_fd, err.write, false);
   if (pid < 0) {
-    return Error{"cannot start the ProxyCommand with /bin/sh: " + std::string(std::generic_category().message(errno)),
+    return Error{"cannot start the ProxyCommand with " + shell + ": " + std::generic_category().message(errno),
                  ErrorCode::kFailedPrecondition};
   }
   err.close_write();

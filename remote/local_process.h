@@ -25,15 +25,16 @@ struct LocalRun {
   std::string err;       // its standard error, likewise
 };
 
-// Runs `argv` (argv[0] found on PATH, the environment inherited, stdin /dev/null) and waits for
-// it, up to `timeout`; then it is killed (SIGKILL) and kDeadlineExceeded is returned. Errors:
+// Runs `argv` (argv[0] found on PATH, the environment inherited, stdin /dev/null, in a process
+// group of its own) and waits for it, up to `timeout`; then its group is killed (SIGKILL) and
+// kDeadlineExceeded is returned. Processes it leaves in its group are killed when it ends. Errors:
 // kFailedPrecondition when it cannot be started (the message names argv[0], e.g. "ssh is not
 // installed"), kDeadlineExceeded.
 bluegreen::Result<LocalRun> run_local(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                                       std::size_t max_bytes = std::size_t{1} << 20);
 
-// A process started by spawn_on_socket(); ending the object ends the process: SIGTERM, up to
-// 1 s to exit, then SIGKILL, and it is reaped. Movable, not copyable.
+// A process started by spawn_on_socket() (in a process group of its own); ending the object ends
+// the group: SIGTERM, up to 1 s for the process to exit, then SIGKILL, and it is reaped. Movable, not copyable.
 class ChildProcess {
  public:
   ChildProcess() = default;
@@ -58,7 +59,7 @@ class ChildProcess {
   bool reaped_ = false;
 };
 
-// Starts `/bin/sh -c "exec <shell_command>"` (as OpenSSH runs a ProxyCommand) with its standard
+// Starts `$SHELL -c "exec <shell_command>"` ($SHELL, else /bin/sh: as OpenSSH runs a ProxyCommand) with its standard
 // input and output on `socket_fd` (which the caller keeps; the child gets its own copy) and its
 // standard error on a pipe kept by the result. Errors: kFailedPrecondition when it cannot start.
 bluegreen::Result<ChildProcess> spawn_on_socket(const std::string& shell_command, int socket_fd);

@@ -2,7 +2,12 @@
 
 #include "remote/agent_relay.h"
 #include "remote/libssh_support.h"
+#include "remote/ssh_host_key.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -16,6 +21,7 @@ using bluegreen::ErrorCode;
 struct Attempts {
   std::vector<std::string> tried;      // what was offered, and its outcome
   std::vector<std::string> not_tried;  // what could not be offered, and why
+  std::vector<std::string> offered;    // keys the agent offered ("type SHA256:..."), not offered again
 };
 
 std::string join(const std::vector<std::string>& parts) {
@@ -49,13 +55,10 @@ std::optional<std::string> try_agent(ssh_session s, const SshDestination& d, con
                                      Attempts& attempts) {
   const auto socket = agent_socket(d, attempts);
   if (!socket) return std::nullopt;
-  std::optional<std::vector<std::string>> allowed;
-  if (d.identities_only) {
-    allowed.emplace();
-    for (const auto& file : files)
-      if (auto blob = identity_public_blob(file)) allowed->push_back(*blob);
-  }
-  auto relay = AgentRelay::open(*socket, allowed);
+  std::vector<std::string> preferred;
+  for (const auto& file : files)
+    if (auto blob = identity_public_blob(file)) preferred.push_back(*blob);
+  auto relay = AgentRelay::open(*socket, preferred, d.identities_only);
   if (!relay) {
     attempts.not_tried.push_back(relay.error().message);
     return std::nullopt;
@@ -66,6 +69,7 @@ std::optional<std::string> try_agent(ssh_session s, const SshDestination& d, con
     return "agent " + *socket + " key " + relay.value()->signed_key().value_or("(unknown)");
   }
   const auto offered = relay.value()->offered();
+  attempts.offered = offered;
   std::string text = "agent " + *socket + ": ";
   if (offered.empty()) {
     text += relay.value()->agent_keys() == 0 ? "it holds no keys"
@@ -93,7 +97,19 @@ std::optional<std::string> try_files(ssh_session s, const std::vector<std::strin
       if (configured) attempts.not_tried.push_back("IdentityFile " + file + " does not exist");
       continue;
     }
-    if (is_public_file(file)) continue;  // a public key only names the agent's key to use
+    if (is_public_file(file)) {  // a public key only names the agent's key to use
+      if (attempts.offered.empty()) {
+        attempts.not_tried.push_back("IdentityFile " + file +
+                                     " is a public key: only an agent that holds its private key can use it");
+      }
+      continue;
+    }
+    // As ssh(1) does (sshkey_perm_ok): a private key others may read is refused.
+    struct stat info {};
+    if (::stat(file.c_str(), &info) == 0 && info.st_uid == ::getuid() && (info.st_mode & 077U) != 0) {
+      attempts.not_tried.push_back("key file " + file + " may be read by others, which ssh refuses: chmod 600 " + file);
+      continue;
+    }
     bool asked = false;
     ssh_key raw = nullptr;
     if (ssh_pki_import_privkey_file(file.c_str(), nullptr, note_passphrase, &asked, &raw) != SSH_OK) {
@@ -105,6 +121,8 @@ std::optional<std::string> try_files(ssh_session s, const std::vector<std::strin
       continue;
     }
     const KeyPtr key(raw);
+    const std::string described = describe_key(key.get());
+    if (std::find(attempts.offered.begin(), attempts.offered.end(), described) != attempts.offered.end()) continue;
     if (ssh_userauth_publickey(s, nullptr, key.get()) == SSH_AUTH_SUCCESS) return "key file " + file;
     attempts.tried.push_back("key file " + file + ": not accepted");
   }
@@ -124,10 +142,16 @@ bluegreen::Result<std::string> authenticate(ssh_session s, const std::string& la
   if (auto how = try_files(s, files, d.identity_files_configured || !extra_identity_files.empty(), attempts)) {
     return *how;
   }
+  // sshd ends the connection after MaxAuthTries failures (default 6): then say so, as ssh does.
+  const std::string server_said = libssh_error(s);
+  const bool too_many = server_said.find("Too many authentication failures") != std::string::npos;
   return Error{label + ": authentication as " + d.user + " failed: tried " +
                    (attempts.tried.empty() ? std::string("nothing") : join(attempts.tried)) +
                    (attempts.not_tried.empty() ? std::string() : "; not tried: " + join(attempts.not_tried)) +
-                   ". Check the user and that the public key is in the host's authorized_keys.",
+                   (too_many ? ". The server closed the connection: too many authentication failures (sshd's "
+                               "MaxAuthTries); set IdentitiesOnly yes with the right IdentityFile so only that key "
+                               "is offered."
+                             : ". Check the user and that the public key is in the host's authorized_keys."),
                ErrorCode::kUnavailable};
 }
 

@@ -1,6 +1,7 @@
 #include "remote/ssh_config.h"
 
 #include "remote/local_process.h"
+#include "remote/ssh_config_origin.h"
 #include "remote/ssh_directives.h"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <pwd.h>
 #include <set>
 #include <sstream>
@@ -22,12 +24,6 @@ using bluegreen::ErrorCode;
 
 // `ssh -G` output: each line "keyword value", a keyword once per value, in OpenSSH's order.
 using OptionLines = std::vector<std::pair<std::string, std::string>>;
-
-// What `ssh -G -vvv` says about where the options came from.
-struct ConfigTrace {
-  std::vector<std::string> files;                       // "Reading configuration data FILE", in order
-  std::set<std::pair<std::string, int>> active_blocks;  // Host/Match lines that applied (file, line)
-};
 
 OptionLines parse_options(const std::string& text) {
   OptionLines lines;
@@ -55,43 +51,6 @@ std::string first_of(const OptionLines& lines, const std::string& keyword) {
   return values.empty() ? std::string() : values.front();
 }
 
-// "FILE line N: ..." after a "debugN: " prefix: the file and line, or nullopt.
-std::optional<std::pair<std::string, int>> file_line(const std::string& text) {
-  const auto marker = text.find(" line ");
-  if (marker == std::string::npos) return std::nullopt;
-  const auto colon = text.find(':', marker);
-  if (colon == std::string::npos) return std::nullopt;
-  const std::string number = text.substr(marker + 6, colon - marker - 6);
-  if (number.empty() || !std::all_of(number.begin(), number.end(), [](unsigned char c) { return std::isdigit(c); })) {
-    return std::nullopt;
-  }
-  return std::pair{text.substr(0, marker), std::stoi(number)};
-}
-
-ConfigTrace parse_trace(const std::string& text) {
-  ConfigTrace trace;
-  std::istringstream in(text);
-  std::optional<std::pair<std::string, int>> match_line;
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();  // OpenSSH ends stderr lines with CR LF
-    const auto colon = line.find(": ");
-    if (line.rfind("debug", 0) != 0 || colon == std::string::npos) continue;
-    const std::string message = line.substr(colon + 2);
-    if (message.rfind("Reading configuration data ", 0) == 0) {
-      trace.files.push_back(message.substr(27));
-    } else if (message.find(": Applying options for ") != std::string::npos) {
-      if (auto where = file_line(message)) trace.active_blocks.insert(*where);
-    } else if (message.rfind("checking match for ", 0) == 0) {
-      match_line.reset();
-    } else if (message.find(" matched ") != std::string::npos || message.find(" skipped ") != std::string::npos) {
-      if (auto where = file_line(message)) match_line = where;
-    } else if (message == "match found" && match_line) {
-      trace.active_blocks.insert(*match_line);
-    }
-  }
-  return trace;
-}
-
 std::string join(const std::vector<std::string>& parts, const std::string& separator) {
   std::string out;
   for (const auto& part : parts) out += (out.empty() ? "" : separator) + part;
@@ -105,35 +64,6 @@ std::vector<std::string> split(const std::string& text, char separator) {
   while (std::getline(in, part, separator))
     if (!part.empty()) parts.push_back(part);
   return parts;
-}
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
-
-// The first line of the active parts of the config files that sets `keyword`: "file:line".
-// Empty when it cannot be told (the option then came from a default or the command line).
-std::string origin_of(const ConfigTrace& trace, const std::string& keyword) {
-  for (const auto& file : trace.files) {
-    std::ifstream in(file);
-    bool active = true;  // the lines before the first Host or Match apply to every host
-    int number = 0;
-    for (std::string line; std::getline(in, line);) {
-      ++number;
-      const auto begin = line.find_first_not_of(" \t");
-      if (begin == std::string::npos || line[begin] == '#') continue;
-      const auto end = line.find_first_of(" \t=", begin);
-      const std::string word = lower(line.substr(begin, end == std::string::npos ? std::string::npos : end - begin));
-      if (word == "host" || word == "match") {
-        active = trace.active_blocks.count({file, number}) != 0;
-      } else if (active && word == keyword) {
-        return file + ":" + std::to_string(number);
-      }
-    }
-  }
-  return {};
 }
 
 // This process's passwd entry (as OpenSSH uses it for ~, %d and %u). getpwuid_r: thread-safe.
@@ -212,24 +142,46 @@ struct ParsedDestination {
   std::optional<int> port;
 };
 
+// The port after a host, "" when there is none; nullopt when it is not a valid port.
+std::optional<std::optional<int>> parse_port(const std::string& text) {
+  if (text.empty()) return std::optional<int>{};
+  char* end = nullptr;
+  const long value = std::strtol(text.c_str(), &end, 10);
+  if (*end != '\0' || value < 1 || value > 65535) return std::nullopt;
+  return std::optional<int>{static_cast<int>(value)};
+}
+
+// "alias", "user@host", "host:port", "[addr]:port" (how ssh -G prints an address in ProxyJump),
+// "ssh://user@host:port" (ssh(1)'s URI form, ProxyJump too).
 bluegreen::Result<ParsedDestination> parse_destination(const std::string& destination) {
   ParsedDestination parsed{destination, {}, {}};
   std::string& rest = parsed.host;
+  if (rest.rfind("ssh://", 0) == 0) rest.erase(0, 6);
   if (const auto at = rest.rfind('@'); at != std::string::npos) {
     parsed.user = rest.substr(0, at);
     rest = rest.substr(at + 1);
   }
-  if (const auto colon = rest.rfind(':'); colon != std::string::npos && rest.find(':') == colon) {
-    const std::string port_text = rest.substr(colon + 1);
-    char* end = nullptr;
-    const long value = std::strtol(port_text.c_str(), &end, 10);
-    if (port_text.empty() || *end != '\0' || value < 1 || value > 65535) {
-      return Error{"SSH destination \"" + destination + "\": the port must be a number from 1 to 65535",
+  std::string port_text;
+  if (!rest.empty() && rest.front() == '[') {
+    const auto close = rest.find(']');
+    if (close == std::string::npos || (close + 1 < rest.size() && rest[close + 1] != ':')) {
+      return Error{"SSH destination \"" + destination + "\" is not valid: an unterminated [address]",
                    ErrorCode::kInvalidArgument};
     }
-    parsed.port = static_cast<int>(value);
+    port_text = close + 1 < rest.size() ? rest.substr(close + 2) : "";
+    if (close + 2 == rest.size()) port_text = "-";  // "[addr]:" has an empty port
+    rest = rest.substr(1, close - 1);
+  } else if (const auto colon = rest.rfind(':'); colon != std::string::npos && rest.find(':') == colon) {
+    port_text = rest.substr(colon + 1);
+    if (port_text.empty()) port_text = "-";
     rest.resize(colon);
   }
+  const auto port = parse_port(port_text);
+  if (!port) {
+    return Error{"SSH destination \"" + destination + "\": the port must be a number from 1 to 65535",
+                 ErrorCode::kInvalidArgument};
+  }
+  parsed.port = *port;
   const auto valid_char = [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_' || c == ':';
   };
@@ -302,7 +254,10 @@ bool is_per_host(const std::string& keyword) {
 }
 
 // Applies the directive table to every option the config changed: refusals become one error.
-bluegreen::Status check_directives(const OptionLines& options, const OptionLines& defaults, const ConfigTrace& trace,
+// Says where a directive was set ("file:line"), or "".
+using OriginOf = std::function<std::string(const std::string& keyword)>;
+
+bluegreen::Status check_directives(const OptionLines& options, const OptionLines& defaults, const OriginOf& origin,
                                    const std::string& destination, std::vector<std::string>& notes) {
   std::set<std::string> keywords;
   for (const auto& [keyword, value] : options) keywords.insert(keyword);
@@ -313,7 +268,7 @@ bluegreen::Status check_directives(const OptionLines& options, const OptionLines
     if (rule.use == DirectiveUse::kHonoured || (!rule.same_as.empty() && first_of(options, keyword) == rule.same_as)) {
       continue;
     }
-    const std::string where = origin_of(trace, keyword);
+    const std::string where = origin(keyword);
     const std::string named = keyword + " " + first_of(options, keyword) + (where.empty() ? "" : " (" + where + ")");
     if (rule.use == DirectiveUse::kRefused) {
       refused.push_back(named + ": " + std::string(rule.why));
@@ -369,7 +324,8 @@ bluegreen::Status fill_route(SshDestination& d, const OptionLines& options, cons
   d.hostname = first_of(options, "hostname");
   d.user = first_of(options, "user");
   d.port = port.empty() ? 22 : std::stoi(port);
-  if (const std::string timeout = first_of(options, "connecttimeout"); !timeout.empty() && timeout != "none") {
+  if (const std::string timeout = first_of(options, "connecttimeout");
+      !timeout.empty() && timeout != "none" && timeout != "0") {
     d.connect_timeout = std::chrono::seconds(std::stol(timeout));
   }
   if (const std::string alive = first_of(options, "serveraliveinterval"); !alive.empty()) {
@@ -381,7 +337,13 @@ bluegreen::Status fill_route(SshDestination& d, const OptionLines& options, cons
   if (const std::string jump = first_of(options, "proxyjump"); !jump.empty() && jump != "none") {
     d.proxy_jump = split(jump, ',');
   }
-  if (const std::string command = first_of(options, "proxycommand"); command != "none") d.proxy_command = command;
+  if (const std::string command = first_of(options, "proxycommand"); command != "none" && !command.empty()) {
+    d.proxy_command = command;
+    d.notes.push_back("proxycommand " + command +
+                      ": the hops this command makes are checked by it, not by bluegreen-mcp (an ssh it runs "
+                      "directly gets -o BatchMode=yes -o StrictHostKeyChecking=yes; one it starts in turn does not); "
+                      "ProxyJump keeps every hop's host key check in bluegreen-mcp");
+  }
   for (const char* keyword : kAlgorithmKeywords) {
     if (first_of(options, keyword) != first_of(defaults, keyword)) d.algorithms[keyword] = first_of(options, keyword);
   }
@@ -391,6 +353,12 @@ bluegreen::Status fill_route(SshDestination& d, const OptionLines& options, cons
 }  // namespace
 
 std::string SshDestination::describe() const { return user + "@" + hostname + ":" + std::to_string(port); }
+
+bluegreen::Status check_ssh_destination(const std::string& destination) {
+  auto parsed = parse_destination(destination);
+  if (!parsed) return parsed.error();
+  return bluegreen::ok_status();
+}
 
 bluegreen::Result<SshDestination> resolve_ssh_destination(const std::string& destination,
                                                           const SshConfigSources& sources) {
@@ -403,11 +371,19 @@ bluegreen::Result<SshDestination> resolve_ssh_destination(const std::string& des
   if (parsed->port) extra.insert(extra.end(), {"-p", std::to_string(*parsed->port)});
   auto read = run_ssh_g(extra, parsed->host, sources);
   if (!read) return Error{"ssh " + destination + ": " + read.error().message, read.error().code};
-  const auto& [options, trace] = read.value();
+  const OptionLines& options = read->first;
+  const ConfigTrace& trace = read->second;
 
   SshDestination resolved;
   resolved.alias = parsed->host;
-  if (auto status = check_directives(options, defaults.value(), trace, destination, resolved.notes); !status) {
+  const std::string home = own_name_and_home().second;
+  const std::vector<std::string> top_files =
+      sources.config_file ? std::vector<std::string>{*sources.config_file}
+                          : std::vector<std::string>{home + "/.ssh/config", "/etc/ssh/ssh_config"};
+  const OriginOf origin = [&](const std::string& keyword) {
+    return origin_of(trace, top_files, /*first_is_user_file=*/true, home, keyword);
+  };
+  if (auto status = check_directives(options, defaults.value(), origin, destination, resolved.notes); !status) {
     return status.error();
   }
   if (auto status = fill_route(resolved, options, defaults.value()); !status) return status.error();

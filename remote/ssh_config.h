@@ -71,6 +71,11 @@ struct SshConfigSources {
 bluegreen::Result<SshDestination> resolve_ssh_destination(const std::string& destination,
                                                           const SshConfigSources& sources);
 
+// Checks the form of a destination without reading any config: an ssh config alias,
+// [user@]host[:port], [user@][address]:port or ssh://[user@]host[:port]. Errors:
+// kInvalidArgument with what is wrong (the port, a character, a leading '-').
+bluegreen::Status check_ssh_destination(const std::string& destination);
+
 // Expands ~, ${VAR} and the % tokens of ssh_config(5) TOKENS (%% %d %h %i %j %k %L %l %n %p %r
 // %u) in `value` for `destination`. `keyword` names the directive in errors. Errors:
 // kFailedPrecondition for an unset variable or a token bluegreen-mcp does not implement (%C, %T).

@@ -36,12 +36,24 @@ bluegreen::Result<ChannelPtr> SshConnection::open_channel() {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (auto status = ensure_connected(); !status) return status.error();
     ChannelPtr channel(ssh_channel_new(session()));
-    if (channel && ssh_channel_open_session(channel.get()) == SSH_OK) return channel;
+    if (channel && open_session_channel(channel.get())) return channel;
     spdlog::warn("ssh {}: opening a channel failed ({}); reconnecting", host_, libssh_error(session()));
     channel.reset();
     drop();
   }
   return Error{"ssh " + host_ + ": cannot open a channel after reconnecting", ErrorCode::kUnavailable};
+}
+
+// Non-blocking with waits between tries, so keepalives (ServerAliveInterval) notice a host that
+// went silent on an open connection sooner than the connect timeout.
+bool SshConnection::open_session_channel(ssh_channel channel) {
+  const auto until = SshClock::now() + destination_.connect_timeout.value_or(settings_.connect_timeout);
+  const NonBlocking non_blocking(session());
+  for (;;) {
+    const int rc = ssh_channel_open_session(channel);
+    if (rc == SSH_OK) return true;
+    if (rc != SSH_AGAIN || SshClock::now() >= until || !wait_readable(session(), until)) return false;
+  }
 }
 
 void SshConnection::drop() {

@@ -79,6 +79,8 @@ class SshConnection {
   [[nodiscard]] const std::string& host() const { return host_; }
 
  private:
+  bool open_session_channel(ssh_channel channel);
+
   const std::string host_;
   const SshSettings& settings_;
   SshConfigResolver& resolver_;

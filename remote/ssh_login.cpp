@@ -41,13 +41,13 @@ bluegreen::Status set_options(ssh_session s, const std::string& label, const Ssh
       ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &timeout_s) != SSH_OK ||
       ssh_options_set(s, SSH_OPTIONS_TIMEOUT_USEC, &timeout_us) != SSH_OK ||
       ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes) != SSH_OK) {
-    return libssh_failure(label, "invalid connection options", s, ErrorCode::kInvalidArgument);
+    return Error{label + ": invalid connection options: " + libssh_error(s), ErrorCode::kInvalidArgument};
   }
   for (const auto& [keyword, list] : d.algorithms) {
     for (const auto option : algorithm_options(keyword)) {
       if (ssh_options_set(s, option, list.c_str()) != SSH_OK) {
-        return libssh_failure(label, "libssh implements none of the " + keyword + " the ssh config sets (" + list + ")",
-                              s, ErrorCode::kInvalidArgument);
+        return Error{label + ": libssh implements none of the " + keyword + " the ssh config sets (" + list + ")",
+                     ErrorCode::kInvalidArgument};
       }
     }
   }
@@ -67,6 +67,25 @@ std::vector<std::string> known_hosts_files(const SshDestination& d, const SshSet
 
 std::string elapsed_ms(SshClock::time_point since) {
   return std::to_string(duration_cast<milliseconds>(SshClock::now() - since).count()) + " ms";
+}
+
+// Why ssh_connect() failed, with what to check: the route's own words first (a ProxyCommand's
+// stderr), then libssh's.
+Error connect_failure(ssh_session s, const std::string& label, SshLogin& login, SshClock::time_point started) {
+  const std::string error = libssh_error(s);
+  const std::string detail = login.route ? login.route->diagnostics() : std::string();
+  std::string hint = "check that the host is up and sshd listens on that address and port";
+  if (login.route) hint = "check the route";
+  if (error.find("resolve hostname") != std::string::npos)
+    hint = "check the HostName and that this machine resolves it";
+  if (error.find("algorithm") != std::string::npos || error.find("kex") != std::string::npos ||
+      error.find("no match for method") != std::string::npos) {
+    hint = "no algorithm in common with the server: check Ciphers, MACs, KexAlgorithms and HostKeyAlgorithms in "
+           "the ssh config";
+  }
+  const std::string what = detail.empty() ? error : detail + " (libssh: " + error + ")";
+  return Error{label + ": cannot connect: " + what + " (after " + elapsed_ms(started) + "; " + hint + ")",
+               ErrorCode::kUnavailable};
 }
 
 }  // namespace
@@ -114,18 +133,9 @@ bluegreen::Result<SshLogin> open_login(const std::string& name, const SshDestina
   } else {
     login.route_text = "direct";
   }
-  if (ssh_connect(s) != SSH_OK) {
-    const std::string error = libssh_error(s);
-    const std::string detail = login.route ? login.route->diagnostics() : std::string();
-    std::string hint = "check that the host is up and sshd listens on that address and port";
-    if (login.route) hint = "check the route";
-    if (error.find("resolve hostname") != std::string::npos)
-      hint = "check the HostName and that this machine resolves it";
-    return Error{label + ": cannot connect: " + error + (detail.empty() ? "" : " (" + detail + ")") + " (after " +
-                     elapsed_ms(started) + "; " + hint + ")",
-                 ErrorCode::kUnavailable};
-  }
-  auto verified = verify_host_key(s, label, known_hosts_files(resolved, context.settings));
+  if (ssh_connect(s) != SSH_OK) return connect_failure(s, label, login, started);
+  auto verified =
+      verify_host_key(s, label, resolved.hostname, resolved.port, known_hosts_files(resolved, context.settings));
   if (!verified) return verified.error();
   login.known_hosts = verified->file;
   auto authenticated = authenticate(s, label, resolved, context.settings.identity_files);

@@ -8,7 +8,7 @@
 //    pair whose other end the target's libssh session uses (SSH_OPTIONS_FD).
 //    Why not libssh 0.10's own ProxyJump: it runs the OpenSSH client as a ProxyCommand, whose
 //    host-key policy is the user's config (StrictHostKeyChecking ask/no), not ours.
-//  - ProxyCommand: the command run by /bin/sh as ssh(1) runs it (tokens %h %p %r %n %% expanded),
+//  - ProxyCommand: the command run by $SHELL (else /bin/sh) as ssh(1) runs it (tokens %h %p %r %n %% expanded),
 //    its stdin/stdout on the socket pair; its stderr is kept for error messages. When the
 //    command runs OpenSSH's ssh (`ssh -W %h:%p bastion`), `-o BatchMode=yes -o
 //    StrictHostKeyChecking=yes` are added after `ssh`, so that hop's host key is checked strictly

@@ -262,3 +262,85 @@ test("a directive that would change the route is refused, with its file and line
   assert.ok(said.includes(`hostkeyalias some-other-name (${file}:4)`), said);
   assert.match(said, /add a known_hosts entry/);
 });
+
+// The lab's known_hosts entry of a host ("[addr]:port type key"), for hand-made known_hosts files.
+function knownHostsEntry(address) {
+  const line = readFileSync(lab.LAB_KNOWN_HOSTS, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`[${address}]:`));
+  assert.ok(line, `no known_hosts entry for ${address}`);
+  return line.split(" ").slice(1).join(" ");
+}
+
+test("known_hosts as ssh reads it: a @revoked key is refused, a negated pattern does not match", async () => {
+  const key = knownHostsEntry(lab.BLUE_ADDR);
+  const names = `Host shop-blue\n  HostName ${lab.BLUE_ADDR}\nHost shop-green\n  HostName ${lab.GREEN_ADDR}\n`;
+  const revoked = writeFile("known_hosts_revoked", `@revoked * ${key}\n`);
+  const withRevoked = appConfig(
+    sshConfig(`${names}Host shop-*\n  UserKnownHostsFile ${revoked} ${lab.LAB_KNOWN_HOSTS}\n`, { common: keyLines }),
+  );
+  const r = checkConfig(withRevoked);
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, new RegExp(`shop-blue .*REFUSED: the host key ssh-ed25519 \\S+ is marked @revoked in ${revoked}`));
+  assert.match(r.out, /shop-green .*✅/);  // green's key is not the revoked one
+
+  const negated = writeFile("known_hosts_negated", `![${lab.BLUE_ADDR}]:2222,[${lab.BLUE_ADDR.replace(/\.\d+$/, ".*")}]:2222 ${key}\n`);
+  const withNegated = appConfig(sshConfig(`${names}Host shop-*\n  UserKnownHostsFile ${negated}\n`, { common: keyLines }));
+  const n = checkConfig(withNegated);
+  assert.match(n.out, /shop-blue .*REFUSED: the host key is not known/);
+});
+
+test("ProxyJump to a jump host given by address, with user and port", async () => {
+  const config = appConfig(
+    sshConfig(
+      `Host shop-blue
+  HostName ${lab.LAB_BLUE_INTERNAL_NAME}
+  ProxyJump root@${lab.BASTION_ADDR}:2222
+Host shop-green
+  HostName ${lab.LAB_GREEN_INTERNAL_NAME}
+  ProxyJump ${lab.BASTION_ADDR}
+Host ${lab.BASTION_ADDR}
+  Port 2222
+  User root
+  IdentityFile ${lab.LAB_KEY}
+  UserKnownHostsFile ${lab.LAB_KNOWN_HOSTS}
+`,
+      { common: keyLines },
+    ),
+  );
+  const checked = checkConfig(config);
+  assert.equal(checked.code, 0, checked.out);
+  assert.match(checked.out, new RegExp(`shop-green .*via \\[?${lab.BASTION_ADDR.replace(/\./g, "\\.")}\\]? \\(root@`));
+});
+
+test("an agent full of other keys: the IdentityFile's key is offered first, as ssh does", async () => {
+  const others = Array.from({ length: 7 }, (_, i) => newKey(`crowd_${i}`));
+  const socket = join(dir, "crowded-agent.sock");
+  const stopAgent = startAgent(socket, [...others, lab.LAB_KEY]);
+  try {
+    const config = appConfig(
+      sshConfig(`Host shop-blue\n  HostName ${lab.BLUE_ADDR}\nHost shop-green\n  HostName ${lab.GREEN_ADDR}\n`, {
+        common: `  IdentityAgent ${socket}\n  IdentityFile ${lab.LAB_KEY}\n`,
+      }),
+    );
+    const checked = checkConfig(config);
+    assert.equal(checked.code, 0, checked.out);
+    assert.ok(checked.out.includes(`login by agent ${socket} key ssh-ed25519 ${fingerprint(lab.LAB_KEY)}`), checked.out);
+  } finally {
+    stopAgent();
+  }
+});
+
+test("a private key file others may read is refused, as ssh refuses it", async () => {
+  const loose = join(dir, "loose_key");
+  copyFileSync(lab.LAB_KEY, loose);
+  execFileSync("chmod", ["644", loose]);
+  const config = appConfig(
+    sshConfig(`Host shop-blue\n  HostName ${lab.BLUE_ADDR}\nHost shop-green\n  HostName ${lab.GREEN_ADDR}\n`, {
+      common: `  IdentityAgent none\n  IdentityFile ${loose}\n  IdentitiesOnly yes\n`,
+    }),
+  );
+  const checked = checkConfig(config);
+  assert.equal(checked.code, 1, checked.out);
+  assert.ok(checked.out.includes(`key file ${loose} may be read by others, which ssh refuses: chmod 600 ${loose}`), checked.out);
+});

@@ -152,9 +152,13 @@ TEST_CASE("ssh config: ProxyJump chains and ProxyCommand are kept for the route"
   ConfigDir cfg;
   const auto sources = cfg.write("Host web\n  HostName web.internal\n  ProxyJump admin@bastion:2200,jump2\n"
                                  "Host pc\n  ProxyCommand ssh -W %h:%p bastion\n"
-                                 "Host nojump\n  ProxyJump none\n");
+                                 "Host nojump\n  ProxyJump none\n"
+                                 "Host by-address\n  ProxyJump root@10.0.0.9:2222,10.0.0.10\n");
   const auto web = resolve("web", sources);
   CHECK(web.proxy_jump == std::vector<std::string>{"admin@bastion:2200", "jump2"});
+  const auto by_address = resolve("by-address", sources);
+  CHECK(by_address.proxy_jump == std::vector<std::string>{"root@10.0.0.9:2222", "[10.0.0.10]"});
+  for (const auto& hop : by_address.proxy_jump) CHECK(remote::resolve_ssh_destination(hop, sources).ok());
   CHECK(web.proxy_command.empty());
   const auto pc = resolve("pc", sources);
   CHECK(pc.proxy_jump.empty());
@@ -170,6 +174,12 @@ TEST_CASE("ssh config: destination user and port win over the config", "[ssh_con
   CHECK(resolved.port == 2201);
   CHECK(resolved.hostname == "127.0.0.5");
   CHECK(resolved.describe() == "root@127.0.0.5:2201");
+  // ssh -G prints an address jump host in brackets, and ProxyJump also takes ssh:// URIs.
+  CHECK(resolve("root@[127.0.0.6]:2202", sources).describe() == "root@127.0.0.6:2202");
+  CHECK(resolve("[127.0.0.6]", sources).describe() ==
+        std::string(::getpwuid(::getuid())->pw_name) + "@127.0.0.6:22");  // NOLINT(concurrency-mt-unsafe)
+  CHECK(resolve("ssh://admin@box:2203", sources).describe() == "admin@127.0.0.5:2203");
+  CHECK(resolve("ssh://root@[::1]:2204", sources).describe() == "root@::1:2204");
 }
 
 TEST_CASE("ssh config: directives that would change the route are refused with file and line", "[ssh_config]") {
@@ -184,6 +194,21 @@ TEST_CASE("ssh config: directives that would change the route are refused with f
   CHECK_THAT(refusal("bind", sources), Catch::Contains("bindaddress 127.0.0.9 (" + cfg.path() + ":5)"));
   CHECK_THAT(refusal("cert", sources), Catch::Contains("certificates are not supported"));
   CHECK_THAT(refusal("token", sources), Catch::Contains("%C"));
+}
+
+TEST_CASE("ssh config: a refusal names the line OpenSSH used, through Includes in parse order", "[ssh_config]") {
+  ConfigDir cfg;
+  std::ofstream(cfg.dir / "config.d" / "green.conf") << "BindAddress 127.0.0.9\n";
+  std::ofstream(cfg.dir / "config.d" / "blue.conf") << "BindAddress 127.0.0.1\n";
+  std::ofstream(cfg.dir / "config.d" / "shared.conf") << "# shared\nHost shared-*\n  BindAddress 127.0.0.3\n";
+  const auto sources =
+      cfg.write("Host lab-green\n  Include " + (cfg.dir / "config.d" / "green.conf").string() +
+                "\nHost lab-blue\n  Include " + (cfg.dir / "config.d" / "blue.conf").string() + "\nHost *\n  Include " +
+                (cfg.dir / "config.d" / "shared.conf").string() + "\nHost shared-1\n  BindAddress 127.0.0.4\n");
+  CHECK_THAT(refusal("lab-blue", sources),
+             Catch::Contains("bindaddress 127.0.0.1 (" + (cfg.dir / "config.d" / "blue.conf").string() + ":1)"));
+  CHECK_THAT(refusal("shared-1", sources),
+             Catch::Contains("bindaddress 127.0.0.3 (" + (cfg.dir / "config.d" / "shared.conf").string() + ":3)"));
 }
 
 TEST_CASE("ssh config: harmless directives are noted, security ones overridden", "[ssh_config]") {
