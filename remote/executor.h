@@ -82,6 +82,29 @@ struct FileRead {
   // When the file was last modified, in seconds since the Unix epoch by the host's clock (SFTP
   // reports whole seconds): set when the file was read and the host reported it.
   std::optional<std::int64_t> modified_epoch_s;
+  // When its status last changed (ctime: content, mode, owner, link count, rename; it cannot be
+  // set back as a modification time can), in the same unit: set only where the way of reading
+  // learns it at no cost (`cat` reads it with the modification time; SFTP v3 does not carry it).
+  std::optional<std::int64_t> changed_epoch_s;
+};
+
+// Short read-only commands a caller also needs from a host it reads files on. Where
+// read_files() reads the files with a command (`cat`: the host has no SFTP), it runs these in the
+// same remote process, so the call starts one process on the host instead of one per command (a
+// login shell that takes long to start, as with nvm or pyenv set up in .bashrc, is paid once).
+// Where it reads the files without starting anything (SFTP), it does not run them (`ran` stays
+// false): running them would start a process, so the caller runs only those it still needs,
+// when it needs them.
+struct Piggyback {
+  // In: shell command lines. Each runs in a subshell of its own with no input, so `exit`, `exec`
+  // and `cd` end or affect only it; it ends by itself quickly (no `timeout` on the host: the
+  // call's deadline is enforced locally). Nothing untrusted may be pasted into them.
+  std::vector<std::string> commands;
+  // Out: true when the commands ran; `results` then has one entry per command, in order, as
+  // run() would report it: the exit status, stdout, and stderr (its trailing newlines removed),
+  // with the whole read's duration. Their output counts against the read's output cap.
+  bool ran = false;
+  std::vector<CommandResult> results;
 };
 
 // A remote process kept running for as long as the handle lives; used to hold a lock (flock) on
@@ -125,13 +148,17 @@ class Executor {
   // Reads whole files on `host`; the result has one entry per path, in order. A missing or
   // unreadable file is reported in its entry; a file larger than options.output_cap_bytes is
   // unreadable (never truncated). Returns an Error when the host cannot be reached, the
-  // deadline passes or `stop` is requested.
+  // deadline passes or `stop` is requested (then `piggyback`'s results are not set).
+  // `piggyback` (may be null): commands to run in the same remote process if the files are read
+  // with a command; see Piggyback.
   //
-  // This default runs `cat` on the host through run(). SshExecutor reads them over SFTP on a
-  // channel it keeps open (no process per read), and falls back to this when the host has no SFTP.
+  // This default runs `cat` on the host through run(), with the piggybacked commands. SshExecutor
+  // reads them over SFTP on a channel it keeps open (no process per read, piggybacked commands not
+  // run), and falls back to this when the host has no SFTP.
   virtual bluegreen::Result<std::vector<FileRead>> read_files(const std::string& host,
                                                               const std::vector<std::string>& paths,
-                                                              const CommandOptions& options);
+                                                              const CommandOptions& options,
+                                                              Piggyback* piggyback = nullptr);
 };
 
 // Runs one command line on a host whose destination the caller knows, with the contract of
@@ -140,12 +167,15 @@ class Executor {
 using CommandRunner =
     std::function<bluegreen::Result<CommandResult>(const std::string& command, const CommandOptions& options)>;
 
-// Executor::read_files() with `cat` through `run`: one command for all `paths`, each file's part
-// marked by a random tag no content can fake. `host` names the host in messages. Same results and
-// errors as Executor::read_files().
+// Executor::read_files() with `cat` through `run`: one command for all `paths` and the
+// piggybacked commands (`piggyback` may be null), each part marked by a random tag no content can
+// fake. Each file's modification and status-change times come with it (stat -L, following a link
+// as cat does). `host` names the host in messages. Same results and errors as
+// Executor::read_files(); `piggyback->ran` is set once the command ran to its end.
 bluegreen::Result<std::vector<FileRead>> read_files_with_cat(const CommandRunner& run, const std::string& host,
                                                              const std::vector<std::string>& paths,
-                                                             const CommandOptions& options);
+                                                             const CommandOptions& options,
+                                                             Piggyback* piggyback = nullptr);
 
 // Executor::query_unix_socket() with `socat` on the host through `run`. `host` names the host in
 // messages. Same results and errors as Executor::query_unix_socket() (`forwarded` is false).

@@ -92,15 +92,16 @@ bluegreen::Result<SocketReply> SshExecutor::query_unix_socket(const std::string&
 
 bluegreen::Result<std::vector<FileRead>> SshExecutor::read_files(const std::string& host,
                                                                  const std::vector<std::string>& paths,
-                                                                 const CommandOptions& options) {
+                                                                 const CommandOptions& options, Piggyback* piggyback) {
   const auto deadline = SshClock::now() + options.deadline;
+  if (piggyback) piggyback->ran = false;
   auto pool_entry = host_for(host);
   auto leased = pool_entry->pool.acquire(deadline, options.stop);
   if (!leased) return leased.error();
   auto lease = std::move(leased.value());
   const CommandRunner run = runner_on(*lease, settings_.stop_grace);
   return lease->sftp.read_files(paths, remaining(options, deadline), [&](const CommandOptions& rest) {
-    return read_files_with_cat(run, host, paths, rest);
+    return read_files_with_cat(run, host, paths, rest, piggyback);
   });
 }
 

@@ -33,7 +33,9 @@
 // read_files() speaks SFTP on a channel it keeps open per session (one sftp-server process per
 // connection on the host, none per read), driven by the same deadline and stop handling; where the
 // SFTP server fails it falls back to `cat` through run(), and where none can be started (no sftp
-// Subsystem, a forced command) it stays with `cat` on that session.
+// Subsystem, a forced command) it stays with `cat` on that session. Piggybacked commands
+// (executor.h) run only with `cat`, in its process: a call on a host without SFTP starts one
+// process there, even the first one on a new session (a refused sftp subsystem starts nothing).
 //
 // The parts live in remote/: connection_pool (the sessions to one host, leased per call),
 // ssh_connection (session, host key, authentication, reuse),
@@ -88,7 +90,8 @@ class SshExecutor final : public Executor {
   bluegreen::Result<SocketReply> query_unix_socket(const std::string& host, const std::string& socket_path,
                                                    const std::string& request, const CommandOptions& options) override;
   bluegreen::Result<std::vector<FileRead>> read_files(const std::string& host, const std::vector<std::string>& paths,
-                                                      const CommandOptions& options) override;
+                                                      const CommandOptions& options,
+                                                      Piggyback* piggyback = nullptr) override;
 
   // How a session to a host was made, for check-config.
   struct ConnectionFacts {

@@ -44,8 +44,11 @@ class CountingExecutor final : public remote::Executor {
   }
   bluegreen::Result<std::vector<remote::FileRead>> read_files(const std::string& host,
                                                               const std::vector<std::string>& paths,
-                                                              const remote::CommandOptions& options) override {
-    return inner_.read_files(host, paths, options);
+                                                              const remote::CommandOptions& options,
+                                                              remote::Piggyback* piggyback = nullptr) override {
+    auto files = inner_.read_files(host, paths, options, piggyback);
+    if (piggyback && piggyback->ran) ++commands;  // read with cat: a command with what rode along
+    return files;
   }
   std::atomic<int> commands{0};
 

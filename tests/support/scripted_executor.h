@@ -8,7 +8,11 @@
 //    A command no rule matches is recorded in unmatched() and answered with exit 127 and
 //    "scripted executor: no reply for ..." on stderr: it never silently succeeds.
 //  - read_files(): from an in-memory file system, host -> path -> content (set_file(),
-//    file_problem() for an unreadable file); absent paths are reported missing.
+//    file_problem() for an unreadable file); absent paths are reported missing. By default as
+//    over SFTP: piggybacked commands are not run and the read starts no process. On a host set
+//    without_sftp(), as with `cat`: each file also reports its status-change time, the
+//    piggybacked commands are answered by the run() rules within the same call (recorded in the
+//    call, not as calls of their own), and the call counts as one process start.
 //  - query_unix_socket(): from a handler per (host, socket path); none: an Error saying the
 //    socket cannot be connected (and the call is in unmatched()).
 //  - hold(): from the hold handler; by default a HeldProcess that stays alive until its handle is
@@ -47,11 +51,13 @@ enum class CallKind { kRun, kHold, kReadFiles, kSocket };
 struct Call {
   std::string host;
   CallKind kind = CallKind::kRun;
-  std::string command;             // run, hold
-  std::vector<std::string> paths;  // read_files
-  std::string socket;              // query_unix_socket
-  std::string request;             // query_unix_socket
-  bool stop_requested = false;     // options.stop was already requested when the call came
+  std::string command;                   // run, hold
+  std::vector<std::string> paths;        // read_files
+  std::string socket;                    // query_unix_socket
+  std::string request;                   // query_unix_socket
+  bool stop_requested = false;           // options.stop was already requested when the call came
+  std::vector<std::string> piggybacked;  // read_files: the commands asked to ride along
+  bool by_cat = false;                   // read_files: read as `cat` does (without_sftp()): a process start
 };
 
 inline remote::CommandResult exit_with(int status, std::string out = "", std::string err = "") {
@@ -137,6 +143,12 @@ class ScriptedExecutor : public remote::Executor {
   void observe(Observer observer) {
     std::lock_guard lock(mutex_);
     observers_.push_back(std::move(observer));
+  }
+
+  // read_files() on `host` from now on reads as `cat` does where a host has no SFTP (see above).
+  void without_sftp(const std::string& host) {
+    std::lock_guard lock(mutex_);
+    no_sftp_.push_back(host);
   }
 
   // --- the in-memory file system --------------------------------------------------------------
@@ -228,6 +240,15 @@ class ScriptedExecutor : public remote::Executor {
     }
     return out;
   }
+  // Processes the calls so far started on `host`: each run() and hold(), and each read_files()
+  // read as `cat` (with whatever rode along); reads over SFTP and socket queries (forwarded)
+  // start none.
+  [[nodiscard]] int process_starts(const std::string& host) const {
+    std::lock_guard lock(mutex_);
+    return static_cast<int>(std::count_if(calls_.begin(), calls_.end(), [&](const Call& call) {
+      return call.host == host && (call.kind == CallKind::kRun || call.kind == CallKind::kHold || call.by_cat);
+    }));
+  }
   // Hosts that saw any call.
   [[nodiscard]] std::vector<std::string> hosts_called() const {
     std::lock_guard lock(mutex_);
@@ -245,28 +266,16 @@ class ScriptedExecutor : public remote::Executor {
 
   bluegreen::Result<remote::CommandResult> run(const std::string& host, const std::string& command,
                                                const remote::CommandOptions& options) override {
-    Call call{host, CallKind::kRun, command, {}, "", "", options.stop.stop_requested()};
+    Call call{host, CallKind::kRun, command, {}, "", "", options.stop.stop_requested(), {}, false};
     if (auto refused = begin(call)) return *refused;
-    Handler handler;
-    {
-      std::lock_guard lock(mutex_);
-      for (auto rule = rules_.rbegin(); rule != rules_.rend(); ++rule) {
-        if (rule->matcher(host, command)) {
-          handler = rule->handler;
-          break;
-        }
-      }
-      if (!handler) unmatched_.push_back(call);
-    }
-    if (!handler) return exit_with(127, "", "scripted executor: no reply for `" + command + "` on " + host);
-    return handler(host, command);
+    return answer(call);
   }
 
   bluegreen::Result<std::unique_ptr<remote::HeldProcess>> hold(const std::string& host, const std::string& command,
                                                                const std::string& ready_line,
                                                                const remote::CommandOptions& options) override {
     (void)ready_line;
-    Call call{host, CallKind::kHold, command, {}, "", "", options.stop.stop_requested()};
+    Call call{host, CallKind::kHold, command, {}, "", "", options.stop.stop_requested(), {}, false};
     if (auto refused = begin(call)) return *refused;
     if (options.stop.stop_requested()) return bluegreen::Error{"cancelled", bluegreen::ErrorCode::kCancelled};
     HoldHandler handler;
@@ -281,7 +290,7 @@ class ScriptedExecutor : public remote::Executor {
   bluegreen::Result<remote::SocketReply> query_unix_socket(const std::string& host, const std::string& socket_path,
                                                            const std::string& request,
                                                            const remote::CommandOptions& options) override {
-    Call call{host, CallKind::kSocket, "", {}, socket_path, request, options.stop.stop_requested()};
+    Call call{host, CallKind::kSocket, "", {}, socket_path, request, options.stop.stop_requested(), {}, false};
     if (auto refused = begin(call)) return *refused;
     SocketHandler handler;
     {
@@ -299,22 +308,38 @@ class ScriptedExecutor : public remote::Executor {
 
   bluegreen::Result<std::vector<remote::FileRead>> read_files(const std::string& host,
                                                               const std::vector<std::string>& paths,
-                                                              const remote::CommandOptions& options) override {
-    Call call{host, CallKind::kReadFiles, "", paths, "", "", options.stop.stop_requested()};
+                                                              const remote::CommandOptions& options,
+                                                              remote::Piggyback* piggyback = nullptr) override {
+    if (piggyback) {
+      piggyback->ran = false;
+      piggyback->results.clear();
+    }
+    bool by_cat = false;
+    {
+      std::lock_guard lock(mutex_);
+      by_cat = std::find(no_sftp_.begin(), no_sftp_.end(), host) != no_sftp_.end();
+    }
+    Call call{host,
+              CallKind::kReadFiles,
+              "",
+              paths,
+              "",
+              "",
+              options.stop.stop_requested(),
+              piggyback ? piggyback->commands : std::vector<std::string>(),
+              by_cat};
     if (auto refused = begin(call)) return *refused;
-    std::lock_guard lock(mutex_);
-    std::vector<remote::FileRead> out;
-    for (const auto& path : paths) {
-      remote::FileRead read;
-      if (const auto p = problems_[host].find(path); p != problems_[host].end()) {
-        read.problem = p->second;
-      } else if (const auto f = files_[host].find(path); f != files_[host].end()) {
-        read.content = f->second;
-        if (const auto m = mtimes_[host].find(path); m != mtimes_[host].end()) read.modified_epoch_s = m->second;
-      } else {
-        read.missing = true;
+    auto out = file_reads(host, paths, by_cat);
+    if (by_cat && piggyback) {
+      for (const auto& command : piggyback->commands) {
+        auto reply = answer(Call{host, CallKind::kRun, command, {}, "", "", call.stop_requested, {}, false});
+        if (!reply) {  // a rule says the host cannot be reached: then nothing ran
+          piggyback->results.clear();
+          return reply.error();
+        }
+        piggyback->results.push_back(std::move(reply.value()));
       }
-      out.push_back(std::move(read));
+      piggyback->ran = true;
     }
     return out;
   }
@@ -343,6 +368,46 @@ class ScriptedExecutor : public remote::Executor {
     Handler handler;
   };
 
+  // The files as read now: over SFTP (no status-change time) or with `cat`.
+  std::vector<remote::FileRead> file_reads(const std::string& host, const std::vector<std::string>& paths,
+                                           bool by_cat) {
+    std::lock_guard lock(mutex_);
+    std::vector<remote::FileRead> out;
+    for (const auto& path : paths) {
+      remote::FileRead read;
+      if (const auto p = problems_[host].find(path); p != problems_[host].end()) {
+        read.problem = p->second;
+      } else if (const auto f = files_[host].find(path); f != files_[host].end()) {
+        read.content = f->second;
+        if (const auto m = mtimes_[host].find(path); m != mtimes_[host].end()) read.modified_epoch_s = m->second;
+        if (const auto c = ctimes_[host].find(path); by_cat && c != ctimes_[host].end()) {
+          read.changed_epoch_s = c->second;
+        }
+      } else {
+        read.missing = true;
+      }
+      out.push_back(std::move(read));
+    }
+    return out;
+  }
+
+  // The run() rules' reply to `call` (a command); unmatched: exit 127, recorded in unmatched().
+  Reply answer(const Call& call) {
+    Handler handler;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto rule = rules_.rbegin(); rule != rules_.rend(); ++rule) {
+        if (rule->matcher(call.host, call.command)) {
+          handler = rule->handler;
+          break;
+        }
+      }
+      if (!handler) unmatched_.push_back(call);
+    }
+    if (!handler) return exit_with(127, "", "scripted executor: no reply for `" + call.command + "` on " + call.host);
+    return handler(call.host, call.command);
+  }
+
   // Records the call, tells the observers, and asks the interceptor.
   std::optional<bluegreen::Error> begin(const Call& call) {
     std::vector<Observer> observers;
@@ -369,6 +434,7 @@ class ScriptedExecutor : public remote::Executor {
   std::map<std::string, std::map<std::string, std::int64_t>> ctimes_;
   std::map<std::string, std::int64_t> clocks_;
   std::map<std::string, std::map<std::string, std::string>> problems_;
+  std::vector<std::string> no_sftp_;  // hosts whose reads are as with `cat`
   std::vector<Call> calls_;
   std::vector<Call> unmatched_;
   std::shared_ptr<std::atomic<int>> live_holds_ = std::make_shared<std::atomic<int>>(0);
