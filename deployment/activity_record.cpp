@@ -112,10 +112,13 @@ std::string write_activity_script(const config::AppConfig& app, const Activity& 
 std::string remove_activity_script(const config::AppConfig& app) { return "rm -f " + shell_quote(activity_path(app)); }
 
 std::string lock_held_script(const config::AppConfig& app) {
-  // No lock file: nobody can hold it. Never create one here, and never follow a symlink.
+  // No record: nothing to ask about (this also runs, piggybacked on a read, where it is not yet
+  // known whether there is one), so no flock process. No lock file: nobody can hold it. Never
+  // create one here, and never follow a symlink.
   const std::string lock = shell_quote(app.load_balancer.lock_file);
-  return "if [ -f " + lock + " ] && [ ! -L " + lock + " ]; then exec flock -n -E " + std::to_string(kLockHeldExit) +
-         " " + lock + " true; fi; exit " + std::to_string(kLockFreeExit);
+  return "if [ -e " + shell_quote(activity_path(app)) + " ] && [ -f " + lock + " ] && [ ! -L " + lock +
+         " ]; then exec flock -n -E " + std::to_string(kLockHeldExit) + " " + lock + " true; fi; exit " +
+         std::to_string(kLockFreeExit);
 }
 
 }  // namespace bluegreen::deployment

@@ -66,8 +66,9 @@ std::string write_activity_script(const config::AppConfig& app, const Activity& 
 std::string remove_activity_script(const config::AppConfig& app);
 
 // Asks whether the app's lock is held right now, without waiting and without taking it for
-// longer than the test: `flock -n` on the lock file. Exit kLockFreeExit: free (nobody holds it;
-// the test held it for an instant); kLockHeldExit: held by another process; other: unknown.
+// longer than the test: `flock -n` on the lock file, only when the activity record exists (the
+// answer matters only then). Exit kLockFreeExit: free (nobody holds it; the test held it for an
+// instant), or there is no record; kLockHeldExit: held by another process; other: unknown.
 inline constexpr int kLockFreeExit = 0;
 inline constexpr int kLockHeldExit = 75;
 std::string lock_held_script(const config::AppConfig& app);

@@ -9,6 +9,11 @@
 // `.git` file of a worktree or submodule, a symbolic ref to a symbolic ref, an app directory below
 // the repository's top, an unborn branch, ...) is left to `git log`, which knows every layout and
 // says what is wrong.
+//
+// Where the host has no SFTP, reading files starts a process anyway (`cat`), so `git log` rides
+// along in that same process (Executor::read_files' Piggyback): one process per host and call,
+// however the layout looks and whatever the cache knows, instead of one per file read and one for
+// git.
 
 #include "common/result.h"
 #include "config/config.h"
@@ -19,6 +24,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace bluegreen::deployment {
 
@@ -51,9 +57,18 @@ RefText parse_ref_text(const std::string& raw);
 // The hash `ref` has in a packed-refs file's text, if it is listed.
 std::optional<std::string> find_packed_ref(const std::string& packed_refs, const std::string& ref);
 
-// The commit checked out in host.app_dir on host.ssh. An Error says what went wrong and where.
+// The commit checked out in host.app_dir on host.ssh, within `timeout`. An Error says what went
+// wrong and where (the host cannot be reached: the executor's code; otherwise kFailed).
 bluegreen::Result<DeployedCommit> read_deployed_commit(remote::Executor& executor, CommitCache& cache,
                                                        const config::HostConfig& host,
                                                        std::chrono::milliseconds timeout);
+
+// The same for several app directories on one host (every hosts[i]->ssh is the same; nullptr is
+// not allowed), read together: every HEAD in one read_files() call (so, without SFTP, one process
+// on the host for all of them). One result per entry of `hosts`, in order; all of them carry the
+// same Error when the host cannot be read. Empty `hosts`: no call, no result.
+std::vector<bluegreen::Result<DeployedCommit>> read_deployed_commits(
+    remote::Executor& executor, CommitCache& cache, const std::vector<const config::HostConfig*>& hosts,
+    std::chrono::milliseconds timeout);
 
 }  // namespace bluegreen::deployment

@@ -21,6 +21,10 @@ struct SocketRead {
   bool ok = false;
 };
 
+// The answers to the lock questions that rode along with the files, by question; empty when they
+// did not run (the files came over SFTP).
+using LockAnswers = std::map<std::string, remote::CommandResult>;
+
 // HAProxy answers on its sockets in well under a millisecond. A socket silent this long (a stopped
 // or overloaded HAProxy) is reported instead of holding the whole read; socat, used before, gave
 // up 2 s after sending the request too.
@@ -153,15 +157,38 @@ std::map<std::string, std::int64_t> read_change_times(remote::Executor& executor
   return times;
 }
 
-// Is the operation of an activity record still running (its lock held by someone)? One short
-// command on the LB, only when there is a record.
-void ask_whether_running(remote::Executor& executor, const config::AppConfig& app, LbSnapshot& snapshot) {
-  remote::CommandOptions options;
-  options.deadline = app.load_balancer.command_timeout;
-  options.host_timeout = false;  // flock -n never waits
-  const auto asked = executor.run(app.load_balancer.ssh, lock_held_script(app), options);
+// Is the operation of an activity record still running (its lock held by someone)? The answer that
+// rode along with the files (no SFTP), else one short command on the LB, only when there is a
+// record.
+void ask_whether_running(remote::Executor& executor, const config::AppConfig& app, const LockAnswers& answers,
+                         LbSnapshot& snapshot) {
+  const std::string question = lock_held_script(app);
+  bluegreen::Result<remote::CommandResult> asked = bluegreen::Error{"not asked"};
+  if (const auto answer = answers.find(question); answer != answers.end()) {
+    asked = answer->second;
+  } else {
+    remote::CommandOptions options;
+    options.deadline = app.load_balancer.command_timeout;
+    options.host_timeout = false;  // flock -n never waits
+    asked = executor.run(app.load_balancer.ssh, question, options);
+  }
   if (asked && asked->exit_status == kLockHeldExit) snapshot.activity_running = true;
   else if (asked && asked->exit_status == kLockFreeExit) snapshot.activity_running = false;
+}
+
+// Whether the operation of the app's activity record (if any) is running: known without asking
+// when the caller holds the lock or the record is this server's own running operation.
+void find_whether_running(remote::Executor& executor, const config::AppConfig& app, const SnapshotOptions& options,
+                          const LockAnswers& answers, LbSnapshot& snapshot) {
+  if (!snapshot.activity) return;
+  if (options.lock_is_ours) {
+    snapshot.activity_running = false;
+  } else if (options.own_activities && snapshot.activity->server_pid == ::getpid() &&
+             options.own_activities->contains(app.name, snapshot.activity->since)) {
+    snapshot.activity_running = true;  // this server's own operation, running now
+  } else {
+    ask_whether_running(executor, app, answers, snapshot);
+  }
 }
 
 // Interprets what was read for one app.
@@ -243,15 +270,17 @@ LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& stor
 namespace {
 
 // What one look at a load balancer reads for `apps`: each distinct file once, each distinct socket
-// asked once, however many apps share them.
+// asked once, however many apps share them. `lock_questions` ride along with the files where they
+// are read with a command (no SFTP), so that look starts one process on the LB.
 struct LbReads {
   std::vector<std::string> paths;
   std::map<std::string, std::pair<std::string, std::string>> queries;  // name -> (socket, command)
   std::vector<std::string> configs;                                    // for their status-change times
+  std::vector<std::string> lock_questions;  // lock_held_script of each app whose lock is not the caller's
   std::chrono::milliseconds timeout{0};
 };
 
-LbReads plan_reads(const std::vector<const config::AppConfig*>& apps, bool with_processes) {
+LbReads plan_reads(const std::vector<const config::AppConfig*>& apps, const SnapshotOptions& options) {
   LbReads reads;
   const auto add = [&](std::vector<std::string>& into, const std::string& path) {
     if (std::find(into.begin(), into.end(), path) == into.end()) into.push_back(path);
@@ -263,8 +292,9 @@ LbReads plan_reads(const std::vector<const config::AppConfig*>& apps, bool with_
     add(reads.paths, lb.state_file);
     add(reads.paths, activity_path(*app));
     add(reads.configs, lb.haproxy_config);
+    if (!options.lock_is_ours) add(reads.lock_questions, lock_held_script(*app));
     if (lb.stats_socket) reads.queries.emplace("stats:" + *lb.stats_socket, std::pair(*lb.stats_socket, "show stat"));
-    if (lb.master_socket && with_processes) {
+    if (lb.master_socket && options.with_processes) {
       reads.queries.emplace("proc:" + *lb.master_socket, std::pair(*lb.master_socket, "show proc"));
     }
     reads.timeout = std::max(reads.timeout, lb.command_timeout);
@@ -275,8 +305,9 @@ LbReads plan_reads(const std::vector<const config::AppConfig*>& apps, bool with_
 }
 
 // The configs' status-change times (ctime): a modification time can be set into the past (cp -p,
-// touch -d, rsync -a, tar), a status-change time cannot. SFTP does not carry it, so it takes one
-// short command, unless `cache` knows it for the content and modification time just read.
+// touch -d, rsync -a, tar), a status-change time cannot. `cat` reads it with the file; SFTP does
+// not carry it, so then it takes one short command, unless `cache` knows it for the content and
+// modification time just read.
 std::map<std::string, std::int64_t> change_times_of(remote::Executor& executor, const std::string& host,
                                                     const LbReads& reads,
                                                     const std::map<std::string, remote::FileRead>& files,
@@ -286,6 +317,11 @@ std::map<std::string, std::int64_t> change_times_of(remote::Executor& executor, 
   for (const auto& path : reads.configs) {
     const auto& file = files.at(path);
     if (file.missing || !file.problem.empty()) continue;
+    if (file.changed_epoch_s) {
+      if (cache) cache->store(host, path, file.content, file.modified_epoch_s, *file.changed_epoch_s);
+      times[path] = *file.changed_epoch_s;
+      continue;
+    }
     const auto known = cache ? cache->find(host, path, file.content, file.modified_epoch_s) : std::nullopt;
     if (known) times[path] = *known;
     else unknown.push_back(path);
@@ -316,21 +352,29 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
                                           SnapshotOptions options) {
   if (apps.empty()) return {};
   const auto& first = apps.front()->load_balancer;
-  const auto reads = plan_reads(apps, options.with_processes);
+  const auto reads = plan_reads(apps, options);
 
   // Over SSH without starting anything on the LB for the files (SFTP) and the sockets (forwarded
   // by sshd; the executor falls back to cat and socat where the LB's sshd does not allow that).
+  // Where the files are read with cat, the lock questions run in the same process.
   remote::CommandOptions read_options;
   read_options.deadline = reads.timeout;
   read_options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
-  auto read = executor.read_files(first.ssh, reads.paths, read_options);
-  if (read && read->size() != reads.paths.size()) {
+  remote::Piggyback piggyback;
+  piggyback.commands = reads.lock_questions;
+  auto read = executor.read_files(first.ssh, reads.paths, read_options, &piggyback);
+  if (read && (read->size() != reads.paths.size() ||
+               (piggyback.ran && piggyback.results.size() != reads.lock_questions.size()))) {
     read = bluegreen::Error{"reading files on " + first.ssh + " returned " + std::to_string(read->size()) +
                             " results for " + std::to_string(reads.paths.size()) + " files"};
   }
   if (!read) return unreachable_snapshots(apps.size(), read.error().message);
   std::map<std::string, remote::FileRead> files;
   for (std::size_t i = 0; i < reads.paths.size(); ++i) files.emplace(reads.paths[i], std::move(read.value()[i]));
+  LockAnswers lock_answers;
+  for (std::size_t i = 0; piggyback.ran && i < reads.lock_questions.size(); ++i) {
+    lock_answers.emplace(reads.lock_questions[i], std::move(piggyback.results[i]));
+  }
   const auto change_times = change_times_of(executor, first.ssh, reads, files, options.change_times);
 
   std::map<std::string, SocketRead> sockets;
@@ -346,16 +390,7 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
         ctime != change_times.end() && snapshot.config_modified_s) {
       snapshot.config_modified_s = std::max(*snapshot.config_modified_s, ctime->second);
     }
-    if (snapshot.activity) {
-      if (options.lock_is_ours) {
-        snapshot.activity_running = false;
-      } else if (options.own_activities && snapshot.activity->server_pid == ::getpid() &&
-                 options.own_activities->contains(apps[i]->name, snapshot.activity->since)) {
-        snapshot.activity_running = true;  // this server's own operation, running now
-      } else {
-        ask_whether_running(executor, *apps[i], snapshot);
-      }
-    }
+    find_whether_running(executor, *apps[i], options, lock_answers, snapshot);
     confirm_live(*apps[i], snapshot);
     snapshots.push_back(std::move(snapshot));
   }

@@ -3,7 +3,8 @@
 // colour HAProxy routes to) and the state file (Executor::read_files), and, when configured,
 // HAProxy's runtime view of its servers (stats socket) and processes (master socket)
 // (Executor::query_unix_socket). With SshExecutor nothing starts on the LB for this: the files
-// come over SFTP and sshd forwards the sockets (cat and socat where the LB's sshd does not allow).
+// come over SFTP and sshd forwards the sockets (cat and socat where the LB's sshd does not allow;
+// then one `cat` command carries every other question too).
 //
 // HAProxy's config is the truth about which colour is live; the state file is the record. When
 // the live colour cannot be determined, `live` is empty and `live_problem` says why: callers
@@ -122,6 +123,11 @@ struct SnapshotOptions {
 // and modification time, one short command reads the config's status-change time (`stat`; SFTP
 // does not carry it); then the sockets are asked. Only when an activity record exists is one
 // more command run (`flock -n` on the lock file: is its operation still running?).
+//
+// Where the LB has no SFTP, the files are read with `cat` in one command that also reads their
+// status-change times and asks the lock (only where a record exists, unless the caller holds it),
+// so a look starts one process on the LB; the sockets are still forwarded by sshd (socat, one
+// process per socket, only where the LB's sshd refuses that too).
 LbSnapshot read_lb_snapshot(remote::Executor& executor, const config::AppConfig& app, const state::StateStore& store,
                             SnapshotOptions options = {});
 

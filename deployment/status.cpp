@@ -3,6 +3,7 @@
 #include "deployment/live_confirmation.h"
 #include "deployment/standby_gate.h"
 
+#include <algorithm>
 #include <future>
 #include <map>
 #include <sstream>
@@ -61,9 +62,9 @@ json host_json(const HostStatus& host, bool is_prod) {
 
 std::string short_commit(const std::string& commit) { return commit.substr(0, 8); }
 
-void fill_deployed_commit(Services& services, const config::HostConfig& host, std::chrono::milliseconds timeout,
-                          HostStatus& into) {
-  auto commit = read_deployed_commit(services.executor, *services.commits, host, timeout);
+namespace {
+
+void fill_from(const bluegreen::Result<DeployedCommit>& commit, HostStatus& into) {
   if (!commit) {
     into.git_problem = commit.error().message;
     return;
@@ -71,6 +72,39 @@ void fill_deployed_commit(Services& services, const config::HostConfig& host, st
   into.deployed_commit = commit->hash;
   into.commit_date = commit->date;
   into.commit_subject = commit->subject;
+}
+
+}  // namespace
+
+void fill_deployed_commit(Services& services, const config::HostConfig& host, std::chrono::milliseconds timeout,
+                          HostStatus& into) {
+  fill_from(read_deployed_commit(services.executor, *services.commits, host, timeout), into);
+}
+
+DeployedCommits read_deployed_commits_by_host(Services& services, const std::vector<const config::HostConfig*>& hosts,
+                                              std::chrono::milliseconds timeout) {
+  // One read per host, however many app directories it has; the hosts in parallel.
+  std::map<std::string, std::vector<const config::HostConfig*>> by_ssh;
+  for (const auto* host : hosts) {
+    auto& dirs = by_ssh[host->ssh];
+    const bool seen = std::any_of(dirs.begin(), dirs.end(), [&](const auto* d) { return d->app_dir == host->app_dir; });
+    if (!seen) dirs.push_back(host);
+  }
+  std::vector<std::pair<const std::vector<const config::HostConfig*>*,
+                        std::future<std::vector<bluegreen::Result<DeployedCommit>>>>>
+      reads;
+  for (const auto& [ssh, dirs] : by_ssh) {
+    reads.emplace_back(&dirs, std::async(std::launch::async, [&services, &dirs = dirs, timeout] {
+      return read_deployed_commits(services.executor, *services.commits, dirs, timeout);
+    }));
+  }
+  DeployedCommits commits;
+  for (auto& [dirs, future] : reads) {
+    const auto results = future.get();
+    for (std::size_t i = 0; i < dirs->size(); ++i)
+      fill_from(results[i], commits[{(*dirs)[i]->ssh, (*dirs)[i]->app_dir}]);
+  }
+  return commits;
 }
 
 namespace {
@@ -134,7 +168,8 @@ void assess(const config::AppConfig& app, StatusReport& report) {
 
 std::vector<StatusReport> gather_status_all(Services& services, const std::vector<const config::AppConfig*>& apps) {
   // Everything at once, and everything shared read once: one SSH round trip per load balancer
-  // (for all its apps), one git read per host and app directory, one probe per health URL.
+  // (for all its apps), one git read per host (for all its app directories), one probe per health
+  // URL.
   std::vector<state::StateStore> stores;
   for (const auto* app : apps) stores.push_back(store_for(services.executor, *app));
 
@@ -155,18 +190,18 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
                           }));
   }
 
-  std::map<std::pair<std::string, std::string>, std::future<HostStatus>> git_reads;
+  std::vector<const config::HostConfig*> app_hosts;
+  std::chrono::milliseconds git_timeout{0};
+  for (const auto* app : apps) {
+    app_hosts.insert(app_hosts.end(), {&app->blue, &app->green});
+    git_timeout = std::max(git_timeout, app->load_balancer.command_timeout);
+  }
+  auto git_reads = std::async(std::launch::async, [&services, &app_hosts, git_timeout] {
+    return read_deployed_commits_by_host(services, app_hosts, git_timeout);
+  });
   std::map<std::string, std::future<remote::HealthReport>> probes;
   for (const auto* app : apps) {
     for (const auto* host : {&app->blue, &app->green}) {
-      const auto key = std::make_pair(host->ssh, host->app_dir);
-      if (git_reads.count(key) == 0) {
-        git_reads.emplace(key, std::async(std::launch::async, [&services, host, app] {
-                            HostStatus info;
-                            fill_deployed_commit(services, *host, app->load_balancer.command_timeout, info);
-                            return info;
-                          }));
-      }
       if (probes.count(host->health_url) == 0) {
         probes.emplace(host->health_url, std::async(std::launch::async, [&services, host, app] {
                          return services.probe(host->health_url, app->health_gate.request_timeout);
@@ -185,8 +220,7 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
     auto snapshots = future.get();
     for (std::size_t k = 0; k < indexes.size(); ++k) reports[indexes[k]].lb = std::move(snapshots[k]);
   }
-  std::map<std::pair<std::string, std::string>, HostStatus> git;
-  for (auto& [key, future] : git_reads) git.emplace(key, future.get());
+  const auto git = git_reads.get();
   std::map<std::string, remote::HealthReport> health;
   for (auto& [url, future] : probes) health.emplace(url, future.get());
 

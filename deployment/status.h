@@ -1,7 +1,8 @@
 #pragma once
 // get_deployment_status's substance: everything known about one app, gathered in parallel
 // (one SSH round trip to the LB, one to each app host, one HTTP probe per host), with the
-// seed's JSON shape plus the extras, and a readable text with the same facts.
+// seed's JSON shape plus the extras, and a readable text with the same facts. Where a host has
+// no SFTP, its round trip is one process on it (lb_snapshot.h, deployed_commit.h).
 //
 // Thread-safety: gather_status is reentrant.
 
@@ -13,8 +14,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bluegreen::deployment {
@@ -54,6 +57,17 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
 // Reads one host's deployed commit (git HEAD in its app dir) into `into`, or why it cannot.
 void fill_deployed_commit(Services& services, const config::HostConfig& host, std::chrono::milliseconds timeout,
                           HostStatus& into);
+
+// Deployed commits (deployed_commit, date, subject or git_problem set; nothing else) by
+// (ssh destination, app directory).
+using DeployedCommits = std::map<std::pair<std::string, std::string>, HostStatus>;
+
+// The deployed commits of `hosts` (none null; several may share a host or an app directory), each
+// within `timeout`: one read per host for all its app directories (deployed_commit.h's
+// read_deployed_commits: without SFTP one process on the host), the hosts in parallel. Has an entry
+// for every distinct (ssh, app_dir) of `hosts`. Thread-safe as gather_status is.
+DeployedCommits read_deployed_commits_by_host(Services& services, const std::vector<const config::HostConfig*>& hosts,
+                                              std::chrono::milliseconds timeout);
 
 std::string short_commit(const std::string& commit);
 

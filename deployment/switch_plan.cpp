@@ -29,15 +29,11 @@ PlanInputs read_plan_inputs(Services& services, const config::AppConfig& app) {
   PlanInputs inputs;
   auto snapshot = std::async(std::launch::async, [&] { return read_lb_snapshot(services.executor, app, store); });
   auto frontend = std::async(std::launch::async, [&] { return probe_frontend(services, app); });
-  auto blue = std::async(std::launch::async, [&] {
-    fill_deployed_commit(services, app.blue, app.load_balancer.command_timeout, inputs.blue);
-  });
-  auto green = std::async(std::launch::async, [&] {
-    fill_deployed_commit(services, app.green, app.load_balancer.command_timeout, inputs.green);
-  });
+  // Both hosts in parallel (one read for both where they are one host).
+  auto commits = read_deployed_commits_by_host(services, {&app.blue, &app.green}, app.load_balancer.command_timeout);
+  inputs.blue = commits.at({app.blue.ssh, app.blue.app_dir});
+  inputs.green = commits.at({app.green.ssh, app.green.app_dir});
   inputs.snapshot = snapshot.get();
-  blue.get();
-  green.get();
   inputs.frontend = frontend.get();
   return inputs;
 }

@@ -16,7 +16,7 @@
 //    as their modification time, /proc/stat and /proc/uptime tell it, and a reload starts the
 //    workers at it;
 //  - the activity record (write, remove) and the `flock -n` test of the lock (held while a
-//    hold() handle lives);
+//    hold() handle lives; asked only where there is a record, as the script does);
 //  - HAProxy's master socket (`show proc` in HAProxy 2.6's format: reload counter, current and
 //    old worker pids, the workers' uptime) and stats socket (`show stat` CSV with each colour's server and BACKEND
 //    rows), and the colour the *running* HAProxy serves, which changes only on a successful
@@ -665,7 +665,10 @@ class FakeLb {
         const auto changed = executor_.changed(lb_, cfg_path());
         return ok_with(changed ? std::to_string(*changed) + "\n" : "-\n");
       }
-      case Script::kLockHeld: return exit_with(*lock_taken_ ? deployment::kLockHeldExit : deployment::kLockFreeExit);
+      case Script::kLockHeld: {  // asked only where there is a record, as the script does
+        const bool recorded = executor_.file(lb_, deployment::activity_path(app_)).has_value();
+        return exit_with(recorded && *lock_taken_ ? deployment::kLockHeldExit : deployment::kLockFreeExit);
+      }
       case Script::kLockOwner: {
         const auto owner = executor_.file(lb_, lbc.lock_file + ".owner");
         return owner ? ok_with(*owner) : exit_with(1);

@@ -349,6 +349,11 @@ TEST_CASE("the activity record is written, replaced and removed; a link in its p
 
   REQUIRE(run_sh(lb.dir, deployment::remove_activity_script(lb.app)).exit_status == 0);
   CHECK_FALSE(fs::exists(path));
+  // Without a record the lock is not asked about (no flock process), even while it is held.
+  CHECK(run_sh(lb.dir, deployment::lock_held_script(lb.app)).exit_status == deployment::kLockFreeExit);
+  REQUIRE(run_sh(lb.dir, deployment::write_activity_script(lb.app, activity)).exit_status == 0);
+  CHECK(run_sh(lb.dir, deployment::lock_held_script(lb.app)).exit_status == deployment::kLockHeldExit);
+  REQUIRE(run_sh(lb.dir, deployment::remove_activity_script(lb.app)).exit_status == 0);
 
   const fs::path victim = lb.dir / "victim";
   std::ofstream(victim) << "precious\n";
