@@ -366,7 +366,9 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
   if (read && (read->size() != reads.paths.size() ||
                (piggyback.ran && piggyback.results.size() != reads.lock_questions.size()))) {
     read = bluegreen::Error{"reading files on " + first.ssh + " returned " + std::to_string(read->size()) +
-                            " results for " + std::to_string(reads.paths.size()) + " files"};
+                            " results for " + std::to_string(reads.paths.size()) + " files and " +
+                            std::to_string(piggyback.results.size()) + " answers for " +
+                            std::to_string(reads.lock_questions.size()) + " commands"};
   }
   if (!read) return unreachable_snapshots(apps.size(), read.error().message);
   std::map<std::string, remote::FileRead> files;

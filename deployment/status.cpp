@@ -190,17 +190,12 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
                           }));
   }
 
+  std::map<std::string, std::future<remote::HealthReport>> probes;
   std::vector<const config::HostConfig*> app_hosts;
   std::chrono::milliseconds git_timeout{0};
   for (const auto* app : apps) {
     app_hosts.insert(app_hosts.end(), {&app->blue, &app->green});
     git_timeout = std::max(git_timeout, app->load_balancer.command_timeout);
-  }
-  auto git_reads = std::async(std::launch::async, [&services, &app_hosts, git_timeout] {
-    return read_deployed_commits_by_host(services, app_hosts, git_timeout);
-  });
-  std::map<std::string, std::future<remote::HealthReport>> probes;
-  for (const auto* app : apps) {
     for (const auto* host : {&app->blue, &app->green}) {
       if (probes.count(host->health_url) == 0) {
         probes.emplace(host->health_url, std::async(std::launch::async, [&services, host, app] {
@@ -215,12 +210,14 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
     }
   }
 
+  // While the LB reads and the probes run: each app host read once (its threads run in parallel).
+  const auto git = read_deployed_commits_by_host(services, app_hosts, git_timeout);
+
   std::vector<StatusReport> reports(apps.size());
   for (auto& [indexes, future] : lb_reads) {
     auto snapshots = future.get();
     for (std::size_t k = 0; k < indexes.size(); ++k) reports[indexes[k]].lb = std::move(snapshots[k]);
   }
-  const auto git = git_reads.get();
   std::map<std::string, remote::HealthReport> health;
   for (auto& [url, future] : probes) health.emplace(url, future.get());
 

@@ -51,7 +51,8 @@ bluegreen::Result<std::vector<FileRead>> SftpReader::read_files(const std::vecto
     if (!unusable()) {
       unusable_on_ = connection_.generation();
       spdlog::warn("ssh {}: cannot read files over SFTP ({}): reading them with cat on this connection instead "
-                   "(a few ms slower each time). To use SFTP, enable the sftp Subsystem in its sshd_config.",
+                   "(one process on the host per call, as slow as its login shell starts). To use SFTP, enable the "
+                   "sftp Subsystem in its sshd_config.",
                    connection_.host(), unusable_why);
     }
   }
