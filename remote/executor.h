@@ -94,7 +94,8 @@ struct FileRead {
 // login shell that takes long to start, as with nvm or pyenv set up in .bashrc, is paid once).
 // Where it reads the files without starting anything (SFTP), it does not run them (`ran` stays
 // false): running them would start a process, so the caller runs only those it still needs,
-// when it needs them.
+// when it needs them. A value the caller owns; one read_files() call at a time fills it, on the
+// calling thread.
 struct Piggyback {
   // In: shell command lines. Each runs in a subshell of its own with no input, so `exit`, `exec`
   // and `cd` end or affect only it; it ends by itself quickly (no `timeout` on the host: the
