@@ -101,8 +101,9 @@ DeployedCommits read_deployed_commits_by_host(Services& services, const std::vec
   DeployedCommits commits;
   for (auto& [dirs, future] : reads) {
     const auto results = future.get();
-    for (std::size_t i = 0; i < dirs->size(); ++i)
+    for (std::size_t i = 0; i < dirs->size(); ++i) {
       fill_from(results[i], commits[{(*dirs)[i]->ssh, (*dirs)[i]->app_dir}]);
+    }
   }
   return commits;
 }

@@ -68,8 +68,9 @@ bluegreen::Result<SocketReply> query_unix_socket_with_socat(const CommandRunner&
 
 namespace {
 
-// Whole seconds as stat prints them; nullopt for anything else.
-std::optional<std::int64_t> seconds_of(const std::string& digits) {
+// A decimal number as stat and printf print them (seconds, an exit status); nullopt for anything
+// else.
+std::optional<std::int64_t> number_of(const std::string& digits) {
   if (digits.empty() || digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos) {
     return std::nullopt;
   }
@@ -93,8 +94,8 @@ FileRead parse_file_part(const std::string& out, const std::string& tag, std::si
   // "MTIME CTIME\n" follows the marker: empty when stat failed.
   const std::string times = out.substr(marker + open.size(), line_end - marker - open.size());
   const auto space = times.find(' ');
-  const auto modified = seconds_of(times.substr(0, space));
-  const auto changed = space == std::string::npos ? std::nullopt : seconds_of(times.substr(space + 1));
+  const auto modified = number_of(times.substr(0, space));
+  const auto changed = space == std::string::npos ? std::nullopt : number_of(times.substr(space + 1));
   const auto begin = line_end + 1;
   const auto end = out.find("\n" + tag + " ", begin);
   if (end == std::string::npos) {
@@ -142,7 +143,7 @@ CommandResult parse_command_part(const std::string& out, const std::string& tag,
   result.out.tail = out.substr(begin, out_end - begin);
   result.err.tail = out.substr(out_end + err.size(), err_end - out_end - err.size());
   const std::string status = out.substr(err_end + exit.size(), status_end - err_end - exit.size());
-  if (const auto value = seconds_of(status); value && *value < 256) result.exit_status = static_cast<int>(*value);
+  if (const auto value = number_of(status); value && *value < 256) result.exit_status = static_cast<int>(*value);
   else result.problem = "no exit status in its output";
   at = status_end + 1;
   return result;
