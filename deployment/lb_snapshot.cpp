@@ -172,8 +172,17 @@ void ask_whether_running(remote::Executor& executor, const config::AppConfig& ap
     options.host_timeout = false;  // flock -n never waits
     asked = executor.run(app.load_balancer.ssh, question, options);
   }
-  if (asked && asked->exit_status == kLockHeldExit) snapshot.activity_running = true;
-  else if (asked && asked->exit_status == kLockFreeExit) snapshot.activity_running = false;
+  if (asked && asked->exit_status == kLockHeldExit) {
+    snapshot.activity_running = true;
+  } else if (asked && asked->exit_status == kLockFreeExit) {
+    snapshot.activity_running = false;
+  } else if (asked) {
+    snapshot.activity_running_problem = "asking the lock (flock -n on " + app.load_balancer.lock_file +
+                                        ") ended with " + asked->summary() +
+                                        (asked->err.tail.empty() ? "" : ": " + asked->err.tail);
+  } else {
+    snapshot.activity_running_problem = "asking the lock failed: " + asked.error().message;
+  }
 }
 
 // Whether the operation of the app's activity record (if any) is running: known without asking

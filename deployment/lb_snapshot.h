@@ -56,6 +56,7 @@ struct LbSnapshot {
   std::optional<Activity> activity;
   std::string activity_problem;  // an unreadable or unparsable record
   std::optional<bool> activity_running;
+  std::string activity_running_problem;  // why activity_running is nullopt while there is a record
 
   StateFileStatus state_status = StateFileStatus::kUnreadable;
   std::optional<state::DeploymentState> state;

@@ -117,6 +117,10 @@ bool interrupted_deploy(const LbSnapshot& snapshot) {
   return snapshot.activity && snapshot.activity->kind == ActivityKind::kDeploy && snapshot.activity_running == false;
 }
 
+bool deploy_running_unknown(const LbSnapshot& snapshot) {
+  return snapshot.activity && snapshot.activity->kind == ActivityKind::kDeploy && !snapshot.activity_running;
+}
+
 std::optional<Activity> interrupted_deploy_of(const LbSnapshot& snapshot) {
   if (!snapshot.activity) return std::nullopt;
   if (interrupted_deploy(snapshot)) return snapshot.activity;

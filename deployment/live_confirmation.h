@@ -38,6 +38,9 @@ bool interrupted_switch(const LbSnapshot& snapshot);
 bool switch_recorded(const LbSnapshot& snapshot);
 // The activity record is a deploy whose server stopped before it finished.
 bool interrupted_deploy(const LbSnapshot& snapshot);
+// The activity record is a deploy and whether it still runs could not be asked (its lock could
+// not be checked): it may be running or interrupted, so its colour may be half deployed.
+bool deploy_running_unknown(const LbSnapshot& snapshot);
 
 // The deploy whose server stopped before it finished, if the snapshot shows one: the activity
 // record itself, or the one a switch's record replaced (activity_record.h). Its state record:

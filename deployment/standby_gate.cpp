@@ -55,6 +55,12 @@ std::optional<state::DeployRecord> last_deploy_to(const LbSnapshot& snapshot, st
 }
 
 std::string standby_deploy_problem(const LbSnapshot& snapshot, state::Color standby) {
+  if (deploy_running_unknown(snapshot) && snapshot.activity->color == standby) {
+    const std::string name = state::to_upper_string(standby);
+    return "a deploy to " + name + " was recorded (" + snapshot.activity->describe() +
+           ") and whether it is still running or was interrupted could not be checked (" +
+           snapshot.activity_running_problem + "). " + name + " may be half deployed";
+  }
   const auto last = last_deploy_to(snapshot, standby);
   if (!last || last->outcome == "ok") return "";
   const std::string name = state::to_upper_string(standby);

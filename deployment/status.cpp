@@ -151,6 +151,14 @@ void assess(const config::AppConfig& app, StatusReport& report) {
                            "(deploy_to_standby); a switch to it is refused until a deploy succeeds (or is an "
                            "emergency).");
   }
+  if (deploy_running_unknown(lb_view)) {
+    report.drift.push_back("A DEPLOY RECORD was found (" + lb_view.activity->describe() +
+                           ") and whether it is still running could not be checked (" +
+                           lb_view.activity_running_problem + "), so " +
+                           state::to_upper_string(lb_view.activity->color) +
+                           " may be half deployed. Fix what stops the check; a switch to it is refused until then "
+                           "(or is an emergency).");
+  }
   if (!lb_view.activity_problem.empty()) report.warnings.push_back(lb_view.activity_problem);
   if (report.frontend && !report.frontend->indistinct.empty()) {
     report.warnings.push_back("switches are refused: " + report.frontend->indistinct);

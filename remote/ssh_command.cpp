@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <optional>
+#include <random>
 #include <string_view>
 
 namespace bluegreen::remote {
@@ -50,9 +51,9 @@ std::string seconds_text(milliseconds ms) {
 // See the header for what each part is for. With `timeout`, the shell forks the watcher, then
 // execs `timeout`, so the command's exit status (or the signal that ended it) reaches sshd
 // unchanged and `$$` stays the PID of the process that is stopped.
-std::string wrap_command(const std::string& command, bool host_timeout, milliseconds deadline,
-                         milliseconds stop_grace) {
-  const std::string announce = "printf '" + std::string(kPidMarker) + "%s\\n' \"$$\" >&2; ";
+std::string wrap_command(const std::string& command, bool host_timeout, milliseconds deadline, milliseconds stop_grace,
+                         const std::string& nonce) {
+  const std::string announce = "printf '" + std::string(kPidMarker) + nonce + ":%s\\n' \"$$\" >&2; ";
   if (!host_timeout) return announce + "exec sh -c " + shell_quote(command);
   // Polls of 100 ms while the command still has time to end after TERM.
   const long long polls = std::max<long long>(1, (stop_grace.count() + 99) / 100);
@@ -67,31 +68,71 @@ std::string wrap_command(const std::string& command, bool host_timeout, millisec
 
 namespace {
 
-// Separates the "bluegreen-mcp-pid:<pid>" line the wrapper writes first on stderr from the
-// command's own output.
+// Separates the "bluegreen-mcp-pid:<nonce>:<pid>" line the wrapper writes on stderr from the
+// command's own output. Lines before it (a login shell's .bashrc may print warnings) pass through
+// as output; the nonce, new for each command, keeps anything else on the host from passing for
+// that line; a PID of 0 or 1 is never taken (a TERM to group 1 would reach every process).
 class PidLine {
  public:
-  // Feeds stderr bytes; returns what belongs to the command. done() turns true once the line is
-  // over (or 64 bytes without a newline proved it is not there).
-  std::string_view consume(std::string_view data) {
-    if (done_) return data;
-    const auto newline = data.find('\n');
-    line_.append(data.substr(0, newline));
-    if (newline == std::string_view::npos && line_.size() < 64) return {};
-    done_ = true;
-    if (line_.rfind(kPidMarker, 0) == 0) {
-      pid_ = line_.substr(kPidMarker.size());
-      if (pid_.empty() || pid_.find_first_not_of("0123456789") != std::string::npos) pid_.clear();
+  explicit PidLine(const std::string& nonce) : marker_(std::string(kPidMarker) + nonce + ":") {}
+
+  // Feeds stderr bytes; returns what belongs to the command (possibly held back from before).
+  std::string consume(std::string_view data) {
+    if (found_) return std::string(data);
+    pending_.append(data);
+    std::string out;
+    while (!found_) {
+      const auto newline = pending_.find('\n');
+      if (newline == std::string::npos) break;
+      const std::string line = pending_.substr(0, newline);
+      if (!mid_line_ && line.rfind(marker_, 0) == 0) {
+        take_pid(line.substr(marker_.size()));
+        found_ = true;
+      } else {
+        out += line + "\n";
+      }
+      mid_line_ = false;
+      pending_.erase(0, newline + 1);
     }
-    return newline == std::string_view::npos ? std::string_view() : data.substr(newline + 1);
+    if (found_ || could_be_marker()) {
+      if (found_) out += std::exchange(pending_, {});
+      return out;
+    }
+    out += std::exchange(pending_, {});  // a partial line that is not the marker: pass it on
+    mid_line_ = true;
+    return out;
   }
+
+  // What is still held back, at the end of the stream.
+  std::string flush() { return std::exchange(pending_, {}); }
+
   [[nodiscard]] const std::string& pid() const { return pid_; }
 
  private:
-  std::string line_;
+  [[nodiscard]] bool could_be_marker() const {
+    if (mid_line_) return false;
+    if (pending_.size() <= marker_.size()) return marker_.compare(0, pending_.size(), pending_) == 0;
+    return pending_.rfind(marker_, 0) == 0 && pending_.size() < marker_.size() + 24;
+  }
+  void take_pid(const std::string& text) {
+    if (text.empty() || text.size() > 10 || text.find_first_not_of("0123456789") != std::string::npos) return;
+    if (std::stoll(text) > 1) pid_ = text;
+  }
+
+  const std::string marker_;
+  std::string pending_;
   std::string pid_;
-  bool done_ = false;
+  bool found_ = false;
+  bool mid_line_ = false;  // the bytes passed on last ended inside a line
 };
+
+// A new random nonce for each command's PID line.
+std::string new_nonce() {
+  static thread_local std::mt19937_64 generator{std::random_device{}()};
+  std::array<char, 17> text{};
+  std::snprintf(text.data(), text.size(), "%016llx", static_cast<unsigned long long>(generator()));
+  return text.data();
+}
 
 // Asks the remote command to stop: `kill -TERM <pid>` on a second channel (the wrapper's
 // `timeout` passes TERM on to the command's process group), falling back to an SSH signal
@@ -126,12 +167,13 @@ void stop_remote_command(ssh_session session, ssh_channel running, const std::st
 class CommandRun {
  public:
   CommandRun(SshConnection& connection, ssh_channel channel, const CommandOptions& options, milliseconds stop_grace,
-             Clock::time_point started)
+             Clock::time_point started, const std::string& nonce)
       : connection_(connection),
         channel_(channel),
         options_(options),
         stop_grace_(stop_grace),
-        deadline_(started + options.deadline) {}
+        deadline_(started + options.deadline),
+        pid_line_(nonce) {}
 
   void drain() {
     while (!(stdout_done_ && stderr_done_)) {
@@ -192,11 +234,15 @@ class CommandRun {
       while (!done) {
         const int n = ssh_channel_read_nonblocking(channel_, buffer_.data(), kReadBuffer, is_stderr);
         if (n > 0) {
-          std::string_view data(buffer_.data(), static_cast<std::size_t>(n));
-          if (is_stderr != 0) data = pid_line_.consume(data);
-          append_capped(output, data, options_.output_cap_bytes);
+          const std::string_view data(buffer_.data(), static_cast<std::size_t>(n));
+          if (is_stderr != 0) {
+            append_capped(output, pid_line_.consume(data), options_.output_cap_bytes);
+          } else {
+            append_capped(output, data, options_.output_cap_bytes);
+          }
           read_something = true;
         } else if (n == SSH_EOF || (n == 0 && ssh_channel_is_eof(channel_) != 0)) {
+          if (is_stderr != 0) append_capped(output, pid_line_.flush(), options_.output_cap_bytes);
           done = true;
           read_something = true;  // state changed: look at the other stream again before waiting
         } else if (n == 0) {
@@ -228,7 +274,7 @@ class CommandRun {
   bool stdout_done_ = false;
   bool stderr_done_ = false;
   bool connection_lost_ = false;
-  PidLine pid_line_;
+  PidLine pid_line_;  // initialised with the nonce the command was wrapped with
   CommandResult result_;
   static constexpr std::uint32_t kReadBuffer = 65536;  // bytes per read
   std::array<char, kReadBuffer> buffer_{};
@@ -254,12 +300,13 @@ bluegreen::Result<CommandResult> run_command(SshConnection& connection, const st
                                              Clock::time_point started) {
   const auto host_deadline =
       std::max(milliseconds(1), duration_cast<milliseconds>(started + options.deadline - Clock::now()));
+  const std::string nonce = new_nonce();
   auto started_channel =
-      start_command(connection, wrap_command(command, options.host_timeout, host_deadline, stop_grace));
+      start_command(connection, wrap_command(command, options.host_timeout, host_deadline, stop_grace, nonce));
   if (!started_channel) return started_channel.error();
   ChannelPtr channel = std::move(started_channel.value());
 
-  CommandRun run(connection, channel.get(), options, stop_grace, started);
+  CommandRun run(connection, channel.get(), options, stop_grace, started, nonce);
   run.drain();
   CommandResult result = run.conclude();
 

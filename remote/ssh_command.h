@@ -15,7 +15,8 @@
 //    and this side sends end of input only once the command ended or was given up on. After a
 //    normal end the watcher does nothing: it only acts while `timeout` (its parent, `$$`) still
 //    runs, and while it lives in the group `$$`, no other process can take that PID.
-//  - The wrapper first prints "bluegreen-mcp-pid:<pid>" on stderr (taken out of the output), so
+//  - The wrapper prints "bluegreen-mcp-pid:<nonce>:<pid>" on stderr (taken out of the output;
+//    lines a login shell prints before it pass through), so
 //    a deadline or stop request sends `kill -TERM <pid>` on a second channel: sshd ignores SSH
 //    "signal" requests in some setups (root logins). Without `timeout` the TERM goes to the whole
 //    process group (sshd makes the login shell a group leader, so <pid> is the group's id).
@@ -33,12 +34,14 @@
 
 namespace bluegreen::remote {
 
-// The command line run_command() sends for `command`: the PID announcement, then with
+// The command line run_command() sends for `command`: the PID announcement
+// ("bluegreen-mcp-pid:<nonce>:<pid>" on stderr; `nonce` is new for each command, so output the
+// login shell prints first, or anything else on the host, cannot pass for it), then with
 // `host_timeout` the watcher and `timeout` (deadline and stop_grace in ms, written in seconds
 // with 3 decimals), else `exec sh -c <command>`. POSIX sh (dash and bash); the command's exit
 // status, or the signal that ended it, is the channel's. Pure function, for tests.
 std::string wrap_command(const std::string& command, bool host_timeout, std::chrono::milliseconds deadline,
-                         std::chrono::milliseconds stop_grace);
+                         std::chrono::milliseconds stop_grace, const std::string& nonce);
 
 // Opens a channel on `connection` (reconnecting once if the session was dead) and starts
 // `command` on it verbatim (no wrapper). Errors: those of SshConnection::open_channel(), or

@@ -778,3 +778,31 @@ TEST_CASE("ServerAliveInterval: a host that goes silent mid-command is given up 
   WARN("gave up after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
   CHECK(took < 20s);  // about 3 s (1 s + 2 keepalives), not the command's 60 s deadline
 }
+
+TEST_CASE("a login shell that prints to stderr first: the deadline still stops the command on the host",
+          "[e2e][ssh][deadline][bashrc]") {
+  // bash reads ~/.bashrc for commands sshd runs; what it prints comes before the wrapper's PID line.
+  // A printed PID line of its own (for PID 1) must not be taken: the stop would TERM every process.
+  const std::filesystem::path bashrc = lab().dir + "/hosts/green/fs/root/.bashrc";
+  REQUIRE_FALSE(std::filesystem::exists(bashrc));
+  std::ofstream(bashrc) << "echo 'bashrc: warning: setlocale: cannot change locale' >&2\n"
+                           "printf 'bluegreen-mcp-pid:1\\n' >&2\nprintf 'no newline at the end' >&2\n";
+  remote::SshExecutor executor(lab_settings());
+  remote::SshExecutor observer(lab_settings());
+  const std::string tag = std::to_string(36000 + ::getpid() % 1000);
+  CommandOptions options = with_deadline(1s);
+  options.host_timeout = false;  // only the stop sent to the announced PID ends it (no `timeout` on the host)
+  const auto result = executor.run(lab().green(), "echo own-stderr >&2; sleep 4" + tag, options);
+  std::filesystem::remove(bashrc);
+  REQUIRE(result.ok());
+  CHECK(result->timed_out);
+  CHECK_THAT(result->err.tail, Catch::Contains("bashrc: warning") && Catch::Contains("own-stderr") &&
+                                   Catch::Contains("bluegreen-mcp-pid:1"));
+  bool gone = false;
+  for (int i = 0; i < 40 && !gone; ++i) {
+    gone = run_ok(observer, lab().green(), "pgrep -f '[s]leep 4" + tag + "'").exit_status == 1;
+    if (!gone) std::this_thread::sleep_for(100ms);
+  }
+  CHECK(gone);
+  if (!gone) run_ok(observer, lab().green(), "pkill -KILL -f '[s]leep 4" + tag + "'");
+}

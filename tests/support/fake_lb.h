@@ -348,6 +348,12 @@ class FakeLb {
     write_clock_files();
   }
 
+  // The `flock -n` question about the lock fails (flock missing, no permission).
+  void fail_lock_question(bool fails) {
+    std::lock_guard lock(mutex_);
+    lock_question_fails_ = fails;
+  }
+
   std::optional<std::string> activity_text() const { return executor_.file(lb_, deployment::activity_path(app_)); }
   void set_activity(const deployment::Activity& activity) {
     executor_.set_file(lb_, deployment::activity_path(app_), activity.to_json().dump() + "\n");
@@ -666,6 +672,7 @@ class FakeLb {
         return ok_with(changed ? std::to_string(*changed) + "\n" : "-\n");
       }
       case Script::kLockHeld: {  // asked only where there is a record, as the script does
+        if (lock_question_fails_) return exit_with(1, "", "flock: /var/lib/bluegreen/shop.lock: Permission denied");
         const bool recorded = executor_.file(lb_, deployment::activity_path(app_)).has_value();
         return exit_with(recorded && *lock_taken_ ? deployment::kLockHeldExit : deployment::kLockFreeExit);
       }
@@ -790,7 +797,8 @@ class FakeLb {
   LbFaults faults_;
   state::Color running_;
   static constexpr std::int64_t kBootTime = 1'790'000'000;
-  std::int64_t lb_now_ = kBootTime + 86'400;     // a day after boot
+  std::int64_t lb_now_ = kBootTime + 86'400;
+  bool lock_question_fails_ = false;             // a day after boot
   std::int64_t worker_started_ = lb_now_ - 600;  // the workers have run for 10 minutes
   int reloads_ = 0;
   int worker_ = 2000;

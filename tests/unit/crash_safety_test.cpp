@@ -276,6 +276,18 @@ TEST_CASE("an interrupted or failed deploy to the standby refuses the switch unl
     CHECK(rig.lb.state()->deploys.back().outcome == "interrupted");
     CHECK_FALSE(rig.lb.activity_text().has_value());
   }
+  SECTION("a deploy record whose lock cannot be asked: may be running or interrupted") {
+    rig.lb.set_activity(deploy_activity(Color::kGreen));
+    rig.lb.fail_lock_question(true);
+    const auto status = deployment::gather_status(rig.services, rig.app);
+    const std::string text = status.to_text(rig.app);
+    CHECK(contains(text, "A DEPLOY RECORD was found"));
+    CHECK(contains(text, "whether it is still running could not be checked"));
+    CHECK(contains(text, "Permission denied"));
+    const auto plan = deployment::plan_switch(rig.services, rig.app, false);
+    REQUIRE_FALSE(plan.ok());
+    CHECK(contains(plan.error().message, "whether it is still running or was interrupted could not be checked"));
+  }
   SECTION("failed") {
     auto recorded = *rig.lb.state();
     state::DeployRecord failed;

@@ -147,36 +147,36 @@ TEST_CASE("the command wrapper parses as POSIX sh, with and without the host-sid
                                     "cd /srv/app && git fetch --prune origin"}) {
     for (const bool host_timeout : {true, false}) {
       INFO(command << " host_timeout " << host_timeout);
-      CHECK(parses(wrap_command(command, host_timeout, 5000ms, 2000ms), scratch));
+      CHECK(parses(wrap_command(command, host_timeout, 5000ms, 2000ms, "n0nce"), scratch));
     }
   }
-  const auto wrapped = wrap_command("sleep 1", true, 5000ms, 2000ms);
-  CHECK_THAT(wrapped, Catch::StartsWith("printf 'bluegreen-mcp-pid:%s\\n' \"$$\" >&2; "));
+  const auto wrapped = wrap_command("sleep 1", true, 5000ms, 2000ms, "n0nce");
+  CHECK_THAT(wrapped, Catch::StartsWith("printf 'bluegreen-mcp-pid:n0nce:%s\\n' \"$$\" >&2; "));
   CHECK_THAT(wrapped, Catch::Contains("exec timeout --signal=TERM --kill-after=2.000 5.000 sh -c 'sleep 1' 3<&-"));
-  CHECK(wrap_command("sleep 1", false, 5000ms, 2000ms) ==
-        "printf 'bluegreen-mcp-pid:%s\\n' \"$$\" >&2; exec sh -c 'sleep 1'");
+  CHECK(wrap_command("sleep 1", false, 5000ms, 2000ms, "n0nce") ==
+        "printf 'bluegreen-mcp-pid:n0nce:%s\\n' \"$$\" >&2; exec sh -c 'sleep 1'");
 }
 
 TEST_CASE("the wrapped command's exit status and output pass through unchanged", "[ssh][wrapper]") {
   Scratch scratch;
   SECTION("an exit status") {
-    WrappedRun run(wrap_command("echo out; echo err >&2; exit 7", true, 5000ms, 1000ms), scratch);
+    WrappedRun run(wrap_command("echo out; echo err >&2; exit 7", true, 5000ms, 1000ms, "n0nce"), scratch);
     const auto status = run.wait(5s);
     REQUIRE(status);
     CHECK(WIFEXITED(*status));
     CHECK(WEXITSTATUS(*status) == 7);
     CHECK(run.out() == "out\n");
-    CHECK(run.err() == "bluegreen-mcp-pid:" + std::to_string(run.pid()) + "\nerr\n");
+    CHECK(run.err() == "bluegreen-mcp-pid:n0nce:" + std::to_string(run.pid()) + "\nerr\n");
   }
   SECTION("the command reads end of input, not the channel") {
-    WrappedRun run(wrap_command("cat; echo read-all", true, 5000ms, 1000ms), scratch);
+    WrappedRun run(wrap_command("cat; echo read-all", true, 5000ms, 1000ms, "n0nce"), scratch);
     const auto status = run.wait(5s);  // stdin stays open: only /dev/null lets cat end
     REQUIRE(status);
     CHECK(WEXITSTATUS(*status) == 0);
     CHECK(run.out() == "read-all\n");
   }
   SECTION("the host-side deadline: 124") {
-    WrappedRun run(wrap_command("sleep 30", true, 300ms, 1000ms), scratch);
+    WrappedRun run(wrap_command("sleep 30", true, 300ms, 1000ms, "n0nce"), scratch);
     const auto status = run.wait(5s);
     REQUIRE(status);
     CHECK(WIFEXITED(*status));
@@ -185,7 +185,7 @@ TEST_CASE("the wrapped command's exit status and output pass through unchanged",
   SECTION("a command that ignores TERM is KILLed after the grace, and the status says it was a signal") {
     const auto pid_file = scratch.dir / "pid";
     WrappedRun run(wrap_command("trap '' TERM; sh -c 'echo $$ > " + pid_file.string() + "; exec sleep 30'", true, 300ms,
-                                500ms),
+                                500ms, "n0nce"),
                    scratch);
     const auto status = run.wait(5s);
     REQUIRE(status);
@@ -199,7 +199,8 @@ TEST_CASE("the wrapped command ends when its channel's stdin ends", "[ssh][wrapp
   Scratch scratch;
   const auto pid_file = scratch.dir / "pid";
   SECTION("it ends on TERM") {
-    WrappedRun run(wrap_command("sh -c 'echo $$ > " + pid_file.string() + "; exec sleep 30'", true, 60000ms, 2000ms),
+    WrappedRun run(wrap_command("sh -c 'echo $$ > " + pid_file.string() + "; exec sleep 30'", true, 60000ms, 2000ms,
+                                "n0nce"),
                    scratch);
     wait_for_file(pid_file);
     const auto closed = std::chrono::steady_clock::now();
@@ -210,7 +211,7 @@ TEST_CASE("the wrapped command ends when its channel's stdin ends", "[ssh][wrapp
   }
   SECTION("it ignores TERM: KILLed after the grace") {
     WrappedRun run(wrap_command("trap '' TERM; sh -c 'echo $$ > " + pid_file.string() + "; exec sleep 30'", true,
-                                60000ms, 500ms),
+                                60000ms, 500ms, "n0nce"),
                    scratch);
     wait_for_file(pid_file);
     run.close_stdin();
@@ -224,7 +225,7 @@ TEST_CASE("after a normal end the watcher leaves what the command started alone"
   const auto pid_file = scratch.dir / "pid";
   // A daemon left in the command's process group (not even setsid), as a careless restart does.
   WrappedRun run(wrap_command("sh -c 'echo $$ > " + pid_file.string() + "; exec sleep 30' </dev/null >/dev/null 2>&1 &",
-                              true, 60000ms, 300ms),
+                              true, 60000ms, 300ms, "n0nce"),
                  scratch);
   const auto status = run.wait(5s);
   REQUIRE(status);
@@ -240,13 +241,14 @@ TEST_CASE("after a normal end the watcher leaves what the command started alone"
 TEST_CASE("a TERM to the announced PID stops the wrapped command (the local stop path)", "[ssh][wrapper]") {
   Scratch scratch;
   const auto pid_file = scratch.dir / "pid";
-  WrappedRun run(wrap_command("sh -c 'echo $$ > " + pid_file.string() + "; exec sleep 30'", true, 60000ms, 1000ms),
+  WrappedRun run(wrap_command("sh -c 'echo $$ > " + pid_file.string() + "; exec sleep 30'", true, 60000ms, 1000ms,
+                              "n0nce"),
                  scratch);
   wait_for_file(pid_file);
   std::this_thread::sleep_for(100ms);  // the marker line is on stderr by now
   const std::string err = run.err();
-  REQUIRE(err.rfind("bluegreen-mcp-pid:", 0) == 0);
-  const auto marker = std::atoi(err.c_str() + std::string("bluegreen-mcp-pid:").size());
+  REQUIRE(err.rfind("bluegreen-mcp-pid:n0nce:", 0) == 0);
+  const auto marker = std::atoi(err.c_str() + std::string("bluegreen-mcp-pid:n0nce:").size());
   REQUIRE(marker == run.pid());
   ::kill(marker, SIGTERM);
   CHECK(run.wait(3s));
