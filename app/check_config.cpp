@@ -1,5 +1,7 @@
 #include "app/check_config.h"
 
+#include "common/text.h"
+
 #include "deployment/frontend_check.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/services.h"
@@ -30,6 +32,24 @@ Row ssh_row(remote::SshExecutor& executor, const std::string& app, const std::st
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
   if (!connected) return {app, role, "ssh", host, false, false, connected.error().message};
+  // A login is not enough: the login shell must run commands (a .bashrc that exits or hangs
+  // breaks every deploy step and, without SFTP, every read).
+  remote::CommandOptions options;
+  options.deadline = std::chrono::seconds(10);
+  options.host_timeout = false;
+  const auto ran = executor.run(host, "true", options);
+  if (!ran || !ran->succeeded()) {
+    const std::string why = !ran ? ran.error().message
+                                 : ran->summary() + (ran->err.tail.empty() ? "" : ": " + trim_trailing(ran->err.tail));
+    return {app,
+            role,
+            "ssh",
+            host,
+            false,
+            false,
+            "login ok, but a command cannot run there (" + why +
+                "): check the login shell's startup files (~/.bashrc) on the host"};
+  }
   const auto& facts = connected.value();
   std::string result = facts.endpoint + " " + facts.route + "; host key in " + facts.known_hosts + "; login by " +
                        facts.auth + " (" + std::to_string(ms) + " ms)";

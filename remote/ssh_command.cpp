@@ -69,9 +69,10 @@ std::string wrap_command(const std::string& command, bool host_timeout, millisec
 namespace {
 
 // Separates the "bluegreen-mcp-pid:<nonce>:<pid>" line the wrapper writes on stderr from the
-// command's own output. Lines before it (a login shell's .bashrc may print warnings) pass through
-// as output; the nonce, new for each command, keeps anything else on the host from passing for
-// that line; a PID of 0 or 1 is never taken (a TERM to group 1 would reach every process).
+// command's own output. What a login shell's .bashrc prints before it (warnings, with or without
+// a final newline) passes through as output; the nonce, new for each command, keeps anything else
+// on the host from passing for the marker; a PID of 0 or 1 is never taken (a TERM to group 1
+// would reach every process).
 class PidLine {
  public:
   explicit PidLine(const std::string& nonce) : marker_(std::string(kPidMarker) + nonce + ":") {}
@@ -81,25 +82,25 @@ class PidLine {
     if (found_) return std::string(data);
     pending_.append(data);
     std::string out;
-    while (!found_) {
-      const auto newline = pending_.find('\n');
-      if (newline == std::string::npos) break;
-      const std::string line = pending_.substr(0, newline);
-      if (!mid_line_ && line.rfind(marker_, 0) == 0) {
-        take_pid(line.substr(marker_.size()));
+    for (auto newline = pending_.find('\n'); newline != std::string::npos; newline = pending_.find('\n')) {
+      const auto at = pending_.find(marker_);
+      if (at != std::string::npos && at < newline) {
+        out += pending_.substr(0, at) + (at > 0 ? "\n" : "");  // a .bashrc line left open ends here
+        take_pid(pending_.substr(at + marker_.size(), newline - at - marker_.size()));
         found_ = true;
-      } else {
-        out += line + "\n";
+        out += pending_.substr(newline + 1);
+        pending_.clear();
+        return out;
       }
-      mid_line_ = false;
+      out += pending_.substr(0, newline + 1);
       pending_.erase(0, newline + 1);
     }
-    if (found_ || could_be_marker()) {
-      if (found_) out += std::exchange(pending_, {});
-      return out;
+    // A long line without its end: pass on all but what could be the start of the marker.
+    const std::size_t keep = marker_.size() + 24;
+    if (pending_.size() > 4096) {
+      out += pending_.substr(0, pending_.size() - keep);
+      pending_.erase(0, pending_.size() - keep);
     }
-    out += std::exchange(pending_, {});  // a partial line that is not the marker: pass it on
-    mid_line_ = true;
     return out;
   }
 
@@ -109,11 +110,6 @@ class PidLine {
   [[nodiscard]] const std::string& pid() const { return pid_; }
 
  private:
-  [[nodiscard]] bool could_be_marker() const {
-    if (mid_line_) return false;
-    if (pending_.size() <= marker_.size()) return marker_.compare(0, pending_.size(), pending_) == 0;
-    return pending_.rfind(marker_, 0) == 0 && pending_.size() < marker_.size() + 24;
-  }
   void take_pid(const std::string& text) {
     if (text.empty() || text.size() > 10 || text.find_first_not_of("0123456789") != std::string::npos) return;
     if (std::stoll(text) > 1) pid_ = text;
@@ -123,7 +119,6 @@ class PidLine {
   std::string pending_;
   std::string pid_;
   bool found_ = false;
-  bool mid_line_ = false;  // the bytes passed on last ended inside a line
 };
 
 // A new random nonce for each command's PID line.

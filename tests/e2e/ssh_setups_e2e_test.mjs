@@ -101,7 +101,8 @@ test("blue and green reached only through the bastion (ProxyJump, Key = value): 
   const mcp = await startClient({ config, launcher });
   try {
     const s = (await mcp.call("get_deployment_status")).structuredContent;
-    assert.equal(s.current.prod.server, "BLUE");
+    // Earlier e2e files may have left either colour live; both hosts answer through the bastion.
+    assert.ok(["BLUE", "GREEN"].includes(s.current.prod.server), JSON.stringify(s.current));
     assert.match(s.current.prod.deployedCommit, /^[0-9a-f]{40}$/, JSON.stringify(s.current.prod));
     assert.match(s.current.standby.deployedCommit, /^[0-9a-f]{40}$/, JSON.stringify(s.current.standby));
     const deploy = await mcp.call("deploy_to_standby", {});
@@ -343,4 +344,17 @@ test("a private key file others may read is refused, as ssh refuses it", async (
   const checked = checkConfig(config);
   assert.equal(checked.code, 1, checked.out);
   assert.ok(checked.out.includes(`key file ${loose} may be read by others, which ssh refuses: chmod 600 ${loose}`), checked.out);
+});
+
+test("a login shell that cannot run commands fails check-config's ssh row, not only later steps", async () => {
+  const bashrc = join(lab.LAB_DIR, "hosts", "green", "fs", "root", ".bashrc");
+  writeFileSync(bashrc, "echo 'bashrc: nvm failed' >&2; exit 3\n");
+  try {
+    const checked = checkConfig(lab.LAB_BLUEGREEN_CONFIG);
+    assert.equal(checked.code, 1, checked.out);
+    assert.match(checked.out, /lab-green +❌ login ok, but a command cannot run there \(exit 3 .*bashrc: nvm failed\)/);
+    assert.match(checked.out, /lab-blue +✅/);
+  } finally {
+    rmSync(bashrc, { force: true });
+  }
 });
