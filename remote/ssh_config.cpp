@@ -142,13 +142,15 @@ struct ParsedDestination {
   std::optional<int> port;
 };
 
-// The port after a host, "" when there is none; nullopt when it is not a valid port.
-std::optional<std::optional<int>> parse_port(const std::string& text) {
-  if (text.empty()) return std::optional<int>{};
+// The port after a host ("" when there is none: no port); false when it is not a valid port.
+bool parse_port(const std::string& text, std::optional<int>& port) {
+  port.reset();
+  if (text.empty()) return true;
   char* end = nullptr;
   const long value = std::strtol(text.c_str(), &end, 10);
-  if (*end != '\0' || value < 1 || value > 65535) return std::nullopt;
-  return std::optional<int>{static_cast<int>(value)};
+  if (*end != '\0' || value < 1 || value > 65535) return false;
+  port = static_cast<int>(value);
+  return true;
 }
 
 // "alias", "user@host", "host:port", "[addr]:port" (how ssh -G prints an address in ProxyJump),
@@ -176,12 +178,10 @@ bluegreen::Result<ParsedDestination> parse_destination(const std::string& destin
     if (port_text.empty()) port_text = "-";
     rest.resize(colon);
   }
-  const auto port = parse_port(port_text);
-  if (!port) {
+  if (!parse_port(port_text, parsed.port)) {
     return Error{"SSH destination \"" + destination + "\": the port must be a number from 1 to 65535",
                  ErrorCode::kInvalidArgument};
   }
-  parsed.port = *port;
   const auto valid_char = [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '.' || c == '-' || c == '_' || c == ':';
   };
