@@ -1,5 +1,7 @@
 #include "haproxy/config_file.h"
 
+#include "haproxy/config_lines.h"
+
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -9,113 +11,14 @@ namespace {
 
 using bluegreen::Error;
 
-// Every keyword that opens a section in HAProxy 2.6, plus the ones later versions added, so a
-// newer config is still split into the right sections.
-constexpr std::array<std::string_view, 19> kSectionKeywords{"global",      "defaults", "frontend",    "backend",
-                                                            "listen",      "userlist", "peers",       "mailers",
-                                                            "resolvers",   "program",  "http-errors", "ring",
-                                                            "log-forward", "cache",    "fcgi-app",    "namespace_list",
-                                                            "crt-store",   "traces",   "acme"};
+using Word = ConfigWord;
+using Line = ConfigLine;
 
-bool is_section_keyword(std::string_view word) {
-  return std::find(kSectionKeywords.begin(), kSectionKeywords.end(), word) != kSectionKeywords.end();
-}
-
-// One word of a line: where it is in the line (raw, quotes included) and what HAProxy reads.
-struct Word {
-  std::size_t begin = 0;
-  std::size_t end = 0;
-  std::string value;
-};
-
-struct Line {
-  std::size_t number = 0;   // 1-based
-  std::size_t offset = 0;   // of the first byte in the whole text
-  std::string_view text;    // without the terminator
-  std::vector<Word> words;  // comment excluded
-};
-
-bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
-
-// Splits one line into words the way HAProxy's parse_line() groups characters: quotes and
-// backslashes bind characters into a word, an unquoted unescaped '#' ends the line.
-std::vector<Word> split_words(std::string_view text) {
-  std::vector<Word> words;
-  // A plain flag rather than std::optional<Word>: GCC 12 at -O2 reports a false
-  // maybe-uninitialized for the optional's string.
-  Word current;
-  bool in_word = false;
-  bool in_single = false;
-  bool in_double = false;
-  auto finish = [&](std::size_t at) {
-    if (in_word) {
-      current.end = at;
-      words.push_back(std::move(current));
-      current = Word{};
-      in_word = false;
-    }
-  };
-  std::size_t i = 0;
-  for (; i < text.size(); ++i) {
-    const char c = text[i];
-    if (!in_single && !in_double) {
-      if (is_blank(c)) {
-        finish(i);
-        continue;
-      }
-      if (c == '#') break;
-    }
-    if (!in_word) {
-      current = Word{i, i, {}};
-      in_word = true;
-    }
-    if (c == '\\' && !in_single && i + 1 < text.size()) {
-      current.value += text[++i];
-    } else if (c == '\'' && !in_double) {
-      in_single = !in_single;
-    } else if (c == '"' && !in_single) {
-      in_double = !in_double;
-    } else {
-      current.value += c;
-    }
-  }
-  finish(i);
-  return words;
-}
-
-std::vector<Line> split_lines(std::string_view text) {
-  std::vector<Line> lines;
-  std::size_t offset = 0;
-  std::size_t number = 1;
-  while (offset < text.size()) {
-    const std::size_t newline = text.find('\n', offset);
-    std::size_t end = newline == std::string_view::npos ? text.size() : newline;
-    std::size_t next = newline == std::string_view::npos ? text.size() : newline + 1;
-    if (end > offset && text[end - 1] == '\r' && newline != std::string_view::npos) --end;
-    Line line;
-    line.number = number++;
-    line.offset = offset;
-    line.text = text.substr(offset, end - offset);
-    line.words = split_words(line.text);
-    lines.push_back(std::move(line));
-    offset = next;
-  }
-  return lines;
-}
+std::vector<Line> split_lines(std::string_view text) { return split_config_lines(text); }
+std::vector<Word> split_words(std::string_view text) { return split_config_words(text); }
 
 std::string word_value(const Line& line, std::size_t index) {
   return index < line.words.size() ? line.words[index].value : std::string{};
-}
-
-// The words from `first` on, as written (quotes kept), joined by single spaces: the
-// whitespace-normalised spelling used to compare conditions.
-std::string raw_words_from(const Line& line, std::size_t first) {
-  std::string joined;
-  for (std::size_t i = first; i < line.words.size(); ++i) {
-    if (!joined.empty()) joined += ' ';
-    joined += line.text.substr(line.words[i].begin, line.words[i].end - line.words[i].begin);
-  }
-  return joined;
 }
 
 std::string normalise_words(std::string_view text) {
