@@ -3,6 +3,7 @@
 #include "common/text.h"
 
 #include "deployment/frontend_check.h"
+#include "deployment/app_routing.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/services.h"
 #include "remote/http_probe.h"
@@ -121,11 +122,20 @@ std::optional<state::Color> lb_rows(remote::SshExecutor& executor, const config:
   const auto store = deployment::store_for(executor, app);
   const auto snapshot = deployment::read_lb_snapshot(executor, app, store);
   const auto& lb = app.load_balancer;
+  std::string files;
+  for (const auto& file : snapshot.config_files) files += (files.empty() ? "" : " ") + file.path;
+  if (!snapshot.config_files.empty()) {
+    rows.push_back({app.name, "lb", "HAProxy files", files, true, !snapshot.config_list.notes.empty(),
+                    "from " + snapshot.config_list.source +
+                        (snapshot.config_list.notes.empty() ? "" : "; " + snapshot.config_list.notes.front())});
+  }
   if (snapshot.live) {
+    std::string entries;
+    for (const auto& entry : snapshot.routes->entry_points) {
+      entries += (entries.empty() ? "" : "\n") + deployment::describe_entry_point(app, *snapshot.routes, entry);
+    }
     rows.push_back({app.name, "lb", "live backend", lb.haproxy_config, true, false,
-                    std::string(state::to_upper_string(*snapshot.live)) + " (line " +
-                        std::to_string(snapshot.selection->line_number) + ": " +
-                        deployment::trim_blanks(snapshot.selection->line) + ")"});
+                    std::string(state::to_upper_string(*snapshot.live)) + ": " + entries});
   } else {
     rows.push_back({app.name, "lb", "live backend", lb.haproxy_config, false, false, snapshot.live_problem});
   }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -82,6 +83,47 @@ class Fields {
     return value;
   }
 
+  // A string or a non-empty list of strings, each checked by `check` (an error message or "").
+  std::optional<std::vector<std::string>> string_list(
+      const std::string& key, const std::function<std::string(const std::string&)>& check) {
+    const json* value = find(key);
+    if (value == nullptr) return std::nullopt;
+    std::vector<std::string> items;
+    if (value->is_string()) {
+      items.push_back(value->get<std::string>());
+    } else if (value->is_array() && !value->empty() &&
+               std::all_of(value->begin(), value->end(), [](const json& item) { return item.is_string(); })) {
+      for (const auto& item : *value) items.push_back(item.get<std::string>());
+    } else {
+      error(key, "must be a string or a non-empty list of strings");
+      return std::nullopt;
+    }
+    bool ok = true;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const std::string where = value->is_array() ? key + "[" + std::to_string(i) + "]" : key;
+      if (auto problem = check(items[i]); !problem.empty()) {
+        error(where, problem);
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return items;
+  }
+
+  std::optional<std::vector<std::string>> path_list(const std::string& key) {
+    return string_list(key, [this, &key](const std::string& item) -> std::string {
+      auto valid = remote::validate_absolute_path(item, path(key));
+      return valid ? "" : valid.error().message.substr(valid.error().message.find(": ") + 2);
+    });
+  }
+
+  std::optional<std::vector<std::string>> url_list(const std::string& key) {
+    return string_list(key, [](const std::string& item) -> std::string {
+      if (item.rfind("http://", 0) == 0 || item.rfind("https://", 0) == 0) return "";
+      return "must be an http:// or https:// URL, got \"" + item + "\"";
+    });
+  }
+
   std::optional<bool> boolean(const std::string& key) {
     const json* value = find(key);
     if (value == nullptr) return std::nullopt;
@@ -150,8 +192,12 @@ void parse_load_balancer(const json& object, const std::string& path, std::vecto
                          const std::string& home, LoadBalancerConfig& lb) {
   Fields f(object, path, errors, home);
   ssh_destination(f, "ssh", lb.ssh);
-  lb.haproxy_config = f.path_value("haproxyConfig", false, false).value_or("/etc/haproxy/haproxy.cfg");
-  lb.section = f.text("section", true).value_or("");
+  if (auto configs = f.path_list("haproxyConfig")) {
+    lb.haproxy_configs = std::move(*configs);
+    lb.haproxy_configs_set = true;
+  }
+  lb.haproxy_config = lb.haproxy_configs.front();
+  lb.section = f.text("section", false).value_or("");
   if (!lb.section.empty()) {
     std::istringstream words(lb.section);
     std::string keyword, name, extra;
@@ -165,8 +211,8 @@ void parse_load_balancer(const json& object, const std::string& path, std::vecto
     f.error("directive", "must be \"default_backend\" or \"use_backend\"");
   }
   lb.condition = f.text("condition", false).value_or("");
-  if (lb.directive == "use_backend" && lb.condition.empty()) {
-    f.error("condition", "is required with use_backend (e.g. \"if is_app\")");
+  if (lb.directive == "default_backend" && !lb.condition.empty()) {
+    f.error("condition", "only applies to use_backend");
   }
   if (const json* backends = f.find("backends")) {
     Fields b(*backends, f.path("backends"), errors, home);
@@ -182,6 +228,13 @@ void parse_load_balancer(const json& object, const std::string& path, std::vecto
   lb.stats_socket = f.path_value("statsSocket", false, false);
   lb.master_socket = f.path_value("masterSocket", false, false);
   lb.verify_url = f.url("verifyUrl", false);
+  if (auto urls = f.url_list("verifyUrls")) {
+    if (lb.verify_url) f.error("verifyUrls", "give verifyUrl or verifyUrls, not both");
+    lb.verify_urls = std::move(*urls);
+  } else if (lb.verify_url) {
+    lb.verify_urls = {*lb.verify_url};
+  }
+  if (!lb.verify_urls.empty()) lb.verify_url = lb.verify_urls.front();
   lb.validate_command = f.text("validateCommand", false).value_or("haproxy -c -f {config}");
   if (lb.validate_command.find("{config}") == std::string::npos) {
     f.error("validateCommand", "must contain {config} (the candidate file to check)");

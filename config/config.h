@@ -47,17 +47,28 @@ struct DeployStep {
 
 struct LoadBalancerConfig {
   std::string ssh;
-  std::string haproxy_config;  // live config path on the LB
-  std::string section;         // "frontend fe_app" (keyword and name)
-  std::string directive;       // "default_backend" or "use_backend"
-  std::string condition;       // for use_backend: "if is_app"
+  // haproxyConfig: the files and directories HAProxy loads (its `-f` arguments, in order; a string
+  // or a list). Where HAProxy's stats socket answers `show env HAPROXY_CFGFILES`, the files it
+  // loaded come from there, and a configured list must agree with them (haproxy_files.h).
+  std::vector<std::string> haproxy_configs{"/etc/haproxy/haproxy.cfg"};
+  bool haproxy_configs_set = false;  // haproxyConfig was given (else the default above)
+  std::string haproxy_config;        // haproxy_configs.front(), for messages
+  // Optional, from the time one line was switched: when `section` is set, the app's routes must
+  // include that section's `directive` line (with `condition` for use_backend), else nothing is
+  // switched. Every route of the app is switched either way (haproxy/routes.h).
+  std::string section;    // "frontend fe_app" (keyword and name), or ""
+  std::string directive;  // "default_backend" or "use_backend"
+  std::string condition;  // for use_backend: "if is_app", or "" (unconditional)
   std::string blue_backend;
   std::string green_backend;
   std::string validate_command;  // {config} = candidate path (quoted)
   std::string reload_command;
   std::optional<std::string> stats_socket;   // admin socket: HAProxy's own view of the servers
   std::optional<std::string> master_socket;  // master CLI: reload verification (show proc)
-  std::optional<std::string> verify_url;     // URL through the frontend whose JSON names the colour
+  // URLs through the frontends whose JSON names the colour (verifyUrls, or one verifyUrl): every one
+  // must answer from the new colour after a switch. verify_url is the first, when any.
+  std::vector<std::string> verify_urls;
+  std::optional<std::string> verify_url;
   std::string state_file;
   std::string lock_file;  // default: state_file + ".lock"
   std::string audit_log;  // default: <state dir>/audit.log

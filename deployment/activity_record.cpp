@@ -23,6 +23,7 @@ json Activity::to_json() const {
     j["generation"] = generation;
     j["reloadsBefore"] = reloads_before ? json(*reloads_before) : json(nullptr);
     j["masterPid"] = master_pid;
+    if (!config_file.empty()) j["configFile"] = config_file;
   } else {
     j["color"] = state::to_string(color);
     j["ref"] = ref;
@@ -56,6 +57,10 @@ std::string string_field(const json& j, const char* name) {
 }
 
 }  // namespace
+
+std::string switched_config_file(const config::AppConfig& app, const Activity& activity) {
+  return activity.config_file.empty() ? app.load_balancer.haproxy_config : activity.config_file;
+}
 
 bluegreen::Result<Activity> parse_activity(const std::string& text) {
   const auto j = json::parse(text, nullptr, false);
@@ -94,6 +99,9 @@ bluegreen::Result<Activity> parse_activity(const std::string& text) {
   }
   if (const auto master = j.find("masterPid"); master != j.end() && master->is_number_integer()) {
     activity.master_pid = master->get<int>();
+  }
+  if (const auto file = j.find("configFile"); file != j.end() && file->is_string()) {
+    activity.config_file = file->get<std::string>();
   }
   return activity;
 }

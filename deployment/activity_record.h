@@ -41,6 +41,9 @@ struct Activity {
   std::uint64_t generation = 0;       // a switch: the state file's generation it started from
   std::optional<int> reloads_before;  // a switch: HAProxy's reload counter before its reload
   int master_pid = 0;                 // a switch: the pid of HAProxy's master then (0: not known)
+  // A switch: the HAProxy configuration file it changes (its backup is beside it); empty in records
+  // written before there could be several files: loadBalancer.haproxyConfig's first.
+  std::string config_file;
   // The record of an interrupted operation that this one replaced (its JSON text), kept so it is
   // not lost: a switch that finds an interrupted deploy's record carries it until the state
   // file records that deploy.
@@ -50,6 +53,10 @@ struct Activity {
   // One line for people: "switch BLUE → GREEN by claude-code since 2026-...; at step 3/6: ...".
   [[nodiscard]] std::string describe() const;
 };
+
+// The HAProxy configuration file a switch's record says it changes: Activity::config_file, or for
+// older records loadBalancer.haproxyConfig's first file.
+std::string switched_config_file(const config::AppConfig& app, const Activity& activity);
 
 // Parses a record as written by Activity::to_json(). Error (kFailed) naming what is wrong.
 bluegreen::Result<Activity> parse_activity(const std::string& text);

@@ -14,37 +14,48 @@ namespace {
 // What to do when the live config is a link (e.g. /etc/haproxy/haproxy.cfg -> a file a
 // configuration manager owns): a switch would replace the link with a regular file (rename) or
 // write through it behind its manager's back, so it refuses.
-std::string live_link_advice(const config::AppConfig& app) {
+std::string live_link_advice(const config::AppConfig& app, const std::string& file) {
   return "A switch replaces the live HAProxy config by renaming a new file over it, which would turn the link into "
-         "a regular file, and it never writes through a link, so the switch stopped before any change. Set "
-         "loadBalancer.haproxyConfig in the bluegreen-mcp config of app " +
-         app.name + " to the file the link points to (readlink -f " + app.load_balancer.haproxy_config +
-         "), or replace the link with a regular file, then request a new plan.";
+         "a regular file, and it never writes through a link, so the switch stopped before any change. Make " +
+         file + " a regular file (or start HAProxy with -f on the file the link points to: readlink -f " + file +
+         ", and list that in loadBalancer.haproxyConfig of app " + app.name + "), then request a new plan.";
 }
 
 // `set -e`, the file variables every script uses, the file-safety helpers, and the symlink checks
 // of the live config, the backup and (`with_candidate`) the candidate.
-std::string prologue(const config::AppConfig& app, bool with_candidate) {
-  return "set -e; cfg=" + shell_quote(app.load_balancer.haproxy_config) + "; cand=" + shell_quote(candidate_path(app)) +
-         "; backup=" + shell_quote(backup_path(app)) + "; " + state::file_safety_shell_functions() +
-         "bg_no_symlink \"$cfg\" " + shell_quote(live_link_advice(app)) + "; bg_no_symlink \"$backup\"; " +
+std::string prologue(const config::AppConfig& app, const std::string& file, bool with_candidate) {
+  return "set -e; cfg=" + shell_quote(file) + "; cand=" + shell_quote(candidate_path(file)) +
+         "; backup=" + shell_quote(backup_path(file)) + "; " + state::file_safety_shell_functions() +
+         "bg_no_symlink \"$cfg\" " + shell_quote(live_link_advice(app, file)) + "; bg_no_symlink \"$backup\"; " +
          (with_candidate ? "bg_no_symlink \"$cand\"; " : "");
 }
 
 }  // namespace
 
-std::string candidate_path(const config::AppConfig& app) {
-  return app.load_balancer.haproxy_config + ".bluegreen-candidate";
+std::string candidate_path(const std::string& file) { return file + ".bluegreen-candidate"; }
+std::string backup_path(const std::string& file) { return file + ".bluegreen-backup"; }
+std::string candidate_path(const config::AppConfig& app) { return candidate_path(app.load_balancer.haproxy_config); }
+std::string backup_path(const config::AppConfig& app) { return backup_path(app.load_balancer.haproxy_config); }
+
+std::string validate_command_for(const config::AppConfig& app, const std::vector<std::string>& files,
+                                 const std::string& changed, const std::string& candidate) {
+  std::string command = app.load_balancer.validate_command;
+  std::string all;
+  for (const auto& file : files) all += std::string(all.empty() ? "" : " ") + "-f " + shell_quote(file == changed ? candidate : file);
+  if (files.empty()) all = "-f " + shell_quote(candidate);
+  for (auto at = command.find("-f {config}"); at != std::string::npos; at = command.find("-f {config}", at + all.size())) {
+    command.replace(at, std::string("-f {config}").size(), all);
+  }
+  auto placeholders = lb_placeholders(app);
+  placeholders["config"] = candidate;
+  return remote::substitute_placeholders(command, placeholders);
 }
 
-std::string backup_path(const config::AppConfig& app) { return app.load_balancer.haproxy_config + ".bluegreen-backup"; }
-
-std::string validate_candidate_script(const config::AppConfig& app, const std::string& candidate_text) {
-  auto placeholders = lb_placeholders(app);
-  placeholders["config"] = candidate_path(app);
-  const std::string validate = remote::substitute_placeholders(app.load_balancer.validate_command, placeholders);
+std::string validate_candidate_script(const config::AppConfig& app, const std::string& file,
+                                      const std::vector<std::string>& files, const std::string& candidate_text) {
+  const std::string validate = validate_command_for(app, files, file, candidate_path(file));
   // Runs first in a switch, under the lock: temp files of earlier, interrupted switches are stale.
-  return prologue(app, true) +
+  return prologue(app, file, true) +
          "rm -f -- \"$cand\".tmp.* \"$backup\".tmp.* \"$cfg\".bluegreen-restore \"$cfg\".bluegreen-restore.* "
          "2>/dev/null || :; c=$(bg_new_temp \"$cand.tmp\"); trap 'rm -f -- \"$c\"' EXIT; printf '%s' " +
          shell_quote(bluegreen::base64_encode(candidate_text)) +
@@ -53,24 +64,23 @@ std::string validate_candidate_script(const config::AppConfig& app, const std::s
          "; fi";
 }
 
-std::string swap_config_script(const config::AppConfig& app, const std::string& expected_live_text) {
-  return prologue(app, true) + "if ! printf '%s' " + shell_quote(bluegreen::base64_encode(expected_live_text)) +
+std::string swap_config_script(const config::AppConfig& app, const std::string& file,
+                               const std::string& expected_live_text) {
+  return prologue(app, file, true) + "if ! printf '%s' " + shell_quote(bluegreen::base64_encode(expected_live_text)) +
          " | base64 -d | cmp -s - \"$cfg\"; then rm -f \"$cand\"; exit " + std::to_string(kLiveConfigChangedExit) +
          "; fi; b=$(bg_new_temp \"$backup.tmp\"); trap 'rm -f -- \"$b\"' EXIT; cp -p -- \"$cfg\" \"$b\"; "
          "sync \"$b\"; cmp -s -- \"$cfg\" \"$b\"; [ -s \"$b\" ]; mv -f -- \"$b\" \"$backup\"; trap - EXIT; "
          "mv -f \"$cand\" \"$cfg\"; sync \"$cfg\"";
 }
 
-std::string restore_config_script(const config::AppConfig& app) {
-  return prologue(app, false) +
+std::string restore_config_script(const config::AppConfig& app, const std::string& file) {
+  return prologue(app, file, false) +
          "if [ ! -s \"$backup\" ]; then printf 'REFUSED: the backup %s is missing or empty, so it was not restored; "
          "the live config is unchanged.\\n' \"$backup\" >&2; exit 1; fi; r=$(bg_new_temp \"$cfg.bluegreen-restore\"); "
          "trap 'rm -f -- \"$r\"' EXIT; cp -p -- \"$backup\" \"$r\"; touch -- \"$r\"; sync \"$r\"; "
          "cmp -s -- \"$backup\" \"$r\"; mv -f -- \"$r\" \"$cfg\"; trap - EXIT; sync \"$cfg\"";
 }
 
-std::string remove_candidate_script(const config::AppConfig& app) {
-  return "rm -f " + shell_quote(candidate_path(app));
-}
+std::string remove_candidate_script(const std::string& file) { return "rm -f " + shell_quote(candidate_path(file)); }
 
 }  // namespace bluegreen::deployment

@@ -2,7 +2,8 @@
 // The shell scripts a traffic switch runs on the load balancer, built in one place so each can be
 // unit-tested and checked with `sh -n` (tests/unit/lb_scripts_test.cpp).
 //
-// Files beside the live config (all on the LB, same directory, so `mv` is an atomic rename):
+// Files beside the live config file a switch changes (all on the LB, same directory, so `mv` is an
+// atomic rename):
 //   <config>.bluegreen-candidate  the rewritten config, validated before it replaces the live one
 //   <config>.bluegreen-backup     the config as it was before the last swap (restore copies it back)
 //   <config>.bluegreen-restore.*  a short-lived copy of the backup, renamed over the live config
@@ -24,6 +25,7 @@
 #include "config/config.h"
 
 #include <string>
+#include <vector>
 
 namespace bluegreen::deployment {
 
@@ -32,8 +34,20 @@ namespace bluegreen::deployment {
 inline constexpr int kCandidateInvalidExit = 10;   // the validate command rejected the candidate
 inline constexpr int kLiveConfigChangedExit = 11;  // the live config is not what the plan was made from
 
+// Beside `file` (one file of HAProxy's configuration: the one a switch changes). Their names do
+// not end in ".cfg", so HAProxy never loads them from a `-f` directory.
+std::string candidate_path(const std::string& file);
+std::string backup_path(const std::string& file);
+// Beside loadBalancer.haproxyConfig's first file.
 std::string candidate_path(const config::AppConfig& app);
 std::string backup_path(const config::AppConfig& app);
+
+// The app's validateCommand for the effective configuration `files` (load order) with `changed`
+// read from `candidate` instead: `-f {config}` becomes one `-f FILE` per file (each quoted), so
+// `haproxy -c` sees everything HAProxy loads; any other {config} is `candidate`. With no
+// `files`, `-f {config}` is `-f candidate`.
+std::string validate_command_for(const config::AppConfig& app, const std::vector<std::string>& files,
+                                 const std::string& changed, const std::string& candidate);
 
 // Writes `candidate_text` to the candidate path (temp file, rename) and runs the app's validate
 // command on it (`haproxy -c -f {config}`). It runs first in a switch, under the lock, so it also
@@ -42,7 +56,10 @@ std::string backup_path(const config::AppConfig& app);
 // the validator's output is printed on stdout and the candidate removed. Exit
 // state::kSymlinkRefusedExit: a file is a link (nothing written). Other: the candidate could not
 // be written (no partial candidate is left; an older one may be).
-std::string validate_candidate_script(const config::AppConfig& app, const std::string& candidate_text);
+// `file` is the configuration file the switch changes; `files` the effective configuration it is
+// one of (validated together: validate_command_for).
+std::string validate_candidate_script(const config::AppConfig& app, const std::string& file,
+                                      const std::vector<std::string>& files, const std::string& candidate_text);
 
 // Replaces the live config with the validated candidate, atomically (rename), after copying the
 // live file to the backup path (both fsynced), but only while the live file still holds exactly
@@ -50,16 +67,17 @@ std::string validate_candidate_script(const config::AppConfig& app, const std::s
 // backup is written to a temp file, fsynced, compared with the live file (so it is never empty
 // or partial, e.g. on a full disk) and only then renamed over the previous backup; if that fails
 // the live config is not touched. Exit state::kSymlinkRefusedExit: a file is a link.
-std::string swap_config_script(const config::AppConfig& app, const std::string& expected_live_text);
+std::string swap_config_script(const config::AppConfig& app, const std::string& file,
+                               const std::string& expected_live_text);
 
 // Puts the backup back over the live config atomically (copy beside it, compare, then rename) and
 // fsyncs it. The restored file keeps the backup's mode and owner but gets the current time as its
 // modification time, so until HAProxy reloads it, it counts as a file HAProxy has not loaded
 // (live_confirmation.h). Refuses a missing or empty backup and a backup or live config that is a link. Exit 0:
 // restored; other: the live config is unchanged.
-std::string restore_config_script(const config::AppConfig& app);
+std::string restore_config_script(const config::AppConfig& app, const std::string& file);
 
 // Removes a leftover candidate (never read by HAProxy; best effort).
-std::string remove_candidate_script(const config::AppConfig& app);
+std::string remove_candidate_script(const std::string& file);
 
 }  // namespace bluegreen::deployment

@@ -1,6 +1,7 @@
 #include "deployment/lb_snapshot.h"
 
 #include "common/text.h"
+#include "deployment/app_routing.h"
 #include "deployment/live_confirmation.h"
 
 #include "remote/shell_command.h"
@@ -200,34 +201,52 @@ void find_whether_running(remote::Executor& executor, const config::AppConfig& a
   }
 }
 
+// The app's HAProxy files as read (all of them, or live_problem says which could not be), and
+// what they say about its routing.
+void read_routing(const config::AppConfig& app, const std::map<std::string, remote::FileRead>& files,
+                  LbSnapshot& snapshot) {
+  const auto& lb = app.load_balancer;
+  if (!snapshot.config_list.problem.empty()) {
+    snapshot.live_problem = "cannot tell which files HAProxy loads on " + lb.ssh + ": " + snapshot.config_list.problem;
+    return;
+  }
+  const auto take = [&](const std::string& path) -> const remote::FileRead* {
+    const auto& file = files.at(path);
+    if (file.missing || !file.problem.empty()) {
+      snapshot.live_problem = "cannot read the HAProxy file " + path + " on " + lb.ssh + ": " +
+                              (file.missing ? std::string("No such file or directory") : trimmed(file.problem));
+      return nullptr;
+    }
+    if (file.modified_epoch_s && (!snapshot.config_modified_s || *file.modified_epoch_s > *snapshot.config_modified_s)) {
+      snapshot.config_modified_s = file.modified_epoch_s;
+      snapshot.config_modified_path = path;
+    }
+    return &file;
+  };
+  for (const auto& path : snapshot.config_list.paths) {
+    const auto* file = take(path);
+    if (file == nullptr) return;
+    snapshot.config_files.push_back(haproxy::ConfigFile{path, file->content});
+  }
+  for (const auto& lookup : haproxy::find_routes(snapshot.config_files, {}).map_lookups) {
+    if (files.count(lookup.map) == 0 || snapshot.map_texts.count(lookup.map) != 0) continue;
+    const auto* map = take(lookup.map);
+    if (map == nullptr) return;
+    snapshot.map_texts[lookup.map] = map->content;
+  }
+  interpret_routing(app, snapshot);
+}
+
 // Interprets what was read for one app.
 LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& store, bool with_processes,
-                     const std::map<std::string, remote::FileRead>& files, std::map<std::string, SocketRead>& sockets) {
+                     const std::map<std::string, remote::FileRead>& files, std::map<std::string, SocketRead>& sockets,
+                     ConfigFileList config_list) {
   const auto& lb = app.load_balancer;
   LbSnapshot snapshot;
+  snapshot.config_list = std::move(config_list);
 
   // HAProxy's routing: the truth.
-  if (const auto& config = files.at(lb.haproxy_config); config.missing || !config.problem.empty()) {
-    snapshot.live_problem = "cannot read the HAProxy config " + lb.haproxy_config + " on " + lb.ssh + ": " +
-                            (config.missing ? std::string("No such file or directory") : trimmed(config.problem));
-  } else {
-    snapshot.haproxy_text = config.content;
-    auto selection = haproxy::find_live_backend(config.content, selector_of(app));
-    if (!selection) {
-      snapshot.live_problem =
-          "cannot tell which colour is live from " + lb.haproxy_config + ": " + selection.error().message;
-    } else {
-      snapshot.selection = selection.value();
-      snapshot.selected = color_of_backend(app, selection->backend);
-      snapshot.config_modified_s = config.modified_epoch_s;
-      if (!snapshot.selected) {
-        snapshot.live_problem = "HAProxy routes to backend \"" + selection->backend + "\" (line " +
-                                std::to_string(selection->line_number) + "), which is neither the blue backend \"" +
-                                lb.blue_backend + "\" nor the green backend \"" + lb.green_backend +
-                                "\" configured for app " + app.name;
-      }
-    }
-  }
+  read_routing(app, files, snapshot);
 
   // The state file: the record.
   const auto& state_file = files.at(lb.state_file);
@@ -289,18 +308,22 @@ struct LbReads {
   std::chrono::milliseconds timeout{0};
 };
 
-LbReads plan_reads(const std::vector<const config::AppConfig*>& apps, const SnapshotOptions& options) {
+LbReads plan_reads(const std::vector<const config::AppConfig*>& apps, const SnapshotOptions& options,
+                   const std::vector<ConfigFileList>& lists) {
   LbReads reads;
   const auto add = [&](std::vector<std::string>& into, const std::string& path) {
     if (std::find(into.begin(), into.end(), path) == into.end()) into.push_back(path);
   };
   reads.timeout = apps.front()->load_balancer.command_timeout;
-  for (const auto* app : apps) {
+  for (std::size_t i = 0; i < apps.size(); ++i) {
+    const auto* app = apps[i];
     const auto& lb = app->load_balancer;
-    add(reads.paths, lb.haproxy_config);
+    for (const auto& path : lists[i].paths) {
+      add(reads.paths, path);
+      add(reads.configs, path);
+    }
     add(reads.paths, lb.state_file);
     add(reads.paths, activity_path(*app));
-    add(reads.configs, lb.haproxy_config);
     if (!options.lock_is_ours) add(reads.lock_questions, lock_held_script(*app));
     if (lb.stats_socket) reads.queries.emplace("stats:" + *lb.stats_socket, std::pair(*lb.stats_socket, "show stat"));
     if (lb.master_socket && options.with_processes) {
@@ -344,6 +367,68 @@ std::map<std::string, std::int64_t> change_times_of(remote::Executor& executor, 
   return times;
 }
 
+// The effective configuration's files of each app (apps with the same haproxyConfig and stats
+// socket share one list).
+std::vector<ConfigFileList> config_lists(remote::Executor& executor, const std::vector<const config::AppConfig*>& apps) {
+  std::map<std::pair<std::vector<std::string>, std::string>, ConfigFileList> known;
+  std::vector<ConfigFileList> lists;
+  for (const auto* app : apps) {
+    const auto& lb = app->load_balancer;
+    const auto key = std::pair(lb.haproxy_configs, lb.stats_socket.value_or(""));
+    auto found = known.find(key);
+    if (found == known.end()) found = known.emplace(key, list_config_files(executor, *app)).first;
+    lists.push_back(found->second);
+  }
+  return lists;
+}
+
+// Reads the map files the apps' configs look backends up in (a second read, only where there are
+// map lookups) into `files`, and adds them to the files whose change times count. Returns why the
+// LB could not be read, or "".
+std::string read_maps(remote::Executor& executor, const std::string& host, const std::vector<ConfigFileList>& lists,
+                      LbReads& reads, std::map<std::string, remote::FileRead>& files) {
+  std::vector<std::string> maps;
+  for (const auto& list : lists) {
+    std::vector<haproxy::ConfigFile> configs;
+    for (const auto& path : list.paths) {
+      if (const auto& file = files.at(path); !file.missing && file.problem.empty()) {
+        configs.push_back({path, file.content});
+      }
+    }
+    for (const auto& lookup : haproxy::find_routes(configs, {}).map_lookups) {
+      if (files.count(lookup.map) == 0 && std::find(maps.begin(), maps.end(), lookup.map) == maps.end()) {
+        maps.push_back(lookup.map);
+      }
+    }
+  }
+  if (maps.empty()) return "";
+  remote::CommandOptions options;
+  options.deadline = reads.timeout;
+  options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
+  auto read = executor.read_files(host, maps, options);
+  if (!read) return read.error().message;
+  if (read->size() != maps.size()) return "reading the map files on " + host + " returned too few results";
+  for (std::size_t i = 0; i < maps.size(); ++i) {
+    files.emplace(maps[i], std::move(read.value()[i]));
+    reads.configs.push_back(maps[i]);
+  }
+  return "";
+}
+
+// The latest status-change time of the snapshot's HAProxy files counts as their change too.
+void apply_change_times(const std::map<std::string, std::int64_t>& change_times, LbSnapshot& snapshot) {
+  if (!snapshot.config_modified_s) return;
+  const auto consider = [&](const std::string& path) {
+    const auto ctime = change_times.find(path);
+    if (ctime != change_times.end() && ctime->second > *snapshot.config_modified_s) {
+      snapshot.config_modified_s = ctime->second;
+      snapshot.config_modified_path = path;
+    }
+  };
+  for (const auto& file : snapshot.config_files) consider(file.path);
+  for (const auto& [path, text] : snapshot.map_texts) consider(path);
+}
+
 std::vector<LbSnapshot> unreachable_snapshots(std::size_t count, const std::string& why) {
   std::vector<LbSnapshot> snapshots(count);
   for (auto& snapshot : snapshots) {
@@ -361,7 +446,8 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
                                           SnapshotOptions options) {
   if (apps.empty()) return {};
   const auto& first = apps.front()->load_balancer;
-  const auto reads = plan_reads(apps, options);
+  const auto lists = config_lists(executor, apps);
+  auto reads = plan_reads(apps, options, lists);
 
   // Over SSH without starting anything on the LB for the files (SFTP) and the sockets (forwarded
   // by sshd; the executor falls back to cat and socat where the LB's sshd does not allow that).
@@ -386,6 +472,9 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
   for (std::size_t i = 0; piggyback.ran && i < reads.lock_questions.size(); ++i) {
     lock_answers.emplace(reads.lock_questions[i], std::move(piggyback.results[i]));
   }
+  if (auto maps = read_maps(executor, first.ssh, lists, reads, files); !maps.empty()) {
+    return unreachable_snapshots(apps.size(), maps);
+  }
   const auto change_times = change_times_of(executor, first.ssh, reads, files, options.change_times);
 
   std::map<std::string, SocketRead> sockets;
@@ -396,11 +485,8 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
 
   std::vector<LbSnapshot> snapshots;
   for (std::size_t i = 0; i < apps.size(); ++i) {
-    auto snapshot = interpret(*apps[i], *stores[i], options.with_processes, files, sockets);
-    if (const auto ctime = change_times.find(apps[i]->load_balancer.haproxy_config);
-        ctime != change_times.end() && snapshot.config_modified_s) {
-      snapshot.config_modified_s = std::max(*snapshot.config_modified_s, ctime->second);
-    }
+    auto snapshot = interpret(*apps[i], *stores[i], options.with_processes, files, sockets, lists[i]);
+    apply_change_times(change_times, snapshot);
     find_whether_running(executor, *apps[i], options, lock_answers, snapshot);
     confirm_live(*apps[i], snapshot);
     snapshots.push_back(std::move(snapshot));

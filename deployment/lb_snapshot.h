@@ -15,8 +15,10 @@
 #include "config/config.h"
 #include "deployment/activity_record.h"
 #include "deployment/change_time_cache.h"
+#include "deployment/haproxy_files.h"
 #include "deployment/own_activities.h"
 #include "haproxy/config_file.h"
+#include "haproxy/routes.h"
 #include "haproxy/runtime_api.h"
 #include "remote/executor.h"
 #include "state/state_store.h"
@@ -33,19 +35,26 @@ enum class StateFileStatus { kOk, kMissing, kCorrupt, kUnreadable };
 struct LbSnapshot {
   std::string unreachable;  // non-empty: the LB could not be reached; nothing else is known
 
-  std::optional<std::string> haproxy_text;
-  std::optional<haproxy::LiveSelection> selection;
-  std::optional<state::Color> selected;  // what the config file selects
+  // HAProxy's effective configuration (deployment/haproxy_files.h): its files, in load order, and
+  // the map files its map lookups name; empty when they could not all be read (live_problem says
+  // why).
+  ConfigFileList config_list;
+  std::vector<haproxy::ConfigFile> config_files;
+  std::map<std::string, std::string> map_texts;
+  // Every entry point and route of the app in them (deployment/app_routing.h), once read.
+  std::optional<haproxy::AppRoutes> routes;
+  std::optional<state::Color> selected;  // the one colour every route selects
   // What HAProxy routes to: `selected`, once nothing says the running HAProxy may not run that
   // file (deployment/live_confirmation.h).
   std::optional<state::Color> live;
   std::string live_problem;  // why `live` is empty
 
-  // For telling whether the running HAProxy loaded the file: when the file last changed (the later
-  // of its modification time and its status-change time, which cp -p or touch -d cannot set back),
+  // For telling whether the running HAProxy loaded the files: when one last changed (the latest of
+  // their modification times and status-change times, which cp -p or touch -d cannot set back),
   // and the LB's clock (boot time from /proc/stat, seconds since boot from /proc/uptime), all in
   // seconds since the epoch or since boot, by the LB's own clock.
   std::optional<std::int64_t> config_modified_s;
+  std::string config_modified_path;  // the file that changed last
   std::optional<std::int64_t> boot_time_s;
   std::optional<double> uptime_s;
   std::string clock_problem;  // why the LB's clock could not be read

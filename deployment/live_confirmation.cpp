@@ -46,7 +46,8 @@ std::string interrupted_switch_text(const config::AppConfig& app, const LbSnapsh
   const std::string from = upper(activity.from);
   std::string by_hand = "on " + lb.ssh + ": ";
   if (snapshot.selected == activity.color) {
-    by_hand += "cp -p " + backup_path(app) + " " + lb.haproxy_config + " (only if that backup selects " + from + "), ";
+    const std::string file = switched_config_file(app, activity);
+    by_hand += "cp -p " + backup_path(file) + " " + file + " (only if that backup selects " + from + "), ";
   }
   by_hand += lb_reload_command(app) + ", then rm -f " + activity_path(app);
   return "AN INTERRUPTED SWITCH was found: " + activity.describe() +
@@ -61,12 +62,15 @@ std::string interrupted_switch_text(const config::AppConfig& app, const LbSnapsh
 std::string not_loaded_text(const config::AppConfig& app, const LbSnapshot& snapshot, std::int64_t started) {
   const auto& lb = app.load_balancer;
   const std::string selects = snapshot.selected ? upper(*snapshot.selected) : "an unknown backend";
-  return "HAProxy has not loaded its config file: " + lb.haproxy_config + " was changed at " +
+  std::vector<std::string> files;
+  for (const auto& file : snapshot.config_files) files.push_back(file.path);
+  const std::string changed = snapshot.config_modified_path.empty() ? lb.haproxy_config : snapshot.config_modified_path;
+  return "HAProxy has not loaded its configuration: " + changed + " was changed at " +
          utc_text(*snapshot.config_modified_s) + ", after the running HAProxy workers started (" + utc_text(started) +
          "). The file selects " + selects +
          ", but HAProxy still runs the version it loaded before, so users may be on either colour. Deploys and "
          "switches are refused until this is resolved. If the file is what should run: on " +
-         lb.ssh + ", check it (" + remote::substitute_placeholders(lb.validate_command, lb_placeholders(app)) +
+         lb.ssh + ", check it (" + validate_command_for(app, files, "", lb.haproxy_config) +
          ") and reload HAProxy (" + lb_reload_command(app) +
          "). If not: put back the version HAProxy runs (as it was before this change), then reload. Then check "
          "get_deployment_status";

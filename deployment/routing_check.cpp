@@ -1,6 +1,8 @@
 #include "deployment/routing_check.h"
 
+#include "deployment/config_change.h"
 #include "deployment/frontend_check.h"
+#include "deployment/haproxy_files.h"
 #include "deployment/lb_snapshot.h"
 
 #include <algorithm>
@@ -53,25 +55,40 @@ Finding wait_for_reload(Services& services, const config::AppConfig& app, std::o
   return {false, false, "HAProxy did not report a completed reload (" + last + ")"};
 }
 
-Finding config_file_selects(Services& services, const config::AppConfig& app, state::Color expected) {
-  const auto& lb = app.load_balancer;
-  const auto config = read_live_config(services, app);
-  if (!config) return {false, false, "cannot re-read " + lb.haproxy_config + ": " + config.error().message};
-  auto selection = haproxy::find_live_backend(*config, selector_of(app));
-  if (!selection || color_of_backend(app, selection->backend) != expected) {
-    return {false, false,
-            lb.haproxy_config + " does not select the " + state::to_upper_string(expected) +
-                " backend after the switch"};
+Finding config_file_selects(Services& services, const config::AppConfig& app, const RoutingExpectation& expected) {
+  auto paths = expected.files;
+  if (paths.empty()) {
+    auto list = list_config_files(services.executor, app);
+    if (!list.problem.empty()) return {false, false, "cannot tell which files HAProxy loads: " + list.problem};
+    paths = std::move(list.paths);
   }
-  return {true, false,
-          lb.haproxy_config + " line " + std::to_string(selection->line_number) + ": " + trim_blanks(selection->line)};
+  remote::CommandOptions options;
+  options.deadline = app.load_balancer.command_timeout;
+  options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
+  auto read = services.executor.read_files(app.load_balancer.ssh, paths, options);
+  if (!read || read->size() != paths.size()) {
+    return {false, false, "cannot re-read HAProxy's configuration: " + (read ? "too few results" : read.error().message)};
+  }
+  std::vector<haproxy::ConfigFile> files;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    const auto& file = (*read)[i];
+    if (file.missing || !file.problem.empty()) {
+      return {false, false, "cannot re-read " + paths[i] + ": " + (file.missing ? "No such file or directory" : file.problem)};
+    }
+    files.push_back({paths[i], file.content});
+  }
+  if (const auto wrong = routing_mismatch(app, files, {}, expected.color); !wrong.empty()) {
+    return {false, false,
+            "HAProxy's configuration does not route app " + app.name + " to " + state::to_upper_string(expected.color) +
+                " after the switch: " + wrong};
+  }
+  return {true, false, "every route of the app selects " + state::to_upper_string(expected.color)};
 }
 
 // Three answers in a row from `expected` through the frontend. New connections reach the new
 // workers within milliseconds of a reload; a few seconds is generous.
-Finding frontend_serves(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
-                        const std::stop_token& stop) {
-  const auto& url = *app.load_balancer.verify_url;
+Finding frontend_serves(Services& services, const config::AppConfig& app, const std::string& url,
+                        const RoutingExpectation& expected, const std::stop_token& stop) {
   const auto deadline = services.time.now() + (expected.frontend_advisory ? milliseconds(2000) : milliseconds(5000));
   int streak = 0;
   remote::HealthReport last;
@@ -108,12 +125,12 @@ Finding frontend_serves(Services& services, const config::AppConfig& app, const 
 
 }  // namespace
 
-bluegreen::Result<std::string> read_live_config(Services& services, const config::AppConfig& app) {
+bluegreen::Result<std::string> read_lb_file(Services& services, const config::AppConfig& app, const std::string& path) {
   const auto& lb = app.load_balancer;
   remote::CommandOptions options;
   options.deadline = lb.command_timeout;
   options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
-  auto read = services.executor.read_files(lb.ssh, {lb.haproxy_config}, options);
+  auto read = services.executor.read_files(lb.ssh, {path}, options);
   if (!read) return read.error();
   if (read->size() != 1) return bluegreen::Error{"no result"};
   if (read->front().missing) return bluegreen::Error{"No such file or directory"};
@@ -146,11 +163,11 @@ RoutingCheck verify_routing(Services& services, const config::AppConfig& app, co
     if (!reload.ok) return {false, reload.cancelled, reload.text};
     add(reload);
   }
-  const auto file = config_file_selects(services, app, expected.color);
+  const auto file = config_file_selects(services, app, expected);
   if (!file.ok) return {false, false, file.text};
   add(file);
-  if (lb.verify_url) {
-    const auto frontend = frontend_serves(services, app, expected, stop);
+  for (const auto& url : lb.verify_urls) {
+    const auto frontend = frontend_serves(services, app, url, expected, stop);
     if (!frontend.ok) return {false, frontend.cancelled, frontend.text};
     add(frontend);
   }

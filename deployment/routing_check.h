@@ -13,6 +13,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 namespace bluegreen::deployment {
 
@@ -24,10 +25,11 @@ bluegreen::Result<haproxy::ProcessInfo> master_processes(Services& services, con
 // The master's reload counter now, when a master socket is configured and answers.
 std::optional<int> current_reloads(Services& services, const config::AppConfig& app);
 
-// The live HAProxy config file's text, read afresh (over SFTP where the LB allows) with the LB's
-// command deadline, up to 8 MiB. Errors: why it could not be read (the LB unreachable, "No such
-// file or directory", a permission problem, too large).
-bluegreen::Result<std::string> read_live_config(Services& services, const config::AppConfig& app);
+// One file on the app's load balancer (`path`: one of HAProxy's configuration files), read afresh
+// (over SFTP where the LB allows) with the LB's command deadline, up to 8 MiB. Errors: why it
+// could not be read (the LB unreachable, "No such file or directory", a permission problem, too
+// large).
+bluegreen::Result<std::string> read_lb_file(Services& services, const config::AppConfig& app, const std::string& path);
 
 struct RoutingCheck {
   bool ok = false;
@@ -42,11 +44,15 @@ struct RoutingExpectation {
   // not answer from the new colour is then reported (with a warning sign) but not a failure, and
   // it is given 2 s instead of 5 s.
   bool frontend_advisory = false;
+  // HAProxy's effective configuration (load order), re-read to check every route of the app;
+  // empty: asked again (haproxy_files.h).
+  std::vector<std::string> files;
 };
 
 // Waits (polling every 10 ms, up to max(10 s, the LB's command timeout)) for the master to report
-// a reload past `reloads_before`, then re-reads the config file (not cancellable: one read with
-// the LB's command deadline) and probes the frontend. Without a known reload count it only
+// a reload past `reloads_before`, then re-reads the configuration files (not cancellable: one read
+// with the LB's command deadline; every route of the app must select the expected colour) and
+// probes each verifyUrl (each must answer from the expected colour three times in a row). Without a known reload count it only
 // requires the master to answer. `stop` ends the reload wait or the frontend probes early with
 // `cancelled` set (also when the frontend check is advisory).
 RoutingCheck verify_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,

@@ -1,5 +1,6 @@
 #include "deployment/status.h"
 
+#include "deployment/app_routing.h"
 #include "deployment/live_confirmation.h"
 #include "deployment/standby_gate.h"
 
@@ -255,6 +256,58 @@ StatusReport gather_status(Services& services, const config::AppConfig& app) {
   return std::move(gather_status_all(services, {&app}).front());
 }
 
+namespace {
+
+// HAProxy's files and the app's entry points, for status's JSON: haproxy.files[], filesFrom,
+// backend (the one all routes select, or null), line/lineNumber (the first route's), and
+// entryPoints[{section, file, line, binds[], serves (blue|green|null: its routes disagree),
+// routes[{file, line, text, backend}]}].
+void add_routing_json(const config::AppConfig& app, const LbSnapshot& lb, json& haproxy) {
+  json files = json::array();
+  for (const auto& file : lb.config_files) files.push_back(file.path);
+  haproxy["files"] = files;
+  haproxy["filesFrom"] = lb.config_list.source;
+  haproxy["backend"] = lb.selected ? json(backend_of(app, *lb.selected)) : json(nullptr);
+  json entries = json::array();
+  if (lb.routes) {
+    if (!lb.routes->routes.empty()) {
+      haproxy["line"] = trim_blanks(lb.routes->routes.front().line);
+      haproxy["lineNumber"] = lb.routes->routes.front().line_number;
+    }
+    for (const auto& entry : lb.routes->entry_points) {
+      json routes = json::array();
+      for (const auto index : entry.routes) {
+        const auto& route = lb.routes->routes[index];
+        routes.push_back({{"file", route.file},
+                          {"line", route.line_number},
+                          {"text", trim_blanks(route.line)},
+                          {"backend", route.backend}});
+      }
+      const auto colour = entry_point_colour(app, *lb.routes, entry);
+      entries.push_back({{"section", entry.section},
+                         {"file", entry.file},
+                         {"line", entry.line_number},
+                         {"binds", entry.binds},
+                         {"serves", colour ? json(state::to_string(*colour)) : json(nullptr)},
+                         {"routes", routes}});
+    }
+  }
+  haproxy["entryPoints"] = entries;
+  if (!lb.config_list.notes.empty()) haproxy["notes"] = lb.config_list.notes;
+}
+
+// "  entry points (2): ..." lines for the text.
+std::string routing_text(const config::AppConfig& app, const LbSnapshot& lb) {
+  if (!lb.routes) return "";
+  std::string text = "  Entry points (" + std::to_string(lb.routes->entry_points.size()) + "):\n";
+  for (const auto& entry : lb.routes->entry_points) {
+    text += "  - " + describe_entry_point(app, *lb.routes, entry) + "\n";
+  }
+  return text;
+}
+
+}  // namespace
+
 json StatusReport::to_json(const config::AppConfig& app) const {
   json j{{"app", app_name}};
   j["liveColorKnown"] = lb.live.has_value();
@@ -267,13 +320,7 @@ json StatusReport::to_json(const config::AppConfig& app) const {
     j["hosts"] = {{"blue", host_json(blue, false)}, {"green", host_json(green, false)}};
   }
   json haproxy{{"config", app.load_balancer.haproxy_config}, {"host", app.load_balancer.ssh}};
-  if (lb.selection) {
-    haproxy["backend"] = lb.selection->backend;
-    haproxy["line"] = trim_blanks(lb.selection->line);
-    haproxy["lineNumber"] = lb.selection->line_number;
-  } else {
-    haproxy["backend"] = nullptr;
-  }
+  add_routing_json(app, lb, haproxy);
   haproxy["status"] = lb.live ? (drift.empty() ? "✅ OPERATIONAL" : "⚠️ OPERATIONAL WITH DRIFT") : "❌ UNKNOWN";
   if (lb.processes) {
     haproxy["masterPid"] = lb.processes->master_pid;
@@ -356,9 +403,9 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
   if (lb.live) {
     out << host_line("PROD:    ", host(*lb.live), true) << "\n";
     out << host_line("STANDBY: ", host(state::other(*lb.live)), false) << "\n\n";
-    out << "HAProxy: routes to backend \"" << lb.selection->backend << "\" (" << app.load_balancer.haproxy_config
-        << " line " << lb.selection->line_number << ": " << trim_blanks(lb.selection->line) << ")  "
+    out << "HAProxy: routes to backend \"" << backend_of(app, *lb.live) << "\"  "
         << (drift.empty() ? "✅ OPERATIONAL" : "⚠️ OPERATIONAL WITH DRIFT") << "\n";
+    out << routing_text(app, lb);
   } else {
     out << "❌ WHICH COLOUR IS LIVE IS UNKNOWN: " << lb.live_problem << "\n"
         << "Deploys and switches are refused until this is fixed (nothing is assumed).\n\n";

@@ -1,5 +1,6 @@
 #include "deployment/switch_plan.h"
 
+#include "deployment/app_routing.h"
 #include "deployment/frontend_check.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/live_confirmation.h"
@@ -8,6 +9,7 @@
 
 #include <future>
 #include <sstream>
+#include <utility>
 
 namespace bluegreen::deployment {
 namespace {
@@ -51,16 +53,31 @@ std::string last_deploy_text(const state::DeployRecord& deploy) {
          (deploy.outcome == "ok" ? "✅ succeeded" : "❌ " + deploy.outcome) + " (started " + deploy.timestamp + ")";
 }
 
-// Line `number` (1-based) of `text`, without a trailing CR.
-std::string line_at(const std::string& text, std::size_t number) {
-  std::istringstream lines(text);
-  std::string line;
-  for (std::size_t n = 1; std::getline(lines, line); ++n) {
-    if (n != number) continue;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    return line;
+json change_json(const PlanView& view) {
+  json lines = json::array();
+  for (const auto& line : view.change.lines) {
+    lines.push_back({{"line", line.number}, {"section", line.section}, {"now", line.now}, {"after", line.after}});
   }
-  return "";
+  const auto* first = view.change.lines.empty() ? nullptr : &view.change.lines.front();
+  return {{"config", view.change.file},
+          {"lineNumber", first ? json(first->number) : json(nullptr)},
+          {"now", first ? json(first->now) : json(nullptr)},
+          {"after", first ? json(first->after) : json(nullptr)},
+          {"lines", lines},
+          {"entryPoints", view.entry_points}};
+}
+
+// The change the human approves. An interrupted switch whose file already selects `to` is rolled
+// back first, so its lines are shown as they change from the rolled-back config (the reverse of
+// going back to `from`).
+bluegreen::Result<ConfigChange> plan_shown_change(const config::AppConfig& app, const LbSnapshot& snapshot,
+                                                  const PlanView& view) {
+  if (!view.interrupted || snapshot.selected != view.plan.to) return plan_config_change(app, snapshot, view.plan.to);
+  auto back = plan_config_change(app, snapshot, view.plan.from);
+  if (!back) return back;
+  std::swap(back->before, back->after);
+  for (auto& line : back->lines) std::swap(line.now, line.after);
+  return back;
 }
 
 }  // namespace
@@ -82,7 +99,7 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
     view.interrupted = interrupted;
     view.recovery_stage = interrupted_stage(snapshot);
   }
-  if (!from || !snapshot.haproxy_text || !snapshot.selection) {
+  if (!from || !snapshot.routes) {
     return Error{snapshot.live_problem + ". A switch needs to know what is live; nothing was changed."};
   }
   if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
@@ -105,12 +122,12 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
                          snapshot.generation(),
                          emergency,
                          view.interrupted ? view.interrupted->since : std::string()};
-  view.line_now = snapshot.selection->line;
-  view.line_number = snapshot.selection->line_number;
-  auto rewritten =
-      haproxy::rewrite_live_backend(*snapshot.haproxy_text, selector_of(app), backend_of(app, view.plan.to));
-  if (!rewritten) return Error{"cannot prepare the HAProxy change: " + rewritten.error().message};
-  view.line_after = line_at(*rewritten, view.line_number);
+  auto change = plan_shown_change(app, snapshot, view);
+  if (!change) return Error{"cannot prepare the HAProxy change: " + change.error().message};
+  view.change = std::move(change.value());
+  for (const auto& entry : snapshot.routes->entry_points) {
+    view.entry_points.push_back(describe_entry_point(app, *snapshot.routes, entry));
+  }
   view.standby_commit = (view.plan.to == Color::kBlue ? inputs.blue : inputs.green).deployed_commit;
   view.next_switch_number = (snapshot.state ? snapshot.state->switch_count : 0) + 1;
   view.last_deploy = last_deploy_to(snapshot, view.plan.to);
@@ -141,11 +158,7 @@ json plan_json(const config::AppConfig& app, const PlanView& view) {
             {"from",
              {{"server", state::to_upper_string(view.plan.from)}, {"ip", host_of(app, view.plan.from).address}}},
             {"to", {{"server", state::to_upper_string(view.plan.to)}, {"ip", host_of(app, view.plan.to).address}}},
-            {"haproxy",
-             {{"config", app.load_balancer.haproxy_config},
-              {"lineNumber", view.line_number},
-              {"now", view.line_now},
-              {"after", view.line_after}}},
+            {"haproxy", change_json(view)},
             {"standby",
              {{"healthy", health.healthy()},
               {"health", health.summary()},
@@ -181,10 +194,18 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
         << ". Its server stopped before it finished: " << view.recovery_stage << ". Approving this plan first puts "
         << from << "'s config back, reloads HAProxy and verifies " << from << ", then does the switch below.";
   }
-  out << "\n\nHAProxy " << app.load_balancer.haproxy_config << " line " << view.line_number << ":\n"
-      << "  now:   " << trim_blanks(view.line_now) << "\n"
-      << "  after: " << trim_blanks(view.line_after) << "\n\n"
-      << "This will:\n"
+  out << "\n\nHAProxy " << view.change.file << " (" << view.change.lines.size()
+      << (view.change.lines.size() == 1 ? " line" : " lines") << ", every route of the app):\n";
+  for (const auto& line : view.change.lines) {
+    out << "  line " << line.number << (line.section.empty() ? "" : " (" + line.section + ")") << "\n"
+        << "    now:   " << trim_blanks(line.now) << "\n"
+        << "    after: " << trim_blanks(line.after) << "\n";
+  }
+  if (const auto& routes = view.entry_points; !routes.empty()) {
+    out << "Entry points:\n";
+    for (const auto& entry : routes) out << "  - " << entry << "\n";
+  }
+  out << "\nThis will:\n"
       << "1. Validate the new HAProxy config (haproxy -c) and switch it in atomically, keeping a backup\n"
       << "2. Reload HAProxy and verify it routes to " << to << " (rolling back automatically if not)\n"
       << "3. Swap PROD/STANDBY roles and record switch #" << view.next_switch_number << " in the state file\n";

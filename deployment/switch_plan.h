@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "deployment/activity_record.h"
 #include "deployment/approvals.h"
+#include "deployment/config_change.h"
 #include "deployment/services.h"
 
 #include <nlohmann/json.hpp>
@@ -15,14 +16,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace bluegreen::deployment {
 
 struct PlanView {
   SwitchPlan plan;
-  std::string line_now;         // the selecting line in the live config, as it is
-  std::string line_after;       // the same line after the switch
-  std::size_t line_number = 0;  // 1-based, in load_balancer.haproxyConfig
+  ConfigChange change;  // every route of the app rewritten to the new colour (config_change.h)
+  std::vector<std::string> entry_points;  // each entry point and the colour it serves now (describe_entry_point)
   remote::HealthReport standby_health;
   std::optional<std::string> standby_commit;  // git HEAD in the standby's app dir, when readable
   std::int64_t next_switch_number = 1;
@@ -48,7 +49,9 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
 std::string approval_request_text(const config::AppConfig& app, const PlanView& view, const std::string& token,
                                   std::chrono::milliseconds ttl);
 
-// The same plan as JSON: {app, from{server,ip}, to{server,ip}, haproxy{config,lineNumber,now,after},
+// The same plan as JSON: {app, from{server,ip}, to{server,ip}, haproxy{config (the file that
+// changes), lineNumber, now, after (its first changed line), lines[{line,section,now,after}],
+// entryPoints[text]},
 // standby{healthy,health,version,commit,lastDeploy{ref,commit,outcome,timestamp}|null},
 // emergency, stateGeneration, switchNumber, and when they apply: interruptedSwitch{...,stage},
 // warning}.

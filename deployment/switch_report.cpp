@@ -29,17 +29,18 @@ std::string unverified_rollback_text(const config::AppConfig& app, const SwitchP
            " Run get_deployment_status now: it shows which colour HAProxy routes to and any drift.";
   }
   const auto& lb = app.load_balancer;
+  const std::string file = rollback.config_file.empty() ? lb.haproxy_config : rollback.config_file;
   const std::string where =
       rollback.restored
           ? " selects " + previous + " again, but HAProxy may still run the config selecting " +
                 state::to_upper_string(plan.to)
           : " may select " + state::to_upper_string(plan.to) + ", and HAProxy may or may not have reloaded it";
   return "❌ TRAFFIC SWITCH FAILED AND THE ROLLBACK FAILED — ACTION NEEDED: " + failure + ".\n\nThen " + rollback.text +
-         ".\n\nWhat HAProxy serves now is uncertain: " + lb.haproxy_config + " on " + lb.ssh + where + ". " +
+         ".\n\nWhat HAProxy serves now is uncertain: " + file + " on " + lb.ssh + where + ". " +
          state_file_note(plan, rollback) + "\n\nNext: once " + lb.ssh +
          " is reachable, run get_deployment_status; it reports what HAProxy routes to and how the state file differs. "
          "To put " +
-         previous + " back by hand: on " + lb.ssh + ", cp -p " + backup_path(app) + " " + lb.haproxy_config +
+         previous + " back by hand: on " + lb.ssh + ", cp -p " + backup_path(file) + " " + file +
          " and reload HAProxy (" + lb_reload_command(app) + ").";
 }
 

@@ -36,6 +36,7 @@ struct RollbackReport {
   // The state file was replaced but could not be confirmed (StateStore::commit's
   // kUnknownOutcome): it may already record the switch.
   bool state_uncertain = false;
+  std::string config_file;  // the configuration file the switch changed ("": haproxyConfig's first)
 };
 
 // The switch failed after the swap (`failure`); `rollback` says how far the way back got, and

@@ -1,6 +1,7 @@
 #include "deployment/traffic_switch.h"
 
 #include "common/text.h"
+#include "deployment/config_change.h"
 #include "deployment/frontend_check.h"
 #include "deployment/lb_scripts.h"
 #include "deployment/lb_snapshot.h"
@@ -161,7 +162,7 @@ class SwitchRun {
   // A refusal once the candidate may be on the LB: waits for its check, then removes it.
   SwitchOutcome refuse_before_swap(const std::string& why);
   SwitchOutcome swap_not_confirmed(const std::string& failure);
-  void remove_candidate() { (void)on_lb(services_, app_, remove_candidate_script(app_)); }  // best effort
+  void remove_candidate() { (void)on_lb(services_, app_, remove_candidate_script(change_.file)); }  // best effort
   std::string audit(const std::string& outcome, json details);
 
   Services& services_;
@@ -178,7 +179,7 @@ class SwitchRun {
   std::future<GateOutcome> standby_gate_;
   std::unique_ptr<state::AppLock> lock_;
   LbSnapshot snapshot_;
-  std::string candidate_;
+  ConfigChange change_;  // what the switch changes in HAProxy's configuration
   std::future<bluegreen::Result<remote::CommandResult>> validation_;
   state::DeploymentState next_;
   std::optional<state::StateStore::PreparedWrite> prepared_;
@@ -238,10 +239,9 @@ std::optional<SwitchOutcome> SwitchRun::recheck_plan() {
   if (const auto check = plan_no_longer_holds(services_, app_, plan_, snapshot_, frontend.get()); !check.why.empty()) {
     return refuse(check.why, check.routes_to);
   }
-  auto candidate =
-      haproxy::rewrite_live_backend(*snapshot_.haproxy_text, selector_of(app_), backend_of(app_, plan_.to));
-  if (!candidate) return refuse("cannot prepare the HAProxy change: " + candidate.error().message);
-  candidate_ = std::move(candidate.value());
+  auto change = plan_config_change(app_, snapshot_, plan_.to);
+  if (!change) return refuse("cannot prepare the HAProxy change: " + change.error().message);
+  change_ = std::move(change.value());
   return std::nullopt;
 }
 
@@ -299,6 +299,7 @@ void SwitchRun::write_activity() {
     activity.reloads_before = snapshot_.processes->reloads;
     activity.master_pid = snapshot_.processes->master_pid;
   }
+  activity.config_file = change_.file;
   if (auto deploy = interrupted_deploy_of(snapshot_)) {
     replaced_activity_ = deploy;
     activity.replaced = deploy->to_json().dump();
@@ -331,7 +332,7 @@ void SwitchRun::settle_activity(const SwitchOutcome& outcome) {
 std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
   validation_started_ = services_.time.now();
   write_activity();
-  validation_ = std::async(std::launch::async, [this, script = validate_candidate_script(app_, candidate_)] {
+  validation_ = std::async(std::launch::async, [this, script = validate_candidate_script(app_, change_.file, change_.files, change_.after)] {
     return on_lb(services_, app_, script);
   });
   if (!plan_.emergency) {
@@ -356,20 +357,20 @@ std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
 // swap (rolled back: the backup is this switch's); unreadable, nothing may be restored (the
 // backup may be an older switch's), and the user is told to act.
 SwitchOutcome SwitchRun::swap_not_confirmed(const std::string& failure) {
-  const auto& lb = app_.load_balancer;
-  const auto live = read_live_config(services_, app_);
-  if (live && *live == *snapshot_.haproxy_text) {
+  const auto live = read_lb_file(services_, app_, change_.file);
+  if (live && *live == change_.before) {
     store_.discard(*prepared_);
     remove_candidate();
     return refuse(failure + " (the live config is untouched)");
   }
-  if (live && *live == candidate_) return roll_back(failure + "; the live config was replaced");
+  if (live && *live == change_.after) return roll_back(failure + "; the live config was replaced");
   const std::string why = live ? "it holds neither" : live.error().message;
   store_.discard(*prepared_);
   keep_activity_ = true;
   RollbackReport unknown;
-  unknown.text = "the live config could not be checked (" + why + "), so nothing was restored: " + backup_path(app_) +
-                 " may be an older switch's. Look at " + lb.haproxy_config +
+  unknown.config_file = change_.file;
+  unknown.text = "the live config could not be checked (" + why + "), so nothing was restored: " + backup_path(change_.file) +
+                 " may be an older switch's. Look at " + change_.file +
                  " first; restore the backup only if the "
                  "live file selects " +
                  state::to_upper_string(plan_.to) + " and the backup selects " + state::to_upper_string(plan_.from);
@@ -406,7 +407,7 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
   const auto validated = validation_.get();
   const auto recorded = activity_write_.get();
   activity_written_ = recorded && recorded->succeeded();
-  const auto& cfg = app_.load_balancer.haproxy_config;
+  const auto& cfg = change_.file;
   if (stop_.stop_requested()) {  // cancelled while `haproxy -c` ran: the live config is still untouched
     store_.discard(*prepared_);
     if (!validated || validated->exit_status != kCandidateInvalidExit) remove_candidate();
@@ -415,7 +416,8 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
   if (!validated || !validated->succeeded()) {
     store_.discard(*prepared_);
     if (validated && validated->exit_status == kCandidateInvalidExit) {
-      return refuse("the new HAProxy config failed validation (" + app_.load_balancer.validate_command + "):\n" +
+      return refuse("the new HAProxy config failed validation (" +
+                    validate_command_for(app_, change_.files, change_.file, candidate_path(change_.file)) + "):\n" +
                     output_of(*validated) + "\nThe live config is untouched.");
     }
     if (validated && validated->exit_status == state::kSymlinkRefusedExit) {  // nothing was written
@@ -432,7 +434,7 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
                   " (without it, a switch cut off halfway could not be recognised): " + output_of(recorded) +
                   ". The live config is untouched.");
   }
-  const auto swapped = on_lb(services_, app_, swap_config_script(app_, *snapshot_.haproxy_text));
+  const auto swapped = on_lb(services_, app_, swap_config_script(app_, change_.file, change_.before));
   if (!swapped || !swapped->succeeded()) {
     if (swapped && swapped->exit_status == kLiveConfigChangedExit) {
       store_.discard(*prepared_);
@@ -455,7 +457,7 @@ std::string SwitchRun::reload_and_verify() {
     failure = "reloading HAProxy failed: " + output_of(reload);
   } else {
     steps_.begin(kVerify, " " + state::to_upper_string(plan_.to));
-    RoutingExpectation expected{plan_.to, std::nullopt, plan_.emergency};
+    RoutingExpectation expected{plan_.to, std::nullopt, plan_.emergency, change_.files};
     if (snapshot_.processes) expected.reloads_before = snapshot_.processes->reloads;
     const auto check = verify_routing(services_, app_, expected, stop_);
     cancelled_ = check.cancelled;
@@ -483,7 +485,8 @@ RollbackReport SwitchRun::restore_previous() {
   const auto reloads = current_reloads(services_, app_);
   RollbackReport report;
   report.state_uncertain = state_uncertain_;
-  const auto restored = on_lb(services_, app_, restore_config_script(app_));
+  report.config_file = change_.file;
+  const auto restored = on_lb(services_, app_, restore_config_script(app_, change_.file));
   if (!restored || !restored->succeeded()) {
     report.text = "restoring the previous config failed too (" + output_of(restored) + ")";
     return report;
@@ -495,7 +498,7 @@ RollbackReport SwitchRun::restore_previous() {
     return report;
   }
   report.reloaded = true;
-  const auto check = verify_routing(services_, app_, RoutingExpectation{plan_.from, reloads, false}, {});
+  const auto check = verify_routing(services_, app_, RoutingExpectation{plan_.from, reloads, false, change_.files}, {});
   report.verified = check.ok;
   report.text = check.ok
                     ? "the previous config was restored and HAProxy verified routing to " +

@@ -76,7 +76,10 @@ TEST_CASE("every bad field is reported at once, by name", "[config]") {
   app["hosts"]["green"]["appDir"] = "relative/dir";
   app["hosts"]["green"]["ssh"] = "-oProxyCommand=evil";
   app["loadBalancer"]["section"] = "backend x";
-  app["loadBalancer"]["directive"] = "use_backend";
+  app["loadBalancer"]["directive"] = "default_backend";
+  app["loadBalancer"]["condition"] = "if x";
+  app["loadBalancer"]["haproxyConfig"] = json::array({"/etc/haproxy/haproxy.cfg", "conf.d"});
+  app["loadBalancer"]["verifyUrls"] = json::array({"http://lb/", "ftp://lb/"});
   app["deploy"]["steps"][0]["when"] = "sometimes";
   app["deploy"]["steps"][1]["name"] = "pull";
   app["healthGate"] = {{"consecutiveSuccesses", 0}};
@@ -86,7 +89,9 @@ TEST_CASE("every bad field is reported at once, by name", "[config]") {
   for (const char* expected :
        {"apps.shop.hosts.blue.healthUrl: must be an http:// or https:// URL", "apps.shop.hosts.green.appDir",
         "apps.shop.hosts.green.ssh: must be an ssh config alias",
-        "apps.shop.loadBalancer.section: must be \"frontend NAME\"", "apps.shop.loadBalancer.condition: is required",
+        "apps.shop.loadBalancer.section: must be \"frontend NAME\"", "apps.shop.loadBalancer.condition: only applies to use_backend",
+        "apps.shop.loadBalancer.haproxyConfig[1]: \"conf.d\" is not an absolute path",
+        "apps.shop.loadBalancer.verifyUrls[1]: must be an http:// or https:// URL",
         "apps.shop.deploy.steps[0].when: must be one of", "apps.shop.deploy.steps[1].name: \"pull\" is used twice",
         "apps.shop.healthGate.consecutiveSuccesses: must be an integer", "apps.shop.approval.requried: unknown key",
         "apps.bad name!"}) {
@@ -127,4 +132,29 @@ TEST_CASE("the documented example configuration is valid", "[config]") {
   CHECK(app.load_balancer.directive == "use_backend");
   CHECK(app.load_balancer.condition == "if is_attendant");
   CHECK(app.steps.size() == 6);
+}
+
+TEST_CASE("haproxyConfig and verifyUrls take one value or a list; the selector is optional", "[config]") {
+  json app = minimal_app();
+  app["loadBalancer"].erase("section");
+  app["loadBalancer"].erase("directive");
+  app["loadBalancer"]["haproxyConfig"] = json::array({"/etc/haproxy/haproxy.cfg", "/etc/haproxy/conf.d"});
+  app["loadBalancer"]["verifyUrls"] = json::array({"http://lb/health", "https://lb/health"});
+  const auto cfg = parse_ok(json{{"apps", {{"shop", app}}}});
+  const auto& lb = cfg.apps.front().load_balancer;
+  CHECK(lb.haproxy_configs == std::vector<std::string>{"/etc/haproxy/haproxy.cfg", "/etc/haproxy/conf.d"});
+  CHECK(lb.haproxy_configs_set);
+  CHECK(lb.haproxy_config == "/etc/haproxy/haproxy.cfg");
+  CHECK(lb.section.empty());
+  CHECK(lb.verify_urls == std::vector<std::string>{"http://lb/health", "https://lb/health"});
+  CHECK(lb.verify_url == "http://lb/health");
+
+  json single = minimal_app();
+  single["loadBalancer"]["verifyUrl"] = "http://lb/health";
+  const auto one = parse_ok(json{{"apps", {{"shop", single}}}});
+  CHECK(one.apps.front().load_balancer.verify_urls == std::vector<std::string>{"http://lb/health"});
+  CHECK_FALSE(one.apps.front().load_balancer.haproxy_configs_set);
+
+  single["loadBalancer"]["verifyUrls"] = json::array({"http://lb/x"});
+  CHECK_THAT(parse_error(json{{"apps", {{"shop", single}}}}), Catch::Contains("give verifyUrl or verifyUrls, not both"));
 }

@@ -84,7 +84,7 @@ TEST_CASE("a config file changed after HAProxy loaded it: no colour is live, dep
   CHECK(status.lb.selected == Color::kGreen);
   const auto text = status.to_text(rig.app);
   INFO(text);
-  CHECK(contains(text, "HAProxy has not loaded its config file"));
+  CHECK(contains(text, "HAProxy has not loaded its configuration"));
   CHECK(contains(text, "after the running HAProxy workers started"));
   CHECK(contains(text, "echo reload | socat"));  // the exact reload command
   CHECK_FALSE(contains(text, "PROD:"));
@@ -92,13 +92,13 @@ TEST_CASE("a config file changed after HAProxy loaded it: no colour is live, dep
 
   const auto deploy = run_deploy(rig);
   CHECK_FALSE(deploy.ok);
-  CHECK(contains(deploy.text, "HAProxy has not loaded its config file"));
+  CHECK(contains(deploy.text, "HAProxy has not loaded its configuration"));
   CHECK(rig.lb.executor().commands("lab-blue", "tar -czf").empty());  // no deploy step ran
   CHECK(rig.lb.executor().commands("lab-green", "tar -czf").empty());
 
   const auto plan = deployment::plan_switch(rig.services, rig.app, false);
   REQUIRE_FALSE(plan.ok());
-  CHECK(contains(plan.error().message, "HAProxy has not loaded its config file"));
+  CHECK(contains(plan.error().message, "HAProxy has not loaded its configuration"));
   const auto emergency = deployment::plan_switch(rig.services, rig.app, true);
   CHECK_FALSE(emergency.ok());
 
@@ -115,7 +115,7 @@ TEST_CASE("a config file changed and backdated (cp -p, touch -d) still counts as
   rig.lb.executor().backdate("lab-lb", rig.app.load_balancer.haproxy_config, rig.lb.lb_now() - 86'400);
   const auto status = deployment::gather_status(rig.services, rig.app);
   CHECK_FALSE(status.lb.live.has_value());
-  CHECK(contains(status.lb.live_problem, "HAProxy has not loaded its config file"));
+  CHECK(contains(status.lb.live_problem, "HAProxy has not loaded its configuration"));
   const auto deploy = run_deploy(rig);
   CHECK_FALSE(deploy.ok);
   CHECK(rig.lb.executor().commands("lab-blue", "tar -czf").empty());

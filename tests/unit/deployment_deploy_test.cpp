@@ -259,11 +259,11 @@ TEST_CASE("deploy refusals touch no host", "[deployment][deploy][refusal]") {
   }
   SECTION("the live colour is unknown") {
     rig.lb.set_config_text(haproxy_cfg("maintenance"));
-    expected = "which is neither the blue backend";
+    expected = "no frontend or listen section routes to the blue backend";
   }
   SECTION("the frontend contradicts the config file") {
     rig.lb.set_running(Color::kGreen);
-    expected = "HAProxy is not running its config file";
+    expected = "HAProxy is not running its configuration";
   }
   SECTION("a corrupt state file") {
     rig.lb.set_state_text("[]");

@@ -95,7 +95,7 @@ TEST_CASE("status with a frontend that contradicts the config file calls no colo
   CHECK(report.to_json(rig.app)["liveColorKnown"] == false);
   CHECK_FALSE(contains(report.to_text(rig.app), "PROD:"));
   CHECK(contains(report.lb.live_problem,
-                 "HAProxy is not running its config file: /etc/haproxy/haproxy.cfg selects BLUE, but "
+                 "HAProxy is not running its configuration: its files select BLUE, but "
                  "requests through http://127.0.99.3:80/health are answered by GREEN"));
   REQUIRE(report.frontend);
   CHECK(report.frontend->color == Color::kGreen);
@@ -130,11 +130,11 @@ TEST_CASE("status with an unknown live colour says so and assumes nothing", "[de
   std::string expected;
   SECTION("a backend that is neither colour") {
     rig.lb.set_config_text(haproxy_cfg("maintenance"));
-    expected = "HAProxy routes to backend \"maintenance\" (line 13), which is neither the blue backend";
+    expected = "no frontend or listen section routes to the blue backend \"blue\" or the green backend";
   }
   SECTION("the config file is missing") {
     rig.lb.executor().remove_file("lab-lb", "/etc/haproxy/haproxy.cfg");
-    expected = "cannot read the HAProxy config /etc/haproxy/haproxy.cfg on lab-lb: No such file or directory";
+    expected = "cannot read the HAProxy file /etc/haproxy/haproxy.cfg on lab-lb: No such file or directory";
   }
   SECTION("the LB is unreachable") {
     rig.lb.faults().unreachable_from_call = 1;
@@ -192,9 +192,12 @@ TEST_CASE("a plan for a healthy standby", "[deployment][plan]") {
   CHECK(view->plan.to == Color::kGreen);
   CHECK(view->plan.generation == 7);
   CHECK_FALSE(view->plan.emergency);
-  CHECK(view->line_number == 13);
-  CHECK(view->line_now == "    default_backend blue");
-  CHECK(view->line_after == "    default_backend green");
+  REQUIRE(view->change.lines.size() == 1);
+  CHECK(view->change.file == "/etc/haproxy/haproxy.cfg");
+  CHECK(view->change.lines.front().number == 13);
+  CHECK(view->change.lines.front().section == "frontend fe_app");
+  CHECK(view->change.lines.front().now == "    default_backend blue");
+  CHECK(view->change.lines.front().after == "    default_backend green");
   CHECK(view->standby_health.healthy());
   CHECK(view->standby_commit == kGreenCommit);
   CHECK(view->next_switch_number == 4);
@@ -246,7 +249,7 @@ TEST_CASE("no plan when what is live is unknown or contradicted", "[deployment][
   std::string expected;
   SECTION("unknown live colour") {
     rig.lb.set_config_text(haproxy_cfg("maintenance"));
-    expected = "which is neither the blue backend \"blue\" nor the green backend \"green\"";
+    expected = "no frontend or listen section routes to the blue backend \"blue\" or the green backend \"green\"";
   }
   SECTION("LB unreachable") {
     rig.lb.faults().unreachable_from_call = 1;
@@ -258,7 +261,7 @@ TEST_CASE("no plan when what is live is unknown or contradicted", "[deployment][
   }
   SECTION("the frontend contradicts the config file") {
     rig.lb.set_running(Color::kGreen);
-    expected = "HAProxy is not running its config file";
+    expected = "HAProxy is not running its configuration";
   }
   auto view = deployment::plan_switch(rig.services, rig.app, false);
   REQUIRE_FALSE(view.ok());

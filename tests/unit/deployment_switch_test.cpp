@@ -200,7 +200,7 @@ TEST_CASE("switch refusals leave the live config untouched", "[deployment][switc
   }
   SECTION("the frontend contradicts the config file") {
     rig.lb.set_running(Color::kGreen);  // a reload that never happened
-    expected = "HAProxy is not running its config file";
+    expected = "HAProxy is not running its configuration";
   }
   SECTION("standby unhealthy now") {
     rig.lb.set_health(Color::kGreen, HostHealth{false, false, std::nullopt, "1.4.2"});
@@ -216,7 +216,7 @@ TEST_CASE("switch refusals leave the live config untouched", "[deployment][switc
   }
   SECTION("candidate rejected by haproxy -c") {
     rig.lb.faults().validation = Fault::always();
-    expected = "the new HAProxy config failed validation (haproxy -c -f {config})";
+    expected = "the new HAProxy config failed validation (haproxy -c -f '/etc/haproxy/haproxy.cfg.bluegreen-candidate')";
   }
   SECTION("candidate cannot be written") {
     rig.lb.faults().candidate_write = Fault::always();

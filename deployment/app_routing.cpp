@@ -1,0 +1,127 @@
+#include "deployment/app_routing.h"
+
+#include "haproxy/config_lines.h"
+
+#include <set>
+
+namespace bluegreen::deployment {
+namespace {
+
+std::string upper(state::Color color) { return state::to_upper_string(color); }
+
+std::string file_list(const LbSnapshot& snapshot) {
+  std::string files;
+  for (const auto& file : snapshot.config_files) files += (files.empty() ? "" : ", ") + file.path;
+  return files;
+}
+
+// The route the configured `section`/`directive`/`condition` designate, if it is one.
+bool selector_found(const config::AppConfig& app, const haproxy::AppRoutes& routes) {
+  const auto& lb = app.load_balancer;
+  const auto normalise = [](const std::string& text) {
+    const auto lines = haproxy::split_config_lines(text);
+    return lines.empty() ? std::string() : haproxy::raw_words_from(lines.front(), 0);
+  };
+  const auto wanted_section = normalise(lb.section);
+  for (const auto& route : routes.routes) {
+    const bool directive = lb.directive == "use_backend" ? route.kind == haproxy::RouteKind::kUseBackend
+                                                         : route.kind == haproxy::RouteKind::kDefaultBackend;
+    if (directive && normalise(route.section) == wanted_section &&
+        (lb.directive != "use_backend" || normalise(route.condition) == normalise(lb.condition))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string split_problem(const config::AppConfig& app, const haproxy::AppRoutes& routes) {
+  std::string text = "SPLIT ROUTING: HAProxy's entry points for app " + app.name +
+                     " do not all route to one colour, so neither colour is PROD and neither may be deployed to:";
+  for (const auto& entry : routes.entry_points) text += "\n  - " + describe_entry_point(app, routes, entry);
+  return text +
+         "\nMake every route name the colour that should be live (" + app.load_balancer.blue_backend + " or " +
+         app.load_balancer.green_backend + ") in the lines above, check with `haproxy -c`, reload HAProxy, then ask "
+         "for status again";
+}
+
+}  // namespace
+
+state::Color route_colour(const config::AppConfig& app, const haproxy::Route& route) {
+  return route.backend == app.load_balancer.green_backend ? state::Color::kGreen : state::Color::kBlue;
+}
+
+std::optional<state::Color> entry_point_colour(const config::AppConfig& app, const haproxy::AppRoutes& routes,
+                                               const haproxy::EntryPoint& entry) {
+  std::optional<state::Color> colour;
+  for (const auto index : entry.routes) {
+    const auto here = route_colour(app, routes.routes[index]);
+    if (colour && *colour != here) return std::nullopt;
+    colour = here;
+  }
+  return colour;
+}
+
+std::string route_location(const haproxy::Route& route) {
+  return route.file + ":" + std::to_string(route.line_number);
+}
+
+std::string entry_location(const haproxy::EntryPoint& entry) {
+  return entry.file + ":" + std::to_string(entry.line_number);
+}
+
+std::string describe_entry_point(const config::AppConfig& app, const haproxy::AppRoutes& routes,
+                                 const haproxy::EntryPoint& entry) {
+  std::string text = entry.section + " (" + entry_location(entry);
+  for (const auto& bind : entry.binds) text += ", bind " + bind;
+  const auto colour = entry_point_colour(app, routes, entry);
+  text += ") serves " + (colour ? upper(*colour) : std::string("BOTH COLOURS"));
+  std::string via;
+  for (const auto index : entry.routes) {
+    const auto& route = routes.routes[index];
+    via += std::string(via.empty() ? " via " : "; ") + route_location(route) + " `" + haproxy::trimmed_line(route.line) +
+           "`" + (colour ? "" : " → " + upper(route_colour(app, route)));
+  }
+  return text + via;
+}
+
+void interpret_routing(const config::AppConfig& app, LbSnapshot& snapshot) {
+  const auto& lb = app.load_balancer;
+  snapshot.routes = haproxy::find_routes(snapshot.config_files, {lb.blue_backend, lb.green_backend}, snapshot.map_texts);
+  const auto& routes = *snapshot.routes;
+  if (!routes.missing_maps.empty()) {
+    snapshot.live_problem = "cannot read the map file " + routes.missing_maps.front() + " that HAProxy looks up backends in";
+    return;
+  }
+  if (!routes.unsupported.empty()) {
+    snapshot.live_problem = "HAProxy's configuration routes to app " + app.name + " in ways bluegreen-mcp cannot switch safely:";
+    for (const auto& line : routes.unsupported) {
+      snapshot.live_problem += "\n  - " + line.file + ":" + std::to_string(line.line_number) + " `" +
+                               haproxy::trimmed_line(line.line) + "`: " + line.why;
+    }
+    return;
+  }
+  if (routes.entry_points.empty()) {
+    snapshot.live_problem = "no frontend or listen section routes to the blue backend \"" + lb.blue_backend +
+                            "\" or the green backend \"" + lb.green_backend + "\" configured for app " + app.name +
+                            " (files read: " + file_list(snapshot) +
+                            "). Check loadBalancer.backends and loadBalancer.haproxyConfig";
+    return;
+  }
+  if (!lb.section.empty() && !selector_found(app, routes)) {
+    snapshot.live_problem = "loadBalancer.section \"" + lb.section + "\" has no `" + lb.directive +
+                            (lb.condition.empty() ? std::string() : " <backend> " + lb.condition) +
+                            "` line routing to the app's backends in " + file_list(snapshot) +
+                            ". Every route of the app is found without it: remove section/directive/condition from "
+                            "the configuration, or correct them";
+    return;
+  }
+  std::set<state::Color> colours;
+  for (const auto& route : routes.routes) colours.insert(route_colour(app, route));
+  if (colours.size() > 1) {
+    snapshot.live_problem = split_problem(app, routes);
+    return;
+  }
+  snapshot.selected = *colours.begin();
+}
+
+}  // namespace bluegreen::deployment

@@ -1,0 +1,82 @@
+#include "deployment/config_change.h"
+
+#include "deployment/app_routing.h"
+#include "haproxy/config_lines.h"
+
+#include <set>
+
+namespace bluegreen::deployment {
+namespace {
+
+// Line `number` (1-based) of `text` without its terminator.
+std::string line_at(const std::string& text, std::size_t number) {
+  std::size_t offset = 0;
+  for (std::size_t n = 1; n < number && offset != std::string::npos; ++n) {
+    offset = text.find('\n', offset);
+    if (offset != std::string::npos) ++offset;
+  }
+  if (offset == std::string::npos || offset > text.size()) return "";
+  auto end = text.find('\n', offset);
+  if (end == std::string::npos) end = text.size();
+  if (end > offset && text[end - 1] == '\r') --end;
+  return text.substr(offset, end - offset);
+}
+
+}  // namespace
+
+bluegreen::Result<ConfigChange> plan_config_change(const config::AppConfig& app, const LbSnapshot& snapshot,
+                                                   state::Color to) {
+  if (!snapshot.routes) return bluegreen::Error{"HAProxy's configuration was not read: " + snapshot.live_problem};
+  const auto& routes = *snapshot.routes;
+  std::set<std::string> maps;
+  for (const auto& route : routes.routes) {
+    if (route.kind == haproxy::RouteKind::kMapEntry) maps.insert(route.file);
+  }
+  if (!maps.empty()) {
+    return bluegreen::Error{"app " + app.name + " is routed through the map " + *maps.begin() +
+                            " (use_backend %[...map(...)]), and switching map entries is not supported yet: nothing "
+                            "was changed. Switch the map entries by hand (`set map` on the stats socket and the map "
+                            "file), or route the app with default_backend/use_backend lines"};
+  }
+  auto changes = haproxy::rewrite_routes(snapshot.config_files, snapshot.map_texts, routes, backend_of(app, to));
+  if (!changes) return changes.error();
+  if (changes->empty()) {
+    return bluegreen::Error{"every route of app " + app.name + " already selects " + state::to_upper_string(to)};
+  }
+  if (changes->size() > 1) {
+    std::string files;
+    for (const auto& change : *changes) files += (files.empty() ? "" : ", ") + change.path;
+    return bluegreen::Error{"the routes of app " + app.name + " are in " + std::to_string(changes->size()) +
+                            " files (" + files +
+                            "), and a switch changes one file, so that all of them move at once: nothing was "
+                            "changed. Keep the app's default_backend/use_backend lines in one file"};
+  }
+  auto& change = changes->front();
+  ConfigChange out;
+  out.file = change.path;
+  out.before = std::move(change.before);
+  out.after = std::move(change.after);
+  for (const auto& file : snapshot.config_files) out.files.push_back(file.path);
+  for (const auto number : change.lines) {
+    std::string section;
+    for (const auto& route : routes.routes) section = route.file == out.file && route.line_number == number ? route.section : section;
+    out.lines.push_back(LineChange{number, section, line_at(out.before, number), line_at(out.after, number)});
+  }
+  return out;
+}
+
+std::string routing_mismatch(const config::AppConfig& app, const std::vector<haproxy::ConfigFile>& files,
+                             const std::map<std::string, std::string>& map_texts, state::Color expected) {
+  const auto& lb = app.load_balancer;
+  const auto routes = haproxy::find_routes(files, {lb.blue_backend, lb.green_backend}, map_texts);
+  if (routes.entry_points.empty()) return "no entry point routes to the app any more";
+  std::string wrong;
+  for (const auto& route : routes.routes) {
+    if (route_colour(app, route) != expected) {
+      wrong += (wrong.empty() ? "" : "; ") + route_location(route) + " `" + haproxy::trimmed_line(route.line) + "`";
+    }
+  }
+  return wrong.empty() ? "" : "still routing to " + state::to_upper_string(state::other(expected)) + ": " + wrong;
+}
+
+}  // namespace bluegreen::deployment
