@@ -29,9 +29,10 @@ export const lab = readLabEnv();
 export const binary = process.argv[2] || process.env.BLUEGREEN_BINARY;
 if (!binary) throw new Error("usage: node tools_e2e_test.mjs /path/to/bluegreen-mcp");
 
-// Runs `command` on a lab host ("lab-blue", "lab-green", "lab-lb") with the ssh client.
-export function ssh(host, command, { allowFail = false } = {}) {
-  const r = spawnSync("ssh", ["-F", lab.LAB_SSH_CONFIG, host, command], { encoding: "utf8", timeout: 30000 });
+// Runs `command` on a lab host ("lab-blue", "lab-green", "lab-lb") with the ssh client. `input`
+// (optional): text for the command's standard input.
+export function ssh(host, command, { allowFail = false, input } = {}) {
+  const r = spawnSync("ssh", ["-F", lab.LAB_SSH_CONFIG, host, command], { encoding: "utf8", timeout: 30000, input });
   if (!allowFail && r.status !== 0) {
     throw new Error(`ssh ${host} ${command} exited ${r.status}: ${r.stderr}`);
   }
@@ -104,25 +105,163 @@ export function readHaproxyConfig() {
   return ssh("lab-lb", "cat /etc/haproxy/haproxy.cfg").stdout;
 }
 
-// Which colour answers a new connection through the HAProxy frontend right now. A new connection
-// each time: after a reload the old worker still answers one more request on an existing
-// keep-alive connection (option idle-close-on-response), from the previous colour.
-export function frontendColor() {
+// Which colour answers a new connection to http://LB_ADDR:`port``path` right now: the `color` of
+// the app's JSON (/health), else the app's X-App-Color header (any other path of the app). Rejects
+// when neither is there (e.g. HAProxy's own 503) or after 3 s. A new connection each time: after a
+// reload the old worker still answers one more request on an existing keep-alive connection
+// (option idle-close-on-response), from the previous colour.
+export function colorAt(port, path = "/health") {
+  const url = `http://${lab.LB_ADDR}:${port}${path}`;
   return new Promise((resolve, reject) => {
-    const request = http.get(`${lab.LAB_FRONTEND_URL}health`, { agent: false, timeout: 3000 }, (response) => {
+    const request = http.get(url, { agent: false, timeout: 3000 }, (response) => {
       let body = "";
       response.on("data", (chunk) => (body += chunk));
       response.on("end", () => {
         try {
           resolve(JSON.parse(body).color);
-        } catch (e) {
-          reject(new Error(`frontend answered ${response.statusCode}: ${body.slice(0, 200)}`));
+        } catch {
+          const header = response.headers["x-app-color"];
+          if (header) resolve(header);
+          else reject(new Error(`${url} answered ${response.statusCode}: ${body.slice(0, 200)}`));
         }
       });
     });
-    request.on("timeout", () => request.destroy(new Error("frontend timeout")));
+    request.on("timeout", () => request.destroy(new Error(`${url}: timeout`)));
     request.on("error", reject);
   });
+}
+
+// Which colour answers a new connection through the lab's frontend (LB_PORT) right now.
+export function frontendColor() {
+  return colorAt(Number(lab.LB_PORT));
+}
+
+// Ports on LB_ADDR that tests may bind extra HAProxy frontends to (nothing else of the lab uses
+// them: the lab's own address, LB_PORT + 1 and + 2).
+export const extraPorts = [Number(lab.LB_PORT) + 1, Number(lab.LB_PORT) + 2];
+
+// `text` with the lab's values put in for @LB_ADDR@, @LB_PORT@, @BLUE_ADDR@, @GREEN_ADDR@,
+// @APP_PORT@, @STATS_PORT@ (as in tests/lab/haproxy.cfg.in) and @EXTRA_PORT_1@, @EXTRA_PORT_2@
+// (extraPorts), so HAProxy configs can be written as templates. Any other @NAME@ throws (a typo).
+export function labRender(text) {
+  const values = {
+    LB_ADDR: lab.LB_ADDR, LB_PORT: lab.LB_PORT, BLUE_ADDR: lab.BLUE_ADDR, GREEN_ADDR: lab.GREEN_ADDR,
+    APP_PORT: lab.APP_PORT, STATS_PORT: lab.STATS_PORT,
+    EXTRA_PORT_1: String(extraPorts[0]), EXTRA_PORT_2: String(extraPorts[1]),
+  };
+  return text.replace(/@([A-Z0-9_]+)@/g, (placeholder, name) => {
+    if (!(name in values)) throw new Error(`labRender: unknown placeholder ${placeholder}`);
+    return values[name];
+  });
+}
+
+// Files under /etc/haproxy that installHaproxyLayout wrote; resetHaproxyLayout removes them.
+const layoutFiles = new Set();
+
+// Runs the lab's HAProxy in another layout. `files` ({ absolutePathOnLb: text }) are written on the
+// lab LB, any characters (quotes, CRLF, ...): each path and content goes base64-encoded over one
+// ssh("lab-lb") and is written to a temp file renamed into place (a symbolic link at the path is
+// replaced, not followed); directories are created as needed. Then `lab haproxy-start ...args`
+// (-f paths inside lb, in order; [] = the default -f /etc/haproxy/haproxy.cfg) restarts HAProxy
+// with them after `haproxy -c` (it throws when the check fails; HAProxy then keeps running as it
+// was), and the list is remembered by the lab until resetHaproxyLayout. Waits until a new
+// connection to LB_ADDR:`port` is answered by blue or green (`port: null`: no wait) and returns
+// that colour. The config must keep `stats socket /run/haproxy/admin.sock` (the lab and
+// bluegreen-mcp use it). HAProxy restarts: its master pid changes (`lab` is refreshed from lab.env).
+export async function installHaproxyLayout({ files = {}, args = [], port = Number(lab.LB_PORT) } = {}) {
+  const b64 = (text) => Buffer.from(text, "utf8").toString("base64");
+  const entries = Object.entries(files);
+  for (const [path] of entries) {
+    if (!path.startsWith("/")) throw new Error(`installHaproxyLayout: '${path}' is not an absolute path`);
+  }
+  if (entries.length > 0) {
+    ssh("lab-lb", `set -e; umask 022
+      while read -r p c; do
+        p=$(printf %s "$p" | base64 -d)
+        mkdir -p -- "$(dirname -- "$p")"
+        printf %s "$c" | base64 -d >"$p.layout-tmp"
+        mv -f -- "$p.layout-tmp" "$p"
+      done`, { input: entries.map(([path, text]) => `${b64(path)} ${b64(text)}\n`).join("") });
+    for (const [path] of entries) if (path.startsWith("/etc/haproxy/")) layoutFiles.add(path);
+  }
+  labCommand("haproxy-start", ...args);
+  Object.assign(lab, readLabEnv());
+  if (port === null) return undefined;
+  let color;
+  await waitFor(`HAProxy serving blue or green on ${lab.LB_ADDR}:${port}`, async () => {
+    color = await colorAt(port);
+    return color === "blue" || color === "green";
+  });
+  return color;
+}
+
+// Back to the lab's default HAProxy layout: the files installHaproxyLayout wrote under /etc/haproxy
+// are removed, then `lab haproxy-reset` (template haproxy.cfg, i.e. BLUE live; /etc/haproxy/conf.d
+// and *.map under /etc/haproxy removed; HAProxy restarted with -f /etc/haproxy/haproxy.cfg). Waits
+// until both servers are UP and the frontend serves blue. The state file is not touched: if it
+// names GREEN as prod, status reports drift until a switch puts it right.
+export async function resetHaproxyLayout() {
+  const stale = [...layoutFiles].filter((path) => path !== "/etc/haproxy/haproxy.cfg");
+  if (stale.length > 0) {
+    ssh("lab-lb", `rm -f -- ${stale.map((p) => `'${p.replaceAll("'", "'\\''")}'`).join(" ")}`);
+  }
+  layoutFiles.clear();
+  labCommand("haproxy-reset");
+  Object.assign(lab, readLabEnv());
+  await waitForBothUp();
+  await waitFor("the frontend serving blue after haproxy-reset", async () => (await frontendColor()) === "blue");
+}
+
+// Starts GET /stream?seconds=`seconds` (the lab app: a "chunk K/N from <colour>" line a second,
+// then "done <colour>") through the LB at LB_ADDR:`port`, on a new connection. Returns a promise
+// of { status, color (X-App-Color), body, chunks (number of chunk lines), complete (the body ends
+// with a "done ..." line), error (why the body was cut, if it was) }; it rejects only when no
+// response came at all. Its `started` property resolves once the first body bytes arrived (to
+// act in the middle of the stream), or with null if none ever do; it never rejects. The
+// connection is dropped after `idleMs` without data.
+export function streamThrough(port, seconds, { idleMs = 5000 } = {}) {
+  let markStarted;
+  const started = new Promise((resolve) => (markStarted = resolve));
+  const url = `http://${lab.LB_ADDR}:${port}/stream?seconds=${seconds}`;
+  const result = new Promise((resolve, reject) => {
+    let response = null;
+    let body = "";
+    let settled = false;
+    const finish = (error) => {
+      if (settled) return;
+      settled = true;
+      markStarted(null);
+      resolve({
+        status: response.statusCode,
+        color: response.headers["x-app-color"],
+        body,
+        chunks: (body.match(/^chunk \d+\/\d+ from \S+$/gm) || []).length,
+        complete: /(^|\n)done \S+\n$/.test(body),
+        ...(error ? { error: error.message || String(error) } : {}),
+      });
+    };
+    const request = http.get(url, { agent: false, timeout: idleMs }, (res) => {
+      response = res;
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => {
+        body += chunk;
+        markStarted(body);
+      });
+      res.on("end", () => finish());
+      res.on("error", finish); // "aborted": the connection closed before the body's end
+      res.on("close", () => finish(res.complete ? undefined : new Error("connection closed before the body's end")));
+    });
+    request.on("timeout", () => request.destroy(new Error(`${url}: no data for ${idleMs} ms`)));
+    request.on("error", (error) => {
+      if (response) finish(error);
+      else {
+        markStarted(null);
+        reject(error);
+      }
+    });
+  });
+  result.started = started;
+  return result;
 }
 
 // A copy of the lab's bluegreen-mcp config with `mutate(config)` applied.

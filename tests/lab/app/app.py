@@ -11,6 +11,11 @@ GET /health -> 200 {"status":"ok","version":...,"commit":...,"color":...}
                alternate per client address (HAProxy's checks and a probing
                tool each see their own alternation)
 GET /       -> one text line naming the colour and version
+GET /stream?seconds=N (1 <= N <= 30, default 10)
+            -> 200, a body that takes N seconds to arrive: "chunk K/N from <colour>"
+               lines (the first at once, then one a second), then "done <colour>".
+               Its Content-Length is sent up front, so a cut stream is seen as short.
+               Each request has its own thread: /health keeps answering meanwhile.
 """
 import json
 import os
@@ -20,6 +25,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 APP_DIR = os.path.dirname(os.path.abspath(__file__))
 ENV_DIR = os.environ.get("APP_ENV_DIR", "/srv/app-env")
@@ -92,11 +98,38 @@ class Handler(BaseHTTPRequestHandler):
             body = {"status": "ok" if healthy else "unhealthy",
                     "version": VERSION, "commit": COMMIT, "color": COLOR}
             self.reply(200 if healthy else 503, json.dumps(body) + "\n", "application/json")
+        elif path == "/stream":
+            self.stream()
         elif path == "/":
             self.reply(200, f"Hello from {COLOR}, version {VERSION} (commit {COMMIT[:12]})\n",
                        "text/plain; charset=utf-8")
         else:
             self.reply(404, "not found\n", "text/plain; charset=utf-8")
+
+    def stream(self):
+        query = parse_qs(self.path.split("?", 1)[1] if "?" in self.path else "")
+        try:
+            seconds = int(query.get("seconds", ["10"])[-1])
+        except ValueError:
+            seconds = 0
+        if not 1 <= seconds <= 30:
+            self.reply(400, "seconds must be an integer from 1 to 30\n", "text/plain; charset=utf-8")
+            return
+        lines = [f"chunk {k}/{seconds} from {COLOR}\n".encode("utf-8") for k in range(1, seconds + 1)]
+        lines.append(f"done {COLOR}\n".encode("utf-8"))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(sum(len(line) for line in lines)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-App-Color", COLOR)
+        self.send_header("X-App-Version", VERSION)
+        self.end_headers()
+        # wfile is unbuffered (wbufsize 0): each line leaves when written. A client that hangs up
+        # ends the stream (BrokenPipe/ConnectionReset, which handle_error ignores).
+        for k, line in enumerate(lines):
+            if k:
+                time.sleep(1)
+            self.wfile.write(line)
 
     def reply(self, code, text, content_type):
         data = text.encode("utf-8")
