@@ -2,8 +2,8 @@
 
 #include "common/text.h"
 
-#include "deployment/frontend_check.h"
 #include "deployment/app_routing.h"
+#include "deployment/frontend_check.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/services.h"
 #include "remote/http_probe.h"

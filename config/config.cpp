@@ -84,8 +84,8 @@ class Fields {
   }
 
   // A string or a non-empty list of strings, each checked by `check` (an error message or "").
-  std::optional<std::vector<std::string>> string_list(
-      const std::string& key, const std::function<std::string(const std::string&)>& check) {
+  std::optional<std::vector<std::string>> string_list(const std::string& key,
+                                                      const std::function<std::string(const std::string&)>& check) {
     const json* value = find(key);
     if (value == nullptr) return std::nullopt;
     std::vector<std::string> items;
@@ -307,6 +307,7 @@ AppConfig parse_app(const std::string& name, const json& object, std::vector<std
     }
     if (const json* steps = d.find("steps")) app.steps = parse_steps(*steps, d.path("steps"), errors, home);
     else d.error("steps", "is required");
+    if (auto limit = d.integer("maxStandbySessions", 0, 1000000000)) app.max_standby_sessions = *limit;
   } else {
     f.error("deploy", "is required (deploy.steps)");
   }

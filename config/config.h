@@ -97,6 +97,10 @@ struct AppConfig {
   LoadBalancerConfig load_balancer;
   std::string default_ref = "origin/main";
   std::vector<DeployStep> steps;
+  // deploy.maxStandbySessions: a deploy is refused while the standby colour still has more open
+  // sessions than this in HAProxy (long-lived WebSocket or upload sessions a restart would cut);
+  // unset: never refused for that, only warned about.
+  std::optional<long long> max_standby_sessions;
   HealthGateConfig health_gate;
   ApprovalConfig approval;
   milliseconds lock_wait{10000};

@@ -38,9 +38,9 @@ std::string split_problem(const config::AppConfig& app, const haproxy::AppRoutes
   std::string text = "SPLIT ROUTING: HAProxy's entry points for app " + app.name +
                      " do not all route to one colour, so neither colour is PROD and neither may be deployed to:";
   for (const auto& entry : routes.entry_points) text += "\n  - " + describe_entry_point(app, routes, entry);
-  return text +
-         "\nMake every route name the colour that should be live (" + app.load_balancer.blue_backend + " or " +
-         app.load_balancer.green_backend + ") in the lines above, check with `haproxy -c`, reload HAProxy, then ask "
+  return text + "\nMake every route name the colour that should be live (" + app.load_balancer.blue_backend + " or " +
+         app.load_balancer.green_backend +
+         ") in the lines above, check with `haproxy -c`, reload HAProxy, then ask "
          "for status again";
 }
 
@@ -61,9 +61,7 @@ std::optional<state::Color> entry_point_colour(const config::AppConfig& app, con
   return colour;
 }
 
-std::string route_location(const haproxy::Route& route) {
-  return route.file + ":" + std::to_string(route.line_number);
-}
+std::string route_location(const haproxy::Route& route) { return route.file + ":" + std::to_string(route.line_number); }
 
 std::string entry_location(const haproxy::EntryPoint& entry) {
   return entry.file + ":" + std::to_string(entry.line_number);
@@ -78,22 +76,25 @@ std::string describe_entry_point(const config::AppConfig& app, const haproxy::Ap
   std::string via;
   for (const auto index : entry.routes) {
     const auto& route = routes.routes[index];
-    via += std::string(via.empty() ? " via " : "; ") + route_location(route) + " `" + haproxy::trimmed_line(route.line) +
-           "`" + (colour ? "" : " → " + upper(route_colour(app, route)));
+    via += std::string(via.empty() ? " via " : "; ") + route_location(route) + " `" +
+           haproxy::trimmed_line(route.line) + "`" + (colour ? "" : " → " + upper(route_colour(app, route)));
   }
   return text + via;
 }
 
 void interpret_routing(const config::AppConfig& app, LbSnapshot& snapshot) {
   const auto& lb = app.load_balancer;
-  snapshot.routes = haproxy::find_routes(snapshot.config_files, {lb.blue_backend, lb.green_backend}, snapshot.map_texts);
+  snapshot.routes =
+      haproxy::find_routes(snapshot.config_files, {lb.blue_backend, lb.green_backend}, snapshot.map_texts);
   const auto& routes = *snapshot.routes;
   if (!routes.missing_maps.empty()) {
-    snapshot.live_problem = "cannot read the map file " + routes.missing_maps.front() + " that HAProxy looks up backends in";
+    snapshot.live_problem =
+        "cannot read the map file " + routes.missing_maps.front() + " that HAProxy looks up backends in";
     return;
   }
   if (!routes.unsupported.empty()) {
-    snapshot.live_problem = "HAProxy's configuration routes to app " + app.name + " in ways bluegreen-mcp cannot switch safely:";
+    snapshot.live_problem =
+        "HAProxy's configuration routes to app " + app.name + " in ways bluegreen-mcp cannot switch safely:";
     for (const auto& line : routes.unsupported) {
       snapshot.live_problem += "\n  - " + line.file + ":" + std::to_string(line.line_number) + " `" +
                                haproxy::trimmed_line(line.line) + "`: " + line.why;

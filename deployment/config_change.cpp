@@ -59,7 +59,8 @@ bluegreen::Result<ConfigChange> plan_config_change(const config::AppConfig& app,
   for (const auto& file : snapshot.config_files) out.files.push_back(file.path);
   for (const auto number : change.lines) {
     std::string section;
-    for (const auto& route : routes.routes) section = route.file == out.file && route.line_number == number ? route.section : section;
+    for (const auto& route : routes.routes)
+      section = route.file == out.file && route.line_number == number ? route.section : section;
     out.lines.push_back(LineChange{number, section, line_at(out.before, number), line_at(out.after, number)});
   }
   return out;

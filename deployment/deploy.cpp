@@ -4,6 +4,7 @@
 #include "deployment/frontend_check.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/live_confirmation.h"
+#include "deployment/sessions.h"
 #include "deployment/status.h"
 #include "deployment/step_progress.h"
 #include "remote/shell_command.h"
@@ -103,6 +104,7 @@ class DeployRun {
 
  private:
   std::optional<DeployOutcome> lock_and_check();
+  std::optional<DeployOutcome> check_standby_sessions();
   void run_steps();
   void health_gate();
   void record();
@@ -167,6 +169,7 @@ std::optional<DeployOutcome> DeployRun::lock_and_check() {
                               state::to_upper_string(facts_.target) + ".",
                           app_.name);
   }
+  if (auto refused = check_standby_sessions()) return refused;
   activity_.kind = ActivityKind::kDeploy;
   activity_.app = app_.name;
   activity_.client = client_;
@@ -179,6 +182,30 @@ std::optional<DeployOutcome> DeployRun::lock_and_check() {
     return deploy_refused(written.error().message + " (without it, a deploy cut off halfway could not be recognised)",
                           app_.name);
   }
+  return std::nullopt;
+}
+
+// Sessions still open on the standby (long-lived connections from before the last switch) would be
+// cut by its restart: above deploy.maxStandbySessions the deploy is refused, otherwise warned about.
+std::optional<DeployOutcome> DeployRun::check_standby_sessions() {
+  const auto sessions = colour_sessions(app_, snapshot_, facts_.target);
+  if (!sessions.known || sessions.open() == 0) return std::nullopt;
+  const std::string target = state::to_upper_string(facts_.target);
+  const std::string stop_after = hard_stop_after(snapshot_);
+  const std::string when =
+      "wait until get_deployment_status shows it drained (0 open)" +
+      (stop_after.empty() ? std::string() : "; HAProxy cuts what is left " + stop_after + " after a reload");
+  if (app_.max_standby_sessions && sessions.open() > *app_.max_standby_sessions) {
+    return deploy_refused("STANDBY " + target + " still has " + sessions_text(sessions) +
+                              ", more than deploy.maxStandbySessions (" + std::to_string(*app_.max_standby_sessions) +
+                              "): restarting it now would cut them off. " + when + ", then deploy again.",
+                          app_.name);
+  }
+  facts_.warning = "STANDBY " + target + " still had " + std::to_string(sessions.open()) +
+                   " open sessions when the deploy started (long-lived connections from before the last switch); "
+                   "its restart may have cut them off. Next time, " +
+                   when + ".";
+  reporter_.note("warning: " + facts_.warning);
   return std::nullopt;
 }
 

@@ -77,6 +77,7 @@ DeployOutcome deploy_report(const config::AppConfig& app, const DeployFacts& fac
   outcome.ok = !facts.failed && !facts.cancelled && facts.record_problem.empty();
   outcome.cancelled = facts.cancelled;
   outcome.text = report_text(app, facts, outcome.ok);
+  if (!facts.warning.empty()) outcome.text += "\n\n⚠️ " + facts.warning;
   json steps = json::array();
   for (const auto& r : facts.rows) {
     json s{{"name", r.name}, {"status", r.status}, {"durationMs", r.duration_ms}};
@@ -98,6 +99,7 @@ DeployOutcome deploy_report(const config::AppConfig& app, const DeployFacts& fac
   if (!facts.failure.empty()) outcome.structured["error"] = facts.failure;
   if (!facts.record_problem.empty()) outcome.structured["recordProblem"] = facts.record_problem;
   if (!facts.audit_problem.empty()) outcome.structured["auditProblem"] = facts.audit_problem;
+  if (!facts.warning.empty()) outcome.structured["warning"] = facts.warning;
   return outcome;
 }
 

@@ -45,6 +45,7 @@ struct DeployFacts {
   std::string failure;         // why it failed, when it did
   std::string record_problem;  // why the state file could not record it, when it could not
   std::string audit_problem;   // why the audit log could not record it, when it could not
+  std::string warning;         // what the user should know (e.g. sessions the deploy cut off)
   long long duration_ms = 0;
 };
 

@@ -47,9 +47,8 @@ ConfigFileList expand_configured(remote::Executor& executor, const config::AppCo
   }
   std::string script = "for p in";
   for (const auto& path : unsure) script += " " + remote::shell_quote(path);
-  script +=
-      "; do if [ -d \"$p\" ]; then printf 'D\\t%s\\n' \"$p\"; (cd \"$p\" && for f in *; do [ -f \"$f\" ] && "
-      "printf 'f\\t%s\\n' \"$f\"; done; :); else printf 'F\\t%s\\n' \"$p\"; fi; done";
+  script += "; do if [ -d \"$p\" ]; then printf 'D\\t%s\\n' \"$p\"; (cd \"$p\" && for f in *; do [ -f \"$f\" ] && "
+            "printf 'f\\t%s\\n' \"$f\"; done; :); else printf 'F\\t%s\\n' \"$p\"; fi; done";
   const auto ran = run_on_lb(executor, app, script);
   if (!ran || !ran->succeeded()) {
     list.problem = "cannot tell which files of " + join(unsure) + " HAProxy loads (asking " + lb.ssh +
@@ -129,9 +128,8 @@ std::string configured_list_problem(const std::vector<std::string>& loaded,
                     join(configured) + " (";
   if (!unexpected.empty()) why += "not configured: " + join(unexpected);
   if (!missing.empty()) why += std::string(unexpected.empty() ? "" : "; ") + "not loaded: " + join(missing);
-  return why +
-         "). Set loadBalancer.haproxyConfig to the files and directories HAProxy is started with (its -f "
-         "arguments, in order), or remove it to use what HAProxy reports";
+  return why + "). Set loadBalancer.haproxyConfig to the files and directories HAProxy is started with (its -f "
+               "arguments, in order), or remove it to use what HAProxy reports";
 }
 
 ConfigFileList list_config_files(remote::Executor& executor, const config::AppConfig& app) {
@@ -140,7 +138,8 @@ ConfigFileList list_config_files(remote::Executor& executor, const config::AppCo
   if (lb.stats_socket) {
     const auto reply = query_haproxy_socket(executor, app, *lb.stats_socket, "show env HAPROXY_CFGFILES");
     auto loaded = reply ? parse_cfgfiles_env(*reply) : bluegreen::Result<std::vector<std::string>>(reply.error());
-    if (loaded && std::all_of(loaded->begin(), loaded->end(), [](const std::string& p) { return p.rfind('/', 0) == 0; })) {
+    if (loaded &&
+        std::all_of(loaded->begin(), loaded->end(), [](const std::string& p) { return p.rfind('/', 0) == 0; })) {
       ConfigFileList list;
       list.source = "HAProxy (show env HAPROXY_CFGFILES on " + *lb.stats_socket + ")";
       list.paths = std::move(loaded.value());

@@ -41,9 +41,11 @@ std::string validate_command_for(const config::AppConfig& app, const std::vector
                                  const std::string& changed, const std::string& candidate) {
   std::string command = app.load_balancer.validate_command;
   std::string all;
-  for (const auto& file : files) all += std::string(all.empty() ? "" : " ") + "-f " + shell_quote(file == changed ? candidate : file);
+  for (const auto& file : files)
+    all += std::string(all.empty() ? "" : " ") + "-f " + shell_quote(file == changed ? candidate : file);
   if (files.empty()) all = "-f " + shell_quote(candidate);
-  for (auto at = command.find("-f {config}"); at != std::string::npos; at = command.find("-f {config}", at + all.size())) {
+  for (auto at = command.find("-f {config}"); at != std::string::npos;
+       at = command.find("-f {config}", at + all.size())) {
     command.replace(at, std::string("-f {config}").size(), all);
   }
   auto placeholders = lb_placeholders(app);

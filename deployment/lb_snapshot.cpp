@@ -3,6 +3,7 @@
 #include "common/text.h"
 #include "deployment/app_routing.h"
 #include "deployment/live_confirmation.h"
+#include "deployment/sessions.h"
 
 #include "remote/shell_command.h"
 
@@ -210,27 +211,31 @@ void read_routing(const config::AppConfig& app, const std::map<std::string, remo
     snapshot.live_problem = "cannot tell which files HAProxy loads on " + lb.ssh + ": " + snapshot.config_list.problem;
     return;
   }
-  const auto take = [&](const std::string& path) -> const remote::FileRead* {
+  // A map file changes on every map switch without a reload (its entries are set at run time),
+  // so it does not count as configuration HAProxy has not loaded; its entries are compared with
+  // HAProxy's running map instead.
+  const auto take = [&](const std::string& path, bool is_map) -> const remote::FileRead* {
     const auto& file = files.at(path);
     if (file.missing || !file.problem.empty()) {
       snapshot.live_problem = "cannot read the HAProxy file " + path + " on " + lb.ssh + ": " +
                               (file.missing ? std::string("No such file or directory") : trimmed(file.problem));
       return nullptr;
     }
-    if (file.modified_epoch_s && (!snapshot.config_modified_s || *file.modified_epoch_s > *snapshot.config_modified_s)) {
+    if (!is_map && file.modified_epoch_s &&
+        (!snapshot.config_modified_s || *file.modified_epoch_s > *snapshot.config_modified_s)) {
       snapshot.config_modified_s = file.modified_epoch_s;
       snapshot.config_modified_path = path;
     }
     return &file;
   };
   for (const auto& path : snapshot.config_list.paths) {
-    const auto* file = take(path);
+    const auto* file = take(path, false);
     if (file == nullptr) return;
     snapshot.config_files.push_back(haproxy::ConfigFile{path, file->content});
   }
   for (const auto& lookup : haproxy::find_routes(snapshot.config_files, {}).map_lookups) {
     if (files.count(lookup.map) == 0 || snapshot.map_texts.count(lookup.map) != 0) continue;
-    const auto* map = take(lookup.map);
+    const auto* map = take(lookup.map, true);
     if (map == nullptr) return;
     snapshot.map_texts[lookup.map] = map->content;
   }
@@ -369,7 +374,8 @@ std::map<std::string, std::int64_t> change_times_of(remote::Executor& executor, 
 
 // The effective configuration's files of each app (apps with the same haproxyConfig and stats
 // socket share one list).
-std::vector<ConfigFileList> config_lists(remote::Executor& executor, const std::vector<const config::AppConfig*>& apps) {
+std::vector<ConfigFileList> config_lists(remote::Executor& executor,
+                                         const std::vector<const config::AppConfig*>& apps) {
   std::map<std::pair<std::vector<std::string>, std::string>, ConfigFileList> known;
   std::vector<ConfigFileList> lists;
   for (const auto* app : apps) {
@@ -383,10 +389,9 @@ std::vector<ConfigFileList> config_lists(remote::Executor& executor, const std::
 }
 
 // Reads the map files the apps' configs look backends up in (a second read, only where there are
-// map lookups) into `files`, and adds them to the files whose change times count. Returns why the
-// LB could not be read, or "".
+// map lookups) into `files`. Returns why the LB could not be read, or "".
 std::string read_maps(remote::Executor& executor, const std::string& host, const std::vector<ConfigFileList>& lists,
-                      LbReads& reads, std::map<std::string, remote::FileRead>& files) {
+                      const LbReads& reads, std::map<std::string, remote::FileRead>& files) {
   std::vector<std::string> maps;
   for (const auto& list : lists) {
     std::vector<haproxy::ConfigFile> configs;
@@ -410,7 +415,6 @@ std::string read_maps(remote::Executor& executor, const std::string& host, const
   if (read->size() != maps.size()) return "reading the map files on " + host + " returned too few results";
   for (std::size_t i = 0; i < maps.size(); ++i) {
     files.emplace(maps[i], std::move(read.value()[i]));
-    reads.configs.push_back(maps[i]);
   }
   return "";
 }
@@ -426,7 +430,6 @@ void apply_change_times(const std::map<std::string, std::int64_t>& change_times,
     }
   };
   for (const auto& file : snapshot.config_files) consider(file.path);
-  for (const auto& [path, text] : snapshot.map_texts) consider(path);
 }
 
 std::vector<LbSnapshot> unreachable_snapshots(std::size_t count, const std::string& why) {
@@ -487,6 +490,7 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
   for (std::size_t i = 0; i < apps.size(); ++i) {
     auto snapshot = interpret(*apps[i], *stores[i], options.with_processes, files, sockets, lists[i]);
     apply_change_times(change_times, snapshot);
+    read_old_worker_sessions(executor, *apps[i], snapshot);
     find_whether_running(executor, *apps[i], options, lock_answers, snapshot);
     confirm_live(*apps[i], snapshot);
     snapshots.push_back(std::move(snapshot));

@@ -75,6 +75,10 @@ struct LbSnapshot {
   std::string servers_problem;
   std::optional<haproxy::ProcessInfo> processes;
   std::string processes_problem;
+  // The `show stat` rows of each old worker (processes->old_worker_pids) that answered, with
+  // BACKEND rows (deployment/sessions.h); a worker that did not answer is named in the problem.
+  std::vector<haproxy::ServerStatus> old_worker_servers;
+  std::string old_workers_problem;
 
   [[nodiscard]] std::uint64_t generation() const { return state ? state->generation : 0; }
 };

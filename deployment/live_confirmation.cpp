@@ -70,8 +70,8 @@ std::string not_loaded_text(const config::AppConfig& app, const LbSnapshot& snap
          "). The file selects " + selects +
          ", but HAProxy still runs the version it loaded before, so users may be on either colour. Deploys and "
          "switches are refused until this is resolved. If the file is what should run: on " +
-         lb.ssh + ", check it (" + validate_command_for(app, files, "", lb.haproxy_config) +
-         ") and reload HAProxy (" + lb_reload_command(app) +
+         lb.ssh + ", check it (" + validate_command_for(app, files, "", lb.haproxy_config) + ") and reload HAProxy (" +
+         lb_reload_command(app) +
          "). If not: put back the version HAProxy runs (as it was before this change), then reload. Then check "
          "get_deployment_status";
 }

@@ -67,13 +67,15 @@ Finding config_file_selects(Services& services, const config::AppConfig& app, co
   options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
   auto read = services.executor.read_files(app.load_balancer.ssh, paths, options);
   if (!read || read->size() != paths.size()) {
-    return {false, false, "cannot re-read HAProxy's configuration: " + (read ? "too few results" : read.error().message)};
+    return {false, false,
+            "cannot re-read HAProxy's configuration: " + (read ? "too few results" : read.error().message)};
   }
   std::vector<haproxy::ConfigFile> files;
   for (std::size_t i = 0; i < paths.size(); ++i) {
     const auto& file = (*read)[i];
     if (file.missing || !file.problem.empty()) {
-      return {false, false, "cannot re-read " + paths[i] + ": " + (file.missing ? "No such file or directory" : file.problem)};
+      return {false, false,
+              "cannot re-read " + paths[i] + ": " + (file.missing ? "No such file or directory" : file.problem)};
     }
     files.push_back({paths[i], file.content});
   }

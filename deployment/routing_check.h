@@ -52,9 +52,9 @@ struct RoutingExpectation {
 // Waits (polling every 10 ms, up to max(10 s, the LB's command timeout)) for the master to report
 // a reload past `reloads_before`, then re-reads the configuration files (not cancellable: one read
 // with the LB's command deadline; every route of the app must select the expected colour) and
-// probes each verifyUrl (each must answer from the expected colour three times in a row). Without a known reload count it only
-// requires the master to answer. `stop` ends the reload wait or the frontend probes early with
-// `cancelled` set (also when the frontend check is advisory).
+// probes each verifyUrl (each must answer from the expected colour three times in a row). Without a known reload count
+// it only requires the master to answer. `stop` ends the reload wait or the frontend probes early with `cancelled` set
+// (also when the frontend check is advisory).
 RoutingCheck verify_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
                             const std::stop_token& stop);
 

@@ -49,10 +49,21 @@ json host_json(const HostStatus& host, bool is_prod) {
          {"reportedCommit", host.health.commit ? json(*host.health.commit) : json(nullptr)},
          {"deployedCommit", host.deployed_commit ? json(*host.deployed_commit) : json(nullptr)}};
   if (!host.git_problem.empty()) j["deployedCommitProblem"] = host.git_problem;
+  if (host.sessions.known) {
+    j["sessions"] = {{"open", host.sessions.open()},
+                     {"current", host.sessions.current},
+                     {"inOldWorkers", host.sessions.in_old_workers},
+                     {"total", host.sessions.total},
+                     {"drained", host.sessions.open() == 0 && host.sessions.old_workers_known}};
+  }
   if (!host.haproxy_servers.empty() || !host.haproxy_backend_status.empty()) {
     json servers = json::array();
     for (const auto& s : host.haproxy_servers) {
-      servers.push_back({{"name", s.server}, {"status", s.status}, {"check", s.check_status}});
+      servers.push_back({{"name", s.server},
+                         {"status", s.status},
+                         {"check", s.check_status},
+                         {"currentSessions", s.current_sessions},
+                         {"totalSessions", s.total_sessions}});
     }
     j["haproxyView"] = {{"backendStatus", host.haproxy_backend_status}, {"servers", servers}};
   }
@@ -115,6 +126,23 @@ namespace {
 void assess(const config::AppConfig& app, StatusReport& report) {
   attach_haproxy_view(app, report.lb, report.blue);
   attach_haproxy_view(app, report.lb, report.green);
+  report.blue.sessions = colour_sessions(app, report.lb, Color::kBlue);
+  report.green.sessions = colour_sessions(app, report.lb, Color::kGreen);
+  if (report.lb.live) {
+    const auto& standby = report.host(state::other(*report.lb.live));
+    if (standby.sessions.known && standby.sessions.open() > 0) {
+      const auto stop_after = hard_stop_after(report.lb);
+      report.warnings.push_back(
+          "STANDBY " + state::to_upper_string(standby.color) +
+          " is still draining: " + std::to_string(standby.sessions.open()) +
+          " open sessions (long-lived connections from before the last switch). A deploy to it now would cut them; "
+          "wait until status shows 0 open" +
+          (stop_after.empty() ? std::string()
+                              : " (HAProxy cuts what old workers still hold " + stop_after + " after a reload)") +
+          ".");
+    }
+  }
+  if (!report.lb.old_workers_problem.empty()) report.warnings.push_back(report.lb.old_workers_problem);
 
   // The running HAProxy contradicts its file: the file's colour is not what users get, so no
   // colour is presented as live.
@@ -326,12 +354,14 @@ json StatusReport::to_json(const config::AppConfig& app) const {
     haproxy["masterPid"] = lb.processes->master_pid;
     haproxy["reloads"] = lb.processes->reloads;
     haproxy["workers"] = lb.processes->current_worker_pids;
+    haproxy["oldWorkers"] = lb.processes->old_worker_pids;
   }
   if (frontend) {
     haproxy["frontend"] = {{"url", frontend->url},
                            {"answeredBy", frontend->color ? json(state::to_string(*frontend->color)) : json(nullptr)},
                            {"health", frontend->report.summary()}};
   }
+  if (const auto stop_after = hard_stop_after(lb); !stop_after.empty()) haproxy["hardStopAfter"] = stop_after;
   if (app.load_balancer.stats_url) haproxy["statsUrl"] = *app.load_balancer.stats_url;
   if (app.load_balancer.public_url) haproxy["publicUrl"] = *app.load_balancer.public_url;
   j["haproxy"] = haproxy;
@@ -393,6 +423,7 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
     if (!h.commit_subject.empty()) line << " \"" << h.commit_subject << "\"";
     const std::string view = haproxy_view_text(h);
     if (!view.empty()) line << "  [HAProxy: " << view << "]";
+    if (h.sessions.known) line << "  sessions: " << sessions_text(h.sessions);
     return line.str();
   };
 
@@ -412,7 +443,13 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
     out << host_line("BLUE:    ", blue, false) << "\n" << host_line("GREEN:   ", green, false) << "\n";
   }
   if (lb.processes) {
-    out << "HAProxy processes: master " << lb.processes->master_pid << ", " << lb.processes->reloads << " reloads\n";
+    out << "HAProxy processes: master " << lb.processes->master_pid << ", " << lb.processes->reloads << " reloads";
+    if (!lb.processes->old_worker_pids.empty()) {
+      out << ", " << lb.processes->old_worker_pids.size() << " old worker(s) finishing connections";
+    }
+    if (const auto stop_after = hard_stop_after(lb); !stop_after.empty())
+      out << " (hard-stop-after " << stop_after << ")";
+    out << "\n";
   }
   if (lb.state) {
     const auto& s = *lb.state;

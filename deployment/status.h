@@ -10,6 +10,7 @@
 #include "deployment/frontend_check.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/services.h"
+#include "deployment/sessions.h"
 #include "remote/http_probe.h"
 
 #include <nlohmann/json.hpp>
@@ -32,6 +33,7 @@ struct HostStatus {
   std::string git_problem;
   std::vector<haproxy::ServerStatus> haproxy_servers;  // HAProxy's view of this colour's backend
   std::string haproxy_backend_status;                  // the backend's aggregate status, if known
+  ColourSessions sessions;                             // open sessions in HAProxy (deployment/sessions.h)
 };
 
 struct StatusReport {

@@ -22,7 +22,7 @@ namespace bluegreen::deployment {
 
 struct PlanView {
   SwitchPlan plan;
-  ConfigChange change;  // every route of the app rewritten to the new colour (config_change.h)
+  ConfigChange change;                    // every route of the app rewritten to the new colour (config_change.h)
   std::vector<std::string> entry_points;  // each entry point and the colour it serves now (describe_entry_point)
   remote::HealthReport standby_health;
   std::optional<std::string> standby_commit;  // git HEAD in the standby's app dir, when readable

@@ -28,7 +28,8 @@ std::string backup_problem(Services& services, const config::AppConfig& app, con
   }
   if (!found) return file + " is not one of the files HAProxy loads now";
   interpret_routing(app, before);
-  if (before.selected != activity.from) return backup_file + " does not select " + state::to_upper_string(activity.from);
+  if (before.selected != activity.from)
+    return backup_file + " does not select " + state::to_upper_string(activity.from);
   const auto change = plan_config_change(app, before, activity.color);
   const auto live = std::find_if(snapshot.config_files.begin(), snapshot.config_files.end(),
                                  [&](const haproxy::ConfigFile& config) { return config.path == file; });
@@ -58,11 +59,12 @@ RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::A
                      ") and remove " + activity_path(app);
       return outcome;
     }
-    if (const auto restored = run_on_lb(services.executor, app, restore_config_script(app, switched_config_file(app, activity)));
+    if (const auto restored =
+            run_on_lb(services.executor, app, restore_config_script(app, switched_config_file(app, activity)));
         !restored || !restored->succeeded()) {
-      outcome.text = "cannot roll back the interrupted switch: putting " + backup_path(switched_config_file(app, activity)) +
-                     " back failed (" +
-                     command_output(restored) + ")";
+      outcome.text = "cannot roll back the interrupted switch: putting " +
+                     backup_path(switched_config_file(app, activity)) + " back failed (" + command_output(restored) +
+                     ")";
       return outcome;
     }
     outcome.restored = true;

@@ -93,6 +93,17 @@ SwitchOutcome switch_completed(const config::AppConfig& app, const SwitchPlan& p
        << "New STANDBY: " << state::to_upper_string(plan.from) << " (" << from_host.address << ")\n\n"
        << "Switch #" << done.switch_number << " completed at " << done.completed_at << " in " << done.total_ms
        << " ms\nVerified: " << done.verified << "\n";
+  const std::string old = state::to_upper_string(plan.from);
+  if (done.old_sessions.known && done.old_sessions.open() > 0) {
+    text << "\n⏳ " << old << " is draining: " << sessions_text(done.old_sessions)
+         << ". Long-lived connections finish on " << old
+         << (done.hard_stop_after.empty()
+                 ? ""
+                 : " (HAProxy cuts what is left " + done.hard_stop_after + " after the reload)")
+         << "; deploy to " << old << " once get_deployment_status shows it drained (0 open).\n";
+  } else if (done.old_sessions.known) {
+    text << "\n" << old << " has drained (no open sessions): a deploy to it cuts no one off.\n";
+  }
   if (lb.public_url) text << "\nProduction URL: " << *lb.public_url;
   if (lb.stats_url) text << "\nHAProxy Stats: " << *lb.stats_url;
   text << "\n\nTo roll back, call switch_traffic again (a new approval is needed).";
@@ -109,6 +120,11 @@ SwitchOutcome switch_completed(const config::AppConfig& app, const SwitchPlan& p
                         {"emergency", plan.emergency},
                         {"verified", done.verified},
                         {"timings", done.timings}};
+  if (done.old_sessions.known) {
+    outcome.structured["oldProdSessions"] = {{"open", done.old_sessions.open()},
+                                             {"inOldWorkers", done.old_sessions.in_old_workers},
+                                             {"drained", done.old_sessions.open() == 0}};
+  }
   return outcome;
 }
 

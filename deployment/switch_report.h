@@ -6,6 +6,7 @@
 
 #include "config/config.h"
 #include "deployment/approvals.h"
+#include "deployment/sessions.h"
 
 #include <nlohmann/json.hpp>
 
@@ -52,6 +53,10 @@ struct CompletedSwitch {
   // Milliseconds: lockMs (start to lock taken), checksMs (start to state prepared),
   // validateAndSwapMs (candidate check started to swap done), reloadAndVerifyMs, totalMs.
   nlohmann::json timings;
+  // The old PROD's open sessions right after the switch (deployment/sessions.h), and
+  // hard-stop-after, when set.
+  ColourSessions old_sessions;
+  std::string hard_stop_after;
 };
 
 // Traffic moved, was verified and recorded: the new roles, switch number, timings and what the

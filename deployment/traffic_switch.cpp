@@ -332,9 +332,11 @@ void SwitchRun::settle_activity(const SwitchOutcome& outcome) {
 std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
   validation_started_ = services_.time.now();
   write_activity();
-  validation_ = std::async(std::launch::async, [this, script = validate_candidate_script(app_, change_.file, change_.files, change_.after)] {
-    return on_lb(services_, app_, script);
-  });
+  validation_ =
+      std::async(std::launch::async,
+                 [this, script = validate_candidate_script(app_, change_.file, change_.files, change_.after)] {
+                   return on_lb(services_, app_, script);
+                 });
   if (!plan_.emergency) {
     const auto gate = standby_gate_.get();
     if (stop_.stop_requested()) return refuse_before_swap("cancelled");  // the gate's verdict would be "cancelled"
@@ -369,8 +371,9 @@ SwitchOutcome SwitchRun::swap_not_confirmed(const std::string& failure) {
   keep_activity_ = true;
   RollbackReport unknown;
   unknown.config_file = change_.file;
-  unknown.text = "the live config could not be checked (" + why + "), so nothing was restored: " + backup_path(change_.file) +
-                 " may be an older switch's. Look at " + change_.file +
+  unknown.text = "the live config could not be checked (" + why +
+                 "), so nothing was restored: " + backup_path(change_.file) + " may be an older switch's. Look at " +
+                 change_.file +
                  " first; restore the backup only if the "
                  "live file selects " +
                  state::to_upper_string(plan_.to) + " and the backup selects " + state::to_upper_string(plan_.from);
@@ -533,8 +536,13 @@ SwitchOutcome SwitchRun::roll_back(const std::string& failure) {
 
 SwitchOutcome SwitchRun::completed() {
   timings_["totalMs"] = services_.time.ms_since(started_);
-  CompletedSwitch done{next_.switch_count, next_.last_switch.value_or(""), timings_["totalMs"].get<long long>(),
-                       verified_, timings_};
+  CompletedSwitch done{next_.switch_count,
+                       next_.last_switch.value_or(""),
+                       timings_["totalMs"].get<long long>(),
+                       verified_,
+                       timings_,
+                       read_colour_sessions(services_.executor, app_, plan_.from),
+                       hard_stop_after(snapshot_)};
   auto outcome = switch_completed(app_, plan_, done);
   const auto audit_problem = audit("ok", {{"from", state::to_string(plan_.from)},
                                           {"to", state::to_string(plan_.to)},

@@ -128,7 +128,7 @@ for (const how of ["SIGKILL", "stdin closed"]) {
         const deploy = await mcp.call("deploy_to_standby", { pullGithub: false, createBackup: false });
         assert.equal(deploy.isError, true, text(deploy));
         assert.match(text(deploy), /DEPLOY NOT STARTED/);
-        assert.match(status.problem, /INTERRUPTED SWITCH|not loaded its config file|switch is in progress/);
+        assert.match(status.problem, /INTERRUPTED SWITCH|not loaded its configuration|switch is in progress/);
       }
       assert.equal(await frontendColor(), serving);
       await switchAndAssertConsistent(mcp);
@@ -195,7 +195,7 @@ test("HAProxy's config edited by hand without a reload: status calls nothing liv
     assert.equal(await frontendColor(), serving, "HAProxy reloaded by itself?");
     const status = (await mcp.call("get_deployment_status")).structuredContent;
     assert.equal(status.liveColorKnown, false, JSON.stringify(status));
-    assert.match(status.problem, /HAProxy has not loaded its config file/);
+    assert.match(status.problem, /HAProxy has not loaded its configuration/);
     const statusText = text(await mcp.call("get_deployment_status"));
     assert.match(statusText, /echo reload \| socat/);
 
@@ -203,7 +203,7 @@ test("HAProxy's config edited by hand without a reload: status calls nothing liv
     assert.equal(deploy.isError, true, text(deploy));
     const plan = await mcp.call("switch_traffic", {});
     assert.equal(plan.isError, true, text(plan));
-    assert.match(text(plan), /has not loaded its config file/);
+    assert.match(text(plan), /has not loaded its configuration/);
   } finally {
     // Put it back and reload, as the status text says.
     ssh("lab-lb", `cat > /etc/haproxy/haproxy.cfg <<'EOF'\n${original}EOF`);

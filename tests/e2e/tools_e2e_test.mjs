@@ -293,10 +293,10 @@ test("a config file broken on disk and never reloaded: no colour is called live,
   try {
     const status = (await mcp.call("get_deployment_status")).structuredContent;
     assert.equal(status.liveColorKnown, false, JSON.stringify(status));
-    assert.match(status.problem, /HAProxy has not loaded its config file/);
+    assert.match(status.problem, /HAProxy has not loaded its configuration/);
     const request = await mcp.call("switch_traffic", {});
     assert.equal(request.isError, true, text(request));
-    assert.match(text(request), /has not loaded its config file/);
+    assert.match(text(request), /has not loaded its configuration/);
     assert.equal(await frontendColor(), "blue");
   } finally {
     ssh("lab-lb", `cat > /etc/haproxy/haproxy.cfg <<'EOF'\n${original}EOF`);

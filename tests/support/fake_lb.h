@@ -383,6 +383,13 @@ class FakeLb {
     worker_started_ = lb_now_;
     if (const auto colour = config_colour()) running_ = *colour;
   }
+  // Open sessions of `color` in the current worker's `show stat` and, summed over them, in the old
+  // workers' (`@!<pid> show stat` on the master socket).
+  void set_sessions(state::Color color, long long current, long long in_old_workers = 0) {
+    std::lock_guard lock(mutex_);
+    sessions_[color] = current;
+    old_sessions_[color] = in_old_workers;
+  }
   // HAProxy's own check status of `color`'s server ("UP", "DOWN", "UP 1/2", ...) in `show stat`.
   void set_server_status(state::Color color, std::string status) {
     std::lock_guard lock(mutex_);
@@ -691,6 +698,14 @@ class FakeLb {
       return bluegreen::Error{"no answer from " + *app_.load_balancer.master_socket + " within 2000 ms",
                               bluegreen::ErrorCode::kDeadlineExceeded};
     }
+    if (request.rfind("@!", 0) == 0) {  // `@!<pid> show stat`: an old worker's own counters
+      const auto pid = std::stoi(request.substr(2));
+      if (std::find(old_workers_.begin(), old_workers_.end(), pid) == old_workers_.end() ||
+          request.find(" show stat\n") == std::string::npos) {
+        return std::string("Unknown command.\n");
+      }
+      return stat_csv(old_sessions_);
+    }
     if (request != "show proc\n") return std::string("Unknown command.\n");
     std::string text = "#<PID>          <type>          <reloads>       <uptime>        <version>\n";
     text += "1000            master          " + std::to_string(reloads_) +
@@ -724,14 +739,20 @@ class FakeLb {
   bluegreen::Result<std::string> stats(const std::string& request) {
     std::lock_guard lock(mutex_);
     if (request != "show stat\n") return std::string("Unknown command.\n");
+    return stat_csv(sessions_);
+  }
+
+  // `show stat` with `open` current sessions per colour. Requires mutex_.
+  std::string stat_csv(const std::map<state::Color, long long>& open) {
     std::string text = "# pxname,svname,qcur,scur,stot,status,check_status\nfe_app,FRONTEND,,0,10,OPEN,\n";
     for (const auto color : {state::Color::kBlue, state::Color::kGreen}) {
       const std::string backend = deployment::backend_of(app_, color);
       const std::string status = server_status_.count(color) != 0 ? server_status_.at(color) : "UP";
       const std::string aggregate = status.rfind("UP", 0) == 0 ? "UP" : "DOWN";
-      text +=
-          backend + "," + backend + ",0,0,5," + status + "," + (status.rfind("UP", 0) == 0 ? "L7OK" : "L4CON") + "\n";
-      text += backend + ",BACKEND,0,0,5," + aggregate + ",\n";
+      const std::string scur = std::to_string(open.count(color) != 0 ? open.at(color) : 0);
+      text += backend + "," + backend + ",0," + scur + ",5," + status + "," +
+              (status.rfind("UP", 0) == 0 ? "L7OK" : "L4CON") + "\n";
+      text += backend + ",BACKEND,0," + scur + ",5," + aggregate + ",\n";
     }
     return text;
   }
@@ -804,6 +825,8 @@ class FakeLb {
   int worker_ = 2000;
   std::vector<int> old_workers_;
   std::map<state::Color, std::string> server_status_;
+  std::map<state::Color, long long> sessions_;      // open sessions in the current worker
+  std::map<state::Color, long long> old_sessions_;  // in the old workers
   std::map<state::Color, HostHealth> health_;
   std::map<state::Color, int> probe_counts_;
   std::shared_ptr<bool> lock_taken_ = std::make_shared<bool>(false);

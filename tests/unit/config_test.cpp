@@ -89,7 +89,8 @@ TEST_CASE("every bad field is reported at once, by name", "[config]") {
   for (const char* expected :
        {"apps.shop.hosts.blue.healthUrl: must be an http:// or https:// URL", "apps.shop.hosts.green.appDir",
         "apps.shop.hosts.green.ssh: must be an ssh config alias",
-        "apps.shop.loadBalancer.section: must be \"frontend NAME\"", "apps.shop.loadBalancer.condition: only applies to use_backend",
+        "apps.shop.loadBalancer.section: must be \"frontend NAME\"",
+        "apps.shop.loadBalancer.condition: only applies to use_backend",
         "apps.shop.loadBalancer.haproxyConfig[1]: \"conf.d\" is not an absolute path",
         "apps.shop.loadBalancer.verifyUrls[1]: must be an http:// or https:// URL",
         "apps.shop.deploy.steps[0].when: must be one of", "apps.shop.deploy.steps[1].name: \"pull\" is used twice",
@@ -156,5 +157,6 @@ TEST_CASE("haproxyConfig and verifyUrls take one value or a list; the selector i
   CHECK_FALSE(one.apps.front().load_balancer.haproxy_configs_set);
 
   single["loadBalancer"]["verifyUrls"] = json::array({"http://lb/x"});
-  CHECK_THAT(parse_error(json{{"apps", {{"shop", single}}}}), Catch::Contains("give verifyUrl or verifyUrls, not both"));
+  CHECK_THAT(parse_error(json{{"apps", {{"shop", single}}}}),
+             Catch::Contains("give verifyUrl or verifyUrls, not both"));
 }

@@ -94,9 +94,8 @@ TEST_CASE("status with a frontend that contradicts the config file calls no colo
   CHECK_FALSE(report.lb.live.has_value());
   CHECK(report.to_json(rig.app)["liveColorKnown"] == false);
   CHECK_FALSE(contains(report.to_text(rig.app), "PROD:"));
-  CHECK(contains(report.lb.live_problem,
-                 "HAProxy is not running its configuration: its files select BLUE, but "
-                 "requests through http://127.0.99.3:80/health are answered by GREEN"));
+  CHECK(contains(report.lb.live_problem, "HAProxy is not running its configuration: its files select BLUE, but "
+                                         "requests through http://127.0.99.3:80/health are answered by GREEN"));
   REQUIRE(report.frontend);
   CHECK(report.frontend->color == Color::kGreen);
   CHECK(report.to_json(rig.app)["haproxy"]["frontend"]["answeredBy"] == "green");

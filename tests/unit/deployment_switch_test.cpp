@@ -216,7 +216,8 @@ TEST_CASE("switch refusals leave the live config untouched", "[deployment][switc
   }
   SECTION("candidate rejected by haproxy -c") {
     rig.lb.faults().validation = Fault::always();
-    expected = "the new HAProxy config failed validation (haproxy -c -f '/etc/haproxy/haproxy.cfg.bluegreen-candidate')";
+    expected =
+        "the new HAProxy config failed validation (haproxy -c -f '/etc/haproxy/haproxy.cfg.bluegreen-candidate')";
   }
   SECTION("candidate cannot be written") {
     rig.lb.faults().candidate_write = Fault::always();

@@ -81,9 +81,11 @@ struct ScratchLb {
 
 TEST_CASE("every LB script parses with sh -n", "[deployment][scripts]") {
   ScratchLb lb;
-  for (const auto& script : {deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, "frontend fe\n  default_backend green\n"),
+  for (const auto& script : {deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {},
+                                                                   "frontend fe\n  default_backend green\n"),
                              deployment::swap_config_script(lb.app, lb.app.load_balancer.haproxy_config, lb.live()),
-                             deployment::restore_config_script(lb.app, lb.app.load_balancer.haproxy_config), deployment::remove_candidate_script(lb.app.load_balancer.haproxy_config)}) {
+                             deployment::restore_config_script(lb.app, lb.app.load_balancer.haproxy_config),
+                             deployment::remove_candidate_script(lb.app.load_balancer.haproxy_config)}) {
     const auto parsed = run_sh(lb.dir, script, true);
     INFO(script << "\n" << parsed.output);
     CHECK(parsed.exit_status == 0);
@@ -95,13 +97,15 @@ TEST_CASE("a valid candidate is staged, swapped in with a backup, and restored",
   const std::string before = lb.live();
   const std::string after = "frontend fe\n  default_backend green\n";
 
-  const auto validated = run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, after));
+  const auto validated =
+      run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, after));
   INFO(validated.output);
   REQUIRE(validated.exit_status == 0);
   CHECK(read(deployment::candidate_path(lb.app)) == after);
   CHECK(lb.live() == before);  // validation never touches the live file
 
-  const auto swapped = run_sh(lb.dir, deployment::swap_config_script(lb.app, lb.app.load_balancer.haproxy_config, before));
+  const auto swapped =
+      run_sh(lb.dir, deployment::swap_config_script(lb.app, lb.app.load_balancer.haproxy_config, before));
   INFO(swapped.output);
   REQUIRE(swapped.exit_status == 0);
   CHECK(lb.live() == after);
@@ -118,7 +122,9 @@ TEST_CASE("a valid candidate is staged, swapped in with a backup, and restored",
 TEST_CASE("an invalid candidate is reported with the validator's output and removed", "[deployment][scripts]") {
   ScratchLb lb;
   const std::string before = lb.live();
-  const auto validated = run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, "frontend fe\n"));
+  const auto validated =
+      run_sh(lb.dir,
+             deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, "frontend fe\n"));
   CHECK(validated.exit_status == deployment::kCandidateInvalidExit);
   CHECK_THAT(validated.output, Catch::Contains("no backend in config"));
   CHECK_FALSE(fs::exists(deployment::candidate_path(lb.app)));
@@ -128,12 +134,14 @@ TEST_CASE("an invalid candidate is reported with the validator's output and remo
 TEST_CASE("the swap refuses when the live config changed since the plan", "[deployment][scripts]") {
   ScratchLb lb;
   const std::string planned_from = lb.live();
-  REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, "frontend fe\n  default_backend green\n"))
+  REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {},
+                                                               "frontend fe\n  default_backend green\n"))
               .exit_status == 0);
   std::ofstream(lb.app.load_balancer.haproxy_config) << "frontend fe\n  default_backend blue # edited by hand\n";
   const std::string edited = lb.live();
 
-  const auto swapped = run_sh(lb.dir, deployment::swap_config_script(lb.app, lb.app.load_balancer.haproxy_config, planned_from));
+  const auto swapped =
+      run_sh(lb.dir, deployment::swap_config_script(lb.app, lb.app.load_balancer.haproxy_config, planned_from));
   CHECK(swapped.exit_status == deployment::kLiveConfigChangedExit);
   CHECK(lb.live() == edited);
   CHECK_FALSE(fs::exists(deployment::candidate_path(lb.app)));
@@ -207,9 +215,10 @@ TEST_CASE("a live config that is a symbolic link is refused, neither replaced no
   fs::create_symlink(managed, lb.app.load_balancer.haproxy_config);
   const std::string before = read(managed);
 
-  for (const auto& script :
-       {deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, "frontend fe\n  default_backend green\n"),
-        deployment::swap_config_script(lb.app, lb.app.load_balancer.haproxy_config, before), deployment::restore_config_script(lb.app, lb.app.load_balancer.haproxy_config)}) {
+  for (const auto& script : {deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {},
+                                                                   "frontend fe\n  default_backend green\n"),
+                             deployment::swap_config_script(lb.app, lb.app.load_balancer.haproxy_config, before),
+                             deployment::restore_config_script(lb.app, lb.app.load_balancer.haproxy_config)}) {
     const auto ran = run_sh(lb.dir, script);
     INFO(ran.output);
     CHECK(ran.exit_status == state::kSymlinkRefusedExit);
@@ -232,32 +241,38 @@ TEST_CASE("a candidate or backup that is a symbolic link is refused and its targ
 
   SECTION("candidate, at validation") {
     fs::create_symlink(victim.path, deployment::candidate_path(lb.app));
-    const auto ran = run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, next));
+    const auto ran =
+        run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, next));
     CHECK(ran.exit_status == state::kSymlinkRefusedExit);
     CHECK_THAT(ran.output, Catch::Contains("REFUSED: " + deployment::candidate_path(lb.app) +
                                            " is a symbolic link to " + victim.path.string()));
   }
   SECTION("candidate, planted between validation and swap") {
-    REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, next)).exit_status == 0);
+    REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, next))
+                .exit_status == 0);
     fs::remove(deployment::candidate_path(lb.app));
     fs::create_symlink(victim.path, deployment::candidate_path(lb.app));
-    CHECK(run_sh(lb.dir, deployment::swap_config_script(lb.app, lb.app.load_balancer.haproxy_config, before)).exit_status == state::kSymlinkRefusedExit);
+    CHECK(run_sh(lb.dir, deployment::swap_config_script(lb.app, lb.app.load_balancer.haproxy_config, before))
+              .exit_status == state::kSymlinkRefusedExit);
   }
   SECTION("backup, at validation") {
     fs::create_symlink(victim.path, deployment::backup_path(lb.app));
-    CHECK(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, next)).exit_status ==
-          state::kSymlinkRefusedExit);
+    CHECK(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, next))
+              .exit_status == state::kSymlinkRefusedExit);
   }
   SECTION("backup, planted between validation and swap") {
-    REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, next)).exit_status == 0);
+    REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, next))
+                .exit_status == 0);
     fs::create_symlink(victim.path, deployment::backup_path(lb.app));
-    const auto ran = run_sh(lb.dir, deployment::swap_config_script(lb.app, lb.app.load_balancer.haproxy_config, before));
+    const auto ran =
+        run_sh(lb.dir, deployment::swap_config_script(lb.app, lb.app.load_balancer.haproxy_config, before));
     CHECK(ran.exit_status == state::kSymlinkRefusedExit);
     CHECK_THAT(ran.output, Catch::Contains("REFUSED: " + deployment::backup_path(lb.app)));
   }
   SECTION("backup, at restore (its target would become the live config)") {
     fs::create_symlink(victim.path, deployment::backup_path(lb.app));
-    CHECK(run_sh(lb.dir, deployment::restore_config_script(lb.app, lb.app.load_balancer.haproxy_config)).exit_status == state::kSymlinkRefusedExit);
+    CHECK(run_sh(lb.dir, deployment::restore_config_script(lb.app, lb.app.load_balancer.haproxy_config)).exit_status ==
+          state::kSymlinkRefusedExit);
   }
   CHECK(victim.untouched());
   CHECK(lb.live() == before);
@@ -273,7 +288,8 @@ TEST_CASE("validation removes temp files of interrupted switches, and only those
   const std::vector<std::string> kept{cfg + ".orig", cfg + ".bluegreen-backupX", deployment::backup_path(lb.app)};
   for (const auto& path : stale) std::ofstream(path) << "stale";
   for (const auto& path : kept) std::ofstream(path) << "keep";
-  REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, "frontend fe\n  default_backend green\n"))
+  REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {},
+                                                               "frontend fe\n  default_backend green\n"))
               .exit_status == 0);
   for (const auto& path : stale) CHECK_FALSE(fs::exists(path));
   for (const auto& path : kept) CHECK(read(path) == "keep");
@@ -289,15 +305,18 @@ TEST_CASE("an empty backup is replaced by a swap and never restored", "[deployme
   const std::string before = lb.live();
   std::ofstream(deployment::backup_path(lb.app)).close();  // a 0-byte backup, e.g. from a full disk
   SECTION("restore refuses it") {
-    const auto restored = run_sh(lb.dir, deployment::restore_config_script(lb.app, lb.app.load_balancer.haproxy_config));
+    const auto restored =
+        run_sh(lb.dir, deployment::restore_config_script(lb.app, lb.app.load_balancer.haproxy_config));
     CHECK(restored.exit_status != 0);
     CHECK_THAT(restored.output, Catch::Contains("is missing or empty, so it was not restored"));
     CHECK(lb.live() == before);
   }
   SECTION("a swap writes a complete backup over it") {
-    REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {}, "frontend fe\n  default_backend green\n"))
+    REQUIRE(run_sh(lb.dir, deployment::validate_candidate_script(lb.app, lb.app.load_balancer.haproxy_config, {},
+                                                                 "frontend fe\n  default_backend green\n"))
                 .exit_status == 0);
-    REQUIRE(run_sh(lb.dir, deployment::swap_config_script(lb.app, lb.app.load_balancer.haproxy_config, before)).exit_status == 0);
+    REQUIRE(run_sh(lb.dir, deployment::swap_config_script(lb.app, lb.app.load_balancer.haproxy_config, before))
+                .exit_status == 0);
     CHECK(read(deployment::backup_path(lb.app)) == before);
   }
   for (const auto& entry : fs::directory_iterator(lb.dir)) {
