@@ -2,6 +2,7 @@
 
 #include "haproxy/config_lines.h"
 
+#include <algorithm>
 #include <set>
 
 namespace bluegreen::deployment {
@@ -80,6 +81,67 @@ std::string describe_entry_point(const config::AppConfig& app, const haproxy::Ap
            haproxy::trimmed_line(route.line) + "`" + (colour ? "" : " → " + upper(route_colour(app, route)));
   }
   return text + via;
+}
+
+std::vector<std::string> routing_maps(const LbSnapshot& snapshot) {
+  std::vector<std::string> maps;
+  if (!snapshot.routes) return maps;
+  for (const auto& route : snapshot.routes->routes) {
+    if (route.kind == haproxy::RouteKind::kMapEntry && std::find(maps.begin(), maps.end(), route.file) == maps.end()) {
+      maps.push_back(route.file);
+    }
+  }
+  return maps;
+}
+
+void read_runtime_maps(remote::Executor& executor, const config::AppConfig& app, LbSnapshot& snapshot) {
+  const auto& lb = app.load_balancer;
+  for (const auto& map : routing_maps(snapshot)) {
+    if (!lb.stats_socket) return;
+    const auto reply = query_haproxy_socket(executor, app, *lb.stats_socket, "show map " + map);
+    auto entries = reply ? haproxy::parse_show_map(*reply)
+                         : bluegreen::Result<std::vector<haproxy::RuntimeMapEntry>>(reply.error());
+    if (!entries) {
+      snapshot.runtime_maps_problem =
+          "cannot read the running map " + map + " (show map on " + *lb.stats_socket + "): " + entries.error().message;
+      return;
+    }
+    snapshot.runtime_maps[map] = std::move(entries.value());
+  }
+}
+
+std::string map_runtime_problem(const config::AppConfig& app, const LbSnapshot& snapshot) {
+  const auto maps = routing_maps(snapshot);
+  if (maps.empty()) return "";
+  const auto& lb = app.load_balancer;
+  if (!lb.stats_socket) {
+    return "app " + app.name + " is routed through the map " + maps.front() +
+           ", and without loadBalancer.statsSocket (HAProxy's runtime API, level admin) the map HAProxy runs cannot "
+           "be read or switched. Configure statsSocket";
+  }
+  if (!snapshot.runtime_maps_problem.empty()) return snapshot.runtime_maps_problem;
+  std::string differs;
+  for (const auto& route : snapshot.routes->routes) {
+    if (route.kind != haproxy::RouteKind::kMapEntry) continue;
+    const auto running = snapshot.runtime_maps.find(route.file);
+    std::optional<std::string> value;
+    if (running != snapshot.runtime_maps.end()) {
+      for (const auto& entry : running->second) {
+        if (entry.key == route.map_key) value = entry.value;
+      }
+    }
+    if (value != route.backend) {
+      differs += "\n  - " + route_location(route) + " `" + haproxy::trimmed_line(route.line) + "`: HAProxy runs " +
+                 (value ? "`" + route.map_key + " " + *value + "`" : std::string("no entry for ") + route.map_key);
+    }
+  }
+  if (differs.empty()) return "";
+  return "HAProxy's running map differs from its file, so what users get is not what the file says (a `set map` "
+         "that was not written to the file, or a file edited without `set map` or a reload):" +
+         differs + "\nMake them agree: on " + lb.ssh +
+         ", either put the running values in the file, or apply the "
+         "file (" +
+         lb_reload_command(app) + "), then check get_deployment_status";
 }
 
 void interpret_routing(const config::AppConfig& app, LbSnapshot& snapshot) {

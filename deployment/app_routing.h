@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace bluegreen::deployment {
 
@@ -39,5 +40,17 @@ std::string describe_entry_point(const config::AppConfig& app, const haproxy::Ap
 // `section` whose line is not among the routes, a map that could not be read, or SPLIT ROUTING
 // (each entry point with its colour, and what to do).
 void interpret_routing(const config::AppConfig& app, LbSnapshot& snapshot);
+
+// The map files whose entries route the app (map-based routing), in load order.
+std::vector<std::string> routing_maps(const LbSnapshot& snapshot);
+
+// Asks the running HAProxy for each of routing_maps (`show map FILE` on the stats socket) into
+// snapshot.runtime_maps, or says why not in runtime_maps_problem.
+void read_runtime_maps(remote::Executor& executor, const config::AppConfig& app, LbSnapshot& snapshot);
+
+// Why the app's map routes may not be what HAProxy runs, with what to do; "" when every map
+// entry that routes the app has the same value in the running HAProxy as in its file (or there
+// are none). Without a stats socket the running map cannot be read: that is a problem too.
+std::string map_runtime_problem(const config::AppConfig& app, const LbSnapshot& snapshot);
 
 }  // namespace bluegreen::deployment

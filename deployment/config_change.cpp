@@ -28,16 +28,6 @@ bluegreen::Result<ConfigChange> plan_config_change(const config::AppConfig& app,
                                                    state::Color to) {
   if (!snapshot.routes) return bluegreen::Error{"HAProxy's configuration was not read: " + snapshot.live_problem};
   const auto& routes = *snapshot.routes;
-  std::set<std::string> maps;
-  for (const auto& route : routes.routes) {
-    if (route.kind == haproxy::RouteKind::kMapEntry) maps.insert(route.file);
-  }
-  if (!maps.empty()) {
-    return bluegreen::Error{"app " + app.name + " is routed through the map " + *maps.begin() +
-                            " (use_backend %[...map(...)]), and switching map entries is not supported yet: nothing "
-                            "was changed. Switch the map entries by hand (`set map` on the stats socket and the map "
-                            "file), or route the app with default_backend/use_backend lines"};
-  }
   auto changes = haproxy::rewrite_routes(snapshot.config_files, snapshot.map_texts, routes, backend_of(app, to));
   if (!changes) return changes.error();
   if (changes->empty()) {
@@ -49,18 +39,25 @@ bluegreen::Result<ConfigChange> plan_config_change(const config::AppConfig& app,
     return bluegreen::Error{"the routes of app " + app.name + " are in " + std::to_string(changes->size()) +
                             " files (" + files +
                             "), and a switch changes one file, so that all of them move at once: nothing was "
-                            "changed. Keep the app's default_backend/use_backend lines in one file"};
+                            "changed. Keep the app's routes in one file (its default_backend/use_backend lines, or "
+                            "the entries of one map)"};
   }
   auto& change = changes->front();
   ConfigChange out;
   out.file = change.path;
+  out.is_map = change.is_map;
+  for (const auto& route : routes.routes) {
+    if (out.is_map && route.file == out.file) out.map_keys.push_back(route.map_key);
+  }
   out.before = std::move(change.before);
   out.after = std::move(change.after);
   for (const auto& file : snapshot.config_files) out.files.push_back(file.path);
   for (const auto number : change.lines) {
     std::string section;
-    for (const auto& route : routes.routes)
-      section = route.file == out.file && route.line_number == number ? route.section : section;
+    for (const auto& route : routes.routes) {
+      if (route.file != out.file || route.line_number != number) continue;
+      section = route.kind == haproxy::RouteKind::kMapEntry ? "map key " + route.map_key : route.section;
+    }
     out.lines.push_back(LineChange{number, section, line_at(out.before, number), line_at(out.after, number)});
   }
   return out;

@@ -58,8 +58,11 @@ std::string validate_command_for(const config::AppConfig& app, const std::vector
 // be written (no partial candidate is left; an older one may be).
 // `file` is the configuration file the switch changes; `files` the effective configuration it is
 // one of (validated together: validate_command_for).
+// `validate` false (a map file, which HAProxy reads only at run time or a reload): the candidate
+// is written and nothing else runs.
 std::string validate_candidate_script(const config::AppConfig& app, const std::string& file,
-                                      const std::vector<std::string>& files, const std::string& candidate_text);
+                                      const std::vector<std::string>& files, const std::string& candidate_text,
+                                      bool validate = true);
 
 // Replaces the live config with the validated candidate, atomically (rename), after copying the
 // live file to the backup path (both fsynced), but only while the live file still holds exactly

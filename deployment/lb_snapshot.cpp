@@ -491,6 +491,7 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
     auto snapshot = interpret(*apps[i], *stores[i], options.with_processes, files, sockets, lists[i]);
     apply_change_times(change_times, snapshot);
     read_old_worker_sessions(executor, *apps[i], snapshot);
+    read_runtime_maps(executor, *apps[i], snapshot);
     find_whether_running(executor, *apps[i], options, lock_answers, snapshot);
     confirm_live(*apps[i], snapshot);
     snapshots.push_back(std::move(snapshot));

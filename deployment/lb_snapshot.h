@@ -78,6 +78,10 @@ struct LbSnapshot {
   // The `show stat` rows of each old worker (processes->old_worker_pids) that answered, with
   // BACKEND rows (deployment/sessions.h); a worker that did not answer is named in the problem.
   std::vector<haproxy::ServerStatus> old_worker_servers;
+  // The running HAProxy's entries of each map file that routes the app (`show map FILE` on the
+  // stats socket), by path; a map that could not be asked is named in runtime_maps_problem.
+  std::map<std::string, std::vector<haproxy::RuntimeMapEntry>> runtime_maps;
+  std::string runtime_maps_problem;
   std::string old_workers_problem;
 
   [[nodiscard]] std::uint64_t generation() const { return state ? state->generation : 0; }

@@ -1,5 +1,6 @@
 #include "deployment/live_confirmation.h"
 
+#include "deployment/app_routing.h"
 #include "deployment/lb_scripts.h"
 #include "remote/shell_command.h"
 
@@ -185,7 +186,7 @@ std::string live_unconfirmed(const config::AppConfig& app, const LbSnapshot& sna
       started && snapshot.config_modified_s && *snapshot.config_modified_s > *started + kSlackSeconds) {
     return not_loaded_text(app, snapshot, *started);
   }
-  return "";
+  return map_runtime_problem(app, snapshot);
 }
 
 void confirm_live(const config::AppConfig& app, LbSnapshot& snapshot) {

@@ -9,6 +9,8 @@
 //    loaded (`show proc` gives the workers' uptime; /proc/stat and /proc/uptime give the LB's
 //    clock, so no clock of this machine is involved). Resolution is about a second: a change
 //    within ~1 s after a reload is not seen;
+//  - a map entry that routes the app (map-based routing) whose value in the running HAProxy (`show
+//    map`) differs from the map file (app_routing.h's map_runtime_problem);
 //  - (checked elsewhere, frontend_check.h) the frontend answering with the other colour.
 //
 // Thread-safety: pure functions.

@@ -4,6 +4,7 @@
 #include "deployment/frontend_check.h"
 #include "deployment/haproxy_files.h"
 #include "deployment/lb_snapshot.h"
+#include "deployment/map_switch.h"
 
 #include <algorithm>
 #include <vector>
@@ -62,6 +63,7 @@ Finding config_file_selects(Services& services, const config::AppConfig& app, co
     if (!list.problem.empty()) return {false, false, "cannot tell which files HAProxy loads: " + list.problem};
     paths = std::move(list.paths);
   }
+  if (expected.map) paths.push_back(expected.map->file);
   remote::CommandOptions options;
   options.deadline = app.load_balancer.command_timeout;
   options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
@@ -71,15 +73,17 @@ Finding config_file_selects(Services& services, const config::AppConfig& app, co
             "cannot re-read HAProxy's configuration: " + (read ? "too few results" : read.error().message)};
   }
   std::vector<haproxy::ConfigFile> files;
+  std::map<std::string, std::string> maps;
   for (std::size_t i = 0; i < paths.size(); ++i) {
     const auto& file = (*read)[i];
     if (file.missing || !file.problem.empty()) {
       return {false, false,
               "cannot re-read " + paths[i] + ": " + (file.missing ? "No such file or directory" : file.problem)};
     }
-    files.push_back({paths[i], file.content});
+    if (expected.map && i + 1 == paths.size()) maps[paths[i]] = file.content;
+    else files.push_back({paths[i], file.content});
   }
-  if (const auto wrong = routing_mismatch(app, files, {}, expected.color); !wrong.empty()) {
+  if (const auto wrong = routing_mismatch(app, files, maps, expected.color); !wrong.empty()) {
     return {false, false,
             "HAProxy's configuration does not route app " + app.name + " to " + state::to_upper_string(expected.color) +
                 " after the switch: " + wrong};
@@ -159,7 +163,16 @@ RoutingCheck verify_routing(Services& services, const config::AppConfig& app, co
   const auto add = [&seen](const Finding& finding) {
     if (!finding.text.empty()) seen.push_back(finding.text);
   };
-  if (lb.master_socket) {
+  if (expected.map) {
+    if (const auto wrong = running_map_mismatch(services.executor, app, expected.map->file, expected.map->map_keys,
+                                                backend_of(app, expected.color));
+        !wrong.empty()) {
+      return {false, false, wrong};
+    }
+    add({true, false,
+         "HAProxy's running map " + expected.map->file + " routes to " + state::to_upper_string(expected.color) +
+             " (no reload)"});
+  } else if (lb.master_socket) {
     const auto deadline = services.time.now() + std::max(milliseconds(10000), lb.command_timeout);
     const auto reload = wait_for_reload(services, app, expected.reloads_before, deadline, stop);
     if (!reload.ok) return {false, reload.cancelled, reload.text};

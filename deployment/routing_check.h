@@ -7,6 +7,7 @@
 // Thread-safety: reentrant.
 
 #include "config/config.h"
+#include "deployment/config_change.h"
 #include "deployment/services.h"
 #include "haproxy/runtime_api.h"
 
@@ -47,6 +48,10 @@ struct RoutingExpectation {
   // HAProxy's effective configuration (load order), re-read to check every route of the app;
   // empty: asked again (haproxy_files.h).
   std::vector<std::string> files;
+  // A map switch (no reload): the map file and the app's keys in it. Set: no reload is waited for;
+  // the map file is re-read with the configuration, and HAProxy's running map must give every key
+  // the expected colour's backend.
+  std::optional<ConfigChange> map;
 };
 
 // Waits (polling every 10 ms, up to max(10 s, the LB's command timeout)) for the master to report

@@ -64,6 +64,7 @@ json change_json(const PlanView& view) {
           {"now", first ? json(first->now) : json(nullptr)},
           {"after", first ? json(first->after) : json(nullptr)},
           {"lines", lines},
+          {"mode", view.change.is_map ? "map" : "reload"},
           {"entryPoints", view.entry_points}};
 }
 
@@ -194,7 +195,8 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
         << ". Its server stopped before it finished: " << view.recovery_stage << ". Approving this plan first puts "
         << from << "'s config back, reloads HAProxy and verifies " << from << ", then does the switch below.";
   }
-  out << "\n\nHAProxy " << view.change.file << " (" << view.change.lines.size()
+  out << "\n\n"
+      << (view.change.is_map ? "HAProxy map " : "HAProxy ") << view.change.file << " (" << view.change.lines.size()
       << (view.change.lines.size() == 1 ? " line" : " lines") << ", every route of the app):\n";
   for (const auto& line : view.change.lines) {
     out << "  line " << line.number << (line.section.empty() ? "" : " (" + line.section + ")") << "\n"
@@ -205,10 +207,16 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
     out << "Entry points:\n";
     for (const auto& entry : routes) out << "  - " << entry << "\n";
   }
-  out << "\nThis will:\n"
-      << "1. Validate the new HAProxy config (haproxy -c) and switch it in atomically, keeping a backup\n"
-      << "2. Reload HAProxy and verify it routes to " << to << " (rolling back automatically if not)\n"
-      << "3. Swap PROD/STANDBY roles and record switch #" << view.next_switch_number << " in the state file\n";
+  out << "\nThis will:\n";
+  if (view.change.is_map) {
+    out << "1. Write the new map file and switch it in atomically, keeping a backup (a later reload keeps the choice)\n"
+        << "2. Replace HAProxy's running map at once (prepare/commit map, no reload) and verify it routes to " << to
+        << " (rolling back automatically if not)\n";
+  } else {
+    out << "1. Validate the new HAProxy config (haproxy -c) and switch it in atomically, keeping a backup\n"
+        << "2. Reload HAProxy and verify it routes to " << to << " (rolling back automatically if not)\n";
+  }
+  out << "3. Swap PROD/STANDBY roles and record switch #" << view.next_switch_number << " in the state file\n";
   if (view.plan.emergency) out << "Emergency mode: the standby health requirement is skipped.\n";
   out << "\nShow this plan to the human. Only after they explicitly approve it, call switch_traffic with\n"
       << "approvalToken=\"" << token << "\" (single use, valid " << ttl.count() / 1000 << " s, only for this plan).\n"

@@ -78,7 +78,8 @@ RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::A
   }
   std::vector<std::string> files;
   for (const auto& config : snapshot.config_files) files.push_back(config.path);
-  const auto check = verify_routing(services, app, RoutingExpectation{activity.from, reloads, emergency, files}, {});
+  const auto check =
+      verify_routing(services, app, RoutingExpectation{activity.from, reloads, emergency, files, std::nullopt}, {});
   if (!check.ok) {
     outcome.text = "rolling back the interrupted switch: HAProxy was reloaded, but routing to " + from +
                    " could not be verified: " + check.detail +

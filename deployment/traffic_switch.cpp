@@ -6,6 +6,7 @@
 #include "deployment/lb_scripts.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/live_confirmation.h"
+#include "deployment/map_switch.h"
 #include "deployment/routing_check.h"
 #include "deployment/standby_gate.h"
 #include "deployment/step_progress.h"
@@ -333,10 +334,10 @@ std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
   validation_started_ = services_.time.now();
   write_activity();
   validation_ =
-      std::async(std::launch::async,
-                 [this, script = validate_candidate_script(app_, change_.file, change_.files, change_.after)] {
-                   return on_lb(services_, app_, script);
-                 });
+      std::async(std::launch::async, [this, script = validate_candidate_script(app_, change_.file, change_.files,
+                                                                               change_.after, !change_.is_map)] {
+        return on_lb(services_, app_, script);
+      });
   if (!plan_.emergency) {
     const auto gate = standby_gate_.get();
     if (stop_.stop_requested()) return refuse_before_swap("cancelled");  // the gate's verdict would be "cancelled"
@@ -452,15 +453,24 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
 // New connections go to the new backend; open ones finish on the old workers. Returns why it
 // failed, or "".
 std::string SwitchRun::reload_and_verify() {
-  steps_.begin(kReload);
   const auto reload_started = services_.time.now();
-  const auto reload = on_lb(services_, app_, lb_reload_command(app_));
   std::string failure;
-  if (!reload || !reload->succeeded()) {
-    failure = "reloading HAProxy failed: " + output_of(reload);
+  if (change_.is_map) {
+    steps_.begin(kReload, " — not needed for a map: updating HAProxy's running map " + change_.file + " instead");
+    if (auto problem = apply_running_map(services_.executor, app_, change_.file, change_.after); !problem.empty()) {
+      failure = "updating HAProxy's running map failed: " + problem;
+    }
+    timings_["haproxyStepMs"] = services_.time.ms_since(reload_started);
   } else {
+    steps_.begin(kReload);
+    const auto reload = on_lb(services_, app_, lb_reload_command(app_));
+    if (!reload || !reload->succeeded()) failure = "reloading HAProxy failed: " + output_of(reload);
+    timings_["haproxyStepMs"] = services_.time.ms_since(reload_started);
+  }
+  if (failure.empty()) {
     steps_.begin(kVerify, " " + state::to_upper_string(plan_.to));
-    RoutingExpectation expected{plan_.to, std::nullopt, plan_.emergency, change_.files};
+    RoutingExpectation expected{plan_.to, std::nullopt, plan_.emergency, change_.files, std::nullopt};
+    if (change_.is_map) expected.map = change_;
     if (snapshot_.processes) expected.reloads_before = snapshot_.processes->reloads;
     const auto check = verify_routing(services_, app_, expected, stop_);
     cancelled_ = check.cancelled;
@@ -495,13 +505,21 @@ RollbackReport SwitchRun::restore_previous() {
     return report;
   }
   report.restored = true;
-  const auto reload = on_lb(services_, app_, lb_reload_command(app_));
-  if (!reload || !reload->succeeded()) {
+  if (change_.is_map) {
+    if (auto problem = apply_running_map(services_.executor, app_, change_.file, change_.before); !problem.empty()) {
+      report.text =
+          "the previous map file was restored, but putting its entries back in HAProxy's running map failed (" +
+          problem + ")";
+      return report;
+    }
+  } else if (const auto reload = on_lb(services_, app_, lb_reload_command(app_)); !reload || !reload->succeeded()) {
     report.text = "the previous config was restored, but reloading HAProxy failed (" + output_of(reload) + ")";
     return report;
   }
   report.reloaded = true;
-  const auto check = verify_routing(services_, app_, RoutingExpectation{plan_.from, reloads, false, change_.files}, {});
+  RoutingExpectation previous{plan_.from, reloads, false, change_.files, std::nullopt};
+  if (change_.is_map) previous.map = change_;
+  const auto check = verify_routing(services_, app_, previous, {});
   report.verified = check.ok;
   report.text = check.ok
                     ? "the previous config was restored and HAProxy verified routing to " +

@@ -236,4 +236,53 @@ bluegreen::Result<ProcessInfo> parse_show_proc(std::string_view text) {
   return info;
 }
 
+namespace {
+
+std::string quoted_answer(std::string_view text) {
+  std::string shown(text.substr(0, 300));
+  while (!shown.empty() && (shown.back() == '\n' || shown.back() == '\r' || shown.back() == ' ')) shown.pop_back();
+  return "HAProxy answered `" + shown + "`";
+}
+
+}  // namespace
+
+bluegreen::Result<std::vector<RuntimeMapEntry>> parse_show_map(std::string_view text) {
+  std::vector<RuntimeMapEntry> entries;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto end = std::min(text.find('\n', start), text.size());
+    const std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    const auto first = line.find(' ');
+    const auto second = first == std::string_view::npos ? std::string_view::npos : line.find(' ', first + 1);
+    if (line.rfind("0x", 0) != 0 || second == std::string_view::npos) return bluegreen::Error{quoted_answer(text)};
+    entries.push_back({std::string(line.substr(first + 1, second - first - 1)), std::string(line.substr(second + 1))});
+  }
+  return entries;
+}
+
+bluegreen::Result<unsigned long long> parse_prepare_map(std::string_view text) {
+  constexpr std::string_view kPrefix = "New version created: ";
+  if (text.rfind(kPrefix, 0) != 0) return bluegreen::Error{quoted_answer(text)};
+  const auto digits = text.substr(kPrefix.size(), text.find('\n') - kPrefix.size());
+  if (digits.empty() || digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string_view::npos) {
+    return bluegreen::Error{quoted_answer(text)};
+  }
+  return std::stoull(std::string(digits));
+}
+
+std::string add_and_commit_map_request(const std::string& file, unsigned long long version,
+                                       const std::vector<RuntimeMapEntry>& entries) {
+  const std::string at = "@" + std::to_string(version) + " " + file;
+  std::string request = "add map " + at + " <<\n";
+  for (const auto& entry : entries) request += entry.key + " " + entry.value + "\n";
+  return request + "\ncommit map " + at;
+}
+
+std::string map_commit_problem(std::string_view reply) {
+  if (reply.find_first_not_of("\n\r ") == std::string_view::npos) return "";
+  return quoted_answer(reply);
+}
+
 }  // namespace bluegreen::haproxy

@@ -66,4 +66,35 @@ std::optional<std::int64_t> parse_proc_uptime(std::string_view text);
 // count is not a number.
 bluegreen::Result<ProcessInfo> parse_show_proc(std::string_view text);
 
+// One entry of a map as the running HAProxy holds it.
+struct RuntimeMapEntry {
+  std::string key;
+  std::string value;
+};
+
+// Parses the answer to `show map <file>` on the stats socket (HAProxy 2.6: one "<id> <key>
+// <value>" line per entry, the id a pointer such as 0x55d0c2f0a1b0; then an empty line).
+// Errors: any other answer, quoted (e.g. "Unknown map identifier. Please use #<id> or <file>."
+// when HAProxy has not loaded that file as a map).
+bluegreen::Result<std::vector<RuntimeMapEntry>> parse_show_map(std::string_view text);
+
+// The version number in the answer to `prepare map <file>` ("New version created: 3").
+// Errors: any other answer, quoted.
+bluegreen::Result<unsigned long long> parse_prepare_map(std::string_view text);
+
+// The request that fills version `version` of map `file` with `entries` and commits it, as one
+// socket request: `add map @V FILE <<` with one "key value" line per entry and the empty line
+// that ends the payload, then `commit map @V FILE` (HAProxy >= 2.4; tried on 2.6). The running
+// map then holds exactly `entries`, atomically for requests. Keys and values must not contain
+// line breaks or blanks (the caller's entries come from a map file: parse_map in routes.h). The
+// request does not end in a line break: the socket query adds the one that ends the last command
+// (an empty line after it would be a command of its own, which HAProxy answers with its help).
+std::string add_and_commit_map_request(const std::string& file, unsigned long long version,
+                                       const std::vector<RuntimeMapEntry>& entries);
+
+// Whether the reply to add_and_commit_map_request reports success: HAProxy answers each command
+// with an empty line when it succeeds and with a message when not. "" on success, else the
+// message.
+std::string map_commit_problem(std::string_view reply);
+
 }  // namespace bluegreen::haproxy

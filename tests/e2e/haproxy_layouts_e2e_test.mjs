@@ -108,6 +108,7 @@ frontend fe_alt
     default_backend ${live}
 ${backends}`).replace(/\n/g, "\r\n");
   await installHaproxyLayout({ files: { [cfg]: layout } });
+  await waitForBothUp();  // HAProxy restarted: its health checks start over
   await assertServes([port0, port1], live, "before");
   const mcp = await clientFor("layouts-two-frontends", { ports: [port0, port1] });
   try {
@@ -157,6 +158,7 @@ test("a split config (-f haproxy.cfg -f conf.d): defaults inherited across files
     [`${dir}/20-backends.cfg`]: labRender(backends),
   };
   await installHaproxyLayout({ files, args: [cfg, dir] });
+  await waitForBothUp();  // HAProxy restarted: its health checks start over
   const mcp = await clientFor("layouts-split-config", { haproxyConfig: [cfg, dir] });
   try {
     const before = await status(mcp);
@@ -193,6 +195,7 @@ backend blog
 `),
     },
   });
+  await waitForBothUp();  // HAProxy restarted: its health checks start over
   const mcp = await clientFor("layouts-two-apps");
   try {
     const before = await status(mcp);
@@ -203,6 +206,67 @@ backend blog
     assert.ok(config.includes(`    ${blogLine}\n    use_backend ${other(live)}\n`), config);
     await switchOver(mcp);
     assert.equal(await colorAt(port0), live);
+  } finally {
+    await mcp.close();
+  }
+});
+
+// HAProxy's reload counter (`show proc` on the master socket).
+function reloads() {
+  const out = ssh("lab-lb", "echo 'show proc' | socat -t 2 - UNIX-CONNECT:/run/haproxy/master.sock").stdout;
+  return Number(out.split("\n").find((line) => /^\d+\s+master\s/.test(line)).split(/\s+/)[2]);
+}
+
+const runningMap = (map) =>
+  ssh("lab-lb", `echo 'show map ${map}' | socat -t 2 - UNIX-CONNECT:/run/haproxy/admin.sock`).stdout;
+
+test("map-based routing: switched at run time with no reload, the file kept for the next reload", async () => {
+  const cfg = "/etc/haproxy/haproxy.cfg";
+  const map = "/etc/haproxy/bluegreen.map";
+  await installHaproxyLayout({
+    files: {
+      [cfg]: labRender(`${globalAndDefaults}
+frontend fe_app
+    bind @LB_ADDR@:@LB_PORT@
+    use_backend %[str(shop),map(${map})]
+    default_backend fallback
+${backends}
+backend fallback
+    http-request return status 503 content-type text/plain string "no app"
+`),
+      [map]: `# app -> live backend\nshop ${live}\nblog fallback\n`,
+    },
+  });
+  await waitForBothUp();  // HAProxy restarted: its health checks start over
+  const mcp = await clientFor("layouts-map");
+  try {
+    const before = await status(mcp);
+    assert.equal(before.json.current.prod.server, live.toUpperCase(), before.text);
+    assert.equal(before.json.haproxy.entryPoints[0].routes[0].file, map, before.text);
+    const reloadsBefore = reloads();
+    const { plan, done } = await switchOver(mcp);
+    assert.equal(plan.structuredContent.plan.haproxy.mode, "map", text(plan));
+    assert.match(text(plan), /prepare\/commit map, no reload/);
+    assert.equal(reloads(), reloadsBefore, "a map switch must not reload HAProxy");
+    assert.equal(await colorAt(port0), other(live));
+    assert.match(runningMap(map), new RegExp(` shop ${other(live)}\n`));
+    assert.equal(ssh("lab-lb", `cat ${map}`).stdout, `# app -> live backend\nshop ${other(live)}\nblog fallback\n`);
+    assert.ok(done.structuredContent.timings.haproxyStepMs >= 0, text(done));
+    // A reload keeps the choice: the file says the same as the running map.
+    ssh("lab-lb", "echo reload | socat -t 2 - UNIX-CONNECT:/run/haproxy/master.sock");
+    await waitFor("the reload", async () => reloads() > reloadsBefore);
+    assert.equal(await colorAt(port0), other(live));
+
+    // A `set map` by hand that the file does not have: status says the two differ; nothing is called live.
+    ssh("lab-lb", `echo 'set map ${map} shop ${live}' | socat -t 2 - UNIX-CONNECT:/run/haproxy/admin.sock`);
+    const differs = await status(mcp);
+    assert.equal(differs.json.liveColorKnown, false, differs.text);
+    assert.match(differs.text, /running map differs from its file/);
+    ssh("lab-lb", `echo 'set map ${map} shop ${other(live)}' | socat -t 2 - UNIX-CONNECT:/run/haproxy/admin.sock`);
+
+    await switchOver(mcp);
+    assert.equal(await colorAt(port0), live);
+    assert.equal(reloads(), reloadsBefore + 1, "only the reload by hand");
   } finally {
     await mcp.close();
   }
@@ -220,6 +284,7 @@ frontend fe_alt
     default_backend ${other(live)}
 ${backends}`);
   await installHaproxyLayout({ files: { [cfg]: layout } });
+  await waitForBothUp();  // HAProxy restarted: its health checks start over
   const mcp = await clientFor("layouts-split-routing", { ports: [port0, port1] });
   try {
     const seen = await status(mcp);
