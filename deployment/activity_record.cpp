@@ -23,7 +23,7 @@ json Activity::to_json() const {
     j["generation"] = generation;
     j["reloadsBefore"] = reloads_before ? json(*reloads_before) : json(nullptr);
     j["masterPid"] = master_pid;
-    if (!config_file.empty()) j["configFile"] = config_file;
+    if (!config_files.empty()) j["configFiles"] = config_files;
   } else {
     j["color"] = state::to_string(color);
     j["ref"] = ref;
@@ -58,8 +58,9 @@ std::string string_field(const json& j, const char* name) {
 
 }  // namespace
 
-std::string switched_config_file(const config::AppConfig& app, const Activity& activity) {
-  return activity.config_file.empty() ? app.load_balancer.haproxy_config : activity.config_file;
+std::vector<std::string> switched_config_files(const config::AppConfig& app, const Activity& activity) {
+  if (activity.config_files.empty()) return {app.load_balancer.haproxy_config};
+  return activity.config_files;
 }
 
 bluegreen::Result<Activity> parse_activity(const std::string& text) {
@@ -100,8 +101,10 @@ bluegreen::Result<Activity> parse_activity(const std::string& text) {
   if (const auto master = j.find("masterPid"); master != j.end() && master->is_number_integer()) {
     activity.master_pid = master->get<int>();
   }
-  if (const auto file = j.find("configFile"); file != j.end() && file->is_string()) {
-    activity.config_file = file->get<std::string>();
+  if (const auto files = j.find("configFiles"); files != j.end() && files->is_array()) {
+    for (const auto& file : *files) {
+      if (file.is_string()) activity.config_files.push_back(file.get<std::string>());
+    }
   }
   return activity;
 }

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace bluegreen::deployment {
 
@@ -41,9 +42,9 @@ struct Activity {
   std::uint64_t generation = 0;       // a switch: the state file's generation it started from
   std::optional<int> reloads_before;  // a switch: HAProxy's reload counter before its reload
   int master_pid = 0;                 // a switch: the pid of HAProxy's master then (0: not known)
-  // A switch: the HAProxy configuration file it changes (its backup is beside it); empty in records
-  // written before there could be several files: loadBalancer.haproxyConfig's first.
-  std::string config_file;
+  // A switch: the HAProxy configuration and map files it changes (each one's backup is beside it);
+  // empty in records written before there could be several: loadBalancer.haproxyConfig's first.
+  std::vector<std::string> config_files;
   // The record of an interrupted operation that this one replaced (its JSON text), kept so it is
   // not lost: a switch that finds an interrupted deploy's record carries it until the state
   // file records that deploy.
@@ -54,9 +55,9 @@ struct Activity {
   [[nodiscard]] std::string describe() const;
 };
 
-// The HAProxy configuration file a switch's record says it changes: Activity::config_file, or for
-// older records loadBalancer.haproxyConfig's first file.
-std::string switched_config_file(const config::AppConfig& app, const Activity& activity);
+// The HAProxy files a switch's record says it changes: Activity::config_files, or for older
+// records loadBalancer.haproxyConfig's first file.
+std::vector<std::string> switched_config_files(const config::AppConfig& app, const Activity& activity);
 
 // Parses a record as written by Activity::to_json(). Error (kFailed) naming what is wrong.
 bluegreen::Result<Activity> parse_activity(const std::string& text);

@@ -3,7 +3,7 @@
 #include "deployment/app_routing.h"
 #include "haproxy/config_lines.h"
 
-#include <set>
+#include <algorithm>
 
 namespace bluegreen::deployment {
 namespace {
@@ -24,6 +24,24 @@ std::string line_at(const std::string& text, std::size_t number) {
 
 }  // namespace
 
+bool ConfigChange::map_only() const {
+  return !edits.empty() && std::all_of(edits.begin(), edits.end(), [](const FileEdit& edit) { return edit.is_map; });
+}
+
+std::vector<std::string> ConfigChange::config_files_changed() const {
+  std::vector<std::string> changed;
+  for (const auto& edit : edits) {
+    if (!edit.is_map) changed.push_back(edit.file);
+  }
+  return changed;
+}
+
+std::size_t ConfigChange::line_count() const {
+  std::size_t count = 0;
+  for (const auto& edit : edits) count += edit.lines.size();
+  return count;
+}
+
 bluegreen::Result<ConfigChange> plan_config_change(const config::AppConfig& app, const LbSnapshot& snapshot,
                                                    state::Color to) {
   if (!snapshot.routes) return bluegreen::Error{"HAProxy's configuration was not read: " + snapshot.live_problem};
@@ -33,32 +51,26 @@ bluegreen::Result<ConfigChange> plan_config_change(const config::AppConfig& app,
   if (changes->empty()) {
     return bluegreen::Error{"every route of app " + app.name + " already selects " + state::to_upper_string(to)};
   }
-  if (changes->size() > 1) {
-    std::string files;
-    for (const auto& change : *changes) files += (files.empty() ? "" : ", ") + change.path;
-    return bluegreen::Error{"the routes of app " + app.name + " are in " + std::to_string(changes->size()) +
-                            " files (" + files +
-                            "), and a switch changes one file, so that all of them move at once: nothing was "
-                            "changed. Keep the app's routes in one file (its default_backend/use_backend lines, or "
-                            "the entries of one map)"};
-  }
-  auto& change = changes->front();
   ConfigChange out;
-  out.file = change.path;
-  out.is_map = change.is_map;
-  for (const auto& route : routes.routes) {
-    if (out.is_map && route.file == out.file) out.map_keys.push_back(route.map_key);
-  }
-  out.before = std::move(change.before);
-  out.after = std::move(change.after);
   for (const auto& file : snapshot.config_files) out.files.push_back(file.path);
-  for (const auto number : change.lines) {
-    std::string section;
+  for (auto& change : *changes) {
+    FileEdit edit;
+    edit.file = change.path;
+    edit.is_map = change.is_map;
+    edit.before = std::move(change.before);
+    edit.after = std::move(change.after);
     for (const auto& route : routes.routes) {
-      if (route.file != out.file || route.line_number != number) continue;
-      section = route.kind == haproxy::RouteKind::kMapEntry ? "map key " + route.map_key : route.section;
+      if (edit.is_map && route.file == edit.file) edit.map_keys.push_back(route.map_key);
     }
-    out.lines.push_back(LineChange{number, section, line_at(out.before, number), line_at(out.after, number)});
+    for (const auto number : change.lines) {
+      std::string section;
+      for (const auto& route : routes.routes) {
+        if (route.file != edit.file || route.line_number != number) continue;
+        section = route.kind == haproxy::RouteKind::kMapEntry ? "map key " + route.map_key : route.section;
+      }
+      edit.lines.push_back(LineChange{number, section, line_at(edit.before, number), line_at(edit.after, number)});
+    }
+    out.edits.push_back(std::move(edit));
   }
   return out;
 }

@@ -1,7 +1,12 @@
 #pragma once
 // The change a switch makes to HAProxy's configuration: every route of the app (app_routing.h)
-// rewritten to the new colour's backend, as one file changed (candidate, validation, swap, backup
-// and restore are per file: lb_scripts.h). Shown line by line in the plan the human approves.
+// rewritten to the new colour's backend, in every file that holds one (candidate, backup, swap and
+// restore are per file: lb_scripts.h; validation is one `haproxy -c` over the whole set with every
+// changed file replaced by its candidate). Shown line by line in the plan the human approves.
+//
+// How HAProxy takes it: when any configuration file changes, one reload (map files changed with it
+// are swapped first, so the reload loads them too); when only map files change, no reload: each
+// running map is replaced at run time (map_switch.h).
 //
 // Thread-safety: pure functions.
 
@@ -15,26 +20,37 @@
 namespace bluegreen::deployment {
 
 struct LineChange {
-  std::size_t number = 0;  // 1-based, in ConfigChange::file
+  std::size_t number = 0;  // 1-based, in FileEdit::file
   std::string section;     // where the line is: "frontend https_in", "defaults", "map key shop"
   std::string now;         // the whole line as it is (no terminator)
   std::string after;       // the same line after the switch
 };
 
-struct ConfigChange {
-  std::string file;                   // the configuration file that changes (or the map file)
-  bool is_map = false;                // a map file: switched at run time, no reload (map_switch.h)
-  std::vector<std::string> map_keys;  // is_map: the keys of the app's entries
+// One file a switch changes.
+struct FileEdit {
+  std::string file;                   // a configuration file, or a map file
+  bool is_map = false;                // a map file
+  std::vector<std::string> map_keys;  // is_map: the keys of the app's entries in it
   std::string before;                 // its whole text now
   std::string after;                  // its whole text after the switch
   std::vector<LineChange> lines;      // each changed line, in file order
-  std::vector<std::string> files;     // the effective configuration it belongs to, in load order
+};
+
+struct ConfigChange {
+  std::vector<FileEdit> edits;     // configuration files in load order, then map files
+  std::vector<std::string> files;  // the effective configuration (configuration files, load order)
+
+  // Only map files change: no reload, the running maps are replaced (map_switch.h).
+  [[nodiscard]] bool map_only() const;
+  // The configuration files that change (not maps), for `haproxy -c`.
+  [[nodiscard]] std::vector<std::string> config_files_changed() const;
+  // Every changed line, across files.
+  [[nodiscard]] std::size_t line_count() const;
 };
 
 // The change that makes every route of the app in `snapshot` (read, routes found) select `to`.
-// Errors (with what to do): the routes were not read; the new backend is not defined; the routes
-// are in more than one file (config files, or a config file and a map: the message names each
-// file); nothing would change.
+// Errors (with what to do): the routes were not read; the new backend is not defined; nothing
+// would change.
 bluegreen::Result<ConfigChange> plan_config_change(const config::AppConfig& app, const LbSnapshot& snapshot,
                                                    state::Color to);
 

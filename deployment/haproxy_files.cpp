@@ -78,6 +78,29 @@ ConfigFileList expand_configured(remote::Executor& executor, const config::AppCo
   return list;
 }
 
+// Files in the configured directories that the running HAProxy has not loaded (added since its last
+// reload: the next reload loads them). Asked only where haproxyConfig lists a directory.
+std::string unloaded_files(remote::Executor& executor, const config::AppConfig& app,
+                           const std::vector<std::string>& loaded) {
+  const auto& configured = app.load_balancer.haproxy_configs;
+  if (std::all_of(configured.begin(), configured.end(), [](const std::string& e) { return ends_with(e, ".cfg"); })) {
+    return "";
+  }
+  const auto expanded = expand_configured(executor, app);
+  if (!expanded.problem.empty()) return expanded.problem;
+  std::vector<std::string> added;
+  for (const auto& file : expanded.paths) {
+    if (std::find(loaded.begin(), loaded.end(), file) == loaded.end()) added.push_back(file);
+  }
+  if (added.empty()) return "";
+  return join(added) + (added.size() == 1 ? " is" : " are") +
+         " in HAProxy's configuration directory but not loaded by the running HAProxy (added since its last "
+         "reload): the next reload loads " +
+         (added.size() == 1 ? "it" : "them") +
+         ", and a switch would reload. Check the file with haproxy -c and reload HAProxy, or remove it, then ask "
+         "for status again";
+}
+
 }  // namespace
 
 bool haproxy_loads_from_directory(std::string_view name) {
@@ -144,6 +167,7 @@ ConfigFileList list_config_files(remote::Executor& executor, const config::AppCo
       list.source = "HAProxy (show env HAPROXY_CFGFILES on " + *lb.stats_socket + ")";
       list.paths = std::move(loaded.value());
       if (lb.haproxy_configs_set) list.problem = configured_list_problem(list.paths, lb.haproxy_configs);
+      if (list.problem.empty() && lb.haproxy_configs_set) list.problem = unloaded_files(executor, app, list.paths);
       if (!list.problem.empty()) list.paths.clear();
       return list;
     }

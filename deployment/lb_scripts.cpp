@@ -38,25 +38,42 @@ std::string candidate_path(const config::AppConfig& app) { return candidate_path
 std::string backup_path(const config::AppConfig& app) { return backup_path(app.load_balancer.haproxy_config); }
 
 std::string validate_command_for(const config::AppConfig& app, const std::vector<std::string>& files,
-                                 const std::string& changed, const std::string& candidate) {
+                                 const std::map<std::string, std::string>& candidates) {
   std::string command = app.load_balancer.validate_command;
   std::string all;
-  for (const auto& file : files)
-    all += std::string(all.empty() ? "" : " ") + "-f " + shell_quote(file == changed ? candidate : file);
-  if (files.empty()) all = "-f " + shell_quote(candidate);
-  for (auto at = command.find("-f {config}"); at != std::string::npos;
-       at = command.find("-f {config}", at + all.size())) {
-    command.replace(at, std::string("-f {config}").size(), all);
+  std::string first_candidate;
+  for (const auto& file : files) {
+    const auto replaced = candidates.find(file);
+    const std::string& path = replaced == candidates.end() ? file : replaced->second;
+    if (replaced != candidates.end() && first_candidate.empty()) first_candidate = replaced->second;
+    all += std::string(all.empty() ? "" : " ") + "-f " + shell_quote(path);
+  }
+  if (first_candidate.empty() && !candidates.empty()) first_candidate = candidates.begin()->second;
+  if (files.empty()) all = "-f " + shell_quote(first_candidate);
+  const std::string pattern = "-f {config}";
+  for (auto at = command.find(pattern); at != std::string::npos; at = command.find(pattern, at + all.size())) {
+    command.replace(at, pattern.size(), all);
   }
   auto placeholders = lb_placeholders(app);
-  placeholders["config"] = candidate;
+  placeholders["config"] = first_candidate;
   return remote::substitute_placeholders(command, placeholders);
+}
+
+std::string validate_command_for(const config::AppConfig& app, const std::vector<std::string>& files,
+                                 const std::string& changed, const std::string& candidate) {
+  return validate_command_for(app, files, std::map<std::string, std::string>{{changed, candidate}});
 }
 
 std::string validate_candidate_script(const config::AppConfig& app, const std::string& file,
                                       const std::vector<std::string>& files, const std::string& candidate_text,
                                       bool validate_it) {
-  const std::string validate = validate_it ? validate_command_for(app, files, file, candidate_path(file)) : ":";
+  return write_candidate_script(app, file, candidate_text,
+                                validate_it ? validate_command_for(app, files, file, candidate_path(file)) : "");
+}
+
+std::string write_candidate_script(const config::AppConfig& app, const std::string& file,
+                                   const std::string& candidate_text, const std::string& validate_command) {
+  const std::string validate = validate_command.empty() ? ":" : validate_command;
   // Runs first in a switch, under the lock: temp files of earlier, interrupted switches are stale.
   return prologue(app, file, true) +
          "rm -f -- \"$cand\".tmp.* \"$backup\".tmp.* \"$cfg\".bluegreen-restore \"$cfg\".bluegreen-restore.* "

@@ -24,6 +24,7 @@
 
 #include "config/config.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,10 @@ std::string backup_path(const config::AppConfig& app);
 // `files`, `-f {config}` is `-f candidate`.
 std::string validate_command_for(const config::AppConfig& app, const std::vector<std::string>& files,
                                  const std::string& changed, const std::string& candidate);
+// The same with several files replaced (`candidates`: file -> candidate path); a lone {config} is
+// the first candidate in load order.
+std::string validate_command_for(const config::AppConfig& app, const std::vector<std::string>& files,
+                                 const std::map<std::string, std::string>& candidates);
 
 // Writes `candidate_text` to the candidate path (temp file, rename) and runs the app's validate
 // command on it (`haproxy -c -f {config}`). It runs first in a switch, under the lock, so it also
@@ -63,6 +68,10 @@ std::string validate_command_for(const config::AppConfig& app, const std::vector
 std::string validate_candidate_script(const config::AppConfig& app, const std::string& file,
                                       const std::vector<std::string>& files, const std::string& candidate_text,
                                       bool validate = true);
+// The same with the validation command given (validate_command_for, for several changed files);
+// "" writes the candidate only.
+std::string write_candidate_script(const config::AppConfig& app, const std::string& file,
+                                   const std::string& candidate_text, const std::string& validate_command);
 
 // Replaces the live config with the validated candidate, atomically (rename), after copying the
 // live file to the backup path (both fsynced), but only while the live file still holds exactly

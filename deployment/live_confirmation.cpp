@@ -46,9 +46,10 @@ std::string interrupted_switch_text(const config::AppConfig& app, const LbSnapsh
   const auto& lb = app.load_balancer;
   const std::string from = upper(activity.from);
   std::string by_hand = "on " + lb.ssh + ": ";
-  if (snapshot.selected == activity.color) {
-    const std::string file = switched_config_file(app, activity);
-    by_hand += "cp -p " + backup_path(file) + " " + file + " (only if that backup selects " + from + "), ";
+  if (snapshot.selected != activity.from) {
+    for (const auto& file : switched_config_files(app, activity)) {
+      by_hand += "cp -p " + backup_path(file) + " " + file + " (only if that backup selects " + from + "), ";
+    }
   }
   by_hand += lb_reload_command(app) + ", then rm -f " + activity_path(app);
   return "AN INTERRUPTED SWITCH was found: " + activity.describe() +

@@ -63,7 +63,12 @@ Finding config_file_selects(Services& services, const config::AppConfig& app, co
     if (!list.problem.empty()) return {false, false, "cannot tell which files HAProxy loads: " + list.problem};
     paths = std::move(list.paths);
   }
-  if (expected.map) paths.push_back(expected.map->file);
+  const std::size_t config_count = paths.size();
+  if (expected.change) {
+    for (const auto& edit : expected.change->edits) {
+      if (edit.is_map) paths.push_back(edit.file);
+    }
+  }
   remote::CommandOptions options;
   options.deadline = app.load_balancer.command_timeout;
   options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
@@ -80,7 +85,7 @@ Finding config_file_selects(Services& services, const config::AppConfig& app, co
       return {false, false,
               "cannot re-read " + paths[i] + ": " + (file.missing ? "No such file or directory" : file.problem)};
     }
-    if (expected.map && i + 1 == paths.size()) maps[paths[i]] = file.content;
+    if (i >= config_count) maps[paths[i]] = file.content;
     else files.push_back({paths[i], file.content});
   }
   if (const auto wrong = routing_mismatch(app, files, maps, expected.color); !wrong.empty()) {
@@ -163,15 +168,17 @@ RoutingCheck verify_routing(Services& services, const config::AppConfig& app, co
   const auto add = [&seen](const Finding& finding) {
     if (!finding.text.empty()) seen.push_back(finding.text);
   };
-  if (expected.map) {
-    if (const auto wrong = running_map_mismatch(services.executor, app, expected.map->file, expected.map->map_keys,
-                                                backend_of(app, expected.color));
-        !wrong.empty()) {
-      return {false, false, wrong};
+  if (expected.change && expected.change->map_only()) {
+    for (const auto& edit : expected.change->edits) {
+      if (const auto wrong =
+              running_map_mismatch(services.executor, app, edit.file, edit.map_keys, backend_of(app, expected.color));
+          !wrong.empty()) {
+        return {false, false, wrong};
+      }
+      add({true, false,
+           "HAProxy's running map " + edit.file + " routes to " + state::to_upper_string(expected.color) +
+               " (no reload)"});
     }
-    add({true, false,
-         "HAProxy's running map " + expected.map->file + " routes to " + state::to_upper_string(expected.color) +
-             " (no reload)"});
   } else if (lb.master_socket) {
     const auto deadline = services.time.now() + std::max(milliseconds(10000), lb.command_timeout);
     const auto reload = wait_for_reload(services, app, expected.reloads_before, deadline, stop);

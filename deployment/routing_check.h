@@ -48,10 +48,10 @@ struct RoutingExpectation {
   // HAProxy's effective configuration (load order), re-read to check every route of the app;
   // empty: asked again (haproxy_files.h).
   std::vector<std::string> files;
-  // A map switch (no reload): the map file and the app's keys in it. Set: no reload is waited for;
-  // the map file is re-read with the configuration, and HAProxy's running map must give every key
-  // the expected colour's backend.
-  std::optional<ConfigChange> map;
+  // The switch's change, when known (must outlive the call): its map files are re-read with the
+  // configuration; when only maps changed (ConfigChange::map_only) no reload is waited for and
+  // HAProxy's running maps must give every key of the app the expected colour's backend.
+  const ConfigChange* change = nullptr;
 };
 
 // Waits (polling every 10 ms, up to max(10 s, the LB's command timeout)) for the master to report

@@ -55,29 +55,40 @@ std::string last_deploy_text(const state::DeployRecord& deploy) {
 
 json change_json(const PlanView& view) {
   json lines = json::array();
-  for (const auto& line : view.change.lines) {
-    lines.push_back({{"line", line.number}, {"section", line.section}, {"now", line.now}, {"after", line.after}});
+  json files = json::array();
+  for (const auto& edit : view.change.edits) {
+    files.push_back(edit.file);
+    for (const auto& line : edit.lines) {
+      lines.push_back({{"file", edit.file},
+                       {"line", line.number},
+                       {"section", line.section},
+                       {"now", line.now},
+                       {"after", line.after}});
+    }
   }
-  const auto* first = view.change.lines.empty() ? nullptr : &view.change.lines.front();
-  return {{"config", view.change.file},
-          {"lineNumber", first ? json(first->number) : json(nullptr)},
-          {"now", first ? json(first->now) : json(nullptr)},
-          {"after", first ? json(first->after) : json(nullptr)},
-          {"lines", lines},
-          {"mode", view.change.is_map ? "map" : "reload"},
-          {"entryPoints", view.entry_points}};
+  const auto* edit = view.change.edits.empty() ? nullptr : &view.change.edits.front();
+  const auto* first = edit == nullptr || edit->lines.empty() ? nullptr : &edit->lines.front();
+  return {
+      {"config", edit ? json(edit->file) : json(nullptr)},         {"files", files},
+      {"lineNumber", first ? json(first->number) : json(nullptr)}, {"now", first ? json(first->now) : json(nullptr)},
+      {"after", first ? json(first->after) : json(nullptr)},       {"lines", lines},
+      {"mode", view.change.map_only() ? "map" : "reload"},         {"entryPoints", view.entry_points}};
 }
 
-// The change the human approves. An interrupted switch whose file already selects `to` is rolled
-// back first, so its lines are shown as they change from the rolled-back config (the reverse of
-// going back to `from`).
+// The change the human approves. An interrupted switch is rolled back first, so the lines it had
+// already moved to `to` are shown as they change from the rolled-back config (the reverse of going
+// back to `from`), beside those it had not reached.
 bluegreen::Result<ConfigChange> plan_shown_change(const config::AppConfig& app, const LbSnapshot& snapshot,
                                                   const PlanView& view) {
-  if (!view.interrupted || snapshot.selected != view.plan.to) return plan_config_change(app, snapshot, view.plan.to);
+  if (!view.interrupted) return plan_config_change(app, snapshot, view.plan.to);
   auto back = plan_config_change(app, snapshot, view.plan.from);
-  if (!back) return back;
-  std::swap(back->before, back->after);
-  for (auto& line : back->lines) std::swap(line.now, line.after);
+  auto forward = plan_config_change(app, snapshot, view.plan.to);
+  if (!back) return forward;
+  for (auto& edit : back->edits) {
+    std::swap(edit.before, edit.after);
+    for (auto& line : edit.lines) std::swap(line.now, line.after);
+  }
+  if (forward) back->edits.insert(back->edits.end(), forward->edits.begin(), forward->edits.end());
   return back;
 }
 
@@ -195,20 +206,22 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
         << ". Its server stopped before it finished: " << view.recovery_stage << ". Approving this plan first puts "
         << from << "'s config back, reloads HAProxy and verifies " << from << ", then does the switch below.";
   }
-  out << "\n\n"
-      << (view.change.is_map ? "HAProxy map " : "HAProxy ") << view.change.file << " (" << view.change.lines.size()
-      << (view.change.lines.size() == 1 ? " line" : " lines") << ", every route of the app):\n";
-  for (const auto& line : view.change.lines) {
-    out << "  line " << line.number << (line.section.empty() ? "" : " (" + line.section + ")") << "\n"
-        << "    now:   " << trim_blanks(line.now) << "\n"
-        << "    after: " << trim_blanks(line.after) << "\n";
+  out << "\n\nHAProxy: " << view.change.line_count() << (view.change.line_count() == 1 ? " line" : " lines")
+      << " change, every route of the app:\n";
+  for (const auto& edit : view.change.edits) {
+    out << "  " << (edit.is_map ? "map " : "") << edit.file << "\n";
+    for (const auto& line : edit.lines) {
+      out << "    line " << line.number << (line.section.empty() ? "" : " (" + line.section + ")") << "\n"
+          << "      now:   " << trim_blanks(line.now) << "\n"
+          << "      after: " << trim_blanks(line.after) << "\n";
+    }
   }
   if (const auto& routes = view.entry_points; !routes.empty()) {
     out << "Entry points:\n";
     for (const auto& entry : routes) out << "  - " << entry << "\n";
   }
   out << "\nThis will:\n";
-  if (view.change.is_map) {
+  if (view.change.map_only()) {
     out << "1. Write the new map file and switch it in atomically, keeping a backup (a later reload keeps the choice)\n"
         << "2. Replace HAProxy's running map at once (prepare/commit map, no reload) and verify it routes to " << to
         << " (rolling back automatically if not)\n";

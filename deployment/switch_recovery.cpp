@@ -6,38 +6,76 @@
 #include "deployment/routing_check.h"
 
 #include <algorithm>
+#include <map>
 
 namespace bluegreen::deployment {
 namespace {
 
-// Is the backup this switch's original? With the backup in place of the switched file, every
-// route of the app must select `from`, and rewriting them to `to` must give the live file.
-std::string backup_problem(Services& services, const config::AppConfig& app, const LbSnapshot& snapshot) {
+// The files of the interrupted switch that were already replaced: those in which a route of the
+// app selects the switch's `to` colour.
+std::vector<std::string> swapped_files(const config::AppConfig& app, const LbSnapshot& snapshot) {
   const auto& activity = *snapshot.activity;
-  const std::string file = switched_config_file(app, activity);
-  const std::string backup_file = backup_path(file);
-  const auto backup = read_lb_file(services, app, backup_file);
-  if (!backup) return "cannot read " + backup_file + ": " + backup.error().message;
+  std::vector<std::string> swapped;
+  for (const auto& file : switched_config_files(app, activity)) {
+    const bool moved =
+        std::any_of(snapshot.routes->routes.begin(), snapshot.routes->routes.end(), [&](const haproxy::Route& route) {
+          return route.file == file && route_colour(app, route) == activity.color;
+        });
+    if (moved) swapped.push_back(file);
+  }
+  return swapped;
+}
+
+// Are the backups of `swapped` this switch's originals? With each backup in place of its file,
+// every route of the app must select `from`, and rewriting them to `to` must give each live file.
+std::string backup_problem(Services& services, const config::AppConfig& app, const LbSnapshot& snapshot,
+                           const std::vector<std::string>& swapped) {
+  const auto& activity = *snapshot.activity;
   LbSnapshot before;
   before.config_list = snapshot.config_list;
+  before.config_files = snapshot.config_files;
   before.map_texts = snapshot.map_texts;
-  bool found = false;
-  for (const auto& config : snapshot.config_files) {
-    found = found || config.path == file;
-    before.config_files.push_back(config.path == file ? haproxy::ConfigFile{file, *backup} : config);
+  std::map<std::string, std::string> live;
+  for (const auto& file : swapped) {
+    const auto backup = read_lb_file(services, app, backup_path(file));
+    if (!backup) return "cannot read " + backup_path(file) + ": " + backup.error().message;
+    bool found = false;
+    for (auto& config : before.config_files) {
+      if (config.path != file) continue;
+      live[file] = config.text;
+      config.text = *backup;
+      found = true;
+    }
+    if (const auto map = before.map_texts.find(file); map != before.map_texts.end()) {
+      live[file] = map->second;
+      map->second = *backup;
+      found = true;
+    }
+    if (!found) return file + " is not one of the files HAProxy loads now";
   }
-  if (!found) return file + " is not one of the files HAProxy loads now";
   interpret_routing(app, before);
-  if (before.selected != activity.from)
-    return backup_file + " does not select " + state::to_upper_string(activity.from);
+  if (before.selected != activity.from) {
+    return "the backups (" + backup_path(swapped.front()) + (swapped.size() > 1 ? ", ..." : "") + ") do not select " +
+           state::to_upper_string(activity.from);
+  }
   const auto change = plan_config_change(app, before, activity.color);
-  const auto live = std::find_if(snapshot.config_files.begin(), snapshot.config_files.end(),
-                                 [&](const haproxy::ConfigFile& config) { return config.path == file; });
-  if (!change || change->file != file || change->after != live->text) {
-    return backup_file + " is not the config this switch started from (the live file differs from it in more "
-                         "than the app's routes)";
+  if (!change) return change.error().message;
+  for (const auto& file : swapped) {
+    const bool matches = std::any_of(change->edits.begin(), change->edits.end(), [&](const FileEdit& edit) {
+      return edit.file == file && edit.after == live[file];
+    });
+    if (!matches) {
+      return backup_path(file) + " is not the file this switch started from (the live file differs from it in more "
+                                 "than the app's routes)";
+    }
   }
   return "";
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string text;
+  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+  return text;
 }
 
 }  // namespace
@@ -47,25 +85,26 @@ RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::A
   RecoveryOutcome outcome;
   const auto& activity = *snapshot.activity;
   const std::string from = state::to_upper_string(activity.from);
-  if (!snapshot.routes || !snapshot.selected) {
+  if (!snapshot.routes || snapshot.config_files.empty()) {
     outcome.text = "cannot roll back the interrupted switch: " + snapshot.live_problem;
     return outcome;
   }
-  if (*snapshot.selected == activity.color) {
-    if (const auto problem = backup_problem(services, app, snapshot); !problem.empty()) {
+  const auto swapped = swapped_files(app, snapshot);
+  if (!swapped.empty()) {
+    if (const auto problem = backup_problem(services, app, snapshot, swapped); !problem.empty()) {
       outcome.text = "cannot roll back the interrupted switch: " + problem + ". Nothing was changed. Look at " +
-                     switched_config_file(app, activity) + " on " + app.load_balancer.ssh +
+                     joined(switched_config_files(app, activity)) + " on " + app.load_balancer.ssh +
                      ", put the version that should run in place, reload HAProxy (" + lb_reload_command(app) +
                      ") and remove " + activity_path(app);
       return outcome;
     }
-    if (const auto restored =
-            run_on_lb(services.executor, app, restore_config_script(app, switched_config_file(app, activity)));
-        !restored || !restored->succeeded()) {
-      outcome.text = "cannot roll back the interrupted switch: putting " +
-                     backup_path(switched_config_file(app, activity)) + " back failed (" + command_output(restored) +
-                     ")";
-      return outcome;
+    for (const auto& file : swapped) {
+      if (const auto restored = run_on_lb(services.executor, app, restore_config_script(app, file));
+          !restored || !restored->succeeded()) {
+        outcome.text = "cannot roll back the interrupted switch: putting " + backup_path(file) + " back failed (" +
+                       command_output(restored) + ")";
+        return outcome;
+      }
     }
     outcome.restored = true;
   }
@@ -79,7 +118,7 @@ RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::A
   std::vector<std::string> files;
   for (const auto& config : snapshot.config_files) files.push_back(config.path);
   const auto check =
-      verify_routing(services, app, RoutingExpectation{activity.from, reloads, emergency, files, std::nullopt}, {});
+      verify_routing(services, app, RoutingExpectation{activity.from, reloads, emergency, files, nullptr}, {});
   if (!check.ok) {
     outcome.text = "rolling back the interrupted switch: HAProxy was reloaded, but routing to " + from +
                    " could not be verified: " + check.detail +

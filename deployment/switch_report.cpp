@@ -29,7 +29,14 @@ std::string unverified_rollback_text(const config::AppConfig& app, const SwitchP
            " Run get_deployment_status now: it shows which colour HAProxy routes to and any drift.";
   }
   const auto& lb = app.load_balancer;
-  const std::string file = rollback.config_file.empty() ? lb.haproxy_config : rollback.config_file;
+  const std::vector<std::string> files =
+      rollback.config_files.empty() ? std::vector<std::string>{lb.haproxy_config} : rollback.config_files;
+  std::string file;  // for messages: the files, comma-separated
+  std::string copy_back;
+  for (const auto& path : files) {
+    file += (file.empty() ? "" : ", ") + path;
+    copy_back += (copy_back.empty() ? "" : "; ") + std::string("cp -p ") + backup_path(path) + " " + path;
+  }
   const std::string where =
       rollback.restored
           ? " selects " + previous + " again, but HAProxy may still run the config selecting " +
@@ -40,8 +47,8 @@ std::string unverified_rollback_text(const config::AppConfig& app, const SwitchP
          state_file_note(plan, rollback) + "\n\nNext: once " + lb.ssh +
          " is reachable, run get_deployment_status; it reports what HAProxy routes to and how the state file differs. "
          "To put " +
-         previous + " back by hand: on " + lb.ssh + ", cp -p " + backup_path(file) + " " + file +
-         " and reload HAProxy (" + lb_reload_command(app) + ").";
+         previous + " back by hand: on " + lb.ssh + ", " + copy_back + " and reload HAProxy (" +
+         lb_reload_command(app) + ").";
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace bluegreen::deployment {
 
@@ -37,7 +38,7 @@ struct RollbackReport {
   // The state file was replaced but could not be confirmed (StateStore::commit's
   // kUnknownOutcome): it may already record the switch.
   bool state_uncertain = false;
-  std::string config_file;  // the configuration file the switch changed ("": haproxyConfig's first)
+  std::vector<std::string> config_files;  // the files the switch changed (empty: haproxyConfig's first)
 };
 
 // The switch failed after the swap (`failure`); `rollback` says how far the way back got, and

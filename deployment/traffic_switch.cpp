@@ -2,6 +2,7 @@
 
 #include "common/text.h"
 #include "deployment/config_change.h"
+#include "deployment/config_swap.h"
 #include "deployment/frontend_check.h"
 #include "deployment/lb_scripts.h"
 #include "deployment/lb_snapshot.h"
@@ -162,8 +163,9 @@ class SwitchRun {
   SwitchOutcome refuse(const std::string& why) { return refuse(why, plan_.from); }
   // A refusal once the candidate may be on the LB: waits for its check, then removes it.
   SwitchOutcome refuse_before_swap(const std::string& why);
-  SwitchOutcome swap_not_confirmed(const std::string& failure);
-  void remove_candidate() { (void)on_lb(services_, app_, remove_candidate_script(change_.file)); }  // best effort
+  void remove_candidate() { remove_candidates(services_, app_, change_); }  // best effort
+  SwitchOutcome swap_failed(const SwapOutcome& swapped);
+  [[nodiscard]] std::string validate_text() const;
   std::string audit(const std::string& outcome, json details);
 
   Services& services_;
@@ -180,7 +182,8 @@ class SwitchRun {
   std::future<GateOutcome> standby_gate_;
   std::unique_ptr<state::AppLock> lock_;
   LbSnapshot snapshot_;
-  ConfigChange change_;  // what the switch changes in HAProxy's configuration
+  ConfigChange change_;      // what the switch changes in HAProxy's configuration
+  std::size_t swapped_ = 0;  // how many of change_.edits were replaced (all once the swap step succeeded)
   std::future<bluegreen::Result<remote::CommandResult>> validation_;
   state::DeploymentState next_;
   std::optional<state::StateStore::PreparedWrite> prepared_;
@@ -300,7 +303,7 @@ void SwitchRun::write_activity() {
     activity.reloads_before = snapshot_.processes->reloads;
     activity.master_pid = snapshot_.processes->master_pid;
   }
-  activity.config_file = change_.file;
+  for (const auto& edit : change_.edits) activity.config_files.push_back(edit.file);
   if (auto deploy = interrupted_deploy_of(snapshot_)) {
     replaced_activity_ = deploy;
     activity.replaced = deploy->to_json().dump();
@@ -333,11 +336,7 @@ void SwitchRun::settle_activity(const SwitchOutcome& outcome) {
 std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
   validation_started_ = services_.time.now();
   write_activity();
-  validation_ =
-      std::async(std::launch::async, [this, script = validate_candidate_script(app_, change_.file, change_.files,
-                                                                               change_.after, !change_.is_map)] {
-        return on_lb(services_, app_, script);
-      });
+  validation_ = std::async(std::launch::async, [this] { return stage_candidates(services_, app_, change_); });
   if (!plan_.emergency) {
     const auto gate = standby_gate_.get();
     if (stop_.stop_requested()) return refuse_before_swap("cancelled");  // the gate's verdict would be "cancelled"
@@ -353,37 +352,6 @@ std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
   prepared_ = std::move(prepared.value());
   timings_["checksMs"] = services_.time.ms_since(started_);
   return std::nullopt;
-}
-
-// The swap script failed or its reply was lost (connection dropped, deadline): its `mv` may have
-// run. The live file decides: still the original, a refusal; the candidate, a failure after the
-// swap (rolled back: the backup is this switch's); unreadable, nothing may be restored (the
-// backup may be an older switch's), and the user is told to act.
-SwitchOutcome SwitchRun::swap_not_confirmed(const std::string& failure) {
-  const auto live = read_lb_file(services_, app_, change_.file);
-  if (live && *live == change_.before) {
-    store_.discard(*prepared_);
-    remove_candidate();
-    return refuse(failure + " (the live config is untouched)");
-  }
-  if (live && *live == change_.after) return roll_back(failure + "; the live config was replaced");
-  const std::string why = live ? "it holds neither" : live.error().message;
-  store_.discard(*prepared_);
-  keep_activity_ = true;
-  RollbackReport unknown;
-  unknown.config_file = change_.file;
-  unknown.text = "the live config could not be checked (" + why +
-                 "), so nothing was restored: " + backup_path(change_.file) + " may be an older switch's. Look at " +
-                 change_.file +
-                 " first; restore the backup only if the "
-                 "live file selects " +
-                 state::to_upper_string(plan_.to) + " and the backup selects " + state::to_upper_string(plan_.from);
-  auto outcome = switch_rolled_back(app_, plan_, failure, unknown);
-  (void)audit("rollback-failed", {{"from", state::to_string(plan_.from)},
-                                  {"to", state::to_string(plan_.to)},
-                                  {"error", failure},
-                                  {"restore", unknown.text}});
-  return outcome;
 }
 
 SwitchOutcome SwitchRun::refuse_before_swap(const std::string& why) {
@@ -411,7 +379,6 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
   const auto validated = validation_.get();
   const auto recorded = activity_write_.get();
   activity_written_ = recorded && recorded->succeeded();
-  const auto& cfg = change_.file;
   if (stop_.stop_requested()) {  // cancelled while `haproxy -c` ran: the live config is still untouched
     store_.discard(*prepared_);
     if (!validated || validated->exit_status != kCandidateInvalidExit) remove_candidate();
@@ -420,9 +387,9 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
   if (!validated || !validated->succeeded()) {
     store_.discard(*prepared_);
     if (validated && validated->exit_status == kCandidateInvalidExit) {
-      return refuse("the new HAProxy config failed validation (" +
-                    validate_command_for(app_, change_.files, change_.file, candidate_path(change_.file)) + "):\n" +
-                    output_of(*validated) + "\nThe live config is untouched.");
+      remove_candidate();  // the others (the invalid one was removed by its check)
+      return refuse("the new HAProxy config failed validation (" + validate_text() + "):\n" + output_of(*validated) +
+                    "\nThe live config is untouched.");
     }
     if (validated && validated->exit_status == state::kSymlinkRefusedExit) {  // nothing was written
       return refuse(output_of(*validated) + " The live config is untouched.");
@@ -438,14 +405,9 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
                   " (without it, a switch cut off halfway could not be recognised): " + output_of(recorded) +
                   ". The live config is untouched.");
   }
-  const auto swapped = on_lb(services_, app_, swap_config_script(app_, change_.file, change_.before));
-  if (!swapped || !swapped->succeeded()) {
-    if (swapped && swapped->exit_status == kLiveConfigChangedExit) {
-      store_.discard(*prepared_);
-      return refuse(cfg + " changed on the load balancer while the switch was being prepared; request a new plan");
-    }
-    return swap_not_confirmed("installing the new HAProxy config failed: " + output_of(swapped));
-  }
+  const auto swapped = swap_edits(services_, app_, change_);
+  swapped_ = swapped.swapped;
+  if (!swapped.ok()) return swap_failed(swapped);
   timings_["validateAndSwapMs"] = services_.time.ms_since(validation_started_);
   return std::nullopt;
 }
@@ -454,23 +416,16 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
 // failed, or "".
 std::string SwitchRun::reload_and_verify() {
   const auto reload_started = services_.time.now();
-  std::string failure;
-  if (change_.is_map) {
-    steps_.begin(kReload, " — not needed for a map: updating HAProxy's running map " + change_.file + " instead");
-    if (auto problem = apply_running_map(services_.executor, app_, change_.file, change_.after); !problem.empty()) {
-      failure = "updating HAProxy's running map failed: " + problem;
-    }
-    timings_["haproxyStepMs"] = services_.time.ms_since(reload_started);
+  if (change_.map_only()) {
+    steps_.begin(kReload, " — not needed for a map: updating HAProxy's running map instead");
   } else {
     steps_.begin(kReload);
-    const auto reload = on_lb(services_, app_, lb_reload_command(app_));
-    if (!reload || !reload->succeeded()) failure = "reloading HAProxy failed: " + output_of(reload);
-    timings_["haproxyStepMs"] = services_.time.ms_since(reload_started);
   }
+  std::string failure = apply_change(services_, app_, change_, true);
+  timings_["haproxyStepMs"] = services_.time.ms_since(reload_started);
   if (failure.empty()) {
     steps_.begin(kVerify, " " + state::to_upper_string(plan_.to));
-    RoutingExpectation expected{plan_.to, std::nullopt, plan_.emergency, change_.files, std::nullopt};
-    if (change_.is_map) expected.map = change_;
+    RoutingExpectation expected{plan_.to, std::nullopt, plan_.emergency, change_.files, &change_};
     if (snapshot_.processes) expected.reloads_before = snapshot_.processes->reloads;
     const auto check = verify_routing(services_, app_, expected, stop_);
     cancelled_ = check.cancelled;
@@ -498,34 +453,67 @@ RollbackReport SwitchRun::restore_previous() {
   const auto reloads = current_reloads(services_, app_);
   RollbackReport report;
   report.state_uncertain = state_uncertain_;
-  report.config_file = change_.file;
-  const auto restored = on_lb(services_, app_, restore_config_script(app_, change_.file));
-  if (!restored || !restored->succeeded()) {
-    report.text = "restoring the previous config failed too (" + output_of(restored) + ")";
+  for (const auto& edit : change_.edits) report.config_files.push_back(edit.file);
+  if (const auto problem = restore_edits(services_, app_, change_, swapped_); !problem.empty()) {
+    report.text = "restoring the previous config failed too: " + problem;
     return report;
   }
   report.restored = true;
-  if (change_.is_map) {
-    if (auto problem = apply_running_map(services_.executor, app_, change_.file, change_.before); !problem.empty()) {
-      report.text =
-          "the previous map file was restored, but putting its entries back in HAProxy's running map failed (" +
-          problem + ")";
-      return report;
-    }
-  } else if (const auto reload = on_lb(services_, app_, lb_reload_command(app_)); !reload || !reload->succeeded()) {
-    report.text = "the previous config was restored, but reloading HAProxy failed (" + output_of(reload) + ")";
+  if (const auto problem = apply_change(services_, app_, change_, false); !problem.empty()) {
+    report.text = "the previous config was restored, but " + problem;
     return report;
   }
   report.reloaded = true;
-  RoutingExpectation previous{plan_.from, reloads, false, change_.files, std::nullopt};
-  if (change_.is_map) previous.map = change_;
-  const auto check = verify_routing(services_, app_, previous, {});
+  const auto check =
+      verify_routing(services_, app_, RoutingExpectation{plan_.from, reloads, false, change_.files, &change_}, {});
   report.verified = check.ok;
   report.text = check.ok
                     ? "the previous config was restored and HAProxy verified routing to " +
                           state::to_upper_string(plan_.from) + " again (" + check.detail + ")"
                     : "the previous config was restored and HAProxy reloaded, but verification failed: " + check.detail;
   return report;
+}
+
+// The swap stopped part way (swapped.swapped of the files replaced). Nothing replaced: a refusal.
+// Some replaced: rolled back (their backups are this switch's). Not known whether the file it
+// stopped at was replaced: nothing is restored (that file's backup may be an older switch's) and
+// the user is told what to look at.
+SwitchOutcome SwitchRun::swap_failed(const SwapOutcome& swapped) {
+  if (swapped.swapped == 0 && !swapped.uncertain) {
+    store_.discard(*prepared_);
+    remove_candidate();
+    if (swapped.live_changed) return refuse(swapped.failure + "; request a new plan");
+    if (swapped.symlink) return refuse(swapped.failure + " The live config is untouched.");
+    return refuse(swapped.failure + " (the live config is untouched)");
+  }
+  if (!swapped.uncertain) {
+    return roll_back(swapped.failure + "; " + std::to_string(swapped.swapped) + " of " +
+                     std::to_string(change_.edits.size()) + " files had been replaced");
+  }
+  store_.discard(*prepared_);
+  keep_activity_ = true;
+  RollbackReport unknown;
+  for (const auto& edit : change_.edits) unknown.config_files.push_back(edit.file);
+  const auto& stuck = change_.edits[swapped.swapped].file;
+  unknown.text = "whether " + stuck +
+                 " was replaced could not be checked, so nothing was restored: " + backup_path(stuck) +
+                 " may be an older switch's. Look at " + edited_files(change_) +
+                 " first; restore a backup only if its file selects " + state::to_upper_string(plan_.to) +
+                 " and the backup selects " + state::to_upper_string(plan_.from);
+  auto outcome = switch_rolled_back(app_, plan_, swapped.failure, unknown);
+  (void)audit("rollback-failed", {{"from", state::to_string(plan_.from)},
+                                  {"to", state::to_string(plan_.to)},
+                                  {"error", swapped.failure},
+                                  {"restore", unknown.text}});
+  return outcome;
+}
+
+std::string SwitchRun::validate_text() const {
+  std::map<std::string, std::string> candidates;
+  for (const auto& edit : change_.edits) {
+    if (!edit.is_map) candidates[edit.file] = candidate_path(edit.file);
+  }
+  return validate_command_for(app_, change_.files, candidates);
 }
 
 SwitchOutcome SwitchRun::roll_back(const std::string& failure) {

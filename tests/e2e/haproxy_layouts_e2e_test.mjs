@@ -51,7 +51,7 @@ backend green
 `;
 
 // A client on a copy of the lab config: every frontend port is a verifyUrl; the config files are
-// what HAProxy reports (haproxyConfig left to its default, which HAProxy's list must include).
+// what HAProxy reports, unless `haproxyConfig` is given (it must then agree with HAProxy's list).
 async function clientFor(name, { ports = [port0], haproxyConfig } = {}) {
   const path = configVariant((config) => {
     const lb = config.apps.shop.loadBalancer;
@@ -60,6 +60,7 @@ async function clientFor(name, { ports = [port0], haproxyConfig } = {}) {
     delete lb.directive;
     lb.verifyUrls = ports.map((port) => `http://${lab.LB_ADDR}:${port}/health`);
     if (haproxyConfig) lb.haproxyConfig = haproxyConfig;
+    else delete lb.haproxyConfig;  // HAProxy says which files it loaded (show env HAPROXY_CFGFILES)
   });
   return startClient({ config: path, name });
 }
@@ -85,6 +86,12 @@ async function assertServes(ports, color, what) {
 function assertValid(args) {
   const files = args.map((f) => `-f ${f}`).join(" ");
   ssh("lab-lb", `haproxy -c -q ${files}`);
+}
+
+// HAProxy's reload counter (`show proc` on the master socket).
+function reloads() {
+  const out = ssh("lab-lb", "echo 'show proc' | socat -t 2 - UNIX-CONNECT:/run/haproxy/master.sock").stdout;
+  return Number(out.split("\n").find((line) => /^\d+\s+master\s/.test(line)).split(/\s+/)[2]);
 }
 
 let live;
@@ -174,6 +181,46 @@ test("a split config (-f haproxy.cfg -f conf.d): defaults inherited across files
     assertValid([cfg, dir]);
     await switchOver(mcp);
     assert.equal(await colorAt(port0), live);
+
+    // A file added to conf.d and not loaded yet: a reload would load it, so nothing is called live.
+    ssh("lab-lb", `printf 'backend extra\\n    server x 127.0.0.1:9\\n' > ${dir}/40-extra.cfg`);
+    const added = await status(mcp);
+    assert.equal(added.json.liveColorKnown, false, added.text);
+    assert.match(added.text, /40-extra\.cfg/);
+    assert.match(added.text, /not loaded/);
+    const refused = await mcp.call("switch_traffic", {});
+    assert.equal(refused.isError, true, text(refused));
+    ssh("lab-lb", `rm -f ${dir}/40-extra.cfg`);
+    assert.equal((await status(mcp)).json.liveColorKnown, true);
+  } finally {
+    await mcp.close();
+  }
+});
+
+test("routes in two files (a frontend per sites.d file): both files change, one haproxy -c, one reload", async () => {
+  const cfg = "/etc/haproxy/haproxy.cfg";
+  const dir = "/etc/haproxy/sites.d";  // not the previous test's conf.d, whose files are still there
+  const files = {
+    [cfg]: labRender(globalAndDefaults),
+    [`${dir}/10-http.cfg`]: labRender(`frontend fe_app\n    bind @LB_ADDR@:@LB_PORT@\n    default_backend ${live}\n`),
+    [`${dir}/20-alt.cfg`]: labRender(`frontend fe_alt\n    bind @LB_ADDR@:@EXTRA_PORT_1@\n    use_backend ${live}\n`),
+    [`${dir}/30-backends.cfg`]: labRender(backends),
+  };
+  await installHaproxyLayout({ files, args: [cfg, dir] });
+  await waitForBothUp();  // HAProxy restarted: its health checks start over
+  const mcp = await clientFor("layouts-two-files", { ports: [port0, port1] });
+  try {
+    const reloadsBefore = reloads();
+    const { plan } = await switchOver(mcp);
+    assert.deepEqual(plan.structuredContent.plan.haproxy.files, [`${dir}/10-http.cfg`, `${dir}/20-alt.cfg`], text(plan));
+    assert.equal(plan.structuredContent.plan.haproxy.mode, "reload");
+    assert.equal(reloads(), reloadsBefore + 1, "one reload for both files");
+    await assertServes([port0, port1], other(live), "after the switch");
+    assertValid([cfg, dir]);
+    assert.equal(ssh("lab-lb", `ls ${dir}`).stdout.split("\n").filter((f) => f.includes("bluegreen-candidate")).length, 0);
+
+    await switchOver(mcp);
+    await assertServes([port0, port1], live, "after the switch back");
   } finally {
     await mcp.close();
   }
@@ -210,12 +257,6 @@ backend blog
     await mcp.close();
   }
 });
-
-// HAProxy's reload counter (`show proc` on the master socket).
-function reloads() {
-  const out = ssh("lab-lb", "echo 'show proc' | socat -t 2 - UNIX-CONNECT:/run/haproxy/master.sock").stdout;
-  return Number(out.split("\n").find((line) => /^\d+\s+master\s/.test(line)).split(/\s+/)[2]);
-}
 
 const runningMap = (map) =>
   ssh("lab-lb", `echo 'show map ${map}' | socat -t 2 - UNIX-CONNECT:/run/haproxy/admin.sock`).stdout;

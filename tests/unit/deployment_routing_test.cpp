@@ -87,11 +87,11 @@ TEST_CASE("a switch moves every entry point of the file at once, and verifies th
   auto plan = deployment::plan_switch(rig.services, rig.app, false);
   INFO((plan ? std::string() : plan.error().message));
   REQUIRE(plan);
-  REQUIRE(plan->change.lines.size() == 2);
-  CHECK(plan->change.lines[1].section == "frontend fe_alt");
-  CHECK(plan->change.lines[1].after == "    use_backend green");
+  REQUIRE(plan->change.edits.front().lines.size() == 2);
+  CHECK(plan->change.edits.front().lines[1].section == "frontend fe_alt");
+  CHECK(plan->change.edits.front().lines[1].after == "    use_backend green");
   const auto request = deployment::approval_request_text(rig.app, *plan, "approve-x", std::chrono::minutes(5));
-  CHECK(contains(request, "2 lines, every route of the app"));
+  CHECK(contains(request, "2 lines change, every route of the app"));
   CHECK(contains(request, "frontend fe_alt"));
 
   const auto outcome = run_switch(rig, plan->plan);

@@ -191,12 +191,12 @@ TEST_CASE("a plan for a healthy standby", "[deployment][plan]") {
   CHECK(view->plan.to == Color::kGreen);
   CHECK(view->plan.generation == 7);
   CHECK_FALSE(view->plan.emergency);
-  REQUIRE(view->change.lines.size() == 1);
-  CHECK(view->change.file == "/etc/haproxy/haproxy.cfg");
-  CHECK(view->change.lines.front().number == 13);
-  CHECK(view->change.lines.front().section == "frontend fe_app");
-  CHECK(view->change.lines.front().now == "    default_backend blue");
-  CHECK(view->change.lines.front().after == "    default_backend green");
+  REQUIRE(view->change.edits.front().lines.size() == 1);
+  CHECK(view->change.edits.front().file == "/etc/haproxy/haproxy.cfg");
+  CHECK(view->change.edits.front().lines.front().number == 13);
+  CHECK(view->change.edits.front().lines.front().section == "frontend fe_app");
+  CHECK(view->change.edits.front().lines.front().now == "    default_backend blue");
+  CHECK(view->change.edits.front().lines.front().after == "    default_backend green");
   CHECK(view->standby_health.healthy());
   CHECK(view->standby_commit == kGreenCommit);
   CHECK(view->next_switch_number == 4);

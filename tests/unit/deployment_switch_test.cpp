@@ -229,7 +229,7 @@ TEST_CASE("switch refusals leave the live config untouched", "[deployment][switc
   }
   SECTION("swap failed") {
     rig.lb.faults().swap = Fault::always();
-    expected = "installing the new HAProxy config failed: mv: cannot move";
+    expected = "installing the new /etc/haproxy/haproxy.cfg failed: mv: cannot move";
   }
   SECTION("state prepare failed (disk full)") {
     rig.lb.faults().prepare = Fault::always();
