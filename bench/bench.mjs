@@ -191,7 +191,8 @@ async function measureSwitches(client, count) {
   const steps = Object.fromEntries(Object.entries(timings).map(([key, values]) => [key, summary(values)]));
   return { call: summary(callSamples), serving: summary(servingSamples), step: steps.haproxyStepMs, steps };
 }
-// One line: the median of each of the switch result's timings.
+// One line: the median of each of the switch result's timings (lockMs, checksMs and totalMs count
+// from the call's start, the others from their step's start).
 const timingsLine = (steps) => Object.entries(steps).map(([key, s]) => `${key} ${s.median}`).join(", ");
 let switchCall;
 let reloadSwitch;
