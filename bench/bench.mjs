@@ -2,10 +2,19 @@
 // Node.js server it replaces (one `ssh` client process per remote command, one after another).
 // Prints a table of figures; asserts nothing. Run through bench/run, which brings the lab up.
 //
-// Usage: node bench/bench.mjs BINARY CONFIG
+// The switch is measured twice: with the lab's default layout (`default_backend`, switched by a
+// config swap and a reload) and with map-based routing (`use_backend %[str(shop),map(FILE)]`,
+// switched through the stats socket with no reload), each with its own zero-drop load run.
+//
+// Usage: node bench/bench.mjs BINARY CONFIG   (BLUEGREEN_LAB_DIR set: tests/e2e/support.mjs,
+// whose lab helpers the map part uses, reads the lab's coordinates from it and the binary from
+// the same argv[2])
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { RpcClient, getJsonFresh, ms, summary } from "./rpc_client.mjs";
+import {
+  configVariant, installHaproxyLayout, labRender, resetHaproxyLayout, waitForBothUp,
+} from "../tests/e2e/support.mjs";
 
 const [binary, config] = process.argv.slice(2);
 const env = Object.fromEntries(
@@ -13,8 +22,9 @@ const env = Object.fromEntries(
     .split("\n").map((l) => /^export ([A-Z0-9_]+)=(.*)$/.exec(l)).filter(Boolean).map((m) => [m[1], m[2]]),
 );
 const rows = [];
-const row = (name, s, note = "") => {
-  rows.push({ name, s, note });
+const mapRows = [];  // measured after everything else; printed after the reload-mode switch rows
+const row = (name, s, note = "", into = rows) => {
+  into.push({ name, s, note });
   console.error(`  ${name}: median ${s.median.toFixed(2)} ms, p90 ${s.p90.toFixed(2)} ms (n=${s.n}) ${note}`);
 };
 const args = ["--config", config, "--log-level", "warn"];
@@ -151,13 +161,18 @@ let statusDuringDeploy;
 async function frontendColor() {
   return (await getJsonFresh(`${env.LAB_FRONTEND_URL}health`, 2000)).color;
 }
-let switchCall;
-{
+// `client`'s approved switch_traffic calls, `count` of them, one after another: the whole call, the
+// time until a new connection gets the new colour, and the result's timings (whole milliseconds):
+// haproxyStepMs is the reload command (HAProxy 2.6's master CLI returns before the new worker
+// serves) or the map commit; reloadAndVerifyMs adds the verification that HAProxy serves the new
+// colour, which for a reload includes waiting for the new worker.
+async function measureSwitches(client, count) {
   const callSamples = [];
   const servingSamples = [];
-  for (let i = 0; i < 10; i++) {
+  const timings = {};
+  for (let i = 0; i < count; i++) {
     const before = await frontendColor();
-    const plan = await server.call("switch_traffic");
+    const plan = await client.call("switch_traffic");
     const token = plan.structuredContent.approvalToken;
     const t = process.hrtime.bigint();
     let servedAt = null;
@@ -166,22 +181,35 @@ let switchCall;
         if ((await frontendColor().catch(() => before)) !== before) servedAt = ms(t);
       }
     })();
-    const result = await server.call("switch_traffic", { approvalToken: token });
+    const result = await client.call("switch_traffic", { approvalToken: token });
     callSamples.push(ms(t));
     if (!result.structuredContent.switched) throw new Error(result.content[0].text);
+    for (const [key, value] of Object.entries(result.structuredContent.timings)) (timings[key] ??= []).push(value);
     await watcher;
     servingSamples.push(servedAt);
   }
-  switchCall = summary(callSamples);
+  const steps = Object.fromEntries(Object.entries(timings).map(([key, values]) => [key, summary(values)]));
+  return { call: summary(callSamples), serving: summary(servingSamples), step: steps.haproxyStepMs, steps };
+}
+// One line: the median of each of the switch result's timings (lockMs, checksMs and totalMs count
+// from the call's start, the others from their step's start).
+const timingsLine = (steps) => Object.entries(steps).map(([key, s]) => `${key} ${s.median}`).join(", ");
+let switchCall;
+let reloadSwitch;
+{
+  reloadSwitch = await measureSwitches(server, 10);
+  switchCall = reloadSwitch.call;
   row("switch_traffic approved call (incl. verification)", switchCall);
-  row("  ... until the frontend serves the new colour", summary(servingSamples));
+  row("  ... until the frontend serves the new colour", reloadSwitch.serving);
+  row("  ... its HAProxy step: the reload command (timings.haproxyStepMs)", reloadSwitch.step);
+  row("  ... reload + verification (timings.reloadAndVerifyMs)", reloadSwitch.steps.reloadAndVerifyMs);
 }
 
 // --- zero-drop switching under a bounded load ---------------------------------------------------
 // A fixed request rate through HAProxy's frontend for about 10 s (loopback only) while the colours
 // are switched back and forth through the server; then the same load with no switch, so failures
 // the machine causes by itself (a paused VM, say) are told apart from failures switching causes.
-async function boundedLoad(switching) {
+async function boundedLoad(switching, client = server, label = "") {
   const rate = 200;  // requests per second
   const seconds = 10;
   const stats = { sent: 0, ok: 0, non2xx: 0, errors: 0, timeouts: 0, switches: 0 };
@@ -210,8 +238,8 @@ async function boundedLoad(switching) {
   })();
   const switcher = (async () => {
     while (switching && Date.now() - started < (seconds - 1.5) * 1000) {
-      const plan = await server.call("switch_traffic");
-      const r = await server.call("switch_traffic", { approvalToken: plan.structuredContent.approvalToken });
+      const plan = await client.call("switch_traffic");
+      const r = await client.call("switch_traffic", { approvalToken: plan.structuredContent.approvalToken });
       if (r.structuredContent.switched) stats.switches++;
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
@@ -219,7 +247,7 @@ async function boundedLoad(switching) {
   await Promise.all([generator, switcher]);
   await Promise.all(inflight);
   stats.stolenPercent = stolenPercent(cpuBefore, cpuTimes());
-  console.error(`  load${switching ? "" : " (no switch)"}: ${JSON.stringify(stats)}`);
+  console.error(`  load${switching ? "" : " (no switch)"}${label}: ${JSON.stringify(stats)}`);
   return stats;
 }
 const load = await boundedLoad(true);
@@ -281,7 +309,92 @@ let seedSwitch;
   row("seed way: switch (sed + reload, state; no validation, no verification)", seedSwitch);
 }
 
+// --- map-based routing: the switch through HAProxy's running map, no reload -----------------------
+// HAProxy restarted in a map layout (fe_app: `use_backend %[str(shop),map(MAP)]`, MAP: `shop
+// <live colour>`), and a server on a copy of the lab config without section/directive (the route is
+// found in the map). The same switch samples and the same switching load as above. Afterwards the
+// lab goes back to its default layout (BLUE live, so the map part ends on BLUE, as the state file
+// then says) for slow_shell.mjs.
+let mapSwitch;
+let mapLoad;
+{
+  const cfg = "/etc/haproxy/haproxy.cfg";
+  const map = "/etc/haproxy/bluegreen.map";
+  const live = await frontendColor();
+  await installHaproxyLayout({
+    files: {
+      [cfg]: labRender(`global
+    stats socket /run/haproxy/admin.sock mode 600 level admin expose-fd listeners
+    stats timeout 30s
+    hard-stop-after 30s
+
+defaults
+    mode http
+    option idle-close-on-response
+    source @LB_ADDR@
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout http-request 10s
+    timeout check 2s
+
+frontend fe_app
+    bind @LB_ADDR@:@LB_PORT@
+    use_backend %[str(shop),map(${map})]
+    default_backend fallback
+
+backend blue
+    option httpchk GET /health
+    server blue @BLUE_ADDR@:@APP_PORT@ check inter 500ms fall 2 rise 2
+
+backend green
+    option httpchk GET /health
+    server green @GREEN_ADDR@:@APP_PORT@ check inter 500ms fall 2 rise 2
+
+backend fallback
+    http-request return status 503 content-type text/plain string "no app"
+
+listen stats
+    bind @LB_ADDR@:@STATS_PORT@
+    stats enable
+    stats uri /
+`),
+      [map]: `shop ${live}\n`,
+    },
+  });
+  await waitForBothUp();  // HAProxy restarted: its health checks start over
+  const mapConfig = configVariant((c) => {
+    const lb = c.apps.shop.loadBalancer;
+    delete lb.section;
+    delete lb.directive;
+    delete lb.verifyUrl;
+    lb.verifyUrls = [`${env.LAB_FRONTEND_URL}health`];
+  });
+  const mapServer = new RpcClient(binary, ["--config", mapConfig, "--log-level", "warn"]);
+  try {
+    await mapServer.initialize();
+    const status = await mapServer.call("get_deployment_status");
+    if (status.isError) throw new Error(status.content[0].text);
+    mapSwitch = await measureSwitches(mapServer, 10);
+    row("map mode: switch_traffic approved call (incl. verification)", mapSwitch.call, "", mapRows);
+    row("  ... until the frontend serves the new colour", mapSwitch.serving, "", mapRows);
+    row("  ... its HAProxy step: prepare/add/commit map, no reload (timings.haproxyStepMs)", mapSwitch.step,
+      "(target <= 20 ms)", mapRows);
+    row("  ... map commit + verification (timings.reloadAndVerifyMs)", mapSwitch.steps.reloadAndVerifyMs, "", mapRows);
+    mapLoad = await boundedLoad(true, mapServer, " (map mode)");
+    if ((await frontendColor()) !== "blue") {
+      const plan = await mapServer.call("switch_traffic");
+      const r = await mapServer.call("switch_traffic", { approvalToken: plan.structuredContent.approvalToken });
+      if (!r.structuredContent.switched) throw new Error(r.content[0].text);
+    }
+  } finally {
+    await mapServer.close();
+    await resetHaproxyLayout();
+  }
+}
+
 // --- the table ----------------------------------------------------------------------------------
+rows.splice(rows.findIndex((r) => r.s === reloadSwitch.steps.reloadAndVerifyMs) + 1, 0, ...mapRows);
 console.log("\n| Measure | Median | p90 | Runs |\n|---|---|---|---|");
 for (const { name, s, note } of rows) {
   console.log(`| ${name}${note ? " " + note : ""} | ${s.median.toFixed(1)} ms | ${s.p90.toFixed(1)} ms | ${s.n} |`);
@@ -293,9 +406,21 @@ const loadLine = (l) =>
   `CPU stolen by the hypervisor meanwhile: ${l.stolenPercent}%`;
 console.log(`\nzero-drop: ${load.sent} requests at 200/s over 10 s while switching ${load.switches} times: ${loadLine(load)}`);
 console.log(`  the same load with no switch: ${quietLoad.sent} requests: ${loadLine(quietLoad)}`);
+console.log(`  map mode: ${mapLoad.sent} requests at 200/s over 10 s while switching ${mapLoad.switches} times ` +
+  `through the map: ${loadLine(mapLoad)}`);
 console.log(`CPU stolen by the hypervisor over the whole run: ${stolenPercent(runStarted, cpuTimes())}% ` +
   "(figures from a starved machine are slower and noisier)");
 console.log(`status: ${(seedStatus.median / statusOne.median).toFixed(1)}x faster than the per-command-ssh way`);
 console.log(`status p50 during a running deploy step: ${statusDuringDeploy.median.toFixed(1)} ms, idle ` +
   `${statusIdle.median.toFixed(1)} ms: ${(statusDuringDeploy.median / statusIdle.median).toFixed(2)}x (target <= 2x)`);
 console.log(`switch: ${(seedSwitch.median / switchCall.median).toFixed(1)}x faster than the per-command-ssh way, which validates and verifies nothing`);
+const times = (a, b) => (b > 0 ? `${(a / b).toFixed(1)}x` : `more than ${a}x (under 1 ms: timings are whole ms)`);
+console.log(`switch's HAProxy step p50: reload command ${reloadSwitch.step.median} ms, map commit ` +
+  `${mapSwitch.step.median} ms: reload/map ${times(reloadSwitch.step.median, mapSwitch.step.median)} (target <= 20 ms); ` +
+  `with verification (reloadAndVerifyMs): ${reloadSwitch.steps.reloadAndVerifyMs.median} ms, ` +
+  `${mapSwitch.steps.reloadAndVerifyMs.median} ms: reload/map ` +
+  `${times(reloadSwitch.steps.reloadAndVerifyMs.median, mapSwitch.steps.reloadAndVerifyMs.median)}`);
+console.log(`switch approved call p50: ${reloadSwitch.call.median.toFixed(1)} ms with a reload, ` +
+  `${mapSwitch.call.median.toFixed(1)} ms through the map: reload/map ${times(reloadSwitch.call.median, mapSwitch.call.median)}`);
+console.log(`  switch timings, medians in ms, reload mode: ${timingsLine(reloadSwitch.steps)}`);
+console.log(`  switch timings, medians in ms, map mode: ${timingsLine(mapSwitch.steps)}`);
