@@ -281,8 +281,14 @@ std::string add_and_commit_map_request(const std::string& file, unsigned long lo
 }
 
 std::string map_commit_problem(std::string_view reply) {
-  if (reply.find_first_not_of("\n\r ") == std::string_view::npos) return "";
-  return quoted_answer(reply);
+  const auto message = reply.find_first_not_of("\n\r ");
+  if (message != std::string_view::npos) return quoted_answer(reply.substr(message));  // the add's empty line skipped
+  // Nothing but empty lines: each answers one command. Fewer than two means the reply ended
+  // before the commit was answered (HAProxy stopped, the connection was cut): not a success.
+  const auto answered = std::count(reply.begin(), reply.end(), '\n');
+  if (answered >= 2) return "";
+  return answered == 0 ? "HAProxy sent no answer, so the commit is not confirmed"
+                       : "HAProxy answered the add map but not the commit map, so the commit is not confirmed";
 }
 
 }  // namespace bluegreen::haproxy

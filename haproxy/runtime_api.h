@@ -93,8 +93,9 @@ std::string add_and_commit_map_request(const std::string& file, unsigned long lo
                                        const std::vector<RuntimeMapEntry>& entries);
 
 // Whether the reply to add_and_commit_map_request reports success: HAProxy answers each command
-// with an empty line when it succeeds and with a message when not. "" on success, else the
-// message.
+// with an empty line when it succeeds and with a message when not. "" on success (an empty line
+// for each of the two commands), else HAProxy's message, quoted, or, for a reply that ends before
+// both commands are answered (empty, or one empty line), that the commit is not confirmed.
 std::string map_commit_problem(std::string_view reply);
 
 }  // namespace bluegreen::haproxy

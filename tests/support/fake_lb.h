@@ -20,7 +20,13 @@
 //  - HAProxy's master socket (`show proc` in HAProxy 2.6's format: reload counter, current and
 //    old worker pids, the workers' uptime) and stats socket (`show stat` CSV with each colour's server and BACKEND
 //    rows), and the colour the *running* HAProxy serves, which changes only on a successful
-//    reload of a config that selects a known backend.
+//    reload of a config that selects a known backend;
+//  - HAProxy's running maps (map-based routing, `use_backend %[str(KEY),map(FILE)]`): each map
+//    file the config looks up is loaded at construction and at every reload, and the stats socket
+//    answers `show map`, `prepare map`, `add map` (with a payload), `commit map` and `set map` as
+//    HAProxy 2.6 does (tests/unit/haproxy_fixtures/*map*.txt). A commit replaces the running map
+//    at once; where the config routes the app through a map, the colour served follows the running
+//    map's entry for the app's key (start_with_map_layout() sets such a site up).
 // On each app host (app.blue.ssh / app.green.ssh): the deployed commit (.git/HEAD in appDir and
 // `git log -1`), and deploy steps (`cd <appDir> && ...`), which succeed unless a test adds a
 // rule for them (newer rules win).
@@ -42,12 +48,15 @@
 #include "deployment/lb_scripts.h"
 #include "deployment/lb_snapshot.h"
 #include "haproxy/config_file.h"
+#include "haproxy/routes.h"
+#include "haproxy/runtime_api.h"
 #include "remote/shell_command.h"
 #include "state/deployment_state.h"
 #include "tests/support/scripted_executor.h"
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <functional>
@@ -156,6 +165,15 @@ struct LbFaults {
   int unreachable_from_call = 0;
   // ... or from the first run() on the LB whose command contains this fragment ("" : never).
   std::string unreachable_from_command;
+
+  // --- HAProxy's running maps (the stats socket) ---
+  bool stats_silent = false;      // the stats socket does not answer any request (deadline exceeded)
+  Fault map_silent;               // the stats socket does not answer a map request (show/prepare/add/commit/set map)
+  Fault map_commit;               // `commit map` refused ("Version number out of range.": another client committed
+                                  // a newer version); the add before it succeeds, the running map is unchanged
+  Fault map_reverted;             // the commit succeeds, then another client (an agent syncing the map) puts the
+                                  // previous entries back at once: the running map ends as it was
+  Fault map_commit_keeps_colour;  // the commit succeeds but the frontend keeps serving the colour it served
 };
 
 // What one app host's health endpoint answers.
@@ -241,6 +259,39 @@ inline std::string haproxy_cfg(const std::string& backend) {
 
 inline std::string haproxy_cfg(state::Color live) { return haproxy_cfg(std::string(state::to_string(live))); }
 
+// --- map-based routing ----------------------------------------------------------------------
+
+// The map file of the map layout (as in the e2e map case, tests/e2e/haproxy_layouts_e2e_test.mjs).
+inline const std::string kMapPath = "/etc/haproxy/bluegreen.map";
+
+// HAProxy's config routing fe_app through a map: `use_backend %[str(KEY),map(MAP)]`, with a
+// `fallback` backend as the default (serving neither colour), and blue and green defined (green
+// left out when `with_green` is false).
+inline std::string haproxy_map_cfg(const std::string& map = kMapPath, const std::string& key = "shop",
+                                   bool with_green = true) {
+  std::string text = haproxy_cfg(std::string("fallback"));
+  const auto at = text.find("    default_backend fallback\n");
+  text.insert(at, "    use_backend %[str(" + key + "),map(" + map + ")]\n");
+  if (!with_green) text = text.substr(0, text.find("backend green\n"));
+  return text + "\nbackend fallback\n    http-request return status 503 content-type text/plain string \"no app\"\n";
+}
+
+// The map file of the map layout: the app's key on `backend`, and another app's entry.
+inline std::string map_file(const std::string& backend) {
+  return "# app -> live backend\nshop " + backend + "\nblog fallback\n";
+}
+inline std::string map_file(state::Color live) { return map_file(std::string(state::to_string(live))); }
+
+// test_app() for a site routed through a map: no section/directive (the routes are found, and a
+// map entry is not a default_backend line); `edit` as for test_app.
+inline config::AppConfig map_test_app(const std::function<void(nlohmann::json&)>& edit = {}) {
+  return test_app([&edit](nlohmann::json& app) {
+    app["loadBalancer"].erase("section");
+    app["loadBalancer"].erase("directive");
+    if (edit) edit(app);
+  });
+}
+
 class FakeLb {
  public:
   // A site where HAProxy's config selects `live` and HAProxy runs it, both hosts healthy, and
@@ -262,6 +313,7 @@ class FakeLb {
       executor_.set_file(host->ssh, git_head_path(*host), (host == &app.blue ? kBlueCommit : kGreenCommit) + "\n");
     }
     executor_.set_host_clock(lb_, lb_now_);
+    load_running_maps(true);
     install();
   }
   FakeLb(const FakeLb&) = delete;
@@ -382,6 +434,7 @@ class FakeLb {
     worker_ = 2000 + reloads_;
     worker_started_ = lb_now_;
     if (const auto colour = config_colour()) running_ = *colour;
+    load_running_maps(true);
   }
   // Open sessions of `color` in the current worker's `show stat` and, summed over them, in the old
   // workers' (`@!<pid> show stat` on the master socket).
@@ -407,6 +460,60 @@ class FakeLb {
   int locks_taken() const {
     std::lock_guard lock(mutex_);
     return locks_taken_;
+  }
+
+  // --- HAProxy's running maps (map-based routing) ---------------------------------------------
+
+  // HAProxy (re)started with `files` (path -> content, e.g. haproxy.cfg and a map file): they are
+  // written older than the running workers, which then run them: the colour served, the running
+  // maps. No reload is counted (reloads() unchanged).
+  void start_with(const std::map<std::string, std::string>& files) {
+    std::lock_guard lock(mutex_);
+    executor_.set_host_clock(lb_, worker_started_ - 60);
+    for (const auto& [path, text] : files) executor_.set_file(lb_, path, text);
+    executor_.set_host_clock(lb_, lb_now_);
+    if (const auto colour = config_colour()) running_ = *colour;
+    load_running_maps(true);
+  }
+  // The map layout (haproxy_map_cfg(), map_file() with `live`'s backend), as HAProxy started with
+  // it: the app's colour comes from the running map. Use with map_test_app().
+  void start_with_map_layout(state::Color live) {
+    start_with({{cfg_path(), haproxy_map_cfg()}, {kMapPath, map_file(deployment::backend_of(app_, live))}});
+  }
+
+  std::optional<std::string> map_text(const std::string& map = kMapPath) const { return executor_.file(lb_, map); }
+  void set_map_text(std::string text, const std::string& map = kMapPath) {
+    executor_.set_file(lb_, map, std::move(text));
+  }
+  std::optional<std::string> map_backup(const std::string& map = kMapPath) const {
+    return executor_.file(lb_, deployment::backup_path(map));
+  }
+  // The running map's entries as "key value" lines ("shop blue\nblog fallback\n"); nullopt when
+  // HAProxy has not loaded `map`.
+  std::optional<std::string> running_map(const std::string& map = kMapPath) const {
+    std::lock_guard lock(mutex_);
+    const auto found = running_maps_.find(map);
+    if (found == running_maps_.end()) return std::nullopt;
+    std::string text;
+    for (const auto& entry : found->second) text += entry.key + " " + entry.value + "\n";
+    return text;
+  }
+  // A `set map MAP KEY VALUE` by hand (not written to the file); returns HAProxy's answer ("\n":
+  // done).
+  std::string set_running_map_entry(const std::string& key, const std::string& value,
+                                    const std::string& map = kMapPath) {
+    std::lock_guard lock(mutex_);
+    return map_request("set map " + map + " " + key + " " + value, {});
+  }
+  // Commits that replaced a running map (prepare/add/commit map), failed ones not counted.
+  int map_commits() const {
+    std::lock_guard lock(mutex_);
+    return map_commits_;
+  }
+  // Every map request the stats socket answered, one per command ("prepare map /etc/...").
+  std::vector<std::string> map_log() const {
+    std::lock_guard lock(mutex_);
+    return map_log_;
   }
 
   // --- the app hosts ------------------------------------------------------------------------
@@ -567,7 +674,8 @@ class FakeLb {
   ScriptedExecutor::Reply lb_script(const std::string& command) {
     std::lock_guard lock(mutex_);
     const auto& lbc = app_.load_balancer;
-    const std::string cand = deployment::candidate_path(app_);
+    const std::string file = script_file(command);  // haproxy.cfg, or the map file of a map switch
+    const std::string cand = deployment::candidate_path(file);
     switch (classify(command)) {
       case Script::kValidate: {
         const auto payload = quoted_after(command, "printf '%s' ");
@@ -583,25 +691,27 @@ class FakeLb {
       case Script::kSwap: {
         const auto expected = base64_decode(quoted_after(command, "printf '%s' ").value_or(""));
         if (faults_.live_changed.fire()) {
-          executor_.set_file(lb_, cfg_path(), config_text() + "# edited by hand while the switch was prepared\n");
+          executor_.set_file(lb_, file,
+                             executor_.file(lb_, file).value_or("") +
+                                 "# edited by hand while the switch was prepared\n");
         }
-        if (executor_.file(lb_, cfg_path()) != expected) {
+        if (executor_.file(lb_, file) != expected) {
           executor_.remove_file(lb_, cand);
           return exit_with(deployment::kLiveConfigChangedExit);
         }
         if (faults_.swap.fire()) return exit_with(1, "", "mv: cannot move '" + cand + "': Read-only file system");
         const auto candidate_text = executor_.file(lb_, cand);
         if (!candidate_text) return exit_with(1, "", "cp: cannot stat '" + cand + "': No such file or directory");
-        executor_.set_file(lb_, deployment::backup_path(app_), expected);
-        executor_.set_file(lb_, cfg_path(), *candidate_text);
+        executor_.set_file(lb_, deployment::backup_path(file), expected);
+        executor_.set_file(lb_, file, *candidate_text);
         executor_.remove_file(lb_, cand);
         return ok_with();
       }
       case Script::kRestore: {
         if (faults_.restore.fire()) return exit_with(1, "", "cp: error writing: Input/output error");
-        const auto backup_text = executor_.file(lb_, deployment::backup_path(app_));
+        const auto backup_text = executor_.file(lb_, deployment::backup_path(file));
         if (!backup_text) return exit_with(1, "", "cp: cannot stat backup: No such file or directory");
-        executor_.set_file(lb_, cfg_path(), *backup_text);
+        executor_.set_file(lb_, file, *backup_text);
         return ok_with();
       }
       case Script::kReload: {
@@ -614,9 +724,11 @@ class FakeLb {
         old_workers_.push_back(worker_);
         worker_ = 2000 + reloads_;
         worker_started_ = lb_now_;
-        if (!faults_.reload_keeps_colour.fire()) {
+        const bool follows = !faults_.reload_keeps_colour.fire();
+        if (follows) {
           if (const auto colour = config_colour()) running_ = *colour;
         }
+        load_running_maps(follows);
         return ok_with();
       }
       case Script::kStateRead: {
@@ -738,6 +850,15 @@ class FakeLb {
 
   bluegreen::Result<std::string> stats(const std::string& request) {
     std::lock_guard lock(mutex_);
+    const auto silent = [this] {
+      return bluegreen::Error{"no answer from " + *app_.load_balancer.stats_socket + " within 2000 ms",
+                              bluegreen::ErrorCode::kDeadlineExceeded};
+    };
+    if (faults_.stats_silent) return silent();
+    if (is_map_request(request)) {
+      if (faults_.map_silent.fire()) return silent();
+      return map_requests(request);
+    }
     if (request != "show stat\n") return std::string("Unknown command.\n");
     return stat_csv(sessions_);
   }
@@ -797,6 +918,13 @@ class FakeLb {
         report.error = "connection refused";
         return report;
       }
+      if (serving_fallback_) {  // the default backend (`fallback`) answers: neither colour
+        remote::HealthReport report;
+        report.url = url;
+        report.status = 503;
+        report.body_excerpt = "no app";
+        return report;
+      }
       const auto serving = faults_.frontend_wrong_colour ? state::other(running_) : running_;
       auto report = host_report(serving, url, false);
       if (report.healthy()) return report;
@@ -809,6 +937,213 @@ class FakeLb {
     report.url = url;
     report.error = "FakeLb: no such URL";
     return report;
+  }
+
+  // --- HAProxy's running maps ---------------------------------------------------------------
+
+  // The file a switch script works on (its `cfg=`): haproxy.cfg, or a map file.
+  std::string script_file(const std::string& command) const {
+    return quoted_after(command, "set -e; cfg=").value_or(cfg_path());
+  }
+
+  static bool is_map_request(const std::string& request) {
+    for (const char* verb : {"show map ", "prepare map ", "add map ", "commit map ", "set map "}) {
+      if (request.rfind(verb, 0) == 0) return true;
+    }
+    return false;
+  }
+
+  // Loads every map haproxy.cfg looks up from its file, as HAProxy does when its workers start
+  // (a map whose file is missing is not loaded), and finds the map the app is routed through
+  // (`use_backend %[str(KEY),map(FILE)]`). `follow`: the colour served follows the running map.
+  // Requires mutex_ (or the constructor).
+  void load_running_maps(bool follow) {
+    running_maps_.clear();
+    map_versions_.clear();
+    next_map_version_.clear();  // new workers number versions afresh
+    map_route_.reset();
+    const auto routes = haproxy::find_routes({{cfg_path(), config_text()}},
+                                             {app_.load_balancer.blue_backend, app_.load_balancer.green_backend});
+    loaded_backends_ = routes.backends;
+    for (const auto& lookup : routes.map_lookups) {
+      if (const auto text = executor_.file(lb_, lookup.map)) {
+        auto& entries = running_maps_[lookup.map];
+        for (const auto& entry : haproxy::parse_map(*text)) entries.push_back({entry.key, entry.value});
+      }
+      const auto str = lookup.line.find("%[str(");
+      const auto close = str == std::string::npos ? str : lookup.line.find(')', str);
+      if (!map_route_ && close != std::string::npos) {
+        map_route_ = std::pair(lookup.map, lookup.line.substr(str + 6, close - str - 6));
+      }
+    }
+    serving_fallback_ = false;
+    if (follow) follow_running_map();
+  }
+
+  // Where the config routes the app through a map, the frontend serves what the running map's
+  // entry for the app's key names; an entry missing, or naming a backend that is not defined or
+  // is neither colour, sends the request to the default backend (`fallback`: 503). Requires mutex_.
+  void follow_running_map() {
+    if (!map_route_) return;
+    const auto map = running_maps_.find(map_route_->first);
+    std::optional<std::string> value;
+    if (map != running_maps_.end()) {
+      for (const auto& entry : map->second) {
+        if (entry.key == map_route_->second) value = entry.value;
+      }
+    }
+    const auto colour = value ? deployment::color_of_backend(app_, *value) : std::nullopt;
+    const bool defined =
+        value && std::find(loaded_backends_.begin(), loaded_backends_.end(), *value) != loaded_backends_.end();
+    serving_fallback_ = !colour || !defined;
+    if (!serving_fallback_) running_ = *colour;
+  }
+
+  // A request on the stats socket whose commands are map commands: each answered in turn, as
+  // HAProxy's CLI does (an empty line ends a command's answer; `<<` at the end of a line starts a
+  // payload, which an empty line ends). Requires mutex_.
+  std::string map_requests(const std::string& request) {
+    std::vector<std::string> lines;
+    for (std::size_t at = 0; at < request.size();) {
+      const auto end = std::min(request.find('\n', at), request.size());
+      lines.push_back(request.substr(at, end - at));
+      at = end + 1;
+    }
+    std::string out;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      std::string command = lines[i];
+      std::optional<std::vector<std::string>> payload;
+      if (command.size() >= 3 && command.compare(command.size() - 3, 3, " <<") == 0) {
+        command.resize(command.size() - 3);
+        payload.emplace();
+        while (++i < lines.size() && !lines[i].empty()) payload->push_back(lines[i]);
+      }
+      out += map_request(command, payload);
+    }
+    return out;
+  }
+
+  // One map command, split: its verb ("show", "prepare", ...), the version ("@N") when given, the
+  // map file, and the words after it.
+  struct MapCommand {
+    std::string verb;
+    std::optional<unsigned long long> version;
+    std::string file;
+    std::vector<std::string> rest;
+  };
+
+  static std::vector<std::string> words_of(const std::string& command) {
+    std::vector<std::string> words;
+    for (std::size_t at = command.find_first_not_of(' '); at != std::string::npos;
+         at = command.find_first_not_of(' ', at)) {
+      const auto end = std::min(command.find(' ', at), command.size());
+      words.push_back(command.substr(at, end - at));
+      at = end;
+    }
+    return words;
+  }
+
+  // One command's answer. Requires mutex_.
+  std::string map_request(const std::string& command, const std::optional<std::vector<std::string>>& payload) {
+    const auto words = words_of(command);
+    if (words.empty()) {
+      return "Unknown command. Please enter one of the following commands only :\n  help : full commands list\n\n";
+    }
+    map_log_.push_back(command);
+    if (words.size() < 3 || words[1] != "map") return "Unknown command.\n\n";
+    MapCommand map{words[0], std::nullopt, "", {}};
+    std::size_t file_at = 2;
+    if (words[2].size() > 1 && words[2][0] == '@') {  // optional (for commit: required)
+      map.version = std::stoull(words[2].substr(1));
+      file_at = 3;
+    }
+    if (file_at >= words.size()) return "Missing map identifier.\n\n";
+    map.file = words[file_at];
+    map.rest.assign(words.begin() + static_cast<std::ptrdiff_t>(file_at) + 1, words.end());
+    const auto running = running_maps_.find(map.file);
+    if (running == running_maps_.end()) return "Unknown map identifier. Please use #<id> or <file>.\n\n";
+    if (map.verb == "show") return show_map(running->second);
+    if (map.verb == "prepare") {
+      const auto next = ++next_map_version_[map.file];
+      map_versions_[map.file][next];
+      return "New version created: " + std::to_string(next) + "\n\n";
+    }
+    if (map.verb == "add") return add_map(map, payload, running->second);
+    if (map.verb == "commit") return commit_map(map, running->second);
+    if (map.verb == "set" && !map.version && map.rest.size() == 2)
+      return set_map(map.rest[0], map.rest[1], running->second);
+    return "Unknown command.\n\n";
+  }
+
+  // `show map`: one "<id> <key> <value>" line per entry (the id a pointer), then an empty line.
+  static std::string show_map(const std::vector<haproxy::RuntimeMapEntry>& entries) {
+    std::string out;
+    std::size_t id = 0x55d0c2f0a1b0;
+    for (const auto& entry : entries) {
+      std::array<char, 24> hex{};
+      std::snprintf(hex.data(), hex.size(), "0x%zx", id);
+      out += std::string(hex.data()) + " " + entry.key + " " + entry.value + "\n";
+      id += 0x40;
+    }
+    return out + "\n";
+  }
+
+  // `add map [@V] FILE KEY VALUE` or `add map [@V] FILE <<` with "key value" lines: into version V
+  // (seen only once committed), or without a version into the running map. Requires mutex_.
+  std::string add_map(const MapCommand& map, const std::optional<std::vector<std::string>>& payload,
+                      std::vector<haproxy::RuntimeMapEntry>& running) {
+    if (map.version && *map.version > next_map_version_[map.file]) {
+      return "Version number in the future, please use 'prepare map' before.\n\n";
+    }
+    std::vector<haproxy::RuntimeMapEntry> added;
+    if (payload) {
+      for (const auto& line : *payload) {
+        const auto blank = line.find_first_of(" \t");
+        const auto value = blank == std::string::npos ? blank : line.find_first_not_of(" \t", blank);
+        if (value == std::string::npos) return "Missing value for key '" + line + "'.\n\n";
+        added.push_back({line.substr(0, blank), line.substr(value)});
+      }
+    } else if (map.rest.size() == 2) {
+      added.push_back({map.rest[0], map.rest[1]});
+    } else {
+      return "'add map' expects three parameters (map identifier, key and value) or one parameter (map "
+             "identifier) and a payload\n\n";
+    }
+    auto& into = map.version ? map_versions_[map.file][*map.version] : running;
+    into.insert(into.end(), added.begin(), added.end());
+    if (!map.version) follow_running_map();
+    return "\n";
+  }
+
+  // `commit map @V FILE`: version V becomes the running map at once; it and older versions are
+  // dropped. Requires mutex_.
+  std::string commit_map(const MapCommand& map, std::vector<haproxy::RuntimeMapEntry>& running) {
+    if (!map.version) return "Missing version number.\n\n";
+    auto& versions = map_versions_[map.file];
+    const auto pending = versions.find(*map.version);
+    if (pending == versions.end() || faults_.map_commit.fire()) return "Version number out of range.\n\n";
+    const auto before = running;
+    running = pending->second;
+    versions.erase(versions.begin(), std::next(pending));
+    ++map_commits_;
+    if (faults_.map_reverted.fire()) running = before;
+    if (!faults_.map_commit_keeps_colour.fire()) follow_running_map();
+    return "\n";
+  }
+
+  // `set map FILE KEY VALUE`: the running map only. Requires mutex_.
+  std::string set_map(const std::string& key, const std::string& value,
+                      std::vector<haproxy::RuntimeMapEntry>& running) {
+    bool found = false;
+    for (auto& entry : running) {
+      if (entry.key == key) {
+        entry.value = value;
+        found = true;
+      }
+    }
+    if (!found) return "entry not found.\n\n";
+    follow_running_map();
+    return "\n";
   }
 
   const config::AppConfig& app_;
@@ -835,6 +1170,17 @@ class FakeLb {
   int temp_files_ = 0;
   int lb_calls_ = 0;
   bool unreachable_ = false;
+  // HAProxy's running maps: entries by map file as written in the config; versions prepared and
+  // not yet committed (by number); the last version number given out; the map and key the
+  // loaded config routes the app through; the backends the loaded config defines.
+  std::map<std::string, std::vector<haproxy::RuntimeMapEntry>> running_maps_;
+  std::map<std::string, std::map<unsigned long long, std::vector<haproxy::RuntimeMapEntry>>> map_versions_;
+  std::map<std::string, unsigned long long> next_map_version_;
+  std::optional<std::pair<std::string, std::string>> map_route_;
+  std::vector<std::string> loaded_backends_;
+  bool serving_fallback_ = false;  // the running map sends the app's key to the default backend
+  int map_commits_ = 0;
+  std::vector<std::string> map_log_;
 };
 
 }  // namespace testing_support

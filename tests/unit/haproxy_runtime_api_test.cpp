@@ -232,3 +232,136 @@ TEST_CASE("show proc: answers that are not a process list", "[haproxy][runtime]"
     CHECK_THAT(info.error().message, Catch::Contains("line 4"));
   }
 }
+
+// --- maps: show map, prepare map, add map + commit map (HAProxy 2.6, captured) -----------------
+
+namespace {
+
+std::vector<std::string> entry_texts(const std::vector<haproxy::RuntimeMapEntry>& entries) {
+  std::vector<std::string> texts;
+  for (const auto& entry : entries) texts.push_back(entry.key + "=" + entry.value);
+  return texts;
+}
+
+const std::string kUnknownMap = "Unknown map identifier. Please use #<id> or <file>.";
+
+}  // namespace
+
+TEST_CASE("show map: a map's entries as HAProxy runs them", "[haproxy][runtime][maps]") {
+  const auto loaded = haproxy::parse_show_map(fixture("show_map.txt"));
+  REQUIRE(loaded.ok());
+  CHECK(entry_texts(*loaded) == std::vector<std::string>{"shop=blue", "blog=fallback"});
+
+  const auto committed = haproxy::parse_show_map(fixture("show_map_after_commit.txt"));
+  REQUIRE(committed.ok());
+  CHECK(entry_texts(*committed) == std::vector<std::string>{"shop=green", "blog=fallback"});
+
+  // A refused commit leaves the running map as it was.
+  const auto after_failure = haproxy::parse_show_map(fixture("show_map_after_failed_commit.txt"));
+  REQUIRE(after_failure.ok());
+  CHECK(entry_texts(*after_failure) == entry_texts(*committed));
+
+  const auto empty = haproxy::parse_show_map(fixture("show_map_empty.txt"));
+  REQUIRE(empty.ok());
+  CHECK(empty->empty());
+
+  // A value is the rest of the line (HAProxy keeps its blanks); the id is not part of the key.
+  const auto spaced = haproxy::parse_show_map("0x55d0c2f0a1b0 shop blue and more\n0x55d0c2f0a1f0 blog x\n\n");
+  REQUIRE(spaced.ok());
+  CHECK(entry_texts(*spaced) == std::vector<std::string>{"shop=blue and more", "blog=x"});
+}
+
+TEST_CASE("show map: answers that are not a map", "[haproxy][runtime][maps]") {
+  SECTION("a file HAProxy has not loaded as a map: its message, quoted, without the line breaks") {
+    const auto unknown = haproxy::parse_show_map(fixture("show_map_unknown.txt"));
+    REQUIRE_FALSE(unknown.ok());
+    CHECK(unknown.error().message == "HAProxy answered `" + kUnknownMap + "`");
+  }
+  SECTION("a line without a value") {
+    const auto no_value = haproxy::parse_show_map("0x55d0c2f0a1b0 shop blue\n0x55d0c2f0a1f0 blog\n\n");
+    REQUIRE_FALSE(no_value.ok());
+    CHECK_THAT(no_value.error().message, Catch::Contains("0x55d0c2f0a1f0 blog"));
+  }
+  SECTION("a line without the entry's id") {
+    CHECK_FALSE(haproxy::parse_show_map("shop blue\n\n").ok());
+    CHECK_FALSE(haproxy::parse_show_map("0x55d0c2f0a1b0 shop blue\nshop green\n\n").ok());
+  }
+  SECTION("another command's answer, e.g. a level that may not read maps") {
+    const auto denied = haproxy::parse_show_map("Permission denied\n\n");
+    REQUIRE_FALSE(denied.ok());
+    CHECK(denied.error().message == "HAProxy answered `Permission denied`");
+  }
+  SECTION("a long answer is quoted in part") {
+    const auto noise = haproxy::parse_show_map(std::string(5000, 'x'));
+    REQUIRE_FALSE(noise.ok());
+    CHECK(noise.error().message.size() < 400);
+  }
+}
+
+TEST_CASE("prepare map: the new version's number", "[haproxy][runtime][maps]") {
+  const auto first = haproxy::parse_prepare_map(fixture("prepare_map.txt"));
+  REQUIRE(first.ok());
+  CHECK(*first == 1);
+  CHECK(haproxy::parse_prepare_map("New version created: 42\n\n").value() == 42);
+  CHECK(haproxy::parse_prepare_map("New version created: 7").value() == 7);  // the final line breaks cut off
+  CHECK(haproxy::parse_prepare_map("New version created: 123456789012345678\n\n").value() == 123456789012345678ULL);
+
+  const auto unknown = haproxy::parse_prepare_map(fixture("prepare_map_unknown.txt"));
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().message == "HAProxy answered `" + kUnknownMap + "`");
+
+  for (const char* bad :
+       {"", "\n", "New version created: \n\n", "New version created: 3x\n\n", "New version created: -3\n\n",
+        "New version created:  3\n\n", "new version created: 3\n\n", "New version created: 1234567890123456789\n\n",
+        "Permission denied\n\n", " New version created: 3\n\n"}) {
+    INFO("answer: " << bad);
+    const auto parsed = haproxy::parse_prepare_map(bad);
+    REQUIRE_FALSE(parsed.ok());
+    CHECK_THAT(parsed.error().message, Catch::StartsWith("HAProxy answered `"));
+  }
+}
+
+TEST_CASE("add map + commit map: one request, the payload ended by one empty line", "[haproxy][runtime][maps]") {
+  const std::string file = "/etc/haproxy/bluegreen.map";
+  const auto request = haproxy::add_and_commit_map_request(file, 3, {{"shop", "green"}, {"blog", "fallback"}});
+  CHECK(request == "add map @3 /etc/haproxy/bluegreen.map <<\nshop green\nblog fallback\n\ncommit map @3 "
+                   "/etc/haproxy/bluegreen.map");
+  // As sent (the socket query adds the line break that ends the last command): exactly one empty
+  // line, the payload's end; another would be a command of its own (HAProxy answers it with help).
+  const std::string sent = request + "\n";
+  CHECK(sent.find("\n\n") == sent.find("fallback\n") + std::string("fallback").size());
+  CHECK(sent.find("\n\n\n") == std::string::npos);
+  CHECK(sent.rfind("\n\n") == sent.find("\n\n"));
+
+  // The version and file are those given, for both commands.
+  const auto other = haproxy::add_and_commit_map_request("/srv/maps/a.map", 12, {{"k", "v"}});
+  CHECK(other == "add map @12 /srv/maps/a.map <<\nk v\n\ncommit map @12 /srv/maps/a.map");
+}
+
+TEST_CASE("add map + commit map: HAProxy's reply", "[haproxy][runtime][maps]") {
+  // One empty line per command: both succeeded.
+  CHECK(haproxy::map_commit_problem(fixture("add_commit_map.txt")).empty());
+
+  // The add succeeded, the commit was refused: HAProxy's message, without the add's empty line.
+  CHECK(haproxy::map_commit_problem(fixture("add_commit_map_out_of_range.txt")) ==
+        "HAProxy answered `Version number out of range.`");
+
+  // Both refused (a version never prepared).
+  const auto future = haproxy::map_commit_problem(
+      "Version number in the future, please use 'prepare map' before.\n\nVersion number out of range.\n\n");
+  CHECK_THAT(future, Catch::Contains("Version number in the future"));
+
+  CHECK_THAT(haproxy::map_commit_problem(kUnknownMap + "\n\n" + kUnknownMap + "\n\n"),
+             Catch::Contains("Unknown map identifier"));
+  CHECK_THAT(haproxy::map_commit_problem("Missing value for key 'shop'.\n\n\n"), Catch::Contains("Missing value"));
+}
+
+TEST_CASE("add map + commit map: a reply that does not answer both commands is no success",
+          "[haproxy][runtime][maps]") {
+  // HAProxy answers every command, so an empty or half reply means the connection ended before
+  // the commit was answered (HAProxy stopped, the reply cut off): the commit cannot be trusted.
+  CHECK(haproxy::map_commit_problem("") == "HAProxy sent no answer, so the commit is not confirmed");
+  CHECK(haproxy::map_commit_problem("\n") ==
+        "HAProxy answered the add map but not the commit map, so the commit is not confirmed");
+  CHECK_FALSE(haproxy::map_commit_problem("\r\n").empty());
+}
