@@ -178,6 +178,15 @@ void interpret_routing(const config::AppConfig& app, LbSnapshot& snapshot) {
                             "the configuration, or correct them";
     return;
   }
+  for (const auto& route : routes.routes) {
+    if (std::find(routes.backends.begin(), routes.backends.end(), route.backend) == routes.backends.end()) {
+      snapshot.live_problem = route_location(route) + " `" + haproxy::trimmed_line(route.line) + "` names backend \"" +
+                              route.backend + "\", which no file of HAProxy's configuration defines, so HAProxy " +
+                              "sends those requests elsewhere (its default backend). Define the backend or correct " +
+                              "the line, then ask for status again";
+      return;
+    }
+  }
   std::set<state::Color> colours;
   for (const auto& route : routes.routes) colours.insert(route_colour(app, route));
   if (colours.size() > 1) {

@@ -88,6 +88,23 @@ Finding config_file_selects(Services& services, const config::AppConfig& app, co
     if (i >= config_count) maps[paths[i]] = file.content;
     else files.push_back({paths[i], file.content});
   }
+  // Maps the configuration looks backends up in, not read yet (a switch of config files only, or
+  // the recovery of an interrupted switch): one more read.
+  std::vector<std::string> more;
+  for (const auto& lookup : haproxy::find_routes(files, {}).map_lookups) {
+    if (maps.count(lookup.map) == 0 && std::find(more.begin(), more.end(), lookup.map) == more.end()) {
+      more.push_back(lookup.map);
+    }
+  }
+  if (!more.empty()) {
+    auto extra = services.executor.read_files(app.load_balancer.ssh, more, options);
+    if (!extra || extra->size() != more.size()) {
+      return {false, false, "cannot re-read HAProxy's maps: " + (extra ? "too few results" : extra.error().message)};
+    }
+    for (std::size_t i = 0; i < more.size(); ++i) {
+      if (!(*extra)[i].missing && (*extra)[i].problem.empty()) maps[more[i]] = (*extra)[i].content;
+    }
+  }
   if (const auto wrong = routing_mismatch(app, files, maps, expected.color); !wrong.empty()) {
     return {false, false,
             "HAProxy's configuration does not route app " + app.name + " to " + state::to_upper_string(expected.color) +

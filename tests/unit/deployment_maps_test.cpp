@@ -240,18 +240,21 @@ TEST_CASE("a map switch moves the running map and the map file, with no reload",
   const auto plan = deployment::plan_switch(rig.services, rig.app, false);
   INFO((plan ? std::string() : plan.error().message));
   REQUIRE(plan);
-  CHECK(plan->change.is_map);
-  CHECK(plan->change.file == kMapPath);
-  CHECK(plan->change.map_keys == std::vector<std::string>{"shop"});
-  REQUIRE(plan->change.lines.size() == 1);
-  CHECK(plan->change.lines[0].number == 2);
-  CHECK(plan->change.lines[0].section == "map key shop");
-  CHECK(plan->change.lines[0].now == "shop blue");
-  CHECK(plan->change.lines[0].after == "shop green");
-  CHECK(plan->change.after == map_file("green"));
+  CHECK(plan->change.map_only());
+  REQUIRE(plan->change.edits.size() == 1);
+  const auto& edit = plan->change.edits.front();
+  CHECK(edit.is_map);
+  CHECK(edit.file == kMapPath);
+  CHECK(edit.map_keys == std::vector<std::string>{"shop"});
+  REQUIRE(edit.lines.size() == 1);
+  CHECK(edit.lines[0].number == 2);
+  CHECK(edit.lines[0].section == "map key shop");
+  CHECK(edit.lines[0].now == "shop blue");
+  CHECK(edit.lines[0].after == "shop green");
+  CHECK(edit.after == map_file("green"));
   const auto request = deployment::approval_request_text(rig.app, *plan, "approve-x", std::chrono::minutes(5));
   INFO(request);
-  CHECK(contains(request, "HAProxy map " + kMapPath + " (1 line, every route of the app)"));
+  CHECK(contains(request, "HAProxy: 1 line change, every route of the app:\n  map " + kMapPath));
   CHECK(contains(request, "(prepare/commit map, no reload)"));
   CHECK_FALSE(contains(request, "Reload HAProxy"));
   CHECK_FALSE(contains(request, "haproxy -c"));
@@ -368,7 +371,7 @@ TEST_CASE("map switch: the running map cannot be put back either: reported, neve
   CHECK_FALSE(outcome.switched);
   CHECK_FALSE(outcome.rolled_back);
   CHECK(outcome.structured.at("rollbackVerified") == false);
-  CHECK(contains(outcome.text, "putting its entries back in HAProxy's running map failed"));
+  CHECK(contains(outcome.text, "the previous config was restored, but updating HAProxy's running map failed"));
   // The file was restored; the running map was never changed.
   CHECK(rig.lb.map_text() == map_file("blue"));
   CHECK(rig.lb.running_map() == kBlueEntries);
@@ -396,13 +399,10 @@ TEST_CASE("map switch: the new colour's backend is not defined: refused, nothing
   CHECK(rig.lb.audit_lines().back()["outcome"] == "refused");
 }
 
-// KNOWN BUG (deployment/app_routing.cpp interpret_routing, haproxy/routes.cpp add_map_routes): a
-// map entry counts as a route to the colour it names even when the config defines no such backend.
-// HAProxy then sends the app's requests to the default backend (checked on HAProxy 2.6: `shop
-// nosuch` is answered by `fallback`), while status calls GREEN PROD and ONLINE. Tagged
-// [!shouldfail] until that is fixed: remove the tag then.
-TEST_CASE("map entry naming a backend that is not defined: HAProxy serves its default, no colour live",
-          "[maps][!shouldfail]") {
+// A map entry naming a backend the config does not define: HAProxy sends the app's requests to the
+// default backend (checked on HAProxy 2.6: `shop nosuch` is answered by `fallback`), so neither
+// colour is live.
+TEST_CASE("map entry naming a backend that is not defined: HAProxy serves its default, no colour live", "[maps]") {
   MapRig rig;
   // The map names green, which this config does not define: HAProxy's lookup falls to fallback.
   rig.lb.start_with(
@@ -416,32 +416,38 @@ TEST_CASE("map entry naming a backend that is not defined: HAProxy serves its de
   CHECK_FALSE(plan);
 }
 
-TEST_CASE("map switch: routes in a map and in the config at once: refused, nothing changed", "[maps]") {
+TEST_CASE("map switch: routes in a map and in the config at once: both files change, one reload", "[maps]") {
   MapRig rig;
   std::string cfg = haproxy_map_cfg();
   cfg.insert(cfg.find("\nbackend blue") + 1, "frontend fe_alt\n    bind 127.0.99.3:81\n    default_backend blue\n\n");
   rig.lb.start_with({{rig.lb.cfg_path(), cfg}});
   const auto report = deployment::gather_status(rig.services, rig.app);
   INFO(report.to_text(rig.app));
-  CHECK(report.lb.live == Color::kBlue);  // both routes agree: a colour is live, only a switch is refused
+  CHECK(report.lb.live == Color::kBlue);
   CHECK(report.to_json(rig.app)["haproxy"]["entryPoints"].size() == 2);
 
   const auto plan = deployment::plan_switch(rig.services, rig.app, false);
-  REQUIRE_FALSE(plan);
-  CHECK(contains(plan.error().message, "are in 2 files (/etc/haproxy/haproxy.cfg, " + kMapPath + ")"));
-  const auto outcome = run_switch(rig, blue_to_green());
-  CHECK(contains(outcome.text, "are in 2 files"));
-  require_nothing_changed(rig, outcome, cfg, map_file("blue"), kBlueEntries);
+  INFO((plan ? std::string() : plan.error().message));
+  REQUIRE(plan);
+  REQUIRE(plan->change.edits.size() == 2);
+  CHECK(plan->change.edits[0].file == rig.lb.cfg_path());
+  CHECK(plan->change.edits[1].file == kMapPath);
+  CHECK_FALSE(plan->change.map_only());  // a config file changes: one reload, which loads the map file too
+  const int reloads = rig.lb.reloads();
+  const auto outcome = run_switch(rig, plan->plan);
+  INFO(outcome.text);
+  REQUIRE(outcome.switched);
+  CHECK(rig.lb.reloads() == reloads + 1);
+  CHECK(rig.lb.map_text() == map_file("green"));
+  CHECK(rig.lb.running_map() == kGreenEntries);
+  CHECK(contains(rig.lb.config_text(), "    default_backend green\n"));
 }
 
 // --- an interrupted map switch ------------------------------------------------------------
 
-// KNOWN BUG (deployment/switch_recovery.cpp): the recovery refuses with ACTION NEEDED
-// ("/etc/haproxy/bluegreen.map is not one of the files HAProxy loads now": its backup check looks
-// for the switched file among the config files only), so an interrupted map switch is never
-// rolled back automatically; its verification would also expect a reload and ignore the map
-// (RoutingExpectation without `map`). Tagged [!shouldfail] until that is fixed: remove the tag then.
-TEST_CASE("an interrupted map switch is rolled back by the next switch, which then switches", "[maps][!shouldfail]") {
+// The recovery puts the map file's backup back and reloads HAProxy (which loads the map from the
+// file), then verifies the map routes to BLUE before the switch itself.
+TEST_CASE("an interrupted map switch is rolled back by the next switch, which then switches", "[maps]") {
   MapRig rig;
   // As a server killed after the map file was swapped and before the commit leaves the LB: the
   // file says GREEN, its backup BLUE, HAProxy's running map still BLUE, the record there.
@@ -456,7 +462,7 @@ TEST_CASE("an interrupted map switch is rolled back by the next switch, which th
   activity.color = Color::kGreen;
   activity.generation = 7;
   activity.reloads_before = 0;
-  activity.config_file = kMapPath;
+  activity.config_files = {kMapPath};
   rig.lb.set_activity(activity);
   rig.lb.executor().set_file("lab-lb", deployment::backup_path(kMapPath), map_file("blue"));
   rig.lb.advance_clock(30);
