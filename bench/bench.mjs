@@ -13,7 +13,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { RpcClient, getJsonFresh, ms, summary } from "./rpc_client.mjs";
 import {
-  configVariant, installHaproxyLayout, labRender, resetHaproxyLayout, waitForBothUp,
+  configVariant, installHaproxyLayout, labRender, layoutGlobalAndDefaults, resetHaproxyLayout, waitForBothUp,
 } from "../tests/e2e/support.mjs";
 
 const [binary, config] = process.argv.slice(2);
@@ -323,21 +323,7 @@ let mapLoad;
   const live = await frontendColor();
   await installHaproxyLayout({
     files: {
-      [cfg]: labRender(`global
-    stats socket /run/haproxy/admin.sock mode 600 level admin expose-fd listeners
-    stats timeout 30s
-    hard-stop-after 30s
-
-defaults
-    mode http
-    option idle-close-on-response
-    source @LB_ADDR@
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    timeout http-request 10s
-    timeout check 2s
-
+      [cfg]: labRender(`${layoutGlobalAndDefaults}
 frontend fe_app
     bind @LB_ADDR@:@LB_PORT@
     use_backend %[str(shop),map(${map})]

@@ -16,7 +16,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
-  colorAt, configVariant, waitFor, extraPorts, frontendColor, installHaproxyLayout, lab, labRender, resetHaproxyLayout, ssh,
+  colorAt, configVariant, layoutBackends, layoutGlobalAndDefaults, waitFor, extraPorts, frontendColor, installHaproxyLayout, lab, labRender, resetHaproxyLayout, ssh,
   startClient, streamThrough, text, waitForBothUp,
 } from "./support.mjs";
 
@@ -24,31 +24,8 @@ const other = (color) => (color === "blue" ? "green" : "blue");
 const port0 = Number(lab.LB_PORT);
 const port1 = extraPorts[0];
 
-const globalAndDefaults = `global
-    stats socket /run/haproxy/admin.sock mode 600 level admin expose-fd listeners
-    stats timeout 30s
-    hard-stop-after 30s
-
-defaults
-    mode http
-    option idle-close-on-response
-    source @LB_ADDR@
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    timeout http-request 10s
-    timeout check 2s
-`;
-
-const backends = `
-backend blue
-    option httpchk GET /health
-    server blue @BLUE_ADDR@:@APP_PORT@ check inter 500ms fall 2 rise 2
-
-backend green
-    option httpchk GET /health
-    server green @GREEN_ADDR@:@APP_PORT@ check inter 500ms fall 2 rise 2
-`;
+const globalAndDefaults = layoutGlobalAndDefaults;
+const backends = layoutBackends;
 
 // A client on a copy of the lab config: every frontend port is a verifyUrl; the config files are
 // what HAProxy reports, unless `haproxyConfig` is given (it must then agree with HAProxy's list).

@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import {
-  colorAt, extraPorts, installHaproxyLayout, lab, labRender, readHaproxyConfig, resetHaproxyLayout, ssh,
+  colorAt, extraPorts, installHaproxyLayout, lab, labRender, layoutGlobalAndDefaults, readHaproxyConfig, resetHaproxyLayout, ssh,
   streamThrough, waitForBothUp,
 } from "./support.mjs";
 
@@ -25,21 +25,7 @@ const original = readHaproxyConfig();
 let layoutActive = false;
 
 const mainTemplate = `# lab_layouts_selftest: main file
-global
-    stats socket /run/haproxy/admin.sock mode 600 level admin expose-fd listeners
-    stats timeout 30s
-    hard-stop-after 30s
-
-defaults
-    mode http
-    option idle-close-on-response
-    source @LB_ADDR@
-    timeout connect 2s
-    timeout client 30s
-    timeout server 30s
-    timeout http-request 10s
-    timeout check 2s
-
+${layoutGlobalAndDefaults}
 frontend fe_app
     bind @LB_ADDR@:@LB_PORT@
     default_backend blue

@@ -155,6 +155,37 @@ export function labRender(text) {
   });
 }
 
+// The start of an HAProxy config for a lab layout (a template for labRender): the global section
+// with the runtime API the lab and bluegreen-mcp use (stats socket at /run/haproxy/admin.sock,
+// level admin) and hard-stop-after, and defaults as in tests/lab/haproxy.cfg.in (HTTP mode,
+// connections from the LB's own address, the lab's timeouts). Ends with a newline.
+export const layoutGlobalAndDefaults = `global
+    stats socket /run/haproxy/admin.sock mode 600 level admin expose-fd listeners
+    stats timeout 30s
+    hard-stop-after 30s
+
+defaults
+    mode http
+    option idle-close-on-response
+    source @LB_ADDR@
+    timeout connect 2s
+    timeout client 30s
+    timeout server 30s
+    timeout http-request 10s
+    timeout check 2s
+`;
+
+// The lab's two backends, `blue` and `green`, with HAProxy's health checks (a template for labRender).
+export const layoutBackends = `
+backend blue
+    option httpchk GET /health
+    server blue @BLUE_ADDR@:@APP_PORT@ check inter 500ms fall 2 rise 2
+
+backend green
+    option httpchk GET /health
+    server green @GREEN_ADDR@:@APP_PORT@ check inter 500ms fall 2 rise 2
+`;
+
 // Files under /etc/haproxy that installHaproxyLayout wrote; resetHaproxyLayout removes them.
 const layoutFiles = new Set();
 
