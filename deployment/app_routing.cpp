@@ -96,12 +96,20 @@ std::vector<std::string> routing_maps(const LbSnapshot& snapshot) {
 
 void read_runtime_maps(remote::Executor& executor, const config::AppConfig& app, LbSnapshot& snapshot) {
   const auto& lb = app.load_balancer;
-  for (const auto& map : routing_maps(snapshot)) {
-    if (!lb.stats_socket) return;
+  if (!lb.stats_socket) return;
+  const auto routing = routing_maps(snapshot);
+  // Every map an entry point looks up: an entry added by hand to a map whose file has none of the
+  // app's keys routes the app all the same.
+  std::vector<std::string> maps = routing;
+  for (const auto& [map, text] : snapshot.map_texts) {
+    if (std::find(maps.begin(), maps.end(), map) == maps.end()) maps.push_back(map);
+  }
+  for (const auto& map : maps) {
     const auto reply = query_haproxy_socket(executor, app, *lb.stats_socket, "show map " + map);
     auto entries = reply ? haproxy::parse_show_map(*reply)
                          : bluegreen::Result<std::vector<haproxy::RuntimeMapEntry>>(reply.error());
     if (!entries) {
+      if (std::find(routing.begin(), routing.end(), map) == routing.end()) continue;  // not the app's, as far as known
       snapshot.runtime_maps_problem =
           "cannot read the running map " + map + " (show map on " + *lb.stats_socket + "): " + entries.error().message;
       return;
@@ -112,9 +120,9 @@ void read_runtime_maps(remote::Executor& executor, const config::AppConfig& app,
 
 std::string map_runtime_problem(const config::AppConfig& app, const LbSnapshot& snapshot) {
   const auto maps = routing_maps(snapshot);
-  if (maps.empty()) return "";
+  if (maps.empty() && snapshot.runtime_maps.empty()) return "";
   const auto& lb = app.load_balancer;
-  if (!lb.stats_socket) {
+  if (!lb.stats_socket && !maps.empty()) {
     return "app " + app.name + " is routed through the map " + maps.front() +
            ", and without loadBalancer.statsSocket (HAProxy's runtime API, level admin) the map HAProxy runs cannot "
            "be read or switched. Configure statsSocket";
@@ -135,6 +143,22 @@ std::string map_runtime_problem(const config::AppConfig& app, const LbSnapshot& 
                  (value ? "`" + route.map_key + " " + *value + "`" : std::string("no entry for ") + route.map_key);
     }
   }
+  // Running entries naming the app's backends that no route of the file accounts for.
+  for (const auto& running : snapshot.runtime_maps) {
+    const std::string& map = running.first;
+    for (const auto& entry : running.second) {
+      if (entry.value != lb.blue_backend && entry.value != lb.green_backend) continue;
+      const bool in_file =
+          std::any_of(snapshot.routes->routes.begin(), snapshot.routes->routes.end(), [&](const haproxy::Route& route) {
+            return route.kind == haproxy::RouteKind::kMapEntry && route.file == map && route.map_key == entry.key &&
+                   route.backend == entry.value;
+          });
+      if (!in_file) {
+        differs += "\n  - " + map + ": HAProxy runs `" + entry.key + " " + entry.value +
+                   "`, which the file does not have (an `add map` or `set map` by hand)";
+      }
+    }
+  }
   if (differs.empty()) return "";
   return "HAProxy's running map differs from its file, so what users get is not what the file says (a `set map` "
          "that was not written to the file, or a file edited without `set map` or a reload):" +
@@ -146,8 +170,9 @@ std::string map_runtime_problem(const config::AppConfig& app, const LbSnapshot& 
 
 void interpret_routing(const config::AppConfig& app, LbSnapshot& snapshot) {
   const auto& lb = app.load_balancer;
-  snapshot.routes =
-      haproxy::find_routes(snapshot.config_files, {lb.blue_backend, lb.green_backend}, snapshot.map_texts);
+  const auto& env = snapshot.config_list.env;
+  snapshot.routes = haproxy::find_routes(snapshot.config_files, {lb.blue_backend, lb.green_backend}, snapshot.map_texts,
+                                         env ? &*env : nullptr);
   const auto& routes = *snapshot.routes;
   if (!routes.missing_maps.empty()) {
     snapshot.live_problem =

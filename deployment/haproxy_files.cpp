@@ -109,15 +109,32 @@ bool haproxy_loads_from_directory(std::string_view name) {
   return first != std::string_view::npos && first + 4 == name.size();
 }
 
+std::optional<std::map<std::string, std::string>> parse_show_env(std::string_view reply) {
+  std::map<std::string, std::string> env;
+  std::size_t start = 0;
+  while (start < reply.size()) {
+    const auto end = std::min(reply.find('\n', start), reply.size());
+    const std::string_view line = reply.substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    const auto equals = line.find('=');
+    if (equals == 0 || equals == std::string_view::npos) return std::nullopt;
+    env.emplace(std::string(line.substr(0, equals)), std::string(line.substr(equals + 1)));
+  }
+  if (env.empty()) return std::nullopt;
+  return env;
+}
+
 bluegreen::Result<std::vector<std::string>> parse_cfgfiles_env(std::string_view reply) {
-  const auto at = reply.find(kCfgEnv);
-  if (at != 0) {
+  const auto env = parse_show_env(reply);
+  const auto found = env ? env->find(std::string(kCfgEnv.substr(0, kCfgEnv.size() - 1))) : decltype(env->end()){};
+  if (!env || found == env->end()) {
     std::string shown(reply.substr(0, 200));
     while (!shown.empty() && (shown.back() == '\n' || shown.back() == '\r')) shown.pop_back();
-    return bluegreen::Error{"HAProxy answered `" + shown + "`"};
+    return bluegreen::Error{env ? std::string("HAProxy's environment has no HAPROXY_CFGFILES")
+                                : "HAProxy answered `" + shown + "`"};
   }
-  std::string_view value = reply.substr(kCfgEnv.size());
-  value = value.substr(0, value.find('\n'));
+  const std::string_view value = found->second;
   std::vector<std::string> files;
   std::size_t start = 0;
   while (start <= value.size()) {
@@ -158,12 +175,16 @@ std::string configured_list_problem(const std::vector<std::string>& loaded,
 ConfigFileList list_config_files(remote::Executor& executor, const config::AppConfig& app) {
   const auto& lb = app.load_balancer;
   std::string note;
+  std::optional<std::map<std::string, std::string>> env_seen;
   if (lb.stats_socket) {
-    const auto reply = query_haproxy_socket(executor, app, *lb.stats_socket, "show env HAPROXY_CFGFILES");
+    const auto reply = query_haproxy_socket(executor, app, *lb.stats_socket, "show env");
     auto loaded = reply ? parse_cfgfiles_env(*reply) : bluegreen::Result<std::vector<std::string>>(reply.error());
+    const auto env = reply ? parse_show_env(*reply) : std::nullopt;
+    env_seen = env;
     if (loaded &&
         std::all_of(loaded->begin(), loaded->end(), [](const std::string& p) { return p.rfind('/', 0) == 0; })) {
       ConfigFileList list;
+      list.env = env;
       list.source = "HAProxy (show env HAPROXY_CFGFILES on " + *lb.stats_socket + ")";
       list.paths = std::move(loaded.value());
       if (lb.haproxy_configs_set) list.problem = configured_list_problem(list.paths, lb.haproxy_configs);
@@ -178,6 +199,7 @@ ConfigFileList list_config_files(remote::Executor& executor, const config::AppCo
   }
   auto list = expand_configured(executor, app);
   if (!note.empty()) list.notes.push_back(note);
+  list.env = env_seen;  // HAProxy's environment counts even when its file list could not be used
   return list;
 }
 

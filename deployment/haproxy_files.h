@@ -16,6 +16,8 @@
 #include "config/config.h"
 #include "remote/executor.h"
 
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +29,10 @@ struct ConfigFileList {
   std::string source;              // where the list came from, for status ("HAProxy (show env HAPROXY_CFGFILES)")
   std::string problem;             // why the list is not known or cannot be trusted, with what to do
   std::vector<std::string> notes;  // what else is worth knowing (e.g. why HAProxy's own list was not used)
+  // The running HAProxy's environment (`show env`), when the stats socket answered: where a
+  // backend written as "${NAME}" leads (haproxy/routes.h). Values are never shown except a
+  // variable a route uses.
+  std::optional<std::map<std::string, std::string>> env;
 };
 
 // Whether HAProxy 2.6 loads a directory entry named `name` for `-f DIR` (src/haproxy.c,
@@ -34,9 +40,13 @@ struct ConfigFileList {
 // ("x.cfg.cfg" is skipped). Subdirectories are never loaded; the caller checks the type.
 bool haproxy_loads_from_directory(std::string_view name);
 
-// The files in the answer to `show env HAPROXY_CFGFILES` ("HAPROXY_CFGFILES=a;b\n").
-// Errors: any other answer (quoted, e.g. "Unknown command" or "Variable not found").
+// The files in the HAPROXY_CFGFILES line of an answer to `show env` ("HAPROXY_CFGFILES=a;b\n",
+// alone or among the other variables). Errors: no such line (the answer is quoted when it is not
+// a list of variables, e.g. "Unknown command" or "Permission denied").
 bluegreen::Result<std::vector<std::string>> parse_cfgfiles_env(std::string_view reply);
+
+// The variables of an answer to `show env` (NAME=VALUE lines); nullopt when it is not such a list.
+std::optional<std::map<std::string, std::string>> parse_show_env(std::string_view reply);
 
 // Why the files HAProxy loaded (`loaded`) disagree with the configured haproxyConfig entries
 // (files or directories), or "" when every loaded file is a configured file or in a configured

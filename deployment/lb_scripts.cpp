@@ -15,10 +15,11 @@ namespace {
 // configuration manager owns): a switch would replace the link with a regular file (rename) or
 // write through it behind its manager's back, so it refuses.
 std::string live_link_advice(const config::AppConfig& app, const std::string& file) {
-  return "A switch replaces the live HAProxy config by renaming a new file over it, which would turn the link into "
-         "a regular file, and it never writes through a link, so the switch stopped before any change. Make " +
-         file + " a regular file (or start HAProxy with -f on the file the link points to: readlink -f " + file +
-         ", and list that in loadBalancer.haproxyConfig of app " + app.name + "), then request a new plan.";
+  return "A switch replaces the file by renaming a new one over it, which would turn the link into a regular file, "
+         "and it never writes through a link, so the switch stopped before any change. Make " +
+         file + " a regular file, or use the file the link points to (readlink -f " + file +
+         ") in its place: for a configuration file, in HAProxy's -f arguments (and loadBalancer.haproxyConfig of app " +
+         app.name + "); for a map, in the configuration's map() lookups. Then request a new plan.";
 }
 
 // `set -e`, the file variables every script uses, the file-safety helpers, and the symlink checks

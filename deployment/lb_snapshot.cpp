@@ -219,6 +219,11 @@ void read_routing(const config::AppConfig& app, const std::map<std::string, remo
     if (file.missing || !file.problem.empty()) {
       snapshot.live_problem = "cannot read the HAProxy file " + path + " on " + lb.ssh + ": " +
                               (file.missing ? std::string("No such file or directory") : trimmed(file.problem));
+      if (file.missing && !is_map && snapshot.config_list.source.rfind("HAProxy", 0) == 0) {
+        snapshot.live_problem += ". The running HAProxy loaded it at its last reload, so it runs a configuration "
+                                 "that is no longer on disk: put the file back, or, if removing it was intended, "
+                                 "check the rest with haproxy -c and reload HAProxy; then ask for status again";
+      }
       return nullptr;
     }
     if (!is_map && file.modified_epoch_s &&

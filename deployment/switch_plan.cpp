@@ -217,7 +217,8 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
     }
   }
   if (const auto& routes = view.entry_points; !routes.empty()) {
-    out << "Entry points:\n";
+    out << (view.interrupted ? "Entry points, as the files say now (HAProxy may still run what it loaded before):\n"
+                             : "Entry points:\n");
     for (const auto& entry : routes) out << "  - " << entry << "\n";
   }
   out << "\nThis will:\n";

@@ -104,9 +104,10 @@ SwitchOutcome switch_completed(const config::AppConfig& app, const SwitchPlan& p
   if (done.old_sessions.known && done.old_sessions.open() > 0) {
     text << "\n⏳ " << old << " is draining: " << sessions_text(done.old_sessions)
          << ". Long-lived connections finish on " << old
-         << (done.hard_stop_after.empty()
+         << (done.hard_stop_after.empty() || done.old_sessions.in_old_workers == 0
                  ? ""
-                 : " (HAProxy cuts what is left " + done.hard_stop_after + " after the reload)")
+                 : " (HAProxy's old workers hold them; it cuts what is left " + done.hard_stop_after +
+                       " after the reload)")
          << "; deploy to " << old << " once get_deployment_status shows it drained (0 open).\n";
   } else if (done.old_sessions.known) {
     text << "\n" << old << " has drained (no open sessions): a deploy to it cuts no one off.\n";

@@ -431,7 +431,10 @@ std::string SwitchRun::reload_and_verify() {
     cancelled_ = check.cancelled;
     if (check.ok) verified_ = check.detail;
     else if (check.cancelled) failure = check.detail;
-    else failure = "verification after the reload failed: " + check.detail;
+    else
+      failure = std::string(change_.map_only() ? "verification after the map change failed: "
+                                               : "verification after the reload failed: ") +
+                check.detail;
   }
   timings_["reloadAndVerifyMs"] = services_.time.ms_since(reload_started);
   return failure;
@@ -470,7 +473,12 @@ RollbackReport SwitchRun::restore_previous() {
   report.text = check.ok
                     ? "the previous config was restored and HAProxy verified routing to " +
                           state::to_upper_string(plan_.from) + " again (" + check.detail + ")"
-                    : "the previous config was restored and HAProxy reloaded, but verification failed: " + check.detail;
+                    : std::string(change_.map_only()
+                                      ? "the previous map was restored in its file and in HAProxy's running map, but "
+                                        "verification failed: "
+                                      : "the previous config was restored and HAProxy reloaded, but verification "
+                                        "failed: ") +
+                          check.detail;
   return report;
 }
 

@@ -74,13 +74,15 @@ struct Proxy {
   bool names_app_backend = false;         // one of those mentions an app backend by name
   std::vector<MapLookup> lookups;
   std::optional<Defaults> inherited;
+  std::map<std::string, std::string> set_vars;                // variable -> the set-var rule's expression
+  std::vector<std::pair<std::string, std::size_t>> var_uses;  // variable read by dynamic[index]
 };
 
 class RouteFinder {
  public:
   RouteFinder(const std::vector<ConfigFile>& files, const std::vector<std::string>& app_backends,
-              const std::map<std::string, std::string>& map_texts)
-      : app_backends_(app_backends), map_texts_(map_texts), config_count_(files.size()) {
+              const std::map<std::string, std::string>& map_texts, const std::map<std::string, std::string>* env)
+      : app_backends_(app_backends), map_texts_(map_texts), env_(env), config_count_(files.size()) {
     for (const auto& file : files) file_paths_.push_back(file.path);
   }
 
@@ -193,12 +195,78 @@ class RouteFinder {
     defaults_.has_default = true;
     defaults_.default_backend = line.words[1].value;
     defaults_.default_route.reset();
+    if (line.words[1].value.find("${") != std::string::npos) {
+      if (auto why = from_environment(line.words[1].value); !why.empty()) {
+        result_.unsupported.push_back(unsupported(line, why));
+      }
+      return;
+    }
     if (!is_app_backend(line.words[1].value)) return;
     if (conditional) {
       result_.unsupported.push_back(unsupported(line, inside_if()));
       return;
     }
     defaults_.default_route = route_of(line, RouteKind::kDefaultBackend, defaults_label_);
+  }
+
+  // Why a backend written with an environment variable ("${NAME}") cannot be switched, when it
+  // leads (or may lead) to the app; "" when it is known to lead elsewhere.
+  std::string from_environment(const std::string& backend) const {
+    std::string resolved;
+    std::size_t at = 0;
+    while (at < backend.size()) {
+      const auto open = backend.find("${", at);
+      if (open == std::string::npos) {
+        resolved += backend.substr(at);
+        break;
+      }
+      resolved += backend.substr(at, open - at);
+      const auto close = backend.find('}', open);
+      const std::string name =
+          backend.substr(open + 2, close == std::string::npos ? std::string::npos : close - open - 2);
+      const auto value = env_ ? env_->find(name) : decltype(env_->end()){};
+      if (env_ == nullptr || value == env_->end()) {
+        return "the backend comes from the environment variable " + name +
+               ", whose value in the running HAProxy is not known here (show env on the stats socket), so it may "
+               "be the app's backend; write the backend name in the line";
+      }
+      resolved += value->second;
+      at = close == std::string::npos ? backend.size() : close + 1;
+    }
+    if (!is_app_backend(resolved)) return "";
+    return "the backend comes from an environment variable (" + backend + " = " + resolved +
+           "), which a switch cannot change; write the backend name in the line";
+  }
+
+  // `http-request set-var(txn.be) EXPR`: remembers EXPR for the variable (a use_backend
+  // %[var(txn.be)] anywhere in the section reads it: rules run before use_backend).
+  void note_set_var(const ConfigLine& line) {
+    for (std::size_t i = 1; i < line.words.size(); ++i) {
+      const std::string& word = line.words[i].value;
+      if (word.rfind("set-var(", 0) != 0 || word.back() != ')') continue;
+      proxy_.set_vars[word.substr(8, word.size() - 9)] = raw_words_from(line, i + 1);
+      return;
+    }
+  }
+
+  // The variables `var(NAME)` an expression reads.
+  static std::vector<std::string> variables_in(const std::string& expression) {
+    std::vector<std::string> names;
+    for (auto at = expression.find("var("); at != std::string::npos; at = expression.find("var(", at + 4)) {
+      const auto close = expression.find_first_of(",)", at + 4);
+      if (close != std::string::npos) names.push_back(expression.substr(at + 4, close - at - 4));
+    }
+    return names;
+  }
+
+  // Whether an expression could produce one of the app's backend names: a map lookup, the names, or
+  // the start they share.
+  bool could_name_app(const std::string& expression) const {
+    if (map_call_in(expression)) return true;
+    const std::string shared = shared_prefix(app_backends_);
+    if (shared.size() >= 3 && expression.find(shared) != std::string::npos) return true;
+    return std::any_of(app_backends_.begin(), app_backends_.end(),
+                       [&](const std::string& name) { return expression.find(name) != std::string::npos; });
   }
 
   static std::string inside_if() {
@@ -212,10 +280,21 @@ class RouteFinder {
       proxy_.binds.push_back(line.words[1].value);
       return;
     }
+    if (keyword == "http-request" || keyword == "tcp-request" || keyword == "http-response") {
+      note_set_var(line);
+      return;
+    }
     if ((keyword != "default_backend" && keyword != "use_backend") || line.words.size() < 2) return;
     const auto kind = keyword == "default_backend" ? RouteKind::kDefaultBackend : RouteKind::kUseBackend;
     if (kind == RouteKind::kDefaultBackend) proxy_.has_own_default = true;
     const std::string& backend = line.words[1].value;
+    if (backend.find("${") != std::string::npos) {
+      if (auto why = from_environment(backend); !why.empty()) {
+        proxy_.dynamic.push_back(unsupported(line, why));
+        proxy_.names_app_backend = true;  // it leads to the app, or may: refused wherever it is
+      }
+      return;
+    }
     if (backend.find("%[") != std::string::npos) {
       read_dynamic(line, conditional);
       return;
@@ -236,6 +315,9 @@ class RouteFinder {
     const std::string shared = shared_prefix(app_backends_);
     names_app = names_app || (shared.size() >= 3 && backend.find(shared) != std::string::npos);
     const auto call = map_call_in(backend);
+    if (!call && !conditional) {
+      for (const auto& name : variables_in(backend)) proxy_.var_uses.emplace_back(name, proxy_.dynamic.size());
+    }
     if (!call || conditional) {
       proxy_.names_app_backend = proxy_.names_app_backend || names_app;
       proxy_.dynamic.push_back(
@@ -277,7 +359,19 @@ class RouteFinder {
       result_.map_lookups.push_back(lookup);
       add_map_routes(lookup.map, entry);
     }
-    if (!entry.routes.empty() || proxy_.names_app_backend) {
+    bool from_app_variable = false;
+    for (const auto& [name, index] : proxy_.var_uses) {
+      const auto set = proxy_.set_vars.find(name);
+      if (set == proxy_.set_vars.end() || !could_name_app(set->second)) continue;
+      from_app_variable = true;
+      proxy_.dynamic[index].why =
+          "the backend comes from the variable " + name + ", set from `" + set->second +
+          "`, which may name the app's backend; bluegreen-mcp can switch only a literal backend name or a map "
+          "lookup in the use_backend line itself (use_backend %[...,map(FILE)])";
+    }
+    std::sort(entry.routes.begin(), entry.routes.end());
+    entry.routes.erase(std::unique(entry.routes.begin(), entry.routes.end()), entry.routes.end());
+    if (!entry.routes.empty() || proxy_.names_app_backend || from_app_variable) {
       for (auto& line : proxy_.dynamic) result_.unsupported.push_back(std::move(line));
     }
     if (!entry.routes.empty()) result_.entry_points.push_back(std::move(entry));
@@ -329,6 +423,7 @@ class RouteFinder {
  private:
   const std::vector<std::string>& app_backends_;
   const std::map<std::string, std::string>& map_texts_;
+  const std::map<std::string, std::string>* env_;
   std::vector<std::string> file_paths_;
   std::size_t config_count_ = 0;
   AppRoutes result_;
@@ -371,8 +466,9 @@ std::size_t line_offset(std::string_view text, std::size_t number) {
 }  // namespace
 
 AppRoutes find_routes(const std::vector<ConfigFile>& files, const std::vector<std::string>& app_backends,
-                      const std::map<std::string, std::string>& map_texts) {
-  RouteFinder finder(files, app_backends, map_texts);
+                      const std::map<std::string, std::string>& map_texts,
+                      const std::map<std::string, std::string>* env) {
+  RouteFinder finder(files, app_backends, map_texts, env);
   for (std::size_t i = 0; i < files.size(); ++i) finder.read(files[i], i);
   return finder.finish();
 }
@@ -455,7 +551,12 @@ bluegreen::Result<std::vector<FileChange>> rewrite_routes(const std::vector<Conf
                               " is no longer the route that was found (`" + trimmed_line(route->line) +
                               "`): the file changed; read it again"};
     }
-    file.after.replace(offset + route->backend_begin, route->backend_end - route->backend_begin, new_backend);
+    // A quoted name stays quoted ("blue" becomes "green"); the name itself needs no escaping.
+    const std::string raw = route->line.substr(route->backend_begin, route->backend_end - route->backend_begin);
+    const bool quoted = raw.size() >= 2 && (raw.front() == '"' || raw.front() == '\'') && raw.back() == raw.front() &&
+                        raw.find(raw.front(), 1) == raw.size() - 1;
+    const std::string word = quoted ? raw.front() + std::string(new_backend) + raw.back() : std::string(new_backend);
+    file.after.replace(offset + route->backend_begin, route->backend_end - route->backend_begin, word);
     file.lines.insert(file.lines.begin(), route->line_number);
   }
   // Files in the order given: configs first, then maps.

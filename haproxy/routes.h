@@ -16,7 +16,9 @@
 //    backend up in (HAProxy's map-based routing): the map's key and value.
 // Lines that could route to the app but cannot be switched safely are reported, never guessed:
 // a dynamic `use_backend %[...]` that is not a map lookup (in an entry point that routes to the
-// app, or naming one of its backends), a map whose default names one of the app's backends, and a
+// app, or naming one of its backends or the start they share, or reading a variable that
+// `set-var` fills from a map or with such a name), a backend written as an environment variable
+// that leads (or may lead) to the app, a map whose default names one of the app's backends, and a
 // route inside a `.if` block (conditions are not evaluated here).
 //
 // Files are given in HAProxy's load order (the master's `-f` arguments, directories expanded to
@@ -98,10 +100,14 @@ struct AppRoutes {
 
 // Finds every route to `app_backends` (the app's blue and green backend names) in `files`.
 // `map_texts`: the text of map files by path as written in the config; a looked-up map not given
-// is listed in missing_maps (its entries are then unknown). Never fails: what cannot be read as a
-// route is in `unsupported`.
+// is listed in missing_maps (its entries are then unknown). `env`: the running HAProxy's
+// environment (`show env`), to tell where a backend written as "${NAME}" leads; nullptr when it is
+// not known (every such line is then unsupported, as it could lead to the app). A backend that
+// comes from a variable is never switchable (the line does not name it): when it leads to the
+// app it is unsupported. Never fails: what cannot be read as a route is in `unsupported`.
 AppRoutes find_routes(const std::vector<ConfigFile>& files, const std::vector<std::string>& app_backends,
-                      const std::map<std::string, std::string>& map_texts = {});
+                      const std::map<std::string, std::string>& map_texts = {},
+                      const std::map<std::string, std::string>* env = nullptr);
 
 // One file a rewrite changes.
 struct FileChange {
@@ -114,8 +120,9 @@ struct FileChange {
 
 // Every route of `routes` rewritten to `new_backend`: one FileChange per file that changes, in
 // the order the files were given (config files, then map files). Only each route's backend word
-// (or a map entry's value) is replaced; every other byte of every file is kept (indentation,
-// conditions, comments, CRLF terminators, a missing final newline). Routes already on
+// (or a map entry's value) is replaced, inside its quotes when it was quoted ("blue" becomes
+// "green"); every other byte of every file is kept (indentation, conditions, comments, CRLF
+// terminators, a missing final newline). Routes already on
 // `new_backend` are left alone; an empty result means nothing changes.
 // Errors: `new_backend` not [A-Za-z0-9._:-]+ or not defined as a backend or listen section in
 // `files` (a switch never points traffic nowhere); a route whose file text is not in `files` or

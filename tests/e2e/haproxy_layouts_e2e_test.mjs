@@ -281,10 +281,49 @@ backend fallback
     assert.equal(differs.json.liveColorKnown, false, differs.text);
     assert.match(differs.text, /running map differs from its file/);
     ssh("lab-lb", `echo 'set map ${map} shop ${other(live)}' | socat -t 2 - UNIX-CONNECT:/run/haproxy/admin.sock`);
+    // A key added by hand that routes the app (a header-selected canary) is noticed too.
+    ssh("lab-lb", `echo 'add map ${map} canary ${live}' | socat -t 2 - UNIX-CONNECT:/run/haproxy/admin.sock`);
+    const added = await status(mcp);
+    assert.equal(added.json.liveColorKnown, false, added.text);
+    assert.match(added.text, new RegExp(`HAProxy runs \`canary ${live}\`, which the file does not have`));
+    ssh("lab-lb", `echo 'del map ${map} canary' | socat -t 2 - UNIX-CONNECT:/run/haproxy/admin.sock`);
 
     await switchOver(mcp);
     assert.equal(await colorAt(port0), live);
     assert.equal(reloads(), reloadsBefore + 1, "only the reload by hand");
+  } finally {
+    await mcp.close();
+  }
+});
+
+test("routes HAProxy decides at run time (an environment variable, a variable set from a map) are refused by line", async () => {
+  const cfg = "/etc/haproxy/haproxy.cfg";
+  const layout = labRender(`${globalAndDefaults.replace("global\n", `global\n    presetenv SHOP_BE ${live}\n`)}
+frontend fe_app
+    bind @LB_ADDR@:@LB_PORT@
+    default_backend ${live}
+
+frontend fe_env
+    bind @LB_ADDR@:@EXTRA_PORT_1@
+    default_backend "\${SHOP_BE}"
+
+frontend fe_var
+    bind @LB_ADDR@:@EXTRA_PORT_2@
+    http-request set-var(txn.be) str(shop),map(/etc/haproxy/bluegreen.map)
+    use_backend %[var(txn.be)]
+${backends}`);
+  await installHaproxyLayout({ files: { [cfg]: layout, "/etc/haproxy/bluegreen.map": `shop ${live}\n` } });
+  await waitForBothUp();  // HAProxy restarted: its health checks start over
+  const mcp = await clientFor("layouts-runtime-routes", { ports: [port0] });
+  try {
+    const seen = await status(mcp);
+    assert.equal(seen.json.liveColorKnown, false, seen.text);
+    assert.match(seen.text, /haproxy\.cfg:\d+ `default_backend "\$\{SHOP_BE\}"`: the backend comes from an environment variable/);
+    assert.match(seen.text, /haproxy\.cfg:\d+ `use_backend %\[var\(txn\.be\)\]`: the backend comes from the variable txn\.be/);
+    const plan = await mcp.call("switch_traffic", {});
+    assert.equal(plan.isError, true, text(plan));
+    assert.equal(ssh("lab-lb", `cat ${cfg}`).stdout, layout, "the config changed");
+    await assertServes([port0, port1, extraPorts[1]], live, "after the refusal");
   } finally {
     await mcp.close();
   }

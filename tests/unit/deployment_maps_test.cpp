@@ -338,7 +338,7 @@ TEST_CASE("map switch: the running map is not what was committed: rolled back", 
   rig.lb.faults().map_reverted = Fault::once();
   const auto outcome = run_switch(rig, blue_to_green());
   require_rolled_back(rig, outcome);
-  CHECK(contains(outcome.text, "verification after the reload failed"));
+  CHECK(contains(outcome.text, "verification after the map change failed"));
   CHECK(contains(outcome.text, "HAProxy's running map " + kMapPath + " has shop → blue (expected green)"));
   CHECK(rig.lb.map_commits() == 2);  // the switch's and the rollback's
 }
@@ -348,7 +348,7 @@ TEST_CASE("map switch: the frontend keeps answering from the old colour: rolled 
   rig.lb.faults().map_commit_keeps_colour = Fault::once();
   const auto outcome = run_switch(rig, blue_to_green());
   require_rolled_back(rig, outcome);
-  CHECK(contains(outcome.text, "verification after the reload failed"));
+  CHECK(contains(outcome.text, "verification after the map change failed"));
   CHECK(contains(outcome.text, "http://127.0.99.3:80/health"));
   CHECK(rig.lb.map_commits() == 2);
 }

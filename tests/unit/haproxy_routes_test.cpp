@@ -160,9 +160,8 @@ TEST_CASE("rewriting keeps every other byte and refuses an undefined backend", "
   const auto routes = haproxy::find_routes(files, kShop);
   const auto changes = haproxy::rewrite_routes(files, {}, routes, "shop_green");
   REQUIRE(changes);
-  CHECK(
-      changes->front().after ==
-      "frontend fe\r\n\tbind :80\r\n\tdefault_backend   shop_green  # live\r\nbackend shop_blue\r\nbackend shop_green");
+  CHECK(changes->front().after == "frontend fe\r\n\tbind :80\r\n\tdefault_backend   \"shop_green\"  # live\r\nbackend "
+                                  "shop_blue\r\nbackend shop_green");
   CHECK(haproxy::rewrite_routes(files, {}, routes, "shop_blue")->empty());
   const auto undefined = haproxy::rewrite_routes(files, {}, routes, "shop_red");
   REQUIRE_FALSE(undefined);
@@ -171,4 +170,49 @@ TEST_CASE("rewriting keeps every other byte and refuses an undefined backend", "
   // A text that changed since the routes were found is refused, not spliced blindly.
   const std::vector<ConfigFile> changed{{"h.cfg", "frontend fe\n    bind :80\n" + text}};
   CHECK_FALSE(haproxy::rewrite_routes(changed, {}, routes, "shop_green"));
+}
+
+TEST_CASE("a backend from an environment variable is resolved with HAProxy's environment, never switched", "[routes]") {
+  const std::vector<ConfigFile> files{
+      {"h.cfg", std::string("frontend a\n    bind :80\n    default_backend shop_blue\n"
+                            "frontend b\n    bind :81\n    default_backend \"${SHOP_BE}\"\n"
+                            "frontend c\n    bind :82\n    default_backend \"${OTHER_BE}\"\n") +
+                    kBackends}};
+  const std::map<std::string, std::string> env{{"SHOP_BE", "shop_blue"}, {"OTHER_BE", "other"}};
+  const auto known = haproxy::find_routes(files, kShop, {}, &env);
+  REQUIRE(known.unsupported.size() == 1);  // b leads to the app; c leads elsewhere
+  CHECK(known.unsupported[0].line_number == 6);
+  CHECK_THAT(known.unsupported[0].why, Catch::Contains("SHOP_BE") && Catch::Contains("= shop_blue"));
+  const auto unknown = haproxy::find_routes(files, kShop);  // no environment: both may lead to the app
+  CHECK(unknown.unsupported.size() == 2);
+}
+
+TEST_CASE("a use_backend reading a variable that set-var fills from a map or an app name is refused", "[routes]") {
+  const std::vector<ConfigFile> files{
+      {"h.cfg", std::string("frontend a\n    bind :80\n    use_backend %[var(txn.be)]\n"
+                            "    http-request set-var(txn.be) str(shop),map(/m.map)\n"
+                            "frontend b\n    bind :81\n    http-request set-var(txn.x) req.hdr(host)\n"
+                            "    use_backend %[var(txn.x)]\n    default_backend other\n") +
+                    kBackends}};
+  const auto routes = haproxy::find_routes(files, kShop);
+  REQUIRE(routes.unsupported.size() == 1);
+  CHECK(routes.unsupported[0].line_number == 3);
+  CHECK_THAT(routes.unsupported[0].why, Catch::Contains("variable txn.be"));
+}
+
+TEST_CASE("a quoted backend stays quoted, and a map used twice in an entry point is one route", "[routes]") {
+  const std::vector<ConfigFile> files{
+      {"h.cfg", std::string("frontend a\n    bind :80\n    use_backend \"shop_blue\" unless { path_beg /x }\n"
+                            "    default_backend 'shop_blue'\n"
+                            "    use_backend %[str(shop),map(/m.map)] if { hdr(x) -m found }\n"
+                            "    use_backend %[str(shop),map(/m.map)]\n") +
+                    kBackends}};
+  const std::map<std::string, std::string> maps{{"/m.map", "shop shop_blue\n"}};
+  const auto routes = haproxy::find_routes(files, kShop, maps);
+  REQUIRE(routes.entry_points.size() == 1);
+  CHECK(routes.entry_points[0].routes.size() == 3);  // two lines and one map entry
+  const auto changes = haproxy::rewrite_routes(files, maps, routes, "shop_green");
+  REQUIRE(changes);
+  CHECK(changes->front().after.find("use_backend \"shop_green\" unless") != std::string::npos);
+  CHECK(changes->front().after.find("default_backend 'shop_green'\n") != std::string::npos);
 }
