@@ -48,8 +48,10 @@ mcp::ToolDefinition switch_traffic_definition(const config::Config& config) {
   def.title = "Switch traffic";
   def.description =
       "Moves production traffic in HAProxy from PROD to STANDBY (BLUE <-> GREEN), in two steps. Call it first "
-      "WITHOUT approvalToken: nothing changes; it returns the plan (from -> to, every HAProxy line that routes the app, "
-      "now and after, the standby's health and version) and a single-use approvalToken that expires. Show the plan to the human and "
+      "WITHOUT approvalToken: nothing changes; it returns the plan (from -> to, every HAProxy line that routes the "
+      "app, "
+      "now and after, the standby's health and version) and a single-use approvalToken that expires. Show the plan to "
+      "the human and "
       "call again WITH approvalToken only after the human explicitly approves; never approve on your own. Clients "
       "that support elicitation are asked directly instead. The switch validates the new config (haproxy -c), "
       "reloads HAProxy without dropping connections (or, for map-based routing, updates its running map with no "
