@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <memory>
 #include <mutex>
 
 namespace bluegreen::remote {
@@ -29,6 +30,11 @@ struct Keepalive {
   SshClock::time_point last_heard = SshClock::now();  // data arrived, or the last probe went out
   int unanswered = 0;
   bool dead = false;
+  // Packets libssh has read on the session (ssh_set_counters): an answer that libssh consumed
+  // itself (inside the next ssh_send_keepalive, before any poll saw the socket readable) counts
+  // as heard too. Owned here; the session points at it until forget_keepalive().
+  std::unique_ptr<ssh_counter_struct> received = std::make_unique<ssh_counter_struct>();
+  std::uint64_t packets_seen = 0;
 };
 
 std::mutex keepalive_mutex;
@@ -55,6 +61,10 @@ bool keepalive_alive(ssh_session session, bool readable) {
   if (found == keepalives.end() || found->second.interval.count() == 0) return true;
   Keepalive& k = found->second;
   const auto now = SshClock::now();
+  if (k.received->in_packets != k.packets_seen) {
+    k.packets_seen = k.received->in_packets;
+    readable = true;
+  }
   if (readable) {
     k.last_heard = now;
     k.unanswered = 0;
@@ -68,6 +78,7 @@ bool keepalive_alive(ssh_session session, bool readable) {
   send_keepalive(session);
   ++k.unanswered;
   k.last_heard = now;
+  // An answer libssh collected while sending is heard at the next look (the packet count moved).
   return true;
 }
 
@@ -75,12 +86,22 @@ bool keepalive_alive(ssh_session session, bool readable) {
 
 void set_keepalive(ssh_session session, std::chrono::seconds interval, int count_max) {
   std::lock_guard lock(keepalive_mutex);
-  keepalives[session] = Keepalive{interval, std::max(1, count_max)};
+  Keepalive& k = keepalives[session];
+  k.interval = interval;
+  k.count_max = std::max(1, count_max);
+  k.last_heard = SshClock::now();
+  k.unanswered = 0;
+  k.dead = false;
+  k.packets_seen = k.received->in_packets;
+  ssh_set_counters(session, nullptr, k.received.get());
 }
 
 void forget_keepalive(ssh_session session) {
   std::lock_guard lock(keepalive_mutex);
-  keepalives.erase(session);
+  const auto found = keepalives.find(session);
+  if (found == keepalives.end()) return;
+  ssh_set_counters(session, nullptr, nullptr);  // before the counter it points at goes
+  keepalives.erase(found);
 }
 
 std::string libssh_error(ssh_session session) {

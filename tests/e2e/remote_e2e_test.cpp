@@ -752,7 +752,11 @@ TEST_CASE("ServerAliveInterval: a host that goes silent mid-command is given up 
   settings.config_file = (dir / "ssh_config").string();
   remote::SshExecutor executor(settings);
   // A quiet command on a live host is not given up: the host answers the keepalives.
-  CHECK(run_ok(executor, lab().green(), "sleep 4", with_deadline(20s)).exit_status == 0);
+  {
+    const auto quiet = run_ok(executor, lab().green(), "sleep 4", with_deadline(20s));
+    INFO(quiet.summary() << ": " << quiet.problem);
+    CHECK(quiet.exit_status == 0);
+  }
   remote::SshExecutor observer(lab_settings());
   const std::string sshd_file = "/tmp/bluegreen-e2e-keepalive-" + std::to_string(::getpid());
   auto running = std::async(std::launch::async, [&] {
