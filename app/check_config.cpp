@@ -204,9 +204,9 @@ int run_check_config(const config::Config& config, const std::string& path, std:
     if (!lb_row.ok) continue;
 
     const auto selected = lb_rows(executor, app, rows);
-    if (const auto& url = app.load_balancer.verify_url) {
-      rows.push_back(health_row(app.name, "lb", *url));
-      rows.push_back(verification_row(app, *url, selected));
+    for (const auto& url : app.load_balancer.verify_urls) {  // every entry point's URL
+      rows.push_back(health_row(app.name, "lb", url));
+      rows.push_back(verification_row(app, url, selected));
     }
   }
 
