@@ -495,6 +495,7 @@ SwitchOutcome SwitchRun::swap_failed(const SwapOutcome& swapped) {
     return refuse(swapped.failure + " (the live config is untouched)");
   }
   if (!swapped.uncertain) {
+    remove_candidate();  // those of the files not swapped (never read by HAProxy)
     return roll_back(swapped.failure + "; " + std::to_string(swapped.swapped) + " of " +
                      std::to_string(change_.edits.size()) + " files had been replaced");
   }

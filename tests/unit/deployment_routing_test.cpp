@@ -99,3 +99,55 @@ TEST_CASE("a switch moves every entry point of the file at once, and verifies th
   CHECK(outcome.switched);
   CHECK(rig.lb.config_text() == two_frontends("green", "green"));
 }
+
+namespace {
+
+// The test app with its routes in two files: haproxy.cfg (fe_app) and conf.d/alt.cfg (fe_alt).
+config::AppConfig two_file_app() {
+  auto app = test_app();
+  app.load_balancer.haproxy_configs = {"/etc/haproxy/haproxy.cfg", "/etc/haproxy/conf.d/alt.cfg"};
+  app.load_balancer.haproxy_configs_set = true;
+  return app;
+}
+
+const char* const kAltBlue = "frontend fe_alt\n    bind 127.0.99.3:81\n    default_backend blue\n";
+
+}  // namespace
+
+TEST_CASE("routes in two files: one switch changes both, and a swap failing part way restores the first",
+          "[deployment][routing]") {
+  DeploymentRig rig(two_file_app());
+  rig.lb.executor().set_file("lab-lb", "/etc/haproxy/conf.d/alt.cfg", kAltBlue);
+  rig.lb.reload_by_hand();  // HAProxy runs both files
+  const auto plan = deployment::plan_switch(rig.services, rig.app, false);
+  INFO((plan ? std::string() : plan.error().message));
+  REQUIRE(plan);
+  REQUIRE(plan->change.edits.size() == 2);
+  CHECK(plan->change.edits[1].file == "/etc/haproxy/conf.d/alt.cfg");
+  const auto request = deployment::approval_request_text(rig.app, *plan, "approve-x", std::chrono::minutes(5));
+  CHECK(contains(request, "2 lines change"));
+
+  SECTION("both files switch with one reload") {
+    const int reloads = rig.lb.reloads();
+    const auto outcome = run_switch(rig, plan->plan);
+    INFO(outcome.text);
+    CHECK(outcome.switched);
+    CHECK(rig.lb.reloads() == reloads + 1);
+    CHECK(contains(rig.lb.config_text(), "default_backend green"));
+    CHECK(rig.lb.executor().file("lab-lb", "/etc/haproxy/conf.d/alt.cfg") ==
+          std::string("frontend fe_alt\n    bind 127.0.99.3:81\n    default_backend green\n"));
+  }
+  SECTION("the second file's swap fails: the first is put back, HAProxy verified on BLUE") {
+    const std::string main_before = rig.lb.config_text();
+    rig.lb.faults().swap = Fault::after(1);
+    const auto outcome = run_switch(rig, plan->plan);
+    INFO(outcome.text);
+    CHECK_FALSE(outcome.switched);
+    CHECK(contains(outcome.text, "1 of 2 files had been replaced"));
+    CHECK(rig.lb.config_text() == main_before);
+    CHECK(rig.lb.executor().file("lab-lb", "/etc/haproxy/conf.d/alt.cfg") == std::string(kAltBlue));
+    CHECK(rig.lb.running() == Color::kBlue);
+    CHECK(rig.lb.audit_lines().back()["outcome"] == "rolled-back");
+    CHECK(rig.lb.leftovers().empty());
+  }
+}
