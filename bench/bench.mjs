@@ -13,7 +13,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { RpcClient, getJsonFresh, ms, summary } from "./rpc_client.mjs";
 import {
-  configVariant, installHaproxyLayout, labRender, layoutGlobalAndDefaults, resetHaproxyLayout, waitForBothUp,
+  configVariant, installHaproxyLayout, labRender, layoutBackends, layoutGlobalAndDefaults, resetHaproxyLayout, waitForBothUp,
 } from "../tests/e2e/support.mjs";
 
 const [binary, config] = process.argv.slice(2);
@@ -328,15 +328,7 @@ frontend fe_app
     bind @LB_ADDR@:@LB_PORT@
     use_backend %[str(shop),map(${map})]
     default_backend fallback
-
-backend blue
-    option httpchk GET /health
-    server blue @BLUE_ADDR@:@APP_PORT@ check inter 500ms fall 2 rise 2
-
-backend green
-    option httpchk GET /health
-    server green @GREEN_ADDR@:@APP_PORT@ check inter 500ms fall 2 rise 2
-
+${layoutBackends}
 backend fallback
     http-request return status 503 content-type text/plain string "no app"
 

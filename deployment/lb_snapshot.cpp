@@ -4,6 +4,7 @@
 #include "deployment/app_routing.h"
 #include "deployment/live_confirmation.h"
 #include "deployment/sessions.h"
+#include "haproxy/config_lines.h"
 
 #include "remote/shell_command.h"
 
@@ -40,12 +41,7 @@ std::string trimmed(std::string text) {
 
 }  // namespace
 
-std::string trim_blanks(const std::string& line) {
-  const auto first = line.find_first_not_of(" \t");
-  if (first == std::string::npos) return "";
-  const auto last = line.find_last_not_of(" \t\r");
-  return line.substr(first, last - first + 1);
-}
+std::string trim_blanks(const std::string& line) { return haproxy::trimmed_line(line); }
 
 std::optional<state::Color> color_of_backend(const config::AppConfig& app, const std::string& backend) {
   if (backend == app.load_balancer.blue_backend) return state::Color::kBlue;
@@ -59,10 +55,6 @@ const config::HostConfig& host_of(const config::AppConfig& app, state::Color col
 
 const std::string& backend_of(const config::AppConfig& app, state::Color color) {
   return color == state::Color::kBlue ? app.load_balancer.blue_backend : app.load_balancer.green_backend;
-}
-
-haproxy::Selector selector_of(const config::AppConfig& app) {
-  return haproxy::Selector{app.load_balancer.section, app.load_balancer.directive, app.load_balancer.condition};
 }
 
 std::map<std::string, std::string> lb_placeholders(const config::AppConfig& app) {

@@ -95,7 +95,6 @@ std::optional<state::Color> color_of_backend(const config::AppConfig& app, const
 const std::string& backend_of(const config::AppConfig& app, state::Color color);
 // The app's host of `color` (blue or green).
 const config::HostConfig& host_of(const config::AppConfig& app, state::Color color);
-haproxy::Selector selector_of(const config::AppConfig& app);
 
 // Values for the placeholders of the LB's commands: {config}, {masterSocket}, {statsSocket}.
 std::map<std::string, std::string> lb_placeholders(const config::AppConfig& app);

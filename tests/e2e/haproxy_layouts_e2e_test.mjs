@@ -27,6 +27,18 @@ const port1 = extraPorts[0];
 const globalAndDefaults = layoutGlobalAndDefaults;
 const backends = layoutBackends;
 
+// haproxy.cfg with fe_app (LB_PORT) and fe_alt (the first extra port) routing to `first` and `second`.
+const twoFrontends = (first, second) =>
+  labRender(`${globalAndDefaults}
+frontend fe_app
+    bind @LB_ADDR@:@LB_PORT@
+    default_backend ${first}
+
+frontend fe_alt
+    bind @LB_ADDR@:@EXTRA_PORT_1@
+    default_backend ${second}
+${backends}`);
+
 // A client on a copy of the lab config: every frontend port is a verifyUrl; the config files are
 // what HAProxy reports, unless `haproxyConfig` is given (it must then agree with HAProxy's list).
 async function clientFor(name, { ports = [port0], haproxyConfig } = {}) {
@@ -82,15 +94,7 @@ after(async () => {
 
 test("two frontends with CRLF endings: status lists both, a switch moves both while a stream completes", async () => {
   const cfg = "/etc/haproxy/haproxy.cfg";
-  const layout = labRender(`${globalAndDefaults}
-frontend fe_app
-    bind @LB_ADDR@:@LB_PORT@
-    default_backend ${live}
-
-frontend fe_alt
-    bind @LB_ADDR@:@EXTRA_PORT_1@
-    default_backend ${live}
-${backends}`).replace(/\n/g, "\r\n");
+  const layout = twoFrontends(live, live).replace(/\n/g, "\r\n");
   await installHaproxyLayout({ files: { [cfg]: layout } });
   await waitForBothUp();  // HAProxy restarted: its health checks start over
   await assertServes([port0, port1], live, "before");
@@ -331,15 +335,7 @@ ${backends}`);
 
 test("SPLIT ROUTING: status names both entry points; deploy and switch are refused and nothing changes", async () => {
   const cfg = "/etc/haproxy/haproxy.cfg";
-  const layout = labRender(`${globalAndDefaults}
-frontend fe_app
-    bind @LB_ADDR@:@LB_PORT@
-    default_backend ${live}
-
-frontend fe_alt
-    bind @LB_ADDR@:@EXTRA_PORT_1@
-    default_backend ${other(live)}
-${backends}`);
+  const layout = twoFrontends(live, other(live));
   await installHaproxyLayout({ files: { [cfg]: layout } });
   await waitForBothUp();  // HAProxy restarted: its health checks start over
   const mcp = await clientFor("layouts-split-routing", { ports: [port0, port1] });

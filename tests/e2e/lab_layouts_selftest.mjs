@@ -13,7 +13,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import {
-  colorAt, extraPorts, installHaproxyLayout, lab, labRender, layoutGlobalAndDefaults, readHaproxyConfig, resetHaproxyLayout, ssh,
+  colorAt, extraPorts, installHaproxyLayout, lab, labRender, layoutBackends, layoutGlobalAndDefaults, readHaproxyConfig, resetHaproxyLayout, ssh,
   streamThrough, waitForBothUp,
 } from "./support.mjs";
 
@@ -36,14 +36,7 @@ frontend fe_extra
 `;
 
 const backendsTemplate = `# lab_layouts_selftest: backends, loaded from the conf.d directory
-backend blue
-    option httpchk GET /health
-    server blue @BLUE_ADDR@:@APP_PORT@ check inter 500ms fall 2 rise 2
-
-backend green
-    option httpchk GET /health
-    server green @GREEN_ADDR@:@APP_PORT@ check inter 500ms fall 2 rise 2
-
+${layoutBackends}
 listen stats
     bind @LB_ADDR@:@STATS_PORT@
     stats enable

@@ -342,7 +342,9 @@ class FakeLb {
   std::optional<std::string> backup() const { return executor_.file(lb_, deployment::backup_path(app_)); }
   // The colour haproxy.cfg selects (nullopt when it selects neither backend).
   std::optional<state::Color> config_colour() const {
-    auto selection = haproxy::find_live_backend(config_text(), deployment::selector_of(app_));
+    auto selection = haproxy::find_live_backend(config_text(), haproxy::Selector{app_.load_balancer.section,
+                                                                                 app_.load_balancer.directive,
+                                                                                 app_.load_balancer.condition});
     if (!selection) return std::nullopt;
     return deployment::color_of_backend(app_, selection->backend);
   }
