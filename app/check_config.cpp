@@ -5,10 +5,12 @@
 #include "deployment/app_routing.h"
 #include "deployment/frontend_check.h"
 #include "deployment/lb_snapshot.h"
+#include "deployment/pools.h"
 #include "deployment/services.h"
 #include "remote/http_probe.h"
 #include "remote/ssh_executor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <iomanip>
@@ -67,7 +69,11 @@ Row health_row(const std::string& app, const std::string& role, const std::strin
 // health JSON names, or else by commit or version (deployment/frontend_check.h).
 // `selected`: the colour HAProxy's config file selects, when known: the frontend must answer from it.
 Row verification_row(const config::AppConfig& app, const std::string& url, std::optional<state::Color> selected) {
-  if (url == app.blue.health_url || url == app.green.health_url) {
+  const auto is_server_url = [&url](const config::Pool& pool) {
+    return std::any_of(pool.servers.begin(), pool.servers.end(),
+                       [&url](const config::HostConfig& server) { return server.health_url == url; });
+  };
+  if (is_server_url(app.blue) || is_server_url(app.green)) {
     return {app.name,
             "lb",
             "verification",
@@ -79,8 +85,10 @@ Row verification_row(const config::AppConfig& app, const std::string& url, std::
             "bind address)"};
   }
   constexpr auto kTimeout = std::chrono::seconds(5);
-  auto blue = std::async(std::launch::async, [&] { return remote::probe_health(app.blue.health_url, kTimeout); });
-  auto green = std::async(std::launch::async, [&] { return remote::probe_health(app.green.health_url, kTimeout); });
+  auto blue =
+      std::async(std::launch::async, [&] { return remote::probe_health(app.blue.front().health_url, kTimeout); });
+  auto green =
+      std::async(std::launch::async, [&] { return remote::probe_health(app.green.front().health_url, kTimeout); });
   const auto view = deployment::frontend_view(url, remote::probe_health(url, kTimeout), blue.get(), green.get());
   if (!view.report.healthy()) {
     return {app.name,
@@ -162,6 +170,16 @@ std::optional<state::Color> lb_rows(remote::SshExecutor& executor, const config:
     }
     rows.push_back({app.name, "lb", "stats socket", *lb.stats_socket, snapshot.servers.has_value(), false,
                     snapshot.servers ? servers : snapshot.servers_problem});
+    for (const auto color : {state::Color::kBlue, state::Color::kGreen}) {
+      const auto& pool = deployment::pool_of(app, color);
+      if (!snapshot.servers || !pool.named()) continue;
+      const auto drift = deployment::pool_membership_drift(app, snapshot, color);
+      std::string joined;
+      for (const auto& line : drift) joined += (joined.empty() ? "" : "\n") + line;
+      rows.push_back(
+          {app.name, std::string(state::to_string(color)), "pool", deployment::backend_of(app, color), drift.empty(),
+           false, drift.empty() ? std::to_string(pool.size()) + " server(s), the same as HAProxy's backend" : joined});
+    }
   }
   if (lb.master_socket) {
     rows.push_back({app.name, "lb", "master socket", *lb.master_socket, snapshot.processes.has_value(), false,
@@ -186,19 +204,24 @@ int run_check_config(const config::Config& config, const std::string& path, std:
   std::vector<Row> rows;
   for (const auto& app : config.apps) {
     // Independent checks run at once; each host's SSH check first opens the session the others reuse.
-    auto blue_ssh = std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "blue", app.blue.ssh); });
-    auto green_ssh =
-        std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "green", app.green.ssh); });
+    // A pool's servers are named by their haproxyServer in the role column.
+    std::vector<std::pair<std::future<Row>, std::future<Row>>> server_checks;
+    for (const auto* pool : {&app.blue, &app.green}) {
+      for (const auto& server : pool->servers) {
+        const std::string role =
+            pool->size() == 1 ? (pool == &app.blue ? "blue" : "green") : deployment::server_label(server);
+        server_checks.emplace_back(std::async(std::launch::async,
+                                              [&, role] { return ssh_row(executor, app.name, role, server.ssh); }),
+                                   std::async(std::launch::async,
+                                              [&, role] { return health_row(app.name, role, server.health_url); }));
+      }
+    }
     auto lb_ssh =
         std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "lb", app.load_balancer.ssh); });
-    auto blue_health =
-        std::async(std::launch::async, [&] { return health_row(app.name, "blue", app.blue.health_url); });
-    auto green_health =
-        std::async(std::launch::async, [&] { return health_row(app.name, "green", app.green.health_url); });
-    rows.push_back(blue_ssh.get());
-    rows.push_back(blue_health.get());
-    rows.push_back(green_ssh.get());
-    rows.push_back(green_health.get());
+    for (auto& [ssh, health] : server_checks) {
+      rows.push_back(ssh.get());
+      rows.push_back(health.get());
+    }
     const Row lb_row = lb_ssh.get();
     rows.push_back(lb_row);
     if (!lb_row.ok) continue;

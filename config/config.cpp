@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -185,7 +186,55 @@ HostConfig parse_host(const json& object, const std::string& path, std::vector<s
   if (auto valid = remote::validate_name(host.service, f.path("service")); !valid) {
     errors.push_back(valid.error().message);
   }
+  host.haproxy_server = f.text("haproxyServer", false).value_or("");
   return host;
+}
+
+// hosts.blue / hosts.green: one server object, or a non-empty list of them (a pool), each naming
+// its HAProxy server, the names different.
+Pool parse_pool(const json& value, const std::string& path, std::vector<std::string>& errors, const std::string& home) {
+  Pool pool;
+  if (!value.is_array()) {
+    pool.servers.push_back(parse_host(value, path, errors, home));
+    return pool;
+  }
+  if (value.empty()) {
+    errors.push_back(path + ": must be a server object or a non-empty list of them");
+    return pool;
+  }
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const std::string where = path + "[" + std::to_string(i) + "]";
+    pool.servers.push_back(parse_host(value[i], where, errors, home));
+    const auto& name = pool.servers.back().haproxy_server;
+    if (value.size() > 1 && name.empty() && value[i].is_object()) {
+      errors.push_back(where + ".haproxyServer: is required when a colour has several servers (the name of its "
+                               "`server` line in the colour's HAProxy backend, as `show stat` lists it)");
+    } else if (!name.empty() && !names.insert(name).second) {
+      errors.push_back(where + ".haproxyServer: \"" + name + "\" is used twice");
+    }
+  }
+  return pool;
+}
+
+// No two servers of an app may be the same checkout (ssh destination and app directory): a deploy
+// to one colour would change the other.
+void check_distinct_servers(const AppConfig& app, const std::string& path, std::vector<std::string>& errors) {
+  std::map<std::pair<std::string, std::string>, std::string> seen;
+  for (const auto* pool : {&app.blue, &app.green}) {
+    const std::string colour = pool == &app.blue ? "blue" : "green";
+    for (std::size_t i = 0; i < pool->size(); ++i) {
+      const auto& server = pool->servers[i];
+      if (server.ssh.empty() || server.app_dir.empty()) continue;
+      const std::string where =
+          path + ".hosts." + colour + (pool->size() > 1 ? "[" + std::to_string(i) + "]" : std::string());
+      const auto [it, fresh] = seen.emplace(std::pair{server.ssh, server.app_dir}, where);
+      if (!fresh) {
+        errors.push_back(where + ": the same server and appDir as " + it->second + " (" + server.ssh + ":" +
+                         server.app_dir + "); every server of an app needs its own checkout");
+      }
+    }
+  }
 }
 
 void parse_load_balancer(const json& object, const std::string& path, std::vector<std::string>& errors,
@@ -287,10 +336,11 @@ AppConfig parse_app(const std::string& name, const json& object, std::vector<std
 
   if (const json* hosts = f.find("hosts")) {
     Fields h(*hosts, f.path("hosts"), errors, home);
-    if (const json* blue = h.find("blue")) app.blue = parse_host(*blue, h.path("blue"), errors, home);
+    if (const json* blue = h.find("blue")) app.blue = parse_pool(*blue, h.path("blue"), errors, home);
     else h.error("blue", "is required");
-    if (const json* green = h.find("green")) app.green = parse_host(*green, h.path("green"), errors, home);
+    if (const json* green = h.find("green")) app.green = parse_pool(*green, h.path("green"), errors, home);
     else h.error("green", "is required");
+    check_distinct_servers(app, path, errors);
   } else {
     f.error("hosts", "is required (hosts.blue and hosts.green)");
   }
@@ -308,6 +358,7 @@ AppConfig parse_app(const std::string& name, const json& object, std::vector<std
     if (const json* steps = d.find("steps")) app.steps = parse_steps(*steps, d.path("steps"), errors, home);
     else d.error("steps", "is required");
     if (auto limit = d.integer("maxStandbySessions", 0, 1000000000)) app.max_standby_sessions = *limit;
+    if (auto parallel = d.integer("maxParallel", 1, 1000)) app.max_parallel = static_cast<std::size_t>(*parallel);
   } else {
     f.error("deploy", "is required (deploy.steps)");
   }
@@ -318,6 +369,15 @@ AppConfig parse_app(const std::string& name, const json& object, std::vector<std
     if (auto n = g.integer("consecutiveSuccesses", 1, 100))
       app.health_gate.consecutive_successes = static_cast<int>(*n);
     g.millis("requestTimeoutMs", app.health_gate.request_timeout, 50, 60000);
+    if (auto n = g.integer("minHealthy", 1, 1000)) {
+      const std::size_t smallest = std::min(app.blue.size(), app.green.size());
+      if (smallest > 0 && static_cast<std::size_t>(*n) > smallest) {
+        g.error("minHealthy", "is " + std::to_string(*n) + " but a colour has only " + std::to_string(smallest) +
+                                  " server" + (smallest == 1 ? "" : "s") + " (hosts.blue / hosts.green)");
+      } else {
+        app.health_gate.min_healthy = static_cast<std::size_t>(*n);
+      }
+    }
   }
   if (const json* approval = f.find("approval")) {
     Fields a(*approval, f.path("approval"), errors, home);

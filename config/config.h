@@ -28,12 +28,33 @@ struct SshOptions {
   milliseconds connect_timeout{10000};
 };
 
+// One app server of a colour (an entry of hosts.blue / hosts.green).
 struct HostConfig {
   std::string ssh;         // ssh config alias or [user@]host[:port]
   std::string address;     // shown to the user
   std::string health_url;  // http(s) URL probed from where the server runs
   std::string app_dir;     // absolute path of the app checkout on the host
   std::string service;     // service name, available to steps as {service}
+  // haproxyServer: the name of this server's `server` line in the colour's HAProxy backend
+  // (HAProxy's `show stat` svname). Required when a colour has several servers; "" otherwise (the
+  // backend's servers are then not matched against the configuration).
+  std::string haproxy_server;
+};
+
+// The servers of one colour (hosts.blue / hosts.green: one server object, or a non-empty list of
+// them, each with its own haproxyServer). After parse_config, `servers` is never empty.
+struct Pool {
+  std::vector<HostConfig> servers;
+
+  [[nodiscard]] const HostConfig& front() const { return servers.front(); }
+  [[nodiscard]] std::size_t size() const { return servers.size(); }
+  // Whether every server names its HAProxy server (always so for pools of two or more).
+  [[nodiscard]] bool named() const {
+    for (const auto& server : servers) {
+      if (server.haproxy_server.empty()) return false;
+    }
+    return true;
+  }
 };
 
 enum class StepCondition { kAlways, kCreateBackup, kPullGithub, kRunMigrations };
@@ -82,6 +103,9 @@ struct HealthGateConfig {
   milliseconds interval{500};
   int consecutive_successes = 3;
   milliseconds request_timeout{2000};
+  // healthGate.minHealthy: how many of the standby's servers must pass before traffic is switched
+  // to it; 0 (the default) means every one. At most the smaller colour's server count.
+  std::size_t min_healthy = 0;
 };
 
 struct ApprovalConfig {
@@ -92,8 +116,8 @@ struct ApprovalConfig {
 
 struct AppConfig {
   std::string name;
-  HostConfig blue;
-  HostConfig green;
+  Pool blue;
+  Pool green;
   LoadBalancerConfig load_balancer;
   std::string default_ref = "origin/main";
   std::vector<DeployStep> steps;
@@ -101,6 +125,9 @@ struct AppConfig {
   // sessions than this in HAProxy (long-lived WebSocket or upload sessions a restart would cut);
   // unset: never refused for that, only warned about.
   std::optional<long long> max_standby_sessions;
+  // deploy.maxParallel: how many of the standby's servers run the steps at once; 0 (the default)
+  // means all of them.
+  std::size_t max_parallel = 0;
   HealthGateConfig health_gate;
   ApprovalConfig approval;
   milliseconds lock_wait{10000};

@@ -4,12 +4,16 @@
 #include "deployment/frontend_check.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/live_confirmation.h"
+#include "deployment/pools.h"
+#include "deployment/server_deploy.h"
 #include "deployment/sessions.h"
 #include "deployment/status.h"
 #include "deployment/step_progress.h"
 #include "remote/shell_command.h"
 
+#include <atomic>
 #include <future>
+#include <mutex>
 
 #include <unistd.h>
 
@@ -18,57 +22,8 @@ namespace {
 
 using state::Color;
 
-bool step_enabled(const config::DeployStep& step, const DeployRequest& request) {
-  switch (step.when) {
-    case config::StepCondition::kCreateBackup: return request.create_backup;
-    case config::StepCondition::kPullGithub: return request.pull_github;
-    case config::StepCondition::kRunMigrations: return request.run_migrations;
-    case config::StepCondition::kAlways: return true;
-  }
-  return true;
-}
-
-std::string condition_name(config::StepCondition when) {
-  switch (when) {
-    case config::StepCondition::kCreateBackup: return "createBackup";
-    case config::StepCondition::kPullGithub: return "pullGithub";
-    case config::StepCondition::kRunMigrations: return "runMigrations";
-    case config::StepCondition::kAlways: return "always";
-  }
-  return "always";
-}
-
-// The row of one step that ran (or could not start) on `host`; sets facts.failed/cancelled.
-StepRow step_row(const config::DeployStep& step, const std::string& host,
-                 const bluegreen::Result<remote::CommandResult>& result, DeployFacts& facts) {
-  StepRow row{step.name, "", std::nullopt, 0, ""};
-  if (!result) {
-    row.status = "failed";
-    row.detail = result.error().message;
-    facts.failed = true;
-    facts.failure = "step \"" + step.name + "\" could not run on " + host + ": " + result.error().message;
-    return row;
-  }
-  row.duration_ms = result->duration.count();
-  row.exit_code = result->exit_status;
-  if (result->succeeded()) {
-    row.status = "ok";
-  } else if (result->cancelled) {
-    row.status = "cancelled";
-    facts.cancelled = true;
-  } else {
-    row.status = result->timed_out ? "timed out" : "failed";
-    row.detail = bluegreen::tail_of(result->err.tail.empty() ? result->out.tail : result->err.tail, 1200);
-    if (row.detail.empty()) row.detail = result->problem;
-    facts.failed = true;
-    facts.failure =
-        "step \"" + step.name + "\" " + (result->timed_out ? "timed out" : "failed") + " (" + result->summary() + ")";
-  }
-  return row;
-}
-
-// One deploy to the standby. The steps in order: checks under the lock, the configured steps,
-// the health gate, the record.
+// One deploy to the standby. The steps in order: checks under the lock, the configured steps and
+// the health gate on each standby server (deploy.maxParallel at a time), the record.
 class DeployRun {
  public:
   DeployRun(Services& services, const config::AppConfig& app, const DeployRequest& request, const std::string& client,
@@ -90,8 +45,8 @@ class DeployRun {
 
   DeployOutcome run() {
     if (auto refusal = lock_and_check()) return *refusal;
-    run_steps();
-    if (!facts_.failed && !facts_.cancelled) health_gate();
+    run_servers();
+    summarise();
     if (facts_.cancelled) {
       // MCP sends no result for a cancelled call, so this log line is what the client sees.
       reporter_.note("deploy to " + state::to_upper_string(facts_.target) +
@@ -105,11 +60,12 @@ class DeployRun {
  private:
   std::optional<DeployOutcome> lock_and_check();
   std::optional<DeployOutcome> check_standby_sessions();
-  void run_steps();
-  void health_gate();
+  void run_servers();
+  void step_started(std::size_t index, const std::string& label);
+  void summarise();
   void record();
   bluegreen::Status write_activity(const std::string& step);
-  [[nodiscard]] const config::HostConfig& host() const { return host_of(app_, facts_.target); }
+  [[nodiscard]] const config::Pool& pool() const { return pool_of(app_, facts_.target); }
 
   Services& services_;
   const config::AppConfig& app_;
@@ -126,6 +82,9 @@ class DeployRun {
   Activity activity_;                      // what the activity record on the LB says (activity_record.h)
   std::optional<Activity> interrupted_;    // an earlier deploy whose server stopped, found under the lock
   std::unique_ptr<OwnActivityGuard> own_;  // status knows this deploy runs, while it does
+  // Progress and the activity record hear each server's steps; servers run on several threads.
+  std::mutex progress_mutex_;
+  std::size_t steps_started_ = 0;
 };
 
 // The LB's activity record: which step runs, since when, by whom; a server that dies leaves it
@@ -209,65 +168,112 @@ std::optional<DeployOutcome> DeployRun::check_standby_sessions() {
   return std::nullopt;
 }
 
-// The configured steps, stopping at the first failure or cancellation.
-void DeployRun::run_steps() {
-  reporter_.note("deploying " + facts_.ref + " to " + state::to_upper_string(facts_.target) + " (" + host().ssh +
-                 "); PROD " + state::to_upper_string(facts_.live) + " is not touched");
-  const std::map<std::string, std::string> values{{"ref", facts_.ref},
-                                                  {"appDir", host().app_dir},
-                                                  {"color", std::string(state::to_string(facts_.target))},
-                                                  {"service", host().service},
-                                                  {"app", app_.name}};
-  for (std::size_t i = 0; i < app_.steps.size(); ++i) {
-    const auto& step = app_.steps[i];
-    if (!facts_.failed && !facts_.cancelled && stop_.stop_requested())
-      facts_.cancelled = true;  // never start a step after a cancel
-    if (facts_.failed || facts_.cancelled) {
-      facts_.rows.push_back({step.name, "not run", std::nullopt, 0, ""});
-      continue;
-    }
-    if (!step_enabled(step, request_)) {
-      facts_.rows.push_back({step.name, "skipped", std::nullopt, 0, condition_name(step.when) + "=false"});
-      continue;
-    }
-    steps_.begin(i);
-    if (auto written = write_activity(steps_.label(i)); !written) reporter_.note("warning: " + written.error().message);
-    remote::CommandOptions options;
-    options.deadline = step.timeout;
-    options.stop = stop_;
-    const std::string command =
-        "cd " + remote::shell_quote(host().app_dir) + " && " + remote::substitute_placeholders(step.run, values);
-    facts_.rows.push_back(step_row(step, host().ssh, services_.executor.run(host().ssh, command, options), facts_));
+// The configured steps and the health gate on every standby server, at most deploy.maxParallel
+// servers at once. The first failure starts no further server and no further step on the
+// running ones (the step each is in finishes); a cancel stops the running commands.
+void DeployRun::run_servers() {
+  const auto& servers = pool().servers;
+  std::string where = servers.front().ssh;
+  if (servers.size() > 1) {
+    where = std::to_string(servers.size()) + " servers";
+    const std::size_t parallel = max_parallel(app_, pool());
+    where += parallel == servers.size() ? ", all at once" : ", " + std::to_string(parallel) + " at a time";
   }
+  reporter_.note("deploying " + facts_.ref + " to " + state::to_upper_string(facts_.target) + " (" + where +
+                 "); PROD " + state::to_upper_string(facts_.live) + " is not touched");
+  for (const auto& server : servers) facts_.servers.push_back(ServerDeploy{&server, {}, {}, {}, "not started", "", 0});
+  std::atomic<bool> halted{false};
+  std::atomic<std::size_t> next{0};
+  ServerDeployHooks hooks;
+  hooks.halted = [&halted] { return halted.load(); };
+  hooks.step_started = [this](std::size_t index, const std::string& label) { step_started(index, label); };
+  hooks.note = [this](const std::string& message) {
+    const std::lock_guard<std::mutex> hold(progress_mutex_);
+    reporter_.note(message);
+  };
+  const auto work = [&] {
+    for (;;) {
+      if (halted.load() || stop_.stop_requested()) return;
+      const std::size_t i = next++;
+      if (i >= servers.size()) return;
+      auto result = deploy_server(services_, app_, request_, facts_.ref, facts_.target, servers[i], hooks, stop_);
+      if (result.status == "failed") halted = true;
+      const std::lock_guard<std::mutex> hold(progress_mutex_);
+      facts_.servers[i] = std::move(result);
+    }
+  };
+  const std::size_t workers = max_parallel(app_, pool());
+  if (workers == 1) {
+    work();
+    return;
+  }
+  std::vector<std::future<void>> runs;
+  for (std::size_t w = 0; w < workers; ++w) runs.push_back(std::async(std::launch::async, work));
+  for (auto& run : runs) run.get();
 }
 
-// What is deployed now, and is it healthy?
-void DeployRun::health_gate() {
-  HostStatus info;
-  fill_deployed_commit(services_, host(), app_.load_balancer.command_timeout, info);
-  facts_.commit = info.deployed_commit;
-  steps_.begin(app_.steps.size(), " on " + host().health_url);
-  if (auto written = write_activity(steps_.label(app_.steps.size())); !written) {
-    reporter_.note("warning: " + written.error().message);
+// Progress and the activity record, as each server starts a step: one server reports "step 3/8:
+// build" (the deploy's own step numbers); a pool reports "blue2: step 3/8: build" and counts
+// every server's steps.
+void DeployRun::step_started(std::size_t index, const std::string& label) {
+  const std::lock_guard<std::mutex> hold(progress_mutex_);
+  if (pool().size() == 1) {
+    reporter_.step(static_cast<double>(index + 1), static_cast<double>(steps_.size()), label);
+  } else {
+    const auto total = static_cast<double>(pool().size() * (app_.steps.size() + 1) + 1);
+    reporter_.step(static_cast<double>(++steps_started_), total, label);
   }
-  const GateSettings settings{app_.health_gate.timeout, app_.health_gate.interval,
-                              app_.health_gate.consecutive_successes, app_.health_gate.request_timeout};
-  const auto gate = run_health_gate(host().health_url, facts_.commit, settings, services_.probe, services_.time, stop_,
-                                    [this](const std::string& message) { reporter_.note(message); });
-  facts_.rows.push_back({"health gate", gate.passed ? "ok" : (gate.cancelled ? "cancelled" : "failed"), std::nullopt,
-                         gate.waited.count(), gate.passed ? gate.last.summary() : gate.reason});
-  facts_.version = gate.last.version;
-  if (gate.cancelled) {
-    facts_.cancelled = true;
-  } else if (!gate.passed) {
-    facts_.failed = true;
-    facts_.failure = "the health gate failed: " + gate.reason;
+  if (auto written = write_activity(label); !written) reporter_.note("warning: " + written.error().message);
+}
+
+// The deploy's verdict from its servers': failed when any failed (or, in a pool, did not finish),
+// cancelled when a cancel stopped any; the commit and version when they agree.
+void DeployRun::summarise() {
+  std::vector<std::string> failed;
+  for (const auto& server : facts_.servers) {
+    if (server.status == "cancelled" || (server.status == "not started" && stop_.stop_requested())) {
+      facts_.cancelled = true;
+    } else if (server.status == "failed") {
+      if (facts_.failure.empty()) {
+        facts_.failure =
+            facts_.servers.size() == 1 ? server.failure : server_label(*server.server) + ": " + server.failure;
+      }
+      failed.push_back(server_label(*server.server));
+    }
+  }
+  facts_.failed = !failed.empty() && !facts_.cancelled;
+  if (failed.size() > 1) facts_.failure += " (" + std::to_string(failed.size()) + " servers failed)";
+  const auto& first = facts_.servers.front();
+  facts_.commit = first.commit;
+  facts_.version = first.version;
+  if (facts_.servers.size() == 1 || facts_.failed || facts_.cancelled) {
+    if (facts_.servers.size() > 1) {
+      facts_.commit.reset();
+      facts_.version.reset();
+    }
+    return;
+  }
+  for (const auto& server : facts_.servers) {
+    if (server.commit != facts_.commit) {
+      facts_.failed = true;
+      facts_.failure = "the servers ended on different commits (" + server_label(*first.server) + " " +
+                       short_commit(first.commit.value_or("unknown")) + ", " + server_label(*server.server) + " " +
+                       short_commit(server.commit.value_or("unknown")) + "; did " + facts_.ref +
+                       " move during the deploy?)";
+      facts_.commit.reset();
+    }
+    if (server.version != facts_.version) facts_.version.reset();
   }
 }
 
 // Record it while the lock is still ours: the state file and the audit log.
 void DeployRun::record() {
-  steps_.begin(app_.steps.size() + 1);
+  if (pool().size() == 1) {
+    steps_.begin(app_.steps.size() + 1);
+  } else {  // the pool's count, so progress never goes back
+    const auto total = static_cast<double>(pool().size() * (app_.steps.size() + 1) + 1);
+    reporter_.step(total, total, steps_.label(app_.steps.size() + 1));
+  }
   const Color live = facts_.live;
   state::DeploymentState next = snapshot_.state.value_or(state::DeploymentState{});
   if (snapshot_.state && next.prod != live) {
@@ -285,6 +291,14 @@ void DeployRun::record() {
   record.extra["client"] = client_;
   record.extra["durationMs"] = services_.time.ms_since(started_);
   if (facts_.failed) record.extra["error"] = facts_.failure;
+  if (facts_.servers.size() > 1) {
+    record.extra["servers"] = nlohmann::json::array();
+    for (const auto& server : facts_.servers) {
+      record.extra["servers"].push_back({{"server", server_label(*server.server)},
+                                         {"status", server.status},
+                                         {"commit", server.commit.value_or("")}});
+    }
+  }
   next.deploys.push_back(record);
   next.trim(app_.history_limit);
   next.generation = snapshot_.generation() + 1;

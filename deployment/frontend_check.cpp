@@ -52,8 +52,8 @@ std::optional<FrontendView> probe_frontend(Services& services, const config::App
   if (!report.healthy() || (report.color && state::parse_color(*report.color))) {
     return frontend_view(*url, std::move(report));
   }
-  auto blue = services.probe(app.blue.health_url, app.health_gate.request_timeout);
-  auto green = services.probe(app.green.health_url, app.health_gate.request_timeout);
+  auto blue = services.probe(app.blue.front().health_url, app.health_gate.request_timeout);
+  auto green = services.probe(app.green.front().health_url, app.health_gate.request_timeout);
   return frontend_view(*url, std::move(report), blue, green);
 }
 

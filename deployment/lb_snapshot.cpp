@@ -49,7 +49,7 @@ std::optional<state::Color> color_of_backend(const config::AppConfig& app, const
   return std::nullopt;
 }
 
-const config::HostConfig& host_of(const config::AppConfig& app, state::Color color) {
+const config::Pool& pool_of(const config::AppConfig& app, state::Color color) {
   return color == state::Color::kBlue ? app.blue : app.green;
 }
 

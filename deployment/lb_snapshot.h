@@ -93,8 +93,8 @@ std::string trim_blanks(const std::string& line);
 // Maps a backend name to its colour for `app`, if it is one of the two.
 std::optional<state::Color> color_of_backend(const config::AppConfig& app, const std::string& backend);
 const std::string& backend_of(const config::AppConfig& app, state::Color color);
-// The app's host of `color` (blue or green).
-const config::HostConfig& host_of(const config::AppConfig& app, state::Color color);
+// The app's servers of `color` (blue or green; pools.h says more about pools).
+const config::Pool& pool_of(const config::AppConfig& app, state::Color color);
 
 // Values for the placeholders of the LB's commands: {config}, {masterSocket}, {statsSocket}.
 std::map<std::string, std::string> lb_placeholders(const config::AppConfig& app);

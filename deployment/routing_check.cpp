@@ -126,8 +126,8 @@ Finding frontend_serves(Services& services, const config::AppConfig& app, const 
   while (streak < 3 && services.time.now() < deadline && !stop.stop_requested()) {
     last = services.probe(url, app.health_gate.request_timeout);
     if (last.healthy() && !(last.color && state::parse_color(*last.color)) && !hosts) {
-      hosts.emplace(services.probe(app.blue.health_url, app.health_gate.request_timeout),
-                    services.probe(app.green.health_url, app.health_gate.request_timeout));
+      hosts.emplace(services.probe(app.blue.front().health_url, app.health_gate.request_timeout),
+                    services.probe(app.green.front().health_url, app.health_gate.request_timeout));
     }
     const remote::HealthReport none;
     const bool right =

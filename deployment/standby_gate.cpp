@@ -1,42 +1,110 @@
 #include "deployment/standby_gate.h"
 
 #include "deployment/live_confirmation.h"
+#include "deployment/pools.h"
 
 #include <algorithm>
+#include <future>
 
 namespace bluegreen::deployment {
 namespace {
 
-GateOutcome standby_gate(Services& services, const config::AppConfig& app, state::Color standby,
+StandbyGate standby_gate(Services& services, const config::AppConfig& app, state::Color standby,
                          std::chrono::milliseconds max_interval, const std::stop_token& stop) {
   GateSettings settings;
   settings.consecutive_successes = app.health_gate.consecutive_successes;
   settings.interval = std::min(app.health_gate.interval, max_interval);
   settings.request_timeout = app.health_gate.request_timeout;
   settings.timeout = settings.interval * (settings.consecutive_successes + 2) + settings.request_timeout;
-  return run_health_gate(host_of(app, standby).health_url, std::nullopt, settings, services.probe, services.time, stop);
+  const auto& pool = pool_of(app, standby);
+  StandbyGate gate;
+  gate.needed = min_healthy(app, pool);
+  std::vector<std::future<GateOutcome>> runs;
+  for (const auto& server : pool.servers) {
+    runs.push_back(std::async(std::launch::async, [&services, &server, &settings, &stop] {
+      return run_health_gate(server.health_url, std::nullopt, settings, services.probe, services.time, stop);
+    }));
+  }
+  std::string failures;
+  for (std::size_t i = 0; i < pool.size(); ++i) {
+    gate.servers.push_back({&pool.servers[i], runs[i].get()});
+    const auto& outcome = gate.servers.back().outcome;
+    gate.cancelled = gate.cancelled || outcome.cancelled;
+    if (outcome.passed) {
+      if (gate.passed_count++ == 0) gate.last = outcome.last;
+      continue;
+    }
+    const std::string why = outcome.reason.empty() ? outcome.last.summary() : outcome.reason;
+    failures += (failures.empty() ? "" : "; ") + (pool.size() == 1 ? why : server_label(pool.servers[i]) + ": " + why);
+  }
+  if (gate.passed_count == 0 && !gate.servers.empty()) gate.last = gate.servers.front().outcome.last;
+  gate.passed = !gate.cancelled && gate.passed_count >= gate.needed;
+  if (!gate.passed) {
+    gate.reason = pool.size() == 1 ? failures
+                                   : std::to_string(gate.passed_count) + " of " + std::to_string(pool.size()) +
+                                         " servers pass, " + std::to_string(gate.needed) + " needed (" + failures + ")";
+  }
+  return gate;
 }
 
 }  // namespace
 
-GateOutcome plan_time_standby_gate(Services& services, const config::AppConfig& app, state::Color standby,
+StandbyGate plan_time_standby_gate(Services& services, const config::AppConfig& app, state::Color standby,
                                    const std::stop_token& stop) {
   return standby_gate(services, app, standby, std::chrono::milliseconds(250), stop);
 }
 
-GateOutcome execution_standby_gate(Services& services, const config::AppConfig& app, state::Color standby,
+StandbyGate execution_standby_gate(Services& services, const config::AppConfig& app, state::Color standby,
                                    const std::stop_token& stop) {
   return standby_gate(services, app, standby, std::chrono::milliseconds(20), stop);
 }
 
 std::string standby_problem_now(const config::AppConfig& app, const LbSnapshot& snapshot, state::Color standby,
-                                const GateOutcome& gate) {
+                                const StandbyGate& gate) {
   if (!gate.passed) return "its health check does not pass consecutively now: " + gate.reason;
   if (!snapshot.servers) return "";
+  if (const auto drift = pool_membership_drift(app, snapshot, standby); !drift.empty()) return drift.front();
+  const auto& pool = pool_of(app, standby);
+  const std::size_t needed = app.health_gate.min_healthy == 0 ? 0 : min_healthy(app, pool);
+  std::size_t up = 0;
+  std::string down;
   for (const auto& server : *snapshot.servers) {
     if (server.backend != backend_of(app, standby) || server.server == "BACKEND") continue;
-    if (server.status != "UP" && server.status != "no check") {
-      return "HAProxy's own checks report server " + server.server + " as " + server.status;
+    if (server.status == "UP" || server.status == "no check") {
+      ++up;
+    } else if (down.empty()) {
+      down = "HAProxy's own checks report server " + server.server + " as " + server.status;
+    }
+  }
+  if (down.empty() || (needed > 0 && up >= needed)) return "";
+  return needed > 0 ? down + " (" + std::to_string(up) + " UP, healthGate.minHealthy " + std::to_string(needed) + ")"
+                    : down;
+}
+
+std::string standby_commit_problem(const config::Pool& pool, const std::vector<std::optional<std::string>>& commits,
+                                   const std::vector<std::string>& problems, const StandbyGate& gate) {
+  std::optional<std::string> first;
+  std::string first_server;
+  for (std::size_t i = 0; i < pool.size() && i < commits.size(); ++i) {
+    const std::string label = server_label(pool.servers[i]);
+    if (!commits[i]) {
+      const bool serving = std::any_of(gate.servers.begin(), gate.servers.end(), [&](const ServerGate& g) {
+        return g.server == &pool.servers[i] && g.outcome.passed;
+      });
+      if (serving && pool.size() > 1) {
+        return "the deployed commit of " + label + " cannot be read (" + (i < problems.size() ? problems[i] : "") +
+               "), and it answers healthy: it would take traffic with code nobody can name";
+      }
+      continue;
+    }
+    if (!first) {
+      first = commits[i];
+      first_server = label;
+    } else if (*commits[i] != *first) {
+      return "its servers are on different commits (" + first_server + " " + first->substr(0, 8) + ", " + label + " " +
+             commits[i]->substr(0, 8) +
+             "): the switch would serve two versions at once. Deploy to the standby again (deploy_to_standby) so "
+             "every server has the same commit";
     }
   }
   return "";

@@ -1,7 +1,7 @@
 #pragma once
 // get_deployment_status's substance: everything known about one app, gathered in parallel
-// (one SSH round trip to the LB, one to each app host, one HTTP probe per host), with the
-// seed's JSON shape plus the extras, and a readable text with the same facts. Where a host has
+// (one SSH round trip to the LB, one to each app server, one HTTP probe per server), with the
+// seed's JSON shape plus the extras, and a readable text with the same facts (status_render.cpp). Where a host has
 // no SFTP, its round trip is one process on it (lb_snapshot.h, deployed_commit.h).
 //
 // Thread-safety: gather_status is reentrant.
@@ -23,6 +23,7 @@
 
 namespace bluegreen::deployment {
 
+// One app server: its own health, deployed commit and HAProxy's view of it.
 struct HostStatus {
   state::Color color = state::Color::kBlue;
   const config::HostConfig* host = nullptr;
@@ -31,21 +32,44 @@ struct HostStatus {
   std::string commit_date;
   std::string commit_subject;
   std::string git_problem;
-  std::vector<haproxy::ServerStatus> haproxy_servers;  // HAProxy's view of this colour's backend
+  // This server's row in its colour's backend (`show stat`): found by haproxyServer, or the
+  // backend's only server when the colour is one server without haproxyServer; unset otherwise.
+  std::optional<haproxy::ServerStatus> haproxy_server;
+};
+
+// One colour: its servers (one, or a pool) and HAProxy's view of its backend.
+struct ColourStatus {
+  state::Color color = state::Color::kBlue;
+  std::vector<HostStatus> servers;                     // one per configured server, in configuration order
+  std::vector<haproxy::ServerStatus> haproxy_servers;  // every server of the colour's backend, as HAProxy lists them
   std::string haproxy_backend_status;                  // the backend's aggregate status, if known
   ColourSessions sessions;                             // open sessions in HAProxy (deployment/sessions.h)
+
+  [[nodiscard]] const HostStatus& front() const { return servers.front(); }
+  [[nodiscard]] std::size_t healthy_count() const;
+  [[nodiscard]] bool all_healthy() const { return healthy_count() == servers.size(); }
+  // What every server reports (its health's version; its deployed commit): the value when all
+  // that report one agree, nullopt when none does or they differ (then *_mixed() is true).
+  [[nodiscard]] std::optional<std::string> version() const;
+  [[nodiscard]] bool version_mixed() const;
+  [[nodiscard]] std::optional<std::string> commit() const;
+  [[nodiscard]] bool commit_mixed() const;
 };
 
 struct StatusReport {
   std::string app_name;
   LbSnapshot lb;
-  HostStatus blue;
-  HostStatus green;
+  ColourStatus blue;
+  ColourStatus green;
   std::optional<FrontendView> frontend;  // what the running HAProxy serves, when a verifyUrl is set
   std::vector<std::string> drift;        // disagreements between the record and the truth, with what to do
   std::vector<std::string> warnings;     // other things worth knowing
 
-  [[nodiscard]] const HostStatus& host(state::Color color) const { return color == state::Color::kBlue ? blue : green; }
+  [[nodiscard]] const ColourStatus& colour(state::Color color) const {
+    return color == state::Color::kBlue ? blue : green;
+  }
+  // The seed's JSON (current.prod/standby or hosts.blue/green, each the colour's summary with
+  // servers[] per server), haproxy, history, stateFile, activity, drift, warnings.
   [[nodiscard]] nlohmann::json to_json(const config::AppConfig& app) const;
   [[nodiscard]] std::string to_text(const config::AppConfig& app) const;
 };

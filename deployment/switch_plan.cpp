@@ -4,9 +4,11 @@
 #include "deployment/frontend_check.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/live_confirmation.h"
+#include "deployment/pools.h"
 #include "deployment/standby_gate.h"
 #include "deployment/status.h"
 
+#include <algorithm>
 #include <future>
 #include <sstream>
 #include <utility>
@@ -22,8 +24,7 @@ using state::Color;
 struct PlanInputs {
   LbSnapshot snapshot;
   std::optional<FrontendView> frontend;  // one probe, not yet settled
-  HostStatus blue;
-  HostStatus green;
+  DeployedCommits commits;               // every server's, by (ssh, appDir)
 };
 
 PlanInputs read_plan_inputs(Services& services, const config::AppConfig& app) {
@@ -31,10 +32,12 @@ PlanInputs read_plan_inputs(Services& services, const config::AppConfig& app) {
   PlanInputs inputs;
   auto snapshot = std::async(std::launch::async, [&] { return read_lb_snapshot(services.executor, app, store); });
   auto frontend = std::async(std::launch::async, [&] { return probe_frontend(services, app); });
-  // Both hosts in parallel (one read for both where they are one host).
-  auto commits = read_deployed_commits_by_host(services, {&app.blue, &app.green}, app.load_balancer.command_timeout);
-  inputs.blue = commits.at({app.blue.ssh, app.blue.app_dir});
-  inputs.green = commits.at({app.green.ssh, app.green.app_dir});
+  // Every server in parallel (one read per host, whatever it serves).
+  std::vector<const config::HostConfig*> servers;
+  for (const auto* pool : {&app.blue, &app.green}) {
+    for (const auto& server : pool->servers) servers.push_back(&server);
+  }
+  inputs.commits = read_deployed_commits_by_host(services, servers, app.load_balancer.command_timeout);
   inputs.snapshot = snapshot.get();
   inputs.frontend = frontend.get();
   return inputs;
@@ -92,6 +95,62 @@ bluegreen::Result<ConfigChange> plan_shown_change(const config::AppConfig& app, 
   return back;
 }
 
+// The standby servers' commits into view.standby_servers (and standby_commit when they agree);
+// returns {commits, problems}, one per server.
+std::pair<std::vector<std::optional<std::string>>, std::vector<std::string>> standby_commits(
+    const config::AppConfig& app, const PlanInputs& inputs, PlanView& view) {
+  const auto& pool = pool_of(app, view.plan.to);
+  view.min_healthy = min_healthy(app, pool);
+  std::vector<std::optional<std::string>> commits;
+  std::vector<std::string> commit_problems;
+  for (const auto& server : pool.servers) {
+    const auto& read = inputs.commits.at({server.ssh, server.app_dir});
+    commits.push_back(read.deployed_commit);
+    commit_problems.push_back(read.git_problem);
+    view.standby_servers.push_back({&server, {}, false, read.deployed_commit});
+  }
+  view.standby_commit = commits.front();
+  for (const auto& commit : commits) {
+    if (commit != view.standby_commit) view.standby_commit.reset();
+  }
+  return {commits, commit_problems};
+}
+
+// An emergency plan shows the standby's health without requiring it: one probe per server.
+void probe_standby(Services& services, const config::AppConfig& app, PlanView& view) {
+  std::vector<std::future<remote::HealthReport>> probes;
+  for (const auto& server : view.standby_servers) {
+    probes.push_back(std::async(std::launch::async, [&services, &app, url = server.server->health_url] {
+      return services.probe(url, app.health_gate.request_timeout);
+    }));
+  }
+  for (std::size_t i = 0; i < probes.size(); ++i) {
+    view.standby_servers[i].health = probes[i].get();
+    view.standby_servers[i].passed = view.standby_servers[i].health.healthy();
+  }
+  view.standby_health = view.standby_servers.front().health;
+}
+
+// The gate's verdict per server into the view; why the standby may not take traffic (its pool
+// unlike HAProxy's backend, its servers on different commits), or nullopt.
+std::optional<std::string> judge_standby(
+    const config::AppConfig& app, const LbSnapshot& snapshot, const StandbyGate& gate,
+    const std::pair<std::vector<std::optional<std::string>>, std::vector<std::string>>& commits, PlanView& view) {
+  view.standby_health = gate.last;
+  for (std::size_t i = 0; i < gate.servers.size() && i < view.standby_servers.size(); ++i) {
+    view.standby_servers[i].health = gate.servers[i].outcome.last;
+    view.standby_servers[i].passed = gate.servers[i].outcome.passed;
+  }
+  if (const auto drift = pool_membership_drift(app, snapshot, view.plan.to); !drift.empty()) {
+    return "Cannot switch traffic: " + drift.front();
+  }
+  const auto& pool = pool_of(app, view.plan.to);
+  if (const auto problem = standby_commit_problem(pool, commits.first, commits.second, gate); !problem.empty()) {
+    return "Cannot switch traffic: STANDBY " + state::to_upper_string(view.plan.to) + " is not ready: " + problem + ".";
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency) {
@@ -140,7 +199,7 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   for (const auto& entry : snapshot.routes->entry_points) {
     view.entry_points.push_back(describe_entry_point(app, *snapshot.routes, entry));
   }
-  view.standby_commit = (view.plan.to == Color::kBlue ? inputs.blue : inputs.green).deployed_commit;
+  const auto commits = standby_commits(app, inputs, view);
   view.next_switch_number = (snapshot.state ? snapshot.state->switch_count : 0) + 1;
   view.last_deploy = last_deploy_to(snapshot, view.plan.to);
   if (const auto problem = standby_deploy_problem(snapshot, view.plan.to); !problem.empty()) {
@@ -149,11 +208,11 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   }
 
   if (emergency) {  // health is shown, not required
-    view.standby_health = services.probe(host_of(app, view.plan.to).health_url, app.health_gate.request_timeout);
+    probe_standby(services, app, view);
     return view;
   }
   const auto gate = plan_time_standby_gate(services, app, view.plan.to, {});
-  view.standby_health = gate.last;
+  if (auto refused = judge_standby(app, snapshot, gate, commits, view)) return Error{*refused};
   if (!gate.passed) {
     return Error{"Cannot switch traffic: STANDBY " + state::to_upper_string(view.plan.to) + " is not healthy (" +
                  gate.reason +
@@ -166,17 +225,36 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
 
 json plan_json(const config::AppConfig& app, const PlanView& view) {
   const auto& health = view.standby_health;
+  json servers = json::array();
+  bool all_passed = true;
+  for (const auto& s : view.standby_servers) {
+    all_passed = all_passed && s.passed;
+    servers.push_back({{"server", server_label(*s.server)},
+                       {"ssh", s.server->ssh},
+                       {"ip", s.server->address},
+                       {"healthy", s.passed},
+                       {"health", s.health.summary()},
+                       {"version", s.health.version ? json(*s.health.version) : json(nullptr)},
+                       {"commit", s.commit ? json(*s.commit) : json(nullptr)}});
+  }
+  const auto colour_json = [&app](Color color) {
+    const auto& pool = pool_of(app, color);
+    json names = json::array();
+    for (const auto& server : pool.servers) names.push_back(server_label(server));
+    return json{{"server", state::to_upper_string(color)}, {"ip", pool.front().address}, {"servers", names}};
+  };
   json plan{{"app", app.name},
-            {"from",
-             {{"server", state::to_upper_string(view.plan.from)}, {"ip", host_of(app, view.plan.from).address}}},
-            {"to", {{"server", state::to_upper_string(view.plan.to)}, {"ip", host_of(app, view.plan.to).address}}},
+            {"from", colour_json(view.plan.from)},
+            {"to", colour_json(view.plan.to)},
             {"haproxy", change_json(view)},
             {"standby",
-             {{"healthy", health.healthy()},
+             {{"healthy", view.standby_servers.size() == 1 ? health.healthy() : all_passed},
               {"health", health.summary()},
               {"version", health.version ? json(*health.version) : json(nullptr)},
               {"commit", view.standby_commit ? json(*view.standby_commit) : json(nullptr)},
-              {"lastDeploy", last_deploy_json(view.last_deploy)}}},
+              {"lastDeploy", last_deploy_json(view.last_deploy)},
+              {"minHealthy", view.min_healthy},
+              {"servers", servers}}},
             {"emergency", view.plan.emergency},
             {"stateGeneration", view.plan.generation},
             {"switchNumber", view.next_switch_number}};
@@ -195,10 +273,22 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
   std::ostringstream out;
   out << "⚠️ TRAFFIC SWITCH APPROVAL REQUIRED" << (view.plan.emergency ? " (EMERGENCY MODE)" : "") << " — app "
       << app.name << "\n\n"
-      << "Current PROD: " << from << " (" << host_of(app, view.plan.from).address << ")\n"
-      << "New PROD: " << to << " (" << host_of(app, view.plan.to).address << ") — "
-      << (view.standby_health.healthy() ? "✅ healthy" : "❌ NOT healthy") << ", " << view.standby_health.summary();
+      << "Current PROD: " << from << " (" << pool_addresses(pool_of(app, view.plan.from)) << ")\n"
+      << "New PROD: " << to << " (" << pool_addresses(pool_of(app, view.plan.to)) << ") — ";
+  if (view.standby_servers.size() <= 1) {
+    out << (view.standby_health.healthy() ? "✅ healthy" : "❌ NOT healthy") << ", " << view.standby_health.summary();
+  } else {
+    const auto passed = std::count_if(view.standby_servers.begin(), view.standby_servers.end(),
+                                      [](const PlanServer& s) { return s.passed; });
+    out << passed << "/" << view.standby_servers.size() << " servers healthy (" << view.min_healthy << " needed)";
+  }
   if (view.standby_commit) out << ", deployed commit " << short_commit(*view.standby_commit);
+  if (view.standby_servers.size() > 1) {
+    for (const auto& s : view.standby_servers) {
+      out << "\n  - " << server_label(*s.server) << " (" << s.server->address << ") " << (s.passed ? "✅ " : "❌ ")
+          << s.health.summary() << (s.commit ? ", commit " + short_commit(*s.commit) : std::string());
+    }
+  }
   if (view.last_deploy) out << "\nLast deploy to " << to << ": " << last_deploy_text(*view.last_deploy);
   if (!view.deploy_warning.empty()) out << "\n⚠️ WARNING: " << view.deploy_warning << ".";
   if (view.interrupted) {

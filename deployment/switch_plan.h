@@ -20,12 +20,22 @@
 
 namespace bluegreen::deployment {
 
+// One server of the standby as the plan saw it.
+struct PlanServer {
+  const config::HostConfig* server = nullptr;  // into the app's configuration
+  remote::HealthReport health;                 // its gate's last answer (emergency: one probe)
+  bool passed = false;                         // it passed the standby gate (emergency: answered healthy)
+  std::optional<std::string> commit;           // git HEAD in its app dir, when readable
+};
+
 struct PlanView {
   SwitchPlan plan;
-  ConfigChange change;                    // every route of the app rewritten to the new colour (config_change.h)
-  std::vector<std::string> entry_points;  // each entry point and the colour it serves now (describe_entry_point)
-  remote::HealthReport standby_health;
-  std::optional<std::string> standby_commit;  // git HEAD in the standby's app dir, when readable
+  ConfigChange change;                        // every route of the app rewritten to the new colour (config_change.h)
+  std::vector<std::string> entry_points;      // each entry point and the colour it serves now (describe_entry_point)
+  remote::HealthReport standby_health;        // a passing standby server's last answer (else the first's)
+  std::optional<std::string> standby_commit;  // git HEAD in the standby's app dir(s), when readable and the same
+  std::vector<PlanServer> standby_servers;    // every standby server, in configuration order
+  std::size_t min_healthy = 1;                // how many of them must pass (pools.h)
   std::int64_t next_switch_number = 1;
   // A switch whose server stopped before it finished: the switch rolls it back first
   // (switch_recovery.h); `recovery_stage` is how far it had got (live_confirmation.h).
@@ -35,13 +45,13 @@ struct PlanView {
   std::string deploy_warning;  // an emergency plan's warning that the standby's last deploy did not succeed
 };
 
-// Computes the plan from the live system: the LB snapshot, the frontend, both hosts' commits, and
-// (unless `emergency`) the standby's consecutive-success gate. An interrupted switch is planned as
-// its rollback followed by the same switch (its `from` is what the state file records). Errors
-// (all kFailed, with what to do): live colour unknown, corrupt or unreadable state file, the
-// running HAProxy contradicting its config file, a config that cannot be rewritten, an unhealthy
-// standby, or (unless `emergency`) a standby whose last deploy failed, was cancelled or was
-// interrupted.
+// Computes the plan from the live system: the LB snapshot, the frontend, every server's commit,
+// and (unless `emergency`) the standby's consecutive-success gate on each of its servers (at
+// least healthGate.minHealthy must pass, all on one commit, the backend's servers as configured). An interrupted switch
+// is planned as its rollback followed by the same switch (its `from` is what the state file records). Errors (all
+// kFailed, with what to do): live colour unknown, corrupt or unreadable state file, the running HAProxy contradicting
+// its config file, a config that cannot be rewritten, an unhealthy standby, or (unless `emergency`) a standby whose
+// last deploy failed, was cancelled or was interrupted.
 bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency);
 
 // The plan for the human, ending with how to approve: `token` is quoted as the approvalToken to
@@ -49,10 +59,11 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
 std::string approval_request_text(const config::AppConfig& app, const PlanView& view, const std::string& token,
                                   std::chrono::milliseconds ttl);
 
-// The same plan as JSON: {app, from{server,ip}, to{server,ip}, haproxy{config (the file that
+// The same plan as JSON: {app, from{server,ip,servers}, to{server,ip,servers}, haproxy{config (the file that
 // changes), lineNumber, now, after (its first changed line), lines[{line,section,now,after}],
 // entryPoints[text]},
-// standby{healthy,health,version,commit,lastDeploy{ref,commit,outcome,timestamp}|null},
+// standby{healthy,health,version,commit,lastDeploy{ref,commit,outcome,timestamp}|null,
+// minHealthy, servers[{server,ssh,ip,healthy,health,version,commit}]},
 // emergency, stateGeneration, switchNumber, and when they apply: interruptedSwitch{...,stage},
 // warning}.
 nlohmann::json plan_json(const config::AppConfig& app, const PlanView& view);

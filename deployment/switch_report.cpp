@@ -2,6 +2,7 @@
 
 #include "deployment/lb_scripts.h"
 #include "deployment/lb_snapshot.h"
+#include "deployment/pools.h"
 
 #include <sstream>
 
@@ -90,14 +91,14 @@ SwitchOutcome switch_rolled_back(const config::AppConfig& app, const SwitchPlan&
 
 SwitchOutcome switch_completed(const config::AppConfig& app, const SwitchPlan& plan, const CompletedSwitch& done) {
   const auto& lb = app.load_balancer;
-  const auto& to_host = host_of(app, plan.to);
-  const auto& from_host = host_of(app, plan.from);
+  const auto& to_pool = pool_of(app, plan.to);
+  const auto& from_pool = pool_of(app, plan.from);
   SwitchOutcome outcome;
   outcome.switched = true;
   std::ostringstream text;
   text << "✅ TRAFFIC SWITCH COMPLETE!" << (plan.emergency ? " (emergency mode)" : "") << "\n\n"
-       << "New PROD: " << state::to_upper_string(plan.to) << " (" << to_host.address << ")\n"
-       << "New STANDBY: " << state::to_upper_string(plan.from) << " (" << from_host.address << ")\n\n"
+       << "New PROD: " << state::to_upper_string(plan.to) << " (" << pool_addresses(to_pool) << ")\n"
+       << "New STANDBY: " << state::to_upper_string(plan.from) << " (" << pool_addresses(from_pool) << ")\n\n"
        << "Switch #" << done.switch_number << " completed at " << done.completed_at << " in " << done.total_ms
        << " ms\nVerified: " << done.verified << "\n";
   const std::string old = state::to_upper_string(plan.from);
@@ -121,8 +122,8 @@ SwitchOutcome switch_completed(const config::AppConfig& app, const SwitchPlan& p
                         {"app", app.name},
                         {"from", state::to_string(plan.from)},
                         {"to", state::to_string(plan.to)},
-                        {"prod", {{"server", state::to_upper_string(plan.to)}, {"ip", to_host.address}}},
-                        {"standby", {{"server", state::to_upper_string(plan.from)}, {"ip", from_host.address}}},
+                        {"prod", {{"server", state::to_upper_string(plan.to)}, {"ip", to_pool.front().address}}},
+                        {"standby", {{"server", state::to_upper_string(plan.from)}, {"ip", from_pool.front().address}}},
                         {"switchNumber", done.switch_number},
                         {"completedAt", done.completed_at},
                         {"emergency", plan.emergency},

@@ -179,7 +179,7 @@ class SwitchRun {
   TimeSource::TimePoint started_;
   json timings_ = json::object();
 
-  std::future<GateOutcome> standby_gate_;
+  std::future<StandbyGate> standby_gate_;
   std::unique_ptr<state::AppLock> lock_;
   LbSnapshot snapshot_;
   ConfigChange change_;      // what the switch changes in HAProxy's configuration

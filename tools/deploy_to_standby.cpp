@@ -11,7 +11,8 @@ mcp::Tool make_deploy_to_standby_tool(DeploymentToolsContext& context) {
   def.name = "deploy_to_standby";
   def.title = "Deploy to standby";
   def.description =
-      "Deploys code to the STANDBY server only (whichever of BLUE/GREEN HAProxy does not route to): backups "
+      "Deploys code to the STANDBY colour only (whichever of BLUE/GREEN HAProxy does not route to; every server "
+      "of it when it is a pool, deploy.maxParallel at a time): backups "
       "(createBackup), git fetch + checkout of `ref` (pullGithub), install, database migrations (runMigrations), "
       "build, restart, then a health gate that waits for consecutive healthy checks reporting the deployed commit. "
       "Holds the app's lock so no switch can run meanwhile; stops at the first failing step. PROD is never touched. "
@@ -44,7 +45,11 @@ mcp::Tool make_deploy_to_standby_tool(DeploymentToolsContext& context) {
                          {"outcome", {{"type", "string"}}},
                          {"ref", {{"type", "string"}}},
                          {"commit", {{"type", {"string", "null"}}}},
-                         {"steps", {{"type", "array"}}}}},
+                         {"steps", {{"type", "array"}}},
+                         {"servers",
+                          {{"type", "array"},
+                           {"description", "Each standby server: server, ssh, ip, status (ok, failed, cancelled, "
+                                           "stopped, not started), commit, version, durationMs, steps[], error"}}}}},
                        {"required", {"ok", "app", "outcome", "steps"}}};
   def.annotations.read_only = false;
   def.annotations.destructive = true;

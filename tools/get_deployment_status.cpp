@@ -11,8 +11,9 @@ mcp::Tool make_get_deployment_status_tool(DeploymentToolsContext& context) {
   def.name = "get_deployment_status";
   def.title = "Deployment status";
   def.description =
-      "Shows which server (BLUE or GREEN) is PROD and which is STANDBY, each one's health, version and deployed "
-      "commit, what HAProxy actually routes to (the truth) and HAProxy's own view of the servers, the switch history "
+      "Shows which colour (BLUE or GREEN) is PROD and which is STANDBY, the health, version and deployed commit of "
+      "each of their servers (a colour's version is \"mixed\" when its servers disagree), what HAProxy actually routes "
+      "to (the truth) and HAProxy's own view of the servers, the switch history "
       "and last deploy from the state file, and any drift between the state file and HAProxy with what to do. "
       "Changes nothing. Call it first, and after every deploy or switch. Without `app`, when several apps are "
       "configured, reports all of them (structured content: {apps: [...]}).";
@@ -26,7 +27,13 @@ mcp::Tool make_get_deployment_status_tool(DeploymentToolsContext& context) {
                        {"healthy", {{"type", "boolean"}}},
                        {"status", {{"type", "string"}}},
                        {"version", {{"type", {"string", "null"}}}},
-                       {"deployedCommit", {{"type", {"string", "null"}}}}}},
+                       {"deployedCommit", {{"type", {"string", "null"}}}},
+                       {"healthyServers", {{"type", "integer"}}},
+                       {"servers",
+                        {{"type", "array"},
+                         {"description", "Each server of the colour (one, or a pool): name, ssh, ip, healthy, "
+                                         "status, version, deployedCommit, haproxy{status, check, "
+                                         "currentSessions}|null"}}}}},
                      {"required", {"server", "ip", "healthy", "status"}}};
   def.output_schema = {
       {"type", "object"},

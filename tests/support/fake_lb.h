@@ -309,8 +309,10 @@ class FakeLb {
       initial.generation = 7;
       set_state(initial);
     }
-    for (const auto* host : {&app.blue, &app.green}) {
-      executor_.set_file(host->ssh, git_head_path(*host), (host == &app.blue ? kBlueCommit : kGreenCommit) + "\n");
+    for (const auto* pool : {&app.blue, &app.green}) {
+      for (const auto& host : pool->servers) {
+        executor_.set_file(host.ssh, git_head_path(host), (pool == &app.blue ? kBlueCommit : kGreenCommit) + "\n");
+      }
     }
     executor_.set_host_clock(lb_, lb_now_);
     load_running_maps(true);
@@ -528,8 +530,25 @@ class FakeLb {
     std::lock_guard lock(mutex_);
     return probe_counts_.count(color) != 0 ? probe_counts_.at(color) : 0;
   }
+  // The colour's first server (its only one unless it is a pool).
   const config::HostConfig& host_config(state::Color color) const {
-    return color == state::Color::kBlue ? app_.blue : app_.green;
+    return (color == state::Color::kBlue ? app_.blue : app_.green).front();
+  }
+  // One server of a pool answers differently from its colour (by its healthUrl).
+  void set_server_health(const config::HostConfig& server, HostHealth health) {
+    std::lock_guard lock(mutex_);
+    server_health_[server.health_url] = std::move(health);
+  }
+  // HAProxy's backend of `color` lists these server names instead of the configured ones (pool
+  // drift); each is UP unless set_server_status_of says otherwise.
+  void set_backend_servers(state::Color color, std::vector<std::string> names) {
+    std::lock_guard lock(mutex_);
+    backend_servers_[color] = std::move(names);
+  }
+  // HAProxy's check status of one named server ("DOWN", "MAINT", ...).
+  void set_server_status_of(const std::string& name, std::string status) {
+    std::lock_guard lock(mutex_);
+    server_status_by_name_[name] = std::move(status);
   }
 
   // The health probe for Services: both hosts' health URLs and the frontend verifyUrl.
@@ -587,7 +606,11 @@ class FakeLb {
     executor_.on_match([this](const std::string& host,
                               const std::string& command) { return host == lb_ && classify(command) != Script::kNone; },
                        [this](const std::string&, const std::string& command) { return lb_script(command); });
-    for (const auto* host : {&app_.blue, &app_.green}) {
+    std::vector<const config::HostConfig*> hosts;
+    for (const auto* pool : {&app_.blue, &app_.green}) {
+      for (const auto& server : pool->servers) hosts.push_back(&server);
+    }
+    for (const auto* host : hosts) {
       // Deploy steps succeed unless a test adds a rule (newer rules win).
       executor_.on_match(
           [ssh = host->ssh, dir = host->app_dir](const std::string& h, const std::string& command) {
@@ -870,12 +893,25 @@ class FakeLb {
     std::string text = "# pxname,svname,qcur,scur,stot,status,check_status\nfe_app,FRONTEND,,0,10,OPEN,\n";
     for (const auto color : {state::Color::kBlue, state::Color::kGreen}) {
       const std::string backend = deployment::backend_of(app_, color);
-      const std::string status = server_status_.count(color) != 0 ? server_status_.at(color) : "UP";
-      const std::string aggregate = status.rfind("UP", 0) == 0 ? "UP" : "DOWN";
+      const std::string colour_status = server_status_.count(color) != 0 ? server_status_.at(color) : "UP";
+      std::vector<std::string> names;
+      if (backend_servers_.count(color) != 0) {
+        names = backend_servers_.at(color);
+      } else {
+        for (const auto& server : deployment::pool_of(app_, color).servers) {
+          names.push_back(server.haproxy_server.empty() ? backend : server.haproxy_server);
+        }
+      }
       const std::string scur = std::to_string(open.count(color) != 0 ? open.at(color) : 0);
-      text += backend + "," + backend + ",0," + scur + ",5," + status + "," +
-              (status.rfind("UP", 0) == 0 ? "L7OK" : "L4CON") + "\n";
-      text += backend + ",BACKEND,0," + scur + ",5," + aggregate + ",\n";
+      bool any_up = false;
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        const std::string status =
+            server_status_by_name_.count(names[i]) != 0 ? server_status_by_name_.at(names[i]) : colour_status;
+        any_up = any_up || status.rfind("UP", 0) == 0;
+        text += backend + "," + names[i] + ",0," + (i == 0 ? scur : "0") + ",5," + status + "," +
+                (status.rfind("UP", 0) == 0 ? "L7OK" : "L4CON") + "\n";
+      }
+      text += backend + ",BACKEND,0," + scur + ",5," + (any_up ? "UP" : "DOWN") + ",\n";
     }
     return text;
   }
@@ -883,7 +919,12 @@ class FakeLb {
   // What `color`'s health endpoint answers now; `count`: a probe of the host itself (not through
   // the frontend). Requires mutex_.
   remote::HealthReport host_report(state::Color color, const std::string& url, bool count = true) {
-    auto& health = health_[color];
+    const auto& pool = deployment::pool_of(app_, color);
+    const config::HostConfig* server = &pool.front();
+    for (const auto& candidate : pool.servers) {
+      if (candidate.health_url == url) server = &candidate;
+    }
+    auto& health = server_health_.count(url) != 0 ? server_health_[url] : health_[color];
     const int n = count ? ++probe_counts_[color] : probe_counts_[color] + 1;
     remote::HealthReport report;
     report.url = url;
@@ -895,7 +936,7 @@ class FakeLb {
       else report.error = "connection refused";
       return report;
     }
-    auto head = executor_.file(host_config(color).ssh, git_head_path(host_config(color))).value_or("");
+    auto head = executor_.file(server->ssh, git_head_path(*server)).value_or("");
     while (!head.empty() && head.back() == '\n') head.pop_back();
     report.status = 200;
     report.version = health.version;
@@ -911,8 +952,11 @@ class FakeLb {
 
   remote::HealthReport answer_probe(const std::string& url) {
     std::lock_guard lock(mutex_);
-    if (url == app_.blue.health_url) return host_report(state::Color::kBlue, url);
-    if (url == app_.green.health_url) return host_report(state::Color::kGreen, url);
+    for (const auto color : {state::Color::kBlue, state::Color::kGreen}) {
+      for (const auto& server : deployment::pool_of(app_, color).servers) {
+        if (url == server.health_url) return host_report(color, url);
+      }
+    }
     if (app_.load_balancer.verify_url && url == *app_.load_balancer.verify_url) {
       if (faults_.frontend_down) {
         remote::HealthReport report;
@@ -1165,6 +1209,9 @@ class FakeLb {
   std::map<state::Color, long long> sessions_;      // open sessions in the current worker
   std::map<state::Color, long long> old_sessions_;  // in the old workers
   std::map<state::Color, HostHealth> health_;
+  std::map<std::string, HostHealth> server_health_;  // by healthUrl: a pool server unlike its colour
+  std::map<state::Color, std::vector<std::string>> backend_servers_;
+  std::map<std::string, std::string> server_status_by_name_;
   std::map<state::Color, int> probe_counts_;
   std::shared_ptr<bool> lock_taken_ = std::make_shared<bool>(false);
   std::shared_ptr<bool> lock_lost_ = std::make_shared<bool>(false);

@@ -466,7 +466,7 @@ TEST_CASE("breaker: a deploy's health gate with an old commit at the last probe 
   const auto base = rig.services.probe;
   rig.services.probe = [&rig, probes, base](const std::string& url, std::chrono::milliseconds timeout) {
     auto report = base(url, timeout);
-    if (url == rig.app.green.health_url && ++*probes == 3) report.commit = kBlueCommit;
+    if (url == rig.app.green.front().health_url && ++*probes == 3) report.commit = kBlueCommit;
     return report;
   };
   const auto outcome = deployment::deploy_to_standby(rig.services, rig.app, DeployRequest{}, "t", rig.reporter, {});

@@ -46,8 +46,8 @@ TEST_CASE("a minimal app config gets sensible defaults", "[config]") {
   REQUIRE(cfg.apps.size() == 1);
   const auto& app = cfg.apps[0];
   CHECK(app.name == "shop");
-  CHECK(app.blue.ssh == "lab-blue");
-  CHECK(app.green.service == "app");
+  CHECK(app.blue.front().ssh == "lab-blue");
+  CHECK(app.green.front().service == "app");
   CHECK(app.load_balancer.haproxy_config == "/etc/haproxy/haproxy.cfg");
   CHECK(app.load_balancer.directive == "default_backend");
   CHECK(app.load_balancer.blue_backend == "blue");

@@ -154,9 +154,9 @@ TEST_CASE("several apps on the same hosts: one read per host for all their app d
     reports = deployment::gather_status_all(rig.services, {&rig.app, &second});
   });
   REQUIRE(reports.size() == 2);
-  CHECK(reports[0].green.deployed_commit == kGreenCommit);
-  CHECK(reports[1].green.deployed_commit == other_commit);
-  CHECK(reports[1].blue.commit_subject == "Other release");
+  CHECK(reports[0].green.front().deployed_commit == kGreenCommit);
+  CHECK(reports[1].green.front().deployed_commit == other_commit);
+  CHECK(reports[1].blue.front().commit_subject == "Other release");
   for (const auto& host : {"lab-blue", "lab-green"}) {
     int reads = 0;
     for (const auto& call : executor.calls()) reads += call.host == host && call.kind == CallKind::kReadFiles ? 1 : 0;

@@ -1,0 +1,62 @@
+#include "deployment/pools.h"
+
+#include <algorithm>
+#include <set>
+
+namespace bluegreen::deployment {
+
+std::size_t min_healthy(const config::AppConfig& app, const config::Pool& pool) {
+  const std::size_t wanted = app.health_gate.min_healthy == 0 ? pool.size() : app.health_gate.min_healthy;
+  return std::max<std::size_t>(1, std::min(wanted, pool.size()));
+}
+
+std::size_t max_parallel(const config::AppConfig& app, const config::Pool& pool) {
+  const std::size_t wanted = app.max_parallel == 0 ? pool.size() : app.max_parallel;
+  return std::max<std::size_t>(1, std::min(wanted, pool.size()));
+}
+
+std::string server_label(const config::HostConfig& server) {
+  return server.haproxy_server.empty() ? server.ssh : server.haproxy_server;
+}
+
+std::string pool_addresses(const config::Pool& pool) {
+  if (pool.size() == 1) return pool.front().address;
+  std::string text = std::to_string(pool.size()) + " servers: ";
+  for (std::size_t i = 0; i < pool.size(); ++i) text += (i == 0 ? "" : ", ") + pool.servers[i].address;
+  return text;
+}
+
+std::vector<std::string> pool_membership_drift(const config::AppConfig& app, const LbSnapshot& snapshot,
+                                               state::Color color) {
+  std::vector<std::string> drift;
+  const auto& pool = pool_of(app, color);
+  if (!snapshot.servers || !pool.named()) return drift;
+  const std::string& backend = backend_of(app, color);
+  const std::string colour = state::to_upper_string(color);
+  std::set<std::string> in_haproxy;
+  for (const auto& server : *snapshot.servers) {
+    if (server.backend == backend && server.server != "BACKEND") in_haproxy.insert(server.server);
+  }
+  std::set<std::string> configured;
+  for (const auto& server : pool.servers) configured.insert(server.haproxy_server);
+  for (const auto& server : pool.servers) {
+    if (in_haproxy.count(server.haproxy_server) != 0) continue;
+    drift.push_back("POOL DRIFT: " + colour + " server " + server.haproxy_server + " (" + server.ssh +
+                    ") is configured but HAProxy's backend \"" + backend +
+                    "\" has no server of that name, so it never gets traffic (and the switch cannot rely on it). "
+                    "Add `server " +
+                    server.haproxy_server + " ...` to the backend, or fix hosts." +
+                    std::string(state::to_string(color)) + "[].haproxyServer.");
+  }
+  for (const auto& name : in_haproxy) {
+    if (configured.count(name) != 0) continue;
+    drift.push_back("POOL DRIFT: HAProxy's backend \"" + backend + "\" (" + colour + ") has server " + name +
+                    ", which is not in hosts." + std::string(state::to_string(color)) +
+                    ": traffic reaches a server that no deploy updates. Add it to the configuration (with "
+                    "haproxyServer \"" +
+                    name + "\"), or remove it from the backend.");
+  }
+  return drift;
+}
+
+}  // namespace bluegreen::deployment
