@@ -270,7 +270,7 @@ print(json.dumps(config, indent=2, ensure_ascii=False))
 # -------------------------------------------------------------- command --
 
 cmd_topology() {
-  local pool='' lbs='' started lbh
+  local pool='' lbs='' started lbh h
   while (($#)); do
     case $1 in
       --pool | --lbs)
@@ -316,9 +316,16 @@ cmd_topology() {
   POOL_SIZE=$pool LB_COUNT=$lbs
   set_topology_hosts
   save_topology
-  # A lab made before there were extra hosts gets their keys, configs and known_hosts entries.
+  # A lab made before there were extra hosts gets their keys, configs and known_hosts entries
+  # (`up` renders them every time; here they only cost time once they exist).
   setup_layout
-  render_ssh_files
+  # shellcheck disable=SC2153 # ALL_HOSTS is set by tests/lab/lab, which sources this file
+  for h in "${ALL_HOSTS[@]}"; do
+    [[ -s $LAB/hosts/$h/sshd_config && -s $LAB/hosts/$h/boot.sh && -s $LAB/hosts/$h/ssh_host_ed25519_key ]] || {
+      render_ssh_files
+      break
+    }
+  done
   render_app_hosts
   converge
   render_lab_configs
