@@ -326,8 +326,12 @@ cmd_topology() {
       break
     }
   done
-  render_app_hosts
-  converge
+  # Only the pool members: blue's and green's app.env are `up`'s (a test may have rewritten
+  # them, and rendering them again would restart their apps under traffic).
+  local -a members=()
+  for h in "${APP_HOSTS[@]}"; do [[ $h == blue || $h == green ]] || members+=("$h"); done
+  ((${#members[@]} == 0)) || render_app_hosts "${members[@]}"
+  converge --sync-pool
   render_lab_configs
   write_env_file
   local ms=$((($(date +%s%N) - started) / 1000000))
