@@ -43,6 +43,29 @@ export function labCommand(...args) {
   return execFileSync(labScript, args, { encoding: "utf8", env: process.env }).trim();
 }
 
+// Runs the lab with `pool` app servers per colour (1-4: blue, blue2, ... and green, green2, ...) and
+// `lbs` load balancers (1-2: lb, lb2) through `lab topology` (an omitted one keeps its value), which
+// returns once every host, app and HAProxy is healthy (or throws after `timeout` ms). Then `lab` is
+// refreshed from lab.env. Returns the topology as lab.env states it: { pool, lbs }.
+export function setTopology({ pool, lbs } = {}, { timeout = 180000 } = {}) {
+  const args = ["topology"];
+  if (pool !== undefined) args.push("--pool", String(pool));
+  if (lbs !== undefined) args.push("--lbs", String(lbs));
+  execFileSync(labScript, args, { encoding: "utf8", env: process.env, timeout });
+  Object.assign(lab, readLabEnv());
+  return { pool: Number(lab.LAB_POOL_SIZE), lbs: Number(lab.LAB_LB_COUNT) };
+}
+
+// The lab hosts of `colour` that the topology runs, first the colour's own host: labHosts("blue") is
+// ["blue"] at pool=1, ["blue", "blue2", "blue3"] at pool=3; labHosts("lb") is ["lb"] or ["lb", "lb2"].
+// Their ssh aliases are "lab-<host>", their addresses lab["<HOST>_ADDR"] (lb: LB_ADDR).
+export function labHosts(colour) {
+  if (colour === "lb") return Number(lab.LAB_LB_COUNT || 1) > 1 ? ["lb", "lb2"] : ["lb"];
+  if (colour !== "blue" && colour !== "green") throw new Error(`labHosts: '${colour}' is not blue, green or lb`);
+  const pool = Number(lab.LAB_POOL_SIZE || 1);
+  return [colour, ...Array.from({ length: pool - 1 }, (_, i) => `${colour}${i + 2}`)];
+}
+
 export function readStateFile() {
   const r = ssh("lab-lb", "cat /var/lib/bluegreen/shop.json", { allowFail: true });
   return r.code === 0 ? JSON.parse(r.stdout) : null;

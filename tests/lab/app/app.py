@@ -5,7 +5,8 @@ The same git checkout runs on both hosts. What differs per host (colour,
 listen address, port) lives outside the repository, in /srv/app-env/app.env,
 so that a deployment only ever changes code and never the host's identity.
 
-GET /health -> 200 {"status":"ok","version":...,"commit":...,"color":...}
+GET /health -> 200 {"status":"ok","version":...,"commit":...,"color":...}, plus
+               "server": APP_SERVER (the host's name: blue, blue2, ...) when app.env sets it
                503 {"status":"unhealthy",...} while /srv/app-env/unhealthy exists;
                while /srv/app-env/flapping exists, healthy and unhealthy
                alternate per client address (HAProxy's checks and a probing
@@ -66,6 +67,8 @@ def git_head():
 
 SETTINGS = load_settings(os.path.join(ENV_DIR, "app.env"))
 COLOR = SETTINGS.get("APP_COLOR", "unknown")
+# Which server of the colour's pool this is (blue, blue2, ...); unset: no "server" in /health.
+SERVER = SETTINGS.get("APP_SERVER", "")
 BIND = SETTINGS.get("APP_BIND", "127.0.0.1")
 PORT = int(SETTINGS.get("APP_PORT", "8080"))
 # Read once at start-up on purpose: /health must report the code that is
@@ -97,6 +100,8 @@ class Handler(BaseHTTPRequestHandler):
             healthy = healthy_now(self.client_address[0])
             body = {"status": "ok" if healthy else "unhealthy",
                     "version": VERSION, "commit": COMMIT, "color": COLOR}
+            if SERVER:
+                body["server"] = SERVER
             self.reply(200 if healthy else 503, json.dumps(body) + "\n", "application/json")
         elif path == "/stream":
             self.stream()
