@@ -286,7 +286,7 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
   if (view.standby_servers.size() > 1) {
     for (const auto& s : view.standby_servers) {
       out << "\n  - " << server_label(*s.server) << " (" << s.server->address << ") " << (s.passed ? "✅ " : "❌ ")
-          << s.health.summary() << (s.commit ? ", commit " + short_commit(*s.commit) : std::string());
+          << s.health.summary() << (s.commit ? ", deployed commit " + short_commit(*s.commit) : std::string());
     }
   }
   if (view.last_deploy) out << "\nLast deploy to " << to << ": " << last_deploy_text(*view.last_deploy);
