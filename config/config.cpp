@@ -300,6 +300,43 @@ void parse_load_balancer(const json& object, const std::string& path, std::vecto
   f.seconds("commandTimeoutSeconds", lb.command_timeout, 600);
 }
 
+// loadBalancer: one object, or a non-empty list of them; entries after the first take what they
+// do not give from the first (verifyUrl and verifyUrls count as one key). Their ssh destinations
+// must differ.
+void parse_load_balancers(const json& value, const std::string& path, std::vector<std::string>& errors,
+                          const std::string& home, AppConfig& app) {
+  if (!value.is_array()) {
+    app.load_balancers.emplace_back();
+    parse_load_balancer(value, path, errors, home, app.load_balancers.back());
+  } else if (value.empty() || !value.front().is_object()) {
+    errors.push_back(path + ": must be a load balancer object or a non-empty list of them");
+  } else {
+    std::map<std::string, std::string> seen;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const std::string where = path + "[" + std::to_string(i) + "]";
+      json merged = value[i];
+      if (i > 0 && value[i].is_object()) {
+        merged = value.front();
+        if (value[i].contains("verifyUrl") || value[i].contains("verifyUrls")) {
+          merged.erase("verifyUrl");
+          merged.erase("verifyUrls");
+        }
+        for (const auto& [key, item] : value[i].items()) merged[key] = item;
+      }
+      app.load_balancers.emplace_back();
+      parse_load_balancer(merged, where, errors, home, app.load_balancers.back());
+      const auto& ssh = app.load_balancers.back().ssh;
+      if (ssh.empty()) continue;
+      if (const auto [it, fresh] = seen.emplace(ssh, where); !fresh) {
+        errors.push_back(where + ".ssh: \"" + ssh + "\" is also " + it->second +
+                         "'s: each load balancer of a pair is its own host (give it its own ssh)");
+      }
+    }
+  }
+  if (app.load_balancers.empty()) app.load_balancers.emplace_back();
+  app.load_balancer = app.load_balancers.front();
+}
+
 std::vector<DeployStep> parse_steps(const json& array, const std::string& path, std::vector<std::string>& errors,
                                     const std::string& home) {
   std::vector<DeployStep> steps;
@@ -345,7 +382,7 @@ AppConfig parse_app(const std::string& name, const json& object, std::vector<std
     f.error("hosts", "is required (hosts.blue and hosts.green)");
   }
   if (const json* lb = f.find("loadBalancer")) {
-    parse_load_balancer(*lb, f.path("loadBalancer"), errors, home, app.load_balancer);
+    parse_load_balancers(*lb, f.path("loadBalancer"), errors, home, app);
   } else {
     f.error("loadBalancer", "is required");
   }

@@ -118,7 +118,13 @@ struct AppConfig {
   std::string name;
   Pool blue;
   Pool green;
+  // loadBalancer: one load balancer, or a list of them (an HA pair: every one routes the app, and
+  // a switch switches them all or none). `load_balancer` is the first (the one messages and the
+  // single-LB code paths use); `load_balancers` holds every one in configuration order (size >= 1,
+  // [0] equal to load_balancer). In a list, each entry after the first takes every key it does
+  // not give from the first (typically only ssh and verifyUrls differ).
   LoadBalancerConfig load_balancer;
+  std::vector<LoadBalancerConfig> load_balancers;
   std::string default_ref = "origin/main";
   std::vector<DeployStep> steps;
   // deploy.maxStandbySessions: a deploy is refused while the standby colour still has more open

@@ -2,6 +2,8 @@
 
 #include "common/text.h"
 #include "deployment/frontend_check.h"
+#include "deployment/lb_pair.h"
+#include "deployment/lb_set.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/live_confirmation.h"
 #include "deployment/pools.h"
@@ -34,7 +36,7 @@ class DeployRun {
         client_(client),
         reporter_(reporter),
         stop_(std::move(stop)),
-        store_(store_for(services.executor, app)),
+        lbs_(services.executor, app),
         steps_(reporter, deploy_steps(app)),
         started_(services.time.now()) {
     facts_.ref = request.ref.value_or(app.default_ref);
@@ -73,11 +75,9 @@ class DeployRun {
   const std::string& client_;
   Reporter& reporter_;
   std::stop_token stop_;
-  state::StateStore store_;
+  LbSet lbs_;  // every load balancer (one, or a pair: lb_set.h)
   StepProgress steps_;
   TimeSource::TimePoint started_;
-  std::unique_ptr<state::AppLock> lock_;
-  LbSnapshot snapshot_;
   DeployFacts facts_;
   Activity activity_;                      // what the activity record on the LB says (activity_record.h)
   std::optional<Activity> interrupted_;    // an earlier deploy whose server stopped, found under the lock
@@ -92,35 +92,48 @@ class DeployRun {
 bluegreen::Status DeployRun::write_activity(const std::string& step) {
   activity_.step = step;
   activity_.step_since = state::utc_timestamp();
-  const auto written = run_on_lb(services_.executor, app_, write_activity_script(app_, activity_));
-  if (written && written->succeeded()) return bluegreen::ok_status();
-  return bluegreen::Error{"cannot write the deploy's activity record " + activity_path(app_) + ": " +
-                          command_output(written)};
+  const auto written =
+      lbs_.run_on_all([this](const config::AppConfig& view) { return write_activity_script(view, activity_); });
+  for (std::size_t i = 0; i < written.size(); ++i) {
+    if (written[i] && written[i]->succeeded()) continue;
+    return bluegreen::Error{lbs_.where(i) + "cannot write the deploy's activity record " +
+                            activity_path(lbs_.view(i)) + ": " + command_output(written[i])};
+  }
+  return bluegreen::ok_status();
 }
 
 // The target is whatever HAProxy does not route to, decided under the lock.
 std::optional<DeployOutcome> DeployRun::lock_and_check() {
   if (auto valid = remote::validate_git_ref(facts_.ref, "ref"); !valid)
     return deploy_refused(valid.error().message, app_.name);
-  auto lock = store_.lock(client_, "deploy " + facts_.ref, app_.lock_wait, stop_);
-  if (!lock) return deploy_refused(lock.error().message, app_.name);
-  lock_ = std::move(lock.value());
-
-  auto frontend_probe = std::async(std::launch::async, [this] { return probe_frontend(services_, app_); });
-  snapshot_ = read_lb_snapshot(services_.executor, app_, store_, SnapshotOptions{true, true});
-  const auto frontend = settle_frontend(services_, app_, snapshot_, frontend_probe.get());
-  if (!snapshot_.live)
-    return deploy_refused(snapshot_.live_problem + ". Without knowing what is live, no host is touched.", app_.name);
-  if (snapshot_.state_status == StateFileStatus::kCorrupt || snapshot_.state_status == StateFileStatus::kUnreadable) {
-    return deploy_refused(snapshot_.state_problem, app_.name);
+  if (auto locked = lbs_.lock(client_, "deploy " + facts_.ref, app_.lock_wait, stop_); !locked) {
+    return deploy_refused(locked.error().message, app_.name);
   }
-  // The host the file calls STANDBY may be the one users are on.
-  if (const auto mismatch = frontend_mismatch(app_, snapshot_, frontend); !mismatch.empty()) {
-    return deploy_refused(mismatch, app_.name);
+  std::vector<std::future<std::optional<FrontendView>>> probes;
+  for (std::size_t i = 0; i < lbs_.size(); ++i) {
+    probes.push_back(std::async(std::launch::async, [this, i] { return probe_frontend(services_, lbs_.view(i)); }));
   }
-  facts_.live = *snapshot_.live;
+  lbs_.read_snapshots(SnapshotOptions{true, true});
+  for (std::size_t i = 0; i < lbs_.size(); ++i) {
+    const auto& snapshot = lbs_.snapshot(i);
+    const auto frontend = settle_frontend(services_, lbs_.view(i), snapshot, probes[i].get());
+    if (!snapshot.live) {
+      return deploy_refused(lbs_.where(i) + snapshot.live_problem + ". Without knowing what is live, no host is touched.",
+                            app_.name);
+    }
+    if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
+      return deploy_refused(lbs_.where(i) + snapshot.state_problem, app_.name);
+    }
+    // The host the file calls STANDBY may be the one users are on.
+    if (const auto mismatch = frontend_mismatch(lbs_.view(i), snapshot, frontend); !mismatch.empty()) {
+      return deploy_refused(lbs_.where(i) + mismatch, app_.name);
+    }
+  }
+  const auto live = pair_live(lbs_.snapshots());
+  if (!live) return deploy_refused(pair_divergence(app_, lbs_.snapshots()).front(), app_.name);
+  facts_.live = *live;
   facts_.target = state::other(facts_.live);
-  interrupted_ = interrupted_deploy_of(snapshot_);
+  for (std::size_t i = 0; i < lbs_.size() && !interrupted_; ++i) interrupted_ = interrupted_deploy_of(lbs_.snapshot(i));
   if (request_.expected_target && *request_.expected_target == facts_.live) {
     return deploy_refused(state::to_upper_string(facts_.live) +
                               " is PROD (HAProxy routes to it): deploying there would change the live site. "
@@ -147,10 +160,12 @@ std::optional<DeployOutcome> DeployRun::lock_and_check() {
 // Sessions still open on the standby (long-lived connections from before the last switch) would be
 // cut by its restart: above deploy.maxStandbySessions the deploy is refused, otherwise warned about.
 std::optional<DeployOutcome> DeployRun::check_standby_sessions() {
-  const auto sessions = colour_sessions(app_, snapshot_, facts_.target);
+  std::vector<ColourSessions> per_lb;  // each load balancer of a pair counts its own
+  for (std::size_t i = 0; i < lbs_.size(); ++i) per_lb.push_back(colour_sessions(lbs_.view(i), lbs_.snapshot(i), facts_.target));
+  const auto sessions = add_sessions(per_lb);
   if (!sessions.known || sessions.open() == 0) return std::nullopt;
   const std::string target = state::to_upper_string(facts_.target);
-  const std::string stop_after = hard_stop_after(snapshot_);
+  const std::string stop_after = hard_stop_after(lbs_.snapshot(0));
   const std::string when =
       "wait until get_deployment_status shows it drained (0 open)" +
       (stop_after.empty() ? std::string() : "; HAProxy cuts what is left " + stop_after + " after a reload");
@@ -275,8 +290,9 @@ void DeployRun::record() {
     reporter_.step(total, total, steps_.label(app_.steps.size() + 1));
   }
   const Color live = facts_.live;
-  state::DeploymentState next = snapshot_.state.value_or(state::DeploymentState{});
-  if (snapshot_.state && next.prod != live) {
+  const auto newest = lbs_.newest_state();
+  state::DeploymentState next = newest.value_or(state::DeploymentState{});
+  if (newest && next.prod != live) {
     reporter_.note("state file said PROD=" + state::to_upper_string(next.prod) + " but HAProxy routes to " +
                    state::to_upper_string(live) + "; corrected");
   }
@@ -301,23 +317,23 @@ void DeployRun::record() {
   }
   next.deploys.push_back(record);
   next.trim(app_.history_limit);
-  next.generation = snapshot_.generation() + 1;
-  if (auto written = store_.write(*lock_, next, snapshot_.generation()); !written) {
-    facts_.record_problem = written.error().message;
+  next.generation = lbs_.generation() + 1;  // the same on every load balancer of a pair
+  if (auto problem = lbs_.write_state(next); !problem.empty()) {
+    facts_.record_problem = problem;
   } else {
     // Recorded: the activity record has done its work (kept when the state could not be written,
     // so the next switch still sees an unfinished deploy).
-    (void)run_on_lb(services_.executor, app_, remove_activity_script(app_));
+    (void)lbs_.run_on_all([](const config::AppConfig& view) { return remove_activity_script(view); });
   }
-  if (auto audited = store_.audit({"deploy",
-                                   client_,
-                                   record.outcome,
-                                   {{"color", state::to_string(facts_.target)},
-                                    {"ref", facts_.ref},
-                                    {"commit", record.commit},
-                                    {"error", facts_.failure}}});
-      !audited) {
-    facts_.audit_problem = audited.error().message;
+  if (auto problem = lbs_.audit({"deploy",
+                                 client_,
+                                 record.outcome,
+                                 {{"color", state::to_string(facts_.target)},
+                                  {"ref", facts_.ref},
+                                  {"commit", record.commit},
+                                  {"error", facts_.failure}}});
+      !problem.empty()) {
+    facts_.audit_problem = problem;
     reporter_.note("warning: the deploy is not in the audit log: " + facts_.audit_problem);
   }
 }

@@ -4,6 +4,19 @@
 
 namespace bluegreen::deployment {
 
+ColourSessions add_sessions(const std::vector<ColourSessions>& parts) {
+  ColourSessions sum;
+  sum.known = !parts.empty();
+  for (const auto& part : parts) {
+    sum.known = sum.known && part.known;
+    sum.current += part.current;
+    sum.in_old_workers += part.in_old_workers;
+    sum.old_workers_known = sum.old_workers_known && part.old_workers_known;
+    sum.total += part.total;
+  }
+  return sum;
+}
+
 ColourSessions colour_sessions(const config::AppConfig& app, const LbSnapshot& snapshot, state::Color color) {
   ColourSessions sessions;
   if (!snapshot.servers) return sessions;

@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace bluegreen::deployment {
 
@@ -24,6 +25,10 @@ struct ColourSessions {
   long long total = 0;            // sessions since the current worker started (the backend's stot)
   [[nodiscard]] long long open() const { return current + in_old_workers; }
 };
+
+// The sessions of several load balancers (a pair: each counts its own) added up; known only when
+// every one is known. An empty list gives known = false.
+ColourSessions add_sessions(const std::vector<ColourSessions>& parts);
 
 // `color`'s sessions in `snapshot` (its servers, old_worker_servers).
 ColourSessions colour_sessions(const config::AppConfig& app, const LbSnapshot& snapshot, state::Color color);

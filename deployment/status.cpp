@@ -1,11 +1,13 @@
 #include "deployment/status.h"
 
 #include "deployment/app_routing.h"
+#include "deployment/lb_pair.h"
 #include "deployment/live_confirmation.h"
 #include "deployment/pools.h"
 #include "deployment/standby_gate.h"
 
 #include <algorithm>
+#include <deque>
 #include <future>
 #include <map>
 #include <sstream>
@@ -181,8 +183,32 @@ void assess_draining(StatusReport& report) {
       ".");
 }
 
-// Drift and warnings, once everything about one app is known.
-void assess(const config::AppConfig& app, StatusReport& report) {
+// A pair's load balancers against each other: one whose frontend contradicts its files counts as
+// unknown; disagreement is drift, and a pair on two colours has no live colour.
+void assess_pair(const config::AppConfig& app, const std::vector<const config::AppConfig*>& others,
+                 StatusReport& report) {
+  if (report.other_lbs.empty()) return;
+  for (std::size_t i = 0; i < report.other_lbs.size() && i < others.size(); ++i) {
+    auto& other = report.other_lbs[i];
+    if (const auto mismatch = frontend_mismatch(*others[i], other.lb, other.frontend); !mismatch.empty()) {
+      other.lb.live.reset();
+      other.lb.live_problem = mismatch;
+    }
+  }
+  const auto snapshots = report.lb_snapshots();
+  auto divergence = pair_divergence(app, snapshots);
+  const bool all_known =
+      std::all_of(snapshots.begin(), snapshots.end(), [](const LbSnapshot* s) { return s->live.has_value(); });
+  if (all_known && !pair_live(snapshots)) {
+    report.lb.live.reset();
+    report.lb.live_problem = "the load balancers of the pair route to different colours";
+  }
+  report.drift.insert(report.drift.begin(), divergence.begin(), divergence.end());
+}
+
+// Drift and warnings, once everything about one app is known (`others`: the views of a pair's
+// other load balancers, lb_pair.h).
+void assess(const config::AppConfig& app, const std::vector<const config::AppConfig*>& others, StatusReport& report) {
   attach_haproxy_view(app, report.lb, report.blue);
   attach_haproxy_view(app, report.lb, report.green);
   report.blue.sessions = colour_sessions(app, report.lb, Color::kBlue);
@@ -196,6 +222,7 @@ void assess(const config::AppConfig& app, StatusReport& report) {
     report.lb.live.reset();
     report.lb.live_problem = mismatch;
   }
+  assess_pair(app, others, report);
   // Drift: the record against the truth.
   const auto& lb_view = report.lb;
   if (lb_view.live && lb_view.state && lb_view.state->prod != *lb_view.live) {
@@ -263,9 +290,11 @@ std::map<std::string, std::future<remote::HealthReport>> start_probes(Services& 
                        }));
       }
     }
-    if (const auto& url = app->load_balancer.verify_url; url && probes.count(*url) == 0) {
-      probes.emplace(*url, std::async(std::launch::async, [&services, url, app] {
-        return services.probe(*url, app->health_gate.request_timeout);
+    for (const auto& lb : app->load_balancers) {
+      const auto& url = lb.verify_url;
+      if (!url || probes.count(*url) != 0) continue;
+      probes.emplace(*url, std::async(std::launch::async, [&services, url = *url, app] {
+        return services.probe(url, app->health_gate.request_timeout);
       }));
     }
   }
@@ -294,19 +323,33 @@ void fill_colours(const config::AppConfig& app, const DeployedCommits& git,
 std::vector<StatusReport> gather_status_all(Services& services, const std::vector<const config::AppConfig*>& apps) {
   // Everything at once, and everything shared read once: one SSH round trip per load balancer
   // (for all its apps), one git read per host (for all its app directories), one probe per health
-  // URL.
+  // URL. A pair's other load balancers are read through views of the app (lb_pair.h).
+  struct LbJob {
+    std::size_t app;
+    std::size_t lb;  // index in the app's load_balancers
+    const config::AppConfig* view;
+  };
+  std::deque<config::AppConfig> views;  // stable addresses
+  std::vector<LbJob> jobs;
+  for (std::size_t i = 0; i < apps.size(); ++i) {
+    jobs.push_back({i, 0, apps[i]});
+    for (std::size_t k = 1; k < apps[i]->load_balancers.size(); ++k) {
+      views.push_back(app_on_lb(*apps[i], k));
+      jobs.push_back({i, k, &views.back()});
+    }
+  }
   std::vector<state::StateStore> stores;
-  for (const auto* app : apps) stores.push_back(store_for(services.executor, *app));
+  for (const auto& job : jobs) stores.push_back(store_for(services.executor, *job.view));
 
   std::map<std::string, std::vector<std::size_t>> by_lb;
-  for (std::size_t i = 0; i < apps.size(); ++i) by_lb[apps[i]->load_balancer.ssh].push_back(i);
+  for (std::size_t j = 0; j < jobs.size(); ++j) by_lb[jobs[j].view->load_balancer.ssh].push_back(j);
   std::vector<std::pair<std::vector<std::size_t>, std::future<std::vector<LbSnapshot>>>> lb_reads;
   for (const auto& [lb, indexes] : by_lb) {
     std::vector<const config::AppConfig*> group;
     std::vector<const state::StateStore*> group_stores;
-    for (const auto i : indexes) {
-      group.push_back(apps[i]);
-      group_stores.push_back(&stores[i]);
+    for (const auto j : indexes) {
+      group.push_back(jobs[j].view);
+      group_stores.push_back(&stores[j]);
     }
     lb_reads.emplace_back(indexes, std::async(std::launch::async, [&services, group, group_stores] {
                             return read_lb_snapshots(services.executor, group, group_stores,
@@ -323,9 +366,19 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
   const auto git = read_deployed_commits_by_host(services, app_hosts, git_timeout);
 
   std::vector<StatusReport> reports(apps.size());
+  std::vector<std::vector<const config::AppConfig*>> others(apps.size());
+  for (const auto& job : jobs) {
+    if (job.lb == 0) continue;
+    reports[job.app].other_lbs.push_back({job.view->load_balancer.ssh, {}, std::nullopt});
+    others[job.app].push_back(job.view);
+  }
   for (auto& [indexes, future] : lb_reads) {
     auto snapshots = future.get();
-    for (std::size_t k = 0; k < indexes.size(); ++k) reports[indexes[k]].lb = std::move(snapshots[k]);
+    for (std::size_t k = 0; k < indexes.size(); ++k) {
+      const auto& job = jobs[indexes[k]];
+      auto& report = reports[job.app];
+      (job.lb == 0 ? report.lb : report.other_lbs[job.lb - 1].lb) = std::move(snapshots[k]);
+    }
   }
   std::map<std::string, remote::HealthReport> health;
   for (auto& [url, future] : probes) health.emplace(url, future.get());
@@ -335,12 +388,19 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
     auto& report = reports[i];
     report.app_name = app.name;
     fill_colours(app, git, health, report);
-    if (const auto& url = app.load_balancer.verify_url) {
-      report.frontend = settle_frontend(services, app, report.lb,
-                                        frontend_view(*url, health.at(*url), health.at(app.blue.front().health_url),
-                                                      health.at(app.green.front().health_url)));
+    const auto frontend_of = [&](const config::AppConfig& view,
+                                 const LbSnapshot& snapshot) -> std::optional<FrontendView> {
+      const auto& url = view.load_balancer.verify_url;
+      if (!url) return std::nullopt;
+      return settle_frontend(services, view, snapshot,
+                             frontend_view(*url, health.at(*url), health.at(app.blue.front().health_url),
+                                           health.at(app.green.front().health_url)));
+    };
+    report.frontend = frontend_of(app, report.lb);
+    for (std::size_t k = 0; k < report.other_lbs.size(); ++k) {
+      report.other_lbs[k].frontend = frontend_of(*others[i][k], report.other_lbs[k].lb);
     }
-    assess(app, report);
+    assess(app, others[i], report);
   }
   return reports;
 }

@@ -56,9 +56,17 @@ struct ColourStatus {
   [[nodiscard]] bool commit_mixed() const;
 };
 
+// A load balancer of a pair after the first, as status read it (deployment/lb_pair.h).
+struct OtherLb {
+  std::string ssh;
+  LbSnapshot lb;
+  std::optional<FrontendView> frontend;  // through its own verifyUrl, when it has one
+};
+
 struct StatusReport {
   std::string app_name;
-  LbSnapshot lb;
+  LbSnapshot lb;                // the (first) load balancer's view
+  std::vector<OtherLb> other_lbs;  // the others of a pair, in configuration order (empty for one LB)
   ColourStatus blue;
   ColourStatus green;
   std::optional<FrontendView> frontend;  // what the running HAProxy serves, when a verifyUrl is set
@@ -68,16 +76,21 @@ struct StatusReport {
   [[nodiscard]] const ColourStatus& colour(state::Color color) const {
     return color == state::Color::kBlue ? blue : green;
   }
+  // Every load balancer's snapshot, the first's first.
+  [[nodiscard]] std::vector<const LbSnapshot*> lb_snapshots() const;
   // The seed's JSON (current.prod/standby or hosts.blue/green, each the colour's summary with
-  // servers[] per server), haproxy, history, stateFile, activity, drift, warnings.
+  // servers[] per server), haproxy, loadBalancers[], history, stateFile, activity, drift, warnings.
   [[nodiscard]] nlohmann::json to_json(const config::AppConfig& app) const;
   [[nodiscard]] std::string to_text(const config::AppConfig& app) const;
 };
 
 StatusReport gather_status(Services& services, const config::AppConfig& app);
 
-// Several apps at once: one SSH round trip per load balancer for all its apps, one git read per
-// host and app directory, one probe per health URL, all in parallel. Reports are in `apps` order.
+// Several apps at once: one SSH round trip per load balancer for all its apps (every load balancer
+// of a pair), one git read per host and app directory, one probe per health URL, all in parallel.
+// Reports are in `apps` order. A pair whose load balancers disagree (routing unknown on one,
+// different colours, different state files) is reported as drift; when they route to different
+// colours, no colour is live.
 std::vector<StatusReport> gather_status_all(Services& services, const std::vector<const config::AppConfig*>& apps);
 
 // Reads one host's deployed commit (git HEAD in its app dir) into `into`, or why it cannot.

@@ -1,6 +1,7 @@
 #include "deployment/status.h"
 
 #include "deployment/app_routing.h"
+#include "deployment/lb_pair.h"
 #include "deployment/live_confirmation.h"
 #include "deployment/pools.h"
 
@@ -207,7 +208,28 @@ std::string routing_text(const config::AppConfig& app, const LbSnapshot& lb) {
   return text;
 }
 
+// One load balancer for loadBalancers[]: {ssh, routesTo (blue|green|null), problem?, stateFile
+// {prod, generation}|null, frontend{url, answeredBy}|null}.
+json lb_json(const std::string& ssh, const LbSnapshot& snapshot, const std::optional<FrontendView>& frontend) {
+  json j{{"ssh", ssh}, {"routesTo", snapshot.live ? json(state::to_string(*snapshot.live)) : json(nullptr)}};
+  if (!snapshot.live) j["problem"] = snapshot.live_problem;
+  j["stateFile"] = snapshot.state ? json{{"prod", state::to_string(snapshot.state->prod)},
+                                         {"generation", snapshot.state->generation}}
+                                  : json(nullptr);
+  j["frontend"] = frontend ? json{{"url", frontend->url},
+                                  {"answeredBy", frontend->color ? json(state::to_string(*frontend->color))
+                                                                 : json(nullptr)}}
+                           : json(nullptr);
+  return j;
+}
+
 }  // namespace
+
+std::vector<const LbSnapshot*> StatusReport::lb_snapshots() const {
+  std::vector<const LbSnapshot*> all{&lb};
+  for (const auto& other : other_lbs) all.push_back(&other.lb);
+  return all;
+}
 
 json StatusReport::to_json(const config::AppConfig& app) const {
   json j{{"app", app_name}};
@@ -238,6 +260,9 @@ json StatusReport::to_json(const config::AppConfig& app) const {
   if (app.load_balancer.stats_url) haproxy["statsUrl"] = *app.load_balancer.stats_url;
   if (app.load_balancer.public_url) haproxy["publicUrl"] = *app.load_balancer.public_url;
   j["haproxy"] = haproxy;
+  json lbs = json::array({lb_json(app.load_balancer.ssh, lb, frontend)});
+  for (const auto& other : other_lbs) lbs.push_back(lb_json(other.ssh, other.lb, other.frontend));
+  j["loadBalancers"] = lbs;
 
   json history{{"lastSwitch", nullptr}, {"totalSwitches", 0}, {"recent", json::array()}};
   json state_file{{"path", app.load_balancer.state_file}};
@@ -297,6 +322,11 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
     out << "HAProxy: routes to backend \"" << backend_of(app, *lb.live) << "\"  "
         << (drift.empty() ? "✅ OPERATIONAL" : "⚠️ OPERATIONAL WITH DRIFT") << "\n";
     out << routing_text(app, lb);
+    if (!other_lbs.empty()) {
+      out << "Load balancers (" << other_lbs.size() + 1 << ", switched together):\n  - "
+          << lb_position(app.load_balancer.ssh, lb) << "\n";
+      for (const auto& other : other_lbs) out << "  - " << lb_position(other.ssh, other.lb) << "\n";
+    }
   } else {
     out << "❌ WHICH COLOUR IS LIVE IS UNKNOWN: " << lb.live_problem << "\n"
         << "Deploys and switches are refused until this is fixed (nothing is assumed).\n\n";

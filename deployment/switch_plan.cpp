@@ -2,6 +2,7 @@
 
 #include "deployment/app_routing.h"
 #include "deployment/frontend_check.h"
+#include "deployment/lb_pair.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/live_confirmation.h"
 #include "deployment/pools.h"
@@ -20,27 +21,83 @@ using bluegreen::Error;
 using nlohmann::json;
 using state::Color;
 
-// The live system as a plan needs it, read in parallel.
+// The live system as a plan needs it, read in parallel: every load balancer (one, or a pair).
 struct PlanInputs {
-  LbSnapshot snapshot;
-  std::optional<FrontendView> frontend;  // one probe, not yet settled
-  DeployedCommits commits;               // every server's, by (ssh, appDir)
+  std::vector<config::AppConfig> views;             // the app as each load balancer sees it (lb_pair.h)
+  std::vector<LbSnapshot> snapshots;                // one per load balancer
+  std::vector<std::optional<FrontendView>> frontends;  // one probe each, not yet settled
+  DeployedCommits commits;                          // every server's, by (ssh, appDir)
+  [[nodiscard]] std::vector<const LbSnapshot*> all() const {
+    std::vector<const LbSnapshot*> out;
+    for (const auto& snapshot : snapshots) out.push_back(&snapshot);
+    return out;
+  }
 };
 
 PlanInputs read_plan_inputs(Services& services, const config::AppConfig& app) {
-  const auto store = store_for(services.executor, app);
   PlanInputs inputs;
-  auto snapshot = std::async(std::launch::async, [&] { return read_lb_snapshot(services.executor, app, store); });
-  auto frontend = std::async(std::launch::async, [&] { return probe_frontend(services, app); });
+  inputs.views = lb_views(app);
+  std::vector<std::future<LbSnapshot>> snapshots;
+  std::vector<std::future<std::optional<FrontendView>>> frontends;
+  for (const auto& view : inputs.views) {
+    snapshots.push_back(std::async(std::launch::async, [&services, &view] {
+      return read_lb_snapshot(services.executor, view, store_for(services.executor, view));
+    }));
+    frontends.push_back(std::async(std::launch::async, [&services, &view] { return probe_frontend(services, view); }));
+  }
   // Every server in parallel (one read per host, whatever it serves).
   std::vector<const config::HostConfig*> servers;
   for (const auto* pool : {&app.blue, &app.green}) {
     for (const auto& server : pool->servers) servers.push_back(&server);
   }
   inputs.commits = read_deployed_commits_by_host(services, servers, app.load_balancer.command_timeout);
-  inputs.snapshot = snapshot.get();
-  inputs.frontend = frontend.get();
+  for (auto& snapshot : snapshots) inputs.snapshots.push_back(snapshot.get());
+  for (auto& frontend : frontends) inputs.frontends.push_back(frontend.get());
   return inputs;
+}
+
+// What one load balancer says about a switch: where it routes (or, after an interrupted switch,
+// where that switch started), or why a switch cannot be planned on it.
+struct LbPlanning {
+  Color from = Color::kBlue;
+  std::optional<Activity> interrupted;
+  std::string stage;  // how far the interrupted switch had got
+};
+
+bluegreen::Result<LbPlanning> plan_on_lb(Services& services, const config::AppConfig& view,
+                                         const LbSnapshot& snapshot, const std::optional<FrontendView>& frontend,
+                                         bool emergency) {
+  LbPlanning planning;
+  std::optional<Color> from = snapshot.live;
+  if (!from && interrupted_switch(snapshot)) {
+    // Rolled back first, then switched again: from what the state file records.
+    const auto& interrupted = *snapshot.activity;
+    if (snapshot.state && snapshot.state->prod != interrupted.from) {
+      return Error{snapshot.live_problem +
+                   ". The state file records PROD=" + state::to_upper_string(snapshot.state->prod) +
+                   ", which is not where the interrupted switch started, so it must be resolved by hand."};
+    }
+    from = interrupted.from;
+    planning.interrupted = interrupted;
+    planning.stage = interrupted_stage(snapshot);
+  }
+  if (!from || !snapshot.routes) {
+    return Error{snapshot.live_problem + ". A switch needs to know what is live; nothing was changed."};
+  }
+  if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
+    return Error{snapshot.state_problem};
+  }
+  if (frontend && !frontend->indistinct.empty() && !emergency) {
+    return Error{"its verification could never succeed: " + frontend->indistinct + "."};
+  }
+  if (!planning.interrupted) {
+    if (const auto mismatch = frontend_mismatch(view, snapshot, settle_frontend(services, view, snapshot, frontend));
+        !mismatch.empty()) {
+      return Error{mismatch};
+    }
+  }
+  planning.from = *from;
+  return planning;
 }
 
 json last_deploy_json(const std::optional<state::DeployRecord>& deploy) {
@@ -82,8 +139,8 @@ json change_json(const PlanView& view) {
 // already moved to `to` are shown as they change from the rolled-back config (the reverse of going
 // back to `from`), beside those it had not reached.
 bluegreen::Result<ConfigChange> plan_shown_change(const config::AppConfig& app, const LbSnapshot& snapshot,
-                                                  const PlanView& view) {
-  if (!view.interrupted) return plan_config_change(app, snapshot, view.plan.to);
+                                                  const PlanView& view, bool interrupted_here) {
+  if (!interrupted_here) return plan_config_change(app, snapshot, view.plan.to);
   auto back = plan_config_change(app, snapshot, view.plan.from);
   auto forward = plan_config_change(app, snapshot, view.plan.to);
   if (!back) return forward;
@@ -155,56 +212,57 @@ std::optional<std::string> judge_standby(
 
 bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency) {
   const auto inputs = read_plan_inputs(services, app);
-  const auto& snapshot = inputs.snapshot;
+  const auto& snapshot = inputs.snapshots.front();
+  const bool pair = inputs.views.size() > 1;
   PlanView view;
-  std::optional<Color> from = snapshot.live;
-  if (!from && interrupted_switch(snapshot)) {
-    // Rolled back first, then switched again: from what the state file records.
-    const auto& interrupted = *snapshot.activity;
-    if (snapshot.state && snapshot.state->prod != interrupted.from) {
-      return Error{snapshot.live_problem +
-                   ". The state file records PROD=" + state::to_upper_string(snapshot.state->prod) +
-                   ", which is not where the interrupted switch started, so it must be resolved by hand."};
+  std::vector<LbPlanning> plannings;
+  for (std::size_t i = 0; i < inputs.views.size(); ++i) {
+    auto planning = plan_on_lb(services, inputs.views[i], inputs.snapshots[i], inputs.frontends[i], emergency);
+    const std::string where = pair ? "on " + inputs.views[i].load_balancer.ssh + ": " : "";
+    if (!planning) return Error{where + planning.error().message};
+    if (!plannings.empty() && planning->from != plannings.front().from) {
+      return Error{pair_divergence(app, inputs.all()).front()};
     }
-    from = interrupted.from;
-    view.interrupted = interrupted;
-    view.recovery_stage = interrupted_stage(snapshot);
-  }
-  if (!from || !snapshot.routes) {
-    return Error{snapshot.live_problem + ". A switch needs to know what is live; nothing was changed."};
-  }
-  if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
-    return Error{snapshot.state_problem};
-  }
-  if (inputs.frontend && !inputs.frontend->indistinct.empty() && !emergency) {
-    return Error{"its verification could never succeed: " + inputs.frontend->indistinct + "."};
-  }
-  if (!view.interrupted) {
-    if (const auto mismatch =
-            frontend_mismatch(app, snapshot, settle_frontend(services, app, snapshot, inputs.frontend));
-        !mismatch.empty()) {
-      return Error{mismatch};
+    if (planning->interrupted && !view.interrupted) {
+      view.interrupted = planning->interrupted;
+      view.recovery_stage = where + planning->stage;
     }
+    plannings.push_back(std::move(planning.value()));
   }
-
+  const Color from = plannings.front().from;
+  const LbSnapshot* newest = newest_state(inputs.all());
+  std::uint64_t generation = 0;
+  for (const auto& each : inputs.snapshots) generation = std::max(generation, each.generation());
   view.plan = SwitchPlan{app.name,
-                         *from,
-                         state::other(*from),
-                         snapshot.generation(),
+                         from,
+                         state::other(from),
+                         generation,
                          emergency,
                          view.interrupted ? view.interrupted->since : std::string()};
-  auto change = plan_shown_change(app, snapshot, view);
+  auto change = plan_shown_change(app, snapshot, view, plannings.front().interrupted.has_value());
   if (!change) return Error{"cannot prepare the HAProxy change: " + change.error().message};
   view.change = std::move(change.value());
+  for (std::size_t i = 1; i < inputs.views.size(); ++i) {
+    auto other = plan_shown_change(inputs.views[i], inputs.snapshots[i], view, plannings[i].interrupted.has_value());
+    if (!other) {
+      return Error{"on " + inputs.views[i].load_balancer.ssh +
+                   ": cannot prepare the HAProxy change: " + other.error().message};
+    }
+    view.other_changes.push_back({inputs.views[i].load_balancer.ssh, std::move(other.value())});
+  }
   for (const auto& entry : snapshot.routes->entry_points) {
     view.entry_points.push_back(describe_entry_point(app, *snapshot.routes, entry));
   }
   const auto commits = standby_commits(app, inputs, view);
-  view.next_switch_number = (snapshot.state ? snapshot.state->switch_count : 0) + 1;
-  view.last_deploy = last_deploy_to(snapshot, view.plan.to);
-  if (const auto problem = standby_deploy_problem(snapshot, view.plan.to); !problem.empty()) {
-    if (!emergency) return Error{problem + "."};
-    view.deploy_warning = problem;
+  const auto& recorded = newest != nullptr ? *newest : snapshot;
+  view.next_switch_number = (recorded.state ? recorded.state->switch_count : 0) + 1;
+  view.last_deploy = last_deploy_to(recorded, view.plan.to);
+  for (const auto& each : inputs.snapshots) {
+    if (const auto problem = standby_deploy_problem(each, view.plan.to); !problem.empty()) {
+      if (!emergency) return Error{problem + "."};
+      view.deploy_warning = problem;
+      break;
+    }
   }
 
   if (emergency) {  // health is shown, not required
@@ -213,6 +271,11 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   }
   const auto gate = plan_time_standby_gate(services, app, view.plan.to, {});
   if (auto refused = judge_standby(app, snapshot, gate, commits, view)) return Error{*refused};
+  for (std::size_t i = 1; i < inputs.views.size(); ++i) {  // a pair's other backends, against the pools
+    if (const auto drift = pool_membership_drift(inputs.views[i], inputs.snapshots[i], view.plan.to); !drift.empty()) {
+      return Error{"Cannot switch traffic: on " + inputs.views[i].load_balancer.ssh + ": " + drift.front()};
+    }
+  }
   if (!gate.passed) {
     return Error{"Cannot switch traffic: STANDBY " + state::to_upper_string(view.plan.to) + " is not healthy (" +
                  gate.reason +
@@ -258,6 +321,20 @@ json plan_json(const config::AppConfig& app, const PlanView& view) {
             {"emergency", view.plan.emergency},
             {"stateGeneration", view.plan.generation},
             {"switchNumber", view.next_switch_number}};
+  if (!view.other_changes.empty()) {
+    json others = json::array();
+    for (const auto& [ssh, change] : view.other_changes) {
+      json lines = json::array();
+      for (const auto& edit : change.edits) {
+        for (const auto& line : edit.lines) {
+          lines.push_back({{"file", edit.file}, {"line", line.number}, {"now", line.now}, {"after", line.after}});
+        }
+      }
+      others.push_back({{"ssh", ssh}, {"lines", lines}, {"mode", change.map_only() ? "map" : "reload"}});
+    }
+    plan["haproxy"]["loadBalancer"] = app.load_balancer.ssh;
+    plan["otherLoadBalancers"] = others;
+  }
   if (view.interrupted) {
     plan["interruptedSwitch"] = view.interrupted->to_json();
     plan["interruptedSwitch"]["stage"] = view.recovery_stage;
@@ -296,15 +373,24 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
         << ". Its server stopped before it finished: " << view.recovery_stage << ". Approving this plan first puts "
         << from << "'s config back, reloads HAProxy and verifies " << from << ", then does the switch below.";
   }
-  out << "\n\nHAProxy: " << view.change.line_count() << (view.change.line_count() == 1 ? " line" : " lines")
-      << " change, every route of the app:\n";
-  for (const auto& edit : view.change.edits) {
-    out << "  " << (edit.is_map ? "map " : "") << edit.file << "\n";
-    for (const auto& line : edit.lines) {
-      out << "    line " << line.number << (line.section.empty() ? "" : " (" + line.section + ")") << "\n"
-          << "      now:   " << trim_blanks(line.now) << "\n"
-          << "      after: " << trim_blanks(line.after) << "\n";
+  const auto change_text = [&out](const std::string& where, const ConfigChange& change) {
+    out << "\n\nHAProxy" << where << ": " << change.line_count() << (change.line_count() == 1 ? " line" : " lines")
+        << " change, every route of the app:\n";
+    for (const auto& edit : change.edits) {
+      out << "  " << (edit.is_map ? "map " : "") << edit.file << "\n";
+      for (const auto& line : edit.lines) {
+        out << "    line " << line.number << (line.section.empty() ? "" : " (" + line.section + ")") << "\n"
+            << "      now:   " << trim_blanks(line.now) << "\n"
+            << "      after: " << trim_blanks(line.after) << "\n";
+      }
     }
+  };
+  const bool pair = !view.other_changes.empty();
+  change_text(pair ? " on " + app.load_balancer.ssh : std::string(), view.change);
+  for (const auto& [ssh, change] : view.other_changes) change_text(" on " + ssh, change);
+  if (pair) {
+    out << "The " << view.other_changes.size() + 1
+        << " load balancers are switched together: if any fails, every one already switched is put back.\n";
   }
   if (const auto& routes = view.entry_points; !routes.empty()) {
     out << (view.interrupted ? "Entry points, as the files say now (HAProxy may still run what it loaded before):\n"

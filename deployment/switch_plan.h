@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bluegreen::deployment {
@@ -31,6 +32,8 @@ struct PlanServer {
 struct PlanView {
   SwitchPlan plan;
   ConfigChange change;                        // every route of the app rewritten to the new colour (config_change.h)
+  // A pair's other load balancers (lb_pair.h): each one's ssh and its change, in configuration order.
+  std::vector<std::pair<std::string, ConfigChange>> other_changes;
   std::vector<std::string> entry_points;      // each entry point and the colour it serves now (describe_entry_point)
   remote::HealthReport standby_health;        // a passing standby server's last answer (else the first's)
   std::optional<std::string> standby_commit;  // git HEAD in the standby's app dir(s), when readable and the same

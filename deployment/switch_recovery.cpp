@@ -133,4 +133,22 @@ RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::A
   return outcome;
 }
 
+LbSnapshot read_settled_snapshot(Services& services, const config::AppConfig& app, const state::StateStore& store,
+                                 state::Color standby, const std::stop_token& stop) {
+  const auto in_transition = [&app, standby](const LbSnapshot& snapshot) {
+    if (!snapshot.servers) return false;
+    return std::any_of(snapshot.servers->begin(), snapshot.servers->end(), [&](const haproxy::ServerStatus& server) {
+      return server.backend == backend_of(app, standby) && server.server != "BACKEND" &&
+             server.status.find('/') != std::string::npos;
+    });
+  };
+  const auto settle_until = services.time.now() + std::chrono::seconds(10);
+  LbSnapshot snapshot;
+  do {
+    snapshot = read_lb_snapshot(services.executor, app, store, SnapshotOptions{true, true});
+  } while (in_transition(snapshot) && services.time.now() < settle_until &&
+           services.time.sleep_for(std::chrono::milliseconds(250), stop));
+  return snapshot;
+}
+
 }  // namespace bluegreen::deployment

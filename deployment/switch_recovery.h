@@ -15,6 +15,7 @@
 #include "deployment/lb_snapshot.h"
 #include "deployment/services.h"
 
+#include <stop_token>
 #include <string>
 
 namespace bluegreen::deployment {
@@ -33,5 +34,11 @@ struct RecoveryOutcome {
 // verification's wait.
 RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::AppConfig& app,
                                              const LbSnapshot& snapshot, bool emergency);
+
+// The load balancer's snapshot after a reload, once HAProxy's checks of `standby`'s servers have
+// settled ("UP 1/2" is a transition): read again every 250 ms for up to 10 s while any is in
+// transition (`stop` ends the wait early). Under the app's lock.
+LbSnapshot read_settled_snapshot(Services& services, const config::AppConfig& app, const state::StateStore& store,
+                                 state::Color standby, const std::stop_token& stop);
 
 }  // namespace bluegreen::deployment

@@ -4,13 +4,17 @@
 #include "deployment/config_change.h"
 #include "deployment/config_swap.h"
 #include "deployment/frontend_check.h"
+#include "deployment/lb_pair.h"
 #include "deployment/lb_scripts.h"
+#include "deployment/lb_set.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/live_confirmation.h"
 #include "deployment/map_switch.h"
 #include "deployment/routing_check.h"
 #include "deployment/standby_gate.h"
 #include "deployment/step_progress.h"
+#include "deployment/switch_checks.h"
+#include "deployment/switch_leg.h"
 #include "deployment/switch_recovery.h"
 
 #include <exception>
@@ -34,69 +38,10 @@ bluegreen::Result<remote::CommandResult> on_lb(Services& services, const config:
   return run_on_lb(services.executor, app, command);
 }
 
-// The state after the switch: `snapshot`'s state (or, with no file yet, HAProxy's truth) with
-// the roles swapped, the count bumped and the switch in the history (and an interrupted deploy
-// found on the way, so it is not forgotten when the activity record is removed).
-state::DeploymentState next_state(const config::AppConfig& app, const LbSnapshot& snapshot, const SwitchPlan& plan,
-                                  const std::string& client) {
-  state::DeploymentState next = snapshot.state.value_or(state::DeploymentState{});
-  if (const auto deploy = interrupted_deploy_of(snapshot)) next.deploys.push_back(interrupted_deploy_record(*deploy));
-  const std::string timestamp = state::utc_timestamp();
-  next.prod = plan.to;
-  next.switch_count += 1;
-  next.last_switch = timestamp;
-  state::SwitchRecord record;
-  record.timestamp = timestamp;
-  record.from = plan.from;
-  record.to = plan.to;
-  record.emergency = plan.emergency;
-  record.extra["client"] = client;
-  next.history.push_back(record);
-  next.trim(app.history_limit);
-  next.generation = snapshot.generation() + 1;
-  return next;
-}
 
-// Why the snapshot taken under the lock no longer supports `plan` ("" when it still does), and
-// the colour HAProxy is then known to route to (nullopt: not known).
-struct PlanCheck {
-  std::string why;
-  std::optional<Color> routes_to;
-};
-
-PlanCheck plan_no_longer_holds(Services& services, const config::AppConfig& app, const SwitchPlan& plan,
-                               const LbSnapshot& snapshot, std::optional<FrontendView> frontend) {
-  if (!snapshot.live) return {snapshot.live_problem, std::nullopt};
-  if (auto mismatch = frontend_mismatch(app, snapshot, settle_frontend(services, app, snapshot, std::move(frontend)));
-      !mismatch.empty()) {
-    return {mismatch, std::nullopt};
-  }
-  if (*snapshot.live != plan.from) {
-    return {"the live colour changed since the plan was approved (HAProxy now routes to " +
-                state::to_upper_string(*snapshot.live) +
-                "); the approval is void. Check status and request a new plan.",
-            snapshot.live};
-  }
-  if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
-    return {snapshot.state_problem, plan.from};
-  }
-  if (snapshot.generation() != plan.generation) {
-    return {"the state file changed since the plan was approved (generation " + std::to_string(snapshot.generation()) +
-                ", plan made at " + std::to_string(plan.generation) + "); the approval is void. Request a new plan.",
-            plan.from};
-  }
-  if (app.load_balancer.master_socket && !snapshot.processes) {
-    return {snapshot.processes_problem +
-                ". Without HAProxy's master socket a reload cannot be confirmed, so nothing was "
-                "changed. Check HAProxy on " +
-                app.load_balancer.ssh + ", then request a new plan.",
-            plan.from};
-  }
-  return {"", plan.from};
-}
-
-// One execution of an approved plan. Each step returns the outcome that ends the switch, or
-// nothing to go on to the next.
+// One execution of an approved plan on every load balancer of the app (one, or a pair: every step
+// is taken on each, and any failure after a swap restores all of them). Each step returns the
+// outcome that ends the switch, or nothing to go on to the next.
 class SwitchRun {
  public:
   SwitchRun(Services& services, const config::AppConfig& app, const SwitchPlan& plan, const std::string& client,
@@ -107,9 +52,15 @@ class SwitchRun {
         client_(client),
         reporter_(reporter),
         stop_(std::move(stop)),
-        store_(store_for(services.executor, app)),
+        lbs_(services.executor, app),
         steps_(reporter, switch_steps()),
-        started_(services.time.now()) {}
+        started_(services.time.now()) {
+    for (std::size_t i = 0; i < lbs_.size(); ++i) {
+      legs_.emplace_back();
+      legs_.back().index = i;
+      legs_.back().view = &lbs_.view(i);
+    }
+  }
 
   SwitchRun(const SwitchRun&) = delete;
   SwitchRun& operator=(const SwitchRun&) = delete;
@@ -146,27 +97,30 @@ class SwitchRun {
 
   std::optional<SwitchOutcome> take_lock();
   std::optional<SwitchOutcome> recheck_plan();
-  std::optional<SwitchOutcome> recover_interrupted_switch();
-  [[nodiscard]] bool standby_checks_in_transition() const;
-  void write_activity();
+  std::optional<SwitchOutcome> recheck_leg(SwitchLeg& leg, std::optional<FrontendView> frontend);
+  std::optional<SwitchOutcome> recover_interrupted_switch(SwitchLeg& leg);
+  void write_activity(SwitchLeg& leg);
   void settle_activity(const SwitchOutcome& outcome);
   std::optional<SwitchOutcome> stage_candidate();
   std::optional<SwitchOutcome> swap_config();
+  std::optional<SwitchOutcome> refuse_unswapped(SwitchLeg& leg);
   std::string reload_and_verify();
   std::string record_switch();
   SwitchOutcome roll_back(const std::string& failure);
-  RollbackReport restore_previous();
   SwitchOutcome completed();
 
   // A refusal under the lock: audited, and HAProxy's routing as far as it is known.
   SwitchOutcome refuse(const std::string& why, std::optional<Color> routes_to);
   SwitchOutcome refuse(const std::string& why) { return refuse(why, plan_.from); }
-  // A refusal once the candidate may be on the LB: waits for its check, then removes it.
+  // A refusal once candidates may be on the load balancers: waits for their checks, then removes
+  // them and the prepared states.
   SwitchOutcome refuse_before_swap(const std::string& why);
-  void remove_candidate() { remove_candidates(services_, app_, change_); }  // best effort
-  SwitchOutcome swap_failed(const SwapOutcome& swapped);
-  [[nodiscard]] std::string validate_text() const;
+  void remove_candidate(const SwitchLeg& leg) { remove_candidates(services_, *leg.view, leg.change); }
+  void discard_prepared();
+  SwitchOutcome swap_failed(SwitchLeg& leg, const SwapOutcome& swapped);
+  [[nodiscard]] std::string validate_text(const SwitchLeg& leg) const;
   std::string audit(const std::string& outcome, json details);
+  [[nodiscard]] std::string where(const SwitchLeg& leg) const { return lbs_.where(leg.index); }
 
   Services& services_;
   const config::AppConfig& app_;
@@ -174,192 +128,207 @@ class SwitchRun {
   const std::string& client_;
   Reporter& reporter_;
   std::stop_token stop_;
-  state::StateStore store_;
+  LbSet lbs_;  // every load balancer: views, stores, locks, snapshots (lb_set.h)
   StepProgress steps_;
   TimeSource::TimePoint started_;
   json timings_ = json::object();
 
   std::future<StandbyGate> standby_gate_;
-  std::unique_ptr<state::AppLock> lock_;
-  LbSnapshot snapshot_;
-  ConfigChange change_;      // what the switch changes in HAProxy's configuration
-  std::size_t swapped_ = 0;  // how many of change_.edits were replaced (all once the swap step succeeded)
-  std::future<bluegreen::Result<remote::CommandResult>> validation_;
+  std::vector<SwitchLeg> legs_;  // one per load balancer, in configuration order
   state::DeploymentState next_;
-  std::optional<state::StateStore::PreparedWrite> prepared_;
-  std::string verified_;
   bool cancelled_ = false;        // the failure after the swap was a cancellation
-  bool state_uncertain_ = false;  // the state file was replaced but not confirmed
-  bool recording_ = false;        // the state file is being (or was) replaced
-  // The activity record (activity_record.h): written before the swap; what it replaced (an
-  // interrupted deploy's record, put back when this switch records nothing); kept when the user
-  // must act.
-  std::future<bluegreen::Result<remote::CommandResult>> activity_write_;
-  bool activity_written_ = false;
-  std::optional<Activity> replaced_activity_;
-  bool keep_activity_ = false;
-  std::string recovered_;                  // what rolling back an interrupted switch did, when one was found
+  bool state_uncertain_ = false;  // a state file was replaced but not confirmed
+  bool recording_ = false;        // the state files are being (or were) replaced
+  std::string recovered_;         // what rolling back an interrupted switch did, when one was found
+  std::string since_;             // when this switch's activity records say it started
   std::unique_ptr<OwnActivityGuard> own_;  // status knows this switch runs, while it does
   TimeSource::TimePoint validation_started_;
-  // The futures run lambdas that read services_, app_, plan_ and stop_ (declared above, so alive
-  // until the futures are joined); validation_ is declared after lock_, so it is joined before
-  // the lock is released.
+  // The futures run lambdas that read services_, app_, plan_, lbs_ and stop_ (declared above, so
+  // alive until the futures are joined); legs_ (holding the validations) is declared after lbs_
+  // (holding the locks), so they are joined before the locks are released.
 };
 
 std::optional<SwitchOutcome> SwitchRun::take_lock() {
-  // The standby's consecutive probes run while the lock is taken and the live system re-read.
+  // The standby's consecutive probes run while the locks are taken and the live system re-read.
   if (!plan_.emergency) {
     standby_gate_ =
         std::async(std::launch::async, [this] { return execution_standby_gate(services_, app_, plan_.to, stop_); });
   }
-  steps_.begin(kLock, " on " + app_.load_balancer.ssh);
-  auto lock =
-      store_.lock(client_,
-                  std::string(plan_.emergency ? "emergency " : "") + "switch to " + state::to_upper_string(plan_.to),
-                  app_.lock_wait, stop_);
-  if (!lock) return switch_refused(lock.error().message, plan_, plan_.from);
-  lock_ = std::move(lock.value());
+  std::string on = app_.load_balancer.ssh;
+  for (std::size_t i = 1; i < lbs_.size(); ++i) on += ", " + lbs_.ssh(i);
+  steps_.begin(kLock, " on " + on);
+  if (auto locked = lbs_.lock(client_,
+                              std::string(plan_.emergency ? "emergency " : "") + "switch to " +
+                                  state::to_upper_string(plan_.to),
+                              app_.lock_wait, stop_);
+      !locked) {
+    return switch_refused(locked.error().message, plan_, plan_.from);
+  }
   timings_["lockMs"] = services_.time.ms_since(started_);
   return std::nullopt;
 }
 
 std::optional<SwitchOutcome> SwitchRun::recheck_plan() {
   steps_.begin(kRecheck);
-  auto frontend = std::async(std::launch::async, [this] { return probe_frontend(services_, app_); });
-  snapshot_ = read_lb_snapshot(services_.executor, app_, store_, SnapshotOptions{true, true});
-  if (interrupted_switch(snapshot_)) {
-    if (snapshot_.activity->since != plan_.recovers) {
-      return refuse("an interrupted switch was found (" + snapshot_.activity->describe() +
+  std::vector<std::future<std::optional<FrontendView>>> frontends;
+  for (std::size_t i = 0; i < lbs_.size(); ++i) {
+    frontends.push_back(std::async(std::launch::async, [this, i] { return probe_frontend(services_, lbs_.view(i)); }));
+  }
+  lbs_.read_snapshots(SnapshotOptions{true, true});
+  for (auto& leg : legs_) {
+    if (auto ended = recheck_leg(leg, frontends[leg.index].get())) return ended;
+  }
+  if (lbs_.pair() && !pair_live(lbs_.snapshots())) {
+    return refuse(pair_divergence(app_, lbs_.snapshots()).front(), std::nullopt);
+  }
+  if (const auto check = lbs_.generation(); check != plan_.generation) {
+    return refuse("the state file changed since the plan was approved (generation " + std::to_string(check) +
+                  ", plan made at " + std::to_string(plan_.generation) +
+                  "); the approval is void. Request a new plan.");
+  }
+  return std::nullopt;
+}
+
+// One load balancer under the lock: an interrupted switch rolled back first, then the plan checked
+// against it and its change prepared.
+std::optional<SwitchOutcome> SwitchRun::recheck_leg(SwitchLeg& leg, std::optional<FrontendView> frontend) {
+  auto& snapshot = lbs_.snapshot(leg.index);
+  if (interrupted_switch(snapshot)) {
+    if (snapshot.activity->since != plan_.recovers) {
+      return refuse(where(leg) + "an interrupted switch was found (" + snapshot.activity->describe() +
                         ") that the approved plan did not include, so nothing was changed. Request a new plan: it "
                         "shows how the interrupted switch is rolled back first.",
                     std::nullopt);
     }
-    if (auto ended = recover_interrupted_switch()) return ended;
-    frontend = std::async(std::launch::async, [this] { return probe_frontend(services_, app_); });
+    if (auto ended = recover_interrupted_switch(leg)) return ended;
+    frontend = probe_frontend(services_, *leg.view);
   }
-  if (const auto problem = standby_deploy_problem(snapshot_, plan_.to); !problem.empty() && !plan_.emergency) {
+  if (const auto problem = standby_deploy_problem(snapshot, plan_.to); !problem.empty() && !plan_.emergency) {
     return refuse(problem);
   }
-  if (const auto check = plan_no_longer_holds(services_, app_, plan_, snapshot_, frontend.get()); !check.why.empty()) {
-    return refuse(check.why, check.routes_to);
+  // The generation is compared once for all load balancers (recheck_plan).
+  if (const auto check = plan_no_longer_holds(services_, *leg.view, plan_, snapshot, std::move(frontend),
+                                              plan_.generation);
+      !check.why.empty()) {
+    return refuse(where(leg) + check.why, check.routes_to);
   }
-  auto change = plan_config_change(app_, snapshot_, plan_.to);
-  if (!change) return refuse("cannot prepare the HAProxy change: " + change.error().message);
-  change_ = std::move(change.value());
+  auto change = plan_config_change(*leg.view, snapshot, plan_.to);
+  if (!change) return refuse(where(leg) + "cannot prepare the HAProxy change: " + change.error().message);
+  leg.change = std::move(change.value());
   return std::nullopt;
 }
 
 // A switch whose server died before it finished is rolled back first (switch_recovery.h), so this
 // one starts from the config its plan was made from; then the live system is read again.
-std::optional<SwitchOutcome> SwitchRun::recover_interrupted_switch() {
-  reporter_.note("an interrupted switch was found (" + snapshot_.activity->describe() + "); rolling it back first");
-  const auto recovery = roll_back_interrupted_switch(services_, app_, snapshot_, plan_.emergency);
-  const json details{{"interrupted", snapshot_.activity->to_json()}, {"result", recovery.text}};
-  (void)store_.audit({"recover-interrupted-switch", client_, recovery.ok ? "rolled-back" : "failed", details});
+std::optional<SwitchOutcome> SwitchRun::recover_interrupted_switch(SwitchLeg& leg) {
+  auto& snapshot = lbs_.snapshot(leg.index);
+  const auto& view = *leg.view;
+  reporter_.note(where(leg) + "an interrupted switch was found (" + snapshot.activity->describe() +
+                 "); rolling it back first");
+  const auto recovery = roll_back_interrupted_switch(services_, view, snapshot, plan_.emergency);
+  const json details{{"interrupted", snapshot.activity->to_json()}, {"result", recovery.text}};
+  (void)lbs_.store(leg.index).audit(
+      {"recover-interrupted-switch", client_, recovery.ok ? "rolled-back" : "failed", details});
   if (!recovery.ok) {
-    keep_activity_ = true;
-    return refuse("ACTION NEEDED: " + recovery.text, std::nullopt);
+    leg.keep_activity = true;
+    return refuse(where(leg) + "ACTION NEEDED: " + recovery.text, std::nullopt);
   }
-  recovered_ = recovery.text;
+  recovered_ += (recovered_.empty() ? "" : "; ") + where(leg) + recovery.text;
   // The interrupted switch's record is done with; what it replaced (an interrupted deploy) stays.
-  auto replaced = parse_activity(snapshot_.activity->replaced);
-  (void)on_lb(services_, app_, replaced ? write_activity_script(app_, *replaced) : remove_activity_script(app_));
-  // The reload restarted HAProxy's health checks: give its view of the standby a moment to settle
-  // ("UP 1/2" is a transition) before the checks below judge it.
-  const auto settle_until = services_.time.now() + std::chrono::seconds(10);
-  do {
-    snapshot_ = read_lb_snapshot(services_.executor, app_, store_, SnapshotOptions{true, true});
-  } while (standby_checks_in_transition() && services_.time.now() < settle_until &&
-           services_.time.sleep_for(std::chrono::milliseconds(250), stop_));
+  auto replaced = parse_activity(snapshot.activity->replaced);
+  (void)on_lb(services_, view, replaced ? write_activity_script(view, *replaced) : remove_activity_script(view));
+  // The reload restarted HAProxy's health checks: the checks below judge a settled view.
+  snapshot = read_settled_snapshot(services_, view, lbs_.store(leg.index), plan_.to, stop_);
   return std::nullopt;
 }
 
-bool SwitchRun::standby_checks_in_transition() const {
-  if (!snapshot_.servers) return false;
-  for (const auto& server : *snapshot_.servers) {
-    if (server.backend == backend_of(app_, plan_.to) && server.server != "BACKEND" &&
-        server.status.find('/') != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
+// What a server that dies from here on leaves behind on each load balancer: which switch, from
+// which state generation and reload count. Written while the candidate is checked; the swap waits
+// for it.
+void SwitchRun::write_activity(SwitchLeg& leg) {
+  const auto& snapshot = lbs_.snapshot(leg.index);
+  auto activity = switch_activity(app_, plan_, client_, snapshot, leg.change);
+  if (since_.empty()) since_ = activity.since;
+  activity.since = activity.step_since = since_;  // one switch: the same on every load balancer
+  if (auto deploy = interrupted_deploy_of(snapshot)) leg.replaced_activity = deploy;
+  if (!own_) own_ = std::make_unique<OwnActivityGuard>(*services_.own_activities, app_.name, activity.since);
+  leg.activity_write =
+      std::async(std::launch::async, [this, view = leg.view, script = write_activity_script(*leg.view, activity)] {
+        return on_lb(services_, *view, script);
+      });
 }
 
-// What a server that dies from here on leaves behind: which switch, from which state generation
-// and reload count. Written while the candidate is checked; the swap waits for it.
-void SwitchRun::write_activity() {
-  Activity activity;
-  activity.kind = ActivityKind::kSwitch;
-  activity.app = app_.name;
-  activity.client = client_;
-  activity.since = state::utc_timestamp();
-  activity.server_pid = ::getpid();
-  activity.step = "validating the new HAProxy config and switching it in";
-  activity.step_since = activity.since;
-  activity.from = plan_.from;
-  activity.color = plan_.to;
-  activity.generation = snapshot_.generation();
-  if (snapshot_.processes) {
-    activity.reloads_before = snapshot_.processes->reloads;
-    activity.master_pid = snapshot_.processes->master_pid;
-  }
-  for (const auto& edit : change_.edits) activity.config_files.push_back(edit.file);
-  if (auto deploy = interrupted_deploy_of(snapshot_)) {
-    replaced_activity_ = deploy;
-    activity.replaced = deploy->to_json().dump();
-  }
-  own_ = std::make_unique<OwnActivityGuard>(*services_.own_activities, app_.name, activity.since);
-  activity_write_ = std::async(std::launch::async, [this, script = write_activity_script(app_, activity)] {
-    return on_lb(services_, app_, script);
-  });
-}
-
-// The record goes once the switch has ended, unless the user must act (then it tells the next
-// status what happened); an interrupted deploy it replaced is put back unless the state file now
-// records it.
+// The records go once the switch has ended, unless the user must act (then they tell the next
+// status what happened); an interrupted deploy a record replaced is put back unless the state file
+// now records it.
 void SwitchRun::settle_activity(const SwitchOutcome& outcome) {
-  if (activity_write_.valid()) {
-    const auto written = activity_write_.get();
-    activity_written_ = written && written->succeeded();
+  for (auto& leg : legs_) {
+    if (leg.activity_write.valid()) {
+      const auto written = leg.activity_write.get();
+      leg.activity_written = written && written->succeeded();
+    }
+    if (!leg.activity_written || leg.keep_activity) continue;
+    const bool state_has_deploy = outcome.switched;
+    (void)on_lb(services_, *leg.view,
+                leg.replaced_activity && !state_has_deploy ? write_activity_script(*leg.view, *leg.replaced_activity)
+                                                           : remove_activity_script(*leg.view));
   }
-  if (!activity_written_ || keep_activity_) return;
-  const bool state_has_deploy = outcome.switched;
-  (void)on_lb(services_, app_,
-              replaced_activity_ && !state_has_deploy ? write_activity_script(app_, *replaced_activity_)
-                                                      : remove_activity_script(app_));
 }
 
-// The candidate config is written beside the live one and checked (`haproxy -c`) while the
+// The candidate configs are written beside the live ones and checked (`haproxy -c`) while the
 // standby's probes finish: neither changes anything HAProxy reads, and the check is the slowest
-// part of a switch. The new state is written beside the old one too: a full or read-only disk
-// stops the switch here.
+// part of a switch. The new state is written beside the old one on each load balancer too: a full
+// or read-only disk stops the switch here.
 std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
   validation_started_ = services_.time.now();
-  write_activity();
-  validation_ = std::async(std::launch::async, [this] { return stage_candidates(services_, app_, change_); });
+  for (auto& leg : legs_) {
+    write_activity(leg);
+    leg.validation = std::async(std::launch::async, [this, &leg] {
+      return stage_candidates(services_, *leg.view, leg.change);
+    });
+  }
   if (!plan_.emergency) {
     const auto gate = standby_gate_.get();
     if (stop_.stop_requested()) return refuse_before_swap("cancelled");  // the gate's verdict would be "cancelled"
-    if (const auto problem = standby_problem_now(app_, snapshot_, plan_.to, gate); !problem.empty()) {
-      return refuse_before_swap("STANDBY " + state::to_upper_string(plan_.to) + " is not healthy now (" + problem +
-                                "). Use emergency=true only to roll back from a broken PROD.");
+    for (const auto& leg : legs_) {
+      if (const auto problem = standby_problem_now(*leg.view, lbs_.snapshot(leg.index), plan_.to, gate);
+          !problem.empty()) {
+        return refuse_before_swap("STANDBY " + state::to_upper_string(plan_.to) + " is not healthy now (" +
+                                  where(leg) + problem + "). Use emergency=true only to roll back from a broken PROD.");
+      }
     }
   }
   if (stop_.stop_requested()) return refuse_before_swap("cancelled");
-  next_ = next_state(app_, snapshot_, plan_, client_);
-  auto prepared = store_.prepare(*lock_, next_, snapshot_.generation());
-  if (!prepared) return refuse_before_swap(prepared.error().message);
-  prepared_ = std::move(prepared.value());
+  const auto* newest = newest_state(lbs_.snapshots());
+  std::optional<Activity> interrupted_deploy;
+  for (std::size_t i = 0; i < lbs_.size() && !interrupted_deploy; ++i) {
+    interrupted_deploy = interrupted_deploy_of(lbs_.snapshot(i));
+  }
+  next_ = next_state(app_, newest != nullptr ? *newest : lbs_.snapshot(0), plan_, client_, lbs_.generation(),
+                     interrupted_deploy);
+  for (auto& leg : legs_) {
+    auto prepared = lbs_.store(leg.index).prepare(lbs_.held(leg.index), next_, lbs_.snapshot(leg.index).generation());
+    if (!prepared) return refuse_before_swap(where(leg) + prepared.error().message);
+    leg.prepared = std::move(prepared.value());
+  }
   timings_["checksMs"] = services_.time.ms_since(started_);
   return std::nullopt;
 }
 
+void SwitchRun::discard_prepared() {
+  for (const auto& leg : legs_) {
+    if (leg.prepared) lbs_.store(leg.index).discard(*leg.prepared);
+  }
+}
+
 SwitchOutcome SwitchRun::refuse_before_swap(const std::string& why) {
-  const auto checked = validation_.get();
-  // An invalid candidate was removed by the check itself; otherwise it may be on the LB (or its
-  // writing was cut off).
-  if (!checked || checked->exit_status != kCandidateInvalidExit) remove_candidate();
-  if (prepared_) store_.discard(*prepared_);
+  for (auto& leg : legs_) {
+    const auto checked = leg.validation.get();
+    // An invalid candidate was removed by the check itself; otherwise it may be on the LB (or its
+    // writing was cut off).
+    if (!checked || checked->exit_status != kCandidateInvalidExit) remove_candidate(leg);
+  }
+  discard_prepared();
   return refuse(why);
 }
 
@@ -374,68 +343,87 @@ SwitchOutcome SwitchRun::refuse(const std::string& why, std::optional<Color> rou
   return outcome;
 }
 
+// Every candidate must have passed its check (and every activity record be written) before any
+// live file is replaced; then the legs are swapped one after the other.
 std::optional<SwitchOutcome> SwitchRun::swap_config() {
   steps_.begin(kSwap);
-  const auto validated = validation_.get();
-  const auto recorded = activity_write_.get();
-  activity_written_ = recorded && recorded->succeeded();
-  if (stop_.stop_requested()) {  // cancelled while `haproxy -c` ran: the live config is still untouched
-    store_.discard(*prepared_);
-    if (!validated || validated->exit_status != kCandidateInvalidExit) remove_candidate();
-    return refuse("cancelled");
+  std::vector<bluegreen::Result<remote::CommandResult>> validated;
+  for (auto& leg : legs_) {
+    validated.push_back(leg.validation.get());
+    const auto recorded = leg.activity_write.get();
+    leg.activity_written = recorded && recorded->succeeded();
+    if (!leg.activity_written && !stop_.stop_requested() && validated.back() && validated.back()->succeeded()) {
+      discard_prepared();
+      for (const auto& each : legs_) remove_candidate(each);
+      return refuse(where(leg) + "cannot write the switch's activity record " + activity_path(*leg.view) +
+                    " (without it, a switch cut off halfway could not be recognised): " + output_of(recorded) +
+                    ". The live config is untouched.");
+    }
   }
-  if (!validated || !validated->succeeded()) {
-    store_.discard(*prepared_);
-    if (validated && validated->exit_status == kCandidateInvalidExit) {
-      remove_candidate();  // the others (the invalid one was removed by its check)
-      return refuse("the new HAProxy config failed validation (" + validate_text() + "):\n" + output_of(*validated) +
-                    "\nThe live config is untouched.");
+  for (std::size_t i = 0; i < legs_.size(); ++i) {
+    const auto& result = validated[i];
+    if (!stop_.stop_requested() && result && result->succeeded()) continue;
+    discard_prepared();
+    for (std::size_t k = 0; k < legs_.size(); ++k) {
+      // An invalid candidate was removed by its check; a refused symlink wrote nothing.
+      const bool gone = validated[k] && (validated[k]->exit_status == kCandidateInvalidExit ||
+                                         validated[k]->exit_status == state::kSymlinkRefusedExit);
+      if (!gone) remove_candidate(legs_[k]);
     }
-    if (validated && validated->exit_status == state::kSymlinkRefusedExit) {  // nothing was written
-      return refuse(output_of(*validated) + " The live config is untouched.");
+    const auto& leg = legs_[i];
+    if (stop_.stop_requested()) return refuse("cancelled");  // the live configs are still untouched
+    if (result && result->exit_status == kCandidateInvalidExit) {
+      return refuse(where(leg) + "the new HAProxy config failed validation (" + validate_text(leg) + "):\n" +
+                    output_of(*result) + "\nThe live config is untouched.");
     }
-    remove_candidate();
-    return refuse("checking the new HAProxy config failed: " + output_of(validated) +
+    if (result && result->exit_status == state::kSymlinkRefusedExit) {
+      return refuse(where(leg) + output_of(*result) + " The live config is untouched.");
+    }
+    return refuse(where(leg) + "checking the new HAProxy config failed: " + output_of(result) +
                   " (the live config is untouched)");
   }
-  if (!activity_written_) {
-    store_.discard(*prepared_);
-    remove_candidate();
-    return refuse("cannot write the switch's activity record " + activity_path(app_) +
-                  " (without it, a switch cut off halfway could not be recognised): " + output_of(recorded) +
-                  ". The live config is untouched.");
+  for (auto& leg : legs_) {
+    const auto swapped = swap_edits(services_, *leg.view, leg.change);
+    leg.swapped = swapped.swapped;
+    if (!swapped.ok()) return swap_failed(leg, swapped);
   }
-  const auto swapped = swap_edits(services_, app_, change_);
-  swapped_ = swapped.swapped;
-  if (!swapped.ok()) return swap_failed(swapped);
   timings_["validateAndSwapMs"] = services_.time.ms_since(validation_started_);
   return std::nullopt;
 }
 
-// New connections go to the new backend; open ones finish on the old workers. Returns why it
-// failed, or "".
+// New connections go to the new backend on every load balancer (at once); open ones finish on the
+// old workers. Returns why it failed (the load balancer named for a pair), or "".
 std::string SwitchRun::reload_and_verify() {
   const auto reload_started = services_.time.now();
-  if (change_.map_only()) {
+  const bool maps = std::all_of(legs_.begin(), legs_.end(), [](const SwitchLeg& leg) { return leg.change.map_only(); });
+  if (maps) {
     steps_.begin(kReload, " — not needed for a map: updating HAProxy's running map instead");
   } else {
     steps_.begin(kReload);
   }
-  std::string failure = apply_change(services_, app_, change_, true);
-  timings_["haproxyStepMs"] = services_.time.ms_since(reload_started);
-  if (failure.empty()) {
-    steps_.begin(kVerify, " " + state::to_upper_string(plan_.to));
-    RoutingExpectation expected{plan_.to, std::nullopt, plan_.emergency, change_.files, &change_};
-    if (snapshot_.processes) expected.reloads_before = snapshot_.processes->reloads;
-    const auto check = verify_routing(services_, app_, expected, stop_);
-    cancelled_ = check.cancelled;
-    if (check.ok) verified_ = check.detail;
-    else if (check.cancelled) failure = check.detail;
-    else
-      failure = std::string(change_.map_only() ? "verification after the map change failed: "
-                                               : "verification after the reload failed: ") +
-                check.detail;
+  struct Applied {
+    std::string failure;
+    bool cancelled = false;
+    long long step_ms = 0;
+  };
+  const auto results = for_each_lb(legs_.size(), [this](std::size_t i) {
+    Applied applied;
+    auto& leg = legs_[i];
+    applied.failure =
+        apply_and_verify(services_, plan_, lbs_.snapshot(i), leg, stop_, applied.cancelled, applied.step_ms);
+    return applied;
+  });
+  steps_.begin(kVerify, " " + state::to_upper_string(plan_.to));
+  std::string failure;
+  long long step_ms = 0;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    step_ms = std::max(step_ms, results[i].step_ms);
+    cancelled_ = cancelled_ || results[i].cancelled;
+    if (!results[i].failure.empty()) {
+      failure += (failure.empty() ? "" : "; ") + where(legs_[i]) + results[i].failure;
+    }
   }
+  timings_["haproxyStepMs"] = step_ms;
   timings_["reloadAndVerifyMs"] = services_.time.ms_since(reload_started);
   return failure;
 }
@@ -443,73 +431,61 @@ std::string SwitchRun::reload_and_verify() {
 std::string SwitchRun::record_switch() {
   steps_.begin(kRecord, " #" + std::to_string(next_.switch_count));
   recording_ = true;
-  if (auto committed = store_.commit(*lock_, *prepared_); !committed) {
-    state_uncertain_ = committed.error().code == bluegreen::ErrorCode::kUnknownOutcome;
-    return "the state file could not be updated (" + committed.error().message + ")";
+  const auto results = for_each_lb(legs_.size(), [this](std::size_t i) {
+    return lbs_.store(i).commit(lbs_.held(i), *legs_[i].prepared);
+  });
+  std::string problem;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (results[i]) {
+      legs_[i].committed = true;
+      continue;
+    }
+    state_uncertain_ = state_uncertain_ || results[i].error().code == bluegreen::ErrorCode::kUnknownOutcome;
+    problem += (problem.empty() ? "" : "; ") + where(legs_[i]) + results[i].error().message;
   }
-  return "";
+  if (problem.empty()) return "";
+  if (std::any_of(legs_.begin(), legs_.end(), [](const SwitchLeg& leg) { return leg.committed; })) {
+    state_uncertain_ = true;  // some state files record the switch that is now rolled back
+  }
+  return "the state file could not be updated (" + problem + ")";
 }
 
-// Puts the backed-up config back, reloads, and verifies the previous routing. Not cancellable:
-// stopping halfway back would leave things worse.
-RollbackReport SwitchRun::restore_previous() {
-  const auto reloads = current_reloads(services_, app_);
-  RollbackReport report;
-  report.state_uncertain = state_uncertain_;
-  for (const auto& edit : change_.edits) report.config_files.push_back(edit.file);
-  if (const auto problem = restore_edits(services_, app_, change_, swapped_); !problem.empty()) {
-    report.text = "restoring the previous config failed too: " + problem;
-    return report;
+// The swap stopped part way on `leg` (swapped.swapped of its files replaced). Nothing replaced
+// anywhere: a refusal. Some replaced: rolled back (their backups are this switch's). Not known
+// whether the file it stopped at was replaced: nothing is restored on that load balancer (that
+// file's backup may be an older switch's), the others are, and the user is told what to look at.
+SwitchOutcome SwitchRun::swap_failed(SwitchLeg& leg, const SwapOutcome& swapped) {
+  const bool earlier_swapped = std::any_of(legs_.begin(), legs_.end(), [&leg](const SwitchLeg& other) {
+    return other.index < leg.index && other.swapped > 0;
+  });
+  if (swapped.swapped == 0 && !swapped.uncertain && !earlier_swapped) {
+    discard_prepared();
+    for (const auto& each : legs_) remove_candidate(each);
+    if (swapped.live_changed) return refuse(where(leg) + swapped.failure + "; request a new plan");
+    if (swapped.symlink) return refuse(where(leg) + swapped.failure + " The live config is untouched.");
+    return refuse(where(leg) + swapped.failure + " (the live config is untouched)");
   }
-  report.restored = true;
-  if (const auto problem = apply_change(services_, app_, change_, false); !problem.empty()) {
-    report.text = "the previous config was restored, but " + problem;
-    return report;
-  }
-  report.reloaded = true;
-  const auto check =
-      verify_routing(services_, app_, RoutingExpectation{plan_.from, reloads, false, change_.files, &change_}, {});
-  report.verified = check.ok;
-  report.text = check.ok
-                    ? "the previous config was restored and HAProxy verified routing to " +
-                          state::to_upper_string(plan_.from) + " again (" + check.detail + ")"
-                    : std::string(change_.map_only()
-                                      ? "the previous map was restored in its file and in HAProxy's running map, but "
-                                        "verification failed: "
-                                      : "the previous config was restored and HAProxy reloaded, but verification "
-                                        "failed: ") +
-                          check.detail;
-  return report;
-}
-
-// The swap stopped part way (swapped.swapped of the files replaced). Nothing replaced: a refusal.
-// Some replaced: rolled back (their backups are this switch's). Not known whether the file it
-// stopped at was replaced: nothing is restored (that file's backup may be an older switch's) and
-// the user is told what to look at.
-SwitchOutcome SwitchRun::swap_failed(const SwapOutcome& swapped) {
-  if (swapped.swapped == 0 && !swapped.uncertain) {
-    store_.discard(*prepared_);
-    remove_candidate();
-    if (swapped.live_changed) return refuse(swapped.failure + "; request a new plan");
-    if (swapped.symlink) return refuse(swapped.failure + " The live config is untouched.");
-    return refuse(swapped.failure + " (the live config is untouched)");
-  }
+  for (const auto& each : legs_) remove_candidate(each);  // those not swapped (never read by HAProxy)
   if (!swapped.uncertain) {
-    remove_candidate();  // those of the files not swapped (never read by HAProxy)
-    return roll_back(swapped.failure + "; " + std::to_string(swapped.swapped) + " of " +
-                     std::to_string(change_.edits.size()) + " files had been replaced");
+    return roll_back(where(leg) + swapped.failure + "; " + std::to_string(swapped.swapped) + " of " +
+                     std::to_string(leg.change.edits.size()) + " files had been replaced");
   }
-  store_.discard(*prepared_);
-  keep_activity_ = true;
+  leg.keep_activity = true;
+  const auto& stuck = leg.change.edits[swapped.swapped].file;
   RollbackReport unknown;
-  for (const auto& edit : change_.edits) unknown.config_files.push_back(edit.file);
-  const auto& stuck = change_.edits[swapped.swapped].file;
-  unknown.text = "whether " + stuck +
-                 " was replaced could not be checked, so nothing was restored: " + backup_path(stuck) +
-                 " may be an older switch's. Look at " + edited_files(change_) +
+  for (const auto& edit : leg.change.edits) unknown.config_files.push_back(edit.file);
+  unknown.text = where(leg) + "whether " + stuck + " was replaced could not be checked, so nothing was restored: " +
+                 backup_path(stuck) + " may be an older switch's. Look at " + edited_files(leg.change) +
                  " first; restore a backup only if its file selects " + state::to_upper_string(plan_.to) +
                  " and the backup selects " + state::to_upper_string(plan_.from);
-  auto outcome = switch_rolled_back(app_, plan_, swapped.failure, unknown);
+  leg.swapped = 0;  // not restored by roll_back below
+  if (earlier_swapped) {
+    auto outcome = roll_back(where(leg) + swapped.failure);
+    outcome.text += "\n\n⚠️ " + unknown.text + ".";
+    return outcome;
+  }
+  discard_prepared();
+  auto outcome = switch_rolled_back(*leg.view, plan_, swapped.failure, unknown);
   (void)audit("rollback-failed", {{"from", state::to_string(plan_.from)},
                                   {"to", state::to_string(plan_.to)},
                                   {"error", swapped.failure},
@@ -517,22 +493,44 @@ SwitchOutcome SwitchRun::swap_failed(const SwapOutcome& swapped) {
   return outcome;
 }
 
-std::string SwitchRun::validate_text() const {
+std::string SwitchRun::validate_text(const SwitchLeg& leg) const {
   std::map<std::string, std::string> candidates;
-  for (const auto& edit : change_.edits) {
+  for (const auto& edit : leg.change.edits) {
     if (!edit.is_map) candidates[edit.file] = candidate_path(edit.file);
   }
-  return validate_command_for(app_, change_.files, candidates);
+  return validate_command_for(*leg.view, leg.change.files, candidates);
 }
 
+// Every load balancer whose files were replaced is put back (at once), reloaded and verified on
+// the old colour. Not cancellable: stopping halfway back would leave things worse.
 SwitchOutcome SwitchRun::roll_back(const std::string& failure) {
-  store_.discard(*prepared_);  // best effort; harmless when the rename already consumed it
-  const RollbackReport rollback = restore_previous();
+  discard_prepared();  // best effort; harmless when the rename already consumed it
+  std::vector<std::size_t> touched;
+  for (const auto& leg : legs_) {
+    if (leg.swapped > 0) touched.push_back(leg.index);
+  }
+  const auto reports = for_each_lb(touched.size(), [this, &touched](std::size_t k) {
+    return restore_leg(services_, plan_, legs_[touched[k]], state_uncertain_);
+  });
+  std::vector<std::string> names;
+  for (const auto i : touched) names.push_back(lbs_.ssh(i));
+  RollbackReport rollback = reports.empty() ? RollbackReport{true, true, true, "nothing had been replaced", false, {}}
+                                            : merge_rollbacks(names, reports);
+  rollback.state_uncertain = state_uncertain_;
   // Kept when the file may still hold the new config (the next status and switch then know a switch
   // was left halfway); once the original is back, a reload that did not happen shows as a file
   // HAProxy has not loaded (the restore gives it a new modification time).
-  keep_activity_ = !rollback.restored || rollback.state_uncertain;
-  auto outcome = switch_rolled_back(app_, plan_, failure, rollback);
+  for (std::size_t k = 0; k < touched.size(); ++k) {
+    legs_[touched[k]].keep_activity = !reports[k].restored || state_uncertain_;
+  }
+  const auto& first = touched.empty() ? legs_.front() : legs_[touched.front()];
+  auto outcome = switch_rolled_back(*first.view, plan_, failure, rollback);
+  if (lbs_.pair()) {  // which load balancer is where
+    json positions = json::array();
+    for (const auto& leg : legs_) positions.push_back({{"ssh", lbs_.ssh(leg.index)}, {"replaced", leg.swapped > 0}});
+    for (std::size_t k = 0; k < touched.size(); ++k) positions[touched[k]]["restoredAndVerified"] = reports[k].verified;
+    outcome.structured["loadBalancers"] = positions;
+  }
   if (cancelled_) {
     // MCP sends no result for a cancelled call, so this log line is what the client sees.
     reporter_.note("switch to " + state::to_upper_string(plan_.to) + " cancelled after the reload: " + rollback.text);
@@ -551,14 +549,25 @@ SwitchOutcome SwitchRun::roll_back(const std::string& failure) {
 
 SwitchOutcome SwitchRun::completed() {
   timings_["totalMs"] = services_.time.ms_since(started_);
+  std::string verified;
+  for (const auto& leg : legs_) verified += (verified.empty() ? "" : "; ") + where(leg) + leg.verified;
+  const auto old_sessions = add_sessions(for_each_lb(
+      legs_.size(), [this](std::size_t i) { return read_colour_sessions(services_.executor, lbs_.view(i), plan_.from); }));
   CompletedSwitch done{next_.switch_count,
                        next_.last_switch.value_or(""),
                        timings_["totalMs"].get<long long>(),
-                       verified_,
+                       verified,
                        timings_,
-                       read_colour_sessions(services_.executor, app_, plan_.from),
-                       hard_stop_after(snapshot_)};
+                       old_sessions,
+                       hard_stop_after(lbs_.snapshot(0))};
   auto outcome = switch_completed(app_, plan_, done);
+  if (lbs_.pair()) {
+    json positions = json::array();
+    for (const auto& leg : legs_) {
+      positions.push_back({{"ssh", lbs_.ssh(leg.index)}, {"routesTo", state::to_string(plan_.to)}});
+    }
+    outcome.structured["loadBalancers"] = positions;
+  }
   const auto audit_problem = audit("ok", {{"from", state::to_string(plan_.from)},
                                           {"to", state::to_string(plan_.to)},
                                           {"switchCount", next_.switch_count}});
@@ -570,10 +579,9 @@ SwitchOutcome SwitchRun::completed() {
   return outcome;
 }
 
-// Appends the outcome to the audit log; returns why that failed, or "".
+// Appends the outcome to every load balancer's audit log; returns why that failed, or "".
 std::string SwitchRun::audit(const std::string& outcome, json details) {
-  auto audited = store_.audit({plan_.emergency ? "emergency-switch" : "switch", client_, outcome, std::move(details)});
-  return audited ? "" : audited.error().message;
+  return lbs_.audit({plan_.emergency ? "emergency-switch" : "switch", client_, outcome, std::move(details)});
 }
 
 }  // namespace

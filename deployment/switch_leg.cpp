@@ -1,0 +1,77 @@
+#include "deployment/switch_leg.h"
+
+#include "deployment/config_swap.h"
+#include "deployment/live_confirmation.h"
+#include "deployment/routing_check.h"
+
+namespace bluegreen::deployment {
+
+std::string apply_and_verify(Services& services, const SwitchPlan& plan, const LbSnapshot& snapshot, SwitchLeg& leg,
+                             const std::stop_token& stop, bool& cancelled, long long& haproxy_step_ms) {
+  const auto started = services.time.now();
+  leg.applied = true;
+  std::string failure = apply_change(services, *leg.view, leg.change, true);
+  haproxy_step_ms = services.time.ms_since(started);
+  if (!failure.empty()) return failure;
+  RoutingExpectation expected{plan.to, std::nullopt, plan.emergency, leg.change.files, &leg.change};
+  if (snapshot.processes) expected.reloads_before = snapshot.processes->reloads;
+  const auto check = verify_routing(services, *leg.view, expected, stop);
+  cancelled = check.cancelled;
+  if (check.ok) {
+    leg.verified = check.detail;
+    return "";
+  }
+  if (check.cancelled) return check.detail;
+  return std::string(leg.change.map_only() ? "verification after the map change failed: "
+                                           : "verification after the reload failed: ") +
+         check.detail;
+}
+
+RollbackReport restore_leg(Services& services, const SwitchPlan& plan, const SwitchLeg& leg, bool state_uncertain) {
+  const auto& app = *leg.view;
+  const auto reloads = current_reloads(services, app);
+  RollbackReport report;
+  report.state_uncertain = state_uncertain;
+  for (const auto& edit : leg.change.edits) report.config_files.push_back(edit.file);
+  if (const auto problem = restore_edits(services, app, leg.change, leg.swapped); !problem.empty()) {
+    report.text = "restoring the previous config failed too: " + problem;
+    return report;
+  }
+  report.restored = true;
+  if (const auto problem = apply_change(services, app, leg.change, false); !problem.empty()) {
+    report.text = "the previous config was restored, but " + problem;
+    return report;
+  }
+  report.reloaded = true;
+  const auto check =
+      verify_routing(services, app, RoutingExpectation{plan.from, reloads, false, leg.change.files, &leg.change}, {});
+  report.verified = check.ok;
+  report.text = check.ok
+                    ? "the previous config was restored and HAProxy verified routing to " +
+                          state::to_upper_string(plan.from) + " again (" + check.detail + ")"
+                    : std::string(leg.change.map_only()
+                                      ? "the previous map was restored in its file and in HAProxy's running map, but "
+                                        "verification failed: "
+                                      : "the previous config was restored and HAProxy reloaded, but verification "
+                                        "failed: ") +
+                          check.detail;
+  return report;
+}
+
+RollbackReport merge_rollbacks(const std::vector<std::string>& ssh, const std::vector<RollbackReport>& reports) {
+  if (reports.size() == 1) return reports.front();
+  RollbackReport merged;
+  merged.restored = merged.reloaded = merged.verified = !reports.empty();
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    const auto& report = reports[i];
+    merged.restored = merged.restored && report.restored;
+    merged.reloaded = merged.reloaded && report.reloaded;
+    merged.verified = merged.verified && report.verified;
+    merged.state_uncertain = merged.state_uncertain || report.state_uncertain;
+    merged.text += (merged.text.empty() ? "" : "; ") + std::string("on ") + ssh[i] + ": " + report.text;
+    for (const auto& file : report.config_files) merged.config_files.push_back(ssh[i] + ":" + file);
+  }
+  return merged;
+}
+
+}  // namespace bluegreen::deployment
