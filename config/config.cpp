@@ -228,7 +228,13 @@ void check_distinct_servers(const AppConfig& app, const std::string& path, std::
       if (server.ssh.empty() || server.app_dir.empty()) continue;
       const std::string where =
           path + ".hosts." + colour + (pool->size() > 1 ? "[" + std::to_string(i) + "]" : std::string());
-      const auto [it, fresh] = seen.emplace(std::pair{server.ssh, server.app_dir}, where);
+      // "/srv/app/" and "/srv//app" are "/srv/app".
+      std::string dir;
+      for (const char c : server.app_dir) {
+        if (c != '/' || dir.empty() || dir.back() != '/') dir += c;
+      }
+      while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+      const auto [it, fresh] = seen.emplace(std::pair{server.ssh, dir}, where);
       if (!fresh) {
         errors.push_back(where + ": the same server and appDir as " + it->second + " (" + server.ssh + ":" +
                          server.app_dir + "); every server of an app needs its own checkout");

@@ -1,5 +1,7 @@
 #include "deployment/pools.h"
 
+#include "haproxy/backend_servers.h"
+
 #include <algorithm>
 #include <set>
 
@@ -27,30 +29,66 @@ std::string pool_addresses(const config::Pool& pool) {
 }
 
 std::vector<std::string> pool_membership_drift(const config::AppConfig& app, const LbSnapshot& snapshot,
-                                               state::Color color) {
+                                               state::Color color, bool* unknown) {
   std::vector<std::string> drift;
   const auto& pool = pool_of(app, color);
-  if (!snapshot.servers || !pool.named()) return drift;
   const std::string& backend = backend_of(app, color);
   const std::string colour = state::to_upper_string(color);
-  std::set<std::string> in_haproxy;
-  for (const auto& server : *snapshot.servers) {
-    if (server.backend == backend && server.server != "BACKEND") in_haproxy.insert(server.server);
+  // HAProxy's servers of the backend: running (stats socket), else configured (its files).
+  std::vector<std::string> in_haproxy;
+  std::string source;
+  if (snapshot.servers) {
+    source = "HAProxy's backend";
+    for (const auto& server : *snapshot.servers) {
+      if (server.backend == backend && server.server != "BACKEND") in_haproxy.push_back(server.server);
+    }
+  } else if (!snapshot.config_files.empty()) {
+    const auto configured = haproxy::backend_servers(snapshot.config_files, {backend});
+    const auto it = configured.find(backend);
+    if (it == configured.end()) {
+      if (unknown != nullptr) *unknown = true;
+      return drift;
+    }
+    source = "the backend in HAProxy's files";
+    for (const auto& server : it->second) {
+      if (server.name.empty()) {  // server-template: named at run time
+        if (unknown != nullptr) *unknown = true;
+        return drift;
+      }
+      in_haproxy.push_back(server.name);
+    }
+  } else {
+    if (unknown != nullptr) *unknown = true;
+    return drift;
   }
+  if (!pool.named()) {
+    if (pool.size() == 1 && in_haproxy.size() > 1) {
+      std::string names;
+      for (const auto& name : in_haproxy) names += (names.empty() ? "" : ", ") + name;
+      drift.push_back("POOL DRIFT: " + source + " \"" + backend + "\" (" + colour + ") has " +
+                      std::to_string(in_haproxy.size()) + " servers (" + names + ") but hosts." +
+                      std::string(state::to_string(color)) +
+                      " configures one: traffic reaches servers that no deploy updates. List every server of the "
+                      "backend in hosts." +
+                      std::string(state::to_string(color)) + " (each with its haproxyServer).");
+    }
+    return drift;
+  }
+  const std::set<std::string> running(in_haproxy.begin(), in_haproxy.end());
   std::set<std::string> configured;
   for (const auto& server : pool.servers) configured.insert(server.haproxy_server);
   for (const auto& server : pool.servers) {
-    if (in_haproxy.count(server.haproxy_server) != 0) continue;
+    if (running.count(server.haproxy_server) != 0) continue;
     drift.push_back("POOL DRIFT: " + colour + " server " + server.haproxy_server + " (" + server.ssh +
-                    ") is configured but HAProxy's backend \"" + backend +
+                    ") is configured but " + source + " \"" + backend +
                     "\" has no server of that name, so it never gets traffic (and the switch cannot rely on it). "
                     "Add `server " +
                     server.haproxy_server + " ...` to the backend, or fix hosts." +
                     std::string(state::to_string(color)) + "[].haproxyServer.");
   }
-  for (const auto& name : in_haproxy) {
+  for (const auto& name : running) {
     if (configured.count(name) != 0) continue;
-    drift.push_back("POOL DRIFT: HAProxy's backend \"" + backend + "\" (" + colour + ") has server " + name +
+    drift.push_back("POOL DRIFT: " + source + " \"" + backend + "\" (" + colour + ") has server " + name +
                     ", which is not in hosts." + std::string(state::to_string(color)) +
                     ": traffic reaches a server that no deploy updates. Add it to the configuration (with "
                     "haproxyServer \"" +

@@ -30,11 +30,14 @@ std::string server_label(const config::HostConfig& server);
 // "127.0.0.1" for one server, "4 servers: a, b, c, d" (addresses) for a pool.
 std::string pool_addresses(const config::Pool& pool);
 
-// HAProxy's backend of `color` against the configured pool, from snapshot.servers (`show stat`):
-// for each mismatch a sentence naming the server and what to do ("" entries never). Empty when
-// they match, when the pool does not name its HAProxy servers (one unnamed server), or when
-// HAProxy's servers are unknown (no stats socket, or it did not answer).
+// HAProxy's backend of `color` against the configured pool: for each mismatch a sentence naming
+// the server and what to do. HAProxy's servers come from its stats socket (`show stat`: what runs
+// now) when it answered, else from the `server` lines of the backend in the files it loads. A pool
+// whose servers name their haproxyServer must match the backend name for name; a colour of one
+// server without haproxyServer must face a backend of one server (several would be servers no
+// deploy reaches). Empty when they match or when neither source is available (`unknown` is then
+// set, when given).
 std::vector<std::string> pool_membership_drift(const config::AppConfig& app, const LbSnapshot& snapshot,
-                                               state::Color color);
+                                               state::Color color, bool* unknown = nullptr);
 
 }  // namespace bluegreen::deployment

@@ -83,26 +83,36 @@ std::string standby_problem_now(const config::AppConfig& app, const LbSnapshot& 
 
 std::string standby_commit_problem(const config::Pool& pool, const std::vector<std::optional<std::string>>& commits,
                                    const std::vector<std::string>& problems, const StandbyGate& gate) {
+  if (pool.size() == 1) return "";
+  // What each server runs: the commit its health JSON reports, else its checkout's.
   std::optional<std::string> first;
   std::string first_server;
   for (std::size_t i = 0; i < pool.size() && i < commits.size(); ++i) {
     const std::string label = server_label(pool.servers[i]);
+    const auto gated = std::find_if(gate.servers.begin(), gate.servers.end(),
+                                    [&](const ServerGate& g) { return g.server == &pool.servers[i]; });
+    const bool serving = gated != gate.servers.end() && gated->outcome.passed;
+    const auto reported = gated != gate.servers.end() ? gated->outcome.last.commit : std::nullopt;
     if (!commits[i]) {
-      const bool serving = std::any_of(gate.servers.begin(), gate.servers.end(), [&](const ServerGate& g) {
-        return g.server == &pool.servers[i] && g.outcome.passed;
-      });
-      if (serving && pool.size() > 1) {
+      if (serving) {
         return "the deployed commit of " + label + " cannot be read (" + (i < problems.size() ? problems[i] : "") +
                "), and it answers healthy: it would take traffic with code nobody can name";
       }
       continue;
     }
-    if (!first) {
-      first = commits[i];
-      first_server = label;
-    } else if (*commits[i] != *first) {
-      return "its servers are on different commits (" + first_server + " " + first->substr(0, 8) + ", " + label + " " +
+    if (serving && reported && !same_commit(*reported, *commits[i])) {
+      return label + " runs commit " + reported->substr(0, 12) + " (its health answer) but its checkout is at " +
              commits[i]->substr(0, 8) +
+             " (restarted from another commit, or its checkout changed since): the switch would serve code no "
+             "deploy recorded. Deploy to the standby again (deploy_to_standby)";
+    }
+    const std::string runs = serving && reported ? *reported : *commits[i];
+    if (!first) {
+      first = runs;
+      first_server = label;
+    } else if (!same_commit(runs, *first)) {
+      return "its servers are on different commits (" + first_server + " " + first->substr(0, 8) + ", " + label + " " +
+             runs.substr(0, 8) +
              "): the switch would serve two versions at once. Deploy to the standby again (deploy_to_standby) so "
              "every server has the same commit";
     }
@@ -133,7 +143,7 @@ std::string standby_deploy_problem(const LbSnapshot& snapshot, state::Color stan
   if (!last || last->outcome == "ok") return "";
   const std::string name = state::to_upper_string(standby);
   std::string error = last->extra.value("error", std::string());
-  return "the last deploy to " + name + " (ref " + last->ref + ", started " + last->timestamp + ") " +
+  return "the last deploy to " + name + " (ref " + last->ref + ", recorded " + last->timestamp + ") " +
          (last->outcome == "interrupted" ? std::string("was interrupted") : last->outcome) +
          (error.empty() ? "" : ": " + error) + ". " + name +
          " may be half deployed even though its health check passes (its old process may still be answering). "

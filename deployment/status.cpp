@@ -1,6 +1,7 @@
 #include "deployment/status.h"
 
 #include "deployment/app_routing.h"
+#include "deployment/health_gate.h"
 #include "deployment/lb_pair.h"
 #include "deployment/live_confirmation.h"
 #include "deployment/pools.h"
@@ -79,6 +80,13 @@ std::optional<std::string> ColourStatus::commit() const { return common_value(se
 bool ColourStatus::commit_mixed() const {
   bool mixed = false;
   (void)common_value(servers, commit_of, &mixed);
+  std::optional<std::string> running;  // what the health answers report (short or long hashes)
+  for (const auto& server : servers) {
+    const auto& reported = server.health.commit;
+    if (!reported) continue;
+    if (running && !same_commit(*reported, *running)) return true;
+    running = reported;
+  }
   return mixed;
 }
 
@@ -158,7 +166,39 @@ void assess_servers(const config::AppConfig& app, StatusReport& report) {
     }
   }
   for (const auto color : {Color::kBlue, Color::kGreen}) {
-    for (auto& line : pool_membership_drift(app, report.lb, color)) report.drift.push_back(std::move(line));
+    bool unknown = false;
+    for (auto& line : pool_membership_drift(app, report.lb, color, &unknown)) report.drift.push_back(std::move(line));
+    if (unknown && pool_of(app, color).size() > 1) {
+      report.warnings.push_back("whether HAProxy's backend \"" + backend_of(app, color) + "\" holds exactly the " +
+                                state::to_upper_string(color) +
+                                " pool cannot be checked (no answer from loadBalancer.statsSocket and no server "
+                                "lines of that backend in HAProxy's files); configure statsSocket.");
+    }
+    for (const auto& server : report.colour(color).servers) {
+      const auto answers = server.health.color ? state::parse_color(*server.health.color) : std::nullopt;
+      if (!answers || *answers == color) continue;
+      report.drift.push_back(state::to_upper_string(color) + " server " + server_label(*server.host) + "'s health URL " +
+                             server.host->health_url + " answers as " + state::to_upper_string(*answers) +
+                             ": it is another colour's server. Fix its healthUrl in hosts." +
+                             std::string(state::to_string(color)) + ".");
+    }
+  }
+  if (report.lb.live) {  // the standby: fit for traffic?
+    auto& standby = state::other(*report.lb.live) == Color::kBlue ? report.blue : report.green;
+    if (const auto problem = standby_deploy_problem(report.lb, standby.color); !problem.empty()) {
+      standby.not_ready = "its last deploy did not succeed";
+    } else if (standby.commit_mixed() || standby.version_mixed()) {
+      standby.not_ready = "its servers run different code";
+    } else if (report.lb.servers) {
+      std::size_t up = 0;
+      for (const auto& server : standby.haproxy_servers) up += server.status == "UP" || server.status == "no check";
+      const std::size_t needed = app.health_gate.min_healthy == 0 ? standby.haproxy_servers.size()
+                                                                   : min_healthy(app, pool_of(app, standby.color));
+      if (!standby.haproxy_servers.empty() && up < needed) {
+        standby.not_ready = "HAProxy has " + std::to_string(up) + " of " +
+                            std::to_string(standby.haproxy_servers.size()) + " of its servers UP";
+      }
+    }
   }
   for (const auto* colour : {&report.blue, &report.green}) {
     for (const auto& host : colour->servers) {

@@ -44,12 +44,16 @@ struct ColourStatus {
   std::vector<haproxy::ServerStatus> haproxy_servers;  // every server of the colour's backend, as HAProxy lists them
   std::string haproxy_backend_status;                  // the backend's aggregate status, if known
   ColourSessions sessions;                             // open sessions in HAProxy (deployment/sessions.h)
+  // For the standby: why it may not take traffic although its servers answer healthy (its last
+  // deploy did not succeed, its servers run different code, HAProxy does not have them UP), or "".
+  std::string not_ready;
 
   [[nodiscard]] const HostStatus& front() const { return servers.front(); }
   [[nodiscard]] std::size_t healthy_count() const;
   [[nodiscard]] bool all_healthy() const { return healthy_count() == servers.size(); }
   // What every server reports (its health's version; its deployed commit): the value when all
-  // that report one agree, nullopt when none does or they differ (then *_mixed() is true).
+  // that report one agree, nullopt when none does or they differ (then *_mixed() is true). The
+  // commit is mixed also when the commits the servers' health answers report differ.
   [[nodiscard]] std::optional<std::string> version() const;
   [[nodiscard]] bool version_mixed() const;
   [[nodiscard]] std::optional<std::string> commit() const;

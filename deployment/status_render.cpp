@@ -67,6 +67,7 @@ json colour_json(const ColourStatus& colour, bool is_prod) {
     const std::string count = std::to_string(up) + "/" + std::to_string(colour.servers.size()) + " healthy";
     status = healthy ? status + " (" + count + ")" : (up == 0 ? "❌ DOWN (" : "⚠️ DEGRADED (") + count + ")";
   }
+  if (!is_prod && healthy && !colour.not_ready.empty()) status = "❌ NOT READY (" + colour.not_ready + ")";
   json j{{"server", state::to_upper_string(colour.color)},
          {"ip", first.host->address},
          {"healthy", healthy},
@@ -130,17 +131,21 @@ std::string colour_lines(const std::string& role, const ColourStatus& c, bool is
   const bool pool = c.servers.size() > 1;
   const std::size_t up = c.healthy_count();
   line << role << state::to_upper_string(c.color);
+  const bool not_ready = !is_prod && !c.not_ready.empty() && up == c.servers.size();
   if (!pool) {
     line << " (" << first.host->address << ")  "
-         << (first.health.healthy() ? (is_prod ? "✅ ONLINE" : "✅ READY") : "❌ DOWN: " + first.health.summary());
+         << (not_ready                ? "❌ NOT READY (" + c.not_ready + ")"
+             : first.health.healthy() ? (is_prod ? "✅ ONLINE" : "✅ READY")
+                                      : "❌ DOWN: " + first.health.summary());
     if (first.health.version) line << "  version " << *first.health.version;
     if (first.deployed_commit) line << "  commit " << short_commit(*first.deployed_commit);
     if (!first.commit_subject.empty()) line << " \"" << first.commit_subject << "\"";
   } else {
     const std::string count = std::to_string(up) + "/" + std::to_string(c.servers.size()) + " healthy";
     line << " (" << c.servers.size() << " servers)  "
-         << (up == c.servers.size() ? (is_prod ? "✅ ONLINE " : "✅ READY ") + count
-                                    : (up == 0 ? "❌ DOWN " : "⚠️ DEGRADED ") + count);
+         << (not_ready                ? "❌ NOT READY (" + c.not_ready + ") " + count
+             : up == c.servers.size() ? (is_prod ? "✅ ONLINE " : "✅ READY ") + count
+                                      : (up == 0 ? "❌ DOWN " : "⚠️ DEGRADED ") + count);
     if (const auto version = c.version()) line << "  version " << *version;
     else if (c.version_mixed()) line << "  version MIXED";
     if (const auto commit = c.commit()) line << "  commit " << short_commit(*commit);

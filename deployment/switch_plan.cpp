@@ -110,7 +110,7 @@ json last_deploy_json(const std::optional<state::DeployRecord>& deploy) {
 
 std::string last_deploy_text(const state::DeployRecord& deploy) {
   return "ref " + deploy.ref + (deploy.commit.empty() ? "" : " commit " + short_commit(deploy.commit)) + ", " +
-         (deploy.outcome == "ok" ? "✅ succeeded" : "❌ " + deploy.outcome) + " (started " + deploy.timestamp + ")";
+         (deploy.outcome == "ok" ? "✅ succeeded" : "❌ " + deploy.outcome) + " (recorded " + deploy.timestamp + ")";
 }
 
 json change_json(const PlanView& view) {
@@ -265,12 +265,42 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
     }
   }
 
-  if (emergency) {  // health is shown, not required
+  if (emergency) {  // health is shown, not required; what a normal plan would refuse is warned about
     probe_standby(services, app, view);
+    StandbyGate shown;  // the probes as a gate: a healthy server counts as serving
+    for (const auto& server : view.standby_servers) {
+      ServerGate each;
+      each.server = server.server;
+      each.outcome.passed = server.passed;
+      each.outcome.last = server.health;
+      shown.servers.push_back(std::move(each));
+    }
+    std::vector<std::string> warnings;
+    if (!view.deploy_warning.empty()) warnings.push_back(view.deploy_warning);
+    for (std::size_t i = 0; i < inputs.views.size(); ++i) {
+      for (const auto& drift : pool_membership_drift(inputs.views[i], inputs.snapshots[i], view.plan.to)) {
+        warnings.push_back((pair ? "on " + inputs.views[i].load_balancer.ssh + ": " : std::string()) + drift);
+      }
+    }
+    if (const auto problem = standby_commit_problem(pool_of(app, view.plan.to), commits.first, commits.second, shown);
+        !problem.empty()) {
+      warnings.push_back("STANDBY " + state::to_upper_string(view.plan.to) + ": " + problem);
+    }
+    view.deploy_warning.clear();
+    for (const auto& warning : warnings) view.deploy_warning += (view.deploy_warning.empty() ? "" : ". ") + warning;
     return view;
   }
   const auto gate = plan_time_standby_gate(services, app, view.plan.to, {});
   if (auto refused = judge_standby(app, snapshot, gate, commits, view)) return Error{*refused};
+  if (gate.passed) {  // HAProxy's own view (MAINT, DRAIN, DOWN), as the execution will judge it
+    for (std::size_t i = 0; i < inputs.views.size(); ++i) {
+      if (const auto problem = standby_problem_now(inputs.views[i], inputs.snapshots[i], view.plan.to, gate);
+          !problem.empty()) {
+        return Error{"Cannot switch traffic: STANDBY " + state::to_upper_string(view.plan.to) + " is not ready: " +
+                     (pair ? "on " + inputs.views[i].load_balancer.ssh + ": " : std::string()) + problem + "."};
+      }
+    }
+  }
   for (std::size_t i = 1; i < inputs.views.size(); ++i) {  // a pair's other backends, against the pools
     if (const auto drift = pool_membership_drift(inputs.views[i], inputs.snapshots[i], view.plan.to); !drift.empty()) {
       return Error{"Cannot switch traffic: on " + inputs.views[i].load_balancer.ssh + ": " + drift.front()};

@@ -11,7 +11,9 @@
 #include "deployment/live_confirmation.h"
 #include "deployment/map_switch.h"
 #include "deployment/routing_check.h"
+#include "deployment/pools.h"
 #include "deployment/standby_gate.h"
+#include "deployment/status.h"
 #include "deployment/step_progress.h"
 #include "deployment/switch_checks.h"
 #include "deployment/switch_leg.h"
@@ -134,6 +136,7 @@ class SwitchRun {
   json timings_ = json::object();
 
   std::future<StandbyGate> standby_gate_;
+  std::future<DeployedCommits> standby_commits_;  // a pool's checkouts, read while the gate runs
   std::vector<SwitchLeg> legs_;  // one per load balancer, in configuration order
   state::DeploymentState next_;
   bool cancelled_ = false;        // the failure after the swap was a cancellation
@@ -153,6 +156,13 @@ std::optional<SwitchOutcome> SwitchRun::take_lock() {
   if (!plan_.emergency) {
     standby_gate_ =
         std::async(std::launch::async, [this] { return execution_standby_gate(services_, app_, plan_.to, stop_); });
+    if (pool_of(app_, plan_.to).size() > 1) {
+      standby_commits_ = std::async(std::launch::async, [this] {
+        std::vector<const config::HostConfig*> servers;
+        for (const auto& server : pool_of(app_, plan_.to).servers) servers.push_back(&server);
+        return read_deployed_commits_by_host(services_, servers, app_.load_balancer.command_timeout);
+      });
+    }
   }
   std::string on = app_.load_balancer.ssh;
   for (std::size_t i = 1; i < lbs_.size(); ++i) on += ", " + lbs_.ssh(i);
@@ -290,6 +300,21 @@ std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
   if (!plan_.emergency) {
     const auto gate = standby_gate_.get();
     if (stop_.stop_requested()) return refuse_before_swap("cancelled");  // the gate's verdict would be "cancelled"
+    if (standby_commits_.valid()) {  // a pool: still one commit, what every server runs?
+      const auto read = standby_commits_.get();
+      const auto& pool = pool_of(app_, plan_.to);
+      std::vector<std::optional<std::string>> commits;
+      std::vector<std::string> problems;
+      for (const auto& server : pool.servers) {
+        const auto& each = read.at({server.ssh, server.app_dir});
+        commits.push_back(each.deployed_commit);
+        problems.push_back(each.git_problem);
+      }
+      if (const auto problem = standby_commit_problem(pool, commits, problems, gate); !problem.empty()) {
+        return refuse_before_swap("STANDBY " + state::to_upper_string(plan_.to) + " is not ready now: " + problem +
+                                  ".");
+      }
+    }
     for (const auto& leg : legs_) {
       if (const auto problem = standby_problem_now(*leg.view, lbs_.snapshot(leg.index), plan_.to, gate);
           !problem.empty()) {
