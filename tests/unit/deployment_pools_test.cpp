@@ -308,3 +308,50 @@ TEST_CASE("a switch refuses a standby whose servers are on different commits", "
   REQUIRE_FALSE(plan);
   CHECK(contains(plan.error().message, "its servers are on different commits (green 9ee09ee0, green2 b1ec0b1e)"));
 }
+
+TEST_CASE("a pool server whose running commit is not its checkout's stops the switch", "[deployment][pools]") {
+  DeploymentRig rig(pool_app(2));
+  // green2's checkout is at green's commit, but its process still runs blue's.
+  rig.lb.set_server_health(rig.app.green.servers[1], HostHealth{true, false, kBlueCommit, "1.4.2"});
+  auto services = real_time_services(rig);
+  const auto plan = deployment::plan_switch(services, rig.app, false);
+  REQUIRE_FALSE(plan);
+  CHECK(contains(plan.error().message, "green2 runs commit b1ec0b1ec0b1 (its health answer) but its checkout is at 9ee09ee0"));
+  const auto report = deployment::gather_status(rig.services, rig.app);
+  CHECK(report.to_json(rig.app).at("current").at("standby")["commitMixed"] == true);
+  CHECK(contains(report.to_text(rig.app), "STANDBY: GREEN (2 servers)  ❌ NOT READY (its servers run different code)"));
+}
+
+TEST_CASE("the plan refuses a standby that HAProxy keeps out (MAINT), as the switch would", "[deployment][pools]") {
+  DeploymentRig rig(pool_app(2));
+  rig.lb.set_server_status_of("green2", "MAINT");
+  auto services = real_time_services(rig);
+  const auto plan = deployment::plan_switch(services, rig.app, false);
+  REQUIRE_FALSE(plan);
+  CHECK(contains(plan.error().message, "is not ready: HAProxy's own checks report server green2 as MAINT"));
+  const auto report = deployment::gather_status(rig.services, rig.app);
+  CHECK(contains(report.to_text(rig.app), "❌ NOT READY (HAProxy has 1 of 2 of its servers UP)"));
+}
+
+TEST_CASE("an emergency plan shows what a normal plan would refuse", "[deployment][pools]") {
+  DeploymentRig rig(pool_app(2));
+  rig.lb.executor().set_file("lab-green2", "/srv/app/.git/HEAD", kBlueCommit + "\n");
+  rig.lb.set_server_health(rig.app.green.servers[1], HostHealth{true, false, kBlueCommit, "1.4.2"});
+  rig.lb.set_backend_servers(Color::kGreen, {"green"});
+  const auto plan = deployment::plan_switch(rig.services, rig.app, true);
+  REQUIRE(plan);
+  CHECK(contains(plan->deploy_warning, "POOL DRIFT: GREEN server green2"));
+  CHECK(contains(plan->deploy_warning, "its servers are on different commits"));
+  const auto text = deployment::approval_request_text(rig.app, *plan, "tok", std::chrono::seconds(300));
+  CHECK(contains(text, "WARNING"));
+}
+
+TEST_CASE("status calls a standby whose last deploy failed NOT READY", "[deployment][pools]") {
+  DeploymentRig rig(pool_app(2));
+  rig.lb.executor().on_host("lab-green2", "./build", exit_with(2, "", "compile error"));
+  (void)run_deploy(rig);
+  const auto report = deployment::gather_status(rig.services, rig.app);
+  INFO(report.to_text(rig.app));
+  CHECK(contains(report.to_text(rig.app), "STANDBY: GREEN (2 servers)  ❌ NOT READY (its last deploy did not succeed)"));
+  CHECK(contains(report.to_json(rig.app).at("current").at("standby")["status"].get<std::string>(), "NOT READY"));
+}
