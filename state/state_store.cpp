@@ -175,7 +175,7 @@ bluegreen::Result<std::unique_ptr<AppLock>> StateStore::lock(const std::string& 
 bluegreen::Result<StateStore::PreparedWrite> StateStore::prepare(const AppLock& lock, const DeploymentState& next,
                                                                  std::uint64_t expected_generation) const {
   if (!lock.held()) return Error{"the lock on " + location_.lock_file + " was lost; the state file was not written"};
-  if (next.generation != expected_generation + 1) {
+  if (next.generation <= expected_generation) {
     return Error{"internal error: new generation " + std::to_string(next.generation) + " does not follow " +
                  std::to_string(expected_generation)};
   }

@@ -108,9 +108,11 @@ class StateStore {
   bluegreen::Result<std::unique_ptr<AppLock>> lock(const std::string& client, const std::string& action,
                                                    std::chrono::milliseconds wait, std::stop_token stop) const;
 
-  // Replaces the state file with `next`, whose generation must be `expected_generation + 1`
-  // (the caller planned against `expected_generation`; for a missing file use 0). Requires a
-  // held lock. Verified by reading the file back.
+  // Replaces the state file with `next`, whose generation must be above `expected_generation`
+  // (the caller planned against `expected_generation`, which the file must still have; for a
+  // missing file use 0): expected + 1 for one load balancer; a pair's lagging state file jumps to
+  // the pair's newest + 1 (deployment/lb_pair.h). Requires a held lock. Verified by reading the
+  // file back.
   bluegreen::Status write(const AppLock& lock, const DeploymentState& next, std::uint64_t expected_generation) const;
 
   // write() in two halves, for a switch: prepare() checks the generation and writes the new file
