@@ -185,10 +185,12 @@ async function measureSwitches(client, frontends, runs) {
 }
 
 // One deploy to warm up, then `runs` timed: the tool call's wall time. Every standby server must
-// report ok. Extra: the slowest server's own time (its steps and health gate; they run at once).
+// report ok. Extra: the slowest server's own time (its steps and health gate; the servers run at
+// once), its steps, and what the call took beyond it (the tool's own work: lock, records, state
+// file).
 async function measureDeploys(client, servers, runs) {
   const samples = [];
-  const extra = { "slowest server": [] };
+  const extra = { "slowest server": [], "beyond it": [] };
   for (let i = 0; i <= runs; i++) {
     const t = process.hrtime.bigint();
     const r = await call(client, "deploy_to_standby", { createBackup: false });
@@ -201,7 +203,13 @@ async function measureDeploys(client, servers, runs) {
     }
     if (i === 0) continue;  // the warm-up
     samples.push(took);
-    extra["slowest server"].push(Math.max(...each.map((s) => s.durationMs)));
+    const slowestServer = each.reduce((a, b) => (b.durationMs > a.durationMs ? b : a));
+    const slowest = slowestServer.durationMs;
+    extra["slowest server"].push(slowest);
+    for (const step of slowestServer.steps ?? d.steps ?? []) {
+      if (step.status !== "skipped") (extra[`step ${step.name}`] ??= []).push(step.durationMs);
+    }
+    extra["beyond it"].push(Math.round(took - slowest));
   }
   return { samples, extra };
 }
@@ -392,10 +400,15 @@ const verdict = (row) => {
 const median = (values) => summary(values).median;
 const notes = (row) => {
   const extra = Object.entries(row.extra ?? {}).filter(([, values]) => values.length);
-  const slowest = extra.find(([key]) => key === "slowest server");
-  const timings = extra.filter(([key]) => key !== "slowest server").map(([key, values]) => `${key} ${median(values)}`);
+  const of = (name) => extra.find(([key]) => key === name)?.[1];
+  const deploy = ["slowest server", "beyond it"];
+  const steps = extra.filter(([key]) => key.startsWith("step ")).map(([key, values]) => `${key.slice(5)} ${median(values)}`);
+  const timings = extra.filter(([key]) => !deploy.includes(key) && !key.startsWith("step "))
+    .map(([key, values]) => `${key} ${median(values)}`);
   return [
-    slowest ? `the slowest server's own time (steps + health gate), median ${median(slowest[1])} ms` : "",
+    of("slowest server") ? `the slowest server's own time (steps + health gate), median ${median(of("slowest server"))} ms, ` +
+      `the call beyond it ${median(of("beyond it"))} ms` : "",
+    steps.length ? `its steps, medians in ms: ${steps.join(", ")}` : "",
     timings.length ? `the result's timings, medians in ms: ${timings.join(", ")}` : "",
     row.halves?.length === 2 ? `medians before / after the pool part: ${row.halves.map((m) => m.toFixed(1)).join(" / ")} ms` : "",
     row.halfReason ? `second half not measured: ${row.halfReason}` : "",
