@@ -11,6 +11,7 @@
 // the same argv[2])
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { boundedLoad as loadThrough, cpuTimes, stolenPercent } from "./load.mjs";
 import { RpcClient, getJsonFresh, ms, summary } from "./rpc_client.mjs";
 import {
   configVariant, installHaproxyLayout, labRender, layoutBackends, layoutGlobalAndDefaults, resetHaproxyLayout, waitForBothUp,
@@ -29,13 +30,6 @@ const row = (name, s, note = "", into = rows) => {
 };
 const args = ["--config", config, "--log-level", "warn"];
 
-// The share of this machine's CPU time the hypervisor gave to other machines (steal, from
-// /proc/stat) between two readings: a starved machine is slower and noisier, so the run says so.
-function cpuTimes() {
-  const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1, 9).map(Number);
-  return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
-}
-const stolenPercent = (from, to) => ((100 * (to.steal - from.steal)) / Math.max(1, to.total - from.total)).toFixed(0);
 const runStarted = cpuTimes();
 
 // --- cold start ---------------------------------------------------------------------------
@@ -210,43 +204,13 @@ let reloadSwitch;
 // are switched back and forth through the server; then the same load with no switch, so failures
 // the machine causes by itself (a paused VM, say) are told apart from failures switching causes.
 async function boundedLoad(switching, client = server, label = "") {
-  const rate = 200;  // requests per second
-  const seconds = 10;
-  const stats = { sent: 0, ok: 0, non2xx: 0, errors: 0, timeouts: 0, switches: 0 };
-  const inflight = [];
-  const cpuBefore = cpuTimes();
-  const started = Date.now();
-  const fire = async () => {
-    stats.sent++;
-    try {
-      const r = await fetch(env.LAB_FRONTEND_URL, { signal: AbortSignal.timeout(5000) });
-      await r.arrayBuffer();
-      if (r.status >= 200 && r.status < 300) stats.ok++;
-      else stats.non2xx++;
-    } catch (e) {
-      stats.errors++;
-      if (e.name === "TimeoutError") stats.timeouts++;  // no answer within 5 s
-    }
+  const switchOnce = async () => {
+    const plan = await client.call("switch_traffic");
+    const r = await client.call("switch_traffic", { approvalToken: plan.structuredContent.approvalToken });
+    return Boolean(r.structuredContent.switched);
   };
-  const generator = (async () => {
-    for (let i = 0; i < rate * seconds; i++) {
-      const due = started + (i * 1000) / rate;
-      const wait = due - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      inflight.push(fire());
-    }
-  })();
-  const switcher = (async () => {
-    while (switching && Date.now() - started < (seconds - 1.5) * 1000) {
-      const plan = await client.call("switch_traffic");
-      const r = await client.call("switch_traffic", { approvalToken: plan.structuredContent.approvalToken });
-      if (r.structuredContent.switched) stats.switches++;
-      await new Promise((resolve) => setTimeout(resolve, 300));
-    }
-  })();
-  await Promise.all([generator, switcher]);
-  await Promise.all(inflight);
-  stats.stolenPercent = stolenPercent(cpuBefore, cpuTimes());
+  const run = await loadThrough({ urls: [env.LAB_FRONTEND_URL], rate: 200, seconds: 10, switchOnce: switching ? switchOnce : null });
+  const stats = { ...run.perUrl[env.LAB_FRONTEND_URL], switches: run.switches, stolenPercent: run.stolenPercent };
   console.error(`  load${switching ? "" : " (no switch)"}${label}: ${JSON.stringify(stats)}`);
   return stats;
 }

@@ -4,7 +4,8 @@
 // SFTP (the lab's default) and without it (`lab sftp off`: sshd offers no sftp Subsystem, so the
 // files are read with cat), each on a fresh server: its first call, then warm calls. Prints the
 // figures, the ratio and the process starts per host and call; asserts nothing. Restores the lab.
-// Run through bench/run (last: it changes the lab's hosts while it runs).
+// Run through bench/run (after bench.mjs and bench_remote_exec: it changes the lab's hosts while it
+// runs; bench/pools.mjs, which changes the topology, comes after it).
 //
 // Usage: node bench/slow_shell.mjs BINARY CONFIG LAB_SCRIPT
 import { execFileSync } from "node:child_process";
