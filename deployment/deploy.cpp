@@ -96,8 +96,8 @@ bluegreen::Status DeployRun::write_activity(const std::string& step) {
       lbs_.run_on_all([this](const config::AppConfig& view) { return write_activity_script(view, activity_); });
   for (std::size_t i = 0; i < written.size(); ++i) {
     if (written[i] && written[i]->succeeded()) continue;
-    return bluegreen::Error{lbs_.where(i) + "cannot write the deploy's activity record " +
-                            activity_path(lbs_.view(i)) + ": " + command_output(written[i])};
+    return bluegreen::Error{lbs_.where(i) + "cannot write the deploy's activity record " + activity_path(lbs_.view(i)) +
+                            ": " + command_output(written[i])};
   }
   return bluegreen::ok_status();
 }
@@ -118,7 +118,8 @@ std::optional<DeployOutcome> DeployRun::lock_and_check() {
     const auto& snapshot = lbs_.snapshot(i);
     const auto frontend = settle_frontend(services_, lbs_.view(i), snapshot, probes[i].get());
     if (!snapshot.live) {
-      return deploy_refused(lbs_.where(i) + snapshot.live_problem + ". Without knowing what is live, no host is touched.",
+      return deploy_refused(lbs_.where(i) + snapshot.live_problem +
+                                ". Without knowing what is live, no host is touched.",
                             app_.name);
     }
     if (snapshot.state_status == StateFileStatus::kCorrupt || snapshot.state_status == StateFileStatus::kUnreadable) {
@@ -161,7 +162,8 @@ std::optional<DeployOutcome> DeployRun::lock_and_check() {
 // cut by its restart: above deploy.maxStandbySessions the deploy is refused, otherwise warned about.
 std::optional<DeployOutcome> DeployRun::check_standby_sessions() {
   std::vector<ColourSessions> per_lb;  // each load balancer of a pair counts its own
-  for (std::size_t i = 0; i < lbs_.size(); ++i) per_lb.push_back(colour_sessions(lbs_.view(i), lbs_.snapshot(i), facts_.target));
+  for (std::size_t i = 0; i < lbs_.size(); ++i)
+    per_lb.push_back(colour_sessions(lbs_.view(i), lbs_.snapshot(i), facts_.target));
   const auto sessions = add_sessions(per_lb);
   if (!sessions.known || sessions.open() == 0) return std::nullopt;
   const std::string target = state::to_upper_string(facts_.target);

@@ -77,7 +77,8 @@ std::string report_text(const config::AppConfig& app, const DeployFacts& facts, 
     text << "✅ STANDBY is ready for traffic switch. Next: switch_traffic (it asks for approval first).";
   } else if (facts.servers.size() > 1 && !facts.cancelled) {
     text << "❌ STANDBY " << target
-         << " is NOT READY: not every server has the new code running healthy. Fix the cause above and run deploy_to_standby "
+         << " is NOT READY: not every server has the new code running healthy. Fix the cause above and run "
+            "deploy_to_standby "
             "again (every server is deployed again); do not switch traffic to "
          << target << ".";
   } else if (!facts.cancelled) {

@@ -69,8 +69,8 @@ std::vector<std::string> pair_divergence(const config::AppConfig& app,
   for (std::size_t i = 1; i < snapshots.size(); ++i) {
     const auto& other = *snapshots[i];
     const bool same = first.state.has_value() == other.state.has_value() &&
-                      (!first.state || (first.state->generation == other.state->generation &&
-                                        first.state->prod == other.state->prod));
+                      (!first.state ||
+                       (first.state->generation == other.state->generation && first.state->prod == other.state->prod));
     if (same) continue;
     drift.push_back("LB PAIR: the state files differ (" + positions +
                     "). HAProxy on both routes to the same colour, so users are not affected; the next deploy or "

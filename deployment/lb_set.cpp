@@ -75,9 +75,8 @@ std::vector<bluegreen::Result<remote::CommandResult>> LbSet::run_on_all(
   }
   std::vector<std::future<bluegreen::Result<remote::CommandResult>>> runs;
   for (const auto& view : views_) {
-    runs.push_back(std::async(std::launch::async, [this, &view, text = script(view)] {
-      return run_on_lb(executor_, view, text);
-    }));
+    runs.push_back(std::async(std::launch::async,
+                              [this, &view, text = script(view)] { return run_on_lb(executor_, view, text); }));
   }
   for (auto& run : runs) results.push_back(run.get());
   return results;

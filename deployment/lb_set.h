@@ -23,8 +23,8 @@
 
 namespace bluegreen::deployment {
 
-// Runs `work(i)` (for a load balancer index i) for i in [0, n) at once (one thread each, or on this thread when n == 1) and
-// returns the results in order.
+// Runs `work(i)` (for a load balancer index i) for i in [0, n) at once (one thread each, or on this thread when n == 1)
+// and returns the results in order.
 template <typename Work>
 auto for_each_lb(std::size_t n, Work work) -> std::vector<decltype(work(std::size_t{0}))> {
   std::vector<decltype(work(std::size_t{0}))> results;

@@ -120,6 +120,23 @@ std::string standby_commit_problem(const config::Pool& pool, const std::vector<s
   return "";
 }
 
+DeployedCommits read_pool_commits(Services& services, const config::Pool& pool, std::chrono::milliseconds timeout) {
+  std::vector<const config::HostConfig*> servers;
+  for (const auto& server : pool.servers) servers.push_back(&server);
+  return read_deployed_commits_by_host(services, servers, timeout);
+}
+
+std::string pool_commit_problem(const config::Pool& pool, const DeployedCommits& commits, const StandbyGate& gate) {
+  std::vector<std::optional<std::string>> deployed;
+  std::vector<std::string> problems;
+  for (const auto& server : pool.servers) {
+    const auto& each = commits.at({server.ssh, server.app_dir});
+    deployed.push_back(each.deployed_commit);
+    problems.push_back(each.git_problem);
+  }
+  return standby_commit_problem(pool, deployed, problems, gate);
+}
+
 std::optional<state::DeployRecord> last_deploy_to(const LbSnapshot& snapshot, state::Color color) {
   if (const auto interrupted = interrupted_deploy_of(snapshot); interrupted && interrupted->color == color) {
     return interrupted_deploy_record(*interrupted);

@@ -9,6 +9,7 @@
 #include "deployment/health_gate.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/services.h"
+#include "deployment/status.h"
 
 #include <cstddef>
 #include <optional>
@@ -65,6 +66,13 @@ std::optional<state::DeployRecord> last_deploy_to(const LbSnapshot& snapshot, st
 // succeeded (or none is recorded): that deploy failed, was cancelled or was interrupted, so the
 // host may be half deployed while its old process still answers healthy. Says what to do.
 std::string standby_deploy_problem(const LbSnapshot& snapshot, state::Color standby);
+
+// The deployed commits of `pool`'s servers (status.h's read_deployed_commits_by_host), in
+// parallel, each within `timeout`.
+DeployedCommits read_pool_commits(Services& services, const config::Pool& pool, std::chrono::milliseconds timeout);
+
+// standby_commit_problem over commits read by read_pool_commits.
+std::string pool_commit_problem(const config::Pool& pool, const DeployedCommits& commits, const StandbyGate& gate);
 
 // Why the standby may not take traffic now, or "" when it may: the gate must have passed, and
 // HAProxy's own checks (snapshot.servers, when the stats socket is configured) must report every

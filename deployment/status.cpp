@@ -177,10 +177,10 @@ void assess_servers(const config::AppConfig& app, StatusReport& report) {
     for (const auto& server : report.colour(color).servers) {
       const auto answers = server.health.color ? state::parse_color(*server.health.color) : std::nullopt;
       if (!answers || *answers == color) continue;
-      report.drift.push_back(state::to_upper_string(color) + " server " + server_label(*server.host) + "'s health URL " +
-                             server.host->health_url + " answers as " + state::to_upper_string(*answers) +
-                             ": it is another colour's server. Fix its healthUrl in hosts." +
-                             std::string(state::to_string(color)) + ".");
+      report.drift.push_back(
+          state::to_upper_string(color) + " server " + server_label(*server.host) + "'s health URL " +
+          server.host->health_url + " answers as " + state::to_upper_string(*answers) +
+          ": it is another colour's server. Fix its healthUrl in hosts." + std::string(state::to_string(color)) + ".");
     }
   }
   if (report.lb.live) {  // the standby: fit for traffic?
@@ -193,7 +193,7 @@ void assess_servers(const config::AppConfig& app, StatusReport& report) {
       std::size_t up = 0;
       for (const auto& server : standby.haproxy_servers) up += server.status == "UP" || server.status == "no check";
       const std::size_t needed = app.health_gate.min_healthy == 0 ? standby.haproxy_servers.size()
-                                                                   : min_healthy(app, pool_of(app, standby.color));
+                                                                  : min_healthy(app, pool_of(app, standby.color));
       if (!standby.haproxy_servers.empty() && up < needed) {
         standby.not_ready = "HAProxy has " + std::to_string(up) + " of " +
                             std::to_string(standby.haproxy_servers.size()) + " of its servers UP";
@@ -358,46 +358,73 @@ void fill_colours(const config::AppConfig& app, const DeployedCommits& git,
   }
 }
 
+// Every load balancer of `apps` read at once, grouped by host (one round trip per load balancer
+// for all its apps); a pair's other load balancers through views of the app (lb_pair.h).
+class LbReads {
+ public:
+  LbReads(Services& services, const std::vector<const config::AppConfig*>& apps) {
+    for (std::size_t i = 0; i < apps.size(); ++i) {
+      jobs_.push_back({i, 0, apps[i]});
+      for (std::size_t k = 1; k < apps[i]->load_balancers.size(); ++k) {
+        views_.push_back(app_on_lb(*apps[i], k));
+        jobs_.push_back({i, k, &views_.back()});
+      }
+    }
+    for (const auto& job : jobs_) stores_.push_back(store_for(services.executor, *job.view));
+    std::map<std::string, std::vector<std::size_t>> by_lb;
+    for (std::size_t j = 0; j < jobs_.size(); ++j) by_lb[jobs_[j].view->load_balancer.ssh].push_back(j);
+    for (const auto& [lb, indexes] : by_lb) {
+      std::vector<const config::AppConfig*> group;
+      std::vector<const state::StateStore*> group_stores;
+      for (const auto j : indexes) {
+        group.push_back(jobs_[j].view);
+        group_stores.push_back(&stores_[j]);
+      }
+      reads_.emplace_back(indexes, std::async(std::launch::async, [&services, group, group_stores] {
+                            return read_lb_snapshots(services.executor, group, group_stores,
+                                                     SnapshotOptions{true, false, services.change_times.get(),
+                                                                     services.own_activities.get()});
+                          }));
+    }
+  }
+
+  // Waits for the reads: each report's lb and other_lbs, and `others[i]` the views of app i's
+  // other load balancers (alive as long as this object).
+  void collect(std::vector<StatusReport>& reports, std::vector<std::vector<const config::AppConfig*>>& others) {
+    for (const auto& job : jobs_) {
+      if (job.lb == 0) continue;
+      reports[job.app].other_lbs.push_back({job.view->load_balancer.ssh, {}, std::nullopt});
+      others[job.app].push_back(job.view);
+    }
+    for (auto& [indexes, future] : reads_) {
+      auto snapshots = future.get();
+      for (std::size_t k = 0; k < indexes.size(); ++k) {
+        const auto& job = jobs_[indexes[k]];
+        auto& report = reports[job.app];
+        (job.lb == 0 ? report.lb : report.other_lbs[job.lb - 1].lb) = std::move(snapshots[k]);
+      }
+    }
+  }
+
+ private:
+  struct Job {
+    std::size_t app;
+    std::size_t lb;  // index in the app's load_balancers
+    const config::AppConfig* view;
+  };
+  std::deque<config::AppConfig> views_;  // stable addresses
+  std::vector<Job> jobs_;
+  std::vector<state::StateStore> stores_;
+  std::vector<std::pair<std::vector<std::size_t>, std::future<std::vector<LbSnapshot>>>> reads_;
+};
+
 }  // namespace
 
 std::vector<StatusReport> gather_status_all(Services& services, const std::vector<const config::AppConfig*>& apps) {
   // Everything at once, and everything shared read once: one SSH round trip per load balancer
   // (for all its apps), one git read per host (for all its app directories), one probe per health
   // URL. A pair's other load balancers are read through views of the app (lb_pair.h).
-  struct LbJob {
-    std::size_t app;
-    std::size_t lb;  // index in the app's load_balancers
-    const config::AppConfig* view;
-  };
-  std::deque<config::AppConfig> views;  // stable addresses
-  std::vector<LbJob> jobs;
-  for (std::size_t i = 0; i < apps.size(); ++i) {
-    jobs.push_back({i, 0, apps[i]});
-    for (std::size_t k = 1; k < apps[i]->load_balancers.size(); ++k) {
-      views.push_back(app_on_lb(*apps[i], k));
-      jobs.push_back({i, k, &views.back()});
-    }
-  }
-  std::vector<state::StateStore> stores;
-  for (const auto& job : jobs) stores.push_back(store_for(services.executor, *job.view));
-
-  std::map<std::string, std::vector<std::size_t>> by_lb;
-  for (std::size_t j = 0; j < jobs.size(); ++j) by_lb[jobs[j].view->load_balancer.ssh].push_back(j);
-  std::vector<std::pair<std::vector<std::size_t>, std::future<std::vector<LbSnapshot>>>> lb_reads;
-  for (const auto& [lb, indexes] : by_lb) {
-    std::vector<const config::AppConfig*> group;
-    std::vector<const state::StateStore*> group_stores;
-    for (const auto j : indexes) {
-      group.push_back(jobs[j].view);
-      group_stores.push_back(&stores[j]);
-    }
-    lb_reads.emplace_back(indexes, std::async(std::launch::async, [&services, group, group_stores] {
-                            return read_lb_snapshots(services.executor, group, group_stores,
-                                                     SnapshotOptions{true, false, services.change_times.get(),
-                                                                     services.own_activities.get()});
-                          }));
-  }
-
+  LbReads reads(services, apps);
   std::vector<const config::HostConfig*> app_hosts;
   std::chrono::milliseconds git_timeout{0};
   auto probes = start_probes(services, apps, app_hosts, git_timeout);
@@ -407,19 +434,7 @@ std::vector<StatusReport> gather_status_all(Services& services, const std::vecto
 
   std::vector<StatusReport> reports(apps.size());
   std::vector<std::vector<const config::AppConfig*>> others(apps.size());
-  for (const auto& job : jobs) {
-    if (job.lb == 0) continue;
-    reports[job.app].other_lbs.push_back({job.view->load_balancer.ssh, {}, std::nullopt});
-    others[job.app].push_back(job.view);
-  }
-  for (auto& [indexes, future] : lb_reads) {
-    auto snapshots = future.get();
-    for (std::size_t k = 0; k < indexes.size(); ++k) {
-      const auto& job = jobs[indexes[k]];
-      auto& report = reports[job.app];
-      (job.lb == 0 ? report.lb : report.other_lbs[job.lb - 1].lb) = std::move(snapshots[k]);
-    }
-  }
+  reads.collect(reports, others);
   std::map<std::string, remote::HealthReport> health;
   for (auto& [url, future] : probes) health.emplace(url, future.get());
 

@@ -69,7 +69,7 @@ struct OtherLb {
 
 struct StatusReport {
   std::string app_name;
-  LbSnapshot lb;                // the (first) load balancer's view
+  LbSnapshot lb;                   // the (first) load balancer's view
   std::vector<OtherLb> other_lbs;  // the others of a pair, in configuration order (empty for one LB)
   ColourStatus blue;
   ColourStatus green;

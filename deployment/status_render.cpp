@@ -221,10 +221,10 @@ json lb_json(const std::string& ssh, const LbSnapshot& snapshot, const std::opti
   j["stateFile"] = snapshot.state ? json{{"prod", state::to_string(snapshot.state->prod)},
                                          {"generation", snapshot.state->generation}}
                                   : json(nullptr);
-  j["frontend"] = frontend ? json{{"url", frontend->url},
-                                  {"answeredBy", frontend->color ? json(state::to_string(*frontend->color))
-                                                                 : json(nullptr)}}
-                           : json(nullptr);
+  j["frontend"] = frontend
+                      ? json{{"url", frontend->url},
+                             {"answeredBy", frontend->color ? json(state::to_string(*frontend->color)) : json(nullptr)}}
+                      : json(nullptr);
   return j;
 }
 

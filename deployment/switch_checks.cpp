@@ -6,8 +6,6 @@
 
 namespace bluegreen::deployment {
 
-using state::Color;
-
 state::DeploymentState next_state(const config::AppConfig& app, const LbSnapshot& snapshot, const SwitchPlan& plan,
                                   const std::string& client, std::uint64_t generation,
                                   const std::optional<Activity>& interrupted_deploy) {

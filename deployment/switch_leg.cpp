@@ -1,8 +1,11 @@
 #include "deployment/switch_leg.h"
 
 #include "deployment/config_swap.h"
+#include "deployment/lb_scripts.h"
 #include "deployment/live_confirmation.h"
 #include "deployment/routing_check.h"
+
+#include <map>
 
 namespace bluegreen::deployment {
 
@@ -72,6 +75,26 @@ RollbackReport merge_rollbacks(const std::vector<std::string>& ssh, const std::v
     for (const auto& file : report.config_files) merged.config_files.push_back(ssh[i] + ":" + file);
   }
   return merged;
+}
+
+std::string validate_text_of(const SwitchLeg& leg) {
+  std::map<std::string, std::string> candidates;
+  for (const auto& edit : leg.change.edits) {
+    if (!edit.is_map) candidates[edit.file] = candidate_path(edit.file);
+  }
+  return validate_command_for(*leg.view, leg.change.files, candidates);
+}
+
+nlohmann::json rollback_positions(const std::vector<SwitchLeg>& legs, const std::vector<std::size_t>& touched,
+                                  const std::vector<RollbackReport>& reports) {
+  nlohmann::json positions = nlohmann::json::array();
+  for (const auto& leg : legs) {
+    positions.push_back({{"ssh", leg.view->load_balancer.ssh}, {"replaced", leg.swapped > 0}});
+  }
+  for (std::size_t k = 0; k < touched.size() && k < reports.size(); ++k) {
+    positions[touched[k]]["restoredAndVerified"] = reports[k].verified;
+  }
+  return positions;
 }
 
 }  // namespace bluegreen::deployment

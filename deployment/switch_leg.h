@@ -17,6 +17,8 @@
 #include "deployment/switch_report.h"
 #include "state/state_store.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cstddef>
 #include <future>
 #include <optional>
@@ -27,12 +29,12 @@
 namespace bluegreen::deployment {
 
 struct SwitchLeg {
-  std::size_t index = 0;                  // the load balancer's index (LbSet, configuration order)
+  std::size_t index = 0;                    // the load balancer's index (LbSet, configuration order)
   const config::AppConfig* view = nullptr;  // the app as this load balancer sees it (lb_pair.h)
-  ConfigChange change;                    // what the switch changes in its HAProxy configuration
-  std::size_t swapped = 0;                // how many of change.edits were replaced
+  ConfigChange change;                      // what the switch changes in its HAProxy configuration
+  std::size_t swapped = 0;                  // how many of change.edits were replaced
   std::future<bluegreen::Result<remote::CommandResult>> validation;  // stage_candidates, while it runs
-  std::optional<state::StateStore::PreparedWrite> prepared;           // the new state beside the old one
+  std::optional<state::StateStore::PreparedWrite> prepared;          // the new state beside the old one
   // The activity record (activity_record.h): written before the swap; what it replaced (an
   // interrupted deploy's record, put back when this switch records nothing); kept when the user
   // must act.
@@ -60,5 +62,13 @@ RollbackReport restore_leg(Services& services, const SwitchPlan& plan, const Swi
 // reloaded and verified only when every one was; the texts prefixed with their load balancer.
 // A single report is returned as it is.
 RollbackReport merge_rollbacks(const std::vector<std::string>& ssh, const std::vector<RollbackReport>& reports);
+
+// The validate command as it checks leg's candidates (validate_command_for), for messages.
+std::string validate_text_of(const SwitchLeg& leg);
+
+// Where each leg of a rolled-back pair switch ended: [{ssh, replaced, restoredAndVerified?}] in
+// legs' order; `touched[k]` is the index of the leg reports[k] restored.
+nlohmann::json rollback_positions(const std::vector<SwitchLeg>& legs, const std::vector<std::size_t>& touched,
+                                  const std::vector<RollbackReport>& reports);
 
 }  // namespace bluegreen::deployment

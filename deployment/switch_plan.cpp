@@ -23,10 +23,10 @@ using state::Color;
 
 // The live system as a plan needs it, read in parallel: every load balancer (one, or a pair).
 struct PlanInputs {
-  std::vector<config::AppConfig> views;             // the app as each load balancer sees it (lb_pair.h)
-  std::vector<LbSnapshot> snapshots;                // one per load balancer
+  std::vector<config::AppConfig> views;                // the app as each load balancer sees it (lb_pair.h)
+  std::vector<LbSnapshot> snapshots;                   // one per load balancer
   std::vector<std::optional<FrontendView>> frontends;  // one probe each, not yet settled
-  DeployedCommits commits;                          // every server's, by (ssh, appDir)
+  DeployedCommits commits;                             // every server's, by (ssh, appDir)
   [[nodiscard]] std::vector<const LbSnapshot*> all() const {
     std::vector<const LbSnapshot*> out;
     for (const auto& snapshot : snapshots) out.push_back(&snapshot);
@@ -64,9 +64,8 @@ struct LbPlanning {
   std::string stage;  // how far the interrupted switch had got
 };
 
-bluegreen::Result<LbPlanning> plan_on_lb(Services& services, const config::AppConfig& view,
-                                         const LbSnapshot& snapshot, const std::optional<FrontendView>& frontend,
-                                         bool emergency) {
+bluegreen::Result<LbPlanning> plan_on_lb(Services& services, const config::AppConfig& view, const LbSnapshot& snapshot,
+                                         const std::optional<FrontendView>& frontend, bool emergency) {
   LbPlanning planning;
   std::optional<Color> from = snapshot.live;
   if (!from && interrupted_switch(snapshot)) {
@@ -208,13 +207,11 @@ std::optional<std::string> judge_standby(
   return std::nullopt;
 }
 
-}  // namespace
-
-bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency) {
-  const auto inputs = read_plan_inputs(services, app);
-  const auto& snapshot = inputs.snapshots.front();
+// Every load balancer's planning (plan_on_lb), which must agree on `from`; the first interrupted
+// switch found goes into `view`.
+bluegreen::Result<std::vector<LbPlanning>> plan_on_every_lb(Services& services, const config::AppConfig& app,
+                                                            const PlanInputs& inputs, bool emergency, PlanView& view) {
   const bool pair = inputs.views.size() > 1;
-  PlanView view;
   std::vector<LbPlanning> plannings;
   for (std::size_t i = 0; i < inputs.views.size(); ++i) {
     auto planning = plan_on_lb(services, inputs.views[i], inputs.snapshots[i], inputs.frontends[i], emergency);
@@ -229,16 +226,55 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
     }
     plannings.push_back(std::move(planning.value()));
   }
+  return plannings;
+}
+
+// An emergency plan's warnings: what a normal plan would refuse (the last deploy, pool drift on
+// any load balancer, servers on different commits), after one probe of each standby server.
+void warn_emergency(Services& services, const config::AppConfig& app, const PlanInputs& inputs,
+                    const std::pair<std::vector<std::optional<std::string>>, std::vector<std::string>>& commits,
+                    PlanView& view) {
+  const bool pair = inputs.views.size() > 1;
+  probe_standby(services, app, view);
+  StandbyGate shown;  // the probes as a gate: a healthy server counts as serving
+  for (const auto& server : view.standby_servers) {
+    ServerGate each;
+    each.server = server.server;
+    each.outcome.passed = server.passed;
+    each.outcome.last = server.health;
+    shown.servers.push_back(std::move(each));
+  }
+  std::vector<std::string> warnings;
+  if (!view.deploy_warning.empty()) warnings.push_back(view.deploy_warning);
+  for (std::size_t i = 0; i < inputs.views.size(); ++i) {
+    for (const auto& drift : pool_membership_drift(inputs.views[i], inputs.snapshots[i], view.plan.to)) {
+      warnings.push_back((pair ? "on " + inputs.views[i].load_balancer.ssh + ": " : std::string()) + drift);
+    }
+  }
+  if (const auto problem = standby_commit_problem(pool_of(app, view.plan.to), commits.first, commits.second, shown);
+      !problem.empty()) {
+    warnings.push_back("STANDBY " + state::to_upper_string(view.plan.to) + ": " + problem);
+  }
+  view.deploy_warning.clear();
+  for (const auto& warning : warnings) view.deploy_warning += (view.deploy_warning.empty() ? "" : ". ") + warning;
+}
+
+}  // namespace
+
+bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency) {
+  const auto inputs = read_plan_inputs(services, app);
+  const auto& snapshot = inputs.snapshots.front();
+  const bool pair = inputs.views.size() > 1;
+  PlanView view;
+  auto planned = plan_on_every_lb(services, app, inputs, emergency, view);
+  if (!planned) return planned.error();
+  const auto& plannings = *planned;
   const Color from = plannings.front().from;
   const LbSnapshot* newest = newest_state(inputs.all());
   std::uint64_t generation = 0;
   for (const auto& each : inputs.snapshots) generation = std::max(generation, each.generation());
-  view.plan = SwitchPlan{app.name,
-                         from,
-                         state::other(from),
-                         generation,
-                         emergency,
-                         view.interrupted ? view.interrupted->since : std::string()};
+  view.plan = SwitchPlan{app.name,   from,      state::other(from),
+                         generation, emergency, view.interrupted ? view.interrupted->since : std::string()};
   auto change = plan_shown_change(app, snapshot, view, plannings.front().interrupted.has_value());
   if (!change) return Error{"cannot prepare the HAProxy change: " + change.error().message};
   view.change = std::move(change.value());
@@ -248,7 +284,7 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
       return Error{"on " + inputs.views[i].load_balancer.ssh +
                    ": cannot prepare the HAProxy change: " + other.error().message};
     }
-    view.other_changes.push_back({inputs.views[i].load_balancer.ssh, std::move(other.value())});
+    view.other_changes.emplace_back(inputs.views[i].load_balancer.ssh, std::move(other.value()));
   }
   for (const auto& entry : snapshot.routes->entry_points) {
     view.entry_points.push_back(describe_entry_point(app, *snapshot.routes, entry));
@@ -266,28 +302,7 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   }
 
   if (emergency) {  // health is shown, not required; what a normal plan would refuse is warned about
-    probe_standby(services, app, view);
-    StandbyGate shown;  // the probes as a gate: a healthy server counts as serving
-    for (const auto& server : view.standby_servers) {
-      ServerGate each;
-      each.server = server.server;
-      each.outcome.passed = server.passed;
-      each.outcome.last = server.health;
-      shown.servers.push_back(std::move(each));
-    }
-    std::vector<std::string> warnings;
-    if (!view.deploy_warning.empty()) warnings.push_back(view.deploy_warning);
-    for (std::size_t i = 0; i < inputs.views.size(); ++i) {
-      for (const auto& drift : pool_membership_drift(inputs.views[i], inputs.snapshots[i], view.plan.to)) {
-        warnings.push_back((pair ? "on " + inputs.views[i].load_balancer.ssh + ": " : std::string()) + drift);
-      }
-    }
-    if (const auto problem = standby_commit_problem(pool_of(app, view.plan.to), commits.first, commits.second, shown);
-        !problem.empty()) {
-      warnings.push_back("STANDBY " + state::to_upper_string(view.plan.to) + ": " + problem);
-    }
-    view.deploy_warning.clear();
-    for (const auto& warning : warnings) view.deploy_warning += (view.deploy_warning.empty() ? "" : ". ") + warning;
+    warn_emergency(services, app, inputs, commits, view);
     return view;
   }
   const auto gate = plan_time_standby_gate(services, app, view.plan.to, {});

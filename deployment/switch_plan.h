@@ -31,7 +31,7 @@ struct PlanServer {
 
 struct PlanView {
   SwitchPlan plan;
-  ConfigChange change;                        // every route of the app rewritten to the new colour (config_change.h)
+  ConfigChange change;  // every route of the app rewritten to the new colour (config_change.h)
   // A pair's other load balancers (lb_pair.h): each one's ssh and its change, in configuration order.
   std::vector<std::pair<std::string, ConfigChange>> other_changes;
   std::vector<std::string> entry_points;      // each entry point and the colour it serves now (describe_entry_point)

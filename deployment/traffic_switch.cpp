@@ -1,7 +1,5 @@
 #include "deployment/traffic_switch.h"
 
-#include "common/text.h"
-#include "deployment/config_change.h"
 #include "deployment/config_swap.h"
 #include "deployment/frontend_check.h"
 #include "deployment/lb_pair.h"
@@ -9,11 +7,8 @@
 #include "deployment/lb_set.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/live_confirmation.h"
-#include "deployment/map_switch.h"
-#include "deployment/routing_check.h"
 #include "deployment/pools.h"
 #include "deployment/standby_gate.h"
-#include "deployment/status.h"
 #include "deployment/step_progress.h"
 #include "deployment/switch_checks.h"
 #include "deployment/switch_leg.h"
@@ -22,6 +17,7 @@
 #include <exception>
 #include <future>
 #include <optional>
+#include <set>
 #include <unistd.h>
 
 namespace bluegreen::deployment {
@@ -39,7 +35,6 @@ bluegreen::Result<remote::CommandResult> on_lb(Services& services, const config:
                                                const std::string& command) {
   return run_on_lb(services.executor, app, command);
 }
-
 
 // One execution of an approved plan on every load balancer of the app (one, or a pair: every step
 // is taken on each, and any failure after a swap restores all of them). Each step returns the
@@ -105,7 +100,6 @@ class SwitchRun {
   void settle_activity(const SwitchOutcome& outcome);
   std::optional<SwitchOutcome> stage_candidate();
   std::optional<SwitchOutcome> swap_config();
-  std::optional<SwitchOutcome> refuse_unswapped(SwitchLeg& leg);
   std::string reload_and_verify();
   std::string record_switch();
   SwitchOutcome roll_back(const std::string& failure);
@@ -120,7 +114,6 @@ class SwitchRun {
   void remove_candidate(const SwitchLeg& leg) { remove_candidates(services_, *leg.view, leg.change); }
   void discard_prepared();
   SwitchOutcome swap_failed(SwitchLeg& leg, const SwapOutcome& swapped);
-  [[nodiscard]] std::string validate_text(const SwitchLeg& leg) const;
   std::string audit(const std::string& outcome, json details);
   [[nodiscard]] std::string where(const SwitchLeg& leg) const { return lbs_.where(leg.index); }
 
@@ -137,13 +130,13 @@ class SwitchRun {
 
   std::future<StandbyGate> standby_gate_;
   std::future<DeployedCommits> standby_commits_;  // a pool's checkouts, read while the gate runs
-  std::vector<SwitchLeg> legs_;  // one per load balancer, in configuration order
+  std::vector<SwitchLeg> legs_;                   // one per load balancer, in configuration order
   state::DeploymentState next_;
-  bool cancelled_ = false;        // the failure after the swap was a cancellation
-  bool state_uncertain_ = false;  // a state file was replaced but not confirmed
-  bool recording_ = false;        // the state files are being (or were) replaced
-  std::string recovered_;         // what rolling back an interrupted switch did, when one was found
-  std::string since_;             // when this switch's activity records say it started
+  bool cancelled_ = false;                 // the failure after the swap was a cancellation
+  bool state_uncertain_ = false;           // a state file was replaced but not confirmed
+  bool recording_ = false;                 // the state files are being (or were) replaced
+  std::string recovered_;                  // what rolling back an interrupted switch did, when one was found
+  std::string since_;                      // when this switch's activity records say it started
   std::unique_ptr<OwnActivityGuard> own_;  // status knows this switch runs, while it does
   TimeSource::TimePoint validation_started_;
   // The futures run lambdas that read services_, app_, plan_, lbs_ and stop_ (declared above, so
@@ -158,19 +151,17 @@ std::optional<SwitchOutcome> SwitchRun::take_lock() {
         std::async(std::launch::async, [this] { return execution_standby_gate(services_, app_, plan_.to, stop_); });
     if (pool_of(app_, plan_.to).size() > 1) {
       standby_commits_ = std::async(std::launch::async, [this] {
-        std::vector<const config::HostConfig*> servers;
-        for (const auto& server : pool_of(app_, plan_.to).servers) servers.push_back(&server);
-        return read_deployed_commits_by_host(services_, servers, app_.load_balancer.command_timeout);
+        return read_pool_commits(services_, pool_of(app_, plan_.to), app_.load_balancer.command_timeout);
       });
     }
   }
   std::string on = app_.load_balancer.ssh;
   for (std::size_t i = 1; i < lbs_.size(); ++i) on += ", " + lbs_.ssh(i);
   steps_.begin(kLock, " on " + on);
-  if (auto locked = lbs_.lock(client_,
-                              std::string(plan_.emergency ? "emergency " : "") + "switch to " +
-                                  state::to_upper_string(plan_.to),
-                              app_.lock_wait, stop_);
+  if (auto locked =
+          lbs_.lock(client_,
+                    std::string(plan_.emergency ? "emergency " : "") + "switch to " + state::to_upper_string(plan_.to),
+                    app_.lock_wait, stop_);
       !locked) {
     return switch_refused(locked.error().message, plan_, plan_.from);
   }
@@ -217,8 +208,8 @@ std::optional<SwitchOutcome> SwitchRun::recheck_leg(SwitchLeg& leg, std::optiona
     return refuse(problem);
   }
   // The generation is compared once for all load balancers (recheck_plan).
-  if (const auto check = plan_no_longer_holds(services_, *leg.view, plan_, snapshot, std::move(frontend),
-                                              plan_.generation);
+  if (const auto check =
+          plan_no_longer_holds(services_, *leg.view, plan_, snapshot, std::move(frontend), plan_.generation);
       !check.why.empty()) {
     return refuse(where(leg) + check.why, check.routes_to);
   }
@@ -293,24 +284,15 @@ std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
   validation_started_ = services_.time.now();
   for (auto& leg : legs_) {
     write_activity(leg);
-    leg.validation = std::async(std::launch::async, [this, &leg] {
-      return stage_candidates(services_, *leg.view, leg.change);
-    });
+    leg.validation =
+        std::async(std::launch::async, [this, &leg] { return stage_candidates(services_, *leg.view, leg.change); });
   }
   if (!plan_.emergency) {
     const auto gate = standby_gate_.get();
     if (stop_.stop_requested()) return refuse_before_swap("cancelled");  // the gate's verdict would be "cancelled"
     if (standby_commits_.valid()) {  // a pool: still one commit, what every server runs?
-      const auto read = standby_commits_.get();
-      const auto& pool = pool_of(app_, plan_.to);
-      std::vector<std::optional<std::string>> commits;
-      std::vector<std::string> problems;
-      for (const auto& server : pool.servers) {
-        const auto& each = read.at({server.ssh, server.app_dir});
-        commits.push_back(each.deployed_commit);
-        problems.push_back(each.git_problem);
-      }
-      if (const auto problem = standby_commit_problem(pool, commits, problems, gate); !problem.empty()) {
+      if (const auto problem = pool_commit_problem(pool_of(app_, plan_.to), standby_commits_.get(), gate);
+          !problem.empty()) {
         return refuse_before_swap("STANDBY " + state::to_upper_string(plan_.to) + " is not ready now: " + problem +
                                   ".");
       }
@@ -318,8 +300,8 @@ std::optional<SwitchOutcome> SwitchRun::stage_candidate() {
     for (const auto& leg : legs_) {
       if (const auto problem = standby_problem_now(*leg.view, lbs_.snapshot(leg.index), plan_.to, gate);
           !problem.empty()) {
-        return refuse_before_swap("STANDBY " + state::to_upper_string(plan_.to) + " is not healthy now (" +
-                                  where(leg) + problem + "). Use emergency=true only to roll back from a broken PROD.");
+        return refuse_before_swap("STANDBY " + state::to_upper_string(plan_.to) + " is not healthy now (" + where(leg) +
+                                  problem + "). Use emergency=true only to roll back from a broken PROD.");
       }
     }
   }
@@ -391,14 +373,14 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
     discard_prepared();
     for (std::size_t k = 0; k < legs_.size(); ++k) {
       // An invalid candidate was removed by its check; a refused symlink wrote nothing.
-      const bool gone = validated[k] && (validated[k]->exit_status == kCandidateInvalidExit ||
-                                         validated[k]->exit_status == state::kSymlinkRefusedExit);
-      if (!gone) remove_candidate(legs_[k]);
+      const int code = validated[k] ? validated[k]->exit_status.value_or(-1) : -1;
+      static const std::set<int> kNothingLeft{kCandidateInvalidExit, state::kSymlinkRefusedExit};
+      if (kNothingLeft.count(code) == 0) remove_candidate(legs_[k]);
     }
     const auto& leg = legs_[i];
     if (stop_.stop_requested()) return refuse("cancelled");  // the live configs are still untouched
     if (result && result->exit_status == kCandidateInvalidExit) {
-      return refuse(where(leg) + "the new HAProxy config failed validation (" + validate_text(leg) + "):\n" +
+      return refuse(where(leg) + "the new HAProxy config failed validation (" + validate_text_of(leg) + "):\n" +
                     output_of(*result) + "\nThe live config is untouched.");
     }
     if (result && result->exit_status == state::kSymlinkRefusedExit) {
@@ -499,8 +481,9 @@ SwitchOutcome SwitchRun::swap_failed(SwitchLeg& leg, const SwapOutcome& swapped)
   const auto& stuck = leg.change.edits[swapped.swapped].file;
   RollbackReport unknown;
   for (const auto& edit : leg.change.edits) unknown.config_files.push_back(edit.file);
-  unknown.text = where(leg) + "whether " + stuck + " was replaced could not be checked, so nothing was restored: " +
-                 backup_path(stuck) + " may be an older switch's. Look at " + edited_files(leg.change) +
+  unknown.text = where(leg) + "whether " + stuck +
+                 " was replaced could not be checked, so nothing was restored: " + backup_path(stuck) +
+                 " may be an older switch's. Look at " + edited_files(leg.change) +
                  " first; restore a backup only if its file selects " + state::to_upper_string(plan_.to) +
                  " and the backup selects " + state::to_upper_string(plan_.from);
   leg.swapped = 0;  // not restored by roll_back below
@@ -516,14 +499,6 @@ SwitchOutcome SwitchRun::swap_failed(SwitchLeg& leg, const SwapOutcome& swapped)
                                   {"error", swapped.failure},
                                   {"restore", unknown.text}});
   return outcome;
-}
-
-std::string SwitchRun::validate_text(const SwitchLeg& leg) const {
-  std::map<std::string, std::string> candidates;
-  for (const auto& edit : leg.change.edits) {
-    if (!edit.is_map) candidates[edit.file] = candidate_path(edit.file);
-  }
-  return validate_command_for(*leg.view, leg.change.files, candidates);
 }
 
 // Every load balancer whose files were replaced is put back (at once), reloaded and verified on
@@ -550,12 +525,7 @@ SwitchOutcome SwitchRun::roll_back(const std::string& failure) {
   }
   const auto& first = touched.empty() ? legs_.front() : legs_[touched.front()];
   auto outcome = switch_rolled_back(*first.view, plan_, failure, rollback);
-  if (lbs_.pair()) {  // which load balancer is where
-    json positions = json::array();
-    for (const auto& leg : legs_) positions.push_back({{"ssh", lbs_.ssh(leg.index)}, {"replaced", leg.swapped > 0}});
-    for (std::size_t k = 0; k < touched.size(); ++k) positions[touched[k]]["restoredAndVerified"] = reports[k].verified;
-    outcome.structured["loadBalancers"] = positions;
-  }
+  if (lbs_.pair()) outcome.structured["loadBalancers"] = rollback_positions(legs_, touched, reports);
   if (cancelled_) {
     // MCP sends no result for a cancelled call, so this log line is what the client sees.
     reporter_.note("switch to " + state::to_upper_string(plan_.to) + " cancelled after the reload: " + rollback.text);
@@ -576,15 +546,12 @@ SwitchOutcome SwitchRun::completed() {
   timings_["totalMs"] = services_.time.ms_since(started_);
   std::string verified;
   for (const auto& leg : legs_) verified += (verified.empty() ? "" : "; ") + where(leg) + leg.verified;
-  const auto old_sessions = add_sessions(for_each_lb(
-      legs_.size(), [this](std::size_t i) { return read_colour_sessions(services_.executor, lbs_.view(i), plan_.from); }));
-  CompletedSwitch done{next_.switch_count,
-                       next_.last_switch.value_or(""),
-                       timings_["totalMs"].get<long long>(),
-                       verified,
-                       timings_,
-                       old_sessions,
-                       hard_stop_after(lbs_.snapshot(0))};
+  const auto old_sessions = add_sessions(for_each_lb(legs_.size(), [this](std::size_t i) {
+    return read_colour_sessions(services_.executor, lbs_.view(i), plan_.from);
+  }));
+  CompletedSwitch done{
+      next_.switch_count, next_.last_switch.value_or(""),   timings_["totalMs"].get<long long>(), verified, timings_,
+      old_sessions,       hard_stop_after(lbs_.snapshot(0))};
   auto outcome = switch_completed(app_, plan_, done);
   if (lbs_.pair()) {
     json positions = json::array();

@@ -153,7 +153,8 @@ TEST_CASE("a backend's server lines, across files, for pools without a stats soc
   snapshot.config_files = files;
   const auto drift = deployment::pool_membership_drift(app, snapshot, Color::kBlue);
   REQUIRE(drift.size() == 1);
-  CHECK(contains(drift[0], "the backend in HAProxy's files \"blue\" (BLUE) has server blue3, which is not in hosts.blue"));
+  CHECK(contains(drift[0],
+                 "the backend in HAProxy's files \"blue\" (BLUE) has server blue3, which is not in hosts.blue"));
   bool unknown = false;
   CHECK(deployment::pool_membership_drift(app, snapshot, Color::kGreen, &unknown).empty());
   CHECK(unknown);  // server-template: not comparable

@@ -316,7 +316,8 @@ TEST_CASE("a pool server whose running commit is not its checkout's stops the sw
   auto services = real_time_services(rig);
   const auto plan = deployment::plan_switch(services, rig.app, false);
   REQUIRE_FALSE(plan);
-  CHECK(contains(plan.error().message, "green2 runs commit b1ec0b1ec0b1 (its health answer) but its checkout is at 9ee09ee0"));
+  CHECK(contains(plan.error().message,
+                 "green2 runs commit b1ec0b1ec0b1 (its health answer) but its checkout is at 9ee09ee0"));
   const auto report = deployment::gather_status(rig.services, rig.app);
   CHECK(report.to_json(rig.app).at("current").at("standby")["commitMixed"] == true);
   CHECK(contains(report.to_text(rig.app), "STANDBY: GREEN (2 servers)  ❌ NOT READY (its servers run different code)"));
