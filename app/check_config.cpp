@@ -4,6 +4,7 @@
 
 #include "deployment/app_routing.h"
 #include "deployment/frontend_check.h"
+#include "deployment/lb_pair.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/pools.h"
 #include "deployment/services.h"
@@ -216,20 +217,31 @@ int run_check_config(const config::Config& config, const std::string& path, std:
                                               [&, role] { return health_row(app.name, role, server.health_url); }));
       }
     }
-    auto lb_ssh =
-        std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "lb", app.load_balancer.ssh); });
+    // Every load balancer (one, or each of a pair: roles lb1, lb2, ...), each through its view.
+    const auto views = deployment::lb_views(app);
+    std::vector<std::future<Row>> lb_ssh;
+    for (const auto& view : views) {
+      lb_ssh.push_back(
+          std::async(std::launch::async, [&] { return ssh_row(executor, app.name, "lb", view.load_balancer.ssh); }));
+    }
     for (auto& [ssh, health] : server_checks) {
       rows.push_back(ssh.get());
       rows.push_back(health.get());
     }
-    const Row lb_row = lb_ssh.get();
-    rows.push_back(lb_row);
-    if (!lb_row.ok) continue;
-
-    const auto selected = lb_rows(executor, app, rows);
-    for (const auto& url : app.load_balancer.verify_urls) {  // every entry point's URL
-      rows.push_back(health_row(app.name, "lb", url));
-      rows.push_back(verification_row(app, url, selected));
+    for (std::size_t i = 0; i < views.size(); ++i) {
+      const std::size_t first = rows.size();
+      const Row lb_row = lb_ssh[i].get();
+      rows.push_back(lb_row);
+      if (lb_row.ok) {
+        const auto selected = lb_rows(executor, views[i], rows);
+        for (const auto& url : views[i].load_balancer.verify_urls) {  // every entry point's URL
+          rows.push_back(health_row(app.name, "lb", url));
+          rows.push_back(verification_row(views[i], url, selected));
+        }
+      }
+      if (views.size() > 1) {
+        for (std::size_t r = first; r < rows.size(); ++r) rows[r].role = "lb" + std::to_string(i + 1);
+      }
     }
   }
 
