@@ -307,8 +307,8 @@ void parse_load_balancer(const json& object, const std::string& path, std::vecto
 }
 
 // loadBalancer: one object, or a non-empty list of them; entries after the first take what they
-// do not give from the first (verifyUrl and verifyUrls count as one key). Their ssh destinations
-// must differ.
+// do not give from the first, except the URLs of its frontend (verifyUrl(s), publicUrl,
+// statsUrl: each load balancer's own). Their ssh destinations and verify URLs must differ.
 void parse_load_balancers(const json& value, const std::string& path, std::vector<std::string>& errors,
                           const std::string& home, AppConfig& app) {
   if (!value.is_array()) {
@@ -318,19 +318,24 @@ void parse_load_balancers(const json& value, const std::string& path, std::vecto
     errors.push_back(path + ": must be a load balancer object or a non-empty list of them");
   } else {
     std::map<std::string, std::string> seen;
+    std::map<std::string, std::string> seen_urls;
     for (std::size_t i = 0; i < value.size(); ++i) {
       const std::string where = path + "[" + std::to_string(i) + "]";
       json merged = value[i];
       if (i > 0 && value[i].is_object()) {
         merged = value.front();
-        if (value[i].contains("verifyUrl") || value[i].contains("verifyUrls")) {
-          merged.erase("verifyUrl");
-          merged.erase("verifyUrls");
-        }
+        // A frontend's URLs are each load balancer's own: never inherited.
+        for (const char* key : {"verifyUrl", "verifyUrls", "publicUrl", "statsUrl"}) merged.erase(key);
         for (const auto& [key, item] : value[i].items()) merged[key] = item;
       }
       app.load_balancers.emplace_back();
       parse_load_balancer(merged, where, errors, home, app.load_balancers.back());
+      for (const auto& url : app.load_balancers.back().verify_urls) {
+        if (const auto [it, fresh] = seen_urls.emplace(url, where); !fresh) {
+          errors.push_back(where + ".verifyUrls: " + url + " is also " + it->second +
+                           "'s: each load balancer is verified through its own frontend");
+        }
+      }
       const auto& ssh = app.load_balancers.back().ssh;
       if (ssh.empty()) continue;
       if (const auto [it, fresh] = seen.emplace(ssh, where); !fresh) {

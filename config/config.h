@@ -122,7 +122,8 @@ struct AppConfig {
   // a switch switches them all or none). `load_balancer` is the first (the one messages and the
   // single-LB code paths use); `load_balancers` holds every one in configuration order (size >= 1,
   // [0] equal to load_balancer). In a list, each entry after the first takes every key it does
-  // not give from the first (typically only ssh and verifyUrls differ).
+  // not give from the first, except its frontend's URLs (verifyUrl(s), publicUrl, statsUrl: its
+  // own or none); ssh destinations and verify URLs must differ between them.
   LoadBalancerConfig load_balancer;
   std::vector<LoadBalancerConfig> load_balancers;
   std::string default_ref = "origin/main";

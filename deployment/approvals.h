@@ -25,7 +25,9 @@ struct SwitchPlan {
   std::string app;
   state::Color from = state::Color::kBlue;
   state::Color to = state::Color::kGreen;
-  std::uint64_t generation = 0;  // state file generation the plan was made against (0: no file)
+  // The state file generation the plan was made against (0: no file); for a load-balancer pair the
+  // sum of every one's (deployment/lb_set.h), so a write on any of them voids the approval.
+  std::uint64_t generation = 0;
   bool emergency = false;
   // The interrupted switch the plan rolls back first (its activity record's `since`,
   // activity_record.h); empty when the plan saw none. A switch only rolls back the one its plan

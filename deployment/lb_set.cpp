@@ -60,6 +60,12 @@ std::uint64_t LbSet::generation() const {
   return highest;
 }
 
+std::uint64_t LbSet::generation_sum() const {
+  std::uint64_t sum = 0;
+  for (const auto& snapshot : snapshots_) sum += snapshot.generation();
+  return sum;
+}
+
 std::optional<state::DeploymentState> LbSet::newest_state() const {
   const auto* newest = deployment::newest_state(snapshots());
   if (newest == nullptr) return std::nullopt;

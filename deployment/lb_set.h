@@ -69,6 +69,9 @@ class LbSet {
   [[nodiscard]] std::vector<const LbSnapshot*> snapshots() const;
   // The highest state generation among the snapshots (0 when none has a state file).
   [[nodiscard]] std::uint64_t generation() const;
+  // The sum of the snapshots' generations: what a plan is bound to (any state write on any load
+  // balancer raises it; for one load balancer it is its generation).
+  [[nodiscard]] std::uint64_t generation_sum() const;
   // The state the next write builds on: the newest snapshot's (lb_pair.h), or nullopt.
   [[nodiscard]] std::optional<state::DeploymentState> newest_state() const;
 

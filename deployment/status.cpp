@@ -224,7 +224,8 @@ void assess_draining(StatusReport& report) {
 }
 
 // A pair's load balancers against each other: one whose frontend contradicts its files counts as
-// unknown; disagreement is drift, and a pair on two colours has no live colour.
+// unknown; disagreement is drift, and unless every load balancer routes to the same known colour,
+// no colour is live.
 void assess_pair(const config::AppConfig& app, const std::vector<const config::AppConfig*>& others,
                  StatusReport& report) {
   if (report.other_lbs.empty()) return;
@@ -239,9 +240,10 @@ void assess_pair(const config::AppConfig& app, const std::vector<const config::A
   auto divergence = pair_divergence(app, snapshots);
   const bool all_known =
       std::all_of(snapshots.begin(), snapshots.end(), [](const LbSnapshot* s) { return s->live.has_value(); });
-  if (all_known && !pair_live(snapshots)) {
+  if (!pair_live(snapshots)) {  // one routes elsewhere, or cannot be told: no colour is live for all users
     report.lb.live.reset();
-    report.lb.live_problem = "the load balancers of the pair route to different colours";
+    report.lb.live_problem = all_known ? "the load balancers of the pair route to different colours"
+                                       : "the routing of a load balancer of the pair is unknown";
   }
   report.drift.insert(report.drift.begin(), divergence.begin(), divergence.end());
 }

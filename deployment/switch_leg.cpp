@@ -72,9 +72,23 @@ RollbackReport merge_rollbacks(const std::vector<std::string>& ssh, const std::v
     merged.verified = merged.verified && report.verified;
     merged.state_uncertain = merged.state_uncertain || report.state_uncertain;
     merged.text += (merged.text.empty() ? "" : "; ") + std::string("on ") + ssh[i] + ": " + report.text;
-    for (const auto& file : report.config_files) merged.config_files.push_back(ssh[i] + ":" + file);
+    // The files to look at by hand: the first load balancer whose way back was not verified.
+    if (!report.verified && merged.config_files.empty()) merged.config_files = report.config_files;
   }
   return merged;
+}
+
+std::string revert_recorded_state(const state::StateStore& store, const state::AppLock& lock, SwitchLeg& leg,
+                                  state::DeploymentState before, std::uint64_t recorded, const std::string& where) {
+  if (!leg.committed) return "";
+  before.generation = recorded + 1;
+  if (auto written = store.write(lock, before, recorded); !written) {
+    return where + "its state file still records the switch (putting it back failed: " + written.error().message + ")";
+  }
+  leg.committed = false;
+  return where +
+         "its state file had recorded the switch and was put back (PROD=" + state::to_upper_string(before.prod) +
+         ", generation " + std::to_string(before.generation) + ")";
 }
 
 std::string validate_text_of(const SwitchLeg& leg) {
@@ -93,6 +107,14 @@ nlohmann::json rollback_positions(const std::vector<SwitchLeg>& legs, const std:
   }
   for (std::size_t k = 0; k < touched.size() && k < reports.size(); ++k) {
     positions[touched[k]]["restoredAndVerified"] = reports[k].verified;
+  }
+  return positions;
+}
+
+nlohmann::json switched_positions(const std::vector<SwitchLeg>& legs, state::Color to) {
+  nlohmann::json positions = nlohmann::json::array();
+  for (const auto& leg : legs) {
+    positions.push_back({{"ssh", leg.view->load_balancer.ssh}, {"routesTo", state::to_string(to)}});
   }
   return positions;
 }

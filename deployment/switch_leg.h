@@ -59,9 +59,18 @@ std::string apply_and_verify(Services& services, const SwitchPlan& plan, const L
 RollbackReport restore_leg(Services& services, const SwitchPlan& plan, const SwitchLeg& leg, bool state_uncertain);
 
 // One report for several load balancers' rollbacks (`ssh[i]` names reports[i]'s): restored,
-// reloaded and verified only when every one was; the texts prefixed with their load balancer.
-// A single report is returned as it is.
+// reloaded and verified only when every one was; the texts prefixed with their load balancer;
+// config_files those of the first whose way back was not verified. A single report is returned as
+// it is.
 RollbackReport merge_rollbacks(const std::vector<std::string>& ssh, const std::vector<RollbackReport>& reports);
+
+// A leg whose state file recorded the switch (leg.committed) while the switch failed elsewhere:
+// `before` (the state before the switch, its prod the plan's `from`) is written back with a newer
+// generation (`recorded` + 1, `recorded` being the switch's), so the file tells the truth again.
+// Returns what happened, for the result ("" when leg did not commit); clears leg.committed when
+// it worked. `where`: "on lab-lb: " for a pair.
+std::string revert_recorded_state(const state::StateStore& store, const state::AppLock& lock, SwitchLeg& leg,
+                                  state::DeploymentState before, std::uint64_t recorded, const std::string& where);
 
 // The validate command as it checks leg's candidates (validate_command_for), for messages.
 std::string validate_text_of(const SwitchLeg& leg);
@@ -70,5 +79,8 @@ std::string validate_text_of(const SwitchLeg& leg);
 // legs' order; `touched[k]` is the index of the leg reports[k] restored.
 nlohmann::json rollback_positions(const std::vector<SwitchLeg>& legs, const std::vector<std::size_t>& touched,
                                   const std::vector<RollbackReport>& reports);
+
+// Where each leg of a completed pair switch is: [{ssh, routesTo}] in legs' order.
+nlohmann::json switched_positions(const std::vector<SwitchLeg>& legs, state::Color to);
 
 }  // namespace bluegreen::deployment

@@ -271,8 +271,10 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   const auto& plannings = *planned;
   const Color from = plannings.front().from;
   const LbSnapshot* newest = newest_state(inputs.all());
+  // What the approval is bound to: the state generation; for a pair, the sum of every load
+  // balancer's (each write raises one, so any write anywhere voids the approval).
   std::uint64_t generation = 0;
-  for (const auto& each : inputs.snapshots) generation = std::max(generation, each.generation());
+  for (const auto& each : inputs.snapshots) generation += each.generation();
   view.plan = SwitchPlan{app.name,   from,      state::other(from),
                          generation, emergency, view.interrupted ? view.interrupted->since : std::string()};
   auto change = plan_shown_change(app, snapshot, view, plannings.front().interrupted.has_value());

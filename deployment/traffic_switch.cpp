@@ -182,7 +182,7 @@ std::optional<SwitchOutcome> SwitchRun::recheck_plan() {
   if (lbs_.pair() && !pair_live(lbs_.snapshots())) {
     return refuse(pair_divergence(app_, lbs_.snapshots()).front(), std::nullopt);
   }
-  if (const auto check = lbs_.generation(); check != plan_.generation) {
+  if (const auto check = lbs_.generation_sum(); check != plan_.generation) {
     return refuse("the state file changed since the plan was approved (generation " + std::to_string(check) +
                   ", plan made at " + std::to_string(plan_.generation) +
                   "); the approval is void. Request a new plan.");
@@ -451,9 +451,6 @@ std::string SwitchRun::record_switch() {
     problem += (problem.empty() ? "" : "; ") + where(legs_[i]) + results[i].error().message;
   }
   if (problem.empty()) return "";
-  if (std::any_of(legs_.begin(), legs_.end(), [](const SwitchLeg& leg) { return leg.committed; })) {
-    state_uncertain_ = true;  // some state files record the switch that is now rolled back
-  }
   return "the state file could not be updated (" + problem + ")";
 }
 
@@ -505,6 +502,16 @@ SwitchOutcome SwitchRun::swap_failed(SwitchLeg& leg, const SwapOutcome& swapped)
 // the old colour. Not cancellable: stopping halfway back would leave things worse.
 SwitchOutcome SwitchRun::roll_back(const std::string& failure) {
   discard_prepared();  // best effort; harmless when the rename already consumed it
+  // A pair's state files that recorded the switch before another failed are put back first.
+  std::string reverted;
+  auto before = lbs_.newest_state().value_or(state::DeploymentState{});
+  before.prod = plan_.from;
+  for (auto& leg : legs_) {
+    const auto text =
+        revert_recorded_state(lbs_.store(leg.index), lbs_.held(leg.index), leg, before, next_.generation, where(leg));
+    reverted += (reverted.empty() || text.empty() ? "" : "; ") + text;
+    state_uncertain_ = state_uncertain_ || leg.committed;  // still records it
+  }
   std::vector<std::size_t> touched;
   for (const auto& leg : legs_) {
     if (leg.swapped > 0) touched.push_back(leg.index);
@@ -523,8 +530,11 @@ SwitchOutcome SwitchRun::roll_back(const std::string& failure) {
   for (std::size_t k = 0; k < touched.size(); ++k) {
     legs_[touched[k]].keep_activity = !reports[k].restored || state_uncertain_;
   }
-  const auto& first = touched.empty() ? legs_.front() : legs_[touched.front()];
+  std::size_t shown = touched.empty() ? 0 : touched.front();  // the load balancer the text is about
+  for (std::size_t k = touched.size(); k-- > 0;) shown = reports[k].verified ? shown : touched[k];
+  const auto& first = legs_[shown];
   auto outcome = switch_rolled_back(*first.view, plan_, failure, rollback);
+  if (!reverted.empty()) outcome.text += "\n" + reverted + ".";
   if (lbs_.pair()) outcome.structured["loadBalancers"] = rollback_positions(legs_, touched, reports);
   if (cancelled_) {
     // MCP sends no result for a cancelled call, so this log line is what the client sees.
@@ -553,13 +563,7 @@ SwitchOutcome SwitchRun::completed() {
       next_.switch_count, next_.last_switch.value_or(""),   timings_["totalMs"].get<long long>(), verified, timings_,
       old_sessions,       hard_stop_after(lbs_.snapshot(0))};
   auto outcome = switch_completed(app_, plan_, done);
-  if (lbs_.pair()) {
-    json positions = json::array();
-    for (const auto& leg : legs_) {
-      positions.push_back({{"ssh", lbs_.ssh(leg.index)}, {"routesTo", state::to_string(plan_.to)}});
-    }
-    outcome.structured["loadBalancers"] = positions;
-  }
+  if (lbs_.pair()) outcome.structured["loadBalancers"] = switched_positions(legs_, plan_.to);
   const auto audit_problem = audit("ok", {{"from", state::to_string(plan_.from)},
                                           {"to", state::to_string(plan_.to)},
                                           {"switchCount", next_.switch_count}});
