@@ -167,6 +167,7 @@ async function measureSwitches(client, count) {
   for (let i = 0; i < count; i++) {
     const before = await frontendColor();
     const plan = await client.call("switch_traffic");
+    if (plan.isError || !plan.structuredContent) throw new Error(`the switch plan was refused: ${plan.content[0].text}`);
     const token = plan.structuredContent.approvalToken;
     const t = process.hrtime.bigint();
     let servedAt = null;

@@ -60,7 +60,7 @@ StandbyGate execution_standby_gate(Services& services, const config::AppConfig& 
 }
 
 std::string standby_problem_now(const config::AppConfig& app, const LbSnapshot& snapshot, state::Color standby,
-                                const StandbyGate& gate) {
+                                const StandbyGate& gate, bool up_in_transition_counts) {
   if (!gate.passed) return "its health check does not pass consecutively now: " + gate.reason;
   if (!snapshot.servers) return "";
   if (const auto drift = pool_membership_drift(app, snapshot, standby); !drift.empty()) return drift.front();
@@ -70,7 +70,8 @@ std::string standby_problem_now(const config::AppConfig& app, const LbSnapshot& 
   std::string down;
   for (const auto& server : *snapshot.servers) {
     if (server.backend != backend_of(app, standby) || server.server == "BACKEND") continue;
-    if (server.status == "UP" || server.status == "no check") {
+    if (server.status == "UP" || server.status == "no check" ||
+        (up_in_transition_counts && server.status.rfind("UP ", 0) == 0)) {
       ++up;
     } else if (down.empty()) {
       down = "HAProxy's own checks report server " + server.server + " as " + server.status;

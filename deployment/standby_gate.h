@@ -79,7 +79,9 @@ std::string pool_commit_problem(const config::Pool& pool, const DeployedCommits&
 // server of its backend fully UP ("no check" counts as up; "UP 1/2" is a transition and does not),
 // or, with healthGate.minHealthy, at least that many; and a pool whose servers are named must
 // match the backend's servers (pools.h's pool_membership_drift).
+// `up_in_transition_counts`: "UP 1/2" (up, a check failed since) counts as up; the plan passes it
+// (a server just restarted by a deploy shows it for a moment), the execution does not.
 std::string standby_problem_now(const config::AppConfig& app, const LbSnapshot& snapshot, state::Color standby,
-                                const StandbyGate& gate);
+                                const StandbyGate& gate, bool up_in_transition_counts = false);
 
 }  // namespace bluegreen::deployment

@@ -191,7 +191,9 @@ void assess_servers(const config::AppConfig& app, StatusReport& report) {
       standby.not_ready = "its servers run different code";
     } else if (report.lb.servers) {
       std::size_t up = 0;
-      for (const auto& server : standby.haproxy_servers) up += server.status == "UP" || server.status == "no check";
+      for (const auto& server : standby.haproxy_servers) {  // "UP 1/2": up, a check failed since
+        up += server.status.rfind("UP", 0) == 0 || server.status == "no check";
+      }
       const std::size_t needed = app.health_gate.min_healthy == 0 ? standby.haproxy_servers.size()
                                                                   : min_healthy(app, pool_of(app, standby.color));
       if (!standby.haproxy_servers.empty() && up < needed) {

@@ -311,7 +311,7 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   if (auto refused = judge_standby(app, snapshot, gate, commits, view)) return Error{*refused};
   if (gate.passed) {  // HAProxy's own view (MAINT, DRAIN, DOWN), as the execution will judge it
     for (std::size_t i = 0; i < inputs.views.size(); ++i) {
-      if (const auto problem = standby_problem_now(inputs.views[i], inputs.snapshots[i], view.plan.to, gate);
+      if (const auto problem = standby_problem_now(inputs.views[i], inputs.snapshots[i], view.plan.to, gate, true);
           !problem.empty()) {
         return Error{"Cannot switch traffic: STANDBY " + state::to_upper_string(view.plan.to) + " is not ready: " +
                      (pair ? "on " + inputs.views[i].load_balancer.ssh + ": " : std::string()) + problem + "."};
