@@ -30,10 +30,6 @@ bluegreen::Status LbSet::lock(const std::string& client, const std::string& acti
   return bluegreen::ok_status();
 }
 
-bool LbSet::all_held() const {
-  return std::all_of(locks_.begin(), locks_.end(), [](const auto& lock) { return lock && lock->held(); });
-}
-
 void LbSet::read_snapshots(const SnapshotOptions& options) {
   if (views_.size() == 1) {
     snapshots_[0] = read_lb_snapshot(executor_, views_[0], stores_[0], options);

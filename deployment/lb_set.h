@@ -59,8 +59,6 @@ class LbSet {
   bluegreen::Status lock(const std::string& client, const std::string& action, std::chrono::milliseconds wait,
                          const std::stop_token& stop);
   [[nodiscard]] const state::AppLock& held(std::size_t i) const { return *locks_.at(i); }
-  // Whether every lock is still held (a dropped connection loses its lock).
-  [[nodiscard]] bool all_held() const;
 
   // Reads every snapshot at once (read_lb_snapshot with `options`).
   void read_snapshots(const SnapshotOptions& options);

@@ -23,6 +23,15 @@ std::string haproxy_view_text(const ColourStatus& colour) {
   return text;
 }
 
+// One server as HAProxy's `show stat` reports it: {name, status, check, currentSessions, totalSessions}.
+json haproxy_server_json(const haproxy::ServerStatus& s) {
+  return {{"name", s.server},
+          {"status", s.status},
+          {"check", s.check_status},
+          {"currentSessions", s.current_sessions},
+          {"totalSessions", s.total_sessions}};
+}
+
 json optional_json(const std::optional<std::string>& value) { return value ? json(*value) : json(nullptr); }
 
 // One server of a colour: {name, ssh, ip, healthy, status, healthUrl, httpStatus, latencyMs,
@@ -42,14 +51,7 @@ json server_json(const HostStatus& host) {
          {"reportedCommit", optional_json(host.health.commit)},
          {"deployedCommit", optional_json(host.deployed_commit)}};
   if (!host.git_problem.empty()) j["deployedCommitProblem"] = host.git_problem;
-  j["haproxy"] = nullptr;
-  if (const auto& s = host.haproxy_server) {
-    j["haproxy"] = {{"name", s->server},
-                    {"status", s->status},
-                    {"check", s->check_status},
-                    {"currentSessions", s->current_sessions},
-                    {"totalSessions", s->total_sessions}};
-  }
+  j["haproxy"] = host.haproxy_server ? haproxy_server_json(*host.haproxy_server) : json(nullptr);
   return j;
 }
 
@@ -94,13 +96,7 @@ json colour_json(const ColourStatus& colour, bool is_prod) {
   }
   if (!colour.haproxy_servers.empty() || !colour.haproxy_backend_status.empty()) {
     json view = json::array();
-    for (const auto& s : colour.haproxy_servers) {
-      view.push_back({{"name", s.server},
-                      {"status", s.status},
-                      {"check", s.check_status},
-                      {"currentSessions", s.current_sessions},
-                      {"totalSessions", s.total_sessions}});
-    }
+    for (const auto& s : colour.haproxy_servers) view.push_back(haproxy_server_json(s));
     j["haproxyView"] = {{"backendStatus", colour.haproxy_backend_status}, {"servers", view}};
   }
   return j;
