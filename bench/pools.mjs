@@ -2,7 +2,10 @@
 // load balancer, all measured in this one run. Prints figures and ratios; asserts nothing.
 //
 //   1. get_deployment_status, 4 servers per colour behind 2 LBs, against one server per colour
-//      behind one LB (target <= 1.5x); also 4 servers per colour behind one LB (pools alone).
+//      behind one LB (target <= 1.5x); also 4 servers per colour behind one LB (pools alone). Each
+//      status row also gives the CPU time per call of the whole machine and of bluegreen-mcp: on
+//      one machine the lab's servers share the cores, so the call is bound by the CPU it takes in
+//      total.
 //   2. deploy_to_standby to 4 servers (deploy.maxParallel = 4: all at once) against a deploy to
 //      one server (target <= 1.3x).
 //   3. switch_traffic, the approved call with its verification, switching 2 LBs against switching
@@ -46,6 +49,7 @@
 //
 // Usage: node bench/pools.mjs BINARY CONFIG   (BLUEGREEN_LAB_DIR set, the lab up at pool=1 lbs=1)
 import { readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { boundedLoad, cpuTimes, stolenPercent } from "./load.mjs";
 import { RpcClient, getJsonFresh, ms, summary } from "./rpc_client.mjs";
@@ -139,11 +143,29 @@ function topologyConfig(name, loadBalancers) {
 // Each returns { samples (ms, the timed calls), extra: { name: [values] } (medians go in the
 // row's note) }.
 
+// CPU time, in clock ticks (USER_HZ, 100 a second on Linux: proc(5)): the whole machine's busy time
+// (every field of /proc/stat's cpu line but idle, iowait and steal) and one process's (utime +
+// stime of /proc/PID/stat). Status on one machine is bound by the CPU it takes in total: the lab's
+// servers, sshds and HAProxies share the cores with bluegreen-mcp, which the status rows show.
+const TICKS_PER_SECOND = 100;
+const CORES = availableParallelism();
+const CPU = { machine: "machine CPU per call", server: "bluegreen-mcp's own CPU per call" };
+function busyTicks() {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  return f.reduce((a, b) => a + b, 0) - f[3] - f[4] - (f[7] ?? 0);
+}
+function processTicks(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return Number(fields[11]) + Number(fields[12]);  // utime, stime (fields 14 and 15 of proc(5))
+}
+
 // Warm status calls: two first (they open the connections and resolve the commits), then `runs`
 // timed. `servers`: how many servers each colour must show.
 async function measureStatus(client, servers, runs) {
   for (let i = 0; i < 2; i++) await call(client, "get_deployment_status");
   const samples = [];
+  const machineBefore = busyTicks();
+  const serverBefore = processTicks(client.child.pid);
   for (let i = 0; i < runs; i++) {
     const t = process.hrtime.bigint();
     const r = await call(client, "get_deployment_status");
@@ -151,7 +173,12 @@ async function measureStatus(client, servers, runs) {
     const shown = r.structuredContent.current?.prod?.servers?.length ?? 1;
     if (i === 0 && shown !== servers) throw new Error(`status shows ${shown} PROD servers, expected ${servers}`);
   }
-  return { samples, extra: {} };
+  const perCall = (ticks) => Math.round((ticks * 1000 / TICKS_PER_SECOND / runs) * 10) / 10;
+  return {
+    samples,
+    extra: { [CPU.machine]: [perCall(busyTicks() - machineBefore)],
+      [CPU.server]: [perCall(processTicks(client.child.pid) - serverBefore)] },
+  };
 }
 
 // `runs` approved switch_traffic calls (plan, then the timed approved call), each followed by a
@@ -401,13 +428,15 @@ const median = (values) => summary(values).median;
 const notes = (row) => {
   const extra = Object.entries(row.extra ?? {}).filter(([, values]) => values.length);
   const of = (name) => extra.find(([key]) => key === name)?.[1];
-  const deploy = ["slowest server", "beyond it"];
+  const deploy = ["slowest server", "beyond it", CPU.machine, CPU.server];
   const steps = extra.filter(([key]) => key.startsWith("step ")).map(([key, values]) => `${key.slice(5)} ${median(values)}`);
   const timings = extra.filter(([key]) => !deploy.includes(key) && !key.startsWith("step "))
     .map(([key, values]) => `${key} ${median(values)}`);
   return [
     of("slowest server") ? `the slowest server's own time (steps + health gate), median ${median(of("slowest server"))} ms, ` +
       `the call beyond it ${median(of("beyond it"))} ms` : "",
+    of(CPU.machine) ? `CPU time per call (ms, all runs): the whole machine ${of(CPU.machine).join(" / ")}, of it ` +
+      `bluegreen-mcp ${of(CPU.server).join(" / ")}` : "",
     steps.length ? `its steps, medians in ms: ${steps.join(", ")}` : "",
     timings.length ? `the result's timings, medians in ms: ${timings.join(", ")}` : "",
     row.halves?.length === 2 ? `medians before / after the pool part: ${row.halves.map((m) => m.toFixed(1)).join(" / ")} ms` : "",
@@ -448,6 +477,15 @@ console.log(ratioLine("status, 4 servers per colour + 2 LBs / 1 server, 1 LB", b
   against(byName[names.status4x2], poolStatus, "4 servers per colour behind 1 LB")));
 console.log(`  pools alone: status, 4 servers per colour + 1 LB / 1 server, 1 LB: ` +
   (ratio(poolStatus) === null ? "not measured (see its row)" : `${ratio(poolStatus).toFixed(2)}x`));
+const cpuLine = (row, base) => {
+  const of = (r, key) => (r?.extra?.[key]?.length ? median(r.extra[key]) : null);
+  const [m, mb, s, sb] = [of(row, CPU.machine), of(base, CPU.machine), of(row, CPU.server), of(base, CPU.server)];
+  if (m === null || mb === null) return;
+  console.log(`  CPU time per status call, 4 servers per colour + 2 LBs / 1 server, 1 LB: the whole machine ` +
+    `${m} / ${mb} ms (${(m / mb).toFixed(2)}x; ${leastWall(m)}), of it bluegreen-mcp ${s} / ${sb} ms`);
+};
+const leastWall = (cpuMs) => `${(cpuMs / CORES).toFixed(1)} ms of wall time at the least on ${CORES} cores`;
+cpuLine(byName[names.status4x2], byName[names.status1]);
 console.log(ratioLine("deploy_to_standby, 4 servers at once / 1 server", byName[names.deploy4]));
 console.log(ratioLine("switch_traffic, 2 LBs (4 servers per colour) / 1 LB (1 server)", pairSwitch,
   against(pairSwitch, poolSwitch, "4 servers per colour behind 1 LB")));
