@@ -56,6 +56,14 @@ export function setTopology({ pool, lbs } = {}, { timeout = 180000 } = {}) {
   return { pool: Number(lab.LAB_POOL_SIZE), lbs: Number(lab.LAB_LB_COUNT) };
 }
 
+// Runs the lab's load balancers as `type` (haproxy, nginx or caddy: `lab up --lb TYPE`), then
+// refreshes `lab` from lab.env. Returns LAB_LB_TYPE as the lab now reports it.
+export function setLbType(type, { timeout = 180000 } = {}) {
+  execFileSync(labScript, ["up", "--lb", type], { encoding: "utf8", env: process.env, timeout });
+  Object.assign(lab, readLabEnv());
+  return lab.LAB_LB_TYPE;
+}
+
 // The lab hosts of `colour` that the topology runs, first the colour's own host: labHosts("blue") is
 // ["blue"] at pool=1, ["blue", "blue2", "blue3"] at pool=3; labHosts("lb") is ["lb"] or ["lb", "lb2"].
 // Their ssh aliases are "lab-<host>", their addresses lab["<HOST>_ADDR"] (lb: LB_ADDR).
