@@ -133,8 +133,11 @@ std::optional<state::Color> lb_rows(remote::SshExecutor& executor, const config:
   const auto& lb = app.load_balancer;
   std::string files;
   for (const auto& file : snapshot.config_files) files += (files.empty() ? "" : " ") + file.path;
+  const bool nginx = lb.type == config::LbType::kNginx;
+  const std::string product = config::product_name(lb.type);
+  const std::string& main_config = nginx ? lb.nginx_config : lb.haproxy_config;
   if (!snapshot.config_files.empty()) {
-    rows.push_back({app.name, "lb", "HAProxy files", files, true, !snapshot.config_list.notes.empty(),
+    rows.push_back({app.name, "lb", product + " files", files, true, !snapshot.config_list.notes.empty(),
                     "from " + snapshot.config_list.source +
                         (snapshot.config_list.notes.empty() ? "" : "; " + snapshot.config_list.notes.front())});
   }
@@ -143,10 +146,19 @@ std::optional<state::Color> lb_rows(remote::SshExecutor& executor, const config:
     for (const auto& entry : snapshot.routes->entry_points) {
       entries += (entries.empty() ? "" : "\n") + deployment::describe_entry_point(app, *snapshot.routes, entry);
     }
-    rows.push_back({app.name, "lb", "live backend", lb.haproxy_config, true, false,
+    rows.push_back({app.name, "lb", nginx ? "live upstream" : "live backend", main_config, true, false,
                     std::string(state::to_upper_string(*snapshot.live)) + ": " + entries});
   } else {
-    rows.push_back({app.name, "lb", "live backend", lb.haproxy_config, false, false, snapshot.live_problem});
+    rows.push_back(
+        {app.name, "lb", nginx ? "live upstream" : "live backend", main_config, false, false, snapshot.live_problem});
+  }
+  if (nginx) {
+    rows.push_back({app.name, "lb", "nginx master", lb.pid_file, snapshot.processes.has_value(), false,
+                    snapshot.processes ? "master pid " + std::to_string(snapshot.processes->master_pid) + ", " +
+                                             std::to_string(snapshot.processes->current_worker_pids.size()) +
+                                             " worker(s); switching traffic with nginx is not supported by this "
+                                             "version yet (status and deploys are)"
+                                       : snapshot.processes_problem});
   }
   switch (snapshot.state_status) {
     case deployment::StateFileStatus::kOk:

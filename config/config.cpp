@@ -14,6 +14,10 @@
 #include <sstream>
 
 namespace bluegreen::config {
+
+const char* to_string(LbType type) { return type == LbType::kNginx ? "nginx" : "haproxy"; }
+const char* product_name(LbType type) { return type == LbType::kNginx ? "nginx" : "HAProxy"; }
+
 namespace {
 
 using bluegreen::Error;
@@ -243,9 +247,35 @@ void check_distinct_servers(const AppConfig& app, const std::string& path, std::
   }
 }
 
+// loadBalancer.type, and the keys that belong to the other type refused by name.
+void parse_lb_type(Fields& f, LoadBalancerConfig& lb) {
+  const std::string type = f.text("type", false).value_or("haproxy");
+  if (type == "nginx") {
+    lb.type = LbType::kNginx;
+  } else if (type != "haproxy") {
+    f.error("type", "must be \"haproxy\" or \"nginx\", got \"" + type + "\"" +
+                        (type == "caddy" ? " (Caddy is not supported by this version yet)" : ""));
+  }
+  const auto refuse = [&](std::initializer_list<const char*> keys, const char* owner) {
+    for (const char* key : keys) {
+      if (f.find(key) != nullptr) {
+        f.error(key, std::string("applies to ") + owner + " only, and loadBalancer.type is \"" + type + "\"");
+      }
+    }
+  };
+  if (lb.type == LbType::kNginx) {
+    refuse({"haproxyConfig", "section", "directive", "condition", "statsSocket", "masterSocket"}, "HAProxy");
+    lb.nginx_config = f.path_value("nginxConfig", false, false).value_or(lb.nginx_config);
+    lb.pid_file = f.path_value("pidFile", false, false).value_or(lb.pid_file);
+  } else {
+    refuse({"nginxConfig", "pidFile"}, "nginx");
+  }
+}
+
 void parse_load_balancer(const json& object, const std::string& path, std::vector<std::string>& errors,
                          const std::string& home, LoadBalancerConfig& lb) {
   Fields f(object, path, errors, home);
+  parse_lb_type(f, lb);
   ssh_destination(f, "ssh", lb.ssh);
   if (auto configs = f.path_list("haproxyConfig")) {
     lb.haproxy_configs = std::move(*configs);
@@ -290,13 +320,16 @@ void parse_load_balancer(const json& object, const std::string& path, std::vecto
     lb.verify_urls = {*lb.verify_url};
   }
   if (!lb.verify_urls.empty()) lb.verify_url = lb.verify_urls.front();
-  lb.validate_command = f.text("validateCommand", false).value_or("haproxy -c -f {config}");
+  const bool nginx = lb.type == LbType::kNginx;
+  lb.validate_command =
+      f.text("validateCommand", false).value_or(nginx ? "nginx -t -q -c {config}" : "haproxy -c -f {config}");
   if (lb.validate_command.find("{config}") == std::string::npos) {
     f.error("validateCommand", "must contain {config} (the candidate file to check)");
   }
   lb.reload_command = f.text("reloadCommand", false)
-                          .value_or(lb.master_socket ? "echo reload | socat - UNIX-CONNECT:{masterSocket}"
-                                                     : "systemctl reload haproxy");
+                          .value_or(nginx              ? "nginx -c {config} -s reload"
+                                    : lb.master_socket ? "echo reload | socat - UNIX-CONNECT:{masterSocket}"
+                                                       : "systemctl reload haproxy");
   lb.state_file = f.path_value("stateFile", true, false).value_or("");
   const std::string state_dir = lb.state_file.substr(0, lb.state_file.rfind('/'));
   lb.lock_file = f.path_value("lockFile", false, false).value_or(lb.state_file + ".lock");
@@ -330,6 +363,10 @@ void parse_load_balancers(const json& value, const std::string& path, std::vecto
       }
       app.load_balancers.emplace_back();
       parse_load_balancer(merged, where, errors, home, app.load_balancers.back());
+      if (app.load_balancers.back().type != app.load_balancers.front().type) {
+        errors.push_back(where + ".type: every load balancer of a pair must be of the same type (" +
+                         to_string(app.load_balancers.front().type) + ", as " + path + "[0])");
+      }
       for (const auto& url : app.load_balancers.back().verify_urls) {
         if (const auto [it, fresh] = seen_urls.emplace(url, where); !fresh) {
           errors.push_back(where + ".verifyUrls: " + url + " is also " + it->second +

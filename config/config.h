@@ -66,8 +66,23 @@ struct DeployStep {
   milliseconds timeout{300000};
 };
 
+// loadBalancer.type: which load balancer routes the app. HAProxy is the default; nginx is read
+// (status, deploys) but not yet switched by this version (issue 16).
+enum class LbType { kHaproxy, kNginx };
+
+// "haproxy" or "nginx", as written in the configuration.
+const char* to_string(LbType type);
+// "HAProxy" or "nginx", for messages.
+const char* product_name(LbType type);
+
 struct LoadBalancerConfig {
+  LbType type = LbType::kHaproxy;
   std::string ssh;
+  // nginx only (type nginx): nginxConfig, the main configuration file the master runs with (its
+  // -c; default Debian's /etc/nginx/nginx.conf); pidFile, where the master writes its pid (the
+  // configuration's `pid` directive; default Debian's /run/nginx.pid).
+  std::string nginx_config{"/etc/nginx/nginx.conf"};
+  std::string pid_file{"/run/nginx.pid"};
   // haproxyConfig: the files and directories HAProxy loads (its `-f` arguments, in order; a string
   // or a list). Where HAProxy's stats socket answers `show env HAPROXY_CFGFILES`, the files it
   // loaded come from there, and a configured list must agree with them (haproxy_files.h).
@@ -80,6 +95,7 @@ struct LoadBalancerConfig {
   std::string section;    // "frontend fe_app" (keyword and name), or ""
   std::string directive;  // "default_backend" or "use_backend"
   std::string condition;  // for use_backend: "if is_app", or "" (unconditional)
+  // backends: the app's blue and green backends (HAProxy) or upstreams (nginx).
   std::string blue_backend;
   std::string green_backend;
   std::string validate_command;  // {config} = candidate path (quoted)

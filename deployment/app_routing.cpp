@@ -71,7 +71,8 @@ std::string entry_location(const haproxy::EntryPoint& entry) {
 std::string describe_entry_point(const config::AppConfig& app, const haproxy::AppRoutes& routes,
                                  const haproxy::EntryPoint& entry) {
   std::string text = entry.section + " (" + entry_location(entry);
-  for (const auto& bind : entry.binds) text += ", bind " + bind;
+  const char* bind_word = app.load_balancer.type == config::LbType::kNginx ? ", listen " : ", bind ";
+  for (const auto& bind : entry.binds) text += bind_word + bind;
   const auto colour = entry_point_colour(app, routes, entry);
   text += ") serves " + (colour ? upper(*colour) : std::string("BOTH COLOURS"));
   std::string via;

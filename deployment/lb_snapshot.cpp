@@ -3,6 +3,7 @@
 #include "common/text.h"
 #include "deployment/app_routing.h"
 #include "deployment/live_confirmation.h"
+#include "deployment/nginx_snapshot.h"
 #include "deployment/sessions.h"
 #include "haproxy/config_lines.h"
 
@@ -59,6 +60,7 @@ const std::string& backend_of(const config::AppConfig& app, state::Color color) 
 
 std::map<std::string, std::string> lb_placeholders(const config::AppConfig& app) {
   const auto& lb = app.load_balancer;
+  if (lb.type == config::LbType::kNginx) return {{"config", lb.nginx_config}, {"pidFile", lb.pid_file}};
   std::map<std::string, std::string> values{{"config", lb.haproxy_config}};
   if (lb.master_socket) values["masterSocket"] = *lb.master_socket;
   if (lb.stats_socket) values["statsSocket"] = *lb.stats_socket;
@@ -247,8 +249,8 @@ LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& stor
   LbSnapshot snapshot;
   snapshot.config_list = std::move(config_list);
 
-  // HAProxy's routing: the truth.
-  read_routing(app, files, snapshot);
+  // HAProxy's routing: the truth (nginx's is read by read_nginx, with commands).
+  if (lb.type == config::LbType::kHaproxy) read_routing(app, files, snapshot);
 
   // The state file: the record.
   const auto& state_file = files.at(lb.state_file);
@@ -377,6 +379,10 @@ std::vector<ConfigFileList> config_lists(remote::Executor& executor,
   std::vector<ConfigFileList> lists;
   for (const auto* app : apps) {
     const auto& lb = app->load_balancer;
+    if (lb.type != config::LbType::kHaproxy) {  // nginx: `nginx -T` lists its files (nginx_snapshot.h)
+      lists.emplace_back();
+      continue;
+    }
     const auto key = std::pair(lb.haproxy_configs, lb.stats_socket.value_or(""));
     auto found = known.find(key);
     if (found == known.end()) found = known.emplace(key, list_config_files(executor, *app)).first;
@@ -486,6 +492,7 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
   std::vector<LbSnapshot> snapshots;
   for (std::size_t i = 0; i < apps.size(); ++i) {
     auto snapshot = interpret(*apps[i], *stores[i], options.with_processes, files, sockets, lists[i]);
+    if (apps[i]->load_balancer.type == config::LbType::kNginx) read_nginx(executor, *apps[i], snapshot);
     apply_change_times(change_times, snapshot);
     read_old_worker_sessions(executor, *apps[i], snapshot);
     read_runtime_maps(executor, *apps[i], snapshot);

@@ -61,8 +61,24 @@ std::string interrupted_switch_text(const config::AppConfig& app, const LbSnapsh
          ") and check get_deployment_status";
 }
 
+// nginx reads its files when its workers start too (at start, and at each reload: nginx(8)).
+std::string nginx_not_loaded_text(const config::AppConfig& app, const LbSnapshot& snapshot, std::int64_t started) {
+  const auto& lb = app.load_balancer;
+  const std::string selects = snapshot.selected ? upper(*snapshot.selected) : "an unknown upstream";
+  const std::string changed = snapshot.config_modified_path.empty() ? lb.nginx_config : snapshot.config_modified_path;
+  return "nginx has not loaded its configuration: " + changed + " was changed at " +
+         utc_text(*snapshot.config_modified_s) + ", after the running nginx workers started (" + utc_text(started) +
+         "). The files select " + selects +
+         ", but nginx still runs the version it loaded before, so users may be on either colour. Deploys and "
+         "switches are refused until this is resolved. If the files are what should run: on " +
+         lb.ssh + ", check them (nginx -t -c " + lb.nginx_config + ") and reload nginx (" + lb_reload_command(app) +
+         "). If not: put back the version nginx runs (as it was before this change), then reload. Then check "
+         "get_deployment_status";
+}
+
 std::string not_loaded_text(const config::AppConfig& app, const LbSnapshot& snapshot, std::int64_t started) {
   const auto& lb = app.load_balancer;
+  if (lb.type == config::LbType::kNginx) return nginx_not_loaded_text(app, snapshot, started);
   const std::string selects = snapshot.selected ? upper(*snapshot.selected) : "an unknown backend";
   std::vector<std::string> files;
   for (const auto& file : snapshot.config_files) files.push_back(file.path);

@@ -31,6 +31,10 @@ std::string pool_addresses(const config::Pool& pool) {
 std::vector<std::string> pool_membership_drift(const config::AppConfig& app, const LbSnapshot& snapshot,
                                                state::Color color, bool* unknown) {
   std::vector<std::string> drift;
+  if (app.load_balancer.type != config::LbType::kHaproxy) {  // nginx's upstream servers: not compared yet
+    if (unknown != nullptr) *unknown = true;
+    return drift;
+  }
   const auto& pool = pool_of(app, color);
   const std::string& backend = backend_of(app, color);
   const std::string colour = state::to_upper_string(color);

@@ -168,7 +168,10 @@ void assess_servers(const config::AppConfig& app, StatusReport& report) {
   for (const auto color : {Color::kBlue, Color::kGreen}) {
     bool unknown = false;
     for (auto& line : pool_membership_drift(app, report.lb, color, &unknown)) report.drift.push_back(std::move(line));
-    if (unknown && pool_of(app, color).size() > 1) {
+    if (unknown && pool_of(app, color).size() > 1 && app.load_balancer.type == config::LbType::kNginx) {
+      report.warnings.push_back("whether nginx's upstream \"" + backend_of(app, color) + "\" holds exactly the " +
+                                state::to_upper_string(color) + " pool is not checked by this version.");
+    } else if (unknown && pool_of(app, color).size() > 1) {
       report.warnings.push_back("whether HAProxy's backend \"" + backend_of(app, color) + "\" holds exactly the " +
                                 state::to_upper_string(color) +
                                 " pool cannot be checked (no answer from loadBalancer.statsSocket and no server "
@@ -270,11 +273,12 @@ void assess(const config::AppConfig& app, const std::vector<const config::AppCon
   // Drift: the record against the truth.
   const auto& lb_view = report.lb;
   if (lb_view.live && lb_view.state && lb_view.state->prod != *lb_view.live) {
-    report.drift.push_back("The state file says PROD is " + state::to_upper_string(lb_view.state->prod) +
-                           " but HAProxy routes to " + state::to_upper_string(*lb_view.live) +
-                           ". HAProxy is what serves users, so " + state::to_upper_string(*lb_view.live) +
-                           " is PROD. The next deploy or switch rewrites the state file from HAProxy's routing; if "
-                           "someone edited HAProxy by hand, make sure that was intended.");
+    const std::string product = config::product_name(app.load_balancer.type);
+    report.drift.push_back("The state file says PROD is " + state::to_upper_string(lb_view.state->prod) + " but " +
+                           product + " routes to " + state::to_upper_string(*lb_view.live) + ". " + product +
+                           " is what serves users, so " + state::to_upper_string(*lb_view.live) +
+                           " is PROD. The next deploy or switch rewrites the state file from " + product +
+                           "'s routing; if someone edited " + product + " by hand, make sure that was intended.");
   }
   if (lb_view.live) {
     const auto& prod = report.colour(*lb_view.live);

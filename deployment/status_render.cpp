@@ -224,6 +224,37 @@ json lb_json(const std::string& ssh, const LbSnapshot& snapshot, const std::opti
   return j;
 }
 
+// "haproxy": the load balancer's view whatever its type (the key clients and seeds/004 read):
+// {type, config, host, files[], filesFrom, backend, line?, lineNumber?, entryPoints[], notes?,
+// status, masterPid?, reloads? (HAProxy), workers?, oldWorkers?, frontend?, hardStopAfter?,
+// statsUrl?, publicUrl?}.
+json lb_view_json(const config::AppConfig& app, const StatusReport& report) {
+  const auto& lb = report.lb;
+  const auto& drift = report.drift;
+  const auto& frontend = report.frontend;
+  const bool nginx = app.load_balancer.type == config::LbType::kNginx;
+  json haproxy{{"type", config::to_string(app.load_balancer.type)},
+               {"config", nginx ? app.load_balancer.nginx_config : app.load_balancer.haproxy_config},
+               {"host", app.load_balancer.ssh}};
+  add_routing_json(app, lb, haproxy);
+  haproxy["status"] = lb.live ? (drift.empty() ? "✅ OPERATIONAL" : "⚠️ OPERATIONAL WITH DRIFT") : "❌ UNKNOWN";
+  if (lb.processes) {
+    haproxy["masterPid"] = lb.processes->master_pid;
+    if (!nginx) haproxy["reloads"] = lb.processes->reloads;  // nginx counts none
+    haproxy["workers"] = lb.processes->current_worker_pids;
+    haproxy["oldWorkers"] = lb.processes->old_worker_pids;
+  }
+  if (frontend) {
+    haproxy["frontend"] = {{"url", frontend->url},
+                           {"answeredBy", frontend->color ? json(state::to_string(*frontend->color)) : json(nullptr)},
+                           {"health", frontend->report.summary()}};
+  }
+  if (const auto stop_after = hard_stop_after(lb); !stop_after.empty()) haproxy["hardStopAfter"] = stop_after;
+  if (app.load_balancer.stats_url) haproxy["statsUrl"] = *app.load_balancer.stats_url;
+  if (app.load_balancer.public_url) haproxy["publicUrl"] = *app.load_balancer.public_url;
+  return haproxy;
+}
+
 }  // namespace
 
 std::vector<const LbSnapshot*> StatusReport::lb_snapshots() const {
@@ -243,24 +274,7 @@ json StatusReport::to_json(const config::AppConfig& app) const {
     j["problem"] = lb.live_problem;
     j["hosts"] = {{"blue", colour_json(blue, false)}, {"green", colour_json(green, false)}};
   }
-  json haproxy{{"config", app.load_balancer.haproxy_config}, {"host", app.load_balancer.ssh}};
-  add_routing_json(app, lb, haproxy);
-  haproxy["status"] = lb.live ? (drift.empty() ? "✅ OPERATIONAL" : "⚠️ OPERATIONAL WITH DRIFT") : "❌ UNKNOWN";
-  if (lb.processes) {
-    haproxy["masterPid"] = lb.processes->master_pid;
-    haproxy["reloads"] = lb.processes->reloads;
-    haproxy["workers"] = lb.processes->current_worker_pids;
-    haproxy["oldWorkers"] = lb.processes->old_worker_pids;
-  }
-  if (frontend) {
-    haproxy["frontend"] = {{"url", frontend->url},
-                           {"answeredBy", frontend->color ? json(state::to_string(*frontend->color)) : json(nullptr)},
-                           {"health", frontend->report.summary()}};
-  }
-  if (const auto stop_after = hard_stop_after(lb); !stop_after.empty()) haproxy["hardStopAfter"] = stop_after;
-  if (app.load_balancer.stats_url) haproxy["statsUrl"] = *app.load_balancer.stats_url;
-  if (app.load_balancer.public_url) haproxy["publicUrl"] = *app.load_balancer.public_url;
-  j["haproxy"] = haproxy;
+  j["haproxy"] = lb_view_json(app, *this);
   json lbs = json::array({lb_json(app.load_balancer.ssh, lb, frontend)});
   for (const auto& other : other_lbs) lbs.push_back(lb_json(other.ssh, other.lb, other.frontend));
   j["loadBalancers"] = lbs;
@@ -313,6 +327,8 @@ json StatusReport::to_json(const config::AppConfig& app) const {
 
 std::string StatusReport::to_text(const config::AppConfig& app) const {
   std::ostringstream out;
+  const bool nginx = app.load_balancer.type == config::LbType::kNginx;
+  const std::string product = config::product_name(app.load_balancer.type);
   out << "DEPLOYMENT STATUS: " << app_name << "\n\n";
   if (lb.activity && lb.activity_running == true && lb.activity->kind == ActivityKind::kDeploy) {
     out << "⏳ DEPLOY IN PROGRESS: " << lb.activity->describe() << "\n\n";
@@ -320,7 +336,7 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
   if (lb.live) {
     out << colour_lines("PROD:    ", colour(*lb.live), true) << "\n";
     out << colour_lines("STANDBY: ", colour(state::other(*lb.live)), false) << "\n\n";
-    out << "HAProxy: routes to backend \"" << backend_of(app, *lb.live) << "\"  "
+    out << product << ": routes to " << (nginx ? "upstream" : "backend") << " \"" << backend_of(app, *lb.live) << "\"  "
         << (drift.empty() ? "✅ OPERATIONAL" : "⚠️ OPERATIONAL WITH DRIFT") << "\n";
     out << routing_text(app, lb);
     if (!other_lbs.empty()) {
@@ -333,7 +349,14 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
         << "Deploys and switches are refused until this is fixed (nothing is assumed).\n\n";
     out << colour_lines("BLUE:    ", blue, false) << "\n" << colour_lines("GREEN:   ", green, false) << "\n";
   }
-  if (lb.processes) {
+  if (lb.processes && nginx) {
+    out << "nginx processes: master " << lb.processes->master_pid << ", " << lb.processes->current_worker_pids.size()
+        << " worker(s)";
+    if (!lb.processes->old_worker_pids.empty()) {
+      out << ", " << lb.processes->old_worker_pids.size() << " old worker(s) finishing connections";
+    }
+    out << "\n";
+  } else if (lb.processes) {
     out << "HAProxy processes: master " << lb.processes->master_pid << ", " << lb.processes->reloads << " reloads";
     if (!lb.processes->old_worker_pids.empty()) {
       out << ", " << lb.processes->old_worker_pids.size() << " old worker(s) finishing connections";
@@ -356,7 +379,7 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
     out << "State file: " << lb.state_problem << "\n";
   }
   if (app.load_balancer.public_url) out << "Production URL: " << *app.load_balancer.public_url << "\n";
-  if (app.load_balancer.stats_url) out << "HAProxy stats: " << *app.load_balancer.stats_url << "\n";
+  if (app.load_balancer.stats_url) out << product << " stats: " << *app.load_balancer.stats_url << "\n";
   if (!drift.empty()) {
     out << "\n⚠️ DRIFT:\n";
     for (const auto& d : drift) out << "- " << d << "\n";

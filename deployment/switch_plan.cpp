@@ -278,13 +278,14 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
   view.plan = SwitchPlan{app.name,   from,      state::other(from),
                          generation, emergency, view.interrupted ? view.interrupted->since : std::string()};
   auto change = plan_shown_change(app, snapshot, view, plannings.front().interrupted.has_value());
-  if (!change) return Error{"cannot prepare the HAProxy change: " + change.error().message};
+  const std::string product = config::product_name(app.load_balancer.type);
+  if (!change) return Error{"cannot prepare the " + product + " change: " + change.error().message};
   view.change = std::move(change.value());
   for (std::size_t i = 1; i < inputs.views.size(); ++i) {
     auto other = plan_shown_change(inputs.views[i], inputs.snapshots[i], view, plannings[i].interrupted.has_value());
     if (!other) {
-      return Error{"on " + inputs.views[i].load_balancer.ssh +
-                   ": cannot prepare the HAProxy change: " + other.error().message};
+      return Error{"on " + inputs.views[i].load_balancer.ssh + ": cannot prepare the " + product +
+                   " change: " + other.error().message};
     }
     view.other_changes.emplace_back(inputs.views[i].load_balancer.ssh, std::move(other.value()));
   }

@@ -214,7 +214,7 @@ std::optional<SwitchOutcome> SwitchRun::recheck_leg(SwitchLeg& leg, std::optiona
     return refuse(where(leg) + check.why, check.routes_to);
   }
   auto change = plan_config_change(*leg.view, snapshot, plan_.to);
-  if (!change) return refuse(where(leg) + "cannot prepare the HAProxy change: " + change.error().message);
+  if (!change) return refuse(where(leg) + "cannot prepare the change: " + change.error().message);
   leg.change = std::move(change.value());
   return std::nullopt;
 }

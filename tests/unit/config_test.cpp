@@ -160,3 +160,48 @@ TEST_CASE("haproxyConfig and verifyUrls take one value or a list; the selector i
   CHECK_THAT(parse_error(json{{"apps", {{"shop", single}}}}),
              Catch::Contains("give verifyUrl or verifyUrls, not both"));
 }
+
+TEST_CASE("loadBalancer.type nginx: its keys and defaults; the other type's keys are refused by name", "[config]") {
+  json app = minimal_app();
+  app["loadBalancer"] = {{"type", "nginx"},
+                         {"ssh", "lab-lb"},
+                         {"stateFile", "/var/lib/bluegreen/shop.json"},
+                         {"backends", {{"blue", "shop_blue"}, {"green", "shop_green"}}},
+                         {"pidFile", "/run/nginx/nginx.pid"}};
+  const auto cfg = parse_ok(json{{"apps", {{"shop", app}}}});
+  const auto& lb = cfg.apps.front().load_balancer;
+  CHECK(lb.type == config::LbType::kNginx);
+  CHECK(lb.nginx_config == "/etc/nginx/nginx.conf");
+  CHECK(lb.pid_file == "/run/nginx/nginx.pid");
+  CHECK(lb.blue_backend == "shop_blue");
+  CHECK(lb.reload_command == "nginx -c {config} -s reload");
+  CHECK(lb.validate_command == "nginx -t -q -c {config}");
+  CHECK(std::string(config::product_name(lb.type)) == "nginx");
+
+  app["loadBalancer"]["statsSocket"] = "/run/haproxy/admin.sock";
+  app["loadBalancer"]["section"] = "frontend fe_app";
+  auto error = parse_error(json{{"apps", {{"shop", app}}}});
+  CHECK_THAT(error, Catch::Contains("apps.shop.loadBalancer.statsSocket: applies to HAProxy only, and "
+                                    "loadBalancer.type is \"nginx\""));
+  CHECK_THAT(error, Catch::Contains("apps.shop.loadBalancer.section: applies to HAProxy only"));
+
+  json haproxy = minimal_app();
+  haproxy["loadBalancer"]["nginxConfig"] = "/etc/nginx/nginx.conf";
+  CHECK_THAT(parse_error(json{{"apps", {{"shop", haproxy}}}}),
+             Catch::Contains("apps.shop.loadBalancer.nginxConfig: applies to nginx only, and loadBalancer.type is "
+                             "\"haproxy\""));
+  json caddy = minimal_app();
+  caddy["loadBalancer"]["type"] = "caddy";
+  CHECK_THAT(parse_error(json{{"apps", {{"shop", caddy}}}}),
+             Catch::Contains("apps.shop.loadBalancer.type: must be \"haproxy\" or \"nginx\", got \"caddy\" (Caddy is "
+                             "not supported by this version yet)"));
+}
+
+TEST_CASE("an LB pair is of one type", "[config]") {
+  json app = minimal_app();
+  json second = {{"ssh", "lab-lb2"}, {"type", "nginx"}, {"masterSocket", nullptr}, {"section", nullptr}};
+  app["loadBalancer"] = json::array({app["loadBalancer"], second});
+  CHECK_THAT(parse_error(json{{"apps", {{"shop", app}}}}),
+             Catch::Contains("apps.shop.loadBalancer[1].type: every load balancer of a pair must be of the same type "
+                             "(haproxy, as apps.shop.loadBalancer[0])"));
+}

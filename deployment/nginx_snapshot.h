@@ -1,0 +1,75 @@
+#pragma once
+// The nginx half of a look at a load balancer (lb_snapshot.h, for apps whose loadBalancer.type is
+// nginx): which files nginx loads and what they say about the app's routing, whether the running
+// nginx loaded them, and its master and workers. Two commands run at once over the LB's SSH
+// connection:
+//  - `nginx -T -c <nginxConfig>`: every file nginx loads, as it would load them now
+//    (nginx/config_dump.h); its exit status says whether they pass `nginx -t`;
+//  - a short script reading /proc (the master from pidFile, its children's titles and start times,
+//    the LB's uptime and clock tick) and `stat` of each file the dump names (sizes to cut the
+//    dump exactly, modification and status-change times).
+// The routes found (nginx/routes.h) are put in the snapshot's haproxy::AppRoutes shape (an entry
+// point per `server` block, a route per proxy_pass), and the processes in haproxy::ProcessInfo's
+// (the master, current workers, old workers still finishing connections, and how long the oldest
+// current worker has run), so the rest of the deployment layer (live confirmation, SPLIT ROUTING,
+// status) reads nginx as it reads HAProxy. nginx counts no reloads: ProcessInfo::reloads is 0.
+//
+// Thread-safety: reentrant.
+
+#include "config/config.h"
+#include "deployment/lb_snapshot.h"
+#include "nginx/routes.h"
+#include "remote/executor.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bluegreen::deployment {
+
+// What the /proc and stat script printed (nginx_listing_script).
+struct NginxListing {
+  std::optional<double> uptime_s;  // the LB's /proc/uptime
+  long ticks_per_second = 0;       // getconf CLK_TCK
+  std::optional<int> master_pid;   // from pidFile, when that process exists
+  std::string pid_file_text;       // what pidFile held ("-": nothing)
+  struct Child {
+    int pid = 0;
+    std::uint64_t start_ticks = 0;  // /proc/PID/stat field 22: clock ticks after boot
+    std::string title;              // its command line: "nginx: worker process", "... is shutting down"
+  };
+  std::vector<Child> children;
+  struct File {
+    std::string path;
+    std::size_t size = 0;
+    std::int64_t modified_s = 0;  // mtime, s since the epoch
+    std::int64_t changed_s = 0;   // ctime
+  };
+  std::vector<File> files;
+};
+
+// The script, for `app` (its nginxConfig and pidFile).
+std::string nginx_listing_script(const config::AppConfig& app);
+
+// Parses the script's output. Lines it does not know are ignored; nothing fails.
+NginxListing parse_nginx_listing(const std::string& text);
+
+// haproxy::ProcessInfo from a listing: master_pid, current workers ("nginx: worker process"), old
+// workers ("... is shutting down"), and current_worker_uptime_s: how long the OLDEST current
+// worker has run (a worker nginx restarts after a crash runs the configuration the master loaded
+// before, so only the oldest tells when it was loaded). nullopt without a master.
+std::optional<haproxy::ProcessInfo> nginx_processes(const NginxListing& listing);
+
+// nginx/routes.h's result in the snapshot's shape: an entry point per `server` block ("server
+// shop.example.test" or "server" when it has no server_name; binds = its listen addresses), a
+// route per proxy_pass (kind kUseBackend, its context as the section, the upstream as the
+// backend), unsupported lines as they are.
+haproxy::AppRoutes as_app_routes(const nginx::AppRoutes& routes);
+
+// Fills snapshot's routing and process fields for an nginx app (config_files, routes, selected or
+// live_problem, config_modified_s/path, processes or processes_problem) by running the two
+// commands on its load balancer with its command deadline.
+void read_nginx(remote::Executor& executor, const config::AppConfig& app, LbSnapshot& snapshot);
+
+}  // namespace bluegreen::deployment
