@@ -154,11 +154,10 @@ std::optional<state::Color> lb_rows(remote::SshExecutor& executor, const config:
   }
   if (nginx) {
     rows.push_back({app.name, "lb", "nginx master", lb.pid_file, snapshot.processes.has_value(), false,
-                    snapshot.processes ? "master pid " + std::to_string(snapshot.processes->master_pid) + ", " +
-                                             std::to_string(snapshot.processes->current_worker_pids.size()) +
-                                             " worker(s); switching traffic with nginx is not supported by this "
-                                             "version yet (status and deploys are)"
-                                       : snapshot.processes_problem});
+                    snapshot.processes
+                        ? "master pid " + std::to_string(snapshot.processes->master_pid) + ", " +
+                              std::to_string(snapshot.processes->current_worker_pids.size()) + " worker(s)"
+                        : snapshot.processes_problem});
   }
   switch (snapshot.state_status) {
     case deployment::StateFileStatus::kOk:

@@ -66,8 +66,8 @@ struct DeployStep {
   milliseconds timeout{300000};
 };
 
-// loadBalancer.type: which load balancer routes the app. HAProxy is the default; nginx is read
-// (status, deploys) but not yet switched by this version (issue 16).
+// loadBalancer.type: which load balancer routes the app: HAProxy (the default) or nginx
+// (deployment/nginx_snapshot.h, nginx_switch.h).
 enum class LbType { kHaproxy, kNginx };
 
 // "haproxy" or "nginx", as written in the configuration.

@@ -1,6 +1,7 @@
 #include "deployment/config_change.h"
 
 #include "deployment/app_routing.h"
+#include "deployment/nginx_switch.h"
 #include "haproxy/config_lines.h"
 
 #include <algorithm>
@@ -44,14 +45,7 @@ std::size_t ConfigChange::line_count() const {
 
 bluegreen::Result<ConfigChange> plan_config_change(const config::AppConfig& app, const LbSnapshot& snapshot,
                                                    state::Color to) {
-  if (app.load_balancer.type == config::LbType::kNginx) {
-    return bluegreen::Error{"switching traffic with nginx is not supported by this version yet: it reads nginx "
-                            "(status, deploys) but does not change it. Switch by hand: point the proxy_pass lines "
-                            "status lists at upstream " +
-                                backend_of(app, to) + ", run nginx -t and reload nginx (" + lb_reload_command(app) +
-                                "), then ask for status again",
-                            bluegreen::ErrorCode::kFailedPrecondition};
-  }
+  if (app.load_balancer.type == config::LbType::kNginx) return plan_nginx_change(app, snapshot, to);
   if (!snapshot.routes) return bluegreen::Error{"HAProxy's configuration was not read: " + snapshot.live_problem};
   const auto& routes = *snapshot.routes;
   auto changes = haproxy::rewrite_routes(snapshot.config_files, snapshot.map_texts, routes, backend_of(app, to));

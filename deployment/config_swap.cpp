@@ -14,7 +14,7 @@ bluegreen::Result<remote::CommandResult> stage_candidates(Services& services, co
                                                           const ConfigChange& change) {
   std::map<std::string, std::string> candidates;
   for (const auto& edit : change.edits) {
-    if (!edit.is_map) candidates[edit.file] = candidate_path(edit.file);
+    if (!edit.is_map) candidates[edit.file] = candidate_path(app, edit.file);
   }
   std::size_t last_config = change.edits.size();
   for (std::size_t i = 0; i < change.edits.size(); ++i) last_config = change.edits[i].is_map ? last_config : i;
@@ -29,7 +29,8 @@ bluegreen::Result<remote::CommandResult> stage_candidates(Services& services, co
 }
 
 void remove_candidates(Services& services, const config::AppConfig& app, const ConfigChange& change) {
-  for (const auto& edit : change.edits) (void)run_on_lb(services.executor, app, remove_candidate_script(edit.file));
+  for (const auto& edit : change.edits)
+    (void)run_on_lb(services.executor, app, remove_candidate_script(app, edit.file));
 }
 
 SwapOutcome swap_edits(Services& services, const config::AppConfig& app, const ConfigChange& change) {
@@ -60,7 +61,9 @@ SwapOutcome swap_edits(Services& services, const config::AppConfig& app, const C
 std::string apply_change(Services& services, const config::AppConfig& app, const ConfigChange& change, bool forward) {
   if (!change.map_only()) {
     const auto reload = run_on_lb(services.executor, app, lb_reload_command(app));
-    return reload && reload->succeeded() ? "" : "reloading HAProxy failed: " + command_output(reload);
+    return reload && reload->succeeded() ? ""
+                                         : "reloading " + std::string(config::product_name(app.load_balancer.type)) +
+                                               " failed: " + command_output(reload);
   }
   for (const auto& edit : change.edits) {
     if (auto problem = apply_running_map(services.executor, app, edit.file, forward ? edit.after : edit.before);

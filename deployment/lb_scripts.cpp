@@ -25,9 +25,10 @@ std::string live_link_advice(const config::AppConfig& app, const std::string& fi
 // `set -e`, the file variables every script uses, the file-safety helpers, and the symlink checks
 // of the live config, the backup and (`with_candidate`) the candidate.
 std::string prologue(const config::AppConfig& app, const std::string& file, bool with_candidate) {
-  return "set -e; cfg=" + shell_quote(file) + "; cand=" + shell_quote(candidate_path(file)) +
-         "; backup=" + shell_quote(backup_path(file)) + "; " + state::file_safety_shell_functions() +
-         "bg_no_symlink \"$cfg\" " + shell_quote(live_link_advice(app, file)) + "; bg_no_symlink \"$backup\"; " +
+  return "set -e; cfg=" + shell_quote(file) + "; cand=" + shell_quote(candidate_path(app, file)) +
+         "; backup=" + shell_quote(backup_path(app, file)) + "; restore=" + shell_quote(restore_temp_path(app, file)) +
+         "; " + state::file_safety_shell_functions() + "bg_no_symlink \"$cfg\" " +
+         shell_quote(live_link_advice(app, file)) + "; bg_no_symlink \"$backup\"; " +
          (with_candidate ? "bg_no_symlink \"$cand\"; " : "");
 }
 
@@ -36,10 +37,45 @@ std::string prologue(const config::AppConfig& app, const std::string& file, bool
 std::string candidate_path(const std::string& file) { return file + ".bluegreen-candidate"; }
 std::string backup_path(const std::string& file) { return file + ".bluegreen-backup"; }
 std::string candidate_path(const config::AppConfig& app) { return candidate_path(app.load_balancer.haproxy_config); }
+
+namespace {
+
+// `file` with `suffix` added, for nginx also with a dot in front of its name.
+std::string beside(const config::AppConfig& app, const std::string& file, const std::string& suffix) {
+  if (app.load_balancer.type != config::LbType::kNginx) return file + suffix;
+  const auto slash = file.rfind('/');
+  const auto name = slash == std::string::npos ? file : file.substr(slash + 1);
+  return file.substr(0, slash == std::string::npos ? 0 : slash + 1) + (name.rfind('.', 0) == 0 ? "" : ".") + name +
+         suffix;
+}
+
+// nginx's validation: the candidates bind-mounted over their files in a private mount namespace.
+std::string nginx_validate_command(const config::AppConfig& app, const std::map<std::string, std::string>& candidates) {
+  std::string mounts;
+  for (const auto& [file, candidate] : candidates) {
+    mounts += "mount --bind " + shell_quote(candidate) + " " + shell_quote(file) + " && ";
+  }
+  auto placeholders = lb_placeholders(app);
+  const std::string check = remote::substitute_placeholders(app.load_balancer.validate_command, placeholders);
+  return "unshare --mount --propagation private sh -c " + shell_quote(mounts + "{ " + check + "; }");
+}
+
+}  // namespace
+
+std::string candidate_path(const config::AppConfig& app, const std::string& file) {
+  return beside(app, file, ".bluegreen-candidate");
+}
+std::string backup_path(const config::AppConfig& app, const std::string& file) {
+  return beside(app, file, ".bluegreen-backup");
+}
+std::string restore_temp_path(const config::AppConfig& app, const std::string& file) {
+  return beside(app, file, ".bluegreen-restore");
+}
 std::string backup_path(const config::AppConfig& app) { return backup_path(app.load_balancer.haproxy_config); }
 
 std::string validate_command_for(const config::AppConfig& app, const std::vector<std::string>& files,
                                  const std::map<std::string, std::string>& candidates) {
+  if (app.load_balancer.type == config::LbType::kNginx) return nginx_validate_command(app, candidates);
   std::string command = app.load_balancer.validate_command;
   std::string all;
   std::string first_candidate;
@@ -69,7 +105,7 @@ std::string validate_candidate_script(const config::AppConfig& app, const std::s
                                       const std::vector<std::string>& files, const std::string& candidate_text,
                                       bool validate_it) {
   return write_candidate_script(app, file, candidate_text,
-                                validate_it ? validate_command_for(app, files, file, candidate_path(file)) : "");
+                                validate_it ? validate_command_for(app, files, file, candidate_path(app, file)) : "");
 }
 
 std::string write_candidate_script(const config::AppConfig& app, const std::string& file,
@@ -77,7 +113,7 @@ std::string write_candidate_script(const config::AppConfig& app, const std::stri
   const std::string validate = validate_command.empty() ? ":" : validate_command;
   // Runs first in a switch, under the lock: temp files of earlier, interrupted switches are stale.
   return prologue(app, file, true) +
-         "rm -f -- \"$cand\".tmp.* \"$backup\".tmp.* \"$cfg\".bluegreen-restore \"$cfg\".bluegreen-restore.* "
+         "rm -f -- \"$cand\".tmp.* \"$backup\".tmp.* \"$restore\" \"$restore\".* "
          "2>/dev/null || :; c=$(bg_new_temp \"$cand.tmp\"); trap 'rm -f -- \"$c\"' EXIT; printf '%s' " +
          shell_quote(bluegreen::base64_encode(candidate_text)) +
          " | base64 -d | bg_fill \"$c\"; mv -f -- \"$c\" \"$cand\"; trap - EXIT; if ! out=$( { " + validate +
@@ -97,11 +133,14 @@ std::string swap_config_script(const config::AppConfig& app, const std::string& 
 std::string restore_config_script(const config::AppConfig& app, const std::string& file) {
   return prologue(app, file, false) +
          "if [ ! -s \"$backup\" ]; then printf 'REFUSED: the backup %s is missing or empty, so it was not restored; "
-         "the live config is unchanged.\\n' \"$backup\" >&2; exit 1; fi; r=$(bg_new_temp \"$cfg.bluegreen-restore\"); "
+         "the live config is unchanged.\\n' \"$backup\" >&2; exit 1; fi; r=$(bg_new_temp \"$restore\"); "
          "trap 'rm -f -- \"$r\"' EXIT; cp -p -- \"$backup\" \"$r\"; touch -- \"$r\"; sync \"$r\"; "
          "cmp -s -- \"$backup\" \"$r\"; mv -f -- \"$r\" \"$cfg\"; trap - EXIT; sync \"$cfg\"";
 }
 
 std::string remove_candidate_script(const std::string& file) { return "rm -f " + shell_quote(candidate_path(file)); }
+std::string remove_candidate_script(const config::AppConfig& app, const std::string& file) {
+  return "rm -f " + shell_quote(candidate_path(app, file));
+}
 
 }  // namespace bluegreen::deployment

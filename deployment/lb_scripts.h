@@ -39,6 +39,14 @@ inline constexpr int kLiveConfigChangedExit = 11;  // the live config is not wha
 // not end in ".cfg", so HAProxy never loads them from a `-f` directory.
 std::string candidate_path(const std::string& file);
 std::string backup_path(const std::string& file);
+// Beside `file` for the app's type of load balancer: HAProxy's names above; for nginx the same
+// names with a dot in front of the file's name (/etc/nginx/sites-enabled/.app.conf.bluegreen-backup),
+// because nginx's `include dir/*` loads every file of a directory except those whose name starts
+// with a dot (glob(3), as ngx_open_glob calls it). restore_temp_path: the short-lived copy a
+// restore renames over the file.
+std::string candidate_path(const config::AppConfig& app, const std::string& file);
+std::string backup_path(const config::AppConfig& app, const std::string& file);
+std::string restore_temp_path(const config::AppConfig& app, const std::string& file);
 // Beside loadBalancer.haproxyConfig's first file.
 std::string candidate_path(const config::AppConfig& app);
 std::string backup_path(const config::AppConfig& app);
@@ -47,6 +55,10 @@ std::string backup_path(const config::AppConfig& app);
 // read from `candidate` instead: `-f {config}` becomes one `-f FILE` per file (each quoted), so
 // `haproxy -c` sees everything HAProxy loads; any other {config} is `candidate`. With no
 // `files`, `-f {config}` is `-f candidate`.
+// nginx (`nginx -t` checks the whole configuration, never one file): the validateCommand, with
+// {config} the main file (nginxConfig), runs in a private mount namespace where each candidate is
+// bind-mounted over the file it replaces (`unshare --mount`: root on the LB, util-linux), so nginx
+// reads exactly what it would load after the swap and nothing else changes.
 std::string validate_command_for(const config::AppConfig& app, const std::vector<std::string>& files,
                                  const std::string& changed, const std::string& candidate);
 // The same with several files replaced (`candidates`: file -> candidate path); a lone {config} is
@@ -89,7 +101,8 @@ std::string swap_config_script(const config::AppConfig& app, const std::string& 
 // restored; other: the live config is unchanged.
 std::string restore_config_script(const config::AppConfig& app, const std::string& file);
 
-// Removes a leftover candidate (never read by HAProxy; best effort).
+// Removes a leftover candidate (never read by HAProxy; best effort); with the app, its type's name.
 std::string remove_candidate_script(const std::string& file);
+std::string remove_candidate_script(const config::AppConfig& app, const std::string& file);
 
 }  // namespace bluegreen::deployment

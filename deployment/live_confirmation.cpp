@@ -48,7 +48,7 @@ std::string interrupted_switch_text(const config::AppConfig& app, const LbSnapsh
   std::string by_hand = "on " + lb.ssh + ": ";
   if (snapshot.selected != activity.from) {
     for (const auto& file : switched_config_files(app, activity)) {
-      by_hand += "cp -p " + backup_path(file) + " " + file + " (only if that backup selects " + from + "), ";
+      by_hand += "cp -p " + backup_path(app, file) + " " + file + " (only if that backup selects " + from + "), ";
     }
   }
   by_hand += lb_reload_command(app) + ", then rm -f " + activity_path(app);

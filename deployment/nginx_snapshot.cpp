@@ -122,7 +122,7 @@ void interpret(const config::AppConfig& app, LbSnapshot& snapshot) {
 
 }  // namespace
 
-std::string nginx_listing_script(const config::AppConfig& app) {
+std::string nginx_listing_script(const config::AppConfig& app, bool with_files) {
   const auto& lb = app.load_balancer;
   // /proc/PID/task/*/children needs CONFIG_PROC_CHILDREN (Debian's kernels have it); ps otherwise.
   return "LC_ALL=C; export LC_ALL; PATH=$PATH:/usr/sbin:/sbin\n"
@@ -143,10 +143,14 @@ case $m in ''|*[!0-9]*) ;; *)
     done
   fi;;
 esac
-nginx -T -c "$conf" 2>/dev/null | sed -n 's/^# configuration file \(.*\):$/\1/p' | while IFS= read -r f; do
+)SH" +
+         std::string(
+             with_files
+                 ? R"SH(nginx -T -c "$conf" 2>/dev/null | sed -n 's/^# configuration file \(.*\):$/\1/p' | while IFS= read -r f; do
   stat -L -c 'file %s %Y %Z %n' -- "$f" 2>/dev/null
 done
-)SH";
+)SH"
+                 : "");
 }
 
 NginxListing parse_nginx_listing(const std::string& text) {

@@ -49,8 +49,9 @@ struct NginxListing {
   std::vector<File> files;
 };
 
-// The script, for `app` (its nginxConfig and pidFile).
-std::string nginx_listing_script(const config::AppConfig& app);
+// The script, for `app` (its nginxConfig and pidFile). `with_files` false: /proc only (no
+// `nginx -T`), to watch a reload.
+std::string nginx_listing_script(const config::AppConfig& app, bool with_files = true);
 
 // Parses the script's output. Lines it does not know are ignored; nothing fails.
 NginxListing parse_nginx_listing(const std::string& text);

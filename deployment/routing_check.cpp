@@ -5,6 +5,7 @@
 #include "deployment/haproxy_files.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/map_switch.h"
+#include "deployment/nginx_switch.h"
 
 #include <algorithm>
 #include <vector>
@@ -178,9 +179,42 @@ std::optional<int> current_reloads(Services& services, const config::AppConfig& 
   return info ? std::optional<int>(info->reloads) : std::nullopt;
 }
 
+namespace {
+
+// nginx: its new workers, then `nginx -T` routes every route to the expected colour.
+Finding nginx_took(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
+                   const std::stop_token& stop) {
+  const auto& lb = app.load_balancer;
+  const auto deadline = services.time.now() + std::max(milliseconds(10000), lb.command_timeout);
+  bool cancelled = false;
+  std::string seen;
+  const auto failure = wait_for_nginx_reload(services, app, expected.workers_before.value_or(std::vector<int>{}),
+                                             deadline, stop, cancelled, seen);
+  if (!failure.empty()) return {false, cancelled, failure};
+  if (const auto wrong = nginx_routing_mismatch(services, app, expected.color); !wrong.empty()) {
+    return {false, false,
+            "nginx's configuration does not route app " + app.name + " to " + state::to_upper_string(expected.color) +
+                " after the switch: " + wrong};
+  }
+  return {true, false, seen + "; every route of the app selects " + state::to_upper_string(expected.color)};
+}
+
+}  // namespace
+
 RoutingCheck verify_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
                             const std::stop_token& stop) {
   const auto& lb = app.load_balancer;
+  if (lb.type == config::LbType::kNginx) {
+    const auto took = nginx_took(services, app, expected, stop);
+    if (!took.ok) return {false, took.cancelled, took.text};
+    RoutingCheck check{true, false, took.text};
+    for (const auto& url : lb.verify_urls) {
+      const auto frontend = frontend_serves(services, app, url, expected, stop);
+      if (!frontend.ok) return {false, frontend.cancelled, frontend.text};
+      if (!frontend.text.empty()) check.detail += "; " + frontend.text;
+    }
+    return check;
+  }
   std::vector<std::string> seen;
   const auto add = [&seen](const Finding& finding) {
     if (!finding.text.empty()) seen.push_back(finding.text);

@@ -52,6 +52,9 @@ struct RoutingExpectation {
   // configuration; when only maps changed (ConfigChange::map_only) no reload is waited for and
   // HAProxy's running maps must give every key of the app the expected colour's backend.
   const ConfigChange* change = nullptr;
+  // nginx: its current workers before the reload; the reload counts once none of them is a current
+  // worker any more (nginx_switch.h). nullopt: not known, so only a running worker is required.
+  std::optional<std::vector<int>> workers_before;
 };
 
 // Waits (polling every 10 ms, up to max(10 s, the LB's command timeout)) for the master to report

@@ -1,6 +1,7 @@
 #include "deployment/switch_checks.h"
 
 #include "deployment/live_confirmation.h"
+#include "deployment/traffic_switch.h"
 
 #include <unistd.h>
 
@@ -79,6 +80,22 @@ Activity switch_activity(const config::AppConfig& app, const SwitchPlan& plan, c
   for (const auto& edit : change.edits) activity.config_files.push_back(edit.file);
   if (auto deploy = interrupted_deploy_of(snapshot)) activity.replaced = deploy->to_json().dump();
   return activity;
+}
+
+const std::vector<std::string>& switch_steps(config::LbType type) {
+  static const std::vector<std::string> haproxy{"taking the lock",
+                                                "re-checking the plan against the live system",
+                                                "validating the new HAProxy config and switching it in",
+                                                "reloading HAProxy",
+                                                "verifying HAProxy routes to",
+                                                "recording switch"};
+  static const std::vector<std::string> nginx{"taking the lock",
+                                              "re-checking the plan against the live system",
+                                              "validating the new nginx config and switching it in",
+                                              "reloading nginx",
+                                              "verifying nginx routes to",
+                                              "recording switch"};
+  return type == config::LbType::kNginx ? nginx : haproxy;
 }
 
 }  // namespace bluegreen::deployment

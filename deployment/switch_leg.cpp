@@ -3,6 +3,7 @@
 #include "deployment/config_swap.h"
 #include "deployment/lb_scripts.h"
 #include "deployment/live_confirmation.h"
+#include "deployment/nginx_switch.h"
 #include "deployment/routing_check.h"
 
 #include <map>
@@ -16,8 +17,11 @@ std::string apply_and_verify(Services& services, const SwitchPlan& plan, const L
   std::string failure = apply_change(services, *leg.view, leg.change, true);
   haproxy_step_ms = services.time.ms_since(started);
   if (!failure.empty()) return failure;
-  RoutingExpectation expected{plan.to, std::nullopt, plan.emergency, leg.change.files, &leg.change};
+  RoutingExpectation expected{plan.to, std::nullopt, plan.emergency, leg.change.files, &leg.change, std::nullopt};
   if (snapshot.processes) expected.reloads_before = snapshot.processes->reloads;
+  if (snapshot.processes && leg.view->load_balancer.type == config::LbType::kNginx) {
+    expected.workers_before = snapshot.processes->current_worker_pids;
+  }
   const auto check = verify_routing(services, *leg.view, expected, stop);
   cancelled = check.cancelled;
   if (check.ok) {
@@ -33,6 +37,9 @@ std::string apply_and_verify(Services& services, const SwitchPlan& plan, const L
 RollbackReport restore_leg(Services& services, const SwitchPlan& plan, const SwitchLeg& leg, bool state_uncertain) {
   const auto& app = *leg.view;
   const auto reloads = current_reloads(services, app);
+  const bool nginx = app.load_balancer.type == config::LbType::kNginx;
+  const auto workers = nginx ? nginx_current_workers(services, app) : std::nullopt;
+  const std::string product = config::product_name(app.load_balancer.type);
   RollbackReport report;
   report.state_uncertain = state_uncertain;
   for (const auto& edit : leg.change.edits) report.config_files.push_back(edit.file);
@@ -47,16 +54,17 @@ RollbackReport restore_leg(Services& services, const SwitchPlan& plan, const Swi
   }
   report.reloaded = true;
   const auto check =
-      verify_routing(services, app, RoutingExpectation{plan.from, reloads, false, leg.change.files, &leg.change}, {});
+      verify_routing(services, app,
+                     RoutingExpectation{plan.from, reloads, false, leg.change.files, &leg.change, workers}, {});
   report.verified = check.ok;
   report.text = check.ok
-                    ? "the previous config was restored and HAProxy verified routing to " +
+                    ? "the previous config was restored and " + product + " verified routing to " +
                           state::to_upper_string(plan.from) + " again (" + check.detail + ")"
                     : std::string(leg.change.map_only()
                                       ? "the previous map was restored in its file and in HAProxy's running map, but "
                                         "verification failed: "
-                                      : "the previous config was restored and HAProxy reloaded, but verification "
-                                        "failed: ") +
+                                      : "the previous config was restored and " + product +
+                                            " reloaded, but verification failed: ") +
                           check.detail;
   return report;
 }
@@ -94,7 +102,7 @@ std::string revert_recorded_state(const state::StateStore& store, const state::A
 std::string validate_text_of(const SwitchLeg& leg) {
   std::map<std::string, std::string> candidates;
   for (const auto& edit : leg.change.edits) {
-    if (!edit.is_map) candidates[edit.file] = candidate_path(edit.file);
+    if (!edit.is_map) candidates[edit.file] = candidate_path(*leg.view, edit.file);
   }
   return validate_command_for(*leg.view, leg.change.files, candidates);
 }

@@ -395,6 +395,8 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
                                   std::chrono::milliseconds ttl) {
   const std::string from = state::to_upper_string(view.plan.from);
   const std::string to = state::to_upper_string(view.plan.to);
+  const std::string product = config::product_name(app.load_balancer.type);
+  const bool nginx = app.load_balancer.type == config::LbType::kNginx;
   std::ostringstream out;
   out << "⚠️ TRAFFIC SWITCH APPROVAL REQUIRED" << (view.plan.emergency ? " (EMERGENCY MODE)" : "") << " — app "
       << app.name << "\n\n"
@@ -419,10 +421,11 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
   if (view.interrupted) {
     out << "\n\n⚠️ AN INTERRUPTED SWITCH will be rolled back first: " << view.interrupted->describe()
         << ". Its server stopped before it finished: " << view.recovery_stage << ". Approving this plan first puts "
-        << from << "'s config back, reloads HAProxy and verifies " << from << ", then does the switch below.";
+        << from << "'s config back, reloads " << product << " and verifies " << from << ", then does the switch below.";
   }
-  const auto change_text = [&out](const std::string& where, const ConfigChange& change) {
-    out << "\n\nHAProxy" << where << ": " << change.line_count() << (change.line_count() == 1 ? " line" : " lines")
+  const auto change_text = [&out, &product](const std::string& where, const ConfigChange& change) {
+    out << "\n\n"
+        << product << where << ": " << change.line_count() << (change.line_count() == 1 ? " line" : " lines")
         << " change, every route of the app:\n";
     for (const auto& edit : change.edits) {
       out << "  " << (edit.is_map ? "map " : "") << edit.file << "\n";
@@ -441,8 +444,9 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
         << " load balancers are switched together: if any fails, every one already switched is put back.\n";
   }
   if (const auto& routes = view.entry_points; !routes.empty()) {
-    out << (view.interrupted ? "Entry points, as the files say now (HAProxy may still run what it loaded before):\n"
-                             : "Entry points:\n");
+    out << (view.interrupted
+                ? "Entry points, as the files say now (" + product + " may still run what it loaded before):\n"
+                : std::string("Entry points:\n"));
     for (const auto& entry : routes) out << "  - " << entry << "\n";
   }
   out << "\nThis will:\n";
@@ -451,8 +455,9 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
         << "2. Replace HAProxy's running map at once (prepare/commit map, no reload) and verify it routes to " << to
         << " (rolling back automatically if not)\n";
   } else {
-    out << "1. Validate the new HAProxy config (haproxy -c) and switch it in atomically, keeping a backup\n"
-        << "2. Reload HAProxy and verify it routes to " << to << " (rolling back automatically if not)\n";
+    out << "1. Validate the new " << product << " config (" << (nginx ? "nginx -t" : "haproxy -c")
+        << ") and switch it in atomically, keeping a backup\n"
+        << "2. Reload " << product << " and verify it routes to " << to << " (rolling back automatically if not)\n";
   }
   out << "3. Swap PROD/STANDBY roles and record switch #" << view.next_switch_number << " in the state file\n";
   if (view.plan.emergency) out << "Emergency mode: the standby health requirement is skipped.\n";

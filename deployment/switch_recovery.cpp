@@ -3,6 +3,7 @@
 #include "deployment/app_routing.h"
 #include "deployment/config_change.h"
 #include "deployment/lb_scripts.h"
+#include "deployment/nginx_switch.h"
 #include "deployment/routing_check.h"
 
 #include <algorithm>
@@ -37,8 +38,8 @@ std::string backup_problem(Services& services, const config::AppConfig& app, con
   before.map_texts = snapshot.map_texts;
   std::map<std::string, std::string> live;
   for (const auto& file : swapped) {
-    const auto backup = read_lb_file(services, app, backup_path(file));
-    if (!backup) return "cannot read " + backup_path(file) + ": " + backup.error().message;
+    const auto backup = read_lb_file(services, app, backup_path(app, file));
+    if (!backup) return "cannot read " + backup_path(app, file) + ": " + backup.error().message;
     bool found = false;
     for (auto& config : before.config_files) {
       if (config.path != file) continue;
@@ -55,8 +56,8 @@ std::string backup_problem(Services& services, const config::AppConfig& app, con
   }
   interpret_routing(app, before);
   if (before.selected != activity.from) {
-    return "the backups (" + backup_path(swapped.front()) + (swapped.size() > 1 ? ", ..." : "") + ") do not select " +
-           state::to_upper_string(activity.from);
+    return "the backups (" + backup_path(app, swapped.front()) + (swapped.size() > 1 ? ", ..." : "") +
+           ") do not select " + state::to_upper_string(activity.from);
   }
   const auto change = plan_config_change(app, before, activity.color);
   if (!change) return change.error().message;
@@ -65,8 +66,9 @@ std::string backup_problem(Services& services, const config::AppConfig& app, con
       return edit.file == file && edit.after == live[file];
     });
     if (!matches) {
-      return backup_path(file) + " is not the file this switch started from (the live file differs from it in more "
-                                 "than the app's routes)";
+      return backup_path(app, file) +
+             " is not the file this switch started from (the live file differs from it in more "
+             "than the app's routes)";
     }
   }
   return "";
@@ -101,7 +103,7 @@ RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::A
     for (const auto& file : swapped) {
       if (const auto restored = run_on_lb(services.executor, app, restore_config_script(app, file));
           !restored || !restored->succeeded()) {
-        outcome.text = "cannot roll back the interrupted switch: putting " + backup_path(file) + " back failed (" +
+        outcome.text = "cannot roll back the interrupted switch: putting " + backup_path(app, file) + " back failed (" +
                        command_output(restored) + ")";
         return outcome;
       }
@@ -109,16 +111,18 @@ RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::A
     outcome.restored = true;
   }
   const auto reloads = current_reloads(services, app);
+  const auto workers =
+      app.load_balancer.type == config::LbType::kNginx ? nginx_current_workers(services, app) : std::nullopt;
   if (const auto reload = run_on_lb(services.executor, app, lb_reload_command(app)); !reload || !reload->succeeded()) {
     outcome.text = "rolling back the interrupted switch: " +
-                   std::string(outcome.restored ? "the previous config was put back, but " : "") +
-                   "reloading HAProxy failed (" + command_output(reload) + ")";
+                   std::string(outcome.restored ? "the previous config was put back, but " : "") + "reloading " +
+                   config::product_name(app.load_balancer.type) + " failed (" + command_output(reload) + ")";
     return outcome;
   }
   std::vector<std::string> files;
   for (const auto& config : snapshot.config_files) files.push_back(config.path);
   const auto check =
-      verify_routing(services, app, RoutingExpectation{activity.from, reloads, emergency, files, nullptr}, {});
+      verify_routing(services, app, RoutingExpectation{activity.from, reloads, emergency, files, nullptr, workers}, {});
   if (!check.ok) {
     outcome.text = "rolling back the interrupted switch: HAProxy was reloaded, but routing to " + from +
                    " could not be verified: " + check.detail +

@@ -24,32 +24,34 @@ std::string state_file_note(const SwitchPlan& plan, const RollbackReport& rollba
 std::string unverified_rollback_text(const config::AppConfig& app, const SwitchPlan& plan, const std::string& failure,
                                      const RollbackReport& rollback) {
   const std::string previous = state::to_upper_string(plan.from);
+  const std::string product = config::product_name(app.load_balancer.type);
   if (rollback.reloaded) {
     return "❌ TRAFFIC SWITCH FAILED; THE ROLLBACK IS NOT VERIFIED: " + failure + ".\n\nThen " + rollback.text + ".\n" +
-           state_file_note(plan, rollback) +
-           " Run get_deployment_status now: it shows which colour HAProxy routes to and any drift.";
+           state_file_note(plan, rollback) + " Run get_deployment_status now: it shows which colour " + product +
+           " routes to and any drift.";
   }
   const auto& lb = app.load_balancer;
   const std::vector<std::string> files =
-      rollback.config_files.empty() ? std::vector<std::string>{lb.haproxy_config} : rollback.config_files;
+      rollback.config_files.empty()
+          ? std::vector<std::string>{lb.type == config::LbType::kNginx ? lb.nginx_config : lb.haproxy_config}
+          : rollback.config_files;
   std::string file;  // for messages: the files, comma-separated
   std::string copy_back;
   for (const auto& path : files) {
     file += (file.empty() ? "" : ", ") + path;
-    copy_back += (copy_back.empty() ? "" : "; ") + std::string("cp -p ") + backup_path(path) + " " + path;
+    copy_back += (copy_back.empty() ? "" : "; ") + std::string("cp -p ") + backup_path(app, path) + " " + path;
   }
   const std::string where =
       rollback.restored
-          ? " selects " + previous + " again, but HAProxy may still run the config selecting " +
+          ? " selects " + previous + " again, but " + product + " may still run the config selecting " +
                 state::to_upper_string(plan.to)
-          : " may select " + state::to_upper_string(plan.to) + ", and HAProxy may or may not have reloaded it";
+          : " may select " + state::to_upper_string(plan.to) + ", and " + product + " may or may not have reloaded it";
   return "❌ TRAFFIC SWITCH FAILED AND THE ROLLBACK FAILED — ACTION NEEDED: " + failure + ".\n\nThen " + rollback.text +
-         ".\n\nWhat HAProxy serves now is uncertain: " + file + " on " + lb.ssh + where + ". " +
+         ".\n\nWhat " + product + " serves now is uncertain: " + file + " on " + lb.ssh + where + ". " +
          state_file_note(plan, rollback) + "\n\nNext: once " + lb.ssh +
-         " is reachable, run get_deployment_status; it reports what HAProxy routes to and how the state file differs. "
-         "To put " +
-         previous + " back by hand: on " + lb.ssh + ", " + copy_back + " and reload HAProxy (" +
-         lb_reload_command(app) + ").";
+         " is reachable, run get_deployment_status; it reports what " + product +
+         " routes to and how the state file differs. To put " + previous + " back by hand: on " + lb.ssh + ", " +
+         copy_back + " and reload " + product + " (" + lb_reload_command(app) + ").";
 }
 
 }  // namespace
@@ -114,7 +116,7 @@ SwitchOutcome switch_completed(const config::AppConfig& app, const SwitchPlan& p
     text << "\n" << old << " has drained (no open sessions): a deploy to it cuts no one off.\n";
   }
   if (lb.public_url) text << "\nProduction URL: " << *lb.public_url;
-  if (lb.stats_url) text << "\nHAProxy Stats: " << *lb.stats_url;
+  if (lb.stats_url) text << "\n" << config::product_name(lb.type) << " Stats: " << *lb.stats_url;
   text << "\n\nTo roll back, call switch_traffic again (a new approval is needed).";
   outcome.text = text.str();
   outcome.structured = {{"switched", true},

@@ -50,7 +50,7 @@ class SwitchRun {
         reporter_(reporter),
         stop_(std::move(stop)),
         lbs_(services.executor, app),
-        steps_(reporter, switch_steps()),
+        steps_(reporter, switch_steps(app.load_balancer.type)),
         started_(services.time.now()) {
     for (std::size_t i = 0; i < lbs_.size(); ++i) {
       legs_.emplace_back();
@@ -116,6 +116,7 @@ class SwitchRun {
   SwitchOutcome swap_failed(SwitchLeg& leg, const SwapOutcome& swapped);
   std::string audit(const std::string& outcome, json details);
   [[nodiscard]] std::string where(const SwitchLeg& leg) const { return lbs_.where(leg.index); }
+  static std::string product(const SwitchLeg& leg) { return config::product_name(leg.view->load_balancer.type); }
 
   Services& services_;
   const config::AppConfig& app_;
@@ -380,13 +381,13 @@ std::optional<SwitchOutcome> SwitchRun::swap_config() {
     const auto& leg = legs_[i];
     if (stop_.stop_requested()) return refuse("cancelled");  // the live configs are still untouched
     if (result && result->exit_status == kCandidateInvalidExit) {
-      return refuse(where(leg) + "the new HAProxy config failed validation (" + validate_text_of(leg) + "):\n" +
-                    output_of(*result) + "\nThe live config is untouched.");
+      return refuse(where(leg) + "the new " + product(leg) + " config failed validation (" + validate_text_of(leg) +
+                    "):\n" + output_of(*result) + "\nThe live config is untouched.");
     }
     if (result && result->exit_status == state::kSymlinkRefusedExit) {
       return refuse(where(leg) + output_of(*result) + " The live config is untouched.");
     }
-    return refuse(where(leg) + "checking the new HAProxy config failed: " + output_of(result) +
+    return refuse(where(leg) + "checking the new " + product(leg) + " config failed: " + output_of(result) +
                   " (the live config is untouched)");
   }
   for (auto& leg : legs_) {
@@ -479,7 +480,7 @@ SwitchOutcome SwitchRun::swap_failed(SwitchLeg& leg, const SwapOutcome& swapped)
   RollbackReport unknown;
   for (const auto& edit : leg.change.edits) unknown.config_files.push_back(edit.file);
   unknown.text = where(leg) + "whether " + stuck +
-                 " was replaced could not be checked, so nothing was restored: " + backup_path(stuck) +
+                 " was replaced could not be checked, so nothing was restored: " + backup_path(*leg.view, stuck) +
                  " may be an older switch's. Look at " + edited_files(leg.change) +
                  " first; restore a backup only if its file selects " + state::to_upper_string(plan_.to) +
                  " and the backup selects " + state::to_upper_string(plan_.from);
@@ -581,16 +582,6 @@ std::string SwitchRun::audit(const std::string& outcome, json details) {
 }
 
 }  // namespace
-
-const std::vector<std::string>& switch_steps() {
-  static const std::vector<std::string> steps{"taking the lock",
-                                              "re-checking the plan against the live system",
-                                              "validating the new HAProxy config and switching it in",
-                                              "reloading HAProxy",
-                                              "verifying HAProxy routes to",
-                                              "recording switch"};
-  return steps;
-}
 
 SwitchOutcome execute_switch(Services& services, const config::AppConfig& app, const SwitchPlan& plan,
                              const std::string& client, Reporter& reporter, std::stop_token stop) {

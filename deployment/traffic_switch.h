@@ -32,7 +32,7 @@
 namespace bluegreen::deployment {
 
 // The step names, in order, as progress shows them.
-const std::vector<std::string>& switch_steps();
+const std::vector<std::string>& switch_steps(config::LbType type = config::LbType::kHaproxy);
 
 // Executes `plan` for `client` (recorded in the lock, state history and audit log). `stop`
 // cancels: until the candidate is swapped in (including while `haproxy -c` runs) nothing live

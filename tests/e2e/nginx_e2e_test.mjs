@@ -9,18 +9,24 @@
 //  - a file changed without a reload: no colour is called live ("nginx has not loaded its
 //    configuration"), deploys are refused; after a reload, known again;
 //  - a configuration on disk that fails `nginx -T`: no colour is called live, with nginx's message;
-//  - deploy_to_standby deploys; switch_traffic is refused with what to do by hand, and nginx's
-//    files and routing are untouched;
+//  - deploy_to_standby, then an approved switch and back: the plan shows the proxy_pass lines, the
+//    candidate is checked with nginx -t in place of the live file, swapped in with a backup nginx
+//    never loads (a dot file), nginx reloaded (new workers), the routing and the frontend verified,
+//    the state recorded;
+//  - an invalid candidate (a validate command that rejects it, only where it is bind-mounted over
+//    the live file) is refused, the live file untouched;
+//  - a verification that fails (a second verifyUrl through a frontend fixed on the old colour) is
+//    rolled back: the old file back, nginx reloaded, the old colour verified, the state unchanged;
 //  - check-config has nginx's rows.
 // The lab goes back to HAProxy at the end whatever happens (e2e.lab_lb_kinds checks that path).
 // Usage: node tests/e2e/nginx_e2e_test.mjs /path/to/bluegreen-mcp
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
-  binary, configVariant, frontendColor, lab, readStateFile, setLbType, ssh, startClient, text, waitFor,
+  binary, configVariant, extraPorts, frontendColor, lab, readStateFile, setLbType, ssh, startClient, text, waitFor,
 } from "./support.mjs";
 
 let config;  // the lab's config with loadBalancer.type nginx
@@ -139,24 +145,122 @@ test("a configuration on disk that fails nginx -T: no colour is live, with nginx
   }
 });
 
-test("deploy_to_standby deploys; switch_traffic is refused and nginx is untouched", async () => {
-  const s = await startClient({ config });
+// The plan (token echo: the SDK client declares no elicitation), then the approved call.
+async function approvedSwitch(client) {
+  const request = await client.call("switch_traffic", {});
+  assert.equal(request.isError, false, text(request));
+  const token = request.structuredContent.approvalToken;
+  assert.match(token, /^approve-[0-9a-f]{32}$/);
+  return { request, done: await client.call("switch_traffic", { approvalToken: token }) };
+}
+
+// The LB's files beside the site: no candidate, backup or restore copy that nginx would load.
+function loadableLeftovers() {
+  const dir = join(lab.LAB_LB_ROOT, "etc/nginx/sites-enabled");
+  return readdirSync(dir).filter((name) => !name.startsWith(".") && name !== "app.conf" && name !== "fixed.conf");
+}
+
+test("deploy_to_standby, then an approved switch through nginx and back: validated, reloaded, verified, recorded",
+  async () => {
+    const s = await startClient({ config });
+    try {
+      const deploy = await s.call("deploy_to_standby");
+      assert.ok(!deploy.isError, text(deploy));
+      const generation = readStateFile().generation;
+      const to = other(stateProd);
+      const { request, done } = await approvedSwitch(s);
+      assert.match(text(request), new RegExp(`nginx: 1 line change, every route of the app:[\\s\\S]*now: +proxy_pass http://${stateProd};\\n +after: +proxy_pass http://${to};`));
+      assert.match(text(request), /1\. Validate the new nginx config \(nginx -t\)/);
+      assert.equal(done.isError, false, text(done));
+      assert.equal(done.structuredContent.switched, true, text(done));
+      assert.match(text(done), /Verified: nginx master \d+ runs new workers \(\d+\); every route of the app selects/);
+      assert.equal(await frontendColor(), to);
+      assert.match(readFileSync(site, "utf8"), new RegExp(`proxy_pass http://${to};`));
+      const backup = join(lab.LAB_LB_ROOT, "etc/nginx/sites-enabled/.app.conf.bluegreen-backup");
+      assert.match(readFileSync(backup, "utf8"), new RegExp(`proxy_pass http://${stateProd};`));
+      assert.deepEqual(loadableLeftovers(), []);
+      const state = readStateFile();
+      assert.equal(state.prod, to);
+      assert.equal(state.generation, generation + 1);
+      const status = (await s.call("get_deployment_status")).structuredContent;
+      assert.equal(status.current.prod.server, to.toUpperCase());
+      assert.deepEqual(status.drift, []);
+
+      const back = await approvedSwitch(s);
+      assert.equal(back.done.structuredContent.switched, true, text(back.done));
+      assert.equal(await frontendColor(), stateProd);
+    } finally {
+      await s.close();
+    }
+  });
+
+test("an invalid candidate is refused: nginx -t sees it in place of the live file, which is untouched", async () => {
+  // A validate command that rejects the candidate the way a failing nginx -t would, and only in the
+  // namespace where the candidate is bind-mounted over the live file: proof that nginx -t checks it.
+  const rejecting = configVariant((c) => {
+    const lb = c.apps.shop.loadBalancer;
+    for (const key of ["haproxyConfig", "section", "directive", "validateCommand", "reloadCommand", "statsSocket",
+      "masterSocket", "statsUrl"]) delete lb[key];
+    Object.assign(lb, { type: "nginx", nginxConfig: lab.LAB_NGINX_CONF, pidFile: lab.LAB_NGINX_PID_FILE,
+      validateCommand: `nginx -t -q -c {config} && ! grep -q 'proxy_pass http://${other(stateProd)};' ` +
+        `${lab.LAB_NGINX_SITE} || { echo 'nginx: [emerg] candidate rejected for the test'; exit 1; }` });
+  });
+  const s = await startClient({ config: rejecting });
   try {
-    const deploy = await s.call("deploy_to_standby");
-    assert.ok(!deploy.isError, text(deploy));
-    assert.match(text(deploy), /completed successfully/);
     const before = readFileSync(site, "utf8");
     const modified = statSync(site).mtimeMs;
-    const plan = await s.call("switch_traffic");
-    assert.match(text(plan), /switching traffic with nginx is not supported by this version yet/);
-    assert.match(text(plan), new RegExp(`upstream ${other(stateProd)}, run nginx -t and reload nginx`));
+    const generation = readStateFile().generation;
+    const { done } = await approvedSwitch(s);
+    assert.equal(done.structuredContent.switched, false);
+    assert.match(text(done), /the new nginx config failed validation \(unshare --mount --propagation private sh -c/);
+    assert.match(text(done), /candidate rejected for the test/);
+    assert.match(text(done), /The live config is untouched/);
     assert.equal(readFileSync(site, "utf8"), before);
     assert.equal(statSync(site).mtimeMs, modified);
+    assert.equal(readStateFile().generation, generation);
     assert.equal(await frontendColor(), stateProd);
+    assert.deepEqual(readdirSync(join(lab.LAB_LB_ROOT, "etc/nginx/sites-enabled")).filter((n) => n.includes("candidate")), []);
   } finally {
     await s.close();
   }
 });
+
+test("a verification that fails is rolled back: the old file back, nginx reloaded, the old colour verified",
+  async () => {
+    // A second frontend that always proxies to the old colour's server directly (not a route of the
+    // app): a verifyUrl through it cannot answer from the new colour.
+    const fixed = join(lab.LAB_LB_ROOT, "etc/nginx/sites-enabled/fixed.conf");
+    const oldAddr = stateProd === "blue" ? lab.BLUE_ADDR : lab.GREEN_ADDR;
+    writeFileSync(fixed, `server {\n    listen ${lab.LB_ADDR}:${extraPorts[0]};\n` +
+      `    location / { proxy_pass http://${oldAddr}:${lab.APP_PORT}; }\n}\n`);
+    reload();
+    const twoUrls = configVariant((c) => {
+      const lb = c.apps.shop.loadBalancer;
+      for (const key of ["haproxyConfig", "section", "directive", "validateCommand", "reloadCommand", "statsSocket",
+        "masterSocket", "statsUrl", "verifyUrl"]) delete lb[key];
+      Object.assign(lb, { type: "nginx", nginxConfig: lab.LAB_NGINX_CONF, pidFile: lab.LAB_NGINX_PID_FILE,
+        verifyUrls: [`http://${lab.LB_ADDR}:${lab.LB_PORT}/health`, `http://${lab.LB_ADDR}:${extraPorts[0]}/health`] });
+    });
+    const s = await startClient({ config: twoUrls });
+    try {
+      const before = readFileSync(site, "utf8");
+      const generation = readStateFile().generation;
+      const { done } = await approvedSwitch(s);
+      assert.equal(done.structuredContent.switched, false, text(done));
+      assert.equal(done.structuredContent.rolledBack, true, text(done));
+      assert.equal(done.structuredContent.rollbackVerified, true, text(done));
+      assert.match(text(done), new RegExp(`do not reach ${other(stateProd).toUpperCase()}`));
+      assert.match(text(done), /nginx verified routing to/);
+      assert.equal(readFileSync(site, "utf8"), before);
+      assert.equal(readStateFile().generation, generation);
+      assert.equal(readStateFile().prod, stateProd);
+      assert.equal(await frontendColor(), stateProd);
+    } finally {
+      rmSync(fixed, { force: true });
+      reload();
+      await s.close();
+    }
+  });
 
 test("check-config has nginx's rows", () => {
   const out = execFileSync(binary, ["check-config", "--config", config], { encoding: "utf8", timeout: 60000 });

@@ -95,7 +95,18 @@ stop_lb_kinds() {
 # ensure_lb_running: the current LB runs the lab's type of load balancer, and no other kind.
 ensure_lb_running() {
   stop_lb_kinds "$LB_TYPE"
-  lb_pid >/dev/null && return 0
+  if lb_pid >/dev/null; then
+    # Running, but its config was removed (a test starting from the rendered one): render it again.
+    if [[ $LB_TYPE == nginx && ! -s $NGINX_SITE ]]; then
+      render_nginx_site "$(initial_live_color)" | write_if_changed "$NGINX_SITE" || true
+      in_host "$LBH" /usr/sbin/nginx -s reload >>"$NGINX_LOG" 2>&1 || fail "$LBH" "nginx -s reload failed" "$NGINX_LOG"
+    elif [[ $LB_TYPE == caddy && ! -s $CADDYFILE ]]; then
+      render_caddyfile "$(initial_live_color)" | write_if_changed "$CADDYFILE" || true
+      in_caddy reload --config /etc/caddy/Caddyfile --adapter caddyfile >>"$CADDY_LOG" 2>&1 ||
+        fail "$LBH" "caddy reload failed" "$CADDY_LOG"
+    fi
+    return 0
+  fi
   case $LB_TYPE in
     haproxy) start_haproxy ;;
     nginx) start_nginx ;;

@@ -587,7 +587,7 @@ class FakeLb {
     }
     if (command.find("| base64 -d | bg_fill \"$c\"") != std::string::npos) return Script::kValidate;
     if (command.find("| base64 -d | cmp -s - \"$cfg\"") != std::string::npos) return Script::kSwap;
-    if (command.find("bg_new_temp \"$cfg.bluegreen-restore\"") != std::string::npos) return Script::kRestore;
+    if (command.find("bg_new_temp \"$restore\"") != std::string::npos) return Script::kRestore;
     if (command == deployment::lb_reload_command(app_)) return Script::kReload;
     if (command.find("BLUEGREEN-NO-STATE-FILE") != std::string::npos) return Script::kStateRead;
     if (command.find("| base64 -d | bg_fill \"$t\"") != std::string::npos) return Script::kPrepare;

@@ -5,6 +5,7 @@
 #include "deployment/activity_record.h"
 #include "deployment/deploy.h"
 #include "deployment/traffic_switch.h"
+#include "remote/shell_command.h"
 #include "state/state_store.h"
 #include "tests/support/deployment_rig.h"
 
@@ -381,4 +382,52 @@ TEST_CASE("the activity record is written, replaced and removed; a link in its p
   CHECK(ran.exit_status == state::kSymlinkRefusedExit);
   CHECK(read(victim) == "precious\n");
   CHECK(fs::is_symlink(path));
+}
+
+TEST_CASE("nginx: candidate, backup and restore copy are dot files nginx's `include dir/*` never loads",
+          "[deployment][scripts][nginx]") {
+  ScratchLb lb;
+  lb.app.load_balancer.type = config::LbType::kNginx;
+  const std::string site = (lb.dir / "app.conf").string();
+  CHECK(deployment::candidate_path(lb.app, site) == (lb.dir / ".app.conf.bluegreen-candidate").string());
+  CHECK(deployment::backup_path(lb.app, site) == (lb.dir / ".app.conf.bluegreen-backup").string());
+  CHECK(deployment::restore_temp_path(lb.app, "/etc/nginx/.hidden.conf") ==
+        "/etc/nginx/.hidden.conf.bluegreen-restore");
+  // HAProxy keeps its names (interrupted switches of earlier versions are found by them).
+  CHECK(deployment::backup_path(config::AppConfig{}, site) == site + ".bluegreen-backup");
+
+  const std::string before = "server { proxy_pass http://blue; }\n";
+  const std::string after = "server { proxy_pass http://green; }\n";
+  std::ofstream(site) << before;
+  // Stands in for nginx -t: the validate command (not run here, see below) is replaced.
+  const auto staged = run_sh(lb.dir, deployment::write_candidate_script(lb.app, site, after, ":"));
+  REQUIRE(staged.exit_status == 0);
+  CHECK(read(deployment::candidate_path(lb.app, site)) == after);
+  REQUIRE(run_sh(lb.dir, deployment::swap_config_script(lb.app, site, before)).exit_status == 0);
+  CHECK(read(site) == after);
+  CHECK(read(deployment::backup_path(lb.app, site)) == before);
+  REQUIRE(run_sh(lb.dir, deployment::restore_config_script(lb.app, site)).exit_status == 0);
+  CHECK(read(site) == before);
+  for (const auto& entry : fs::directory_iterator(lb.dir)) {
+    const auto name = entry.path().filename().string();
+    const bool scratch = name == "hap'roxy conf.cfg" || name == "script.sh" || name == "script.out";
+    CHECK((name == "app.conf" || scratch || name.front() == '.'));
+  }
+}
+
+TEST_CASE("nginx: validation is nginx -t in a private mount namespace with each candidate bind-mounted",
+          "[deployment][scripts][nginx]") {
+  config::AppConfig app;
+  app.load_balancer.type = config::LbType::kNginx;
+  app.load_balancer.nginx_config = "/etc/nginx/nginx.conf";
+  app.load_balancer.validate_command = "nginx -t -q -c {config}";
+  const auto command =
+      deployment::validate_command_for(app, {"/etc/nginx/nginx.conf", "/etc/nginx/sites-enabled/app.conf"},
+                                       {{"/etc/nginx/sites-enabled/app.conf",
+                                         "/etc/nginx/sites-enabled/.app.conf.bluegreen-candidate"}});
+  CHECK(command ==
+        "unshare --mount --propagation private sh -c 'mount --bind "
+        "'\\''/etc/nginx/sites-enabled/.app.conf.bluegreen-candidate'\\'' '\\''/etc/nginx/sites-enabled/app.conf'\\'' "
+        "&& { nginx -t -q -c '\\''/etc/nginx/nginx.conf'\\''; }'");
+  CHECK(run_sh(fs::temp_directory_path(), "sh -n -c " + remote::shell_quote(command)).exit_status == 0);
 }
