@@ -13,7 +13,8 @@
 //   on keep-alive connections (Node's fetch), switching every 300 ms; then, only if a request
 //   failed, the same load with no switch (the machine's own baseline).
 // - nginx starts on the colour the state file records as PROD, so the state agrees with it; the lab
-X
+//   goes back to HAProxy at the end whatever happens (and bench/run starts with `lab up --fresh`,
+//   which is HAProxy, after an interrupted run).
 // Bounded: 24 switches and at most about 30 s of load per type; about 60 s in all.
 //
 // Usage: node bench/lb_types.mjs BINARY CONFIG   (BLUEGREEN_LAB_DIR set, the lab up on HAProxy)
