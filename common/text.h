@@ -10,6 +10,21 @@
 
 namespace bluegreen {
 
+// Line `number` (1-based) of `text` as written, without its terminator ("\n" or "\r\n"); "" when
+// there is no such line.
+inline std::string line_text(const std::string& text, std::size_t number) {
+  std::size_t offset = 0;
+  for (std::size_t n = 1; n < number && offset != std::string::npos; ++n) {
+    offset = text.find('\n', offset);
+    if (offset != std::string::npos) ++offset;
+  }
+  if (number == 0 || offset == std::string::npos || offset > text.size()) return "";
+  auto end = text.find('\n', offset);
+  if (end == std::string::npos) end = text.size();
+  if (end > offset && text[end - 1] == '\r') --end;
+  return text.substr(offset, end - offset);
+}
+
 // `text` without trailing newlines, carriage returns, spaces and tabs.
 inline std::string trim_trailing(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' || text.back() == '\t')) {

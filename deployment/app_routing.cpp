@@ -36,13 +36,15 @@ bool selector_found(const config::AppConfig& app, const haproxy::AppRoutes& rout
 }
 
 std::string split_problem(const config::AppConfig& app, const haproxy::AppRoutes& routes) {
-  std::string text = "SPLIT ROUTING: HAProxy's entry points for app " + app.name +
+  const bool nginx = app.load_balancer.type == config::LbType::kNginx;
+  std::string text = std::string(nginx ? "SPLIT ROUTING: nginx's server blocks for app "
+                                       : "SPLIT ROUTING: HAProxy's entry points for app ") +
+                     app.name +
                      " do not all route to one colour, so neither colour is PROD and neither may be deployed to:";
   for (const auto& entry : routes.entry_points) text += "\n  - " + describe_entry_point(app, routes, entry);
   return text + "\nMake every route name the colour that should be live (" + app.load_balancer.blue_backend + " or " +
-         app.load_balancer.green_backend +
-         ") in the lines above, check with `haproxy -c`, reload HAProxy, then ask "
-         "for status again";
+         app.load_balancer.green_backend + ") in the lines above, check with `" +
+         (nginx ? "nginx -t`, reload nginx" : "haproxy -c`, reload HAProxy") + ", then ask for status again";
 }
 
 }  // namespace
@@ -213,13 +215,17 @@ void interpret_routing(const config::AppConfig& app, LbSnapshot& snapshot) {
       return;
     }
   }
+  select_colour(app, routes, snapshot);
+}
+
+void select_colour(const config::AppConfig& app, const haproxy::AppRoutes& routes, LbSnapshot& snapshot) {
   std::set<state::Color> colours;
   for (const auto& route : routes.routes) colours.insert(route_colour(app, route));
   if (colours.size() > 1) {
     snapshot.live_problem = split_problem(app, routes);
     return;
   }
-  snapshot.selected = *colours.begin();
+  if (!colours.empty()) snapshot.selected = *colours.begin();
 }
 
 }  // namespace bluegreen::deployment

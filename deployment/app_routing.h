@@ -41,6 +41,10 @@ std::string describe_entry_point(const config::AppConfig& app, const haproxy::Ap
 // (each entry point with its colour, and what to do).
 void interpret_routing(const config::AppConfig& app, LbSnapshot& snapshot);
 
+// The one colour every route of `routes` selects, into snapshot.selected; or, when they disagree,
+// SPLIT ROUTING into snapshot.live_problem (each entry point with its colour, and what to do).
+void select_colour(const config::AppConfig& app, const haproxy::AppRoutes& routes, LbSnapshot& snapshot);
+
 // The map files whose entries route the app (map-based routing), in load order.
 std::vector<std::string> routing_maps(const LbSnapshot& snapshot);
 

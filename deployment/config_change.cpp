@@ -1,5 +1,6 @@
 #include "deployment/config_change.h"
 
+#include "common/text.h"
 #include "deployment/app_routing.h"
 #include "deployment/nginx_switch.h"
 #include "haproxy/config_lines.h"
@@ -7,23 +8,6 @@
 #include <algorithm>
 
 namespace bluegreen::deployment {
-namespace {
-
-// Line `number` (1-based) of `text` without its terminator.
-std::string line_at(const std::string& text, std::size_t number) {
-  std::size_t offset = 0;
-  for (std::size_t n = 1; n < number && offset != std::string::npos; ++n) {
-    offset = text.find('\n', offset);
-    if (offset != std::string::npos) ++offset;
-  }
-  if (offset == std::string::npos || offset > text.size()) return "";
-  auto end = text.find('\n', offset);
-  if (end == std::string::npos) end = text.size();
-  if (end > offset && text[end - 1] == '\r') --end;
-  return text.substr(offset, end - offset);
-}
-
-}  // namespace
 
 bool ConfigChange::map_only() const {
   return !edits.empty() && std::all_of(edits.begin(), edits.end(), [](const FileEdit& edit) { return edit.is_map; });
@@ -70,7 +54,8 @@ bluegreen::Result<ConfigChange> plan_config_change(const config::AppConfig& app,
         if (route.file != edit.file || route.line_number != number) continue;
         section = route.kind == haproxy::RouteKind::kMapEntry ? "map key " + route.map_key : route.section;
       }
-      edit.lines.push_back(LineChange{number, section, line_at(edit.before, number), line_at(edit.after, number)});
+      edit.lines.push_back(LineChange{number, section, bluegreen::line_text(edit.before, number),
+                                      bluegreen::line_text(edit.after, number)});
     }
     out.edits.push_back(std::move(edit));
   }

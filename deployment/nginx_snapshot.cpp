@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <future>
 #include <map>
-#include <set>
 #include <sstream>
 
 namespace bluegreen::deployment {
@@ -64,15 +63,6 @@ std::string take_files(const remote::CommandResult& dump, const NginxListing& li
   return "";
 }
 
-std::string split_problem(const config::AppConfig& app, const haproxy::AppRoutes& routes) {
-  std::string text = "SPLIT ROUTING: nginx's server blocks for app " + app.name +
-                     " do not all proxy to one colour, so neither colour is PROD and neither may be deployed to:";
-  for (const auto& entry : routes.entry_points) text += "\n  - " + describe_entry_point(app, routes, entry);
-  return text + "\nMake every proxy_pass name the colour that should be live (upstream " +
-         app.load_balancer.blue_backend + " or " + app.load_balancer.green_backend +
-         ") in the lines above, check with `nginx -t`, reload nginx, then ask for status again";
-}
-
 // The app's routing from the files read: snapshot.routes, and selected or live_problem.
 void interpret(const config::AppConfig& app, LbSnapshot& snapshot) {
   const auto& lb = app.load_balancer;
@@ -111,13 +101,7 @@ void interpret(const config::AppConfig& app, LbSnapshot& snapshot) {
       return;
     }
   }
-  std::set<state::Color> colours;
-  for (const auto& route : routes.routes) colours.insert(route_colour(app, route));
-  if (colours.size() > 1) {
-    snapshot.live_problem = split_problem(app, routes);
-    return;
-  }
-  snapshot.selected = *colours.begin();
+  select_colour(app, routes, snapshot);
 }
 
 }  // namespace

@@ -21,20 +21,6 @@ std::vector<nginx::ConfigFile> nginx_files(const std::vector<haproxy::ConfigFile
   return out;
 }
 
-// Line `number` (1-based) of `text` as written, without its terminator.
-std::string raw_line(const std::string& text, std::size_t number) {
-  std::size_t offset = 0;
-  for (std::size_t n = 1; n < number && offset != std::string::npos; ++n) {
-    offset = text.find('\n', offset);
-    if (offset != std::string::npos) ++offset;
-  }
-  if (offset == std::string::npos || offset > text.size()) return "";
-  auto end = text.find('\n', offset);
-  if (end == std::string::npos) end = text.size();
-  if (end > offset && text[end - 1] == '\r') --end;
-  return text.substr(offset, end - offset);
-}
-
 std::string listing_problem(const bluegreen::Result<remote::CommandResult>& ran) {
   if (!ran) return ran.error().message;
   return ran->summary() + (ran->err.tail.empty() ? "" : ": " + bluegreen::tail_of(ran->err.tail, 400));
@@ -67,7 +53,8 @@ bluegreen::Result<ConfigChange> plan_nginx_change(const config::AppConfig& app, 
       for (const auto& route : routes.routes) {
         if (route.file == edit.file && route.line_number == number) context = route.context;
       }
-      edit.lines.push_back(LineChange{number, context, raw_line(edit.before, number), raw_line(edit.after, number)});
+      edit.lines.push_back(LineChange{number, context, bluegreen::line_text(edit.before, number),
+                                      bluegreen::line_text(edit.after, number)});
     }
     out.edits.push_back(std::move(edit));
   }
