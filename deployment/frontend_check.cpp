@@ -73,7 +73,8 @@ std::string frontend_mismatch(const config::AppConfig& app, const LbSnapshot& sn
   const std::string file_colour = state::to_upper_string(*snapshot.live);
   const std::string serving = state::to_upper_string(*frontend->color);
   const std::string reload = lb_reload_command(app);
-  return "HAProxy is not running its configuration: its files select " + file_colour + ", but requests through " +
+  const std::string product = config::product_name(lb.type);
+  return product + " is not running its configuration: its files select " + file_colour + ", but requests through " +
          frontend->url + " are answered by " + serving +
          " (a reload failed or never happened, for example because the load balancer became unreachable "
          "during a switch). Users are on " +
@@ -83,8 +84,8 @@ std::string frontend_mismatch(const config::AppConfig& app, const LbSnapshot& sn
          serving + ": on " + lb.ssh +
          ", put back the file the last switch changed (its .bluegreen-backup) if that "
          "backup selects " +
-         serving + ", or edit the app's routes back by hand. To apply the files (" + file_colour +
-         "): reload HAProxy (" + reload + "). Then check get_deployment_status.";
+         serving + ", or edit the app's routes back by hand. To apply the files (" + file_colour + "): reload " +
+         product + " (" + reload + "). Then check get_deployment_status.";
 }
 
 }  // namespace bluegreen::deployment

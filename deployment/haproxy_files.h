@@ -33,6 +33,10 @@ struct ConfigFileList {
   // backend written as "${NAME}" leads (haproxy/routes.h). Values are never shown except a
   // variable a route uses.
   std::optional<std::map<std::string, std::string>> env;
+  // nginx: a file's path as nginx includes it -> the file it resolves to (readlink -f), where they
+  // differ (Debian's sites-enabled/app.conf -> ../sites-available/app.conf). A switch edits the
+  // file itself, so the link stays as it is.
+  std::map<std::string, std::string> real_paths;
 };
 
 // Whether HAProxy 2.6 loads a directory entry named `name` for `-f DIR` (src/haproxy.c,

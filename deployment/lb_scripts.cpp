@@ -2,6 +2,7 @@
 
 #include "common/base64.h"
 #include "deployment/lb_snapshot.h"
+#include "deployment/nginx_snapshot.h"
 #include "remote/shell_command.h"
 #include "state/state_store.h"
 
@@ -57,7 +58,8 @@ std::string nginx_validate_command(const config::AppConfig& app, const std::map<
   }
   auto placeholders = lb_placeholders(app);
   const std::string check = remote::substitute_placeholders(app.load_balancer.validate_command, placeholders);
-  return "unshare --mount --propagation private sh -c " + shell_quote(mounts + "{ " + check + "; }");
+  return without_pid_file_side_effect(app, "unshare --mount --propagation private sh -c " +
+                                               shell_quote(mounts + "{ " + check + "; }"));
 }
 
 }  // namespace

@@ -265,7 +265,8 @@ LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& stor
   } else if (!parsed->has_value()) {
     snapshot.state_status = StateFileStatus::kMissing;
     snapshot.state_problem = "there is no state file " + lb.state_file +
-                             " yet; the next deploy or switch creates it from what HAProxy routes to";
+                             " yet; the next deploy or switch creates it from what " + config::product_name(lb.type) +
+                             " routes to";
   } else {
     snapshot.state_status = StateFileStatus::kOk;
     snapshot.state = std::move(**parsed);

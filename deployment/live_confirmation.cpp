@@ -45,6 +45,7 @@ std::string interrupted_switch_text(const config::AppConfig& app, const LbSnapsh
   const auto& activity = *snapshot.activity;
   const auto& lb = app.load_balancer;
   const std::string from = upper(activity.from);
+  const std::string product = config::product_name(lb.type);
   std::string by_hand = "on " + lb.ssh + ": ";
   if (snapshot.selected != activity.from) {
     for (const auto& file : switched_config_files(app, activity)) {
@@ -53,10 +54,11 @@ std::string interrupted_switch_text(const config::AppConfig& app, const LbSnapsh
   }
   by_hand += lb_reload_command(app) + ", then rm -f " + activity_path(app);
   return "AN INTERRUPTED SWITCH was found: " + activity.describe() +
-         ". Its server stopped before it finished: " + interrupted_stage(snapshot) +
-         ". HAProxy's config file may not be what HAProxy runs, so no colour is called live and deploys are "
+         ". Its server stopped before it finished: " + interrupted_stage(snapshot) + ". " + product +
+         "'s configuration may not be what " + product +
+         " runs, so no colour is called live and deploys are "
          "refused. To resolve it, call switch_traffic: its plan first rolls the interrupted switch back (puts " +
-         from + "'s config back, reloads HAProxy and verifies " + from + "), then switches " + from + " → " +
+         from + "'s config back, reloads " + product + " and verifies " + from + "), then switches " + from + " → " +
          upper(activity.color) + " with your approval. Or roll it back by hand (" + by_hand +
          ") and check get_deployment_status";
 }
@@ -195,6 +197,13 @@ std::string live_unconfirmed(const config::AppConfig& app, const LbSnapshot& sna
            "), so whether a switch was left halfway is not known and no colour is called live. Look at the file; if "
            "no deploy or switch is running, remove it (rm -f " +
            activity_path(app) + ") and check get_deployment_status";
+  }
+  if (app.load_balancer.type == config::LbType::kNginx && !snapshot.processes) {
+    return "nginx is not running as loadBalancer.pidFile says (" + snapshot.processes_problem +
+           "), so whatever its files select serves no one. No colour is called live, and deploys and switches are "
+           "refused until it runs: start it on " +
+           app.load_balancer.ssh + " (nginx -c " + app.load_balancer.nginx_config +
+           "), or point pidFile at where it writes its pid, then check get_deployment_status";
   }
   if (snapshot.activity && snapshot.activity->kind == ActivityKind::kSwitch && !switch_recorded(snapshot)) {
     return snapshot.activity_running == false ? interrupted_switch_text(app, snapshot) : switch_in_progress(snapshot);

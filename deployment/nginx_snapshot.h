@@ -22,6 +22,7 @@
 #include "remote/executor.h"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@ struct NginxListing {
   std::optional<double> uptime_s;  // the LB's /proc/uptime
   long ticks_per_second = 0;       // getconf CLK_TCK
   std::optional<int> master_pid;   // from pidFile, when that process exists
+  std::string master_command;      // its command line (title: "nginx: master process /usr/sbin/nginx -c F")
   std::string pid_file_text;       // what pidFile held ("-": nothing)
   struct Child {
     int pid = 0;
@@ -47,7 +49,16 @@ struct NginxListing {
     std::int64_t changed_s = 0;   // ctime
   };
   std::vector<File> files;
+  std::map<std::string, std::string> real_paths;  // a path as nginx includes it -> readlink -f, where they differ
 };
+
+// `command` (nginx -t or -T) run so that it leaves no pid file behind: nginx's test mode creates
+// the `pid` file when it is missing (an empty one, which a later `nginx -s reload` refuses as an
+// invalid PID), so an empty pidFile it made is removed again. Keeps the command's exit status.
+std::string without_pid_file_side_effect(const config::AppConfig& app, const std::string& command);
+
+// `nginx -T -c <nginxConfig>`, as run on the LB (without_pid_file_side_effect).
+std::string nginx_dump_command(const config::AppConfig& app);
 
 // The script, for `app` (its nginxConfig and pidFile). `with_files` false: /proc only (no
 // `nginx -T`), to watch a reload.
@@ -62,11 +73,20 @@ NginxListing parse_nginx_listing(const std::string& text);
 // before, so only the oldest tells when it was loaded). nullopt without a master.
 std::optional<haproxy::ProcessInfo> nginx_processes(const NginxListing& listing);
 
+// The main configuration file the master runs with: its `-c` argument, else Debian's compiled-in
+// /etc/nginx/nginx.conf; nullopt when the command line is not known.
+std::optional<std::string> master_config_file(const NginxListing& listing);
+
 // nginx/routes.h's result in the snapshot's shape: an entry point per `server` block ("server
 // shop.example.test" or "server" when it has no server_name; binds = its listen addresses), a
 // route per proxy_pass (kind kUseBackend, its context as the section, the upstream as the
 // backend), unsupported lines as they are.
 haproxy::AppRoutes as_app_routes(const nginx::AppRoutes& routes);
+
+// nginx's counterpart of app_routing.h's interpret_routing: the app's routes in
+// snapshot.config_files (nginx/routes.h) into snapshot.routes, and snapshot.selected or
+// live_problem (lines that cannot be switched, no route, an undefined upstream, SPLIT ROUTING).
+void interpret_nginx_routing(const config::AppConfig& app, LbSnapshot& snapshot);
 
 // Fills snapshot's routing and process fields for an nginx app (config_files, routes, selected or
 // live_problem, config_modified_s/path, processes or processes_problem) by running the two

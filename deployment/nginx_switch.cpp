@@ -45,13 +45,14 @@ bluegreen::Result<ConfigChange> plan_nginx_change(const config::AppConfig& app, 
   for (const auto& file : snapshot.config_files) out.files.push_back(file.path);
   for (auto& change : *changes) {
     FileEdit edit;
-    edit.file = change.path;
+    const auto real = snapshot.config_list.real_paths.find(change.path);
+    edit.file = real == snapshot.config_list.real_paths.end() ? change.path : real->second;
     edit.before = std::move(change.before);
     edit.after = std::move(change.after);
     for (const auto number : change.lines) {
       std::string context;
       for (const auto& route : routes.routes) {
-        if (route.file == edit.file && route.line_number == number) context = route.context;
+        if (route.file == change.path && route.line_number == number) context = route.context;
       }
       edit.lines.push_back(LineChange{number, context, bluegreen::line_text(edit.before, number),
                                       bluegreen::line_text(edit.after, number)});
@@ -108,9 +109,7 @@ std::string nginx_routing_mismatch(Services& services, const config::AppConfig& 
   options.deadline = lb.command_timeout;
   options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
   options.host_timeout = false;
-  const auto dump =
-      services.executor.run(lb.ssh, "PATH=$PATH:/usr/sbin:/sbin; nginx -T -c " + remote::shell_quote(lb.nginx_config),
-                            options);
+  const auto dump = services.executor.run(lb.ssh, nginx_dump_command(app), options);
   if (!dump || !dump->succeeded()) return "`nginx -T` fails now: " + listing_problem(dump);
   auto files = nginx::split_config_dump(dump->out.tail);
   if (!files) return files.error().message;
@@ -118,7 +117,7 @@ std::string nginx_routing_mismatch(Services& services, const config::AppConfig& 
   if (routes.entry_points.empty()) return "no server block routes to the app any more";
   std::string wrong;
   for (const auto& route : routes.routes) {
-    if (route.upstream != backend_of(app, expected)) {
+    if (route.app_upstream != backend_of(app, expected)) {
       wrong +=
           (wrong.empty() ? "" : "; ") + route.file + ":" + std::to_string(route.line_number) + " `" + route.line + "`";
     }

@@ -37,7 +37,8 @@ PlanCheck plan_no_longer_holds(Services& services, const config::AppConfig& app,
     return {mismatch, std::nullopt};
   }
   if (*snapshot.live != plan.from) {
-    return {"the live colour changed since the plan was approved (HAProxy now routes to " +
+    return {"the live colour changed since the plan was approved (" +
+                std::string(config::product_name(app.load_balancer.type)) + " now routes to " +
                 state::to_upper_string(*snapshot.live) +
                 "); the approval is void. Check status and request a new plan.",
             snapshot.live};
@@ -68,7 +69,7 @@ Activity switch_activity(const config::AppConfig& app, const SwitchPlan& plan, c
   activity.client = client;
   activity.since = state::utc_timestamp();
   activity.server_pid = ::getpid();
-  activity.step = "validating the new HAProxy config and switching it in";
+  activity.step = switch_steps(app.load_balancer.type)[2];
   activity.step_since = activity.since;
   activity.from = plan.from;
   activity.color = plan.to;

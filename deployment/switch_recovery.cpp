@@ -3,6 +3,7 @@
 #include "deployment/app_routing.h"
 #include "deployment/config_change.h"
 #include "deployment/lb_scripts.h"
+#include "deployment/nginx_snapshot.h"
 #include "deployment/nginx_switch.h"
 #include "deployment/routing_check.h"
 
@@ -14,13 +15,19 @@ namespace {
 
 // The files of the interrupted switch that were already replaced: those in which a route of the
 // app selects the switch's `to` colour.
+// A file as a switch edits it: nginx's path resolved through a link (haproxy_files.h's real_paths).
+const std::string& edited_path(const LbSnapshot& snapshot, const std::string& path) {
+  const auto real = snapshot.config_list.real_paths.find(path);
+  return real == snapshot.config_list.real_paths.end() ? path : real->second;
+}
+
 std::vector<std::string> swapped_files(const config::AppConfig& app, const LbSnapshot& snapshot) {
   const auto& activity = *snapshot.activity;
   std::vector<std::string> swapped;
   for (const auto& file : switched_config_files(app, activity)) {
     const bool moved =
         std::any_of(snapshot.routes->routes.begin(), snapshot.routes->routes.end(), [&](const haproxy::Route& route) {
-          return route.file == file && route_colour(app, route) == activity.color;
+          return edited_path(snapshot, route.file) == file && route_colour(app, route) == activity.color;
         });
     if (moved) swapped.push_back(file);
   }
@@ -42,7 +49,7 @@ std::string backup_problem(Services& services, const config::AppConfig& app, con
     if (!backup) return "cannot read " + backup_path(app, file) + ": " + backup.error().message;
     bool found = false;
     for (auto& config : before.config_files) {
-      if (config.path != file) continue;
+      if (edited_path(snapshot, config.path) != file) continue;
       live[file] = config.text;
       config.text = *backup;
       found = true;
@@ -52,9 +59,10 @@ std::string backup_problem(Services& services, const config::AppConfig& app, con
       map->second = *backup;
       found = true;
     }
-    if (!found) return file + " is not one of the files HAProxy loads now";
+    if (!found) return file + " is not one of the files " + config::product_name(app.load_balancer.type) + " loads now";
   }
-  interpret_routing(app, before);
+  if (app.load_balancer.type == config::LbType::kNginx) interpret_nginx_routing(app, before);
+  else interpret_routing(app, before);
   if (before.selected != activity.from) {
     return "the backups (" + backup_path(app, swapped.front()) + (swapped.size() > 1 ? ", ..." : "") +
            ") do not select " + state::to_upper_string(activity.from);

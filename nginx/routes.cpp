@@ -15,6 +15,12 @@ namespace {
 
 constexpr int kMaxIncludeDepth = 32;  // deeper is a loop, or not a config anyone can read
 
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 // Where a proxy_pass (or *_pass, set or map value) word points: the host part as written.
 struct Target {
   std::string host;             // the name or address (no scheme, no URI), the value as nginx reads it
@@ -70,8 +76,9 @@ struct Place {
 
 class Walker {
  public:
-  Walker(const std::vector<ConfigFile>& files, const std::vector<std::string>& app_upstreams)
-      : files_(files), app_(app_upstreams.begin(), app_upstreams.end()) {}
+  Walker(const std::vector<ConfigFile>& files, const std::vector<std::string>& app_upstreams) : files_(files) {
+    for (const auto& name : app_upstreams) app_.emplace(lower(name), name);
+  }
 
   AppRoutes run() {
     if (files_.empty()) return {};
@@ -82,7 +89,7 @@ class Walker {
   }
 
  private:
-  bool is_app(const std::string& name) const { return app_.count(name) != 0; }
+  bool is_app(const std::string& name) const { return app_.count(lower(name)) != 0; }
 
   void walk_file(Place& place, int depth) {
     const auto& file = *place.file;
@@ -222,6 +229,13 @@ class Walker {
       unsupported(d, place, "this proxy_pass is outside any server block.");
       return;
     }
+    // The same line reached again (a snippet included by another server block): one route, in both.
+    for (std::size_t i = 0; i < result_.routes.size(); ++i) {
+      if (result_.routes[i].file == place.file->path && result_.routes[i].name_begin == target.host_offset) {
+        memberships_.emplace_back(*place.server, i);
+        return;
+      }
+    }
     Route route;
     route.module = place.module;
     route.file = place.file->path;
@@ -229,9 +243,10 @@ class Walker {
     route.line = line_at(place.file->text, route.line_number);
     route.context = joined(place.context);
     route.upstream = target.host;
+    route.app_upstream = app_.at(lower(target.host));
     route.name_begin = target.host_offset;
     route.name_end = target.host_offset + target.host.size();
-    route.entry_point = *place.server;
+    memberships_.emplace_back(*place.server, result_.routes.size());
     result_.routes.push_back(std::move(route));
   }
 
@@ -260,13 +275,14 @@ class Walker {
 
   AppRoutes finish() {
     std::map<std::size_t, std::size_t> kept;  // server index -> entry point index
-    for (auto& route : result_.routes) {
-      auto [it, added] = kept.try_emplace(route.entry_point, result_.entry_points.size());
-      if (added) result_.entry_points.push_back(servers_[route.entry_point]);
-      route.entry_point = it->second;
-    }
-    for (std::size_t i = 0; i < result_.routes.size(); ++i) {
-      result_.entry_points[result_.routes[i].entry_point].routes.push_back(i);
+    std::vector<bool> placed(result_.routes.size(), false);
+    for (const auto& [server, index] : memberships_) {
+      auto [it, added] = kept.try_emplace(server, result_.entry_points.size());
+      if (added) result_.entry_points.push_back(servers_[server]);
+      auto& routes = result_.entry_points[it->second].routes;
+      if (std::find(routes.begin(), routes.end(), index) == routes.end()) routes.push_back(index);
+      if (!placed[index]) result_.routes[index].entry_point = it->second;
+      placed[index] = true;
     }
     for (auto& [server, pass] : variable_passes_) {
       const bool in_app_server = server && kept.count(*server) != 0;
@@ -282,7 +298,8 @@ class Walker {
   }
 
   const std::vector<ConfigFile>& files_;
-  std::set<std::string> app_;
+  std::map<std::string, std::string> app_;                        // lower-case name -> the name as configured
+  std::vector<std::pair<std::size_t, std::size_t>> memberships_;  // (server index, route index)
   AppRoutes result_;
   std::vector<EntryPoint> servers_;  // every server block seen
   std::vector<std::pair<std::optional<std::size_t>, UnsupportedRoute>> variable_passes_;
@@ -317,9 +334,9 @@ bluegreen::Result<std::vector<FileChange>> rewrite_routes(const std::vector<Conf
   // Per file, the routes to rewrite, from the last byte to the first so earlier offsets hold.
   std::map<std::string, std::vector<const Route*>> by_file;
   for (const auto& route : routes.routes) {
-    if (route.upstream == new_upstream) continue;
+    if (lower(route.upstream) == lower(new_upstream)) continue;
     const bool defined = std::any_of(routes.upstreams.begin(), routes.upstreams.end(), [&](const Upstream& u) {
-      return u.name == new_upstream && u.module == route.module;
+      return lower(u.name) == lower(new_upstream) && u.module == route.module;
     });
     if (!defined) {
       return invalid("no upstream \"" + std::string(new_upstream) + "\" is defined" +

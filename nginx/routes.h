@@ -52,10 +52,12 @@ struct Route {
   std::size_t line_number = 0;  // 1-based
   std::string line;             // the line as written, without leading and trailing blanks
   std::string context;          // where it is: "http > server > location /api"
-  std::string upstream;         // the upstream it names now
+  std::string upstream;         // the upstream it names now, as written
+  std::string app_upstream;     // the one of the app's upstream names it is (nginx compares them
+                                // without regard to case: `http://BLUE` is upstream `blue`)
   std::size_t name_begin = 0;   // where that name is written in the file's text (bytes)
   std::size_t name_end = 0;
-  std::size_t entry_point = 0;  // index into AppRoutes::entry_points
+  std::size_t entry_point = 0;  // index into AppRoutes::entry_points: the first that includes it
 };
 
 // A `server` block whose traffic reaches the app.
@@ -65,7 +67,8 @@ struct EntryPoint {
   std::size_t line_number = 0;            // of `server`
   std::vector<std::string> listens;       // each `listen` line's address word ("127.0.0.1:8080", "443")
   std::vector<std::string> server_names;  // every `server_name` word
-  std::vector<std::size_t> routes;        // indexes into AppRoutes::routes
+  std::vector<std::size_t> routes;        // indexes into AppRoutes::routes (a file included by several
+                                          // server blocks gives one route to each of them)
 };
 
 // A line that could send traffic to the app but cannot be switched safely.
@@ -95,8 +98,10 @@ struct AppRoutes {
 };
 
 // Every route to `app_upstreams` (the app's blue and green upstream names) in `files`, starting at
-// files[0] (the main file, as `nginx -T` prints it first). Never fails: what cannot be read as a
-// route is in `unsupported` or `problems`.
+// files[0] (the main file, as `nginx -T` prints it first). Upstream names are compared without
+// regard to case, as nginx compares them (ngx_http_upstream_add: ngx_strncasecmp). A line reached
+// through several includes is one route. Never fails: what cannot be read as a route is in
+// `unsupported` or `problems`.
 AppRoutes find_routes(const std::vector<ConfigFile>& files, const std::vector<std::string>& app_upstreams);
 
 // One file a rewrite changes.

@@ -17,16 +17,22 @@
 //    the live file) is refused, the live file untouched;
 //  - a verification that fails (a second verifyUrl through a frontend fixed on the old colour) is
 //    rolled back: the old file back, nginx reloaded, the old colour verified, the state unchanged;
+//  - Debian's layout (sites-enabled/app.conf a link to sites-available), a snippet included by two
+//    server blocks, an upstream named in upper case: every route switched once, the link kept;
+//  - nginx stopped: no colour is live, the switch is refused before anything changes, and the
+//    reads leave no empty pid file behind;
+//  - an interrupted switch (the server killed during a slow reload) is rolled back by the next
+//    approved plan, then switched;
 //  - check-config has nginx's rows.
 // The lab goes back to HAProxy at the end whatever happens (e2e.lab_lb_kinds checks that path).
 // Usage: node tests/e2e/nginx_e2e_test.mjs /path/to/bluegreen-mcp
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import {
-  binary, configVariant, extraPorts, frontendColor, lab, readStateFile, setLbType, ssh, startClient, text, waitFor,
+  binary, colorAt, configVariant, extraPorts, frontendColor, lab, readStateFile, setLbType, ssh, startClient, text, waitFor,
 } from "./support.mjs";
 
 let config;  // the lab's config with loadBalancer.type nginx
@@ -212,7 +218,7 @@ test("an invalid candidate is refused: nginx -t sees it in place of the live fil
     const generation = readStateFile().generation;
     const { done } = await approvedSwitch(s);
     assert.equal(done.structuredContent.switched, false);
-    assert.match(text(done), /the new nginx config failed validation \(unshare --mount --propagation private sh -c/);
+    assert.match(text(done), /the new nginx config failed validation \(pidf=.*unshare --mount --propagation private sh -c/s);
     assert.match(text(done), /candidate rejected for the test/);
     assert.match(text(done), /The live config is untouched/);
     assert.equal(readFileSync(site, "utf8"), before);
@@ -258,6 +264,123 @@ test("a verification that fails is rolled back: the old file back, nginx reloade
     } finally {
       rmSync(fixed, { force: true });
       reload();
+      await s.close();
+    }
+  });
+
+// The site's layout replaced by `files` (paths under the LB's /etc/nginx -> text; a value
+// {link: target} makes a symbolic link) and nginx reloaded; `undo` puts the lab's site back.
+function installLayout(files) {
+  const made = [];
+  for (const [path, content] of Object.entries(files)) {
+    const full = join(lab.LAB_LB_ROOT, "etc/nginx", path);
+    mkdirSync(dirname(full), { recursive: true });
+    rmSync(full, { force: true });
+    if (typeof content === "object") symlinkSync(content.link, full);
+    else writeFileSync(full, content);
+    made.push(full);
+  }
+  const check = ssh("lab-lb", `nginx -t -c ${lab.LAB_NGINX_CONF} 2>&1`, { allowFail: true });
+  assert.equal(check.code, 0, check.stdout);
+  reload();
+  return made;
+}
+
+const upstreams = () => `upstream blue { server ${lab.BLUE_ADDR}:${lab.APP_PORT}; }\n` +
+  `upstream green { server ${lab.GREEN_ADDR}:${lab.APP_PORT}; }\n`;
+
+test("Debian's layout (a sites-enabled link), a snippet shared by two server blocks, an upper-case name: " +
+  "all switched, the link kept", async () => {
+  const original = readFileSync(site, "utf8");
+  const made = [];
+  const s = await startClient({ config });
+  try {
+    const to = other(stateProd);
+    const port2 = extraPorts[0];
+    const port3 = extraPorts[1];
+    made.push(...installLayout({
+      "snippets/app-proxy.conf": `proxy_pass http://${stateProd};\nproxy_set_header Host $host;\n`,
+      "sites-available/app.conf": upstreams() +
+        `server { listen ${lab.LB_ADDR}:${lab.LB_PORT}; location / { include snippets/app-proxy.conf; } }\n` +
+        `server { listen ${lab.LB_ADDR}:${port2}; location / { include /etc/nginx/snippets/app-*.conf; } }\n` +
+        `server { listen ${lab.LB_ADDR}:${port3}; location / { proxy_pass http://${stateProd.toUpperCase()}; } }\n`,
+      "sites-enabled/app.conf": { link: "../sites-available/app.conf" },
+    }));
+    const status = (await s.call("get_deployment_status")).structuredContent;
+    assert.equal(status.liveColorKnown, true, status.problem);
+    assert.equal(status.haproxy.entryPoints.length, 3);
+    const { request, done } = await approvedSwitch(s);
+    assert.match(text(request), /nginx: 2 lines change/);
+    assert.match(text(request), new RegExp(`after: +proxy_pass http://${to};\\n`));
+    assert.equal(done.structuredContent.switched, true, text(done));
+    for (const port of [lab.LB_PORT, port2, port3]) {
+      assert.equal(await colorAt(port), to, `port ${port}`);
+    }
+    const link = join(lab.LAB_LB_ROOT, "etc/nginx/sites-enabled/app.conf");
+    assert.ok(lstatSync(link).isSymbolicLink(), "the link stays a link");
+    assert.match(readFileSync(join(lab.LAB_LB_ROOT, "etc/nginx/sites-available/app.conf"), "utf8"),
+      new RegExp(`proxy_pass http://${to};`));
+    const back = await approvedSwitch(s);
+    assert.equal(back.done.structuredContent.switched, true, text(back.done));
+  } finally {
+    for (const path of made) rmSync(path, { force: true });
+    writeFileSync(site, original);
+    reload();
+    await s.close();
+  }
+});
+
+test("nginx stopped: no colour is live, the switch is refused before anything changes, no pid file is made",
+  async () => {
+    const s = await startClient({ config });
+    const pidFile = join(lab.LAB_LB_ROOT, "run/nginx/nginx.pid");
+    try {
+      ssh("lab-lb", `nginx -c ${lab.LAB_NGINX_CONF} -s stop`);
+      await waitFor("nginx to stop", async () => { try { statSync(pidFile); return false; } catch { return true; } });
+      const before = readFileSync(site, "utf8");
+      const j = (await status(s)).structuredContent;
+      assert.equal(j.liveColorKnown, false);
+      assert.match(j.problem, /^nginx is not running as loadBalancer.pidFile says/);
+      const plan = await s.call("switch_traffic");
+      assert.equal(plan.structuredContent?.approvalToken, undefined, text(plan));
+      assert.equal(readFileSync(site, "utf8"), before);
+      assert.throws(() => statSync(pidFile), /ENOENT/, "a read-only call must not leave an (empty) pid file");
+    } finally {
+      ssh("lab-lb", `nginx -c ${lab.LAB_NGINX_CONF}`);
+      await waitFor("nginx to serve again", async () => (await frontendColor()) === stateProd);
+      await s.close();
+    }
+  });
+
+test("an interrupted switch (the server killed during the reload) is rolled back by the next approved plan",
+  async () => {
+    const slow = configVariant((c) => {
+      const lb = c.apps.shop.loadBalancer;
+      for (const key of ["haproxyConfig", "section", "directive", "validateCommand", "reloadCommand", "statsSocket",
+        "masterSocket", "statsUrl"]) delete lb[key];
+      Object.assign(lb, { type: "nginx", nginxConfig: lab.LAB_NGINX_CONF, pidFile: lab.LAB_NGINX_PID_FILE,
+        reloadCommand: "sleep 4; nginx -c {config} -s reload" });
+    });
+    const victim = await startClient({ config: slow });
+    const plan = await victim.call("switch_traffic", {});
+    const pending = victim.call("switch_traffic", { approvalToken: plan.structuredContent.approvalToken }).catch(() => null);
+    await waitFor("the switch to swap the file", async () => readFileSync(site, "utf8").includes(`http://${other(stateProd)};`));
+    victim.kill();
+    await pending;
+    const s = await startClient({ config });
+    try {
+      const j = (await status(s)).structuredContent;
+      assert.equal(j.liveColorKnown, false);
+      assert.match(j.problem, /AN INTERRUPTED SWITCH was found/);
+      const request = await s.call("switch_traffic", {});
+      assert.match(text(request), /AN INTERRUPTED SWITCH will be rolled back first/);
+      const done = await s.call("switch_traffic", { approvalToken: request.structuredContent.approvalToken });
+      assert.equal(done.structuredContent.switched, true, text(done));
+      assert.equal(await frontendColor(), other(stateProd));
+      const back = await approvedSwitch(s);
+      assert.equal(back.done.structuredContent.switched, true, text(back.done));
+      assert.equal(await frontendColor(), stateProd);
+    } finally {
       await s.close();
     }
   });

@@ -194,3 +194,28 @@ TEST_CASE("nginx routes: includes that are missing, loop, or do not parse are re
   CHECK(routes.problems[1] ==
         "/etc/nginx/bad.conf:1: unexpected end of file, expecting \"}\" for the \"{\" on this line");
 }
+
+TEST_CASE("nginx routes: upstream names in any case, and a snippet included twice is one route in both", "[nginx]") {
+  const std::vector<ConfigFile> files{
+      {"/etc/nginx/nginx.conf", "http {\n"
+                                "  upstream blue { server 10.0.0.1:80; }\n"
+                                "  upstream green { server 10.0.0.2:80; }\n"
+                                "  server { listen 80; location / { include snippets/proxy.conf; } }\n"
+                                "  server { listen 443; location / { include /etc/nginx/snippets/prox*.conf; } }\n"
+                                "  server { listen 8080; location / { proxy_pass http://BLUE; } }\n"
+                                "}\n"},
+      {"/etc/nginx/snippets/proxy.conf", "proxy_pass http://blue;\n"},
+  };
+  const auto routes = nginx::find_routes(files, {"blue", "green"});
+  REQUIRE(routes.routes.size() == 2);
+  REQUIRE(routes.entry_points.size() == 3);
+  CHECK(routes.entry_points[0].routes == std::vector<std::size_t>{0});
+  CHECK(routes.entry_points[1].routes == std::vector<std::size_t>{0});
+  CHECK(routes.routes[1].upstream == "BLUE");
+  CHECK(routes.routes[1].app_upstream == "blue");
+  auto changes = nginx::rewrite_routes(files, routes, "green");
+  REQUIRE(changes);
+  REQUIRE(changes->size() == 2);
+  CHECK(changes->at(0).after.find("proxy_pass http://green; } }\n}") != std::string::npos);
+  CHECK(changes->at(1).after == "proxy_pass http://green;\n");  // once, not "greenn"
+}
