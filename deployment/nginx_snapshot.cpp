@@ -75,7 +75,7 @@ std::string take_files(const remote::CommandResult& dump, const NginxListing& li
 }  // namespace
 
 std::string without_pid_file_side_effect(const config::AppConfig& app, const std::string& command) {
-  return "pidf=" + remote::shell_quote(app.load_balancer.pid_file) + "; [ -e \"$pidf\" ] || nopid=1; " + command +
+  return "pidf=" + remote::shell_quote(app.load_balancer.pid_file) + "; [ -s \"$pidf\" ] || nopid=1; " + command +
          "\nrc=$?; if [ -n \"$nopid\" ] && [ -f \"$pidf\" ] && [ ! -s \"$pidf\" ]; then rm -f -- \"$pidf\"; fi; exit "
          "$rc";
 }
@@ -99,12 +99,11 @@ std::optional<std::string> master_config_file(const NginxListing& listing) {
 std::string nginx_listing_script(const config::AppConfig& app, bool with_files) {
   const auto& lb = app.load_balancer;
   // /proc/PID/task/*/children needs CONFIG_PROC_CHILDREN (Debian's kernels have it); ps otherwise.
-  return "LC_ALL=C; export LC_ALL; PATH=$PATH:/usr/sbin:/sbin\n"
+  std::string script = "LC_ALL=C; export LC_ALL; PATH=$PATH:/usr/sbin:/sbin\n"
          "conf=" +
          remote::shell_quote(lb.nginx_config) + "; pidf=" + remote::shell_quote(lb.pid_file) + "\n" +
          R"SH(read -r up _ </proc/uptime && echo "uptime $up"
 echo "ticks $(getconf CLK_TCK)"
-[ -e "$pidf" ] || nopid=1
 m=$(cat -- "$pidf" 2>/dev/null | head -n 1)
 echo "pidfile ${m:--}"
 case $m in ''|*[!0-9]*) ;; *)
@@ -126,9 +125,11 @@ esac
   stat -L -c 'file %s %Y %Z %n' -- "$f" 2>/dev/null
   r=$(readlink -f -- "$f" 2>/dev/null) && [ "$r" != "$f" ] && printf 'real %s\t%s\n' "$f" "$r"
 done
-if [ -n "$nopid" ] && [ -f "$pidf" ] && [ ! -s "$pidf" ]; then rm -f -- "$pidf"; fi
+true
 )SH"
                  : "");
+  // Its nginx -T runs beside nginx_dump_command's, so both go through the one guard.
+  return with_files ? without_pid_file_side_effect(app, script) : script;
 }
 
 NginxListing parse_nginx_listing(const std::string& text) {

@@ -54,7 +54,9 @@ struct NginxListing {
 
 // `command` (nginx -t or -T) run so that it leaves no pid file behind: nginx's test mode creates
 // the `pid` file when it is missing (an empty one, which a later `nginx -s reload` refuses as an
-// invalid PID), so an empty pidFile it made is removed again. Keeps the command's exit status.
+// invalid PID), so an empty pidFile is removed again when there was none, or an empty one, before
+// (an empty one counts as none: two of these running side by side see each other's). Keeps the
+// command's exit status.
 std::string without_pid_file_side_effect(const config::AppConfig& app, const std::string& command);
 
 // `nginx -T -c <nginxConfig>`, as run on the LB (without_pid_file_side_effect).

@@ -426,7 +426,7 @@ TEST_CASE("nginx: validation is nginx -t in a private mount namespace with each 
                                        {{"/etc/nginx/sites-enabled/app.conf",
                                          "/etc/nginx/sites-enabled/.app.conf.bluegreen-candidate"}});
   // nginx -t creates a missing pid file (empty): the guard removes what it made.
-  CHECK_THAT(command, Catch::StartsWith("pidf='/run/nginx.pid'; [ -e \"$pidf\" ] || nopid=1; "));
+  CHECK_THAT(command, Catch::StartsWith("pidf='/run/nginx.pid'; [ -s \"$pidf\" ] || nopid=1; "));
   CHECK_THAT(command, Catch::Contains("unshare --mount --propagation private sh -c 'mount --bind "
                                       "'\\''/etc/nginx/sites-enabled/.app.conf.bluegreen-candidate'\\'' "
                                       "'\\''/etc/nginx/sites-enabled/app.conf'\\'' "
