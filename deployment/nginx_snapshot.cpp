@@ -99,10 +99,11 @@ std::optional<std::string> master_config_file(const NginxListing& listing) {
 std::string nginx_listing_script(const config::AppConfig& app, bool with_files) {
   const auto& lb = app.load_balancer;
   // /proc/PID/task/*/children needs CONFIG_PROC_CHILDREN (Debian's kernels have it); ps otherwise.
-  std::string script = "LC_ALL=C; export LC_ALL; PATH=$PATH:/usr/sbin:/sbin\n"
-         "conf=" +
-         remote::shell_quote(lb.nginx_config) + "; pidf=" + remote::shell_quote(lb.pid_file) + "\n" +
-         R"SH(read -r up _ </proc/uptime && echo "uptime $up"
+  std::string script =
+      "LC_ALL=C; export LC_ALL; PATH=$PATH:/usr/sbin:/sbin\n"
+      "conf=" +
+      remote::shell_quote(lb.nginx_config) + "; pidf=" + remote::shell_quote(lb.pid_file) + "\n" +
+      R"SH(read -r up _ </proc/uptime && echo "uptime $up"
 echo "ticks $(getconf CLK_TCK)"
 m=$(cat -- "$pidf" 2>/dev/null | head -n 1)
 echo "pidfile ${m:--}"
@@ -119,15 +120,15 @@ case $m in ''|*[!0-9]*) ;; *)
   fi;;
 esac
 )SH" +
-         std::string(
-             with_files
-                 ? R"SH(nginx -T -c "$conf" 2>/dev/null | sed -n 's/^# configuration file \(.*\):$/\1/p' | while IFS= read -r f; do
+      std::string(
+          with_files
+              ? R"SH(nginx -T -c "$conf" 2>/dev/null | sed -n 's/^# configuration file \(.*\):$/\1/p' | while IFS= read -r f; do
   stat -L -c 'file %s %Y %Z %n' -- "$f" 2>/dev/null
   r=$(readlink -f -- "$f" 2>/dev/null) && [ "$r" != "$f" ] && printf 'real %s\t%s\n' "$f" "$r"
 done
 true
 )SH"
-                 : "");
+              : "");
   // Its nginx -T runs beside nginx_dump_command's, so both go through the one guard.
   return with_files ? without_pid_file_side_effect(app, script) : script;
 }
