@@ -68,7 +68,9 @@ int run(const app::CommandLine& command_line) {
   tools::register_deployment_tools(registry, deployment_context);
   if (command_line.enable_test_tools) tools::register_test_tools(registry);
   mcp::PromptRegistry prompt_registry;
-  prompts::register_workflow_prompts(prompt_registry);
+  std::vector<std::string> app_names;
+  for (const auto& app : settings.apps) app_names.push_back(app.name);
+  prompts::register_workflow_prompts(prompt_registry, app_names);
 
   transport::StdioTransport transport(STDIN_FILENO, STDOUT_FILENO);
   mcp::ServerInfo info{"bluegreen-mcp", "Blue/Green Deployment", BLUEGREEN_VERSION, app::server_instructions()};

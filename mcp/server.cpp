@@ -46,6 +46,7 @@ struct Server::Call {
   RequestId id;
   std::string tool_name;
   std::optional<json> progress_token;
+  ProtocolFeatures features;  // of the negotiated revision
   std::stop_source stop;
   std::thread worker;      // assigned under Server::mutex_ before the worker can finish
   bool replied = false;    // guarded by Server::mutex_: the reply has been claimed
@@ -71,6 +72,7 @@ class Server::CallContext final : public ToolContext {
     }
     call_.last_progress = progress;
     json params{{"progressToken", *call_.progress_token}, {"progress", progress}};
+    if (!call_.features.progress_message) message.clear();
     if (total) params["total"] = *total;
     if (!message.empty()) params["message"] = bluegreen::neutralize_terminal_controls(message);
     // Sent while holding progress_mutex so two threads of one handler cannot reorder values.
@@ -204,6 +206,10 @@ void Server::dispatch(Request& request) {
     send(make_result(id, handle_prompts_list()));
   } else if (method == "prompts/get" && prompts_ != nullptr && !prompts_->empty()) {
     handle_prompts_get(request);
+  } else if (method == "completion/complete" && prompts_ != nullptr && !prompts_->empty()) {
+    auto completion = complete_prompt_argument(*prompts_, request.params);
+    send(completion ? make_result(id, std::move(*completion))
+                    : make_error(id, error_code::kInvalidParams, completion.error().message));
   } else {
     send(make_error(id, error_code::kMethodNotFound, "Method not found: " + method));
   }
@@ -224,8 +230,11 @@ void Server::dispatch(const Notification& notification) {
 json Server::handle_initialize(const json& params) {
   const std::string requested = params["protocolVersion"].get<std::string>();
   const std::string_view version = negotiate_protocol_version(requested);
+  const ProtocolFeatures features = features_of(version);
   {
     std::lock_guard lock(mutex_);
+    protocol_version_ = version;
+    features_ = features;
     if (const auto client = params.find("clientInfo"); client != params.end() && client->is_object()) {
       // Only a string is a name; anything else (null, a number) is ignored like a missing one, rather
       // than throwing and failing initialize with an internal error.
@@ -245,9 +254,12 @@ json Server::handle_initialize(const json& params) {
   initialized_ = true;
 
   json server_info{{"name", info_.name}, {"version", info_.version}};
-  if (!info_.title.empty()) server_info["title"] = info_.title;
+  if (!info_.title.empty() && features.titles) server_info["title"] = info_.title;
   json capabilities{{"tools", {{"listChanged", false}}}, {"logging", json::object()}};
-  if (prompts_ != nullptr && !prompts_->empty()) capabilities["prompts"] = {{"listChanged", false}};
+  if (prompts_ != nullptr && !prompts_->empty()) {
+    capabilities["prompts"] = {{"listChanged", false}};
+    if (features.completions) capabilities["completions"] = json::object();
+  }
   json result{
       {"protocolVersion", version},
       {"capabilities", std::move(capabilities)},
@@ -257,15 +269,27 @@ json Server::handle_initialize(const json& params) {
   return result;
 }
 
+ProtocolFeatures Server::features() const {
+  std::lock_guard lock(mutex_);
+  return features_;
+}
+
+std::string Server::protocol_version() const {
+  std::lock_guard lock(mutex_);
+  return protocol_version_;
+}
+
 json Server::handle_tools_list() const {
+  const ProtocolFeatures negotiated = features();
   json list = json::array();
-  for (const auto& tool : tools_.tools()) list.push_back(tool.definition.to_json());
+  for (const auto& tool : tools_.tools()) list.push_back(tool.definition.to_json(negotiated));
   return json{{"tools", std::move(list)}};
 }
 
 json Server::handle_prompts_list() const {
   json list = json::array();
-  for (const auto& prompt : prompts_->prompts()) list.push_back(prompt.definition.to_json());
+  const ProtocolFeatures negotiated = features();
+  for (const auto& prompt : prompts_->prompts()) list.push_back(prompt.definition.to_json(negotiated));
   return json{{"prompts", std::move(list)}};
 }
 
@@ -363,7 +387,7 @@ void Server::handle_tools_call(Request& request) {
   if (auto problem = validate_against_schema(tool->definition.input_schema, arguments)) {
     send(make_result(id, ToolResult::error("Invalid arguments for " + tool->definition.name + ": " + *problem +
                                            ". Fix this argument and call the tool again.")
-                             .to_json()));
+                             .to_json(features())));
     return;
   }
 
@@ -378,6 +402,7 @@ void Server::handle_tools_call(Request& request) {
   }
 
   std::lock_guard lock(mutex_);
+  call->features = features_;
   if (shutting_down_) {
     send(make_error(id, error_code::kServerBusy, "Server is shutting down"));
     return;
@@ -402,7 +427,7 @@ void Server::run_call(const std::shared_ptr<Call>& call, const Tool& tool, const
   CallContext context(*this, *call);
   json reply;
   try {
-    reply = make_result(call->id.value, tool.handler(arguments, context).to_json());
+    reply = make_result(call->id.value, tool.handler(arguments, context).to_json(call->features));
   } catch (const std::exception& e) {
     spdlog::error("tool {} failed with an exception: {}", tool.definition.name, e.what());
     reply = make_error(call->id.value, error_code::kInternalError,
@@ -459,7 +484,7 @@ void Server::deliver_response(Response response) {
 bool Server::client_supports_elicitation() const {
   std::lock_guard lock(mutex_);
   const auto it = client_capabilities_.find("elicitation");
-  return it != client_capabilities_.end() && it->is_object();
+  return features_.elicitation && it != client_capabilities_.end() && it->is_object();
 }
 
 bluegreen::Result<json> Server::request_client(const Call& call, const std::string& method, json params,

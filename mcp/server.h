@@ -11,7 +11,8 @@
 //    call is in progress (or waits for such an answer).
 //  - The server's own requests use string ids "srv-1", "srv-2", ...; a response whose id matches
 //    no request still waiting is ignored.
-//  - The prompts capability is advertised only when a non-empty PromptRegistry is given.
+//  - The prompts capability is advertised only when a non-empty PromptRegistry is given, and then
+//    completion/complete completes its arguments (the `completions` capability from 2025-03-26).
 //  - Requests other than initialize and ping before initialize are rejected.
 //  - Malformed input is answered with the matching JSON-RPC error; it never stops the server.
 //
@@ -23,6 +24,7 @@
 #include "mcp/log_level.h"
 #include "mcp/message_channel.h"
 #include "mcp/prompt.h"
+#include "mcp/protocol_version.h"
 #include "mcp/tool_registry.h"
 
 #include <atomic>
@@ -75,6 +77,8 @@ class Server final : public MessageHandler {
   void log_to_client(LogLevel level, const std::string& message);
 
   [[nodiscard]] std::string client_name() const;
+  // The protocol revision negotiated by initialize (mcp/protocol_version.h); "" before it.
+  [[nodiscard]] std::string protocol_version() const;
   [[nodiscard]] std::size_t calls_in_flight() const;
   // Requests the server sent to the client that are still waiting for an answer.
   [[nodiscard]] std::size_t client_requests_pending() const;
@@ -97,7 +101,10 @@ class Server final : public MessageHandler {
   void reap_finished_workers();
   void send(const json& message);
   void deliver_response(Response response);
+  // True when the negotiated revision has elicitation (2025-06-18 on) and the client declared it.
   [[nodiscard]] bool client_supports_elicitation() const;
+  // What the negotiated revision lets the server send (all of it before initialize).
+  [[nodiscard]] ProtocolFeatures features() const;
   // Sends a request to the client on behalf of `call` and blocks the calling (tool) thread until
   // the answer, the timeout, the call's cancellation or shutdown. Returns the result member; a
   // JSON-RPC error answer is an Error carrying its message.
@@ -117,6 +124,8 @@ class Server final : public MessageHandler {
   std::condition_variable calls_changed_;
   std::string client_name_;
   json client_capabilities_ = json::object();
+  std::string protocol_version_;                        // negotiated by initialize
+  ProtocolFeatures features_;                           // of protocol_version_
   std::map<std::string, std::shared_ptr<Call>> calls_;  // keyed by RequestId::key()
   std::vector<std::thread> finished_workers_;
   bool shutting_down_ = false;

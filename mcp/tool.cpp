@@ -29,10 +29,11 @@ void neutralize_strings(json& value) {
 
 }  // namespace
 
-json ToolDefinition::to_json() const {
+json ToolDefinition::to_json(const ProtocolFeatures& features) const {
   json tool{{"name", name}, {"description", description}, {"inputSchema", input_schema}};
-  if (!title.empty()) tool["title"] = title;
-  if (output_schema) tool["outputSchema"] = *output_schema;
+  if (!title.empty() && features.titles) tool["title"] = title;
+  if (output_schema && features.structured_output) tool["outputSchema"] = *output_schema;
+  if (!features.tool_annotations) return tool;
 
   json hints = json::object();
   if (!title.empty()) hints["title"] = title;
@@ -57,9 +58,9 @@ ToolResult ToolResult::error(std::string text, std::optional<json> structured) {
   return result;
 }
 
-json ToolResult::to_json() const {
+json ToolResult::to_json(const ProtocolFeatures& features) const {
   json result{{"content", content}, {"isError", is_error}};
-  if (structured_content) result["structuredContent"] = *structured_content;
+  if (structured_content && features.structured_output) result["structuredContent"] = *structured_content;
   neutralize_strings(result);
   return result;
 }

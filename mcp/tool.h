@@ -9,6 +9,7 @@
 
 #include "common/result.h"
 #include "mcp/log_level.h"
+#include "mcp/protocol_version.h"
 
 #include <nlohmann/json.hpp>
 
@@ -35,7 +36,10 @@ struct ToolDefinition {
   std::optional<nlohmann::json> output_schema;
   ToolAnnotations annotations;
 
-  [[nodiscard]] nlohmann::json to_json() const;
+  // The definition as MCP's Tool, for a client that negotiated a revision with `features`
+  // (protocol_version.h): `title` and `outputSchema` from 2025-06-18, `annotations` from
+  // 2025-03-26; name, description and inputSchema always.
+  [[nodiscard]] nlohmann::json to_json(const ProtocolFeatures& features = {}) const;
 };
 
 struct ToolResult {
@@ -51,7 +55,9 @@ struct ToolResult {
   // bluegreen::neutralize_terminal_controls (common/text.h), because tool text carries remote
   // output (command tails, file contents, HAProxy replies) that CLI clients print to a terminal.
   // Progress, log and elicitation messages of a call are neutralised the same way (mcp/server.cpp).
-  [[nodiscard]] nlohmann::json to_json() const;
+  // `structuredContent` is sent only when `features.structured_output` (2025-06-18 on): an older
+  // client reads the text, which says everything the structured content does.
+  [[nodiscard]] nlohmann::json to_json(const ProtocolFeatures& features = {}) const;
 };
 
 // The user's answer to an elicitation/create request (MCP 2025-06-18, form mode).

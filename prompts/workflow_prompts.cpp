@@ -20,11 +20,12 @@ bluegreen::Result<std::string> app_clause(const std::map<std::string, std::strin
   return " with app=\"" + it->second + "\"";
 }
 
-mcp::Prompt release_prompt() {
+mcp::Prompt release_prompt(const std::vector<std::string>& app_names) {
   mcp::PromptDefinition def{"release_to_production",
                             "Release to production",
                             "Deploy new code to STANDBY, verify it, and switch traffic after the human approves.",
-                            {{"app", "Which app (optional when only one is configured)", false},
+                            {{"app", "Which app (optional when only one is configured)", false,
+                              [app_names] { return app_names; }},
                              {"ref", "Branch, tag or commit to release (optional: the app's default ref)", false}}};
   return {def, [](const std::map<std::string, std::string>& arguments) -> bluegreen::Result<json> {
             auto app = app_clause(arguments);
@@ -54,11 +55,12 @@ mcp::Prompt release_prompt() {
           }};
 }
 
-mcp::Prompt rollback_prompt() {
+mcp::Prompt rollback_prompt(const std::vector<std::string>& app_names) {
   mcp::PromptDefinition def{"emergency_rollback",
                             "Emergency rollback",
                             "Production is broken: move traffic back to STANDBY now, with the human's approval.",
-                            {{"app", "Which app (optional when only one is configured)", false},
+                            {{"app", "Which app (optional when only one is configured)", false,
+                              [app_names] { return app_names; }},
                              {"reason", "What is wrong with production (for the record)", false}}};
   return {def, [](const std::map<std::string, std::string>& arguments) -> bluegreen::Result<json> {
             auto app = app_clause(arguments);
@@ -83,9 +85,9 @@ mcp::Prompt rollback_prompt() {
 
 }  // namespace
 
-void register_workflow_prompts(mcp::PromptRegistry& registry) {
-  registry.add(release_prompt());
-  registry.add(rollback_prompt());
+void register_workflow_prompts(mcp::PromptRegistry& registry, const std::vector<std::string>& app_names) {
+  registry.add(release_prompt(app_names));
+  registry.add(rollback_prompt(app_names));
 }
 
 }  // namespace bluegreen::prompts

@@ -5,8 +5,13 @@
 
 #include "mcp/prompt.h"
 
+#include <string>
+#include <vector>
+
 namespace bluegreen::prompts {
 
-void register_workflow_prompts(mcp::PromptRegistry& registry);
+// Registers release_to_production and emergency_rollback. Their `app` argument completes to
+// `app_names` (the configured apps, in configuration order).
+void register_workflow_prompts(mcp::PromptRegistry& registry, const std::vector<std::string>& app_names = {});
 
 }  // namespace bluegreen::prompts

@@ -1,8 +1,12 @@
 // Interop test: the official TypeScript SDK client (@modelcontextprotocol/sdk) spawns the real
-// bluegreen-mcp binary over stdio and exercises the protocol core as an IDE would.
+// bluegreen-mcp binary over stdio and exercises the protocol core as an IDE would; with a
+// configuration of three apps, the completion of a prompt's app argument.
 //
 // Usage: node sdk_client_test.mjs /path/to/bluegreen-mcp
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { CallToolResultSchema, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
@@ -153,6 +157,33 @@ await step("close: the server exits with status 0 when stdin closes", async () =
   // The SDK closes stdin first and only signals the process if it lingers.
   assert.equal(signal, null, "server had to be killed");
   assert.equal(code, 0);
+});
+
+await step("completion/complete offers the configured apps for a prompt's app argument", async () => {
+  // Two apps copied from the example configuration; completion reads names only, nothing is contacted.
+  const dir = mkdtempSync(join(tmpdir(), "bluegreen-sdk-"));
+  const example = JSON.parse(readFileSync(new URL("../../config/bluegreen.example.json", import.meta.url), "utf8"));
+  const app = example.apps.attendant;
+  const configFile = join(dir, "config.json");
+  writeFileSync(configFile, JSON.stringify({ apps: { api: app, shop: app, "shop-admin": app } }));
+  const withApps = new Client({ name: "sdk-completion-test", version: "1.0.0" }, { capabilities: {} });
+  await withApps.connect(new StdioClientTransport({
+    command: binary, args: ["--config", configFile], stderr: "ignore", env: transport._serverParams.env,
+  }));
+  try {
+    assert.ok(withApps.getServerCapabilities().completions, "server advertises completions");
+    const complete = (value) => withApps.complete({
+      ref: { type: "ref/prompt", name: "emergency_rollback" }, argument: { name: "app", value },
+    });
+    assert.deepEqual((await complete("")).completion, { values: ["api", "shop", "shop-admin"], total: 3, hasMore: false });
+    assert.deepEqual((await complete("SH")).completion.values, ["shop", "shop-admin"]);
+    assert.deepEqual((await complete("x")).completion.values, []);
+    await assert.rejects(withApps.complete({ ref: { type: "ref/prompt", name: "nope" }, argument: { name: "app", value: "" } }),
+      /not a prompt of this server/);
+  } finally {
+    await withApps.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 assert.doesNotMatch(serverLog, /\[(error|critical)\]/, "server logged errors");

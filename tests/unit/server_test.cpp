@@ -122,7 +122,17 @@ void add_test_prompts(mcp::PromptRegistry& r) {
   r.add({mcp::PromptDefinition{"plan_release",
                                "Plan a release",
                                "Plans a blue/green release",
-                               {{"service", "the service to release", true}, {"ref", "git ref", false}}},
+                               {{"service", "the service to release", true,
+                                 [] {
+                                   return std::vector<std::string>{"api", "web", "admin", "Worker"};
+                                 }},
+                                {"ref", "git ref", false},
+                                {"shard", "a shard (150 of them)", false,
+                                 [] {
+                                   std::vector<std::string> shards;
+                                   for (int i = 0; i < 150; ++i) shards.push_back("shard-" + std::to_string(i));
+                                   return shards;
+                                 }}}},
          [](const std::map<std::string, std::string>& args) -> bluegreen::Result<json> {
            const auto ref = args.count("ref") != 0 ? args.at("ref") : std::string("main");
            if (ref == "bad") return bluegreen::Error{"ref \"bad\" is not a git ref"};
@@ -173,6 +183,74 @@ TEST_CASE("protocol version negotiation", "[server][lifecycle]") {
     CHECK(h.request(1, "initialize", {{"capabilities", json::object()}})["error"]["code"] ==
           mcp::error_code::kInvalidParams);
     CHECK(h.request(2, "tools/list")["error"]["code"] == mcp::error_code::kInvalidRequest);
+  }
+}
+
+TEST_CASE("older revisions: each is echoed, and what it lacks is not sent", "[server][lifecycle]") {
+  // test_echo has a title, an outputSchema, annotations and structured results; test_sleep reports
+  // progress with a message. Fields by revision: schema/<version>/schema.ts of the specification.
+  const auto progress_messages = [](Harness& h) {
+    h.send_call(9, "test_sleep", {{"ms", 10}, {"steps", 2}}, json("tok"));
+    REQUIRE(h.transport().reply_to(9));
+    std::vector<json> progress;
+    for (const auto& m : h.transport().drain()) {
+      if (is_progress(m)) progress.push_back(m["params"]);
+    }
+    REQUIRE(progress.size() == 2);
+    return progress;
+  };
+  const auto echo_definition = [](Harness& h) {
+    const json reply = h.request(2, "tools/list");
+    for (const auto& tool : reply["result"]["tools"]) {
+      if (tool["name"] == "test_echo") return tool;
+    }
+    FAIL("test_echo is not listed");
+    return json();
+  };
+
+  SECTION("2024-11-05: no annotations, titles, outputSchema, structuredContent or progress message") {
+    Harness h({}, add_ask_tool, add_test_prompts);
+    const json init = h.initialize("2024-11-05", {{"elicitation", json::object()}});
+    CHECK(init["result"]["protocolVersion"] == "2024-11-05");
+    CHECK_FALSE(init["result"]["serverInfo"].contains("title"));
+    CHECK(init["result"]["instructions"] == "Use the tools.");
+    CHECK(h.server().protocol_version() == "2024-11-05");
+    const json echo = echo_definition(h);
+    CHECK(echo.contains("inputSchema"));
+    CHECK_FALSE(echo.contains("title"));
+    CHECK_FALSE(echo.contains("outputSchema"));
+    CHECK_FALSE(echo.contains("annotations"));
+    const json result = h.call(3, "test_echo", {{"text", "hi"}})["result"];
+    CHECK(result["content"][0]["text"] == "hi");
+    CHECK_FALSE(result.contains("structuredContent"));
+    // A validation failure is a result too, built on another path.
+    CHECK_FALSE(h.call(4, "test_echo", {{"text", 5}})["result"].contains("structuredContent"));
+    for (const auto& p : progress_messages(h)) CHECK_FALSE(p.contains("message"));
+    CHECK_FALSE(h.request(5, "prompts/list")["result"]["prompts"][0].contains("title"));
+    // Elicitation came in 2025-06-18: not sent even to a client that claims the capability.
+    CHECK(h.call(6, "ask", json::object())["result"]["content"][0]["text"] == "client does not support elicitation");
+    for (const auto& m : h.transport().drain()) CHECK_FALSE(is_elicitation(m));
+  }
+  SECTION("2025-03-26: annotations and progress messages, no titles, outputSchema or structuredContent") {
+    Harness h;
+    CHECK(h.initialize("2025-03-26")["result"]["protocolVersion"] == "2025-03-26");
+    const json echo = echo_definition(h);
+    CHECK(echo["annotations"]["readOnlyHint"] == true);
+    CHECK(echo["annotations"]["title"] == "Echo (test only)");  // ToolAnnotations.title is 2025-03-26's
+    CHECK_FALSE(echo.contains("title"));
+    CHECK_FALSE(echo.contains("outputSchema"));
+    CHECK_FALSE(h.call(3, "test_echo", {{"text", "hi"}})["result"].contains("structuredContent"));
+    for (const auto& p : progress_messages(h)) CHECK(p["message"].is_string());
+  }
+  SECTION("2025-06-18 and 2025-11-25: everything") {
+    for (const std::string version : {"2025-06-18", "2025-11-25"}) {
+      Harness h;
+      CHECK(h.initialize(version)["result"]["serverInfo"]["title"] == "Blue/Green");
+      const json echo = echo_definition(h);
+      CHECK(echo["title"] == "Echo (test only)");
+      CHECK(echo.contains("outputSchema"));
+      CHECK(h.call(3, "test_echo", {{"text", "hi"}})["result"]["structuredContent"] == json{{"text", "hi"}});
+    }
   }
 }
 
@@ -439,8 +517,11 @@ TEST_CASE("end of input cancels calls in flight and shuts down cleanly", "[serve
 TEST_CASE("prompts capability is advertised only when prompts are registered", "[server][prompts]") {
   SECTION("no prompts: no capability, and prompts/* are unknown methods") {
     Harness h;
-    CHECK_FALSE(h.initialize()["result"]["capabilities"].contains("prompts"));
+    const json caps = h.initialize()["result"]["capabilities"];
+    CHECK_FALSE(caps.contains("prompts"));
+    CHECK_FALSE(caps.contains("completions"));
     CHECK(h.request(1, "prompts/list")["error"]["code"] == mcp::error_code::kMethodNotFound);
+    CHECK(h.request(2, "completion/complete")["error"]["code"] == mcp::error_code::kMethodNotFound);
   }
   SECTION("an empty registry counts as none") {
     Harness h({}, {}, [](mcp::PromptRegistry&) {});
@@ -451,7 +532,70 @@ TEST_CASE("prompts capability is advertised only when prompts are registered", "
     CHECK(h.request(1, "prompts/list")["error"]["code"] == mcp::error_code::kInvalidRequest);  // before initialize
     const json caps = h.initialize()["result"]["capabilities"];
     CHECK(caps["prompts"] == json{{"listChanged", false}});
+    CHECK(caps["completions"] == json::object());
     CHECK(caps.contains("tools"));
+  }
+  SECTION("2024-11-05 has no completions capability (2025-03-26 added it), and still answers") {
+    Harness h({}, {}, add_test_prompts);
+    const json caps = h.initialize("2024-11-05")["result"]["capabilities"];
+    CHECK(caps.contains("prompts"));
+    CHECK_FALSE(caps.contains("completions"));
+    CHECK(h.request(1, "completion/complete",
+                    {{"ref", {{"type", "ref/prompt"}, {"name", "plan_release"}}},
+                     {"argument", {{"name", "service"}, {"value", "a"}}}})["result"]["completion"]["values"] ==
+          json{"api", "admin"});
+  }
+}
+
+TEST_CASE("completion/complete offers a prompt argument's values", "[server][prompts]") {
+  Harness h({}, {}, add_test_prompts);
+  h.initialize();
+  const auto complete = [&](json ref, json argument) {
+    return h.request("c", "completion/complete", {{"ref", std::move(ref)}, {"argument", std::move(argument)}});
+  };
+  const json plan = {{"type", "ref/prompt"}, {"name", "plan_release"}};
+  const auto completion = [&](const std::string& argument, const std::string& value) {
+    return complete(plan, {{"name", argument}, {"value", value}})["result"]["completion"];
+  };
+  const auto error_message = [](const json& reply) {
+    CHECK(reply["error"]["code"] == mcp::error_code::kInvalidParams);
+    return reply["error"].value("message", std::string());
+  };
+
+  SECTION("values that start with the partial value, ASCII case ignored, in their order") {
+    CHECK(completion("service", "") ==
+          json{{"values", {"api", "web", "admin", "Worker"}}, {"total", 4}, {"hasMore", false}});
+    CHECK(completion("service", "A")["values"] == json{"api", "admin"});
+    CHECK(completion("service", "wOr")["values"] == json{"Worker"});
+    CHECK(completion("service", "none") == json{{"values", json::array()}, {"total", 0}, {"hasMore", false}});
+  }
+  SECTION("an argument without values completes to nothing") {
+    CHECK(completion("ref", "ma") == json{{"values", json::array()}, {"total", 0}, {"hasMore", false}});
+  }
+  SECTION("at most 100 values, with the total and hasMore") {
+    const json many = completion("shard", "");
+    CHECK(many["values"].size() == 100);
+    CHECK(many["values"][0] == "shard-0");
+    CHECK(many["total"] == 150);
+    CHECK(many["hasMore"] == true);
+    CHECK(completion("shard", "shard-14")["values"].size() == 11);  // shard-14, shard-140 .. shard-149
+  }
+  SECTION("refused: not a prompt ref, unknown prompt or argument, missing fields") {
+    CHECK_THAT(error_message(
+                   complete({{"type", "ref/resource"}, {"uri", "file:///x"}}, {{"name", "a"}, {"value", ""}})),
+               Catch::Contains("only prompt arguments"));
+    CHECK_THAT(error_message(complete({{"type", "ref/prompt"}, {"name", "nope"}}, {{"name", "a"}, {"value", ""}})),
+               Catch::Contains("its prompts: plan_release, checklist"));
+    CHECK_THAT(error_message(complete(plan, {{"name", "colour"}, {"value", ""}})),
+               Catch::Contains("has no argument \"colour\""));
+    CHECK_THAT(error_message(complete(plan, {{"name", "service"}})), Catch::Contains("\"value\""));
+    CHECK_THAT(error_message(h.request("x", "completion/complete", {{"ref", plan}})),
+               Catch::Contains("needs \"ref\" and \"argument\""));
+    // Fields of the wrong type are refused, not thrown on (tests/fuzz sends such).
+    CHECK_THAT(error_message(complete({{"type", 5}, {"name", "plan_release"}}, {{"name", "service"}, {"value", ""}})),
+               Catch::Contains("got \"\""));
+    CHECK_THAT(error_message(complete(plan, {{"name", "service"}, {"value", 7}})), Catch::Contains("\"value\""));
+    CHECK(h.request("y", "ping")["result"] == json::object());  // still serving
   }
 }
 
@@ -472,7 +616,8 @@ TEST_CASE("prompts/list and prompts/get", "[server][prompts]") {
                              {"description", "Plans a blue/green release"},
                              {"arguments",
                               {{{"name", "service"}, {"description", "the service to release"}, {"required", true}},
-                               {{"name", "ref"}, {"description", "git ref"}, {"required", false}}}}});
+                               {{"name", "ref"}, {"description", "git ref"}, {"required", false}},
+                               {{"name", "shard"}, {"description", "a shard (150 of them)"}, {"required", false}}}}});
     CHECK(prompts[1] ==
           json{{"name", "checklist"}, {"description", "The pre-release checklist"}, {"arguments", json::array()}});
   }
