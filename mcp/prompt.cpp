@@ -41,6 +41,12 @@ bluegreen::Error invalid(std::string message) {
   return bluegreen::Error{std::move(message), bluegreen::ErrorCode::kInvalidArgument};
 }
 
+// A client's value for an error message: its JSON, cut to 100 bytes (a name can be megabytes).
+std::string quoted(const json& value) {
+  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  return text.size() <= 100 ? text : text.substr(0, 100) + "...";
+}
+
 // params[key] when it is an object; nullptr otherwise.
 const json* object_member(const json& params, const char* key) {
   const auto it = params.find(key);
@@ -55,19 +61,23 @@ bluegreen::Result<json> complete_prompt_argument(const PromptRegistry& registry,
   if (ref == nullptr || argument == nullptr) {
     return invalid("Invalid params: completion/complete needs \"ref\" and \"argument\" (objects)");
   }
-  const auto type_field = ref->find("type");
-  const std::string type = type_field != ref->end() && type_field->is_string() ? type_field->get<std::string>() : "";
-  if (type != "ref/prompt") {
-    return invalid("Invalid params: only prompt arguments can be completed (ref.type \"ref/prompt\"); got \"" + type +
-                   "\"");
+  if (const auto context = params.find("context"); context != params.end() && !context->is_object()) {
+    return invalid("Invalid params: \"context\" must be an object ({\"arguments\": {...}})");
+  }
+  const auto type = ref->find("type");
+  if (type == ref->end() || *type != "ref/prompt") {
+    return invalid("Invalid params: only prompt arguments can be completed (ref.type \"ref/prompt\"); got " +
+                   (type == ref->end() ? std::string("no ref.type") : quoted(*type)));
   }
   const auto name = ref->find("name");
   const Prompt* prompt = name != ref->end() && name->is_string() ? registry.find(name->get<std::string>()) : nullptr;
   if (prompt == nullptr) {
     std::string available;
     for (const auto& p : registry.prompts()) available += (available.empty() ? "" : ", ") + p.definition.name;
-    return invalid("Invalid params: ref.name " + (name == ref->end() ? std::string("is missing") : name->dump()) +
-                   " is not a prompt of this server; its prompts: " + available);
+    return invalid("Invalid params: " +
+                   (name == ref->end() ? std::string("ref.name is missing")
+                                       : "ref.name " + quoted(*name) + " is not a prompt of this server") +
+                   "; its prompts: " + available);
   }
   const auto arg_name = argument->find("name");
   const auto arg_value = argument->find("value");
@@ -80,7 +90,7 @@ bluegreen::Result<json> complete_prompt_argument(const PromptRegistry& registry,
     if (candidate.name == arg_name->get_ref<const std::string&>()) target = &candidate;
   }
   if (target == nullptr) {
-    return invalid("Invalid params: prompt " + prompt->definition.name + " has no argument " + arg_name->dump());
+    return invalid("Invalid params: prompt " + prompt->definition.name + " has no argument " + quoted(*arg_name));
   }
   json values = json::array();
   std::size_t total = 0;

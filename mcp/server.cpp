@@ -244,7 +244,7 @@ json Server::handle_initialize(const json& params) {
       if (const auto client_version = client->find("version");
           client_version != client->end() && client_version->is_string()) {
         spdlog::info("client {} {} requested protocol {} (answering {})", client_name_,
-                     client_version->get<std::string>(), requested, version);
+                     client_version->get<std::string>(), requested.substr(0, 40), version);
       }
     }
     if (const auto caps = params.find("capabilities"); caps != params.end() && caps->is_object()) {
@@ -483,8 +483,12 @@ void Server::deliver_response(Response response) {
 
 bool Server::client_supports_elicitation() const {
   std::lock_guard lock(mutex_);
+  // Form mode is what this server sends. 2025-11-25 (client/elicitation): `{}` declares form mode
+  // (as in 2025-06-18), {"form": {}} too, {"url": {}} URL mode only, and a server must not send a
+  // mode the client did not declare.
   const auto it = client_capabilities_.find("elicitation");
-  return features_.elicitation && it != client_capabilities_.end() && it->is_object();
+  return features_.elicitation && it != client_capabilities_.end() && it->is_object() &&
+         (it->empty() || it->contains("form"));
 }
 
 bluegreen::Result<json> Server::request_client(const Call& call, const std::string& method, json params,

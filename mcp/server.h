@@ -101,7 +101,8 @@ class Server final : public MessageHandler {
   void reap_finished_workers();
   void send(const json& message);
   void deliver_response(Response response);
-  // True when the negotiated revision has elicitation (2025-06-18 on) and the client declared it.
+  // True when the negotiated revision has elicitation (2025-06-18 on) and the client declared its
+  // form mode (`{}` or a `form` member; a client that declares only `url` gets no form request).
   [[nodiscard]] bool client_supports_elicitation() const;
   // What the negotiated revision lets the server send (all of it before initialize).
   [[nodiscard]] ProtocolFeatures features() const;

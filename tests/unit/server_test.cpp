@@ -593,7 +593,17 @@ TEST_CASE("completion/complete offers a prompt argument's values", "[server][pro
                Catch::Contains("needs \"ref\" and \"argument\""));
     // Fields of the wrong type are refused, not thrown on (tests/fuzz sends such).
     CHECK_THAT(error_message(complete({{"type", 5}, {"name", "plan_release"}}, {{"name", "service"}, {"value", ""}})),
-               Catch::Contains("got \"\""));
+               Catch::Contains("got 5"));
+    CHECK_THAT(error_message(complete({{"type", "ref/prompt"}}, {{"name", "service"}, {"value", ""}})),
+               Catch::Contains("ref.name is missing; its prompts"));
+    CHECK_THAT(error_message(
+                   h.request("z", "completion/complete",
+                             {{"ref", plan}, {"argument", {{"name", "service"}, {"value", ""}}}, {"context", "x"}})),
+               Catch::Contains("\"context\" must be an object"));
+    const std::string long_name(100000, 'n');
+    CHECK(
+        error_message(complete({{"type", "ref/prompt"}, {"name", long_name}}, {{"name", "a"}, {"value", ""}})).size() <
+        300);
     CHECK_THAT(error_message(complete(plan, {{"name", "service"}, {"value", 7}})), Catch::Contains("\"value\""));
     CHECK(h.request("y", "ping")["result"] == json::object());  // still serving
   }
@@ -662,6 +672,27 @@ TEST_CASE("PromptRegistry refuses duplicates and prompts without a handler", "[s
                                 }}),
                   std::logic_error);
   CHECK_THROWS_AS(registry.add({mcp::PromptDefinition{"empty", "", "", {}}, {}}), std::logic_error);
+}
+
+TEST_CASE("elicitation is sent only to a client that declares its form mode", "[server][elicitation]") {
+  // 2025-11-25, client/elicitation: {} means form mode; {"url": {}} alone must get no form request.
+  for (const json& declared : {json{{"url", json::object()}}, json{{"url", json::object()}, {"form", json::object()}},
+                               json{{"form", json::object()}}, json::object()}) {
+    Harness h({}, add_ask_tool);
+    h.initialize("2025-11-25", {{"elicitation", declared}});
+    const bool form = declared.empty() || declared.contains("form");
+    h.send_call(1, "ask", {{"timeout_ms", 2000}});
+    if (form) {
+      const auto request = h.transport().next_matching(is_elicitation);
+      REQUIRE(request);
+      h.transport().push_message(
+          json{{"jsonrpc", "2.0"}, {"id", (*request)["id"]}, {"result", {{"action", "decline"}}}});
+      CHECK(h.transport().reply_to(1).value()["result"]["content"][0]["text"] == "decline");
+    } else {
+      CHECK(h.transport().reply_to(1).value()["result"]["content"][0]["text"] == "client does not support elicitation");
+      for (const auto& m : h.transport().drain()) CHECK_FALSE(is_elicitation(m));
+    }
+  }
 }
 
 TEST_CASE("elicitation needs the client's capability", "[server][elicitation]") {
