@@ -8,10 +8,12 @@
 #include "config/config.h"
 #include "deployment/approvals.h"
 #include "mcp/prompt.h"
+#include "mcp/resource.h"
 #include "mcp/server.h"
 #include "mcp/tool_registry.h"
 #include "prompts/workflow_prompts.h"
 #include "remote/ssh_executor.h"
+#include "tools/deployment_resources.h"
 #include "tools/deployment_tools.h"
 #include "tools/test_tools.h"
 #include "transport/stdio_transport.h"
@@ -71,10 +73,12 @@ int run(const app::CommandLine& command_line) {
   std::vector<std::string> app_names;
   for (const auto& app : settings.apps) app_names.push_back(app.name);
   prompts::register_workflow_prompts(prompt_registry, app_names);
+  mcp::ResourceRegistry resource_registry;
+  tools::register_deployment_resources(resource_registry, deployment_context);
 
   transport::StdioTransport transport(STDIN_FILENO, STDOUT_FILENO);
   mcp::ServerInfo info{"bluegreen-mcp", "Blue/Green Deployment", BLUEGREEN_VERSION, app::server_instructions()};
-  mcp::Server server(info, registry, transport, mcp::ServerLimits{}, &prompt_registry);
+  mcp::Server server(info, registry, transport, mcp::ServerLimits{}, &prompt_registry, &resource_registry);
 
   if (settings.apps.empty()) {
     spdlog::warn("no apps configured (start with --config FILE); the deployment tools will say so when called");

@@ -7,8 +7,19 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bluegreen {
+
+// `parts` joined with `separator` between them ("a, b, c" for ", "); "" when there are none.
+inline std::string join(const std::vector<std::string>& parts, std::string_view separator = ", ") {
+  std::string joined;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) joined += separator;
+    joined += parts[i];
+  }
+  return joined;
+}
 
 // Line `number` (1-based) of `text` as written, without its terminator ("\n" or "\r\n"); "" when
 // there is no such line.

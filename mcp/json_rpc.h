@@ -27,6 +27,9 @@ inline constexpr int kInvalidParams = -32602;
 inline constexpr int kInternalError = -32603;
 // Implementation-defined server errors (-32000 .. -32099).
 inline constexpr int kServerBusy = -32000;
+// resources/read of a resource the server does not have: MCP 2025-06-18 and 2025-11-25,
+// server/resources "Error Handling" (SEP-2164 moves it to -32602 for later revisions).
+inline constexpr int kResourceNotFound = -32002;
 }  // namespace error_code
 
 // A request id: a string or an integer (MCP forbids null). Kept as JSON so it is echoed back

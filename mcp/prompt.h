@@ -70,21 +70,4 @@ class PromptRegistry {
   std::vector<Prompt> prompts_;
 };
 
-// The most values one completion/complete result carries (MCP "Completion": at most 100).
-inline constexpr std::size_t kMaxCompletionValues = 100;
-
-// completion/complete for an argument of a prompt (MCP "Completion", server utilities; the method
-// is in 2024-11-05 too, the `completions` capability from 2025-03-26).
-// In: the request's params, {"ref": {"type": "ref/prompt", "name": PROMPT}, "argument": {"name":
-// ARG, "value": PARTIAL}} (a "context" member is accepted and not needed).
-// Out: {"completion": {"values": [...], "total": N, "hasMore": bool}}: the argument's `values`
-// that start with PARTIAL, ASCII case ignored, in their order; at most kMaxCompletionValues of
-// them, `total` counting all that match and `hasMore` saying some were left out.
-// Errors (kInvalidArgument, for a -32602 Invalid params reply): `ref` or `argument` missing or not
-// an object, a ref type other than "ref/prompt" (this server has no resources to complete), an
-// unknown prompt, a missing or non-string argument name or value, an argument the prompt does not
-// have.
-bluegreen::Result<nlohmann::json> complete_prompt_argument(const PromptRegistry& registry,
-                                                           const nlohmann::json& params);
-
 }  // namespace bluegreen::mcp

@@ -1,6 +1,7 @@
 #include "mcp/server.h"
 
 #include "common/text.h"
+#include "mcp/completion.h"
 #include "mcp/protocol_version.h"
 #include "mcp/schema.h"
 
@@ -16,116 +17,9 @@
 
 namespace bluegreen::mcp {
 
-namespace {
-
-// Form-mode elicitation allows only a flat object of primitive fields; clients reject anything
-// else, so a bad schema is caught here, before the user is involved.
-std::optional<std::string> check_elicitation_schema(const json& schema) {
-  if (!schema.is_object() || schema.value("type", json()) != "object") return "it must have \"type\": \"object\"";
-  const auto properties = schema.find("properties");
-  if (properties == schema.end() || !properties->is_object()) return "it must have a \"properties\" object";
-  for (const auto& [name, property] : properties->items()) {
-    const json type = property.is_object() ? property.value("type", json()) : json();
-    if (type != "string" && type != "number" && type != "integer" && type != "boolean") {
-      return "property \"" + name + "\" must have type string, number, integer or boolean";
-    }
-  }
-  return std::nullopt;
-}
-
-std::string join_names(const std::vector<std::string>& names) {
-  std::string joined;
-  for (const auto& name : names) joined += (joined.empty() ? "" : ", ") + name;
-  return joined;
-}
-
-}  // namespace
-
-// One tools/call in progress.
-struct Server::Call {
-  RequestId id;
-  std::string tool_name;
-  std::optional<json> progress_token;
-  ProtocolFeatures features;  // of the negotiated revision
-  std::stop_source stop;
-  std::thread worker;      // assigned under Server::mutex_ before the worker can finish
-  bool replied = false;    // guarded by Server::mutex_: the reply has been claimed
-  bool cancelled = false;  // guarded by Server::mutex_: no reply will be sent
-
-  std::mutex progress_mutex;
-  std::optional<double> last_progress;  // guarded by progress_mutex
-};
-
-class Server::CallContext final : public ToolContext {
- public:
-  CallContext(Server& server, Call& call) : server_(server), call_(call) {}
-
-  [[nodiscard]] std::stop_token stop_token() const override { return call_.stop.get_token(); }
-
-  void report_progress(double progress, std::optional<double> total, std::string message) override {
-    if (!call_.progress_token || call_.stop.stop_requested()) return;
-    std::lock_guard lock(call_.progress_mutex);
-    if (call_.last_progress && progress <= *call_.last_progress) {
-      spdlog::debug("{}: dropped non-increasing progress {} (last {})", call_.tool_name, progress,
-                    *call_.last_progress);
-      return;
-    }
-    call_.last_progress = progress;
-    json params{{"progressToken", *call_.progress_token}, {"progress", progress}};
-    if (!call_.features.progress_message) message.clear();
-    if (total) params["total"] = *total;
-    if (!message.empty()) params["message"] = bluegreen::neutralize_terminal_controls(message);
-    // Sent while holding progress_mutex so two threads of one handler cannot reorder values.
-    server_.send(make_notification("notifications/progress", std::move(params)));
-  }
-
-  // Tool log lines carry remote output as tool results do (see ToolResult::to_json).
-  void log(LogLevel level, std::string message) override {
-    server_.log_to_client(level, bluegreen::neutralize_terminal_controls(message));
-  }
-
-  [[nodiscard]] std::string client_name() const override { return server_.client_name(); }
-
-  [[nodiscard]] bool client_supports_elicitation() const override { return server_.client_supports_elicitation(); }
-
-  bluegreen::Result<ElicitationResponse> elicit(const std::string& message, const json& requested_schema,
-                                                std::chrono::milliseconds timeout) override {
-    if (!server_.client_supports_elicitation()) return bluegreen::Error{"client does not support elicitation"};
-    if (auto problem = check_elicitation_schema(requested_schema)) {
-      return bluegreen::Error{"invalid elicitation schema: " + *problem};
-    }
-    auto answer = server_.request_client(call_, "elicitation/create",
-                                         json{{"message", bluegreen::neutralize_terminal_controls(message)},
-                                              {"requestedSchema", requested_schema}},
-                                         timeout);
-    if (!answer) return answer.error();
-
-    const json& result = *answer;
-    const json action = result.is_object() ? result.value("action", json()) : json();
-    if (action != "accept" && action != "decline" && action != "cancel") {
-      return bluegreen::Error{"the client answered elicitation/create without a valid \"action\": " + result.dump()};
-    }
-    ElicitationResponse response{action.get<std::string>(), json::object()};
-    if (const auto content = result.find("content"); content != result.end() && !content->is_null()) {
-      response.content = *content;
-    }
-    if (response.action == "accept") {
-      // The spec asks both sides to validate: a client may not enforce the schema it was given.
-      if (auto problem = validate_against_schema(requested_schema, response.content, "content")) {
-        return bluegreen::Error{"the client's elicitation answer does not match the requested schema: " + *problem};
-      }
-    }
-    return response;
-  }
-
- private:
-  Server& server_;
-  Call& call_;
-};
-
 Server::Server(ServerInfo info, const ToolRegistry& tools, MessageSink& sink, ServerLimits limits,
-               const PromptRegistry* prompts)
-    : info_(std::move(info)), tools_(tools), prompts_(prompts), sink_(sink), limits_(limits) {}
+               const PromptRegistry* prompts, const ResourceRegistry* resources)
+    : info_(std::move(info)), tools_(tools), prompts_(prompts), resources_(resources), sink_(sink), limits_(limits) {}
 
 Server::~Server() { shutdown(std::chrono::milliseconds::max()); }
 
@@ -202,12 +96,16 @@ void Server::dispatch(Request& request) {
     handle_tools_call(request);
   } else if (method == "logging/setLevel") {
     handle_set_level(request);
-  } else if (method == "prompts/list" && prompts_ != nullptr && !prompts_->empty()) {
+  } else if (method == "prompts/list" && has_prompts()) {
     send(make_result(id, handle_prompts_list()));
-  } else if (method == "prompts/get" && prompts_ != nullptr && !prompts_->empty()) {
+  } else if (method == "prompts/get" && has_prompts()) {
     handle_prompts_get(request);
-  } else if (method == "completion/complete" && prompts_ != nullptr && !prompts_->empty()) {
-    auto completion = complete_prompt_argument(*prompts_, request.params);
+  } else if ((method == "resources/list" || method == "resources/templates/list") && has_resources()) {
+    send(handle_resources_list(request, method == "resources/templates/list"));
+  } else if (method == "resources/read" && has_resources()) {
+    handle_resources_read(request);
+  } else if (method == "completion/complete" && (has_prompts() || has_resources())) {
+    auto completion = complete_argument(prompts_, resources_, request.params);
     send(completion ? make_result(id, std::move(*completion))
                     : make_error(id, error_code::kInvalidParams, completion.error().message));
   } else {
@@ -256,10 +154,9 @@ json Server::handle_initialize(const json& params) {
   json server_info{{"name", info_.name}, {"version", info_.version}};
   if (!info_.title.empty() && features.titles) server_info["title"] = info_.title;
   json capabilities{{"tools", {{"listChanged", false}}}, {"logging", json::object()}};
-  if (prompts_ != nullptr && !prompts_->empty()) {
-    capabilities["prompts"] = {{"listChanged", false}};
-    if (features.completions) capabilities["completions"] = json::object();
-  }
+  if (has_prompts()) capabilities["prompts"] = {{"listChanged", false}};
+  if (has_resources()) capabilities["resources"] = {{"subscribe", false}, {"listChanged", false}};
+  if ((has_prompts() || has_resources()) && features.completions) capabilities["completions"] = json::object();
   json result{
       {"protocolVersion", version},
       {"capabilities", std::move(capabilities)},
@@ -305,7 +202,8 @@ void Server::handle_prompts_get(const Request& request) {
     std::vector<std::string> available;
     for (const auto& p : prompts_->prompts()) available.push_back(p.definition.name);
     send(make_error(id, error_code::kInvalidParams,
-                    "Unknown prompt: " + name->get<std::string>() + ". Available prompts: " + join_names(available)));
+                    "Unknown prompt: " + name->get<std::string>() +
+                        ". Available prompts: " + bluegreen::join(available)));
     return;
   }
   std::map<std::string, std::string> arguments;
@@ -330,7 +228,7 @@ void Server::handle_prompts_get(const Request& request) {
   if (!missing.empty()) {
     send(make_error(id, error_code::kInvalidParams,
                     "Invalid params: prompt " + prompt->definition.name + " needs the argument(s) " +
-                        join_names(missing)));
+                        bluegreen::join(missing)));
     return;
   }
 
@@ -343,6 +241,24 @@ void Server::handle_prompts_get(const Request& request) {
     throw std::logic_error("prompt " + prompt->definition.name + " returned messages that are not an array");
   }
   send(make_result(id, json{{"description", prompt->definition.description}, {"messages", std::move(*messages)}}));
+}
+
+json Server::handle_resources_list(const Request& request, bool templates) const {
+  if (const auto cursor = request.params.find("cursor"); cursor != request.params.end() && !cursor->is_null()) {
+    return make_error(request.id.value, error_code::kInvalidParams,
+                      "Invalid params: unknown cursor (this server lists everything in one page and hands out no "
+                      "cursors)");
+  }
+  const ProtocolFeatures negotiated = features();
+  json list = json::array();
+  for (const auto& resource_template : resources_->templates()) {
+    if (templates) {
+      list.push_back(resource_template.to_json(negotiated));
+    } else if (resource_template.instances) {
+      for (const auto& entry : resource_template.instances()) list.push_back(entry.to_json(negotiated));
+    }
+  }
+  return make_result(request.id.value, json{{templates ? "resourceTemplates" : "resources", std::move(list)}});
 }
 
 void Server::handle_set_level(const Request& request) {
@@ -360,225 +276,6 @@ void Server::handle_set_level(const Request& request) {
   send(make_result(request.id.value, json::object()));
 }
 
-void Server::handle_tools_call(Request& request) {
-  const json& id = request.id.value;
-  const auto name = request.params.find("name");
-  if (name == request.params.end() || !name->is_string()) {
-    send(make_error(id, error_code::kInvalidParams, "Invalid params: tools/call needs \"name\" (a string)"));
-    return;
-  }
-  const Tool* tool = tools_.find(name->get<std::string>());
-  if (tool == nullptr) {
-    std::string available;
-    for (const auto& t : tools_.tools()) available += (available.empty() ? "" : ", ") + t.definition.name;
-    send(make_error(id, error_code::kInvalidParams,
-                    "Unknown tool: " + name->get<std::string>() +
-                        (available.empty() ? std::string() : ". Available tools: " + available)));
-    return;
-  }
-  json arguments = json::object();
-  if (const auto args = request.params.find("arguments"); args != request.params.end() && !args->is_null()) {
-    if (!args->is_object()) {
-      send(make_error(id, error_code::kInvalidParams, "Invalid params: \"arguments\" must be an object"));
-      return;
-    }
-    arguments = *args;
-  }
-  if (auto problem = validate_against_schema(tool->definition.input_schema, arguments)) {
-    send(make_result(id, ToolResult::error("Invalid arguments for " + tool->definition.name + ": " + *problem +
-                                           ". Fix this argument and call the tool again.")
-                             .to_json(features())));
-    return;
-  }
-
-  auto call = std::make_shared<Call>();
-  call->id = request.id;
-  call->tool_name = tool->definition.name;
-  if (const auto meta = request.params.find("_meta"); meta != request.params.end() && meta->is_object()) {
-    if (const auto token = meta->find("progressToken");
-        token != meta->end() && (token->is_string() || token->is_number_integer())) {
-      call->progress_token = *token;
-    }
-  }
-
-  std::lock_guard lock(mutex_);
-  call->features = features_;
-  if (shutting_down_) {
-    send(make_error(id, error_code::kServerBusy, "Server is shutting down"));
-    return;
-  }
-  if (calls_.count(call->id.key()) != 0) {
-    send(make_error(id, error_code::kInvalidRequest,
-                    "Invalid request: id " + call->id.key() + " is already used by a call in progress"));
-    return;
-  }
-  if (calls_.size() >= limits_.max_concurrent_calls) {
-    send(make_error(id, error_code::kServerBusy,
-                    "Server busy: " + std::to_string(calls_.size()) +
-                        " tool calls are already running; retry when one finishes"));
-    return;
-  }
-  calls_.emplace(call->id.key(), call);
-  call->worker =
-      std::thread([this, call, tool, arguments = std::move(arguments)] { run_call(call, *tool, arguments); });
-}
-
-void Server::run_call(const std::shared_ptr<Call>& call, const Tool& tool, const json& arguments) {
-  CallContext context(*this, *call);
-  json reply;
-  try {
-    reply = make_result(call->id.value, tool.handler(arguments, context).to_json(call->features));
-  } catch (const std::exception& e) {
-    spdlog::error("tool {} failed with an exception: {}", tool.definition.name, e.what());
-    reply = make_error(call->id.value, error_code::kInternalError,
-                       "Internal error in tool " + tool.definition.name + ": " + e.what());
-  } catch (...) {
-    reply = make_error(call->id.value, error_code::kInternalError, "Internal error in tool " + tool.definition.name);
-  }
-
-  bool send_reply = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (!call->cancelled) {
-      call->replied = true;
-      send_reply = true;
-    }
-  }
-  if (send_reply) {
-    send(reply);
-  } else {
-    spdlog::info("tool {} (id {}) was cancelled; no result sent", tool.definition.name, call->id.key());
-  }
-  finish_call(call);
-}
-
-void Server::finish_call(const std::shared_ptr<Call>& call) {
-  std::lock_guard lock(mutex_);
-  calls_.erase(call->id.key());
-  finished_workers_.push_back(std::move(call->worker));
-  calls_changed_.notify_all();
-}
-
-void Server::cancel_call(const json& request_id) {
-  if (!request_id.is_string() && !request_id.is_number_integer()) return;
-  std::lock_guard lock(mutex_);
-  const auto it = calls_.find(request_id.dump());
-  if (it == calls_.end() || it->second->replied) return;  // unknown or already answered: ignore
-  it->second->cancelled = true;
-  it->second->stop.request_stop();
-  spdlog::info("cancelling tool {} (id {})", it->second->tool_name, it->first);
-}
-
-void Server::deliver_response(Response response) {
-  std::lock_guard lock(mutex_);
-  const auto it = client_requests_.find(response.id.key());
-  if (it == client_requests_.end() || it->second) {
-    // Not ours, already answered, or its waiter gave up (timeout, cancellation) and removed it.
-    spdlog::debug("ignoring response to unknown request {}", response.id.key());
-    return;
-  }
-  it->second = std::move(response);
-  client_answered_.notify_all();
-}
-
-bool Server::client_supports_elicitation() const {
-  std::lock_guard lock(mutex_);
-  // Form mode is what this server sends. 2025-11-25 (client/elicitation): `{}` declares form mode
-  // (as in 2025-06-18), {"form": {}} too, {"url": {}} URL mode only, and a server must not send a
-  // mode the client did not declare.
-  const auto it = client_capabilities_.find("elicitation");
-  return features_.elicitation && it != client_capabilities_.end() && it->is_object() &&
-         (it->empty() || it->contains("form"));
-}
-
-bluegreen::Result<json> Server::request_client(const Call& call, const std::string& method, json params,
-                                               std::chrono::milliseconds timeout) {
-  // Longer waits would overflow the deadline arithmetic; no human answers a form after a day.
-  timeout = std::clamp<std::chrono::milliseconds>(timeout, std::chrono::milliseconds(0), std::chrono::hours(24));
-  const std::stop_token stop = call.stop.get_token();
-
-  std::string id;
-  std::string key;
-  {
-    std::lock_guard lock(mutex_);
-    if (shutting_down_) return bluegreen::Error{"the server is shutting down"};
-    if (stop.stop_requested()) return bluegreen::Error{"cancelled"};
-    id = "srv-" + std::to_string(++last_client_request_);
-    key = json(id).dump();
-    client_requests_.emplace(key, std::nullopt);
-  }
-  // Sent without the lock: the sink may block on a slow client, and the reader must stay free to
-  // deliver the answer, which may arrive before the wait below starts (it is then found at once).
-  spdlog::debug("{}: sending {} {}", call.tool_name, method, id);
-  send(make_request(id, method, std::move(params)));
-
-  std::unique_lock lock(mutex_);
-  auto& slot = client_requests_.at(key);  // map nodes are stable; only this thread erases it
-  // wait_until releases mutex_ while waiting, and wakes on an answer, the deadline or `stop`
-  // (which cancel_call() and shutdown() request).
-  client_answered_.wait_until(lock, stop, std::chrono::steady_clock::now() + timeout,
-                              [&] { return slot.has_value() || shutting_down_; });
-  std::optional<Response> response = std::move(slot);
-  client_requests_.erase(key);
-  const bool shutting_down = shutting_down_;
-  lock.unlock();
-
-  if (response) {
-    if (response->error) {
-      const json& error = *response->error;
-      const std::string message = error.is_object() && error.contains("message") && error["message"].is_string()
-                                      ? error["message"].get<std::string>()
-                                      : error.dump();
-      return bluegreen::Error{"the client answered " + method + " with an error: " + message};
-    }
-    return std::move(*response->result);
-  }
-  if (shutting_down) return bluegreen::Error{"the server is shutting down"};
-  // Tell the client to drop the request (e.g. close the form): nobody will read the answer.
-  const bool cancelled = stop.stop_requested();
-  send(make_notification("notifications/cancelled",
-                         json{{"requestId", id}, {"reason", cancelled ? "the tool call was cancelled" : "timed out"}}));
-  if (cancelled) return bluegreen::Error{"cancelled"};
-  return bluegreen::Error{"no answer to " + method + " within " + std::to_string(timeout.count()) + " ms"};
-}
-
-std::size_t Server::client_requests_pending() const {
-  std::lock_guard lock(mutex_);
-  return client_requests_.size();
-}
-
-void Server::reap_finished_workers() {
-  std::vector<std::thread> finished;
-  {
-    std::lock_guard lock(mutex_);
-    finished.swap(finished_workers_);
-  }
-  for (auto& worker : finished) {
-    if (worker.joinable()) worker.join();
-  }
-}
-
-bool Server::shutdown(std::chrono::milliseconds grace) {
-  bool all_done = true;
-  {
-    std::unique_lock lock(mutex_);
-    shutting_down_ = true;
-    for (auto& [key, call] : calls_) {
-      if (!call->replied) call->cancelled = true;
-      call->stop.request_stop();
-    }
-    client_answered_.notify_all();  // waiters re-check shutting_down_
-    const auto done = [this] { return calls_.empty(); };
-    if (grace == std::chrono::milliseconds::max()) {
-      calls_changed_.wait(lock, done);
-    } else {
-      all_done = calls_changed_.wait_for(lock, grace, done);
-    }
-  }
-  if (all_done) reap_finished_workers();
-  return all_done;
-}
-
 void Server::log_to_client(LogLevel level, const std::string& message) {
   if (level < min_log_level_.load()) return;
   send(make_notification("notifications/message",
@@ -588,11 +285,6 @@ void Server::log_to_client(LogLevel level, const std::string& message) {
 std::string Server::client_name() const {
   std::lock_guard lock(mutex_);
   return client_name_;
-}
-
-std::size_t Server::calls_in_flight() const {
-  std::lock_guard lock(mutex_);
-  return calls_.size();
 }
 
 }  // namespace bluegreen::mcp

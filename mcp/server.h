@@ -1,18 +1,26 @@
 #pragma once
-// The MCP server core: lifecycle, dispatch of requests and notifications, tool calls on worker
-// threads with progress, logging and cancellation, prompts, and requests of its own to the client
-// (elicitation/create) on behalf of a running tool.
+// The MCP server core: lifecycle, dispatch of requests and notifications, tool calls and resource
+// reads on worker threads with progress, logging and cancellation, prompts, resources,
+// completions, and requests of its own to the client (elicitation/create) on behalf of a running
+// tool.
 //
 // Contract:
-//  - Every request gets exactly one reply, except a tools/call that the client cancelled (MCP:
-//    a cancelled request is not answered) or that was still running at shutdown.
+//  - Every request gets exactly one reply, except a tools/call or resources/read that the client
+//    cancelled (MCP: a cancelled request is not answered) or that was still running at shutdown.
 //  - on_message() returns quickly: tools run on worker threads, so ping, status calls,
 //    cancellations and the client's answers to the server's own requests are served while a long
 //    call is in progress (or waits for such an answer).
 //  - The server's own requests use string ids "srv-1", "srv-2", ...; a response whose id matches
 //    no request still waiting is ignored.
-//  - The prompts capability is advertised only when a non-empty PromptRegistry is given, and then
-//    completion/complete completes its arguments (the `completions` capability from 2025-03-26).
+//  - The prompts capability is advertised only when a non-empty PromptRegistry is given, the
+//    resources capability (no subscribe, no listChanged) only when a non-empty ResourceRegistry
+//    is; completion/complete then completes their arguments (the `completions` capability from
+//    2025-03-26).
+//  - resources/read of a URI no template matches, or that its reader says names nothing, is
+//    answered with -32002 "Resource not found" and the URI in `data` (MCP 2025-06-18 and
+//    2025-11-25, server/resources "Error Handling"); a reader's other errors with -32603.
+//    resources/list and resources/templates/list return everything in one page: a cursor (which
+//    this server never hands out) is -32602.
 //  - Requests other than initialize and ping before initialize are rejected.
 //  - Malformed input is answered with the matching JSON-RPC error; it never stops the server.
 //
@@ -25,6 +33,7 @@
 #include "mcp/message_channel.h"
 #include "mcp/prompt.h"
 #include "mcp/protocol_version.h"
+#include "mcp/resource.h"
 #include "mcp/tool_registry.h"
 
 #include <atomic>
@@ -32,6 +41,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -50,16 +60,16 @@ struct ServerInfo {
 };
 
 struct ServerLimits {
-  // Tool calls running at once; more are refused with a "server busy" error instead of queuing
-  // without bound.
+  // Tool calls and resource reads running at once; more are refused with a "server busy" error
+  // instead of queuing without bound.
   std::size_t max_concurrent_calls = 32;
 };
 
 class Server final : public MessageHandler {
  public:
-  // `tools` and `prompts` (optional) must outlive the server.
+  // `tools`, `prompts` and `resources` (both optional) must outlive the server.
   Server(ServerInfo info, const ToolRegistry& tools, MessageSink& sink, ServerLimits limits = {},
-         const PromptRegistry* prompts = nullptr);
+         const PromptRegistry* prompts = nullptr, const ResourceRegistry* resources = nullptr);
   ~Server() override;
 
   Server(const Server&) = delete;
@@ -95,8 +105,17 @@ class Server final : public MessageHandler {
   json handle_prompts_list() const;
   void handle_prompts_get(const Request& request);
   void handle_set_level(const Request& request);
+  [[nodiscard]] bool has_prompts() const { return prompts_ != nullptr && !prompts_->empty(); }
+  [[nodiscard]] bool has_resources() const { return resources_ != nullptr && !resources_->empty(); }
+  // resources/list and resources/templates/list (`templates`): the reply to `request`.
+  json handle_resources_list(const Request& request, bool templates) const;
+  void handle_resources_read(const Request& request);
+  // Runs `work` on a worker thread for `call` (whose id and name are set) and sends what it
+  // returns as the reply, unless the call is cancelled first; refuses (replying at once) when the
+  // server is shutting down, the id is in use by a running request, or the limit is reached.
+  void start_call(const std::shared_ptr<Call>& call, std::function<json(Call&)> work);
   void cancel_call(const json& request_id);
-  void run_call(const std::shared_ptr<Call>& call, const Tool& tool, const json& arguments);
+  void run_call(const std::shared_ptr<Call>& call, const std::function<json(Call&)>& work);
   void finish_call(const std::shared_ptr<Call>& call);
   void reap_finished_workers();
   void send(const json& message);
@@ -114,7 +133,8 @@ class Server final : public MessageHandler {
 
   const ServerInfo info_;
   const ToolRegistry& tools_;
-  const PromptRegistry* const prompts_;  // null or empty: no prompts capability
+  const PromptRegistry* const prompts_;      // null or empty: no prompts capability
+  const ResourceRegistry* const resources_;  // null or empty: no resources capability
   MessageSink& sink_;
   const ServerLimits limits_;
 

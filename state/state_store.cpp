@@ -280,4 +280,30 @@ bluegreen::Status StateStore::audit(const AuditRecord& record) const {
   return bluegreen::ok_status();
 }
 
+bluegreen::Result<std::string> StateStore::read_audit_tail(std::size_t max_lines, std::size_t max_bytes) const {
+  const std::string log = shell_quote(location_.audit_log);
+  auto result = run("f=" + log + "; if [ -L \"$f\" ]; then printf '" + std::string(kLinkMarker) +
+                    "%s\\n' \"$(readlink -- \"$f\")\"; elif [ ! -e \"$f\" ]; then echo " + std::string(kMissingMarker) +
+                    "; elif [ ! -r \"$f\" ] || [ -d \"$f\" ]; then echo \"cannot read $f\" >&2; exit 3; else tail -n " +
+                    std::to_string(max_lines) + " -- \"$f\" | tail -c " + std::to_string(max_bytes) + "; fi");
+  if (!result) return Error{"reading the audit log failed: " + result.error().message, result.error().code};
+  if (!result->succeeded()) {
+    return Error{"reading the audit log " + location_.audit_log + " on " + location_.host +
+                 " failed: " + tail_of(*result)};
+  }
+  std::string text = result->out.tail;
+  if (text == std::string(kMissingMarker) + "\n") return std::string();
+  if (text.rfind(kLinkMarker, 0) == 0) {
+    return Error{"REFUSED: " + location_.audit_log + " is a symbolic link to " +
+                 bluegreen::trim_trailing(text.substr(kLinkMarker.size())) +
+                 "; bluegreen-mcp does not follow links for its own files. Replace the link with a regular file."};
+  }
+  // `tail -c` may have cut the first line: keep whole lines only.
+  if (text.size() >= max_bytes && !text.empty()) {
+    const std::size_t first_end = text.find('\n');
+    text = first_end == std::string::npos ? std::string() : text.substr(first_end + 1);
+  }
+  return text;
+}
+
 }  // namespace bluegreen::state

@@ -133,6 +133,13 @@ class StateStore {
   // Appends one JSON line to the audit log (best effort is not good enough: failures are errors).
   bluegreen::Status audit(const AuditRecord& record) const;
 
+  // The audit log's last `max_lines` lines (oldest first), each ending in '\n', and at most
+  // `max_bytes` bytes of them: when the byte cap cuts into the first line kept, that line is
+  // dropped whole. "" when there is no audit log yet. Errors: the LB cannot be reached (the
+  // executor's code), the log is a symbolic link ("REFUSED: ..."; not followed, as the writers
+  // refuse it) or cannot be read (kFailed, with the host's message).
+  bluegreen::Result<std::string> read_audit_tail(std::size_t max_lines, std::size_t max_bytes) const;
+
   [[nodiscard]] const StoreLocation& location() const { return location_; }
 
  private:

@@ -410,6 +410,50 @@ test("drift between the state file and HAProxy is reported with what to do", asy
   assert.deepEqual((await mcp.call("get_deployment_status")).structuredContent.drift, []);
 });
 
+test("resources: each app's status, history and audit log, read live from the lab; {app} completes", async () => {
+  const { client } = mcp;
+  assert.ok(client.getServerCapabilities().resources, "server advertises resources");
+  const listed = (await client.listResources()).resources.map((r) => r.uri);
+  assert.deepEqual(listed, ["bluegreen://apps/shop/status", "bluegreen://apps/shop/history", "bluegreen://apps/shop/audit"]);
+  const templates = (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
+  assert.deepEqual(templates, ["bluegreen://apps/{app}/status", "bluegreen://apps/{app}/history", "bluegreen://apps/{app}/audit"]);
+
+  const live = await frontendColor();
+  const status = (await client.readResource({ uri: "bluegreen://apps/shop/status" })).contents;
+  assert.equal(status.length, 1);
+  assert.equal(status[0].mimeType, "text/plain");
+  assert.match(status[0].text, new RegExp(`PROD.*${live.toUpperCase()}`, "s"));
+  // The same report as the tool's (session counters aside: each request through the frontend counts).
+  const sessionsAside = (t) => t.replace(/sessions: \d+ open, \d+ since the last reload/g, "sessions: …");
+  assert.equal(sessionsAside(status[0].text), sessionsAside(text(await mcp.call("get_deployment_status"))));
+
+  // The history is the state file on the LB, as the earlier tests left it.
+  const history = JSON.parse((await client.readResource({ uri: "bluegreen://apps/shop/history" })).contents[0].text);
+  const onDisk = readStateFile();
+  assert.equal(history.app, "shop");
+  assert.equal(history.stateFile, "/var/lib/bluegreen/shop.json");
+  assert.equal(history.state.prod, onDisk.prod);
+  assert.equal(history.state.generation, onDisk.generation);
+  assert.deepEqual(history.state.history, onDisk.history);
+  assert.ok(history.state.history.length >= 1, "the earlier switches are recorded");
+
+  // The audit log's tail: JSON lines, the newest last, the same as the file's last lines.
+  const audit = (await client.readResource({ uri: "bluegreen://apps/shop/audit" })).contents[0].text;
+  const lines = audit.trimEnd().split("\n");
+  assert.ok(lines.length >= 2 && lines.length <= 100, `${lines.length} lines`);
+  const fileLines = ssh("lab-lb", "tail -n 100 /var/lib/bluegreen/audit.log").stdout.trimEnd().split("\n");
+  assert.deepEqual(lines, fileLines);
+  for (const line of lines) assert.equal(JSON.parse(line).app, "shop");
+
+  // Unknown apps are "not found" (-32002) naming the configured ones; {app} completes.
+  await assert.rejects(client.readResource({ uri: "bluegreen://apps/nope/status" }),
+    (e) => e.code === -32002 && /configured apps: shop/.test(e.message));
+  const completion = await client.complete({
+    ref: { type: "ref/resource", uri: "bluegreen://apps/{app}/history" }, argument: { name: "app", value: "s" },
+  });
+  assert.deepEqual(completion.completion.values, ["shop"]);
+});
+
 test("the server logged no errors, and never took a reloading master for an sshd that refuses forwarding", () => {
   assert.doesNotMatch(mcp.stderr(), /\[(error|critical)\]/);
   // The lab's sshd forwards UNIX sockets; the master refuses connections for moments while it

@@ -35,7 +35,7 @@ const write = (text) =>
 const reply = (id) =>
   replies.has(id) ? Promise.resolve(replies.get(id)[0]) : new Promise((resolve) => waiters.set(id, resolve));
 const request = (id, method, params) => JSON.stringify({ jsonrpc: "2.0", id, method, params });
-const busy = (message) => message.error?.code === -32000 && /^Server busy: 32 tool calls/.test(message.error.message);
+const busy = (message) => message.error?.code === -32000 && /^Server busy: 32 requests/.test(message.error.message);
 
 const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, "utf8"))[1]) / 1024;
 await write(request("init", "initialize",

@@ -1,6 +1,7 @@
 // Interop test: the official TypeScript SDK client (@modelcontextprotocol/sdk) spawns the real
 // bluegreen-mcp binary over stdio and exercises the protocol core as an IDE would; with a
-// configuration of three apps, the completion of a prompt's app argument.
+// configuration of three apps, the completion of a prompt's app argument and the resources' list,
+// templates and completion (reading them needs the lab: tests/e2e/tools_e2e_test.mjs).
 //
 // Usage: node sdk_client_test.mjs /path/to/bluegreen-mcp
 import assert from "node:assert/strict";
@@ -159,7 +160,7 @@ await step("close: the server exits with status 0 when stdin closes", async () =
   assert.equal(code, 0);
 });
 
-await step("completion/complete offers the configured apps for a prompt's app argument", async () => {
+await step("completion/complete and resources with the configured apps", async () => {
   // Two apps copied from the example configuration; completion reads names only, nothing is contacted.
   const dir = mkdtempSync(join(tmpdir(), "bluegreen-sdk-"));
   const example = JSON.parse(readFileSync(new URL("../../config/bluegreen.example.json", import.meta.url), "utf8"));
@@ -180,6 +181,20 @@ await step("completion/complete offers the configured apps for a prompt's app ar
     assert.deepEqual((await complete("x")).completion.values, []);
     await assert.rejects(withApps.complete({ ref: { type: "ref/prompt", name: "nope" }, argument: { name: "app", value: "" } }),
       /not a prompt of this server/);
+    // Resources: one of each kind per app, listed without contacting anything; {app} completes.
+    assert.deepEqual(withApps.getServerCapabilities().resources, { subscribe: false, listChanged: false });
+    const uris = (await withApps.listResources()).resources.map((r) => r.uri);
+    assert.equal(uris.length, 9);
+    assert.ok(uris.includes("bluegreen://apps/shop-admin/audit"), uris.join(" "));
+    const templates = (await withApps.listResourceTemplates()).resourceTemplates;
+    assert.deepEqual(templates.map((t) => t.mimeType), ["text/plain", "application/json", "text/plain"]);
+    const completeApp = await withApps.complete({
+      ref: { type: "ref/resource", uri: "bluegreen://apps/{app}/status" }, argument: { name: "app", value: "shop" },
+    });
+    assert.deepEqual(completeApp.completion.values, ["shop", "shop-admin"]);
+    await assert.rejects(withApps.readResource({ uri: "bluegreen://apps/other/history" }),
+      (e) => e.code === -32002 && /configured apps: api, shop, shop-admin/.test(e.message));
+    await assert.rejects(withApps.readResource({ uri: "file:///etc/passwd" }), (e) => e.code === -32002);
   } finally {
     await withApps.close();
     rmSync(dir, { recursive: true, force: true });

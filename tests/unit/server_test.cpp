@@ -1,7 +1,6 @@
 #include "mcp/server.h"
 #include "mcp/protocol_version.h"
-#include "tools/test_tools.h"
-#include "transport/memory_transport.h"
+#include "tests/support/server_harness.h"
 
 #include <catch2/catch.hpp>
 
@@ -17,72 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A server wired to an in-memory transport, read on its own thread like the real binary.
-class Harness {
- public:
-  explicit Harness(mcp::ServerLimits limits = {}, const std::function<void(mcp::ToolRegistry&)>& extra_tools = {},
-                   const std::function<void(mcp::PromptRegistry&)>& prompts = {}) {
-    tools::register_test_tools(registry_);
-    if (extra_tools) extra_tools(registry_);
-    if (prompts) prompts(prompts_);
-    server_ = std::make_unique<mcp::Server>(mcp::ServerInfo{"bluegreen-mcp", "Blue/Green", "9.9.9", "Use the tools."},
-                                            registry_, transport_, limits, prompts ? &prompts_ : nullptr);
-    reader_ = std::thread([this] { transport_.run(*server_); });
-  }
-  ~Harness() { stop(); }
-
-  // Ends input and waits for the server like main() does. Returns shutdown()'s verdict.
-  bool stop() {
-    if (!reader_.joinable()) return true;
-    transport_.close_input();
-    reader_.join();
-    return server_->shutdown(5s);
-  }
-
-  json request(const json& id, const std::string& method, json params = json::object()) {
-    transport_.push_message(json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}});
-    auto reply = transport_.reply_to(id);
-    REQUIRE(reply.has_value());
-    return *reply;
-  }
-
-  void notify(const std::string& method, json params = json::object()) {
-    transport_.push_message(json{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}});
-  }
-
-  json initialize(const std::string& version = "2025-06-18", json capabilities = json::object()) {
-    json reply = request("init", "initialize",
-                         json{{"protocolVersion", version},
-                              {"capabilities", std::move(capabilities)},
-                              {"clientInfo", {{"name", "unit-test-client"}, {"version", "1.0"}}}});
-    notify("notifications/initialized");
-    return reply;
-  }
-
-  void send_call(const json& id, const std::string& tool, json arguments, std::optional<json> progress_token = {}) {
-    json params{{"name", tool}, {"arguments", std::move(arguments)}};
-    if (progress_token) params["_meta"] = {{"progressToken", *progress_token}};
-    transport_.push_message(
-        json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"}, {"params", std::move(params)}});
-  }
-
-  json call(const json& id, const std::string& tool, json arguments) {
-    send_call(id, tool, std::move(arguments));
-    auto reply = transport_.reply_to(id);
-    REQUIRE(reply.has_value());
-    return *reply;
-  }
-
-  transport::MemoryTransport& transport() { return transport_; }
-  mcp::Server& server() { return *server_; }
-
- private:
-  transport::MemoryTransport transport_;
-  mcp::ToolRegistry registry_;
-  mcp::PromptRegistry prompts_;
-  std::unique_ptr<mcp::Server> server_;
-  std::thread reader_;
-};
+using test::Harness;
 
 bool is_progress(const json& m) { return m.value("method", "") == "notifications/progress"; }
 bool is_log(const json& m) { return m.value("method", "") == "notifications/message"; }
@@ -583,7 +517,9 @@ TEST_CASE("completion/complete offers a prompt argument's values", "[server][pro
   SECTION("refused: not a prompt ref, unknown prompt or argument, missing fields") {
     CHECK_THAT(error_message(
                    complete({{"type", "ref/resource"}, {"uri", "file:///x"}}, {{"name", "a"}, {"value", ""}})),
-               Catch::Contains("only prompt arguments"));
+               Catch::Contains("its templates: none"));
+    CHECK_THAT(error_message(complete({{"type", "ref/other"}}, {{"name", "a"}, {"value", ""}})),
+               Catch::Contains("must be \"ref/prompt\" or \"ref/resource\""));
     CHECK_THAT(error_message(complete({{"type", "ref/prompt"}, {"name", "nope"}}, {{"name", "a"}, {"value", ""}})),
                Catch::Contains("its prompts: plan_release, checklist"));
     CHECK_THAT(error_message(complete(plan, {{"name", "colour"}, {"value", ""}})),

@@ -1,0 +1,36 @@
+#pragma once
+// The deployment's resources (MCP resources/list, resources/templates/list, resources/read), one
+// template each, with one concrete resource per configured app:
+//   bluegreen://apps/{app}/status   text/plain        get_deployment_status's text for the app
+//                                                      (read live: SSH to the hosts and the LB)
+//   bluegreen://apps/{app}/history  application/json  {app, loadBalancer, stateFile, state}: the
+//                                                      state file (prod, switchCount, history of
+//                                                      switches, deploys, generation) or null
+//                                                      when there is none yet
+//   bluegreen://apps/{app}/audit    text/plain        the audit log's last kAuditLines JSON lines
+//                                                      (at most kAuditBytes), oldest first
+// {app} is the app's name percent-encoded (RFC 3986 section 2.1; unreserved characters stay as
+// they are, so "shop-api" is "shop-api"). History and audit come from the app's first load balancer
+// (for an LB pair, `loadBalancer` in the JSON says which). `{app}` completes to the configured
+// names. An app that is not configured is "resource not found"; an LB that cannot be read is an
+// error naming the host and the file. `context` must outlive the registry.
+
+#include "mcp/resource.h"
+#include "tools/tool_support.h"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace bluegreen::tools {
+
+inline constexpr std::size_t kAuditLines = 100;
+inline constexpr std::size_t kAuditBytes = std::size_t{64} * 1024;
+
+void register_deployment_resources(mcp::ResourceRegistry& registry, DeploymentToolsContext& context);
+
+// `text` percent-encoded for one URI path segment: RFC 3986 unreserved characters (ALPHA DIGIT
+// - . _ ~) kept, every other byte as %XX (upper-case hex). Thread-safety: a pure function.
+std::string percent_encode_segment(std::string_view text);
+
+}  // namespace bluegreen::tools
