@@ -9,6 +9,7 @@
 #include "deployment/approvals.h"
 #include "mcp/prompt.h"
 #include "mcp/resource.h"
+#include "mcp/result_archive.h"
 #include "mcp/server.h"
 #include "mcp/tool_registry.h"
 #include "prompts/workflow_prompts.h"
@@ -75,10 +76,13 @@ int run(const app::CommandLine& command_line) {
   prompts::register_workflow_prompts(prompt_registry, app_names);
   mcp::ResourceRegistry resource_registry;
   tools::register_deployment_resources(resource_registry, deployment_context);
+  mcp::ResultArchive long_results;
+  long_results.add_resource_template(resource_registry);
 
   transport::StdioTransport transport(STDIN_FILENO, STDOUT_FILENO);
   mcp::ServerInfo info{"bluegreen-mcp", "Blue/Green Deployment", BLUEGREEN_VERSION, app::server_instructions()};
-  mcp::Server server(info, registry, transport, mcp::ServerLimits{}, &prompt_registry, &resource_registry);
+  mcp::Server server(info, registry, transport, mcp::ServerLimits{}, &prompt_registry, &resource_registry,
+                     &long_results);
 
   if (settings.apps.empty()) {
     spdlog::warn("no apps configured (start with --config FILE); the deployment tools will say so when called");

@@ -18,8 +18,14 @@
 namespace bluegreen::mcp {
 
 Server::Server(ServerInfo info, const ToolRegistry& tools, MessageSink& sink, ServerLimits limits,
-               const PromptRegistry* prompts, const ResourceRegistry* resources)
-    : info_(std::move(info)), tools_(tools), prompts_(prompts), resources_(resources), sink_(sink), limits_(limits) {}
+               const PromptRegistry* prompts, const ResourceRegistry* resources, ResultArchive* results)
+    : info_(std::move(info)),
+      tools_(tools),
+      prompts_(prompts),
+      resources_(resources),
+      results_(results),
+      sink_(sink),
+      limits_(limits) {}
 
 Server::~Server() { shutdown(std::chrono::milliseconds::max()); }
 

@@ -34,6 +34,7 @@
 #include "mcp/prompt.h"
 #include "mcp/protocol_version.h"
 #include "mcp/resource.h"
+#include "mcp/result_archive.h"
 #include "mcp/tool_registry.h"
 
 #include <atomic>
@@ -63,13 +64,20 @@ struct ServerLimits {
   // Tool calls and resource reads running at once; more are refused with a "server busy" error
   // instead of queuing without bound.
   std::size_t max_concurrent_calls = 32;
+  // A tool result's text item longer than this (bytes) is sent shortened, the whole text kept as a
+  // resource, when the server has a ResultArchive (mcp/result_archive.h). 60,000 bytes is about
+  // 15,000 tokens of English and 20,000 of denser text: under Claude Code's 25,000-token limit.
+  std::size_t max_result_text_bytes = 60000;
 };
 
 class Server final : public MessageHandler {
  public:
-  // `tools`, `prompts` and `resources` (both optional) must outlive the server.
+  // `tools`, `prompts`, `resources` and `results` (the last three optional) must outlive the
+  // server. With `results`, long tool results are shortened (ServerLimits::max_result_text_bytes);
+  // its resource template must then be in `resources` (ResultArchive::add_resource_template).
   Server(ServerInfo info, const ToolRegistry& tools, MessageSink& sink, ServerLimits limits = {},
-         const PromptRegistry* prompts = nullptr, const ResourceRegistry* resources = nullptr);
+         const PromptRegistry* prompts = nullptr, const ResourceRegistry* resources = nullptr,
+         ResultArchive* results = nullptr);
   ~Server() override;
 
   Server(const Server&) = delete;
@@ -114,6 +122,8 @@ class Server final : public MessageHandler {
   // returns as the reply, unless the call is cancelled first; refuses (replying at once) when the
   // server is shutting down, the id is in use by a running request, or the limit is reached.
   void start_call(const std::shared_ptr<Call>& call, std::function<json(Call&)> work);
+  // `result` with each text item over limits_.max_result_text_bytes shortened and kept in results_.
+  ToolResult shorten_long_text(ToolResult result) const;
   void cancel_call(const json& request_id);
   void run_call(const std::shared_ptr<Call>& call, const std::function<json(Call&)>& work);
   void finish_call(const std::shared_ptr<Call>& call);
@@ -135,6 +145,7 @@ class Server final : public MessageHandler {
   const ToolRegistry& tools_;
   const PromptRegistry* const prompts_;      // null or empty: no prompts capability
   const ResourceRegistry* const resources_;  // null or empty: no resources capability
+  ResultArchive* const results_;             // null: tool results are sent whole
   MessageSink& sink_;
   const ServerLimits limits_;
 

@@ -159,8 +159,26 @@ void Server::handle_tools_call(Request& request) {
   }
   start_call(call, [this, tool, arguments = std::move(arguments)](Call& running) {
     CallContext context(*this, running);
-    return make_result(running.id.value, tool->handler(arguments, context).to_json(running.features));
+    return make_result(running.id.value,
+                       shorten_long_text(tool->handler(arguments, context)).to_json(running.features));
   });
+}
+
+ToolResult Server::shorten_long_text(ToolResult result) const {
+  if (results_ == nullptr || !result.content.is_array()) return result;
+  for (auto& item : result.content) {
+    if (!item.is_object() || item.value("type", json()) != "text") continue;
+    const auto text = item.find("text");
+    if (text == item.end() || !text->is_string() ||
+        text->get_ref<const std::string&>().size() <= limits_.max_result_text_bytes) {
+      continue;
+    }
+    std::string whole = text->get<std::string>();
+    const std::string uri = results_->keep(whole);
+    *text = shorten_text(whole, limits_.max_result_text_bytes, uri);
+    spdlog::info("a tool result of {} bytes was shortened; the whole text is {}", whole.size(), uri);
+  }
+  return result;
 }
 
 void Server::handle_resources_read(const Request& request) {

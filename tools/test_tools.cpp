@@ -77,12 +77,38 @@ mcp::Tool fail_tool() {
           }};
 }
 
+// Numbered lines ("line 000001 of the long result\n" ...) up to `bytes` bytes: a result too long
+// to send whole (ServerLimits::max_result_text_bytes).
+mcp::Tool long_tool() {
+  mcp::ToolDefinition def;
+  def.name = "test_long";
+  def.title = "Long result (test only)";
+  def.description = "Test-only tool: returns about `bytes` bytes of numbered lines.";
+  def.input_schema = json{{"type", "object"},
+                          {"properties", {{"bytes", {{"type", "integer"}, {"minimum", 0}, {"maximum", 4000000}}}}},
+                          {"required", {"bytes"}},
+                          {"additionalProperties", false}};
+  def.annotations.read_only = true;
+  return {def, [](const json& args, mcp::ToolContext&) {
+            const auto bytes = args.at("bytes").get<std::size_t>();
+            std::string text;
+            text.reserve(bytes + 64);
+            for (std::size_t n = 1; text.size() < bytes; ++n) {
+              std::string number = std::to_string(n);
+              text += "line " + std::string(number.size() < 6 ? 6 - number.size() : 0, '0') + number +
+                      " of the long result\n";
+            }
+            return mcp::ToolResult::text(text);
+          }};
+}
+
 }  // namespace
 
 void register_test_tools(mcp::ToolRegistry& registry) {
   registry.add(echo_tool());
   registry.add(sleep_tool());
   registry.add(fail_tool());
+  registry.add(long_tool());
 }
 
 }  // namespace bluegreen::tools

@@ -7,7 +7,8 @@
 namespace bluegreen::tools {
 
 // test_echo: returns its text (and structured content); test_sleep: a cancellable wait that
-// reports progress; test_fail: returns an isError result.
+// reports progress; test_fail: returns an isError result; test_long: returns `bytes` bytes of
+// numbered lines.
 void register_test_tools(mcp::ToolRegistry& registry);
 
 }  // namespace bluegreen::tools

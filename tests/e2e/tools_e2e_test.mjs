@@ -416,7 +416,8 @@ test("resources: each app's status, history and audit log, read live from the la
   const listed = (await client.listResources()).resources.map((r) => r.uri);
   assert.deepEqual(listed, ["bluegreen://apps/shop/status", "bluegreen://apps/shop/history", "bluegreen://apps/shop/audit"]);
   const templates = (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
-  assert.deepEqual(templates, ["bluegreen://apps/{app}/status", "bluegreen://apps/{app}/history", "bluegreen://apps/{app}/audit"]);
+  assert.deepEqual(templates, ["bluegreen://apps/{app}/status", "bluegreen://apps/{app}/history", "bluegreen://apps/{app}/audit",
+    "bluegreen://results/{id}"]);
 
   const live = await frontendColor();
   const status = (await client.readResource({ uri: "bluegreen://apps/shop/status" })).contents;

@@ -28,7 +28,7 @@ check() {  # check NAME JS-EXPRESSION-ON-r < json
 }
 
 inspector --method tools/list |
-  check "inspector lists the tools" 'r.tools.map(t => t.name).join() === "get_deployment_status,deploy_to_standby,switch_traffic,test_echo,test_sleep,test_fail"'
+  check "inspector lists the tools" 'r.tools.map(t => t.name).join() === "get_deployment_status,deploy_to_standby,switch_traffic,test_echo,test_sleep,test_fail,test_long"'
 inspector --method tools/call --tool-name test_echo --tool-arg text=hello |
   check "inspector calls a tool" 'r.isError === false && r.content[0].text === "hello" && r.structuredContent.text === "hello"'
 # The Inspector exits non-zero for an isError result (and says so on stderr); the result itself

@@ -62,7 +62,7 @@ await step("tools/list", async () => {
   const { tools } = await client.listTools();
   const names = tools.map((t) => t.name);
   assert.deepEqual(names, [
-    "get_deployment_status", "deploy_to_standby", "switch_traffic", "test_echo", "test_sleep", "test_fail",
+    "get_deployment_status", "deploy_to_standby", "switch_traffic", "test_echo", "test_sleep", "test_fail", "test_long",
   ]);
   const status = tools[0];
   assert.equal(status.annotations.readOnlyHint, true);
@@ -151,6 +151,26 @@ await step("a ping is answered while a long call runs, and cancellation stops th
   assert.equal(echo.content[0].text, "still here");
 });
 
+await step("a result too long for the client's context is shortened; the whole text is a resource", async () => {
+  const result = await client.callTool({ name: "test_long", arguments: { bytes: 300000 } });
+  const shown = result.content[0].text;
+  assert.ok(shown.length < 61000, `${shown.length} bytes shown`);
+  const uri = /resource (bluegreen:\/\/results\/[0-9a-f]{32})/.exec(shown)?.[1];
+  assert.ok(uri, shown.slice(0, 300));
+  assert.match(shown, /^\[This result is 300\d{3} bytes \(about 75\d{3} tokens\)/);
+  assert.match(shown, /\nline 000001 of the long result\n/);
+  assert.match(shown, /\[\.\.\. \d+ bytes, \d+ lines left out: read bluegreen/);
+  assert.match(shown, /of the long result\n$/);
+  const whole = (await client.readResource({ uri })).contents[0];
+  assert.equal(whole.mimeType, "text/plain");
+  assert.ok(whole.text.length >= 300000 && whole.text.startsWith("line 000001 "), `${whole.text.length} bytes`);
+  assert.equal(whole.text.split("\n").length - 1, Math.ceil(300000 / 31));
+  // A short result is sent whole; an unknown id is "not found".
+  assert.equal((await client.callTool({ name: "test_long", arguments: { bytes: 100 } })).content[0].text.split("\n").length, 5);
+  await assert.rejects(client.readResource({ uri: "bluegreen://results/0123" }),
+    (e) => e.code === -32002 && /no longer kept/.test(e.message));
+});
+
 await step("close: the server exits with status 0 when stdin closes", async () => {
   const exited = new Promise((resolve) => transport._process.once("exit", (code, signal) => resolve({ code, signal })));
   await client.close();
@@ -187,7 +207,9 @@ await step("completion/complete and resources with the configured apps", async (
     assert.equal(uris.length, 9);
     assert.ok(uris.includes("bluegreen://apps/shop-admin/audit"), uris.join(" "));
     const templates = (await withApps.listResourceTemplates()).resourceTemplates;
-    assert.deepEqual(templates.map((t) => t.mimeType), ["text/plain", "application/json", "text/plain"]);
+    assert.deepEqual(templates.map((t) => [t.uriTemplate, t.mimeType]), [
+      ["bluegreen://apps/{app}/status", "text/plain"], ["bluegreen://apps/{app}/history", "application/json"],
+      ["bluegreen://apps/{app}/audit", "text/plain"], ["bluegreen://results/{id}", "text/plain"]]);
     const completeApp = await withApps.complete({
       ref: { type: "ref/resource", uri: "bluegreen://apps/{app}/status" }, argument: { name: "app", value: "shop" },
     });

@@ -2,6 +2,7 @@
 // against a registry of fake readers (the deployment's own readers run end to end in
 // tests/interop/sdk_client_test.mjs and tests/e2e).
 #include "mcp/resource.h"
+#include "mcp/result_archive.h"
 #include "tests/support/server_harness.h"
 
 #include <catch2/catch.hpp>
@@ -223,4 +224,52 @@ TEST_CASE("completion/complete completes a resource template's variable", "[serv
                         {"argument", {{"name", "a"}, {"value", ""}}}})["error"]["message"]
                  .get<std::string>(),
              Catch::Contains("its prompts: none"));
+}
+
+TEST_CASE("shorten_text keeps the beginning and the end, on line ends, within the limit", "[resources][results]") {
+  const std::string uri = "bluegreen://results/abc";
+  CHECK(mcp::shorten_text("short\n", 100, uri) == "short\n");
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += "line " + std::to_string(i) + " of text\n";  // ~16 KB
+  const std::string shown = mcp::shorten_text(text, 3000, uri);
+  CHECK(shown.size() <= 3000 + 500);
+  CHECK_THAT(shown, Catch::StartsWith("[This result is " + std::to_string(text.size()) + " bytes (about "));
+  CHECK_THAT(shown, Catch::Contains("The whole text is the resource bluegreen://results/abc"));
+  CHECK_THAT(shown, Catch::Contains("]\n\nline 0 of text\nline 1 of text\n"));
+  CHECK_THAT(shown, Catch::EndsWith("line 999 of text\n"));
+  // Whole lines on both sides of the marker.
+  const auto marker = shown.find("\n[... ");
+  REQUIRE(marker != std::string::npos);
+  CHECK(shown[marker - 1] == '\n');
+  CHECK(shown.substr(shown.find("...]\n\n", marker) + 6, 5) == "line ");
+  // No line ends near the cut: the cut never splits a UTF-8 sequence.
+  const std::string snowmen = [] {
+    std::string s;
+    for (int i = 0; i < 5000; ++i) s += "\xE2\x98\x83";  // U+2603, 3 bytes each
+    return s;
+  }();
+  const std::string cut = mcp::shorten_text(snowmen, 1000, uri);
+  const auto body_start = cut.find("]\n\n") + 3;
+  const auto marker2 = cut.find("\n[... ");
+  CHECK((marker2 - body_start) % 3 == 0);
+  CHECK((cut.size() - (cut.find("...]\n\n") + 6)) % 3 == 0);
+}
+
+TEST_CASE("ResultArchive keeps the newest results and serves them as resources", "[resources][results]") {
+  mcp::ResultArchive archive;
+  mcp::ResourceRegistry registry;
+  archive.add_resource_template(registry);
+  const std::string first = archive.keep("first text");
+  REQUIRE_THAT(first, Catch::Matches("bluegreen://results/[0-9a-f]{32}"));
+  CHECK(archive.keep("x") != first);
+  const auto match = registry.match(first);
+  REQUIRE(match);
+  const auto read = match->resource_template->reader(first, match->variables, {});
+  REQUIRE(read);
+  CHECK(read->at(0).text == "first text");
+  for (std::size_t i = 0; i < mcp::ResultArchive::kMaxEntries; ++i) (void)archive.keep("later");
+  CHECK_FALSE(archive.find(first.substr(mcp::kResultUriPrefix.size())));
+  const auto gone = match->resource_template->reader(first, match->variables, {});
+  REQUIRE_FALSE(gone);
+  CHECK(gone.error().code == ErrorCode::kInvalidArgument);  // "not found" to the client
 }

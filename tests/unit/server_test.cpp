@@ -98,7 +98,7 @@ TEST_CASE("lifecycle: only ping and initialize are served before initialize", "[
   CHECK(init["result"]["instructions"] == "Use the tools.");
   CHECK(h.server().client_name() == "unit-test-client");
 
-  CHECK(h.request(3, "tools/list")["result"]["tools"].size() == 3);
+  CHECK(h.request(3, "tools/list")["result"]["tools"].size() == 4);
   CHECK(h.request(4, "initialize", {{"protocolVersion", "2025-06-18"}})["error"]["code"] ==
         mcp::error_code::kInvalidRequest);
 }
@@ -235,7 +235,7 @@ TEST_CASE("tools/list advertises definitions with schemas and annotations", "[se
   Harness h;
   h.initialize();
   const json tools = h.request(1, "tools/list")["result"]["tools"];
-  REQUIRE(tools.size() == 3);
+  REQUIRE(tools.size() == 4);
   const json& echo = tools[0];
   CHECK(echo["name"] == "test_echo");
   CHECK(echo["title"] == "Echo (test only)");
