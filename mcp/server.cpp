@@ -72,6 +72,14 @@ void Server::dispatch(Request& request) {
   const std::string& method = request.method;
   const json& id = request.id.value;
 
+  // JSON-RPC ids must be unique among requests in flight: a second request with the id of a running
+  // call would get a reply the client cannot tell from the call's (start_call checks again, under
+  // the lock, for the calls it starts).
+  if (id_in_flight(request.id)) {
+    send(make_error(id, error_code::kInvalidRequest,
+                    "Invalid request: id " + request.id.key() + " is already used by a request in progress"));
+    return;
+  }
   if (method == "ping") {
     send(make_result(id, json::object()));
     return;

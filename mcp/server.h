@@ -122,6 +122,8 @@ class Server final : public MessageHandler {
   // returns as the reply, unless the call is cancelled first; refuses (replying at once) when the
   // server is shutting down, the id is in use by a running request, or the limit is reached.
   void start_call(const std::shared_ptr<Call>& call, std::function<json(Call&)> work);
+  // True while a tools/call or resources/read with this id runs.
+  [[nodiscard]] bool id_in_flight(const RequestId& id) const;
   // `result` with each text item over limits_.max_result_text_bytes shortened and kept in results_.
   ToolResult shorten_long_text(ToolResult result) const;
   void cancel_call(const json& request_id);

@@ -164,6 +164,11 @@ void Server::handle_tools_call(Request& request) {
   });
 }
 
+bool Server::id_in_flight(const RequestId& id) const {
+  std::lock_guard lock(mutex_);
+  return calls_.count(id.key()) != 0;
+}
+
 ToolResult Server::shorten_long_text(ToolResult result) const {
   if (results_ == nullptr || !result.content.is_array()) return result;
   for (auto& item : result.content) {

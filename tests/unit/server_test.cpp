@@ -436,6 +436,20 @@ TEST_CASE("limits: concurrent calls are bounded and ids in use are refused", "[s
   CHECK((*dup)["error"]["code"] == mcp::error_code::kInvalidRequest);
 }
 
+TEST_CASE("any request with the id of a running call is refused, not answered beside it", "[server][concurrency]") {
+  Harness h;
+  h.initialize();
+  h.send_call("long", "test_sleep", {{"ms", 60000}, {"steps", 600}});
+  for (int i = 0; i < 100 && h.server().calls_in_flight() < 1; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(h.server().calls_in_flight() == 1);
+  const json ping = h.request("long", "ping");
+  REQUIRE(ping.contains("error"));
+  CHECK(ping["error"]["code"] == mcp::error_code::kInvalidRequest);
+  CHECK_THAT(ping["error"]["message"].get<std::string>(), Catch::Contains("already used by a request in progress"));
+  CHECK(h.server().calls_in_flight() == 1);  // the call runs on
+  h.notify("notifications/cancelled", {{"requestId", "long"}});
+}
+
 TEST_CASE("end of input cancels calls in flight and shuts down cleanly", "[server][shutdown]") {
   Harness h;
   h.initialize();
