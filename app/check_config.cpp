@@ -202,6 +202,26 @@ std::optional<state::Color> lb_rows(remote::SshExecutor& executor, const config:
   return snapshot.selected;
 }
 
+// How a human can approve the app's switches (approval.required, approval.channels), and who is
+// left without a way: a warning, not a failure, as it is the operator's choice.
+Row approval_row(const config::AppConfig& app) {
+  const auto& approval = app.approval;
+  Row row{app.name, "app", "approval", "channels: " + bluegreen::join(approval.channels), true, true, ""};
+  if (!approval.required) {
+    row.result = "approval.required is false: switches run without a human";
+  } else if (!approval.allows("token")) {
+    row.result = "only clients with MCP form elicitation can approve switches; in the others switch_traffic "
+                 "refuses (no token is issued or accepted)";
+  } else if (!approval.allows("elicitation")) {
+    row.result = "every approval is a token the model passes on, even in clients that could ask the human "
+                 "directly: add \"elicitation\"";
+  } else {
+    row.warning = false;
+    row.result = "clients with form elicitation ask the human directly; others get a single-use token";
+  }
+  return row;
+}
+
 }  // namespace
 
 int run_check_config(const config::Config& config, const std::string& path, std::ostream& out) {
@@ -254,6 +274,7 @@ int run_check_config(const config::Config& config, const std::string& path, std:
         for (std::size_t r = first; r < rows.size(); ++r) rows[r].role = "lb" + std::to_string(i + 1);
       }
     }
+    rows.push_back(approval_row(app));
   }
 
   std::size_t failures = 0;

@@ -469,6 +469,18 @@ AppConfig parse_app(const std::string& name, const json& object, std::vector<std
     app.approval.required = a.boolean("required").value_or(true);
     a.seconds("tokenTtlSeconds", app.approval.token_ttl, 86400);
     app.approval.emergency_requires_approval = a.boolean("emergencyRequiresApproval").value_or(true);
+    std::set<std::string> seen;
+    auto channels = a.string_list("channels", [&seen](const std::string& channel) -> std::string {
+      if (channel == "url" || channel == "app") {
+        return "\"" + channel +
+               "\" is not available yet (the approval page and the MCP Apps panel are not built); use " +
+               "\"elicitation\" and/or \"token\"";
+      }
+      if (channel != "elicitation" && channel != "token")
+        return "must be \"elicitation\" or \"token\", got \"" + channel + "\"";
+      return seen.insert(channel).second ? "" : "\"" + channel + "\" is listed twice";
+    });
+    if (channels) app.approval.channels = std::move(*channels);
   }
   f.seconds("lockWaitSeconds", app.lock_wait, 3600);
   if (auto limit = f.integer("historyLimit", 1, 100000)) app.history_limit = static_cast<std::size_t>(*limit);

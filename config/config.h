@@ -11,10 +11,12 @@
 
 #include "common/result.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bluegreen::config {
@@ -128,6 +130,15 @@ struct ApprovalConfig {
   bool required = true;
   milliseconds token_ttl{300000};
   bool emergency_requires_approval = true;
+  // approval.channels: how a human may approve a switch, in the configuration's order:
+  // "elicitation" (the client asks the human in a form; the model never sees an answer it could
+  // forge) and "token" (the plan and a single-use token go back through the model, which passes
+  // the token on once the human said yes: it rests on the model's good behaviour). Without
+  // "token", no token is issued or accepted. "url" and "app" (issue 17) are refused as not built.
+  std::vector<std::string> channels{"elicitation", "token"};
+  [[nodiscard]] bool allows(std::string_view channel) const {
+    return std::find(channels.begin(), channels.end(), channel) != channels.end();
+  }
 };
 
 struct AppConfig {

@@ -1,6 +1,15 @@
 #include "deployment/approval_policy.h"
 
+#include "common/text.h"
+
 namespace bluegreen::deployment {
+
+namespace {
+
+// "elicitation", "elicitation, token", ...
+std::string channel_list(const config::AppConfig& app) { return bluegreen::join(app.approval.channels); }
+
+}  // namespace
 
 ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchRequest& request,
                                  bool client_can_ask_human) {
@@ -13,7 +22,29 @@ ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchReque
         "itself. Call switch_traffic without approvalToken to get the plan, show it to the human, and pass the "
         "approvalToken only after they approve. Nothing was changed."};
   }
-  return {client_can_ask_human ? ApprovalPath::kAskHuman : ApprovalPath::kIssueToken, ""};
+  if (client_can_ask_human && app.approval.allows("elicitation")) return {ApprovalPath::kAskHuman, ""};
+  if (app.approval.allows("token")) return {ApprovalPath::kIssueToken, ""};
+  return {ApprovalPath::kRefuse,
+          "❌ NO WAY TO APPROVE A SWITCH IN THIS CLIENT: app " + app.name + " accepts approvals only through " +
+              channel_list(app) +
+              " (approval.channels), and this client did not declare MCP form elicitation, so it cannot show the "
+              "human an approval form; approval tokens are not accepted. Nothing was changed. Tell the human: run "
+              "the switch from a client that supports MCP elicitation (it asks them directly), or have the operator "
+              "add \"token\" to approval.channels in the bluegreen-mcp configuration."};
+}
+
+std::string token_not_accepted(const config::AppConfig& app) {
+  return "❌ APPROVAL REFUSED: app " + app.name +
+         " does not accept approval tokens (approval.channels: " + channel_list(app) +
+         "): the human approves in the client instead. Call switch_traffic without approvalToken; the client then "
+         "asks the human directly. Nothing was changed.";
+}
+
+std::string no_fallback_to_token(const config::AppConfig& app, const std::string& why) {
+  return "❌ NOT SWITCHED: the human could not be asked through the client (" + why + "), and app " + app.name +
+         " does not accept approval tokens instead (approval.channels: " + channel_list(app) +
+         "). Nothing was changed. Try again; if it keeps failing, the operator can add \"token\" to "
+         "approval.channels.";
 }
 
 SwitchOutcome approval_not_given(const PlanView& view, const std::string& answer, const nlohmann::json& plan) {

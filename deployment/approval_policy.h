@@ -32,8 +32,18 @@ struct ApprovalDecision {
 };
 
 // approval.required (config) decides; approval.emergencyRequiresApproval=false lets an emergency
-// switch through without one. `client_can_ask_human`: the client declared form elicitation.
+// switch through without one. `client_can_ask_human`: the client declared form elicitation. Then
+// approval.channels: kAskHuman when the client can ask and "elicitation" is listed, else
+// kIssueToken when "token" is listed, else kRefuse with a text that says how the human can approve
+// (another client, or the operator adds "token").
 ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchRequest& request, bool client_can_ask_human);
+
+// The refusal of an approvalToken for an app whose approval.channels lack "token". Nothing changes.
+std::string token_not_accepted(const config::AppConfig& app);
+
+// The refusal when asking the human through the client failed (`why`) and approval.channels lack
+// "token", so there is no fallback. Nothing changes.
+std::string no_fallback_to_token(const config::AppConfig& app, const std::string& why);
 
 // The human saw `view` and did not approve (`answer`: "decline", "cancel", or an accept without
 // approve=true). Nothing changed.

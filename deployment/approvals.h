@@ -33,6 +33,12 @@ struct SwitchPlan {
   // activity_record.h); empty when the plan saw none. A switch only rolls back the one its plan
   // showed the human.
   std::string recovers;
+  // Who approved it and how, for the audit log (not part of what the approval binds): the channel
+  // ("elicitation", "token", or "not-required" when the configuration turns approval off) and the
+  // client's version (clientInfo.version; the name is the switch's `client`). Set by the caller
+  // after the approval, empty before.
+  std::string approved_via{};
+  std::string client_version{};
 };
 
 class ApprovalBook {

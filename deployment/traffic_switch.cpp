@@ -578,6 +578,8 @@ SwitchOutcome SwitchRun::completed() {
 
 // Appends the outcome to every load balancer's audit log; returns why that failed, or "".
 std::string SwitchRun::audit(const std::string& outcome, json details) {
+  if (!plan_.approved_via.empty()) details["approvedVia"] = plan_.approved_via;
+  if (!plan_.client_version.empty()) details["clientVersion"] = plan_.client_version;
   return lbs_.audit({plan_.emergency ? "emergency-switch" : "switch", client_, outcome, std::move(details)});
 }
 

@@ -155,8 +155,9 @@ json Server::handle_initialize(const json& params) {
       }
       if (const auto client_version = client->find("version");
           client_version != client->end() && client_version->is_string()) {
-        spdlog::info("client {} {} requested protocol {} (answering {})", client_name_,
-                     client_version->get<std::string>(), requested.substr(0, 40), version);
+        client_version_ = client_version->get<std::string>().substr(0, 100);
+        spdlog::info("client {} {} requested protocol {} (answering {})", client_name_, client_version_,
+                     requested.substr(0, 40), version);
       }
     }
     if (const auto caps = params.find("capabilities"); caps != params.end() && caps->is_object()) {
@@ -299,6 +300,11 @@ void Server::log_to_client(LogLevel level, const std::string& message) {
 std::string Server::client_name() const {
   std::lock_guard lock(mutex_);
   return client_name_;
+}
+
+std::string Server::client_version() const {
+  std::lock_guard lock(mutex_);
+  return client_version_;
 }
 
 }  // namespace bluegreen::mcp

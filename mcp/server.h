@@ -95,6 +95,8 @@ class Server final : public MessageHandler {
   void log_to_client(LogLevel level, const std::string& message);
 
   [[nodiscard]] std::string client_name() const;
+  // clientInfo.version from initialize, cut to 100 bytes; "" before it or when not a string.
+  [[nodiscard]] std::string client_version() const;
   // The protocol revision negotiated by initialize (mcp/protocol_version.h); "" before it.
   [[nodiscard]] std::string protocol_version() const;
   [[nodiscard]] std::size_t calls_in_flight() const;
@@ -157,6 +159,7 @@ class Server final : public MessageHandler {
   mutable std::mutex mutex_;  // guards everything below
   std::condition_variable calls_changed_;
   std::string client_name_;
+  std::string client_version_;
   json client_capabilities_ = json::object();
   std::string protocol_version_;                        // negotiated by initialize
   ProtocolFeatures features_;                           // of protocol_version_

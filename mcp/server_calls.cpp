@@ -79,6 +79,7 @@ class Server::CallContext final : public ToolContext {
   }
 
   [[nodiscard]] std::string client_name() const override { return server_.client_name(); }
+  [[nodiscard]] std::string client_version() const override { return server_.client_version(); }
 
   [[nodiscard]] bool client_supports_elicitation() const override { return server_.client_supports_elicitation(); }
 

@@ -87,6 +87,9 @@ class ToolContext {
 
   // The client's name from initialize (clientInfo.name), for audit records.
   [[nodiscard]] virtual std::string client_name() const = 0;
+  // The client's version from initialize (clientInfo.version), for audit records; "" when it sent
+  // none.
+  [[nodiscard]] virtual std::string client_version() const { return ""; }
 
   // True when the client declared the `elicitation` capability in initialize. Many clients do not
   // (Claude Desktop), so a tool must work without it, e.g. by taking a confirmation argument.

@@ -13,9 +13,12 @@ mcp::ToolResult switch_result(const deployment::SwitchOutcome& outcome) {
   return mcp::ToolResult::error(outcome.text, outcome.structured);
 }
 
-mcp::ToolResult execute(DeploymentToolsContext& context, const config::AppConfig& app,
-                        const deployment::SwitchPlan& plan, mcp::ToolContext& tool_context) {
+// Executes `plan`, approved through `channel` (recorded in the audit log with the client's version).
+mcp::ToolResult execute(DeploymentToolsContext& context, const config::AppConfig& app, deployment::SwitchPlan plan,
+                        const std::string& channel, mcp::ToolContext& tool_context) {
   ToolReporter reporter(tool_context);
+  plan.approved_via = channel;
+  plan.client_version = tool_context.client_version();
   return switch_result(deployment::execute_switch(context.services, app, plan, tool_context.client_name(), reporter,
                                                   tool_context.stop_token()));
 }
@@ -36,7 +39,7 @@ bluegreen::Result<mcp::ToolResult> ask_human(DeploymentToolsContext& context, co
   if (!answer) return answer.error();
   if (answer->action == "accept" && answer->content.value("approve", false)) {
     tool_context.log(mcp::LogLevel::kNotice, "the human approved the switch through the client");
-    return execute(context, app, view.plan, tool_context);
+    return execute(context, app, view.plan, "elicitation", tool_context);
   }
   const auto declined = deployment::approval_not_given(view, answer->action, deployment::plan_json(app, view));
   return mcp::ToolResult::text(declined.text, declined.structured);
@@ -103,10 +106,11 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
 
             // Step 2: an approved plan.
             if (const auto token = arguments.find("approvalToken"); token != arguments.end()) {
+              if (!app.approval.allows("token")) return mcp::ToolResult::error(deployment::token_not_accepted(app));
               auto plan = context.services.approvals.redeem(token->get<std::string>(), app.name);
               if (!plan)
                 return mcp::ToolResult::error("❌ APPROVAL REFUSED: " + plan.error().message + " Nothing was changed.");
-              return execute(context, app, *plan, tool_context);
+              return execute(context, app, *plan, "token", tool_context);
             }
 
             const deployment::SwitchRequest request{arguments.value("emergency", false),
@@ -119,13 +123,16 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
             if (decision.path == deployment::ApprovalPath::kNotRequired) {
               tool_context.log(mcp::LogLevel::kNotice,
                                "approval is turned off in the configuration for app " + app.name);
-              return execute(context, app, view->plan, tool_context);
+              return execute(context, app, view->plan, "not-required", tool_context);
             }
             std::string elicitation_note;
             if (decision.path == deployment::ApprovalPath::kAskHuman) {
               auto asked = ask_human(context, app, *view, tool_context);
               if (asked) return std::move(asked.value());
               if (tool_context.cancelled()) return mcp::ToolResult::error("cancelled");
+              if (!app.approval.allows("token")) {
+                return mcp::ToolResult::error(deployment::no_fallback_to_token(app, asked.error().message));
+              }
               elicitation_note = "\n\n(Asking the human directly did not work: " + asked.error().message + ".)";
             }
             const std::string token = context.services.approvals.issue(view->plan, app.approval.token_ttl);

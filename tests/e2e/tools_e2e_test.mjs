@@ -394,6 +394,40 @@ test("a client with elicitation is asked directly; accept switches, decline does
   }
 });
 
+test("approval.channels without token: a client without elicitation cannot approve, and no token is taken", async () => {
+  const config = configVariant((c) => { c.apps.shop.approval = { channels: ["elicitation"] }; });
+  const before = await frontendColor();
+  const noForm = await startClient({ config, name: "no-elicitation-client" });
+  try {
+    const refused = await noForm.call("switch_traffic", {});
+    assert.equal(refused.isError, true);
+    assert.match(text(refused), /NO WAY TO APPROVE A SWITCH IN THIS CLIENT/);
+    assert.doesNotMatch(text(refused), /approve-[0-9a-f]{32}/);
+    const echoed = await noForm.call("switch_traffic", { approvalToken: `approve-${"0".repeat(32)}` });
+    assert.equal(echoed.isError, true);
+    assert.match(text(echoed), /does not accept approval tokens/);
+    assert.equal(await frontendColor(), before);
+  } finally {
+    await noForm.close();
+  }
+  // A client with form elicitation approves; the audit log records the channel and the client.
+  const human = await startClient({ config, name: "form-client", capabilities: { elicitation: {} } });
+  human.client.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { approve: true } }));
+  try {
+    const result = await human.call("switch_traffic", {});
+    assert.equal(result.structuredContent.switched, true, text(result));
+    assert.notEqual(await frontendColor(), before);
+  } finally {
+    await human.close();
+  }
+  const last = JSON.parse(ssh("lab-lb", "tail -n 1 /var/lib/bluegreen/audit.log").stdout);
+  assert.equal(last.action, "switch");
+  assert.equal(last.outcome, "ok");
+  assert.equal(last.client, "form-client");
+  assert.equal(last.clientVersion, "1.0.0");
+  assert.equal(last.approvedVia, "elicitation");
+});
+
 test("drift between the state file and HAProxy is reported with what to do", async () => {
   const live = await frontendColor();
   const other = live === "blue" ? "green" : "blue";
@@ -445,6 +479,7 @@ test("resources: each app's status, history and audit log, read live from the la
   const fileLines = ssh("lab-lb", "tail -n 100 /var/lib/bluegreen/audit.log").stdout.trimEnd().split("\n");
   assert.deepEqual(lines, fileLines);
   for (const line of lines) assert.equal(JSON.parse(line).app, "shop");
+  assert.ok(lines.some((line) => JSON.parse(line).approvedVia === "token"), "a token approval is in the audit log");
 
   // Unknown apps are "not found" (-32002) naming the configured ones; {app} completes.
   await assert.rejects(client.readResource({ uri: "bluegreen://apps/nope/status" }),

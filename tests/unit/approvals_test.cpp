@@ -133,6 +133,26 @@ TEST_CASE("the approval policy follows the configuration, never the caller", "[d
     CHECK(deployment::decide_approval(app, {false, true}, false).path == ApprovalPath::kIssueToken);
     CHECK(deployment::decide_approval(app, {false, false}, false).path == ApprovalPath::kRefuse);
   }
+  SECTION("approval.channels without token: only a client with elicitation can approve") {
+    app.approval.channels = {"elicitation"};
+    CHECK(deployment::decide_approval(app, {false, true}, true).path == ApprovalPath::kAskHuman);
+    const auto refused = deployment::decide_approval(app, {false, true}, false);
+    CHECK(refused.path == ApprovalPath::kRefuse);
+    CHECK(contains(refused.refusal, "NO WAY TO APPROVE A SWITCH IN THIS CLIENT"));
+    CHECK(contains(refused.refusal, "only through elicitation (approval.channels)"));
+    CHECK(contains(refused.refusal, "add \"token\" to approval.channels"));
+    CHECK(contains(refused.refusal, "Nothing was changed"));
+    CHECK(contains(deployment::token_not_accepted(app), "does not accept approval tokens"));
+    CHECK(contains(deployment::no_fallback_to_token(app, "timed out"),
+                   "could not be asked through the client (timed out)"));
+    // Approval turned off still needs no channel.
+    app.approval.required = false;
+    CHECK(deployment::decide_approval(app, {false, true}, false).path == ApprovalPath::kNotRequired);
+  }
+  SECTION("approval.channels without elicitation: a token even where the client could ask") {
+    app.approval.channels = {"token"};
+    CHECK(deployment::decide_approval(app, {false, true}, true).path == ApprovalPath::kIssueToken);
+  }
   SECTION("ask the human when the client can, else a token") {
     CHECK(deployment::decide_approval(app, {false, true}, true).path == ApprovalPath::kAskHuman);
     CHECK(deployment::decide_approval(app, {false, true}, false).path == ApprovalPath::kIssueToken);

@@ -205,3 +205,24 @@ TEST_CASE("an LB pair is of one type", "[config]") {
              Catch::Contains("apps.shop.loadBalancer[1].type: every load balancer of a pair must be of the same type "
                              "(haproxy, as apps.shop.loadBalancer[0])"));
 }
+
+TEST_CASE("approval.channels: elicitation and token by default; url and app are not built yet", "[config]") {
+  CHECK(parse_ok(json{{"apps", {{"shop", minimal_app()}}}}).apps[0].approval.channels ==
+        std::vector<std::string>{"elicitation", "token"});
+  json app = minimal_app();
+  app["approval"] = {{"channels", {"elicitation"}}};
+  const auto only_elicitation = parse_ok(json{{"apps", {{"shop", app}}}}).apps[0].approval;
+  CHECK(only_elicitation.allows("elicitation"));
+  CHECK_FALSE(only_elicitation.allows("token"));
+  app["approval"] = {{"channels", {"token", "url", "app", "mail", "token"}}};
+  const std::string error = parse_error(json{{"apps", {{"shop", app}}}});
+  for (const char* expected : {"apps.shop.approval.channels[1]: \"url\" is not available yet",
+                               "apps.shop.approval.channels[2]: \"app\" is not available yet",
+                               "apps.shop.approval.channels[3]: must be \"elicitation\" or \"token\", got \"mail\"",
+                               "apps.shop.approval.channels[4]: \"token\" is listed twice"}) {
+    CHECK_THAT(error, Catch::Contains(expected));
+  }
+  app["approval"] = {{"channels", json::array()}};
+  CHECK_THAT(parse_error(json{{"apps", {{"shop", app}}}}),
+             Catch::Contains("apps.shop.approval.channels: must be a string or a non-empty list of strings"));
+}
