@@ -94,8 +94,8 @@ Options:
   -h, --help             show this help and exit
   -V, --version          show the version and exit
       --enable-test-tools
-                         register the test-only tools (test_echo, test_sleep, test_fail) used
-                         by the project's own protocol tests; not for normal use
+                         register the test-only tools (test_echo, test_sleep, test_fail,
+                         test_long) used by the project's own protocol tests; not for normal use
 
 Example MCP client entry (Claude Desktop, Cursor, Windsurf):
   { "mcpServers": { "bluegreen": { "command": "/usr/local/bin/bluegreen-mcp",

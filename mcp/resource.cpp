@@ -1,5 +1,7 @@
 #include "mcp/resource.h"
 
+#include "common/text.h"
+
 #include <set>
 #include <stdexcept>
 #include <utility>
@@ -65,7 +67,9 @@ bool match_parts(const std::vector<TemplatePart>& parts, std::size_t index, std:
 
 }  // namespace
 
-json ResourceContents::to_json() const { return json{{"uri", uri}, {"mimeType", mime_type}, {"text", text}}; }
+json ResourceContents::to_json() const {
+  return json{{"uri", uri}, {"mimeType", mime_type}, {"text", bluegreen::neutralize_terminal_controls(text)}};
+}
 
 json ResourceEntry::to_json(const ProtocolFeatures& features) const {
   json entry{{"uri", uri}, {"name", name}};

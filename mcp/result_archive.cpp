@@ -79,8 +79,9 @@ void ResultArchive::add_resource_template(ResourceRegistry& registry) {
                           const std::stop_token&) -> bluegreen::Result<std::vector<ResourceContents>> {
     auto text = find(variables.at("id"));
     if (!text) {
-      return bluegreen::Error{"this result is no longer kept (the server keeps the newest 32 long results, in memory "
-                              "only); call the tool again",
+      return bluegreen::Error{"no tool result is kept under this id: the server keeps the newest 32 long results "
+                              "(in memory only, under the URI their shortened text names); an older one is gone, "
+                              "so call the tool again",
                               bluegreen::ErrorCode::kInvalidArgument};
     }
     return std::vector<ResourceContents>{{uri, "text/plain", std::move(*text)}};
@@ -90,14 +91,20 @@ void ResultArchive::add_resource_template(ResourceRegistry& registry) {
 
 std::string shorten_text(const std::string& text, std::size_t max_bytes, const std::string& uri) {
   if (text.size() <= max_bytes) return text;
-  const std::size_t head_end = cut_before(text, max_bytes / 6 * 5);
-  const std::size_t tail_start = cut_after(text, text.size() - (max_bytes - head_end));
+  const std::string header = "[This result is " + std::to_string(text.size()) + " bytes (about " +
+                             std::to_string(text.size() / 4) +
+                             " tokens), more than the client should take at once; shown: its beginning and its end. "
+                             "The whole text is the resource " +
+                             uri + " (resources/read).]\n\n";
+  // The notes take their share of `max_bytes` (the marker's numbers are at most 20 digits each).
+  const std::size_t notes = header.size() + uri.size() + 100;
+  const std::size_t budget = max_bytes > notes ? max_bytes - notes : 0;
+  const std::size_t head_end = cut_before(text, budget / 6 * 5);
+  const std::size_t tail_start = cut_after(text, text.size() - (budget - head_end));
   const std::string_view left_out = std::string_view(text).substr(head_end, tail_start - head_end);
-  return "[This result is " + std::to_string(text.size()) + " bytes (about " + std::to_string(text.size() / 4) +
-         " tokens), more than the client should take at once; shown: its beginning and its end. The whole text is the "
-         "resource " +
-         uri + " (resources/read).]\n\n" + text.substr(0, head_end) + "\n[... " + std::to_string(left_out.size()) +
-         " bytes, " + std::to_string(count_lines(left_out)) + " lines left out: read " + uri + " ...]\n\n" +
+  const std::size_t lines = count_lines(left_out);
+  return header + text.substr(0, head_end) + "\n[... " + std::to_string(left_out.size()) + " bytes, " +
+         std::to_string(lines) + (lines == 1 ? " line" : " lines") + " left out: read " + uri + " ...]\n\n" +
          text.substr(tail_start);
 }
 

@@ -56,7 +56,7 @@ class ResultArchive {
 // is the resource `uri`, then the text's first part (about 5/6 of `max_bytes`) and its last part
 // (the rest), with a marker between them saying how many bytes and lines were left out. Cuts fall
 // on line ends where one is near, and never inside a UTF-8 sequence. The result is at most
-// `max_bytes` bytes plus the notes (under 500 bytes with a URI of this archive).
+// `max_bytes` bytes, notes included (for a `max_bytes` well above the notes' size, ~400 bytes).
 // Thread-safety: a pure function.
 std::string shorten_text(const std::string& text, std::size_t max_bytes, const std::string& uri);
 

@@ -179,7 +179,12 @@ ToolResult Server::shorten_long_text(ToolResult result) const {
         text->get_ref<const std::string&>().size() <= limits_.max_result_text_bytes) {
       continue;
     }
-    std::string whole = text->get<std::string>();
+    // Neutralised first (as to_json would), so the kept text and the sizes shown are what is sent.
+    std::string whole = bluegreen::neutralize_terminal_controls(text->get_ref<const std::string&>());
+    if (whole.size() <= limits_.max_result_text_bytes) {
+      *text = std::move(whole);
+      continue;
+    }
     const std::string uri = results_->keep(whole);
     *text = shorten_text(whole, limits_.max_result_text_bytes, uri);
     spdlog::info("a tool result of {} bytes was shortened; the whole text is {}", whole.size(), uri);
@@ -201,7 +206,8 @@ void Server::handle_resources_read(const Request& request) {
     std::vector<std::string> templates;
     for (const auto& t : resources_->templates()) templates.push_back(t.uri_template);
     send(make_error(id, error_code::kResourceNotFound,
-                    "Resource not found: " + shown + ". This server's resources: " + bluegreen::join(templates),
+                    bluegreen::neutralize_terminal_controls("Resource not found: " + shown +
+                                                            ". This server's resources: " + bluegreen::join(templates)),
                     json{{"uri", shown}}));
     return;
   }
@@ -213,8 +219,9 @@ void Server::handle_resources_read(const Request& request) {
     if (!contents) {
       const bool not_found = contents.error().code == bluegreen::ErrorCode::kInvalidArgument;
       return make_error(running.id.value, not_found ? error_code::kResourceNotFound : error_code::kInternalError,
-                        (not_found ? "Resource not found: " : "Reading " + shown + " failed: ") +
-                            contents.error().message,
+                        bluegreen::neutralize_terminal_controls(
+                            (not_found ? "Resource not found: " : "Reading " + shown + " failed: ") +
+                            contents.error().message),
                         json{{"uri", shown}});
     }
     json items = json::array();

@@ -69,7 +69,8 @@ StateStore::StateStore(remote::Executor& executor, StoreLocation location)
 bluegreen::Result<remote::CommandResult> StateStore::run(const std::string& command) const {
   remote::CommandOptions options;
   options.deadline = location_.command_timeout;
-  options.output_cap_bytes = std::size_t{4} * 1024 * 1024;  // the state file must come back whole
+  // The state file must come back whole; status reads it within the LB's snapshot with the same cap.
+  options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
   return executor_.run(location_.host, command, options);
 }
 
@@ -82,11 +83,12 @@ std::string StateStore::read_script() const {
 bluegreen::Result<std::optional<DeploymentState>> StateStore::parse_read(const std::string& output) const {
   if (output == std::string(kMissingMarker) + "\n") return std::optional<DeploymentState>();
   if (output.rfind(kLinkMarker, 0) == 0) {  // the same words as bg_no_symlink's
-    return Error{"REFUSED: " + location_.state_file + " is a symbolic link to " +
-                 bluegreen::trim_trailing(output.substr(kLinkMarker.size())) +
-                 "; bluegreen-mcp never writes or replaces a file through a symbolic link (the write would land in the "
-                 "link target), so nothing was written. Replace the link with a regular file (or remove it), then try "
-                 "again."};
+    return Error{
+        "REFUSED: " + location_.state_file + " is a symbolic link to " +
+        bluegreen::trim_trailing(output.substr(kLinkMarker.size())) +
+        "; bluegreen-mcp neither reads nor writes its state file through a symbolic link (a write would land in the "
+        "link target), so nothing was read or written. Replace the link with a regular file (or remove it), then try "
+        "again."};
   }
   auto parsed = parse_state(output);
   if (!parsed) {
@@ -281,29 +283,38 @@ bluegreen::Status StateStore::audit(const AuditRecord& record) const {
 }
 
 bluegreen::Result<std::string> StateStore::read_audit_tail(std::size_t max_lines, std::size_t max_bytes) const {
+  // What the file is travels in the exit status, never in the output, which is the log's own text.
+  constexpr int kIsLink = 20;
+  constexpr int kMissing = 21;
   const std::string log = shell_quote(location_.audit_log);
-  auto result = run("f=" + log + "; if [ -L \"$f\" ]; then printf '" + std::string(kLinkMarker) +
-                    "%s\\n' \"$(readlink -- \"$f\")\"; elif [ ! -e \"$f\" ]; then echo " + std::string(kMissingMarker) +
-                    "; elif [ ! -r \"$f\" ] || [ -d \"$f\" ]; then echo \"cannot read $f\" >&2; exit 3; else tail -n " +
-                    std::to_string(max_lines) + " -- \"$f\" | tail -c " + std::to_string(max_bytes) + "; fi");
+  // One byte more than `max_bytes`: it tells whether the first line kept starts a line.
+  auto result = run("f=" + log + "; if [ -L \"$f\" ]; then readlink -- \"$f\"; exit " + std::to_string(kIsLink) +
+                    "; elif [ ! -e \"$f\" ]; then exit " + std::to_string(kMissing) +
+                    "; elif [ -d \"$f\" ]; then echo \"$f is a directory\" >&2; exit 3; elif [ ! -r \"$f\" ]; then "
+                    "echo \"$f cannot be read (permissions)\" >&2; exit 3; else tail -n " +
+                    std::to_string(max_lines) + " -- \"$f\" | tail -c " + std::to_string(max_bytes + 1) + "; fi");
   if (!result) return Error{"reading the audit log failed: " + result.error().message, result.error().code};
+  if (result->exit_status == kMissing) return std::string();
+  if (result->exit_status == kIsLink) {
+    return Error{"REFUSED: " + location_.audit_log + " is a symbolic link to " +
+                 bluegreen::tail_of(bluegreen::trim_trailing(result->out.tail), 300) + " (on " + location_.host +
+                 "); bluegreen-mcp does not follow links for its own files. Replace the link with a regular file."};
+  }
   if (!result->succeeded()) {
     return Error{"reading the audit log " + location_.audit_log + " on " + location_.host +
                  " failed: " + tail_of(*result)};
   }
   std::string text = result->out.tail;
-  if (text == std::string(kMissingMarker) + "\n") return std::string();
-  if (text.rfind(kLinkMarker, 0) == 0) {
-    return Error{"REFUSED: " + location_.audit_log + " is a symbolic link to " +
-                 bluegreen::trim_trailing(text.substr(kLinkMarker.size())) +
-                 "; bluegreen-mcp does not follow links for its own files. Replace the link with a regular file."};
+  if (text.size() <= max_bytes) return text;
+  // More than `max_bytes`: drop the first line, which `tail -c` cut or which is the byte before.
+  const std::size_t first_end = text.find('\n');
+  if (first_end == std::string::npos || first_end + 1 == text.size()) {
+    return Error{"the last line of the audit log " + location_.audit_log + " on " + location_.host +
+                 " is longer than " + std::to_string(max_bytes) +
+                 " bytes, more than this resource shows; read it on the host (ssh " + location_.host + " tail -n 1 " +
+                 location_.audit_log + ")"};
   }
-  // `tail -c` may have cut the first line: keep whole lines only.
-  if (text.size() >= max_bytes && !text.empty()) {
-    const std::size_t first_end = text.find('\n');
-    text = first_end == std::string::npos ? std::string() : text.substr(first_end + 1);
-  }
-  return text;
+  return text.substr(first_end + 1);
 }
 
 }  // namespace bluegreen::state

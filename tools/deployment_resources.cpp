@@ -1,5 +1,6 @@
 #include "tools/deployment_resources.h"
 
+#include "common/text.h"
 #include "deployment/services.h"
 #include "deployment/status.h"
 #include "state/deployment_state.h"
@@ -38,19 +39,22 @@ constexpr Kind kAudit{"audit", "Audit log",
                       "text/plain"};
 
 std::string uri_of(const std::string& app, const Kind& kind) {
-  return std::string(kUriPrefix) + percent_encode_segment(app) + "/" + kind.segment;
+  return std::string(kUriPrefix) + app + "/" + kind.segment;
 }
 
-// The configured app whose encoded name is `encoded`; kInvalidArgument (resource not found) when none.
-bluegreen::Result<const config::AppConfig*> app_named(const config::Config& config, const std::string& encoded) {
-  std::string names;
+// The configured app named `name`; kInvalidArgument (resource not found) when none is.
+bluegreen::Result<const config::AppConfig*> app_named(const config::Config& config, const std::string& name) {
+  std::vector<std::string> names;
   for (const auto& app : config.apps) {
-    if (percent_encode_segment(app.name) == encoded) return &app;
-    names += (names.empty() ? "" : ", ") + percent_encode_segment(app.name);
+    if (app.name == name) return &app;
+    if (names.size() < 20) names.push_back(app.name);
   }
-  return bluegreen::Error{"no app \"" + encoded.substr(0, 100) + "\" is configured" +
-                              (names.empty() ? std::string(" (no apps are configured)")
-                                             : "; configured apps: " + names),
+  std::string known = bluegreen::join(names);
+  if (config.apps.size() > names.size()) known += " and " + std::to_string(config.apps.size() - names.size()) + " more";
+  return bluegreen::Error{"no app \"" + name.substr(0, 100) + "\" is configured" +
+                              (config.apps.empty() ? std::string(" (no apps are configured: start the server with "
+                                                                 "--config FILE)")
+                                                   : "; configured apps: " + known),
                           bluegreen::ErrorCode::kInvalidArgument};
 }
 
@@ -108,31 +112,13 @@ void add_kind(mcp::ResourceRegistry& registry, DeploymentToolsContext& context, 
   };
   resource.completions["app"] = [&context] {
     std::vector<std::string> names;
-    for (const auto& app : context.config.apps) names.push_back(percent_encode_segment(app.name));
+    for (const auto& app : context.config.apps) names.push_back(app.name);
     return names;
   };
   registry.add(std::move(resource));
 }
 
 }  // namespace
-
-std::string percent_encode_segment(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string encoded;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    const bool unreserved = (byte >= 'A' && byte <= 'Z') || (byte >= 'a' && byte <= 'z') ||
-                            (byte >= '0' && byte <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
-    if (unreserved) {
-      encoded += c;
-    } else {
-      encoded += '%';
-      encoded += kHex[byte >> 4U];
-      encoded += kHex[byte & 0x0FU];
-    }
-  }
-  return encoded;
-}
 
 void register_deployment_resources(mcp::ResourceRegistry& registry, DeploymentToolsContext& context) {
   add_kind(registry, context, kStatus, read_status);

@@ -9,18 +9,17 @@
 //                                                      when there is none yet
 //   bluegreen://apps/{app}/audit    text/plain        the audit log's last kAuditLines JSON lines
 //                                                      (at most kAuditBytes), oldest first
-// {app} is the app's name percent-encoded (RFC 3986 section 2.1; unreserved characters stay as
-// they are, so "shop-api" is "shop-api"). History and audit come from the app's first load balancer
-// (for an LB pair, `loadBalancer` in the JSON says which). `{app}` completes to the configured
-// names. An app that is not configured is "resource not found"; an LB that cannot be read is an
-// error naming the host and the file. `context` must outlive the registry.
+// {app} is the app's name (config names are [A-Za-z0-9][A-Za-z0-9._-]*, safe in a URI). History
+// and audit come from the app's first load balancer (for an LB pair, `loadBalancer` in the JSON
+// says which). `{app}` completes to the configured names. An app that is not configured is
+// "resource not found" (naming up to 20 configured apps); an LB that cannot be read is an error
+// naming the host and the file. The registration must happen before the server starts; the
+// readers are thread-safe as gather_status and StateStore are. `context` must outlive the registry.
 
 #include "mcp/resource.h"
 #include "tools/tool_support.h"
 
 #include <cstddef>
-#include <string>
-#include <string_view>
 
 namespace bluegreen::tools {
 
@@ -28,9 +27,5 @@ inline constexpr std::size_t kAuditLines = 100;
 inline constexpr std::size_t kAuditBytes = std::size_t{64} * 1024;
 
 void register_deployment_resources(mcp::ResourceRegistry& registry, DeploymentToolsContext& context);
-
-// `text` percent-encoded for one URI path segment: RFC 3986 unreserved characters (ALPHA DIGIT
-// - . _ ~) kept, every other byte as %XX (upper-case hex). Thread-safety: a pure function.
-std::string percent_encode_segment(std::string_view text);
 
 }  // namespace bluegreen::tools

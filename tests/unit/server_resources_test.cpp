@@ -31,6 +31,7 @@ void add_test_resources(mcp::ResourceRegistry& r) {
   notes.reader = [](const std::string& uri, const mcp::UriVariables& v,
                     std::stop_token stop) -> bluegreen::Result<std::vector<mcp::ResourceContents>> {
     const std::string& name = v.at("name");
+    if (name == "esc") return std::vector<mcp::ResourceContents>{{uri, "text/plain", "\x1b]0;title\x07\x1b[31mred"}};
     if (name == "broken") return bluegreen::Error{"the disk is on fire", bluegreen::ErrorCode::kUnavailable};
     if (name == "throws") throw std::runtime_error("reader bug");
     if (name == "slow") {
@@ -174,6 +175,14 @@ TEST_CASE("resources/read", "[server][resources]") {
     CHECK(read(2, "test://notes/throws")["error"]["code"] == mcp::error_code::kInternalError);
     CHECK(read(3, "test://notes/b")["result"]["contents"][0]["text"] == "note b");
   }
+  SECTION("terminal control sequences are neutralised, as in tool results") {
+    const std::string text = read(1, "test://notes/esc")["result"]["contents"][0]["text"];
+    CHECK(text.find('\x1b') == std::string::npos);
+    CHECK(text.find('\x07') == std::string::npos);
+    CHECK_THAT(text, Catch::EndsWith("red"));
+    const std::string message = read(2, "test://\x1b[2Jwipe")["error"]["message"];
+    CHECK(message.find('\x1b') == std::string::npos);
+  }
   SECTION("bad params") {
     CHECK(h.request(1, "resources/read")["error"]["code"] == mcp::error_code::kInvalidParams);
     CHECK(read(2, 5)["error"]["code"] == mcp::error_code::kInvalidParams);
@@ -229,10 +238,13 @@ TEST_CASE("completion/complete completes a resource template's variable", "[serv
 TEST_CASE("shorten_text keeps the beginning and the end, on line ends, within the limit", "[resources][results]") {
   const std::string uri = "bluegreen://results/abc";
   CHECK(mcp::shorten_text("short\n", 100, uri) == "short\n");
+  // Just over the limit: the shortened text, notes included, stays within it.
+  const std::string just_over(60016, 'x');
+  CHECK(mcp::shorten_text(just_over, 60000, uri).size() <= 60000);
   std::string text;
   for (int i = 0; i < 1000; ++i) text += "line " + std::to_string(i) + " of text\n";  // ~16 KB
   const std::string shown = mcp::shorten_text(text, 3000, uri);
-  CHECK(shown.size() <= 3000 + 500);
+  CHECK(shown.size() <= 3000);
   CHECK_THAT(shown, Catch::StartsWith("[This result is " + std::to_string(text.size()) + " bytes (about "));
   CHECK_THAT(shown, Catch::Contains("The whole text is the resource bluegreen://results/abc"));
   CHECK_THAT(shown, Catch::Contains("]\n\nline 0 of text\nline 1 of text\n"));

@@ -211,3 +211,58 @@ TEST_CASE("store files: temp files of interrupted writes are removed by the next
   CHECK(scratch.names() == std::vector<std::string>{"other.json.tmp.1", "shop.json", "shop.json.bak", "shop.json.lock",
                                                     "shop.json.lock.owner"});
 }
+
+TEST_CASE("store files: the audit log's tail keeps whole lines within the byte cap", "[state][files][audit]") {
+  ScratchStore scratch;
+  auto store = scratch.store();
+  const fs::path log = scratch.location.audit_log;
+  const auto write_lines = [&](int count, std::size_t width) {
+    std::ofstream out(log, std::ios::trunc);
+    for (int i = 0; i < count; ++i) {
+      std::string line = "{\"n\":" + std::to_string(i) + ",\"pad\":\"";
+      line += std::string(width - line.size() - 3, 'x') + "\"}\n";
+      out << line;
+    }
+  };
+  SECTION("no log yet: empty") { CHECK(store.read_audit_tail(100, 1000).value().empty()); }
+  SECTION("the last lines, oldest first") {
+    write_lines(150, 40);
+    const std::string tail = store.read_audit_tail(100, 100000).value();
+    CHECK(std::count(tail.begin(), tail.end(), '\n') == 100);
+    CHECK(tail.rfind("{\"n\":50,", 0) == 0);
+  }
+  SECTION("exactly the byte cap: every line kept") {
+    write_lines(100, 64);  // 6,400 bytes
+    const std::string tail = store.read_audit_tail(100, 6400).value();
+    CHECK(std::count(tail.begin(), tail.end(), '\n') == 100);
+  }
+  SECTION("one byte over: the first line is dropped whole, not cut") {
+    write_lines(100, 64);
+    const std::string tail = store.read_audit_tail(100, 6399).value();
+    CHECK(std::count(tail.begin(), tail.end(), '\n') == 99);
+    CHECK(tail.rfind("{\"n\":1,", 0) == 0);
+  }
+  SECTION("a text that looks like the link marker inside the log is the log's text") {
+    std::ofstream(log) << "{\"client\":\"BLUEGREEN-STATE-FILE-IS-A-LINK /etc/shadow\"}\n";
+    CHECK(store.read_audit_tail(100, 1000).value().find("BLUEGREEN-STATE-FILE-IS-A-LINK") != std::string::npos);
+  }
+  SECTION("a last line longer than the cap is an error saying how to read it") {
+    std::ofstream(log) << std::string(5000, 'y') << "\n";
+    const auto tail = store.read_audit_tail(100, 1000);
+    REQUIRE_FALSE(tail);
+    CHECK_THAT(tail.error().message, Catch::Contains("is longer than 1000 bytes"));
+    CHECK_THAT(tail.error().message, Catch::Contains("tail -n 1"));
+  }
+  SECTION("a link is refused, a directory named") {
+    scratch.plant_link(log.string());
+    const auto linked = store.read_audit_tail(100, 1000);
+    REQUIRE_FALSE(linked);
+    CHECK_THAT(linked.error().message, Catch::StartsWith(refusal(log.string(), scratch.victim)));
+  }
+  SECTION("a directory") {
+    fs::create_directory(log);
+    const auto dir = store.read_audit_tail(100, 1000);
+    REQUIRE_FALSE(dir);
+    CHECK_THAT(dir.error().message, Catch::Contains("is a directory"));
+  }
+}
