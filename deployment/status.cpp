@@ -2,6 +2,7 @@
 
 #include "deployment/app_routing.h"
 #include "deployment/health_gate.h"
+#include "deployment/lb_kind.h"
 #include "deployment/lb_pair.h"
 #include "deployment/live_confirmation.h"
 #include "deployment/pools.h"
@@ -168,9 +169,10 @@ void assess_servers(const config::AppConfig& app, StatusReport& report) {
   for (const auto color : {Color::kBlue, Color::kGreen}) {
     bool unknown = false;
     for (auto& line : pool_membership_drift(app, report.lb, color, &unknown)) report.drift.push_back(std::move(line));
-    if (unknown && pool_of(app, color).size() > 1 && app.load_balancer.type == config::LbType::kNginx) {
-      report.warnings.push_back("whether nginx's upstream \"" + backend_of(app, color) + "\" holds exactly the " +
-                                state::to_upper_string(color) + " pool is not checked by this version.");
+    if (const auto& kind = lb_kind(app); unknown && pool_of(app, color).size() > 1 && !kind.compares_pools()) {
+      report.warnings.push_back("whether " + std::string(kind.product()) + "'s " + kind.pool_word() + " \"" +
+                                backend_of(app, color) + "\" holds exactly the " + state::to_upper_string(color) +
+                                " pool is not checked by this version.");
     } else if (unknown && pool_of(app, color).size() > 1) {
       report.warnings.push_back("whether HAProxy's backend \"" + backend_of(app, color) + "\" holds exactly the " +
                                 state::to_upper_string(color) +

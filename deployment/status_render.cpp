@@ -1,6 +1,7 @@
 #include "deployment/status.h"
 
 #include "deployment/app_routing.h"
+#include "deployment/lb_kind.h"
 #include "deployment/lb_pair.h"
 #include "deployment/live_confirmation.h"
 #include "deployment/pools.h"
@@ -232,15 +233,15 @@ json lb_view_json(const config::AppConfig& app, const StatusReport& report) {
   const auto& lb = report.lb;
   const auto& drift = report.drift;
   const auto& frontend = report.frontend;
-  const bool nginx = app.load_balancer.type == config::LbType::kNginx;
+  const auto& kind = lb_kind(app);
   json haproxy{{"type", config::to_string(app.load_balancer.type)},
-               {"config", nginx ? app.load_balancer.nginx_config : app.load_balancer.haproxy_config},
+               {"config", kind.main_config(app.load_balancer)},
                {"host", app.load_balancer.ssh}};
   add_routing_json(app, lb, haproxy);
   haproxy["status"] = lb.live ? (drift.empty() ? "✅ OPERATIONAL" : "⚠️ OPERATIONAL WITH DRIFT") : "❌ UNKNOWN";
   if (lb.processes) {
     haproxy["masterPid"] = lb.processes->master_pid;
-    if (!nginx) haproxy["reloads"] = lb.processes->reloads;  // nginx counts none
+    if (kind.counts_reloads()) haproxy["reloads"] = lb.processes->reloads;  // nginx counts none
     haproxy["workers"] = lb.processes->current_worker_pids;
     haproxy["oldWorkers"] = lb.processes->old_worker_pids;
   }
@@ -327,8 +328,8 @@ json StatusReport::to_json(const config::AppConfig& app) const {
 
 std::string StatusReport::to_text(const config::AppConfig& app) const {
   std::ostringstream out;
-  const bool nginx = app.load_balancer.type == config::LbType::kNginx;
-  const std::string product = config::product_name(app.load_balancer.type);
+  const auto& kind = lb_kind(app);
+  const std::string product = kind.product();
   out << "DEPLOYMENT STATUS: " << app_name << "\n\n";
   if (lb.activity && lb.activity_running == true && lb.activity->kind == ActivityKind::kDeploy) {
     out << "⏳ DEPLOY IN PROGRESS: " << lb.activity->describe() << "\n\n";
@@ -336,7 +337,7 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
   if (lb.live) {
     out << colour_lines("PROD:    ", colour(*lb.live), true) << "\n";
     out << colour_lines("STANDBY: ", colour(state::other(*lb.live)), false) << "\n\n";
-    out << product << ": routes to " << (nginx ? "upstream" : "backend") << " \"" << backend_of(app, *lb.live) << "\"  "
+    out << product << ": routes to " << kind.pool_word() << " \"" << backend_of(app, *lb.live) << "\"  "
         << (drift.empty() ? "✅ OPERATIONAL" : "⚠️ OPERATIONAL WITH DRIFT") << "\n";
     out << routing_text(app, lb);
     if (!other_lbs.empty()) {
@@ -349,9 +350,9 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
         << "Deploys and switches are refused until this is fixed (nothing is assumed).\n\n";
     out << colour_lines("BLUE:    ", blue, false) << "\n" << colour_lines("GREEN:   ", green, false) << "\n";
   }
-  if (lb.processes && nginx) {
-    out << "nginx processes: master " << lb.processes->master_pid << ", " << lb.processes->current_worker_pids.size()
-        << " worker(s)";
+  if (lb.processes && !kind.counts_reloads()) {
+    out << product << " processes: master " << lb.processes->master_pid << ", "
+        << lb.processes->current_worker_pids.size() << " worker(s)";
     if (!lb.processes->old_worker_pids.empty()) {
       out << ", " << lb.processes->old_worker_pids.size() << " old worker(s) finishing connections";
     }
