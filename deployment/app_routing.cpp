@@ -63,10 +63,13 @@ std::optional<state::Color> entry_point_colour(const config::AppConfig& app, con
   return colour;
 }
 
-std::string route_location(const haproxy::Route& route) { return route.file + ":" + std::to_string(route.line_number); }
+// Caddy's routes have no line (file is a JSON pointer into its running config): no ":0".
+std::string route_location(const haproxy::Route& route) {
+  return route.line_number == 0 ? route.file : route.file + ":" + std::to_string(route.line_number);
+}
 
 std::string entry_location(const haproxy::EntryPoint& entry) {
-  return entry.file + ":" + std::to_string(entry.line_number);
+  return entry.line_number == 0 ? entry.file : entry.file + ":" + std::to_string(entry.line_number);
 }
 
 std::string describe_entry_point(const config::AppConfig& app, const haproxy::AppRoutes& routes,

@@ -44,6 +44,7 @@ class HaproxyKind final : public LbKind {
   }
   [[nodiscard]] bool counts_reloads() const override { return true; }
   [[nodiscard]] bool compares_pools() const override { return true; }
+  [[nodiscard]] bool counts_sessions() const override { return true; }
   [[nodiscard]] std::string not_running_problem(const config::AppConfig& /*app*/,
                                                 const LbSnapshot& /*snapshot*/) const override {
     return "";  // a stopped HAProxy shows in its sockets and the frontend probes

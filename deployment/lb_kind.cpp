@@ -5,6 +5,7 @@ namespace bluegreen::deployment {
 const LbKind& lb_kind(config::LbType type) {
   switch (type) {
     case config::LbType::kNginx: return nginx_kind();
+    case config::LbType::kCaddy: return caddy_kind();
     case config::LbType::kHaproxy: break;
   }
   return haproxy_kind();

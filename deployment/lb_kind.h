@@ -71,6 +71,12 @@ class LbKind {
   [[nodiscard]] virtual const std::string& main_config(const config::LoadBalancerConfig& lb) const = 0;
   // Values for the placeholders of the LB's commands ({config}, ...).
   [[nodiscard]] virtual std::map<std::string, std::string> placeholders(const config::LoadBalancerConfig& lb) const = 0;
+  // The name under which the LB's own view lists `server` (LbSnapshot::servers' server field):
+  // haproxyServer for HAProxy (and nginx, which has no such view yet), the dial address for Caddy.
+  // "": not named (a colour's only server is then matched to its only row).
+  [[nodiscard]] virtual const std::string& server_name(const config::HostConfig& server) const {
+    return server.haproxy_server;
+  }
   // The switch's step names, in order, as progress shows them (traffic_switch.h).
   [[nodiscard]] virtual const std::vector<std::string>& switch_steps() const = 0;
 
@@ -87,6 +93,9 @@ class LbKind {
   virtual void interpret_routing(const config::AppConfig& app, LbSnapshot& snapshot) const = 0;
   // Whether its reloads are counted (status shows haproxy.reloads).
   [[nodiscard]] virtual bool counts_reloads() const = 0;
+  // Whether its view of the servers counts sessions per backend (HAProxy's `show stat` BACKEND
+  // rows; Caddy lists active requests per upstream only).
+  [[nodiscard]] virtual bool counts_sessions() const { return false; }
   // Whether pool membership (the configured servers against the LB's) is compared.
   [[nodiscard]] virtual bool compares_pools() const = 0;
   // Why the live colour cannot be trusted beyond what the shared checks see (a load balancer that
@@ -133,8 +142,9 @@ const LbKind& lb_kind(config::LbType type);
 // The kind of the app's (first) load balancer.
 const LbKind& lb_kind(const config::AppConfig& app);
 
-// The kinds' implementations (haproxy_kind.cpp, nginx_kind.cpp), for lb_kind().
+// The kinds' implementations (haproxy_kind.cpp, nginx_kind.cpp, caddy_kind.cpp), for lb_kind().
 const LbKind& haproxy_kind();
 const LbKind& nginx_kind();
+const LbKind& caddy_kind();
 
 }  // namespace bluegreen::deployment

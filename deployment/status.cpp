@@ -22,6 +22,8 @@ using nlohmann::json;
 using state::Color;
 
 void attach_haproxy_view(const config::AppConfig& app, const LbSnapshot& lb, ColourStatus& colour) {
+  const auto& kind = lb_kind(app);
+  colour.lb_product = kind.product();
   if (!lb.servers) return;
   const std::string& backend = backend_of(app, colour.color);
   for (const auto& server : *lb.servers) {
@@ -30,7 +32,7 @@ void attach_haproxy_view(const config::AppConfig& app, const LbSnapshot& lb, Col
     else colour.haproxy_servers.push_back(server);
   }
   for (auto& host : colour.servers) {
-    const std::string& name = host.host->haproxy_server;
+    const std::string& name = kind.server_name(*host.host);
     if (name.empty() && colour.servers.size() == 1 && colour.haproxy_servers.size() == 1) {
       host.haproxy_server = colour.haproxy_servers.front();
       continue;

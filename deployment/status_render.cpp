@@ -104,14 +104,14 @@ json colour_json(const ColourStatus& colour, bool is_prod) {
 }
 
 // The line of one server in a pool's text.
-std::string server_line(const HostStatus& h) {
+std::string server_line(const HostStatus& h, const std::string& product) {
   std::ostringstream line;
   line << "  - " << server_label(*h.host) << " (" << h.host->address << ")  "
        << (h.health.healthy() ? "✅ UP" : "❌ DOWN: " + h.health.summary());
   if (h.health.version) line << "  version " << *h.health.version;
   if (h.deployed_commit) line << "  commit " << short_commit(*h.deployed_commit);
   if (h.haproxy_server) {
-    line << "  [HAProxy: " << h.haproxy_server->status
+    line << "  [" << product << ": " << h.haproxy_server->status
          << (h.haproxy_server->check_status.empty() ? "" : " (" + h.haproxy_server->check_status + ")") << ", "
          << h.haproxy_server->current_sessions << " sessions]";
   } else if (!h.host->haproxy_server.empty()) {
@@ -149,11 +149,11 @@ std::string colour_lines(const std::string& role, const ColourStatus& c, bool is
     else if (c.commit_mixed()) line << "  commit MIXED";
   }
   const std::string view = haproxy_view_text(c);
-  if (!view.empty() && !pool) line << "  [HAProxy: " << view << "]";
+  if (!view.empty() && !pool) line << "  [" << c.lb_product << ": " << view << "]";
   if (pool && !c.haproxy_backend_status.empty()) line << "  [HAProxy backend: " << c.haproxy_backend_status << "]";
   if (c.sessions.known) line << "  sessions: " << sessions_text(c.sessions);
   if (pool) {
-    for (const auto& host : c.servers) line << "\n" << server_line(host);
+    for (const auto& host : c.servers) line << "\n" << server_line(host, c.lb_product);
   }
   return line.str();
 }
