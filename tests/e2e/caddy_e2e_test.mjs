@@ -115,6 +115,7 @@ test("status reads Caddy's truth: the reverse_proxy's upstreams, its server, the
     assert.match(text(result), new RegExp(`Caddy: routes to upstreams "${stateProd}"  ✅ OPERATIONAL`));
     assert.match(text(result), new RegExp(`\\[Caddy: ${dialOf(stateProd).replace(/\./g, "\\.")} UP\\]`));
     assert.match(text(result), /server srv0 \(\/apps\/http\/servers\/srv0, listen \d+\.\d+\.\d+\.\d+:\d+\) serves/);
+    assert.match(text(result), /switch_traffic is not supported for Caddy yet \(switch by hand\)/);
   } finally {
     await s.close();
   }
