@@ -4,6 +4,7 @@
 
 #include "deployment/app_routing.h"
 #include "deployment/frontend_check.h"
+#include "deployment/lb_kind.h"
 #include "deployment/lb_pair.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/pools.h"
@@ -133,9 +134,10 @@ std::optional<state::Color> lb_rows(remote::SshExecutor& executor, const config:
   const auto& lb = app.load_balancer;
   std::string files;
   for (const auto& file : snapshot.config_files) files += (files.empty() ? "" : " ") + file.path;
-  const bool nginx = lb.type == config::LbType::kNginx;
-  const std::string product = config::product_name(lb.type);
-  const std::string& main_config = nginx ? lb.nginx_config : lb.haproxy_config;
+  const auto& kind = deployment::lb_kind(app);
+  const std::string product = kind.product();
+  const std::string& main_config = kind.main_config(lb);
+  const std::string live_row = std::string("live ") + kind.pool_word();
   if (!snapshot.config_files.empty()) {
     rows.push_back({app.name, "lb", product + " files", files, true, !snapshot.config_list.notes.empty(),
                     "from " + snapshot.config_list.source +
@@ -146,18 +148,14 @@ std::optional<state::Color> lb_rows(remote::SshExecutor& executor, const config:
     for (const auto& entry : snapshot.routes->entry_points) {
       entries += (entries.empty() ? "" : "\n") + deployment::describe_entry_point(app, *snapshot.routes, entry);
     }
-    rows.push_back({app.name, "lb", nginx ? "live upstream" : "live backend", main_config, true, false,
+    rows.push_back({app.name, "lb", live_row, main_config, true, false,
                     std::string(state::to_upper_string(*snapshot.live)) + ": " + entries});
   } else {
-    rows.push_back(
-        {app.name, "lb", nginx ? "live upstream" : "live backend", main_config, false, false, snapshot.live_problem});
+    rows.push_back({app.name, "lb", live_row, main_config, false, false, snapshot.live_problem});
   }
-  if (nginx) {
-    rows.push_back({app.name, "lb", "nginx master", lb.pid_file, snapshot.processes.has_value(), false,
-                    snapshot.processes
-                        ? "master pid " + std::to_string(snapshot.processes->master_pid) + ", " +
-                              std::to_string(snapshot.processes->current_worker_pids.size()) + " worker(s)"
-                        : snapshot.processes_problem});
+  for (auto& row : kind.prerequisite_rows(executor, app, snapshot)) {
+    rows.push_back(
+        {app.name, "lb", std::move(row.check), std::move(row.target), row.ok, row.warning, std::move(row.result)});
   }
   switch (snapshot.state_status) {
     case deployment::StateFileStatus::kOk:

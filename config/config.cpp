@@ -17,8 +17,12 @@
 
 namespace bluegreen::config {
 
-const char* to_string(LbType type) { return type == LbType::kNginx ? "nginx" : "haproxy"; }
-const char* product_name(LbType type) { return type == LbType::kNginx ? "nginx" : "HAProxy"; }
+const char* to_string(LbType type) {
+  return type == LbType::kNginx ? "nginx" : type == LbType::kCaddy ? "caddy" : "haproxy";
+}
+const char* product_name(LbType type) {
+  return type == LbType::kNginx ? "nginx" : type == LbType::kCaddy ? "Caddy" : "HAProxy";
+}
 
 namespace {
 
@@ -51,6 +55,13 @@ HostConfig parse_host(const json& object, const std::string& path, std::vector<s
     errors.push_back(valid.error().message);
   }
   host.haproxy_server = f.text("haproxyServer", false).value_or("");
+  host.upstream = host.address;
+  if (auto upstream = f.text("upstream", false)) {
+    host.upstream = *upstream;
+    if (upstream->empty() || upstream->find_first_of(" \t{}") != std::string::npos) {
+      f.error("upstream", "must be the address Caddy dials for this server (host:port), got \"" + *upstream + "\"");
+    }
+  }
   return host;
 }
 
@@ -112,9 +123,10 @@ void parse_lb_type(Fields& f, LoadBalancerConfig& lb) {
   const std::string type = f.text("type", false).value_or("haproxy");
   if (type == "nginx") {
     lb.type = LbType::kNginx;
+  } else if (type == "caddy") {
+    lb.type = LbType::kCaddy;
   } else if (type != "haproxy") {
-    f.error("type", "must be \"haproxy\" or \"nginx\", got \"" + type + "\"" +
-                        (type == "caddy" ? " (Caddy is not supported by this version yet)" : ""));
+    f.error("type", "must be \"haproxy\", \"nginx\" or \"caddy\", got \"" + type + "\"");
   }
   const auto refuse = [&](std::initializer_list<const char*> keys, const char* owner) {
     for (const char* key : keys) {
@@ -123,12 +135,20 @@ void parse_lb_type(Fields& f, LoadBalancerConfig& lb) {
       }
     }
   };
-  if (lb.type == LbType::kNginx) {
+  if (lb.type != LbType::kHaproxy) {
     refuse({"haproxyConfig", "section", "directive", "condition", "statsSocket", "masterSocket"}, "HAProxy");
+  }
+  if (lb.type == LbType::kNginx) {
     lb.nginx_config = f.path_value("nginxConfig", false, false).value_or(lb.nginx_config);
     lb.pid_file = f.path_value("pidFile", false, false).value_or(lb.pid_file);
   } else {
     refuse({"nginxConfig", "pidFile"}, "nginx");
+  }
+  if (lb.type == LbType::kCaddy) {
+    lb.admin_socket = f.path_value("adminSocket", true, false).value_or("");
+    lb.caddyfile = f.path_value("caddyfile", false, false);
+  } else {
+    refuse({"adminSocket", "caddyfile"}, "Caddy");
   }
 }
 
@@ -181,13 +201,17 @@ void parse_load_balancer(const json& object, const std::string& path, std::vecto
   }
   if (!lb.verify_urls.empty()) lb.verify_url = lb.verify_urls.front();
   const bool nginx = lb.type == LbType::kNginx;
-  lb.validate_command =
-      f.text("validateCommand", false).value_or(nginx ? "nginx -t -q -c {config}" : "haproxy -c -f {config}");
+  const bool caddy = lb.type == LbType::kCaddy;
+  lb.validate_command = f.text("validateCommand", false)
+                            .value_or(nginx   ? "nginx -t -q -c {config}"
+                                      : caddy ? "caddy validate --adapter caddyfile --config {config}"
+                                              : "haproxy -c -f {config}");
   if (lb.validate_command.find("{config}") == std::string::npos) {
     f.error("validateCommand", "must contain {config} (the candidate file to check)");
   }
   lb.reload_command = f.text("reloadCommand", false)
                           .value_or(nginx              ? "nginx -c {config} -s reload"
+                                    : caddy            ? "caddy reload --adapter caddyfile --config {config}"
                                     : lb.master_socket ? "echo reload | socat - UNIX-CONNECT:{masterSocket}"
                                                        : "systemctl reload haproxy");
   lb.state_file = f.path_value("stateFile", true, false).value_or("");

@@ -41,6 +41,10 @@ struct HostConfig {
   // (HAProxy's `show stat` svname). Required when a colour has several servers; "" otherwise (the
   // backend's servers are then not matched against the configuration).
   std::string haproxy_server;
+  // upstream: the address Caddy dials for this server ("host:port", as in its reverse_proxy's
+  // upstreams), by which Caddy's routes are told apart by colour; default: `address`. Used with
+  // loadBalancer.type caddy only.
+  std::string upstream;
 };
 
 // The servers of one colour (hosts.blue / hosts.green: one server object, or a non-empty list of
@@ -68,13 +72,14 @@ struct DeployStep {
   milliseconds timeout{300000};
 };
 
-// loadBalancer.type: which load balancer routes the app: HAProxy (the default) or nginx
-// (deployment/nginx_snapshot.h, nginx_switch.h).
-enum class LbType { kHaproxy, kNginx };
+// loadBalancer.type: which load balancer routes the app: HAProxy (the default), nginx
+// (deployment/nginx_snapshot.h, nginx_switch.h) or Caddy (deployment/caddy_snapshot.h; read-only in
+// this version: switching is refused). deployment/lb_kind.h holds what differs between them.
+enum class LbType { kHaproxy, kNginx, kCaddy };
 
-// "haproxy" or "nginx", as written in the configuration.
+// "haproxy", "nginx" or "caddy", as written in the configuration.
 const char* to_string(LbType type);
-// "HAProxy" or "nginx", for messages.
+// "HAProxy", "nginx" or "Caddy", for messages.
 const char* product_name(LbType type);
 
 struct LoadBalancerConfig {
@@ -85,6 +90,12 @@ struct LoadBalancerConfig {
   // configuration's `pid` directive; default Debian's /run/nginx.pid).
   std::string nginx_config{"/etc/nginx/nginx.conf"};
   std::string pid_file{"/run/nginx.pid"};
+  // Caddy only (type caddy): adminSocket (required), the absolute path of the unix socket of its
+  // admin API (the `admin unix//PATH` global option), reached through the SSH connection to the
+  // LB; caddyfile (optional), the Caddyfile Caddy was started with, when that is the source of
+  // truth (a switch will persist there; else to Caddy's autosave).
+  std::string admin_socket;
+  std::optional<std::string> caddyfile;
   // haproxyConfig: the files and directories HAProxy loads (its `-f` arguments, in order; a string
   // or a list). Where HAProxy's stats socket answers `show env HAPROXY_CFGFILES`, the files it
   // loaded come from there, and a configured list must agree with them (haproxy_files.h).

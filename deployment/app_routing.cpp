@@ -1,5 +1,6 @@
 #include "deployment/app_routing.h"
 
+#include "deployment/lb_kind.h"
 #include "haproxy/config_lines.h"
 
 #include <algorithm>
@@ -36,15 +37,13 @@ bool selector_found(const config::AppConfig& app, const haproxy::AppRoutes& rout
 }
 
 std::string split_problem(const config::AppConfig& app, const haproxy::AppRoutes& routes) {
-  const bool nginx = app.load_balancer.type == config::LbType::kNginx;
-  std::string text = std::string(nginx ? "SPLIT ROUTING: nginx's server blocks for app "
-                                       : "SPLIT ROUTING: HAProxy's entry points for app ") +
-                     app.name +
+  const auto& kind = lb_kind(app);
+  std::string text = std::string("SPLIT ROUTING: ") + kind.entry_points_phrase() + " for app " + app.name +
                      " do not all route to one colour, so neither colour is PROD and neither may be deployed to:";
   for (const auto& entry : routes.entry_points) text += "\n  - " + describe_entry_point(app, routes, entry);
   return text + "\nMake every route name the colour that should be live (" + app.load_balancer.blue_backend + " or " +
-         app.load_balancer.green_backend + ") in the lines above, check with `" +
-         (nginx ? "nginx -t`, reload nginx" : "haproxy -c`, reload HAProxy") + ", then ask for status again";
+         app.load_balancer.green_backend + ") in the lines above, check with `" + kind.check_and_reload_hint() +
+         ", then ask for status again";
 }
 
 }  // namespace
@@ -64,16 +63,19 @@ std::optional<state::Color> entry_point_colour(const config::AppConfig& app, con
   return colour;
 }
 
-std::string route_location(const haproxy::Route& route) { return route.file + ":" + std::to_string(route.line_number); }
+// Caddy's routes have no line (file is a JSON pointer into its running config): no ":0".
+std::string route_location(const haproxy::Route& route) {
+  return route.line_number == 0 ? route.file : route.file + ":" + std::to_string(route.line_number);
+}
 
 std::string entry_location(const haproxy::EntryPoint& entry) {
-  return entry.file + ":" + std::to_string(entry.line_number);
+  return entry.line_number == 0 ? entry.file : entry.file + ":" + std::to_string(entry.line_number);
 }
 
 std::string describe_entry_point(const config::AppConfig& app, const haproxy::AppRoutes& routes,
                                  const haproxy::EntryPoint& entry) {
   std::string text = entry.section + " (" + entry_location(entry);
-  const char* bind_word = app.load_balancer.type == config::LbType::kNginx ? ", listen " : ", bind ";
+  const char* bind_word = lb_kind(app).bind_word();
   for (const auto& bind : entry.binds) text += bind_word + bind;
   const auto colour = entry_point_colour(app, routes, entry);
   text += ") serves " + (colour ? upper(*colour) : std::string("BOTH COLOURS"));

@@ -2,7 +2,7 @@
 
 #include "common/text.h"
 #include "deployment/app_routing.h"
-#include "deployment/nginx_switch.h"
+#include "deployment/lb_kind.h"
 #include "haproxy/config_lines.h"
 
 #include <algorithm>
@@ -29,7 +29,11 @@ std::size_t ConfigChange::line_count() const {
 
 bluegreen::Result<ConfigChange> plan_config_change(const config::AppConfig& app, const LbSnapshot& snapshot,
                                                    state::Color to) {
-  if (app.load_balancer.type == config::LbType::kNginx) return plan_nginx_change(app, snapshot, to);
+  return lb_kind(app).plan_change(app, snapshot, to);
+}
+
+bluegreen::Result<ConfigChange> plan_haproxy_change(const config::AppConfig& app, const LbSnapshot& snapshot,
+                                                    state::Color to) {
   if (!snapshot.routes) return bluegreen::Error{"HAProxy's configuration was not read: " + snapshot.live_problem};
   const auto& routes = *snapshot.routes;
   auto changes = haproxy::rewrite_routes(snapshot.config_files, snapshot.map_texts, routes, backend_of(app, to));

@@ -51,8 +51,12 @@ struct ConfigChange {
 // The change that makes every route of the app in `snapshot` (read, routes found) select `to`.
 // Errors (with what to do): the routes were not read; the new backend is not defined; nothing
 // would change.
+// Through the app's load-balancer kind (lb_kind.h).
 bluegreen::Result<ConfigChange> plan_config_change(const config::AppConfig& app, const LbSnapshot& snapshot,
                                                    state::Color to);
+// HAProxy's half: every route (and map entry) of the app rewritten to the new backend.
+bluegreen::Result<ConfigChange> plan_haproxy_change(const config::AppConfig& app, const LbSnapshot& snapshot,
+                                                    state::Color to);
 
 // Whether `files` (the effective configuration, re-read) routes every route of the app to
 // `expected`: "" when so, else what it routes to instead (for messages).

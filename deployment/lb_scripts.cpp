@@ -1,6 +1,7 @@
 #include "deployment/lb_scripts.h"
 
 #include "common/base64.h"
+#include "deployment/lb_kind.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/nginx_snapshot.h"
 #include "remote/shell_command.h"
@@ -41,25 +42,13 @@ std::string candidate_path(const config::AppConfig& app) { return candidate_path
 
 namespace {
 
-// `file` with `suffix` added, for nginx also with a dot in front of its name.
+// `file` with `suffix` added, where the kind hides backups (nginx) also with a dot in front of its name.
 std::string beside(const config::AppConfig& app, const std::string& file, const std::string& suffix) {
-  if (app.load_balancer.type != config::LbType::kNginx) return file + suffix;
+  if (!lb_kind(app).hides_backups()) return file + suffix;
   const auto slash = file.rfind('/');
   const auto name = slash == std::string::npos ? file : file.substr(slash + 1);
   return file.substr(0, slash == std::string::npos ? 0 : slash + 1) + (name.rfind('.', 0) == 0 ? "" : ".") + name +
          suffix;
-}
-
-// nginx's validation: the candidates bind-mounted over their files in a private mount namespace.
-std::string nginx_validate_command(const config::AppConfig& app, const std::map<std::string, std::string>& candidates) {
-  std::string mounts;
-  for (const auto& [file, candidate] : candidates) {
-    mounts += "mount --bind " + shell_quote(candidate) + " " + shell_quote(file) + " && ";
-  }
-  auto placeholders = lb_placeholders(app);
-  const std::string check = remote::substitute_placeholders(app.load_balancer.validate_command, placeholders);
-  return without_pid_file_side_effect(app, "unshare --mount --propagation private sh -c " +
-                                               shell_quote(mounts + "{ " + check + "; }"));
 }
 
 }  // namespace
@@ -75,9 +64,25 @@ std::string restore_temp_path(const config::AppConfig& app, const std::string& f
 }
 std::string backup_path(const config::AppConfig& app) { return backup_path(app.load_balancer.haproxy_config); }
 
+// nginx's validation: the candidates bind-mounted over their files in a private mount namespace.
+std::string nginx_validate_command(const config::AppConfig& app, const std::map<std::string, std::string>& candidates) {
+  std::string mounts;
+  for (const auto& [file, candidate] : candidates) {
+    mounts += "mount --bind " + shell_quote(candidate) + " " + shell_quote(file) + " && ";
+  }
+  auto placeholders = lb_placeholders(app);
+  const std::string check = remote::substitute_placeholders(app.load_balancer.validate_command, placeholders);
+  return without_pid_file_side_effect(app, "unshare --mount --propagation private sh -c " +
+                                               shell_quote(mounts + "{ " + check + "; }"));
+}
+
 std::string validate_command_for(const config::AppConfig& app, const std::vector<std::string>& files,
                                  const std::map<std::string, std::string>& candidates) {
-  if (app.load_balancer.type == config::LbType::kNginx) return nginx_validate_command(app, candidates);
+  return lb_kind(app).validate_command(app, files, candidates);
+}
+
+std::string haproxy_validate_command(const config::AppConfig& app, const std::vector<std::string>& files,
+                                     const std::map<std::string, std::string>& candidates) {
   std::string command = app.load_balancer.validate_command;
   std::string all;
   std::string first_candidate;

@@ -65,6 +65,11 @@ std::string validate_command_for(const config::AppConfig& app, const std::vector
 // the first candidate in load order.
 std::string validate_command_for(const config::AppConfig& app, const std::vector<std::string>& files,
                                  const std::map<std::string, std::string>& candidates);
+// The kinds' own halves of validate_command_for (lb_kind.h): HAProxy's `-f` list with the
+// candidates in place; nginx's bind mounts in a private mount namespace.
+std::string haproxy_validate_command(const config::AppConfig& app, const std::vector<std::string>& files,
+                                     const std::map<std::string, std::string>& candidates);
+std::string nginx_validate_command(const config::AppConfig& app, const std::map<std::string, std::string>& candidates);
 
 // Writes `candidate_text` to the candidate path (temp file, rename) and runs the app's validate
 // command on it (`haproxy -c -f {config}`). It runs first in a switch, under the lock, so it also

@@ -2,8 +2,8 @@
 
 #include "common/text.h"
 #include "deployment/app_routing.h"
+#include "deployment/lb_kind.h"
 #include "deployment/live_confirmation.h"
-#include "deployment/nginx_snapshot.h"
 #include "deployment/sessions.h"
 #include "haproxy/config_lines.h"
 
@@ -59,12 +59,7 @@ const std::string& backend_of(const config::AppConfig& app, state::Color color) 
 }
 
 std::map<std::string, std::string> lb_placeholders(const config::AppConfig& app) {
-  const auto& lb = app.load_balancer;
-  if (lb.type == config::LbType::kNginx) return {{"config", lb.nginx_config}, {"pidFile", lb.pid_file}};
-  std::map<std::string, std::string> values{{"config", lb.haproxy_config}};
-  if (lb.master_socket) values["masterSocket"] = *lb.master_socket;
-  if (lb.stats_socket) values["statsSocket"] = *lb.stats_socket;
-  return values;
+  return lb_kind(app).placeholders(app.load_balancer);
 }
 
 std::string lb_reload_command(const config::AppConfig& app) {
@@ -249,8 +244,8 @@ LbSnapshot interpret(const config::AppConfig& app, const state::StateStore& stor
   LbSnapshot snapshot;
   snapshot.config_list = std::move(config_list);
 
-  // HAProxy's routing: the truth (nginx's is read by read_nginx, with commands).
-  if (lb.type == config::LbType::kHaproxy) read_routing(app, files, snapshot);
+  // HAProxy's routing: the truth (other kinds read theirs in LbKind::read_truth).
+  if (lb_kind(app).files_read_with_state()) read_routing(app, files, snapshot);
 
   // The state file: the record.
   const auto& state_file = files.at(lb.state_file);
@@ -380,7 +375,7 @@ std::vector<ConfigFileList> config_lists(remote::Executor& executor,
   std::vector<ConfigFileList> lists;
   for (const auto* app : apps) {
     const auto& lb = app->load_balancer;
-    if (lb.type != config::LbType::kHaproxy) {  // nginx: `nginx -T` lists its files (nginx_snapshot.h)
+    if (!lb_kind(*app).files_read_with_state()) {  // nginx: `nginx -T` lists its files (nginx_snapshot.h)
       lists.emplace_back();
       continue;
     }
@@ -493,7 +488,7 @@ std::vector<LbSnapshot> read_lb_snapshots(remote::Executor& executor, const std:
   std::vector<LbSnapshot> snapshots;
   for (std::size_t i = 0; i < apps.size(); ++i) {
     auto snapshot = interpret(*apps[i], *stores[i], options.with_processes, files, sockets, lists[i]);
-    if (apps[i]->load_balancer.type == config::LbType::kNginx) read_nginx(executor, *apps[i], snapshot);
+    lb_kind(*apps[i]).read_truth(executor, *apps[i], snapshot);
     apply_change_times(change_times, snapshot);
     read_old_worker_sessions(executor, *apps[i], snapshot);
     read_runtime_maps(executor, *apps[i], snapshot);

@@ -1,6 +1,7 @@
 #include "deployment/live_confirmation.h"
 
 #include "deployment/app_routing.h"
+#include "deployment/lb_kind.h"
 #include "deployment/lb_scripts.h"
 #include "remote/shell_command.h"
 
@@ -63,6 +64,8 @@ std::string interrupted_switch_text(const config::AppConfig& app, const LbSnapsh
          ") and check get_deployment_status";
 }
 
+}  // namespace
+
 // nginx reads its files when its workers start too (at start, and at each reload: nginx(8)).
 std::string nginx_not_loaded_text(const config::AppConfig& app, const LbSnapshot& snapshot, std::int64_t started) {
   const auto& lb = app.load_balancer;
@@ -78,9 +81,8 @@ std::string nginx_not_loaded_text(const config::AppConfig& app, const LbSnapshot
          "get_deployment_status";
 }
 
-std::string not_loaded_text(const config::AppConfig& app, const LbSnapshot& snapshot, std::int64_t started) {
+std::string haproxy_not_loaded_text(const config::AppConfig& app, const LbSnapshot& snapshot, std::int64_t started) {
   const auto& lb = app.load_balancer;
-  if (lb.type == config::LbType::kNginx) return nginx_not_loaded_text(app, snapshot, started);
   const std::string selects = snapshot.selected ? upper(*snapshot.selected) : "an unknown backend";
   std::vector<std::string> files;
   for (const auto& file : snapshot.config_files) files.push_back(file.path);
@@ -95,8 +97,6 @@ std::string not_loaded_text(const config::AppConfig& app, const LbSnapshot& snap
          "). If not: put back the version HAProxy runs (as it was before this change), then reload. Then check "
          "get_deployment_status";
 }
-
-}  // namespace
 
 std::optional<std::int64_t> parse_boot_time(const std::string& proc_stat) {
   std::istringstream lines(proc_stat);
@@ -198,19 +198,14 @@ std::string live_unconfirmed(const config::AppConfig& app, const LbSnapshot& sna
            "no deploy or switch is running, remove it (rm -f " +
            activity_path(app) + ") and check get_deployment_status";
   }
-  if (app.load_balancer.type == config::LbType::kNginx && !snapshot.processes) {
-    return "nginx is not running as loadBalancer.pidFile says (" + snapshot.processes_problem +
-           "), so whatever its files select serves no one. No colour is called live, and deploys and switches are "
-           "refused until it runs: start it on " +
-           app.load_balancer.ssh + " (nginx -c " + app.load_balancer.nginx_config +
-           "), or point pidFile at where it writes its pid, then check get_deployment_status";
-  }
+  const auto& kind = lb_kind(app);
+  if (auto problem = kind.not_running_problem(app, snapshot); !problem.empty()) return problem;
   if (snapshot.activity && snapshot.activity->kind == ActivityKind::kSwitch && !switch_recorded(snapshot)) {
     return snapshot.activity_running == false ? interrupted_switch_text(app, snapshot) : switch_in_progress(snapshot);
   }
   if (const auto started = workers_started_s(snapshot);
       started && snapshot.config_modified_s && *snapshot.config_modified_s > *started + kSlackSeconds) {
-    return not_loaded_text(app, snapshot, *started);
+    return kind.not_loaded_text(app, snapshot, *started);
   }
   return map_runtime_problem(app, snapshot);
 }

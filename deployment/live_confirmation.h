@@ -64,4 +64,10 @@ std::string live_unconfirmed(const config::AppConfig& app, const LbSnapshot& sna
 // live_problem says it).
 void confirm_live(const config::AppConfig& app, LbSnapshot& snapshot);
 
+// The kinds' texts for a configuration changed on disk after the running workers started
+// (`started`, s since the epoch; snapshot.config_modified_s set): what is on disk is not what
+// serves users, with what to do (lb_kind.h's not_loaded_text).
+std::string haproxy_not_loaded_text(const config::AppConfig& app, const LbSnapshot& snapshot, std::int64_t started);
+std::string nginx_not_loaded_text(const config::AppConfig& app, const LbSnapshot& snapshot, std::int64_t started);
+
 }  // namespace bluegreen::deployment

@@ -1,5 +1,6 @@
 #include "deployment/pools.h"
 
+#include "deployment/lb_kind.h"
 #include "haproxy/backend_servers.h"
 
 #include <algorithm>
@@ -31,7 +32,7 @@ std::string pool_addresses(const config::Pool& pool) {
 std::vector<std::string> pool_membership_drift(const config::AppConfig& app, const LbSnapshot& snapshot,
                                                state::Color color, bool* unknown) {
   std::vector<std::string> drift;
-  if (app.load_balancer.type != config::LbType::kHaproxy) {  // nginx's upstream servers: not compared yet
+  if (!lb_kind(app).compares_pools()) {  // nginx's upstream servers: not compared yet
     if (unknown != nullptr) *unknown = true;
     return drift;
   }

@@ -3,6 +3,7 @@
 #include "deployment/config_change.h"
 #include "deployment/frontend_check.h"
 #include "deployment/haproxy_files.h"
+#include "deployment/lb_kind.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/map_switch.h"
 #include "deployment/nginx_switch.h"
@@ -203,18 +204,25 @@ Finding nginx_took(Services& services, const config::AppConfig& app, const Routi
 
 RoutingCheck verify_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
                             const std::stop_token& stop) {
-  const auto& lb = app.load_balancer;
-  if (lb.type == config::LbType::kNginx) {
-    const auto took = nginx_took(services, app, expected, stop);
-    if (!took.ok) return {false, took.cancelled, took.text};
-    RoutingCheck check{true, false, took.text};
-    for (const auto& url : lb.verify_urls) {
-      const auto frontend = frontend_serves(services, app, url, expected, stop);
-      if (!frontend.ok) return {false, frontend.cancelled, frontend.text};
-      if (!frontend.text.empty()) check.detail += "; " + frontend.text;
-    }
-    return check;
+  return lb_kind(app).verify(services, app, expected, stop);
+}
+
+RoutingCheck verify_nginx_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
+                                  const std::stop_token& stop) {
+  const auto took = nginx_took(services, app, expected, stop);
+  if (!took.ok) return {false, took.cancelled, took.text};
+  RoutingCheck check{true, false, took.text};
+  for (const auto& url : app.load_balancer.verify_urls) {
+    const auto frontend = frontend_serves(services, app, url, expected, stop);
+    if (!frontend.ok) return {false, frontend.cancelled, frontend.text};
+    if (!frontend.text.empty()) check.detail += "; " + frontend.text;
   }
+  return check;
+}
+
+RoutingCheck verify_haproxy_routing(Services& services, const config::AppConfig& app,
+                                    const RoutingExpectation& expected, const std::stop_token& stop) {
+  const auto& lb = app.load_balancer;
   std::vector<std::string> seen;
   const auto add = [&seen](const Finding& finding) {
     if (!finding.text.empty()) seen.push_back(finding.text);

@@ -57,7 +57,8 @@ struct RoutingExpectation {
   std::optional<std::vector<int>> workers_before;
 };
 
-// Waits (polling every 10 ms, up to max(10 s, the LB's command timeout)) for the master to report
+// Through the app's load-balancer kind (lb_kind.h). HAProxy's:
+// waits (polling every 10 ms, up to max(10 s, the LB's command timeout)) for the master to report
 // a reload past `reloads_before`, then re-reads the configuration files (not cancellable: one read
 // with the LB's command deadline; every route of the app must select the expected colour) and
 // probes each verifyUrl (each must answer from the expected colour three times in a row). Without a known reload count
@@ -65,5 +66,12 @@ struct RoutingExpectation {
 // (also when the frontend check is advisory).
 RoutingCheck verify_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
                             const std::stop_token& stop);
+
+// The kinds' halves of verify_routing (lb_kind.h): HAProxy's as above; nginx's waits for new
+// workers (nginx_switch.h), re-reads `nginx -T` and probes each verifyUrl.
+RoutingCheck verify_haproxy_routing(Services& services, const config::AppConfig& app,
+                                    const RoutingExpectation& expected, const std::stop_token& stop);
+RoutingCheck verify_nginx_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
+                                  const std::stop_token& stop);
 
 }  // namespace bluegreen::deployment

@@ -1,5 +1,6 @@
 #include "deployment/sessions.h"
 
+#include "deployment/lb_kind.h"
 #include "haproxy/config_lines.h"
 
 namespace bluegreen::deployment {
@@ -19,7 +20,7 @@ ColourSessions add_sessions(const std::vector<ColourSessions>& parts) {
 
 ColourSessions colour_sessions(const config::AppConfig& app, const LbSnapshot& snapshot, state::Color color) {
   ColourSessions sessions;
-  if (!snapshot.servers) return sessions;
+  if (!snapshot.servers || !lb_kind(app).counts_sessions()) return sessions;
   sessions.known = true;
   const std::string& backend = backend_of(app, color);
   for (const auto& row : *snapshot.servers) {

@@ -2,6 +2,7 @@
 
 #include "deployment/app_routing.h"
 #include "deployment/health_gate.h"
+#include "deployment/lb_kind.h"
 #include "deployment/lb_pair.h"
 #include "deployment/live_confirmation.h"
 #include "deployment/pools.h"
@@ -21,6 +22,8 @@ using nlohmann::json;
 using state::Color;
 
 void attach_haproxy_view(const config::AppConfig& app, const LbSnapshot& lb, ColourStatus& colour) {
+  const auto& kind = lb_kind(app);
+  colour.lb_product = kind.product();
   if (!lb.servers) return;
   const std::string& backend = backend_of(app, colour.color);
   for (const auto& server : *lb.servers) {
@@ -29,7 +32,7 @@ void attach_haproxy_view(const config::AppConfig& app, const LbSnapshot& lb, Col
     else colour.haproxy_servers.push_back(server);
   }
   for (auto& host : colour.servers) {
-    const std::string& name = host.host->haproxy_server;
+    const std::string& name = kind.server_name(*host.host);
     if (name.empty() && colour.servers.size() == 1 && colour.haproxy_servers.size() == 1) {
       host.haproxy_server = colour.haproxy_servers.front();
       continue;
@@ -168,9 +171,10 @@ void assess_servers(const config::AppConfig& app, StatusReport& report) {
   for (const auto color : {Color::kBlue, Color::kGreen}) {
     bool unknown = false;
     for (auto& line : pool_membership_drift(app, report.lb, color, &unknown)) report.drift.push_back(std::move(line));
-    if (unknown && pool_of(app, color).size() > 1 && app.load_balancer.type == config::LbType::kNginx) {
-      report.warnings.push_back("whether nginx's upstream \"" + backend_of(app, color) + "\" holds exactly the " +
-                                state::to_upper_string(color) + " pool is not checked by this version.");
+    if (const auto& kind = lb_kind(app); unknown && pool_of(app, color).size() > 1 && !kind.compares_pools()) {
+      report.warnings.push_back("whether " + std::string(kind.product()) + "'s " + kind.pool_word() + " \"" +
+                                backend_of(app, color) + "\" holds exactly the " + state::to_upper_string(color) +
+                                " pool is not checked by this version.");
     } else if (unknown && pool_of(app, color).size() > 1) {
       report.warnings.push_back("whether HAProxy's backend \"" + backend_of(app, color) + "\" holds exactly the " +
                                 state::to_upper_string(color) +

@@ -44,6 +44,7 @@ struct ColourStatus {
   std::vector<haproxy::ServerStatus> haproxy_servers;  // every server of the colour's backend, as HAProxy lists them
   std::string haproxy_backend_status;                  // the backend's aggregate status, if known
   ColourSessions sessions;                             // open sessions in HAProxy (deployment/sessions.h)
+  std::string lb_product = "HAProxy";                  // whose view haproxy_servers is ("HAProxy", "Caddy")
   // For the standby: why it may not take traffic although its servers answer healthy (its last
   // deploy did not succeed, its servers run different code, HAProxy does not have them UP), or "".
   std::string not_ready;

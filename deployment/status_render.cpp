@@ -1,6 +1,7 @@
 #include "deployment/status.h"
 
 #include "deployment/app_routing.h"
+#include "deployment/lb_kind.h"
 #include "deployment/lb_pair.h"
 #include "deployment/live_confirmation.h"
 #include "deployment/pools.h"
@@ -103,14 +104,14 @@ json colour_json(const ColourStatus& colour, bool is_prod) {
 }
 
 // The line of one server in a pool's text.
-std::string server_line(const HostStatus& h) {
+std::string server_line(const HostStatus& h, const std::string& product) {
   std::ostringstream line;
   line << "  - " << server_label(*h.host) << " (" << h.host->address << ")  "
        << (h.health.healthy() ? "✅ UP" : "❌ DOWN: " + h.health.summary());
   if (h.health.version) line << "  version " << *h.health.version;
   if (h.deployed_commit) line << "  commit " << short_commit(*h.deployed_commit);
   if (h.haproxy_server) {
-    line << "  [HAProxy: " << h.haproxy_server->status
+    line << "  [" << product << ": " << h.haproxy_server->status
          << (h.haproxy_server->check_status.empty() ? "" : " (" + h.haproxy_server->check_status + ")") << ", "
          << h.haproxy_server->current_sessions << " sessions]";
   } else if (!h.host->haproxy_server.empty()) {
@@ -148,11 +149,11 @@ std::string colour_lines(const std::string& role, const ColourStatus& c, bool is
     else if (c.commit_mixed()) line << "  commit MIXED";
   }
   const std::string view = haproxy_view_text(c);
-  if (!view.empty() && !pool) line << "  [HAProxy: " << view << "]";
+  if (!view.empty() && !pool) line << "  [" << c.lb_product << ": " << view << "]";
   if (pool && !c.haproxy_backend_status.empty()) line << "  [HAProxy backend: " << c.haproxy_backend_status << "]";
   if (c.sessions.known) line << "  sessions: " << sessions_text(c.sessions);
   if (pool) {
-    for (const auto& host : c.servers) line << "\n" << server_line(host);
+    for (const auto& host : c.servers) line << "\n" << server_line(host, c.lb_product);
   }
   return line.str();
 }
@@ -232,15 +233,15 @@ json lb_view_json(const config::AppConfig& app, const StatusReport& report) {
   const auto& lb = report.lb;
   const auto& drift = report.drift;
   const auto& frontend = report.frontend;
-  const bool nginx = app.load_balancer.type == config::LbType::kNginx;
+  const auto& kind = lb_kind(app);
   json haproxy{{"type", config::to_string(app.load_balancer.type)},
-               {"config", nginx ? app.load_balancer.nginx_config : app.load_balancer.haproxy_config},
+               {"config", kind.main_config(app.load_balancer)},
                {"host", app.load_balancer.ssh}};
   add_routing_json(app, lb, haproxy);
   haproxy["status"] = lb.live ? (drift.empty() ? "✅ OPERATIONAL" : "⚠️ OPERATIONAL WITH DRIFT") : "❌ UNKNOWN";
   if (lb.processes) {
     haproxy["masterPid"] = lb.processes->master_pid;
-    if (!nginx) haproxy["reloads"] = lb.processes->reloads;  // nginx counts none
+    if (kind.counts_reloads()) haproxy["reloads"] = lb.processes->reloads;  // nginx counts none
     haproxy["workers"] = lb.processes->current_worker_pids;
     haproxy["oldWorkers"] = lb.processes->old_worker_pids;
   }
@@ -327,8 +328,8 @@ json StatusReport::to_json(const config::AppConfig& app) const {
 
 std::string StatusReport::to_text(const config::AppConfig& app) const {
   std::ostringstream out;
-  const bool nginx = app.load_balancer.type == config::LbType::kNginx;
-  const std::string product = config::product_name(app.load_balancer.type);
+  const auto& kind = lb_kind(app);
+  const std::string product = kind.product();
   out << "DEPLOYMENT STATUS: " << app_name << "\n\n";
   if (lb.activity && lb.activity_running == true && lb.activity->kind == ActivityKind::kDeploy) {
     out << "⏳ DEPLOY IN PROGRESS: " << lb.activity->describe() << "\n\n";
@@ -336,7 +337,7 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
   if (lb.live) {
     out << colour_lines("PROD:    ", colour(*lb.live), true) << "\n";
     out << colour_lines("STANDBY: ", colour(state::other(*lb.live)), false) << "\n\n";
-    out << product << ": routes to " << (nginx ? "upstream" : "backend") << " \"" << backend_of(app, *lb.live) << "\"  "
+    out << product << ": routes to " << kind.pool_word() << " \"" << backend_of(app, *lb.live) << "\"  "
         << (drift.empty() ? "✅ OPERATIONAL" : "⚠️ OPERATIONAL WITH DRIFT") << "\n";
     out << routing_text(app, lb);
     if (!other_lbs.empty()) {
@@ -349,9 +350,9 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
         << "Deploys and switches are refused until this is fixed (nothing is assumed).\n\n";
     out << colour_lines("BLUE:    ", blue, false) << "\n" << colour_lines("GREEN:   ", green, false) << "\n";
   }
-  if (lb.processes && nginx) {
-    out << "nginx processes: master " << lb.processes->master_pid << ", " << lb.processes->current_worker_pids.size()
-        << " worker(s)";
+  if (lb.processes && !kind.counts_reloads()) {
+    out << product << " processes: master " << lb.processes->master_pid << ", "
+        << lb.processes->current_worker_pids.size() << " worker(s)";
     if (!lb.processes->old_worker_pids.empty()) {
       out << ", " << lb.processes->old_worker_pids.size() << " old worker(s) finishing connections";
     }
@@ -391,7 +392,9 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
   if (lb.live && drift.empty()) {
     const auto& standby = colour(state::other(*lb.live));
     out << "\nNext: deploy_to_standby puts new code on " << state::to_upper_string(standby.color)
-        << "; switch_traffic then asks for approval before moving traffic.\n";
+        << (kind.switch_refusal().empty()
+                ? "; switch_traffic then asks for approval before moving traffic.\n"
+                : "; switch_traffic is not supported for " + product + " yet (switch by hand).\n");
   }
   return out.str();
 }

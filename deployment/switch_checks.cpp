@@ -1,5 +1,6 @@
 #include "deployment/switch_checks.h"
 
+#include "deployment/lb_kind.h"
 #include "deployment/live_confirmation.h"
 #include "deployment/traffic_switch.h"
 
@@ -83,20 +84,6 @@ Activity switch_activity(const config::AppConfig& app, const SwitchPlan& plan, c
   return activity;
 }
 
-const std::vector<std::string>& switch_steps(config::LbType type) {
-  static const std::vector<std::string> haproxy{"taking the lock",
-                                                "re-checking the plan against the live system",
-                                                "validating the new HAProxy config and switching it in",
-                                                "reloading HAProxy",
-                                                "verifying HAProxy routes to",
-                                                "recording switch"};
-  static const std::vector<std::string> nginx{"taking the lock",
-                                              "re-checking the plan against the live system",
-                                              "validating the new nginx config and switching it in",
-                                              "reloading nginx",
-                                              "verifying nginx routes to",
-                                              "recording switch"};
-  return type == config::LbType::kNginx ? nginx : haproxy;
-}
+const std::vector<std::string>& switch_steps(config::LbType type) { return lb_kind(type).switch_steps(); }
 
 }  // namespace bluegreen::deployment

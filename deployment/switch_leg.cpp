@@ -1,9 +1,9 @@
 #include "deployment/switch_leg.h"
 
 #include "deployment/config_swap.h"
+#include "deployment/lb_kind.h"
 #include "deployment/lb_scripts.h"
 #include "deployment/live_confirmation.h"
-#include "deployment/nginx_switch.h"
 #include "deployment/routing_check.h"
 
 #include <map>
@@ -19,9 +19,7 @@ std::string apply_and_verify(Services& services, const SwitchPlan& plan, const L
   if (!failure.empty()) return failure;
   RoutingExpectation expected{plan.to, std::nullopt, plan.emergency, leg.change.files, &leg.change, std::nullopt};
   if (snapshot.processes) expected.reloads_before = snapshot.processes->reloads;
-  if (snapshot.processes && leg.view->load_balancer.type == config::LbType::kNginx) {
-    expected.workers_before = snapshot.processes->current_worker_pids;
-  }
+  expected.workers_before = lb_kind(*leg.view).workers_in(snapshot);
   const auto check = verify_routing(services, *leg.view, expected, stop);
   cancelled = check.cancelled;
   if (check.ok) {
@@ -37,8 +35,7 @@ std::string apply_and_verify(Services& services, const SwitchPlan& plan, const L
 RollbackReport restore_leg(Services& services, const SwitchPlan& plan, const SwitchLeg& leg, bool state_uncertain) {
   const auto& app = *leg.view;
   const auto reloads = current_reloads(services, app);
-  const bool nginx = app.load_balancer.type == config::LbType::kNginx;
-  const auto workers = nginx ? nginx_current_workers(services, app) : std::nullopt;
+  const auto workers = lb_kind(app).workers_before_reload(services, app);
   const std::string product = config::product_name(app.load_balancer.type);
   RollbackReport report;
   report.state_uncertain = state_uncertain;

@@ -2,6 +2,7 @@
 
 #include "deployment/app_routing.h"
 #include "deployment/frontend_check.h"
+#include "deployment/lb_kind.h"
 #include "deployment/lb_pair.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/live_confirmation.h"
@@ -262,6 +263,8 @@ void warn_emergency(Services& services, const config::AppConfig& app, const Plan
 }  // namespace
 
 bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency) {
+  // A kind this version cannot switch (Caddy) is refused before anything is read or staged.
+  if (auto refusal = lb_kind(app).switch_refusal(); !refusal.empty()) return Error{std::move(refusal)};
   const auto inputs = read_plan_inputs(services, app);
   const auto& snapshot = inputs.snapshots.front();
   const bool pair = inputs.views.size() > 1;
@@ -396,7 +399,6 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
   const std::string from = state::to_upper_string(view.plan.from);
   const std::string to = state::to_upper_string(view.plan.to);
   const std::string product = config::product_name(app.load_balancer.type);
-  const bool nginx = app.load_balancer.type == config::LbType::kNginx;
   std::ostringstream out;
   out << "⚠️ TRAFFIC SWITCH APPROVAL REQUIRED" << (view.plan.emergency ? " (EMERGENCY MODE)" : "") << " — app "
       << app.name << "\n\n"
@@ -455,7 +457,7 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
         << "2. Replace HAProxy's running map at once (prepare/commit map, no reload) and verify it routes to " << to
         << " (rolling back automatically if not)\n";
   } else {
-    out << "1. Validate the new " << product << " config (" << (nginx ? "nginx -t" : "haproxy -c")
+    out << "1. Validate the new " << product << " config (" << lb_kind(app).validate_word()
         << ") and switch it in atomically, keeping a backup\n"
         << "2. Reload " << product << " and verify it routes to " << to << " (rolling back automatically if not)\n";
   }

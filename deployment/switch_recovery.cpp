@@ -2,9 +2,8 @@
 
 #include "deployment/app_routing.h"
 #include "deployment/config_change.h"
+#include "deployment/lb_kind.h"
 #include "deployment/lb_scripts.h"
-#include "deployment/nginx_snapshot.h"
-#include "deployment/nginx_switch.h"
 #include "deployment/routing_check.h"
 
 #include <algorithm>
@@ -61,8 +60,7 @@ std::string backup_problem(Services& services, const config::AppConfig& app, con
     }
     if (!found) return file + " is not one of the files " + config::product_name(app.load_balancer.type) + " loads now";
   }
-  if (app.load_balancer.type == config::LbType::kNginx) interpret_nginx_routing(app, before);
-  else interpret_routing(app, before);
+  lb_kind(app).interpret_routing(app, before);
   if (before.selected != activity.from) {
     return "the backups (" + backup_path(app, swapped.front()) + (swapped.size() > 1 ? ", ..." : "") +
            ") do not select " + state::to_upper_string(activity.from);
@@ -119,8 +117,7 @@ RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::A
     outcome.restored = true;
   }
   const auto reloads = current_reloads(services, app);
-  const auto workers =
-      app.load_balancer.type == config::LbType::kNginx ? nginx_current_workers(services, app) : std::nullopt;
+  const auto workers = lb_kind(app).workers_before_reload(services, app);
   if (const auto reload = run_on_lb(services.executor, app, lb_reload_command(app)); !reload || !reload->succeeded()) {
     outcome.text = "rolling back the interrupted switch: " +
                    std::string(outcome.restored ? "the previous config was put back, but " : "") + "reloading " +

@@ -1,5 +1,6 @@
 #include "deployment/switch_report.h"
 
+#include "deployment/lb_kind.h"
 #include "deployment/lb_scripts.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/pools.h"
@@ -32,9 +33,7 @@ std::string unverified_rollback_text(const config::AppConfig& app, const SwitchP
   }
   const auto& lb = app.load_balancer;
   const std::vector<std::string> files =
-      rollback.config_files.empty()
-          ? std::vector<std::string>{lb.type == config::LbType::kNginx ? lb.nginx_config : lb.haproxy_config}
-          : rollback.config_files;
+      rollback.config_files.empty() ? std::vector<std::string>{lb_kind(app).main_config(lb)} : rollback.config_files;
   std::string file;  // for messages: the files, comma-separated
   std::string copy_back;
   for (const auto& path : files) {

@@ -190,11 +190,54 @@ TEST_CASE("loadBalancer.type nginx: its keys and defaults; the other type's keys
   CHECK_THAT(parse_error(json{{"apps", {{"shop", haproxy}}}}),
              Catch::Contains("apps.shop.loadBalancer.nginxConfig: applies to nginx only, and loadBalancer.type is "
                              "\"haproxy\""));
-  json caddy = minimal_app();
-  caddy["loadBalancer"]["type"] = "caddy";
-  CHECK_THAT(parse_error(json{{"apps", {{"shop", caddy}}}}),
-             Catch::Contains("apps.shop.loadBalancer.type: must be \"haproxy\" or \"nginx\", got \"caddy\" (Caddy is "
-                             "not supported by this version yet)"));
+  json traefik = minimal_app();
+  traefik["loadBalancer"]["type"] = "traefik";
+  CHECK_THAT(parse_error(json{{"apps", {{"shop", traefik}}}}),
+             Catch::Contains("apps.shop.loadBalancer.type: must be \"haproxy\", \"nginx\" or \"caddy\", got "
+                             "\"traefik\""));
+}
+
+TEST_CASE("loadBalancer.type caddy: adminSocket required, caddyfile optional, upstream per server", "[config]") {
+  json app = minimal_app();
+  app["loadBalancer"] = {{"type", "caddy"},
+                         {"ssh", "lab-lb"},
+                         {"stateFile", "/var/lib/bluegreen/shop.json"},
+                         {"adminSocket", "/run/caddy/admin.sock"}};
+  app["hosts"]["blue"]["upstream"] = "127.0.10.1:8080";
+  auto cfg = parse_ok(json{{"apps", {{"shop", app}}}});
+  const auto& lb = cfg.apps.front().load_balancer;
+  CHECK(lb.type == config::LbType::kCaddy);
+  CHECK(lb.admin_socket == "/run/caddy/admin.sock");
+  CHECK_FALSE(lb.caddyfile);
+  CHECK(std::string(config::product_name(lb.type)) == "Caddy");
+  CHECK(std::string(config::to_string(lb.type)) == "caddy");
+  CHECK(cfg.apps.front().blue.front().upstream == "127.0.10.1:8080");
+  CHECK(cfg.apps.front().green.front().upstream == "127.0.10.2");  // default: address
+
+  app["loadBalancer"]["caddyfile"] = "/etc/caddy/Caddyfile";
+  CHECK(parse_ok(json{{"apps", {{"shop", app}}}}).apps.front().load_balancer.caddyfile == "/etc/caddy/Caddyfile");
+
+  json no_socket = app;
+  no_socket["loadBalancer"].erase("adminSocket");
+  CHECK_THAT(parse_error(json{{"apps", {{"shop", no_socket}}}}), Catch::Contains("apps.shop.loadBalancer.adminSocket"));
+  json relative = app;
+  relative["loadBalancer"]["adminSocket"] = "run/caddy/admin.sock";
+  CHECK_THAT(parse_error(json{{"apps", {{"shop", relative}}}}), Catch::Contains("apps.shop.loadBalancer.adminSocket"));
+  json haproxy_keys = app;
+  haproxy_keys["loadBalancer"]["statsSocket"] = "/run/haproxy/admin.sock";
+  haproxy_keys["loadBalancer"]["pidFile"] = "/run/nginx.pid";
+  const auto error = parse_error(json{{"apps", {{"shop", haproxy_keys}}}});
+  CHECK_THAT(error, Catch::Contains("apps.shop.loadBalancer.statsSocket: applies to HAProxy only, and "
+                                    "loadBalancer.type is \"caddy\""));
+  CHECK_THAT(error, Catch::Contains("apps.shop.loadBalancer.pidFile: applies to nginx only"));
+  json bad_upstream = app;
+  bad_upstream["hosts"]["green"]["upstream"] = "{env.GREEN}";
+  CHECK_THAT(parse_error(json{{"apps", {{"shop", bad_upstream}}}}), Catch::Contains("apps.shop.hosts.green.upstream"));
+
+  json haproxy = minimal_app();
+  haproxy["loadBalancer"]["adminSocket"] = "/run/caddy/admin.sock";
+  CHECK_THAT(parse_error(json{{"apps", {{"shop", haproxy}}}}),
+             Catch::Contains("apps.shop.loadBalancer.adminSocket: applies to Caddy only"));
 }
 
 TEST_CASE("an LB pair is of one type", "[config]") {

@@ -1,0 +1,16 @@
+#include "deployment/lb_kind.h"
+
+namespace bluegreen::deployment {
+
+const LbKind& lb_kind(config::LbType type) {
+  switch (type) {
+    case config::LbType::kNginx: return nginx_kind();
+    case config::LbType::kCaddy: return caddy_kind();
+    case config::LbType::kHaproxy: break;
+  }
+  return haproxy_kind();
+}
+
+const LbKind& lb_kind(const config::AppConfig& app) { return lb_kind(app.load_balancer.type); }
+
+}  // namespace bluegreen::deployment

@@ -1,0 +1,133 @@
+// deployment/caddy_snapshot.h: Caddy's running config and upstreams in the snapshot's shape, and
+// the Caddy kind behind the load-balancer seam (lb_kind.h). The admin API requests themselves run
+// against the lab's real Caddy in e2e.caddy.
+#include "deployment/caddy_snapshot.h"
+
+#include "deployment/app_routing.h"
+#include "deployment/lb_kind.h"
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
+using nlohmann::json;
+
+namespace {
+
+// Running configs captured from a real Caddy 2.6.2 (GET /config/); see caddy_fixtures/README.md.
+json fixture(const std::string& name) {
+  const auto path = std::filesystem::path(__FILE__).parent_path() / "caddy_fixtures" / name;
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return json::parse(text.str());
+}
+
+// The fixtures' colours: blue = 127.0.31.11:9000 (and .13), green = 127.0.31.12:9000 (and .14).
+config::AppConfig caddy_app() {
+  config::AppConfig app;
+  app.name = "shop";
+  app.load_balancer.type = config::LbType::kCaddy;
+  app.load_balancer.blue_backend = "blue";
+  app.load_balancer.green_backend = "green";
+  app.load_balancer.admin_socket = "/run/caddy/admin.sock";
+  config::HostConfig blue;
+  blue.address = "127.0.31.11";
+  blue.upstream = "127.0.31.11:9000";
+  config::HostConfig green;
+  green.address = "127.0.31.12";
+  green.upstream = "127.0.31.12:9000";
+  app.blue.servers = {blue};
+  app.green.servers = {green};
+  return app;
+}
+
+deployment::LbSnapshot interpret(const config::AppConfig& app, const json& config) {
+  deployment::LbSnapshot snapshot;
+  deployment::interpret_caddy_proxies(app,
+                                      caddy::find_proxies(config, deployment::caddy_dials(app.blue),
+                                                          deployment::caddy_dials(app.green)),
+                                      snapshot);
+  return snapshot;
+}
+
+}  // namespace
+
+TEST_CASE("Caddy: one site proxying to blue selects BLUE, described as a server and its handler", "[caddy]") {
+  const auto app = caddy_app();
+  const auto snapshot = interpret(app, fixture("config_two_sites.json"));
+  REQUIRE(snapshot.selected == state::Color::kBlue);
+  CHECK(snapshot.live_problem.empty());
+  REQUIRE(snapshot.routes);
+  REQUIRE(snapshot.routes->entry_points.size() == 1);  // blog.example's proxy (127.0.31.50) is another app's
+  const auto& entry = snapshot.routes->entry_points.front();
+  CHECK(entry.section == "server srv0");
+  CHECK(entry.binds == std::vector<std::string>{"127.0.31.1:8080"});
+  REQUIRE(snapshot.routes->routes.size() == 1);
+  CHECK(snapshot.routes->routes[0].backend == "blue");
+  CHECK(deployment::describe_entry_point(app, *snapshot.routes, entry) ==
+        "server srv0 (/apps/http/servers/srv0, listen 127.0.31.1:8080) serves BLUE via "
+        "/apps/http/servers/srv0/routes/0/handle/0/routes/0/handle/0 `reverse_proxy 127.0.31.11:9000`");
+}
+
+TEST_CASE("Caddy: a proxy to both colours cannot be switched; no colour is live", "[caddy]") {
+  const auto snapshot = interpret(caddy_app(), fixture("config_mixed.json"));
+  CHECK_FALSE(snapshot.selected);
+  CHECK_THAT(snapshot.live_problem,
+             Catch::StartsWith("Caddy's running configuration routes to app shop in ways bluegreen-mcp cannot switch "
+                               "safely:\n  - /apps/http/servers/srv0/"));
+  CHECK_THAT(snapshot.live_problem, Catch::Contains("`reverse_proxy 127.0.31.11:9000 127.0.31.12:9000`"));
+}
+
+TEST_CASE("Caddy: no proxy dials either colour: no colour is live, the configured dials are named", "[caddy]") {
+  auto app = caddy_app();
+  app.blue.servers.front().upstream = "127.0.31.11";  // no port: Caddy's dial does not match
+  app.green.servers.front().upstream = "127.0.31.12";
+  const auto snapshot = interpret(app, fixture("config_single.json"));
+  CHECK_FALSE(snapshot.selected);
+  CHECK_THAT(snapshot.live_problem, Catch::Contains("dials only BLUE's servers (127.0.31.11) or only GREEN's "
+                                                    "(127.0.31.12) for app shop"));
+  CHECK_THAT(snapshot.live_problem, Catch::Contains("upstream"));
+}
+
+TEST_CASE("Caddy: upstream rows from GET /reverse_proxy/upstreams", "[caddy]") {
+  const auto app = caddy_app();
+  const auto rows =
+      deployment::caddy_upstream_rows(app, R"([{"address":"127.0.31.12:9000","num_requests":2,"fails":0},)"
+                                           R"({"address":"127.0.31.11:9000","num_requests":0,"fails":3},)"
+                                           R"({"address":"127.0.31.50:9000","num_requests":0,"fails":0}])");
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 2);  // the other app's upstream is left out
+  CHECK((*rows)[0].backend == "green");
+  CHECK((*rows)[0].server == "127.0.31.12:9000");
+  CHECK((*rows)[0].status == "UP");
+  CHECK((*rows)[0].current_sessions == 2);
+  CHECK((*rows)[1].backend == "blue");
+  CHECK((*rows)[1].status == "FAILING (3 fails)");
+
+  CHECK_FALSE(deployment::caddy_upstream_rows(app, "{}"));
+  CHECK_FALSE(deployment::caddy_upstream_rows(app, R"([{"num_requests":1}])"));
+  CHECK_FALSE(deployment::caddy_upstream_rows(app, "not json"));
+}
+
+TEST_CASE("The seam: each type's kind, Caddy's switch refused before anything is planned", "[caddy]") {
+  CHECK(deployment::lb_kind(config::LbType::kHaproxy).type() == config::LbType::kHaproxy);
+  CHECK(deployment::lb_kind(config::LbType::kNginx).type() == config::LbType::kNginx);
+  const auto& caddy = deployment::lb_kind(config::LbType::kCaddy);
+  CHECK(caddy.type() == config::LbType::kCaddy);
+  CHECK(std::string(caddy.product()) == "Caddy");
+  CHECK_THAT(caddy.switch_refusal(), Catch::StartsWith("switching is not supported for Caddy yet"));
+  CHECK(deployment::lb_kind(config::LbType::kHaproxy).switch_refusal().empty());
+  CHECK(deployment::lb_kind(config::LbType::kNginx).switch_refusal().empty());
+  auto app = caddy_app();
+  CHECK(caddy.main_config(app.load_balancer) == "/run/caddy/admin.sock");
+  app.load_balancer.caddyfile = "/etc/caddy/Caddyfile";
+  CHECK(caddy.main_config(app.load_balancer) == "/etc/caddy/Caddyfile");
+  CHECK_FALSE(caddy.plan_change(app, {}, state::Color::kGreen));
+}
