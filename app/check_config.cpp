@@ -9,6 +9,7 @@
 #include "deployment/lb_snapshot.h"
 #include "deployment/pools.h"
 #include "deployment/services.h"
+#include "deployment/shared_routes.h"
 #include "remote/http_probe.h"
 #include "remote/ssh_executor.h"
 
@@ -202,11 +203,17 @@ std::optional<state::Color> lb_rows(remote::SshExecutor& executor, const config:
 
 // How a human can approve the app's switches (approval.required, approval.channels), and who is
 // left without a way: a warning, not a failure, as it is the operator's choice.
-Row approval_row(const config::AppConfig& app) {
+Row approval_row(const config::Config& config, const config::AppConfig& app) {
   const auto& approval = app.approval;
   Row row{app.name, "app", "approval", "channels: " + bluegreen::join(approval.channels), true, true, ""};
-  if (!approval.required) {
+  if (auto conflict = deployment::shared_route_conflict(config, app); !conflict.empty()) {
+    row.ok = false;
+    row.result = conflict.substr(conflict.find("apps "));
+  } else if (!approval.required) {
     row.result = "approval.required is false: switches run without a human";
+  } else if (!approval.emergency_requires_approval) {
+    row.result = "approval.emergencyRequiresApproval is false: any client can move traffic without a human by "
+                 "calling switch_traffic with emergency=true";
   } else if (!approval.allows("token")) {
     row.result = "only clients with MCP form elicitation can approve switches; in the others switch_traffic "
                  "refuses (no token is issued or accepted)";
@@ -272,7 +279,7 @@ int run_check_config(const config::Config& config, const std::string& path, std:
         for (std::size_t r = first; r < rows.size(); ++r) rows[r].role = "lb" + std::to_string(i + 1);
       }
     }
-    rows.push_back(approval_row(app));
+    rows.push_back(approval_row(config, app));
   }
 
   std::size_t failures = 0;

@@ -36,6 +36,15 @@ inline std::string line_text(const std::string& text, std::size_t number) {
   return text.substr(offset, end - offset);
 }
 
+// At most `max_bytes` bytes of the start of `text`, never ending inside a UTF-8 sequence (a cut
+// sequence is dropped whole).
+inline std::string utf8_prefix(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  std::size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0U) == 0x80U) --end;
+  return std::string(text.substr(0, end));
+}
+
 // `text` without trailing newlines, carriage returns, spaces and tabs.
 inline std::string trim_trailing(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' || text.back() == '\t')) {

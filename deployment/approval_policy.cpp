@@ -27,8 +27,9 @@ ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchReque
   return {ApprovalPath::kRefuse,
           "❌ NO WAY TO APPROVE A SWITCH IN THIS CLIENT: app " + app.name + " accepts approvals only through " +
               channel_list(app) +
-              " (approval.channels), and this client did not declare MCP form elicitation, so it cannot show the "
-              "human an approval form; approval tokens are not accepted. Nothing was changed. Tell the human: run "
+              " (approval.channels), and this client cannot be sent an approval form (it did not declare MCP form "
+              "elicitation, or its protocol version has none: elicitation came with 2025-06-18); approval tokens "
+              "are not accepted. Nothing was changed. Tell the human: run "
               "the switch from a client that supports MCP elicitation (it asks them directly), or have the operator "
               "add \"token\" to approval.channels in the bluegreen-mcp configuration."};
 }
@@ -36,8 +37,8 @@ ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchReque
 std::string token_not_accepted(const config::AppConfig& app) {
   return "❌ APPROVAL REFUSED: app " + app.name +
          " does not accept approval tokens (approval.channels: " + channel_list(app) +
-         "): the human approves in the client instead. Call switch_traffic without approvalToken; the client then "
-         "asks the human directly. Nothing was changed.";
+         "): the human approves in the client's own approval form (MCP elicitation). Call switch_traffic without "
+         "approvalToken from a client that supports it; it then asks the human directly. Nothing was changed.";
 }
 
 std::string no_fallback_to_token(const config::AppConfig& app, const std::string& why) {

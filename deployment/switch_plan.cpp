@@ -463,6 +463,11 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
   }
   out << "3. Swap PROD/STANDBY roles and record switch #" << view.next_switch_number << " in the state file\n";
   if (view.plan.emergency) out << "Emergency mode: the standby health requirement is skipped.\n";
+  if (token.empty()) {  // the human answers in the client's own form
+    out << "\nApprove below to switch now, or decline to leave everything as it is (this plan is valid for "
+        << ttl.count() / 1000 << " s).";
+    return out.str();
+  }
   out << "\nShow this plan to the human. Only after they explicitly approve it, call switch_traffic with\n"
       << "approvalToken=\"" << token << "\" (single use, valid " << ttl.count() / 1000 << " s, only for this plan).\n"
       << "To cancel, take no action. Never approve on the human's behalf.";

@@ -58,7 +58,8 @@ struct PlanView {
 bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency);
 
 // The plan for the human, ending with how to approve: `token` is quoted as the approvalToken to
-// pass; `ttl` is how long it is valid.
+// pass; "" when the human answers in the client's own form (elicitation), which the text then
+// says. `ttl` is how long the approval is valid.
 std::string approval_request_text(const config::AppConfig& app, const PlanView& view, const std::string& token,
                                   std::chrono::milliseconds ttl);
 

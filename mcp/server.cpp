@@ -151,11 +151,11 @@ json Server::handle_initialize(const json& params) {
       // Only a string is a name; anything else (null, a number) is ignored like a missing one, rather
       // than throwing and failing initialize with an internal error.
       if (const auto name = client->find("name"); name != client->end() && name->is_string()) {
-        client_name_ = name->get<std::string>();
+        client_name_ = bluegreen::utf8_prefix(name->get_ref<const std::string&>(), kMaxClientNameBytes);
       }
       if (const auto client_version = client->find("version");
           client_version != client->end() && client_version->is_string()) {
-        client_version_ = client_version->get<std::string>().substr(0, 100);
+        client_version_ = bluegreen::utf8_prefix(client_version->get_ref<const std::string&>(), kMaxClientNameBytes);
         spdlog::info("client {} {} requested protocol {} (answering {})", client_name_, client_version_,
                      requested.substr(0, 40), version);
       }

@@ -94,8 +94,11 @@ class Server final : public MessageHandler {
   // Sends notifications/message to the client when `level` passes the client's threshold.
   void log_to_client(LogLevel level, const std::string& message);
 
+  // clientInfo.name and .version are kept (for logs, locks, the state file and the audit log) up
+  // to this many bytes, cut on a UTF-8 boundary: a client's name can be megabytes.
+  static constexpr std::size_t kMaxClientNameBytes = 200;
   [[nodiscard]] std::string client_name() const;
-  // clientInfo.version from initialize, cut to 100 bytes; "" before it or when not a string.
+  // clientInfo.version from initialize (cut as the name is); "" before it or when not a string.
   [[nodiscard]] std::string client_version() const;
   // The protocol revision negotiated by initialize (mcp/protocol_version.h); "" before it.
   [[nodiscard]] std::string protocol_version() const;

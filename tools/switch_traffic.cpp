@@ -1,7 +1,11 @@
 #include "tools/switch_traffic.h"
 
+#include "deployment/approval_audit.h"
 #include "deployment/approval_policy.h"
+#include "deployment/shared_routes.h"
 #include "deployment/traffic_switch.h"
+
+#include <optional>
 
 namespace bluegreen::tools {
 namespace {
@@ -23,6 +27,22 @@ mcp::ToolResult execute(DeploymentToolsContext& context, const config::AppConfig
                                                   tool_context.stop_token()));
 }
 
+// Refuses a switch that got no approval: tells the client `text` (an error result, or a plain one
+// for a human's "no") and records it in every LB's audit log (deployment/approval_audit.h).
+mcp::ToolResult refuse_unapproved(DeploymentToolsContext& context, const config::AppConfig& app,
+                                  mcp::ToolContext& tool_context, bool emergency, const std::string& reason,
+                                  const std::string& text, std::optional<json> structured = std::nullopt) {
+  const bool declined = reason == "declined";
+  const auto problem =
+      deployment::audit_approval_refusal(context.services, app,
+                                         {emergency, tool_context.client_name(), tool_context.client_version(),
+                                          declined ? "not-approved" : "refused", reason, text});
+  const std::string shown =
+      problem.empty() ? text : text + "\n\n⚠️ This refusal is not in the audit log: " + problem;
+  return declined ? mcp::ToolResult::text(shown, std::move(structured))
+                  : mcp::ToolResult::error(shown, std::move(structured));
+}
+
 // Asks the human through the client (form-mode elicitation) and executes on approval. Errors:
 // the client could not ask (the caller falls back to a token).
 bluegreen::Result<mcp::ToolResult> ask_human(DeploymentToolsContext& context, const config::AppConfig& app,
@@ -34,7 +54,7 @@ bluegreen::Result<mcp::ToolResult> ask_human(DeploymentToolsContext& context, co
                         {"title", "Approve this traffic switch"},
                         {"description", "Move production traffic as described above."}}}}},
                     {"required", {"approve"}}};
-  const std::string message = deployment::approval_request_text(app, view, "(answer below)", app.approval.token_ttl);
+  const std::string message = deployment::approval_request_text(app, view, "", app.approval.token_ttl);
   auto answer = tool_context.elicit(message, schema, app.approval.token_ttl);
   if (!answer) return answer.error();
   if (answer->action == "accept" && answer->content.value("approve", false)) {
@@ -42,7 +62,8 @@ bluegreen::Result<mcp::ToolResult> ask_human(DeploymentToolsContext& context, co
     return execute(context, app, view.plan, "elicitation", tool_context);
   }
   const auto declined = deployment::approval_not_given(view, answer->action, deployment::plan_json(app, view));
-  return mcp::ToolResult::text(declined.text, declined.structured);
+  return refuse_unapproved(context, app, tool_context, view.plan.emergency, "declined", declined.text,
+                           declined.structured);
 }
 
 mcp::ToolDefinition switch_traffic_definition(const config::Config& config) {
@@ -60,7 +81,8 @@ mcp::ToolDefinition switch_traffic_definition(const config::Config& config) {
       "reloads HAProxy without dropping connections (or, for map-based routing, updates its running map with no "
       "reload), verifies the new routing (rolling back if it fails) and updates "
       "the state file. emergency=true is for rolling back from a broken PROD: it skips the standby health "
-      "requirement, not the approval. requireApproval=false cannot bypass the approval.";
+      "requirement, not the approval (unless the server's configuration exempts emergencies). requireApproval=false "
+      "cannot bypass the approval.";
   def.input_schema = {
       {"type", "object"},
       {"properties",
@@ -103,20 +125,32 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
             auto app_or_error = resolve_app(context.config, arguments);
             if (!app_or_error) return mcp::ToolResult::error(app_or_error.error().message);
             const config::AppConfig& app = **app_or_error;
+            if (auto conflict = deployment::shared_route_conflict(context.config, app); !conflict.empty()) {
+              return mcp::ToolResult::error(conflict);
+            }
 
             // Step 2: an approved plan.
             if (const auto token = arguments.find("approvalToken"); token != arguments.end()) {
-              if (!app.approval.allows("token")) return mcp::ToolResult::error(deployment::token_not_accepted(app));
+              if (!app.approval.allows("token")) {
+                return refuse_unapproved(context, app, tool_context, false, "token-not-accepted",
+                                         deployment::token_not_accepted(app));
+              }
               auto plan = context.services.approvals.redeem(token->get<std::string>(), app.name);
-              if (!plan)
-                return mcp::ToolResult::error("❌ APPROVAL REFUSED: " + plan.error().message + " Nothing was changed.");
+              if (!plan) {
+                return refuse_unapproved(context, app, tool_context, false, "token-refused",
+                                         "❌ APPROVAL REFUSED: " + plan.error().message + " Nothing was changed.");
+              }
               return execute(context, app, *plan, "token", tool_context);
             }
 
             const deployment::SwitchRequest request{arguments.value("emergency", false),
                                                     arguments.value("requireApproval", true)};
             const auto decision = deployment::decide_approval(app, request, tool_context.client_supports_elicitation());
-            if (decision.path == deployment::ApprovalPath::kRefuse) return mcp::ToolResult::error(decision.refusal);
+            if (decision.path == deployment::ApprovalPath::kRefuse) {
+              return refuse_unapproved(context, app, tool_context, request.emergency,
+                                       request.require_approval ? "no-approval-channel" : "require-approval-false",
+                                       decision.refusal);
+            }
 
             auto view = deployment::plan_switch(context.services, app, request.emergency);
             if (!view) return mcp::ToolResult::error("❌ CANNOT SWITCH TRAFFIC: " + view.error().message);
@@ -131,7 +165,8 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
               if (asked) return std::move(asked.value());
               if (tool_context.cancelled()) return mcp::ToolResult::error("cancelled");
               if (!app.approval.allows("token")) {
-                return mcp::ToolResult::error(deployment::no_fallback_to_token(app, asked.error().message));
+                return refuse_unapproved(context, app, tool_context, request.emergency, "form-failed",
+                                         deployment::no_fallback_to_token(app, asked.error().message));
               }
               elicitation_note = "\n\n(Asking the human directly did not work: " + asked.error().message + ".)";
             }

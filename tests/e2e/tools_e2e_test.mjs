@@ -407,6 +407,11 @@ test("approval.channels without token: a client without elicitation cannot appro
     assert.equal(echoed.isError, true);
     assert.match(text(echoed), /does not accept approval tokens/);
     assert.equal(await frontendColor(), before);
+    // Both refusals are in the audit log, with the client that tried.
+    const refusals = ssh("lab-lb", "tail -n 2 /var/lib/bluegreen/audit.log").stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(refusals.map((r) => [r.client, r.outcome, r.stage, r.reason]), [
+      ["no-elicitation-client", "refused", "approval", "no-approval-channel"],
+      ["no-elicitation-client", "refused", "approval", "token-not-accepted"]]);
   } finally {
     await noForm.close();
   }

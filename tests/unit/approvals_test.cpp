@@ -2,6 +2,7 @@
 
 #include "deployment/approvals.h"
 #include "deployment/approval_policy.h"
+#include "deployment/shared_routes.h"
 #include "tests/support/fake_lb.h"
 
 #include <catch2/catch.hpp>
@@ -157,5 +158,29 @@ TEST_CASE("the approval policy follows the configuration, never the caller", "[d
     CHECK(deployment::decide_approval(app, {false, true}, true).path == ApprovalPath::kAskHuman);
     CHECK(deployment::decide_approval(app, {false, true}, false).path == ApprovalPath::kIssueToken);
     CHECK(deployment::decide_approval(app, {false, true}, true).refusal.empty());
+  }
+}
+
+TEST_CASE("apps that share a load balancer's backends cannot be switched", "[deployment][approvals][policy]") {
+  config::Config config;
+  config.apps.push_back(testing_support::test_app());
+  auto other = testing_support::test_app();
+  other.name = "shop2";
+  config.apps.push_back(other);
+  const std::string refusal = deployment::shared_route_conflict(config, config.apps[0]);
+  CHECK(contains(refusal, "apps shop and shop2 route through the same HAProxy backends"));
+  CHECK(contains(refusal, "Nothing was changed"));
+  CHECK_FALSE(deployment::shared_route_conflict(config, config.apps[1]).empty());
+  SECTION("other backends, or another load balancer: no conflict") {
+    config.apps[1].load_balancers[0].blue_backend = "blue2";
+    config.apps[1].load_balancer = config.apps[1].load_balancers[0];
+    CHECK(deployment::shared_route_conflict(config, config.apps[0]).empty());
+    config.apps[1].load_balancers[0] = config.apps[0].load_balancers[0];
+    config.apps[1].load_balancers[0].ssh = "lb-elsewhere";
+    CHECK(deployment::shared_route_conflict(config, config.apps[0]).empty());
+  }
+  SECTION("one app alone") {
+    config.apps.pop_back();
+    CHECK(deployment::shared_route_conflict(config, config.apps[0]).empty());
   }
 }
