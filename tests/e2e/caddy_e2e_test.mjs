@@ -19,7 +19,8 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, test } from "node:test";
 import {
-  binary, configVariant, frontendColor, lab, readStateFile, setLbType, ssh, startClient, text, waitFor,
+  binary, caddyAdmin, configVariant, findHandler, frontendColor, lab, readStateFile, setLbType, ssh, startClient, text,
+  waitFor,
 } from "./support.mjs";
 
 let config;  // the lab's config with loadBalancer.type caddy
@@ -28,31 +29,6 @@ let stateProd;  // the state file's PROD when the test starts
 const other = (colour) => (colour === "blue" ? "green" : "blue");
 const dialOf = (colour) => `${lab[`${colour.toUpperCase()}_ADDR`]}:${lab.APP_PORT}`;
 const waitServes = (colour) => waitFor(`the frontend to serve ${colour}`, async () => (await frontendColor()) === colour);
-
-// A request to Caddy's admin API on lb, over SSH through its unix socket (empty Host header).
-function caddyAdmin(path, { method = "GET", body } = {}) {
-  const data = body === undefined ? "" : `-H 'Content-Type: application/json' -d @-`;
-  const r = ssh("lab-lb", `curl -sS -f -m 5 -X ${method} --unix-socket ${lab.LAB_CADDY_ADMIN_SOCK} -H 'Host;' ${data} ` +
-    `'http://localhost${path}'`, { input: body === undefined ? undefined : JSON.stringify(body) });
-  return r.stdout.trim() ? JSON.parse(r.stdout) : null;
-}
-
-// The JSON path (as an admin API path) of the first object whose "handler" is `handler`.
-function findHandler(value, handler, path = "") {
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findHandler(value[i], handler, `${path}/${i}`);
-      if (found) return found;
-    }
-  } else if (value && typeof value === "object") {
-    if (value.handler === handler) return path;
-    for (const [key, inner] of Object.entries(value)) {
-      const found = findHandler(inner, handler, `${path}/${key}`);
-      if (found) return found;
-    }
-  }
-  return null;
-}
 
 // Sets the reverse_proxy's upstreams to `dials`, as an operator would through the admin API.
 function setUpstreams(dials) {

@@ -21,7 +21,7 @@ import http from "node:http";
 import net from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { frontendColor, lab, labScript, setLbType, ssh, waitFor } from "./support.mjs";
+import { caddyAdmin, findHandler, frontendColor, lab, labScript, setLbType, ssh, waitFor } from "./support.mjs";
 
 const lbRoot = lab.LAB_LB_ROOT;
 const haproxyCfg = join(lbRoot, "etc/haproxy/haproxy.cfg");
@@ -91,31 +91,6 @@ function lbProcesses(comm) {
 }
 
 const waitServes = (colour) => waitFor(`the frontend to serve ${colour}`, async () => (await frontendColor()) === colour);
-
-// The JSON path (as an admin API path) of the first object whose "handler" is `handler`.
-function findHandler(value, handler, path = "") {
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findHandler(value[i], handler, `${path}/${i}`);
-      if (found) return found;
-    }
-  } else if (value && typeof value === "object") {
-    if (value.handler === handler) return path;
-    for (const [key, inner] of Object.entries(value)) {
-      const found = findHandler(inner, handler, `${path}/${key}`);
-      if (found) return found;
-    }
-  }
-  return null;
-}
-
-// A request to Caddy's admin API on lb, over SSH through its unix socket (empty Host header).
-function caddyAdmin(path, { method = "GET", body } = {}) {
-  const data = body === undefined ? "" : `-H 'Content-Type: application/json' -d @-`;
-  const r = ssh("lab-lb", `curl -sS -f -m 5 -X ${method} --unix-socket ${lab.LAB_CADDY_ADMIN_SOCK} -H 'Host;' ${data} ` +
-    `'http://localhost${path}'`, { input: body === undefined ? undefined : JSON.stringify(body) });
-  return r.stdout.trim() ? JSON.parse(r.stdout) : null;
-}
 
 before(async () => {
   assert.equal(lab.LAB_LB_TYPE, "haproxy", "the lab must start on HAProxy");

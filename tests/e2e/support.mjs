@@ -453,3 +453,28 @@ export function freezeSshd(host, frozen) {
     }
   }
 }
+
+// A request to Caddy's admin API on lb, over SSH through its unix socket (empty Host header).
+export function caddyAdmin(path, { method = "GET", body } = {}) {
+  const data = body === undefined ? "" : `-H 'Content-Type: application/json' -d @-`;
+  const r = ssh("lab-lb", `curl -sS -f -m 5 -X ${method} --unix-socket ${lab.LAB_CADDY_ADMIN_SOCK} -H 'Host;' ${data} ` +
+    `'http://localhost${path}'`, { input: body === undefined ? undefined : JSON.stringify(body) });
+  return r.stdout.trim() ? JSON.parse(r.stdout) : null;
+}
+
+// The JSON path (as an admin API path) of the first object whose "handler" is `handler`.
+export function findHandler(value, handler, path = "") {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findHandler(value[i], handler, `${path}/${i}`);
+      if (found) return found;
+    }
+  } else if (value && typeof value === "object") {
+    if (value.handler === handler) return path;
+    for (const [key, inner] of Object.entries(value)) {
+      const found = findHandler(inner, handler, `${path}/${key}`);
+      if (found) return found;
+    }
+  }
+  return null;
+}
