@@ -70,7 +70,7 @@ Row health_row(const std::string& app, const std::string& role, const std::strin
 
 // Can a switch's verification through the frontend tell the colours apart? By the colour the
 // health JSON names, or else by commit or version (deployment/frontend_check.h).
-// `selected`: the colour HAProxy's config file selects, when known: the frontend must answer from it.
+// `selected`: the colour the load balancer's config selects, when known: the frontend must answer from it.
 Row verification_row(const config::AppConfig& app, const std::string& url, std::optional<state::Color> selected) {
   const auto is_server_url = [&url](const config::Pool& pool) {
     return std::any_of(pool.servers.begin(), pool.servers.end(),
@@ -84,8 +84,8 @@ Row verification_row(const config::AppConfig& app, const std::string& url, std::
             false,
             false,
             "loadBalancer.verifyUrl is a host's own health URL, not the load balancer's frontend, so it always "
-            "answers from that host and a switch could never be verified; point it at the frontend (HAProxy's "
-            "bind address)"};
+            "answers from that host and a switch could never be verified; point it at the frontend (" +
+                std::string(config::product_name(app.load_balancer.type)) + "'s listening address)"};
   }
   constexpr auto kTimeout = std::chrono::seconds(5);
   auto blue =
@@ -104,6 +104,7 @@ Row verification_row(const config::AppConfig& app, const std::string& url, std::
   }
   if (!view.indistinct.empty()) return {app.name, "lb", "verification", url, false, false, view.indistinct};
   if (selected && view.color != selected) {
+    const std::string product = config::product_name(app.load_balancer.type);
     return {app.name,
             "lb",
             "verification",
@@ -111,10 +112,10 @@ Row verification_row(const config::AppConfig& app, const std::string& url, std::
             false,
             false,
             "the frontend answers from " + std::string(state::to_upper_string(*view.color)) + " (told by " +
-                view.identified_by + ") while HAProxy's config selects " +
-                std::string(state::to_upper_string(*selected)) +
-                ": verifyUrl may not go through HAProxy, the app may report the wrong colour, or HAProxy has not "
-                "loaded its config (see the live backend row)"};
+                view.identified_by + ") while " + product + "'s config selects " +
+                std::string(state::to_upper_string(*selected)) + ": verifyUrl may not go through " + product +
+                ", the app may report the wrong colour, or " + product +
+                " has not loaded its config (see the live backend row)"};
   }
   return {app.name,
           "lb",
