@@ -65,6 +65,16 @@ bool match_parts(const std::vector<TemplatePart>& parts, std::size_t index, std:
   return false;
 }
 
+// `entry` with the members a Resource and a ResourceTemplate share, each only when set (`title`
+// only when the revision has titles).
+json with_descriptions(json entry, const std::string& title, const std::string& description,
+                       const std::string& mime_type, const ProtocolFeatures& features) {
+  if (!title.empty() && features.titles) entry["title"] = title;
+  if (!description.empty()) entry["description"] = description;
+  if (!mime_type.empty()) entry["mimeType"] = mime_type;
+  return entry;
+}
+
 }  // namespace
 
 json ResourceContents::to_json() const {
@@ -72,19 +82,12 @@ json ResourceContents::to_json() const {
 }
 
 json ResourceEntry::to_json(const ProtocolFeatures& features) const {
-  json entry{{"uri", uri}, {"name", name}};
-  if (!title.empty() && features.titles) entry["title"] = title;
-  if (!description.empty()) entry["description"] = description;
-  if (!mime_type.empty()) entry["mimeType"] = mime_type;
-  return entry;
+  return with_descriptions(json{{"uri", uri}, {"name", name}}, title, description, mime_type, features);
 }
 
 json ResourceTemplate::to_json(const ProtocolFeatures& features) const {
-  json entry{{"uriTemplate", uri_template}, {"name", name}};
-  if (!title.empty() && features.titles) entry["title"] = title;
-  if (!description.empty()) entry["description"] = description;
-  if (!mime_type.empty()) entry["mimeType"] = mime_type;
-  return entry;
+  return with_descriptions(json{{"uriTemplate", uri_template}, {"name", name}}, title, description, mime_type,
+                           features);
 }
 
 std::optional<UriVariables> match_uri_template(std::string_view uri_template, std::string_view uri) {
