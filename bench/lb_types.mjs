@@ -2,20 +2,22 @@
 // the approved switch_traffic call (with its verification) and a zero-drop load through the
 // frontend while the colours are switched again and again, for HAProxy (the lab's default) and
 // for nginx (`lab up --lb nginx`: the lab's nginx.conf and sites-enabled/app.conf, an upstream per
-// colour, proxy_pass to the live one). Prints figures; asserts nothing.
+// colour, proxy_pass to the live one) and for Caddy (`lab up --lb caddy`: the lab's Caddyfile, a
+// reverse_proxy to the live colour's servers, loaded with caddy reload). Prints figures; asserts
+// nothing.
 //
 // How:
-// - Each type gets a fresh server on its own config: the lab's for HAProxy; for nginx the same with
-//   `type: "nginx"` and the HAProxy-only keys removed. Two status calls and one switch pair first
+// - Each type gets a fresh server on its own config: the lab's for HAProxy; for nginx and Caddy the
+//   same with their `type` and keys and the HAProxy-only keys removed. Two status calls and one switch pair first
 //   (they open the connections), then 10 approved switches (an even number: each type ends on the
 //   colour it started on); the median and p90 of the whole call, and the medians of its timings.
 // - Zero-drop: bench/load.mjs's bounded load, 100 requests a second through the frontend for 10 s
 //   on keep-alive connections (Node's fetch), switching every 300 ms; then, only if a request
 //   failed, the same load with no switch (the machine's own baseline).
-// - nginx starts on the colour the state file records as PROD, so the state agrees with it; the lab
+// - nginx and Caddy start on the colour the state file records as PROD, so the state agrees; the lab
 //   goes back to HAProxy at the end whatever happens (and bench/run starts with `lab up --fresh`,
 //   which is HAProxy, after an interrupted run).
-// Bounded: 24 switches and at most about 30 s of load per type; about 60 s in all.
+// Bounded: 24 switches and at most about 30 s of load per type; about 90 s in all.
 //
 // Usage: node bench/lb_types.mjs BINARY CONFIG   (BLUEGREEN_LAB_DIR set, the lab up on HAProxy)
 import { execFileSync } from "node:child_process";
@@ -35,17 +37,26 @@ const setLbType = (type) => {
     .map((l) => /^export ([A-Z0-9_]+)=(.*)$/.exec(l)).filter(Boolean).map((m) => [m[1], m[2].replace(/^'(.*)'$/, "$1")])));
 };
 
-// The lab's config for nginx, beside it.
-function nginxConfig() {
+// The lab's config for `type` (nginx or caddy), beside it.
+function typeConfig(type) {
   const c = JSON.parse(readFileSync(config, "utf8"));
   const lb = c.apps.shop.loadBalancer;
   for (const key of ["haproxyConfig", "section", "directive", "validateCommand", "reloadCommand", "statsSocket",
     "masterSocket", "statsUrl"]) delete lb[key];
-  Object.assign(lb, { type: "nginx", nginxConfig: lab.LAB_NGINX_CONF, pidFile: lab.LAB_NGINX_PID_FILE });
-  const path = join(lab.LAB_DIR, "bluegreen-mcp-nginx-bench.json");
+  if (type === "nginx") {
+    Object.assign(lb, { type, nginxConfig: lab.LAB_NGINX_CONF, pidFile: lab.LAB_NGINX_PID_FILE });
+  } else {
+    Object.assign(lb, { type, adminSocket: lab.LAB_CADDY_ADMIN_SOCK, caddyfile: lab.LAB_CADDYFILE });
+    for (const colour of ["blue", "green"]) {
+      c.apps.shop.hosts[colour].upstream = `${lab[`${colour.toUpperCase()}_ADDR`]}:${lab.APP_PORT}`;
+    }
+  }
+  const path = join(lab.LAB_DIR, `bluegreen-mcp-${type}-bench.json`);
   writeFileSync(path, JSON.stringify(c, null, 2));
   return path;
 }
+
+const onLb = (command) => execFileSync("ssh", ["-F", lab.LAB_SSH_CONFIG, "lab-lb", command], { stdio: "pipe" });
 
 async function switchOnce(client) {
   const plan = await client.call("switch_traffic");
@@ -91,9 +102,18 @@ try {
   setLbType("nginx");
   const site = join(lab.LAB_LB_ROOT, lab.LAB_NGINX_SITE);
   writeFileSync(site, readFileSync(site, "utf8").replace(/proxy_pass http:\/\/(blue|green);/, `proxy_pass http://${prod};`));
-  execFileSync("ssh", ["-F", lab.LAB_SSH_CONFIG, "lab-lb", `nginx -c ${lab.LAB_NGINX_CONF} -s reload`], { stdio: "pipe" });
+  onLb(`nginx -c ${lab.LAB_NGINX_CONF} -s reload`);
   await new Promise((r) => setTimeout(r, 500));
-  rows.push(await measure("nginx", nginxConfig()));
+  rows.push(await measure("nginx", typeConfig("nginx")));
+
+  rmSync(join(lab.LAB_LB_ROOT, lab.LAB_CADDYFILE), { force: true });
+  setLbType("caddy");
+  const caddyfile = join(lab.LAB_LB_ROOT, lab.LAB_CADDYFILE);
+  const dial = `${lab[`${prod.toUpperCase()}_ADDR`]}:${lab.APP_PORT}`;
+  writeFileSync(caddyfile, readFileSync(caddyfile, "utf8").replace(/reverse_proxy [^{\n]*\{/, `reverse_proxy ${dial} {`));
+  onLb(`caddy reload --adapter caddyfile --config ${lab.LAB_CADDYFILE} --address unix/${lab.LAB_CADDY_ADMIN_SOCK}`);
+  await new Promise((r) => setTimeout(r, 500));
+  rows.push(await measure("Caddy", typeConfig("caddy")));
 } catch (e) {
   rows.push({ type: "(stopped)", reason: e.message });
 } finally {

@@ -209,11 +209,12 @@ void parse_load_balancer(const json& object, const std::string& path, std::vecto
   if (lb.validate_command.find("{config}") == std::string::npos) {
     f.error("validateCommand", "must contain {config} (the candidate file to check)");
   }
-  lb.reload_command = f.text("reloadCommand", false)
-                          .value_or(nginx              ? "nginx -c {config} -s reload"
-                                    : caddy            ? "caddy reload --adapter caddyfile --config {config}"
-                                    : lb.master_socket ? "echo reload | socat - UNIX-CONNECT:{masterSocket}"
-                                                       : "systemctl reload haproxy");
+  lb.reload_command =
+      f.text("reloadCommand", false)
+          .value_or(nginx   ? "nginx -c {config} -s reload"
+                    : caddy ? "caddy reload --adapter caddyfile --config {config} --address unix/{adminSocket}"
+                    : lb.master_socket ? "echo reload | socat - UNIX-CONNECT:{masterSocket}"
+                                       : "systemctl reload haproxy");
   lb.state_file = f.path_value("stateFile", true, false).value_or("");
   const std::string state_dir = lb.state_file.substr(0, lb.state_file.rfind('/'));
   lb.lock_file = f.path_value("lockFile", false, false).value_or(lb.state_file + ".lock");

@@ -73,8 +73,9 @@ struct DeployStep {
 };
 
 // loadBalancer.type: which load balancer routes the app: HAProxy (the default), nginx
-// (deployment/nginx_snapshot.h, nginx_switch.h) or Caddy (deployment/caddy_snapshot.h; read-only in
-// this version: switching is refused). deployment/lb_kind.h holds what differs between them.
+// (deployment/nginx_snapshot.h, nginx_switch.h) or Caddy (deployment/caddy_snapshot.h,
+// caddy_switch.h: switched through its Caddyfile; without one, switching is refused).
+// deployment/lb_kind.h holds what differs between them.
 enum class LbType { kHaproxy, kNginx, kCaddy };
 
 // "haproxy", "nginx" or "caddy", as written in the configuration.
@@ -92,8 +93,8 @@ struct LoadBalancerConfig {
   std::string pid_file{"/run/nginx.pid"};
   // Caddy only (type caddy): adminSocket (required), the absolute path of the unix socket of its
   // admin API (the `admin unix//PATH` global option), reached through the SSH connection to the
-  // LB; caddyfile (optional), the Caddyfile Caddy was started with, when that is the source of
-  // truth (a switch will persist there; else to Caddy's autosave).
+  // LB; caddyfile (optional, needed to switch), the Caddyfile Caddy runs, its source of truth: a
+  // switch rewrites the app's upstreams in it and loads it (deployment/caddy_switch.h).
   std::string admin_socket;
   std::optional<std::string> caddyfile;
   // haproxyConfig: the files and directories HAProxy loads (its `-f` arguments, in order; a string

@@ -1,21 +1,15 @@
-// Caddy behind the load-balancer seam (lb_kind.h), read-only in this version: its truth comes
-// from the admin API through the SSH connection to the LB (caddy_snapshot.h); status, deploys to
-// the standby and check-config work. A switch is refused before anything is planned or staged:
-// Caddy changes through its admin API (PATCH with If-Match, then persisting to the Caddyfile or
-// the autosave), not through the file swap HAProxy and nginx share, and that switch is not built.
+// Caddy behind the load-balancer seam (lb_kind.h): its truth comes from the admin API through the
+// SSH connection to the LB (caddy_snapshot.h); a switch rewrites the app's reverse_proxy upstreams
+// in its Caddyfile, checks the candidate with caddy validate and caddy adapt, swaps it in like
+// HAProxy's and nginx's files and loads it with caddy reload (caddy_switch.h). Without a Caddyfile
+// (a configuration kept in Caddy's autosave) a switch is refused before anything is planned.
 #include "common/text.h"
 #include "deployment/caddy_snapshot.h"
+#include "deployment/caddy_switch.h"
 #include "deployment/lb_kind.h"
-#include "remote/shell_command.h"
 
 namespace bluegreen::deployment {
 namespace {
-
-constexpr const char* kNoSwitch =
-    "switching is not supported for Caddy yet: this version reads Caddy's routing and upstreams (status, deploys to "
-    "the standby, check-config) but does not change them. Nothing was changed. To switch by hand, PATCH the "
-    "reverse_proxy's upstreams through Caddy's admin API (or edit the Caddyfile and run caddy reload), then call "
-    "get_deployment_status: the state file is rewritten from Caddy's routing by the next deploy";
 
 class CaddyKind final : public LbKind {
  public:
@@ -24,7 +18,7 @@ class CaddyKind final : public LbKind {
   [[nodiscard]] const char* entry_points_phrase() const override { return "Caddy's servers"; }
   [[nodiscard]] const char* bind_word() const override { return ", listen "; }
   [[nodiscard]] std::string check_and_reload_hint() const override {
-    return "caddy validate`, caddy reload (or PATCH through the admin API)";
+    return "caddy validate --adapter caddyfile --config FILE`, then caddy reload";
   }
   [[nodiscard]] const char* validate_word() const override { return "caddy validate"; }
   [[nodiscard]] const std::string& main_config(const config::LoadBalancerConfig& lb) const override {
@@ -39,8 +33,8 @@ class CaddyKind final : public LbKind {
   [[nodiscard]] const std::vector<std::string>& switch_steps() const override {
     static const std::vector<std::string> steps{"taking the lock",
                                                 "re-checking the plan against the live system",
-                                                "changing Caddy's upstreams",
-                                                "persisting Caddy's configuration",
+                                                "validating the new Caddyfile and switching it in",
+                                                "loading the Caddyfile into Caddy (caddy reload)",
                                                 "verifying Caddy routes to",
                                                 "recording switch"};
     return steps;
@@ -66,17 +60,26 @@ class CaddyKind final : public LbKind {
   [[nodiscard]] std::vector<LbCheckRow> prerequisite_rows(remote::Executor& executor, const config::AppConfig& app,
                                                           const LbSnapshot& snapshot) const override;
 
-  [[nodiscard]] std::string switch_refusal() const override { return kNoSwitch; }
-  [[nodiscard]] bluegreen::Result<ConfigChange> plan_change(const config::AppConfig& /*app*/,
-                                                            const LbSnapshot& /*snapshot*/,
-                                                            state::Color /*to*/) const override {
-    return bluegreen::Error{kNoSwitch};
+  [[nodiscard]] std::string switch_refusal(const config::AppConfig& app) const override {
+    return caddy_switch_refusal(app);
   }
-  [[nodiscard]] std::string validate_command(const config::AppConfig& /*app*/,
-                                             const std::vector<std::string>& /*files*/,
-                                             const std::map<std::string, std::string>& /*candidates*/) const override {
-    return "false";  // never reached: plan_change refuses first
+  [[nodiscard]] bluegreen::Result<ConfigChange> plan_change(const config::AppConfig& app, const LbSnapshot& snapshot,
+                                                            state::Color to) const override {
+    return plan_caddy_change(app, snapshot, to);
   }
+  [[nodiscard]] std::string validate_command(const config::AppConfig& app, const std::vector<std::string>& /*files*/,
+                                             const std::map<std::string, std::string>& candidates) const override {
+    return caddy_validate_command(app, candidates);
+  }
+  [[nodiscard]] std::string check_candidates(Services& services, const config::AppConfig& app,
+                                             const ConfigChange& change) const override {
+    return check_caddy_candidate(services, app, change);
+  }
+  [[nodiscard]] bluegreen::Result<std::vector<std::string>> interrupted_swaps(
+      Services& services, const config::AppConfig& app, const LbSnapshot& snapshot) const override {
+    return caddy_interrupted_swaps(services, app, snapshot);
+  }
+  // `import *` in a Caddyfile would load any name beside it: the candidate and backup are dot files.
   [[nodiscard]] bool hides_backups() const override { return true; }
   [[nodiscard]] std::optional<std::vector<int>> workers_before_reload(Services& /*services*/,
                                                                       const config::AppConfig& /*app*/) const override {
@@ -85,10 +88,9 @@ class CaddyKind final : public LbKind {
   [[nodiscard]] std::optional<std::vector<int>> workers_in(const LbSnapshot& /*snapshot*/) const override {
     return std::nullopt;
   }
-  [[nodiscard]] RoutingCheck verify(Services& /*services*/, const config::AppConfig& /*app*/,
-                                    const RoutingExpectation& /*expected*/,
-                                    const std::stop_token& /*stop*/) const override {
-    return {false, false, kNoSwitch};
+  [[nodiscard]] RoutingCheck verify(Services& services, const config::AppConfig& app,
+                                    const RoutingExpectation& expected, const std::stop_token& stop) const override {
+    return verify_caddy_routing(services, app, expected, stop);
   }
 };
 
@@ -109,11 +111,16 @@ std::vector<LbCheckRow> CaddyKind::prerequisite_rows(remote::Executor& executor,
                                  " reverse_proxy handler(s) of the app)"
                            : snapshot.live_problem});
   if (lb.caddyfile) {
-    const auto present = run_on_lb(executor, app, "test -f " + remote::shell_quote(*lb.caddyfile));
-    const bool found = present && present->succeeded();
-    rows.push_back({"caddyfile", *lb.caddyfile, found, false,
-                    found ? "present (the source of truth a switch will persist to)"
-                          : (present ? "no such file on " + lb.ssh : command_output(present))});
+    // read_caddy read it and had Caddy adapt it: the switch's source of truth must be what runs.
+    const bool agrees = !snapshot.config_files.empty() && snapshot.source_problem.empty();
+    rows.push_back({"caddyfile", *lb.caddyfile, agrees || !admin_ok, !agrees && !admin_ok,
+                    agrees ? "adapts to exactly the configuration Caddy runs (a switch edits it and runs caddy reload)"
+                    : !admin_ok ? "not compared: Caddy's configuration could not be read"
+                                : snapshot.source_problem});
+  } else {
+    rows.push_back({"caddyfile", "(not set)", true, true,
+                    "switch_traffic is refused without loadBalancer.caddyfile (a configuration kept only in Caddy's "
+                    "autosave is not switched by this version)"});
   }
   return rows;
 }

@@ -2,6 +2,7 @@
 
 #include "common/text.h"
 #include "deployment/app_routing.h"
+#include "remote/shell_command.h"
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +33,22 @@ std::string dial_list(const caddy::ColourAddresses& dials) {
 std::string proxy_line(const caddy::ProxyPlace& place) { return "reverse_proxy " + joined(place.dials, " "); }
 
 std::string server_pointer(const std::string& server) { return "/apps/http/servers/" + server; }
+
+void read_source_of_truth(remote::Executor& executor, const config::AppConfig& app, const json& running,
+                          LbSnapshot& snapshot) {
+  const auto& path = *app.load_balancer.caddyfile;
+  auto source = read_caddyfile_source(executor, app, path);
+  if (!source) {
+    snapshot.source_problem = source.error().message;
+    return;
+  }
+  snapshot.config_files.push_back({path, source->text});
+  if (auto difference = caddyfile_difference(path, source->adapted, running); !difference.empty()) {
+    snapshot.source_problem = std::move(difference) +
+                              ": Caddy's configuration was changed through its admin API, or the file was edited "
+                              "and not loaded, so a restart of Caddy would change what it serves";
+  }
+}
 
 }  // namespace
 
@@ -150,6 +167,63 @@ bluegreen::Result<std::vector<haproxy::ServerStatus>> caddy_upstream_rows(const 
   return rows;
 }
 
+bluegreen::Result<CaddyfileSource> read_caddyfile_source(remote::Executor& executor, const config::AppConfig& app,
+                                                         const std::string& path) {
+  const auto& lb = app.load_balancer;
+  const std::string quoted = remote::shell_quote(path);
+  // The file's size on a line of its own, the file, then the adapter's JSON.
+  const std::string command =
+      "wc -c < " + quoted + " && cat -- " + quoted + " && caddy adapt --adapter caddyfile --config " + quoted;
+  remote::CommandOptions options;
+  options.deadline = lb.command_timeout;
+  options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
+  const auto ran = executor.run(lb.ssh, command, options);
+  const auto failed = [&](const std::string& what) {
+    return bluegreen::Error{what + " on " + lb.ssh + ": " + command_output(ran)};
+  };
+  if (!ran) return failed("cannot read the Caddyfile " + path);
+  const auto& out = ran->out.tail;
+  const auto newline = out.find('\n');
+  std::size_t size = 0;
+  const bool sized = newline != std::string::npos && !out.empty() &&
+                     std::all_of(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(newline),
+                                 [](char c) { return (c >= '0' && c <= '9') || c == ' '; });
+  if (!sized || ran->out.dropped != 0) return failed("cannot read the Caddyfile " + path);
+  size = std::stoull(out.substr(0, newline));
+  if (out.size() < newline + 1 + size) return failed("cannot read the Caddyfile " + path);
+  CaddyfileSource source;
+  source.text = out.substr(newline + 1, size);
+  if (!ran->succeeded()) return failed("`caddy adapt` rejects the Caddyfile " + path);
+  source.adapted = json::parse(out.substr(newline + 1 + size), nullptr, false);
+  if (!source.adapted.is_object()) {
+    return bluegreen::Error{"`caddy adapt --config " + path + "` on " + lb.ssh +
+                            " printed no JSON object: " + bluegreen::tail_of(out.substr(newline + 1 + size), 200)};
+  }
+  return source;
+}
+
+std::string caddyfile_difference(const std::string& path, const json& adapted, const json& running) {
+  if (adapted == running) return "";
+  const auto patch = json::diff(running, adapted);
+  std::string where = "(somewhere)";
+  std::string detail;
+  if (!patch.empty() && patch.front().contains("path")) {
+    const auto& op = patch.front();
+    where = op["path"].get<std::string>();
+    if (where.empty()) where = "/";
+    const json pointer_value =
+        running.contains(json::json_pointer(where)) ? running.at(json::json_pointer(where)) : json();
+    const auto shorten = [](const json& value) {
+      auto text = value.dump();
+      return text.size() > 120 ? text.substr(0, 117) + "..." : text;
+    };
+    detail = ": Caddy runs " + (pointer_value.is_null() ? std::string("nothing") : shorten(pointer_value)) +
+             " there, the file gives " + (op.contains("value") ? shorten(op["value"]) : std::string("nothing"));
+  }
+  return "the Caddyfile " + path + " does not give the configuration Caddy runs (they differ at " + where + detail +
+         ")";
+}
+
 void read_caddy(remote::Executor& executor, const config::AppConfig& app, LbSnapshot& snapshot) {
   const auto& lb = app.load_balancer;
   snapshot.config_list.source = "Caddy's admin API (" + lb.admin_socket + ")";
@@ -173,6 +247,8 @@ void read_caddy(remote::Executor& executor, const config::AppConfig& app, LbSnap
     return;
   }
   interpret_caddy_proxies(app, caddy::find_proxies(parsed, caddy_dials(app.blue), caddy_dials(app.green)), snapshot);
+  snapshot.running_config = running->body;
+  if (lb.caddyfile) read_source_of_truth(executor, app, parsed, snapshot);
 
   const auto upstreams =
       caddy_admin(executor, app, caddy::AdminRequest{"GET", "/reverse_proxy/upstreams", "", std::nullopt, ""});

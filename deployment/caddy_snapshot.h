@@ -22,6 +22,8 @@
 #include "haproxy/runtime_api.h"
 #include "remote/executor.h"
 
+#include <nlohmann/json.hpp>
+
 #include <string>
 #include <vector>
 
@@ -55,8 +57,24 @@ void interpret_caddy_proxies(const config::AppConfig& app, const caddy::AppProxi
 bluegreen::Result<std::vector<haproxy::ServerStatus>> caddy_upstream_rows(const config::AppConfig& app,
                                                                           const std::string& body);
 
+// The Caddyfile at `path` on the app's LB and the JSON Caddy makes of it (`caddy adapt --adapter
+// caddyfile`, run there: Caddy's own adapter, never ours), read in one command with the LB's
+// command deadline, up to 8 MiB. Errors: the file cannot be read, or `caddy adapt` fails (with its
+// message) or prints something that is not a JSON object.
+struct CaddyfileSource {
+  std::string text;
+  nlohmann::json adapted;
+};
+bluegreen::Result<CaddyfileSource> read_caddyfile_source(remote::Executor& executor, const config::AppConfig& app,
+                                                         const std::string& path);
+
+// "" when `adapted` (a Caddyfile's JSON) equals `running` (what Caddy runs); else what differs
+// (the first differing JSON pointer, both values shortened) in a sentence about `path`.
+std::string caddyfile_difference(const std::string& path, const nlohmann::json& adapted, const nlohmann::json& running);
+
 // Fills snapshot's routing and server fields for a Caddy app: config_list.source, routes,
-// selected or live_problem, servers or servers_problem.
+// selected or live_problem, servers or servers_problem, running_config; with loadBalancer.caddyfile,
+// config_files (that file) and source_problem.
 void read_caddy(remote::Executor& executor, const config::AppConfig& app, LbSnapshot& snapshot);
 
 }  // namespace bluegreen::deployment

@@ -39,6 +39,10 @@ struct FileEdit {
 struct ConfigChange {
   std::vector<FileEdit> edits;     // configuration files in load order, then map files
   std::vector<std::string> files;  // the effective configuration (configuration files, load order)
+  // Caddy: the JSON (compact) its Caddyfile must adapt to after the switch: the running
+  // configuration with the app's upstreams rewritten (caddy/config_json.h rewrite_proxies). The
+  // candidate is checked against it before anything is swapped (caddy_switch.h).
+  std::string running_after;
 
   // Only map files change: no reload, the running maps are replaced (map_switch.h).
   [[nodiscard]] bool map_only() const;

@@ -1,5 +1,6 @@
 #include "deployment/config_swap.h"
 
+#include "deployment/lb_kind.h"
 #include "deployment/lb_scripts.h"
 #include "deployment/lb_snapshot.h"
 #include "deployment/map_switch.h"
@@ -24,6 +25,14 @@ bluegreen::Result<remote::CommandResult> stage_candidates(Services& services, co
     const std::string validate = i == last_config ? validate_command_for(app, change.files, candidates) : "";
     result = run_on_lb(services.executor, app, write_candidate_script(app, edit.file, edit.after, validate));
     if (!result || !result->succeeded()) return result;
+  }
+  if (auto problem = lb_kind(app).check_candidates(services, app, change); !problem.empty()) {
+    // Refused as an invalid candidate is (kCandidateInvalidExit: nothing left behind).
+    remove_candidates(services, app, change);
+    remote::CommandResult refused;
+    refused.exit_status = kCandidateInvalidExit;
+    refused.out.tail = std::move(problem);
+    return refused;
   }
   return result;
 }

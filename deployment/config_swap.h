@@ -22,9 +22,12 @@
 
 namespace bluegreen::deployment {
 
-// Writes every candidate and validates the set. The result: the last script's (its exit status
-// kCandidateInvalidExit when the validator rejected the set, with its output; 0 when valid), or
-// the first failing script's, or the Error that stopped it.
+// Writes every candidate and validates the set, then runs the kind's own check of the candidates
+// (LbKind::check_candidates; Caddy: they adapt to the planned configuration). The result: the
+// last script's (its exit status kCandidateInvalidExit when the validator rejected the set, with
+// its output; 0 when valid), or, when the kind's check fails, exit kCandidateInvalidExit with its
+// words as the output (the candidates removed), or the first failing script's, or the Error that
+// stopped it.
 bluegreen::Result<remote::CommandResult> stage_candidates(Services& services, const config::AppConfig& app,
                                                           const ConfigChange& change);
 

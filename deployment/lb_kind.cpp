@@ -1,5 +1,7 @@
 #include "deployment/lb_kind.h"
 
+#include "deployment/switch_recovery.h"
+
 namespace bluegreen::deployment {
 
 const LbKind& lb_kind(config::LbType type) {
@@ -9,6 +11,11 @@ const LbKind& lb_kind(config::LbType type) {
     case config::LbType::kHaproxy: break;
   }
   return haproxy_kind();
+}
+
+bluegreen::Result<std::vector<std::string>> LbKind::interrupted_swaps(Services& services, const config::AppConfig& app,
+                                                                      const LbSnapshot& snapshot) const {
+  return interrupted_file_swaps(services, app, snapshot);
 }
 
 const LbKind& lb_kind(const config::AppConfig& app) { return lb_kind(app.load_balancer.type); }

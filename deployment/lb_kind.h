@@ -8,10 +8,11 @@
 //  - planning a switch (the change that makes every route select the other colour), validating
 //    it, watching the reload take, verifying the routing, and the texts for what it cannot do.
 //
-// HAProxy and nginx change their configuration by replacing files (candidate, backup, atomic swap,
-// reload: lb_scripts.h, config_swap.h); their kinds plan a ConfigChange of files. A kind that is
-// changed through an API instead (Caddy: PATCH with If-Match, then persist) says so through
-// switch_refusal() until its own switch exists, so a switch never does half of a file swap on it.
+// Every kind changes its configuration by replacing files (candidate, backup, atomic swap, reload:
+// lb_scripts.h, config_swap.h) and plans a ConfigChange of files: HAProxy's and nginx's
+// configuration, Caddy's Caddyfile (loaded through its admin API by `caddy reload`,
+// caddy_switch.h). A setup a kind cannot switch (Caddy without a Caddyfile) says so through
+// switch_refusal(), so a switch never does half of a file swap on it.
 //
 // Thread-safety: kinds are stateless singletons; every member is const and reentrant.
 
@@ -112,8 +113,9 @@ class LbKind {
                                                                   const LbSnapshot& snapshot) const = 0;
 
   // --- switching -----------------------------------------------------------------------------
-  // Why this version cannot switch this kind at all ("" when it can). Checked before any plan.
-  [[nodiscard]] virtual std::string switch_refusal() const { return ""; }
+  // Why this version cannot switch the app on this kind at all ("" when it can). Checked before
+  // any plan.
+  [[nodiscard]] virtual std::string switch_refusal(const config::AppConfig& /*app*/) const { return ""; }
   // The change that makes every route of the app in `snapshot` select `to`.
   [[nodiscard]] virtual bluegreen::Result<ConfigChange> plan_change(const config::AppConfig& app,
                                                                     const LbSnapshot& snapshot,
@@ -123,6 +125,20 @@ class LbKind {
   [[nodiscard]] virtual std::string validate_command(const config::AppConfig& app,
                                                      const std::vector<std::string>& files,
                                                      const std::map<std::string, std::string>& candidates) const = 0;
+  // After the validate command accepted the staged candidates: the kind's own check that they
+  // change exactly what the plan shows. "" when they do (the default), else why not; the switch is
+  // then refused as an invalid candidate.
+  [[nodiscard]] virtual std::string check_candidates(Services& /*services*/, const config::AppConfig& /*app*/,
+                                                     const ConfigChange& /*change*/) const {
+    return "";
+  }
+  // The files an interrupted switch (snapshot.activity, read under the lock) had already
+  // replaced, to be restored from their backups; an Error when a backup cannot be trusted to be
+  // that switch's original (nothing is restored then). The default re-interprets the backups with
+  // interpret_routing (switch_recovery.h: interrupted_file_swaps).
+  [[nodiscard]] virtual bluegreen::Result<std::vector<std::string>> interrupted_swaps(Services& services,
+                                                                                      const config::AppConfig& app,
+                                                                                      const LbSnapshot& snapshot) const;
   // Whether the candidate and backup files beside a config are dot files (so a wildcard include
   // such as nginx's `include sites-enabled/*` never loads them).
   [[nodiscard]] virtual bool hides_backups() const = 0;

@@ -48,6 +48,12 @@ struct LbSnapshot {
   // file (deployment/live_confirmation.h).
   std::optional<state::Color> live;
   std::string live_problem;  // why `live` is empty
+  // Caddy (deployment/caddy_snapshot.h): the JSON of GET /config/, the configuration it runs; and,
+  // when loadBalancer.caddyfile is its source of truth (then config_files holds that file), why the
+  // file does not adapt to exactly that configuration ("" when it does): a restart or reload of
+  // Caddy would change what it runs, so a switch is refused until they agree.
+  std::string running_config;
+  std::string source_problem;
 
   // For telling whether the running HAProxy loaded the files: when one last changed (the latest of
   // their modification times and status-change times, which cp -p or touch -d cannot set back),

@@ -211,7 +211,12 @@ RoutingCheck verify_nginx_routing(Services& services, const config::AppConfig& a
                                   const std::stop_token& stop) {
   const auto took = nginx_took(services, app, expected, stop);
   if (!took.ok) return {false, took.cancelled, took.text};
-  RoutingCheck check{true, false, took.text};
+  return verify_frontends(services, app, expected, stop, took.text);
+}
+
+RoutingCheck verify_frontends(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
+                              const std::stop_token& stop, std::string seen) {
+  RoutingCheck check{true, false, std::move(seen)};
   for (const auto& url : app.load_balancer.verify_urls) {
     const auto frontend = frontend_serves(services, app, url, expected, stop);
     if (!frontend.ok) return {false, frontend.cancelled, frontend.text};

@@ -71,6 +71,11 @@ RoutingCheck verify_routing(Services& services, const config::AppConfig& app, co
 // workers (nginx_switch.h), re-reads `nginx -T` and probes each verifyUrl.
 RoutingCheck verify_haproxy_routing(Services& services, const config::AppConfig& app,
                                     const RoutingExpectation& expected, const std::stop_token& stop);
+// The frontend half of a verification, after the load balancer's own checks saw `seen`: each
+// verifyUrl must answer from expected.color three times in a row (advisory for an emergency
+// switch, as above). The detail is `seen` followed by what each probe saw ("; "-separated).
+RoutingCheck verify_frontends(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
+                              const std::stop_token& stop, std::string seen);
 RoutingCheck verify_nginx_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
                                   const std::stop_token& stop);
 

@@ -392,9 +392,9 @@ std::string StatusReport::to_text(const config::AppConfig& app) const {
   if (lb.live && drift.empty()) {
     const auto& standby = colour(state::other(*lb.live));
     out << "\nNext: deploy_to_standby puts new code on " << state::to_upper_string(standby.color)
-        << (kind.switch_refusal().empty()
+        << (kind.switch_refusal(app).empty()
                 ? "; switch_traffic then asks for approval before moving traffic.\n"
-                : "; switch_traffic is not supported for " + product + " yet (switch by hand).\n");
+                : "; switch_traffic is not supported for this " + product + " setup yet (switch by hand).\n");
   }
   return out.str();
 }

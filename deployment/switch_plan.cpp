@@ -263,8 +263,9 @@ void warn_emergency(Services& services, const config::AppConfig& app, const Plan
 }  // namespace
 
 bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency) {
-  // A kind this version cannot switch (Caddy) is refused before anything is read or staged.
-  if (auto refusal = lb_kind(app).switch_refusal(); !refusal.empty()) return Error{std::move(refusal)};
+  // A setup this version cannot switch (Caddy without a Caddyfile) is refused before anything is
+  // read or staged.
+  if (auto refusal = lb_kind(app).switch_refusal(app); !refusal.empty()) return Error{std::move(refusal)};
   const auto inputs = read_plan_inputs(services, app);
   const auto& snapshot = inputs.snapshots.front();
   const bool pair = inputs.views.size() > 1;

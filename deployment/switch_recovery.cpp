@@ -88,6 +88,16 @@ std::string joined(const std::vector<std::string>& items) {
 
 }  // namespace
 
+bluegreen::Result<std::vector<std::string>> interrupted_file_swaps(Services& services, const config::AppConfig& app,
+                                                                   const LbSnapshot& snapshot) {
+  auto swapped = swapped_files(app, snapshot);
+  if (swapped.empty()) return swapped;
+  if (auto problem = backup_problem(services, app, snapshot, swapped); !problem.empty()) {
+    return bluegreen::Error{std::move(problem)};
+  }
+  return swapped;
+}
+
 RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::AppConfig& app,
                                              const LbSnapshot& snapshot, bool emergency) {
   RecoveryOutcome outcome;
@@ -97,15 +107,17 @@ RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::A
     outcome.text = "cannot roll back the interrupted switch: " + snapshot.live_problem;
     return outcome;
   }
-  const auto swapped = swapped_files(app, snapshot);
+  const auto swaps = lb_kind(app).interrupted_swaps(services, app, snapshot);
+  if (!swaps) {
+    outcome.text = "cannot roll back the interrupted switch: " + swaps.error().message +
+                   ". Nothing was changed. Look at " + joined(switched_config_files(app, activity)) + " on " +
+                   app.load_balancer.ssh + ", put the version that should run in place, reload " +
+                   config::product_name(app.load_balancer.type) + " (" + lb_reload_command(app) + ") and remove " +
+                   activity_path(app);
+    return outcome;
+  }
+  const auto& swapped = *swaps;
   if (!swapped.empty()) {
-    if (const auto problem = backup_problem(services, app, snapshot, swapped); !problem.empty()) {
-      outcome.text = "cannot roll back the interrupted switch: " + problem + ". Nothing was changed. Look at " +
-                     joined(switched_config_files(app, activity)) + " on " + app.load_balancer.ssh +
-                     ", put the version that should run in place, reload HAProxy (" + lb_reload_command(app) +
-                     ") and remove " + activity_path(app);
-      return outcome;
-    }
     for (const auto& file : swapped) {
       if (const auto restored = run_on_lb(services.executor, app, restore_config_script(app, file));
           !restored || !restored->succeeded()) {
@@ -129,16 +141,16 @@ RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::A
   const auto check =
       verify_routing(services, app, RoutingExpectation{activity.from, reloads, emergency, files, nullptr, workers}, {});
   if (!check.ok) {
-    outcome.text = "rolling back the interrupted switch: HAProxy was reloaded, but routing to " + from +
-                   " could not be verified: " + check.detail +
-                   ". get_deployment_status shows what HAProxy runs now and the commands to resolve it by hand";
+    outcome.text = "rolling back the interrupted switch: " + std::string(config::product_name(app.load_balancer.type)) +
+                   " was reloaded, but routing to " + from + " could not be verified: " + check.detail +
+                   ". get_deployment_status shows what it runs now and the commands to resolve it by hand";
     return outcome;
   }
   outcome.ok = true;
   outcome.text =
       "the interrupted switch (" + activity.describe() + ") was rolled back: " +
       (outcome.restored ? "the config selecting " + from + " was put back, " : "the config selects " + from + ", ") +
-      "HAProxy reloaded and verified (" + check.detail + ")";
+      config::product_name(app.load_balancer.type) + " reloaded and verified (" + check.detail + ")";
   return outcome;
 }
 

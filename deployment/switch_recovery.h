@@ -17,6 +17,7 @@
 
 #include <stop_token>
 #include <string>
+#include <vector>
 
 namespace bluegreen::deployment {
 
@@ -34,6 +35,13 @@ struct RecoveryOutcome {
 // verification's wait.
 RecoveryOutcome roll_back_interrupted_switch(Services& services, const config::AppConfig& app,
                                              const LbSnapshot& snapshot, bool emergency);
+
+// The files an interrupted switch had replaced, as HAProxy and nginx tell (LbKind::interrupted_swaps'
+// default): those in which a route of the app selects the switch's colour; each must have a backup
+// that is the switch's original (with it in place every route selects `from`, and rewriting it to
+// the switch's colour gives the live file), else an Error says which is not.
+bluegreen::Result<std::vector<std::string>> interrupted_file_swaps(Services& services, const config::AppConfig& app,
+                                                                   const LbSnapshot& snapshot);
 
 // The load balancer's snapshot after a reload, once HAProxy's checks of `standby`'s servers have
 // settled ("UP 1/2" is a transition): read again every 250 ms for up to 10 s while any is in

@@ -1,26 +1,33 @@
 // Caddy as the load balancer (loadBalancer.type "caddy"), against the lab's real Caddy 2.6
-// (tests/lab/lab up --lb caddy: admin API on the unix socket /run/caddy/admin.sock only) through
-// the official SDK client: what this version does with Caddy (status, check-config) and what it
-// refuses (switching traffic), each checked on the LB itself:
+// (tests/lab/lab up --lb caddy: admin API on the unix socket /run/caddy/admin.sock only, its
+// Caddyfile the source of truth) through the official SDK client, each outcome checked on the LB:
 //  - status reads Caddy's truth through its admin API over the LB's SSH connection: the upstreams
 //    of its reverse_proxy, the server (listen) it is in, and the upstreams' health as Caddy
 //    reports it (GET /reverse_proxy/upstreams);
-//  - the upstreams PATCHed to the other colour by hand: status follows Caddy and reports the state
-//    file's PROD as drift;
-//  - a reverse_proxy pointing at neither colour, or at both: no colour is called live, with the
-//    dials named; a deploy is refused;
-//  - the admin socket missing: a clear error naming the socket;
 //  - deploy_to_standby deploys the standby, Caddy's config untouched;
-//  - switch_traffic is refused ("switching is not supported for Caddy yet"), Caddy's config untouched;
+//  - an approved switch and back: the Caddyfile's upstream rewritten, validated (caddy validate),
+//    adapted to exactly the planned JSON, swapped with a backup, loaded (caddy reload), verified
+//    through the admin API and the frontend, recorded; a restart of Caddy keeps it; the token
+//    cannot be replayed;
+//  - refused with nothing changed: a candidate caddy validate rejects, a candidate that adapts to
+//    more than the upstream change, a Caddyfile that is not what Caddy runs (also drift in status),
+//    a lock held by someone else, a corrupt state file;
+//  - a verification that fails after the reload: the old Caddyfile back, reloaded, verified;
+//  - an interrupted switch (server killed after the swap) is rolled back by the next plan;
+//  - the upstreams PATCHed to the other colour by hand: status follows Caddy and reports the state
+//    file's PROD as drift; a reverse_proxy to neither colour or both: no colour is live;
+//  - the admin socket missing: a clear error naming the socket;
 //  - check-config has Caddy's rows (binary, admin socket, Caddyfile).
 // The lab goes back to HAProxy at the end whatever happens (e2e.lab_lb_kinds checks that path).
 // Usage: node tests/e2e/caddy_e2e_test.mjs /path/to/bluegreen-mcp
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import {
-  binary, caddyAdmin, configVariant, findHandler, frontendColor, lab, readStateFile, setLbType, ssh, startClient, text,
-  waitFor,
+  binary, caddyAdmin, configVariant, findHandler, frontendColor, interruptSwitchThenRecover, lab, readStateFile,
+  setLbType, ssh, startClient, text, waitFor,
 } from "./support.mjs";
 
 let config;  // the lab's config with loadBalancer.type caddy
@@ -42,25 +49,38 @@ async function routeByHand(colour) {
   await waitServes(colour);
 }
 
+// The Caddyfile's reverse_proxy set to `colour`'s server and loaded (caddy reload), as an operator
+// would: the file and what Caddy runs agree.
+async function routeCaddyfile(colour) {
+  const path = join(lab.LAB_LB_ROOT, lab.LAB_CADDYFILE);
+  writeFileSync(path, readFileSync(path, "utf8").replace(/reverse_proxy [^{\n]*\{/, `reverse_proxy ${dialOf(colour)} {`));
+  ssh("lab-lb", `caddy reload --adapter caddyfile --config ${lab.LAB_CADDYFILE} --address unix/${lab.LAB_CADDY_ADMIN_SOCK}`);
+  await waitServes(colour);
+}
+
 async function status(client) {
   const result = await client.call("get_deployment_status");
   assert.ok(!result.isError, text(result));
   return result;
 }
 
+// The lab's config with loadBalancer.type caddy (its Caddyfile the source of truth), then `more` applied.
+const caddyConfig = (more = () => {}) => configVariant((c) => {
+  const app = c.apps.shop;
+  const lb = app.loadBalancer;
+  for (const key of ["haproxyConfig", "section", "directive", "validateCommand", "reloadCommand", "statsSocket",
+    "masterSocket", "statsUrl"]) delete lb[key];
+  Object.assign(lb, { type: "caddy", adminSocket: lab.LAB_CADDY_ADMIN_SOCK, caddyfile: lab.LAB_CADDYFILE });
+  app.hosts.blue.upstream = dialOf("blue");
+  app.hosts.green.upstream = dialOf("green");
+  more(c);
+});
+
 before(async () => {
   stateProd = readStateFile()?.prod ?? "blue";
   assert.equal(setLbType("caddy"), "caddy");
-  await routeByHand(stateProd);  // Caddy serves where the state file says PROD is: no drift
-  config = configVariant((c) => {
-    const app = c.apps.shop;
-    const lb = app.loadBalancer;
-    for (const key of ["haproxyConfig", "section", "directive", "validateCommand", "reloadCommand", "statsSocket",
-      "masterSocket", "statsUrl"]) delete lb[key];
-    Object.assign(lb, { type: "caddy", adminSocket: lab.LAB_CADDY_ADMIN_SOCK, caddyfile: lab.LAB_CADDYFILE });
-    app.hosts.blue.upstream = dialOf("blue");
-    app.hosts.green.upstream = dialOf("green");
-  });
+  await routeCaddyfile(stateProd);  // Caddy serves where the state file says PROD is: no drift
+  config = caddyConfig();
 });
 
 after(() => {
@@ -91,7 +111,7 @@ test("status reads Caddy's truth: the reverse_proxy's upstreams, its server, the
     assert.match(text(result), new RegExp(`Caddy: routes to upstreams "${stateProd}"  ✅ OPERATIONAL`));
     assert.match(text(result), new RegExp(`\\[Caddy: ${dialOf(stateProd).replace(/\./g, "\\.")} UP\\]`));
     assert.match(text(result), /server srv0 \(\/apps\/http\/servers\/srv0, listen \d+\.\d+\.\d+\.\d+:\d+\) serves/);
-    assert.match(text(result), /switch_traffic is not supported for Caddy yet \(switch by hand\)/);
+    assert.match(text(result), /switch_traffic then asks for approval before moving traffic/);
   } finally {
     await s.close();
   }
@@ -170,26 +190,235 @@ test("the admin socket missing: a clear error that names it", async () => {
   }
 });
 
-test("switch_traffic is refused clearly, and Caddy's configuration is untouched", async () => {
+// The plan (token echo: the SDK client declares no elicitation), then the approved call.
+async function approvedSwitch(client, args = {}) {
+  const request = await client.call("switch_traffic", args);
+  assert.equal(request.isError, false, text(request));
+  const token = request.structuredContent.approvalToken;
+  assert.match(token, /^approve-[0-9a-f]{32}$/);
+  return { request, token, done: await client.call("switch_traffic", { ...args, approvalToken: token }) };
+}
+
+const caddyfilePath = () => join(lab.LAB_LB_ROOT, lab.LAB_CADDYFILE);
+const caddyfile = () => readFileSync(caddyfilePath(), "utf8");
+const caddyDir = () => dirname(caddyfilePath());
+// Files beside the Caddyfile other than the backup: candidates or restore copies left behind.
+const leftovers = () => readdirSync(caddyDir()).filter((n) => n.includes("bluegreen") && !n.endsWith("-backup"));
+
+// Caddy stopped and started again from its Caddyfile, as a restart of the service would.
+async function restartCaddy() {
+  ssh("lab-lb", `caddy stop --address unix/${lab.LAB_CADDY_ADMIN_SOCK} >/dev/null 2>&1; ` +
+    `rm -f ${lab.LAB_CADDY_ADMIN_SOCK}; HOME=${lab.LAB_CADDY_HOME} caddy start --adapter caddyfile ` +
+    `--config ${lab.LAB_CADDYFILE} --pidfile /run/caddy/caddy.pid </dev/null >/dev/null 2>&1`);
+  await waitFor("Caddy's admin API after the restart", async () =>
+    ssh("lab-lb", `test -S ${lab.LAB_CADDY_ADMIN_SOCK}`, { allowFail: true }).code === 0);
+}
+
+test("deploy, then an approved switch through Caddy and back: Caddyfile rewritten, checked, reloaded, verified, " +
+  "recorded, kept across a restart; the token cannot be replayed", async () => {
   const s = await startClient({ config });
   try {
-    const before = JSON.stringify(caddyAdmin("/config/"));
-    for (const args of [{}, { emergency: true }]) {
-      const result = await s.call("switch_traffic", args);
-      assert.ok(result.isError, text(result));
-      assert.match(text(result), /switching is not supported for Caddy yet/);
-    }
-    assert.equal(JSON.stringify(caddyAdmin("/config/")), before);
+    const deploy = await s.call("deploy_to_standby");
+    assert.ok(!deploy.isError, text(deploy));
+    const generation = readStateFile().generation;
+    const to = other(stateProd);
+    const { request, token, done } = await approvedSwitch(s);
+    assert.match(text(request), new RegExp(`Caddy: 1 line change, every route of the app:[\\s\\S]*now: +reverse_proxy ` +
+      `${dialOf(stateProd)} \\{\\n +after: +reverse_proxy ${dialOf(to)} \\{`));
+    assert.match(text(request), /1\. Validate the new Caddy config \(caddy validate\)/);
+    assert.equal(done.isError, false, text(done));
+    assert.equal(done.structuredContent.switched, true, text(done));
+    assert.match(text(done), new RegExp(`Verified: Caddy runs a configuration whose 1 reverse_proxy handler\\(s\\) of ` +
+      `the app dial ${to.toUpperCase()}, as /etc/caddy/Caddyfile says`));
+    assert.equal(await frontendColor(), to);
+    assert.match(caddyfile(), new RegExp(`reverse_proxy ${dialOf(to)} \\{`));
+    assert.match(readFileSync(join(caddyDir(), ".Caddyfile.bluegreen-backup"), "utf8"),
+      new RegExp(`reverse_proxy ${dialOf(stateProd)} \\{`));
+    assert.deepEqual(leftovers(), []);
+    assert.equal(findHandler(caddyAdmin("/config/"), "reverse_proxy") !== null, true);
+    const state = readStateFile();
+    assert.equal(state.prod, to);
+    assert.equal(state.generation, generation + 1);
+    const j = (await status(s)).structuredContent;
+    assert.equal(j.current.prod.server, to.toUpperCase());
+    assert.deepEqual(j.drift, []);
+
+    const replay = await s.call("switch_traffic", { approvalToken: token });
+    assert.ok(replay.isError, text(replay));
+    assert.equal(readStateFile().generation, generation + 1);
+
+    await restartCaddy();  // the switch is in the Caddyfile, so a restart keeps it
+    await waitServes(to);
+
+    const back = await approvedSwitch(s);
+    assert.equal(back.done.structuredContent.switched, true, text(back.done));
     assert.equal(await frontendColor(), stateProd);
+    assert.match(caddyfile(), new RegExp(`reverse_proxy ${dialOf(stateProd)} \\{`));
   } finally {
     await s.close();
   }
 });
 
+// A config whose validateCommand is `command` (placeholders as the default's).
+const withValidate = (command) => caddyConfig((c) => {
+  c.apps.shop.loadBalancer.validateCommand = command;
+});
+
+// The switch was refused with nothing changed: the Caddyfile byte for byte and unmodified, Caddy's
+// config, the state file, the frontend; no candidate left.
+async function assertUntouched(done, before) {
+  assert.equal(done.structuredContent.switched, false, text(done));
+  assert.match(text(done), /The live config is untouched/);
+  assert.equal(caddyfile(), before.file);
+  assert.equal(statSync(caddyfilePath()).mtimeMs, before.modified);
+  assert.equal(JSON.stringify(caddyAdmin("/config/")), before.running);
+  assert.equal(readStateFile().generation, before.generation);
+  assert.equal(await frontendColor(), stateProd);
+  assert.deepEqual(leftovers(), []);
+}
+
+const snapshotBefore = () => ({
+  file: caddyfile(), modified: statSync(caddyfilePath()).mtimeMs, running: JSON.stringify(caddyAdmin("/config/")),
+  generation: readStateFile().generation,
+});
+
+test("an invalid candidate is refused: caddy validate checks the candidate, the live Caddyfile is untouched",
+  async () => {
+    // Rejects exactly the candidate (it names the other colour), the way a failing caddy validate would.
+    const s = await startClient({ config: withValidate(`caddy validate --adapter caddyfile --config {config} && ` +
+      `! grep -q '${dialOf(other(stateProd))}' {config} || { echo 'Error: candidate rejected for the test'; exit 1; }`) });
+    try {
+      const before = snapshotBefore();
+      const { done } = await approvedSwitch(s);
+      assert.match(text(done), /the new Caddy config failed validation \(caddy validate --adapter caddyfile --config '\/etc\/caddy\/\.Caddyfile\.bluegreen-candidate'/);
+      assert.match(text(done), /candidate rejected for the test/);
+      await assertUntouched(done, before);
+    } finally {
+      await s.close();
+    }
+  });
+
+test("a candidate that Caddy adapts to more than the upstream change is refused before the swap", async () => {
+  // A "validator" that also changes the candidate's health check: caddy adapt then shows the change.
+  const s = await startClient({ config: withValidate(`sed -i 's#health_uri /health#health_uri /ping#' {config} && ` +
+    `caddy validate --adapter caddyfile --config {config}`) });
+  try {
+    const before = snapshotBefore();
+    const { done } = await approvedSwitch(s);
+    assert.match(text(done), /the edited Caddyfile would change more than the app's upstreams: .*\/health_checks\/active\/uri/s);
+    await assertUntouched(done, before);
+  } finally {
+    await s.close();
+  }
+});
+
+test("upstreams changed through the admin API only: status reports the Caddyfile as drift, a switch is refused",
+  async () => {
+    const s = await startClient({ config });
+    try {
+      await routeByHand(other(stateProd));
+      const j = (await status(s)).structuredContent;
+      assert.ok(j.drift.some((d) => /the Caddyfile \/etc\/caddy\/Caddyfile does not give the configuration Caddy runs/.test(d) &&
+        /Switches are refused until they agree/.test(d)), j.drift.join("\n"));
+      const before = snapshotBefore();
+      const request = await s.call("switch_traffic", {});
+      assert.ok(request.isError, text(request));
+      assert.match(text(request), /does not give the configuration Caddy runs.*caddy reload/s);
+      assert.equal(caddyfile(), before.file);
+    } finally {
+      await routeByHand(stateProd);
+      await s.close();
+    }
+  });
+
+test("a verification that fails is rolled back: the old Caddyfile back, Caddy reloaded, the old colour verified",
+  async () => {
+    // A verifyUrl straight at the old colour's server: it can never answer from the new colour.
+    const oldServer = caddyConfig((c) => {
+      delete c.apps.shop.loadBalancer.verifyUrl;
+      c.apps.shop.loadBalancer.verifyUrls = [`http://${lab.LB_ADDR}:${lab.LB_PORT}/health`, `http://${dialOf(stateProd)}/health`];
+    });
+    const s = await startClient({ config: oldServer });
+    try {
+      const before = snapshotBefore();
+      const { done } = await approvedSwitch(s);
+      assert.equal(done.structuredContent.switched, false, text(done));
+      assert.equal(done.structuredContent.rolledBack, true, text(done));
+      assert.equal(done.structuredContent.rollbackVerified, true, text(done));
+      assert.match(text(done), new RegExp(`do not reach ${other(stateProd).toUpperCase()}`));
+      assert.match(text(done), /Caddy verified routing to/);
+      assert.equal(caddyfile(), before.file);
+      assert.equal(JSON.stringify(caddyAdmin("/config/")), before.running);
+      assert.equal(readStateFile().generation, before.generation);
+      assert.equal(readStateFile().prod, stateProd);
+      assert.equal(await frontendColor(), stateProd);
+    } finally {
+      await s.close();
+    }
+  });
+
+test("an interrupted switch (the server killed during the reload) is rolled back by the next approved plan",
+  async () => {
+    const slow = caddyConfig((c) => {
+      c.apps.shop.loadBalancer.reloadCommand = "sleep 4; caddy reload --adapter caddyfile --config {config}";
+    });
+    const { client: s, status: j, request, done } = await interruptSwitchThenRecover({
+      slowConfig: slow, config, swapped: () => caddyfile().includes(dialOf(other(stateProd))) });
+    try {
+      assert.equal(j.liveColorKnown, false);
+      assert.match(j.problem, /AN INTERRUPTED SWITCH was found/);
+      assert.match(text(request), /AN INTERRUPTED SWITCH will be rolled back first/);
+      assert.equal(done.structuredContent.switched, true, text(done));
+      assert.match(text(done), /the config selecting [A-Z]+ was put back, Caddy reloaded and verified/);
+      assert.equal(await frontendColor(), other(stateProd));
+      const back = await approvedSwitch(s);
+      assert.equal(back.done.structuredContent.switched, true, text(back.done));
+      assert.equal(await frontendColor(), stateProd);
+    } finally {
+      await s.close();
+    }
+  });
+
+test("a lock held by someone else refuses the switch and names the holder; a corrupt state file is never overwritten",
+  async () => {
+    const s = await startClient({ config: caddyConfig((c) => {
+      c.apps.shop.lockWaitSeconds = 1;
+    }) });
+    const before = snapshotBefore();
+    const owner = JSON.stringify({ client: "other-operator", action: "deploy", since: "2026-01-01T00:00:00Z" });
+    // -o: the lock stays with flock itself, so killing flock releases it.
+    const holder = spawn("ssh", ["-F", lab.LAB_SSH_CONFIG, "lab-lb",
+      `printf '%s' '${owner}' > /var/lib/bluegreen/shop.json.lock.owner; exec flock -x -o /var/lib/bluegreen/shop.json.lock sleep 20.6`]);
+    try {
+      await waitFor("the lock to be held", async () =>
+        ssh("lab-lb", "flock -n /var/lib/bluegreen/shop.json.lock true", { allowFail: true }).code !== 0);
+      const { done } = await approvedSwitch(s);
+      assert.equal(done.isError, true, text(done));
+      assert.match(text(done), /locked by other-operator \(deploy\) since 2026-01-01T00:00:00Z/);
+      assert.equal(caddyfile(), before.file);
+      assert.equal(readStateFile().generation, before.generation);
+    } finally {
+      holder.kill();
+      ssh("lab-lb", "pkill -f '[f]lock -x -o /var/lib/bluegreen/shop.json.lock'; pkill -f '[s]leep 20.6'; true");
+    }
+    const saved = ssh("lab-lb", "cat /var/lib/bluegreen/shop.json").stdout;
+    try {
+      ssh("lab-lb", "printf '{not json' > /var/lib/bluegreen/shop.json");
+      const request = await s.call("switch_traffic", {});
+      assert.ok(request.isError, text(request));
+      assert.match(text(request), /corrupt.*move it aside/s);
+      assert.equal(ssh("lab-lb", "cat /var/lib/bluegreen/shop.json").stdout, "{not json");
+      assert.equal(caddyfile(), before.file);
+    } finally {
+      ssh("lab-lb", "cat > /var/lib/bluegreen/shop.json", { input: saved });
+      await s.close();
+    }
+  });
+
 test("check-config has Caddy's rows: binary, admin socket, Caddyfile", () => {
   const out = execFileSync(binary, ["check-config", "--config", config], { encoding: "utf8", timeout: 60000 });
   assert.match(out, /caddy binary +caddy +✅ caddy v?2\.\d/);
   assert.match(out, /admin socket +\/run\/caddy\/admin\.sock +✅ GET \/config\/ answered \(1 reverse_proxy handler/);
-  assert.match(out, /caddyfile +\/etc\/caddy\/Caddyfile +✅ present/);
+  assert.match(out, /caddyfile +\/etc\/caddy\/Caddyfile +✅ adapts to exactly the configuration Caddy runs/);
   assert.match(out, new RegExp(`live upstreams +/etc/caddy/Caddyfile +✅ ${stateProd.toUpperCase()}: server srv0`));
 });

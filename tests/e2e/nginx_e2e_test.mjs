@@ -32,7 +32,8 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, syml
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import {
-  binary, colorAt, configVariant, extraPorts, frontendColor, lab, readStateFile, setLbType, ssh, startClient, text, waitFor,
+  binary, colorAt, configVariant, extraPorts, frontendColor, interruptSwitchThenRecover, lab, readStateFile, setLbType, ssh,
+  startClient, text, waitFor,
 } from "./support.mjs";
 
 let config;  // the lab's config with loadBalancer.type nginx
@@ -361,20 +362,12 @@ test("an interrupted switch (the server killed during the reload) is rolled back
       Object.assign(lb, { type: "nginx", nginxConfig: lab.LAB_NGINX_CONF, pidFile: lab.LAB_NGINX_PID_FILE,
         reloadCommand: "sleep 4; nginx -c {config} -s reload" });
     });
-    const victim = await startClient({ config: slow });
-    const plan = await victim.call("switch_traffic", {});
-    const pending = victim.call("switch_traffic", { approvalToken: plan.structuredContent.approvalToken }).catch(() => null);
-    await waitFor("the switch to swap the file", async () => readFileSync(site, "utf8").includes(`http://${other(stateProd)};`));
-    victim.kill();
-    await pending;
-    const s = await startClient({ config });
+    const { client: s, status: j, request, done } = await interruptSwitchThenRecover({
+      slowConfig: slow, config, swapped: () => readFileSync(site, "utf8").includes(`http://${other(stateProd)};`) });
     try {
-      const j = (await status(s)).structuredContent;
       assert.equal(j.liveColorKnown, false);
       assert.match(j.problem, /AN INTERRUPTED SWITCH was found/);
-      const request = await s.call("switch_traffic", {});
       assert.match(text(request), /AN INTERRUPTED SWITCH will be rolled back first/);
-      const done = await s.call("switch_traffic", { approvalToken: request.structuredContent.approvalToken });
       assert.equal(done.structuredContent.switched, true, text(done));
       assert.equal(await frontendColor(), other(stateProd));
       const back = await approvedSwitch(s);

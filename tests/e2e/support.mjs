@@ -478,3 +478,23 @@ export function findHandler(value, handler, path = "") {
   }
   return null;
 }
+
+// A switch whose server is killed once `swapped()` says its file was replaced (`slowConfig` makes
+// its reload wait), then a new server on `config`: its status (which must report the interrupted
+// switch) and the next approved plan, which rolls the interrupted switch back first and then
+// switches. Returns { client, status, request, done }; the caller closes client.
+export async function interruptSwitchThenRecover({ slowConfig, config, swapped }) {
+  const victim = await startClient({ config: slowConfig });
+  const plan = await victim.call("switch_traffic", {});
+  const pending = victim.call("switch_traffic", { approvalToken: plan.structuredContent.approvalToken }).catch(() => null);
+  await waitFor("the switch to swap the file", async () => swapped());
+  victim.kill();
+  await pending;
+  const client = await startClient({ config });
+  const status = (await client.call("get_deployment_status")).structuredContent;
+  const request = await client.call("switch_traffic", {});
+  const done = request.structuredContent?.approvalToken
+    ? await client.call("switch_traffic", { approvalToken: request.structuredContent.approvalToken })
+    : request;
+  return { client, status, request, done };
+}

@@ -4,6 +4,7 @@
 #include "deployment/caddy_snapshot.h"
 
 #include "deployment/app_routing.h"
+#include "deployment/config_change.h"
 #include "deployment/lb_kind.h"
 
 #include <catch2/catch.hpp>
@@ -116,18 +117,97 @@ TEST_CASE("Caddy: upstream rows from GET /reverse_proxy/upstreams", "[caddy]") {
   CHECK_FALSE(deployment::caddy_upstream_rows(app, "not json"));
 }
 
-TEST_CASE("The seam: each type's kind, Caddy's switch refused before anything is planned", "[caddy]") {
+TEST_CASE("The seam: each type's kind; Caddy's switch needs a Caddyfile, refused before anything is planned",
+          "[caddy]") {
   CHECK(deployment::lb_kind(config::LbType::kHaproxy).type() == config::LbType::kHaproxy);
   CHECK(deployment::lb_kind(config::LbType::kNginx).type() == config::LbType::kNginx);
   const auto& caddy = deployment::lb_kind(config::LbType::kCaddy);
   CHECK(caddy.type() == config::LbType::kCaddy);
   CHECK(std::string(caddy.product()) == "Caddy");
-  CHECK_THAT(caddy.switch_refusal(), Catch::StartsWith("switching is not supported for Caddy yet"));
-  CHECK(deployment::lb_kind(config::LbType::kHaproxy).switch_refusal().empty());
-  CHECK(deployment::lb_kind(config::LbType::kNginx).switch_refusal().empty());
   auto app = caddy_app();
+  CHECK_THAT(caddy.switch_refusal(app), Catch::Contains("no Caddyfile") && Catch::Contains("loadBalancer.caddyfile"));
+  CHECK(deployment::lb_kind(config::LbType::kHaproxy).switch_refusal(app).empty());
+  CHECK(deployment::lb_kind(config::LbType::kNginx).switch_refusal(app).empty());
+  CHECK_FALSE(caddy.plan_change(app, {}, state::Color::kGreen));
   CHECK(caddy.main_config(app.load_balancer) == "/run/caddy/admin.sock");
   app.load_balancer.caddyfile = "/etc/caddy/Caddyfile";
   CHECK(caddy.main_config(app.load_balancer) == "/etc/caddy/Caddyfile");
-  CHECK_FALSE(caddy.plan_change(app, {}, state::Color::kGreen));
+  CHECK(caddy.switch_refusal(app).empty());
+  CHECK_FALSE(caddy.plan_change(app, {}, state::Color::kGreen));  // nothing read
+  app.load_balancer.validate_command = "caddy validate --adapter caddyfile --config {config}";
+  CHECK(caddy.validate_command(app, {}, {{"/etc/caddy/Caddyfile", "/etc/caddy/.Caddyfile.bluegreen-candidate"}}) ==
+        "caddy validate --adapter caddyfile --config '/etc/caddy/.Caddyfile.bluegreen-candidate'");
+}
+
+namespace {
+
+// A snapshot as read_caddy leaves it for an app whose Caddyfile is the source of truth.
+deployment::LbSnapshot with_caddyfile(const config::AppConfig& app, const std::string& caddyfile, const json& running) {
+  auto snapshot = interpret(app, running);
+  snapshot.running_config = running.dump();
+  snapshot.config_files.push_back({*app.load_balancer.caddyfile, caddyfile});
+  return snapshot;
+}
+
+const char* const kCaddyfile =
+    "{\n\tadmin unix//run/caddy/admin.sock\n}\n\nhttp://:8080 {\n\treverse_proxy 127.0.31.11:9000 {\n"
+    "\t\thealth_uri /health\n\t}\n}\n";
+
+json running_blue() {
+  return json::parse(R"({"apps":{"http":{"servers":{"srv0":{"listen":[":8080"],"routes":[{"handle":[
+    {"handler":"reverse_proxy","health_checks":{"active":{"uri":"/health"}},"upstreams":[{"dial":"127.0.31.11:9000"}]}
+  ]}]}}}}})");
+}
+
+}  // namespace
+
+TEST_CASE("Caddy's switch plan: the Caddyfile's upstream rewritten, the running JSON it must adapt to", "[caddy]") {
+  auto app = caddy_app();
+  app.load_balancer.caddyfile = "/etc/caddy/Caddyfile";
+  const auto snapshot = with_caddyfile(app, kCaddyfile, running_blue());
+  REQUIRE(snapshot.selected == state::Color::kBlue);
+  const auto change = deployment::plan_config_change(app, snapshot, state::Color::kGreen);
+  REQUIRE(change);
+  REQUIRE(change->edits.size() == 1);
+  const auto& edit = change->edits.front();
+  CHECK(edit.file == "/etc/caddy/Caddyfile");
+  REQUIRE(edit.lines.size() == 1);
+  CHECK(edit.lines[0].number == 6);
+  CHECK(edit.lines[0].now == "\treverse_proxy 127.0.31.11:9000 {");
+  CHECK(edit.lines[0].after == "\treverse_proxy 127.0.31.12:9000 {");
+  CHECK(change->files == std::vector<std::string>{"/etc/caddy/Caddyfile"});
+  const auto after = json::parse(change->running_after);
+  CHECK(after["apps"]["http"]["servers"]["srv0"]["routes"][0]["handle"][0]["upstreams"] ==
+        json::parse(R"([{"dial":"127.0.31.12:9000"}])"));
+  CHECK(after["apps"]["http"]["servers"]["srv0"]["routes"][0]["handle"][0]["health_checks"] ==
+        running_blue()["apps"]["http"]["servers"]["srv0"]["routes"][0]["handle"][0]["health_checks"]);
+
+  // Already there: nothing to plan.
+  CHECK_THAT(deployment::plan_config_change(app, snapshot, state::Color::kBlue).error().message,
+             Catch::Contains("already selects BLUE"));
+}
+
+TEST_CASE("Caddy's switch plan is refused when the Caddyfile is not what runs, or cannot be rewritten", "[caddy]") {
+  auto app = caddy_app();
+  app.load_balancer.caddyfile = "/etc/caddy/Caddyfile";
+  auto snapshot = with_caddyfile(app, kCaddyfile, running_blue());
+  snapshot.source_problem = "the Caddyfile /etc/caddy/Caddyfile does not give the configuration Caddy runs";
+  CHECK_THAT(deployment::plan_config_change(app, snapshot, state::Color::kGreen).error().message,
+             Catch::StartsWith(snapshot.source_problem) && Catch::Contains("caddy reload"));
+
+  // The running proxy dials blue, but the file names it in a way a token edit cannot change.
+  snapshot = with_caddyfile(app, "http://:8080 {\n\treverse_proxy {$UP:127.0.31.11:9000}\n}\n", running_blue());
+  CHECK_THAT(deployment::plan_config_change(app, snapshot, state::Color::kGreen).error().message,
+             Catch::Contains("line 2") && Catch::Contains("inside the longer token"));
+}
+
+TEST_CASE("caddyfile_difference names where a Caddyfile's JSON and the running configuration differ", "[caddy]") {
+  const auto running = running_blue();
+  CHECK(deployment::caddyfile_difference("/etc/caddy/Caddyfile", running, running).empty());
+  auto adapted = running;
+  adapted["apps"]["http"]["servers"]["srv0"]["routes"][0]["handle"][0]["upstreams"][0]["dial"] = "127.0.31.12:9000";
+  const auto text = deployment::caddyfile_difference("/etc/caddy/Caddyfile", adapted, running);
+  CHECK_THAT(text, Catch::Contains("/etc/caddy/Caddyfile does not give the configuration Caddy runs") &&
+                       Catch::Contains("/apps/http/servers/srv0/routes/0/handle/0/upstreams/0/dial") &&
+                       Catch::Contains("\"127.0.31.11:9000\"") && Catch::Contains("\"127.0.31.12:9000\""));
 }

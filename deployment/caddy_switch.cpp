@@ -1,0 +1,167 @@
+#include "deployment/caddy_switch.h"
+
+#include "caddy/caddyfile_edit.h"
+#include "caddy/config_json.h"
+#include "common/text.h"
+#include "deployment/caddy_snapshot.h"
+#include "deployment/lb_scripts.h"
+#include "deployment/live_confirmation.h"
+#include "remote/shell_command.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace bluegreen::deployment {
+namespace {
+
+using nlohmann::json;
+
+// The addresses Caddy is to dial for `color`, in configuration order, each once.
+std::vector<std::string> target_dials(const config::AppConfig& app, state::Color color) {
+  std::vector<std::string> dials;
+  for (const auto& server : pool_of(app, color).servers) {
+    if (std::find(dials.begin(), dials.end(), server.upstream) == dials.end()) dials.push_back(server.upstream);
+  }
+  return dials;
+}
+
+caddy::AppProxies proxies_of(const config::AppConfig& app, const json& config) {
+  return caddy::find_proxies(config, caddy_dials(app.blue), caddy_dials(app.green));
+}
+
+}  // namespace
+
+std::string caddy_switch_refusal(const config::AppConfig& app) {
+  if (app.load_balancer.caddyfile) return "";
+  return "switching an app whose Caddy has no Caddyfile (a configuration loaded through the admin API and kept in "
+         "Caddy's autosave) is not supported in this version; nothing was changed. If Caddy runs from a Caddyfile, set "
+         "loadBalancer.caddyfile to its path (bluegreen-mcp then edits the app's reverse_proxy upstreams in it, "
+         "checks the result with caddy validate and caddy adapt, and loads it with caddy reload). Otherwise switch by "
+         "hand: PATCH the reverse_proxy's upstreams through Caddy's admin API, then call get_deployment_status";
+}
+
+bluegreen::Result<ConfigChange> plan_caddy_change(const config::AppConfig& app, const LbSnapshot& snapshot,
+                                                  state::Color to) {
+  const auto& lb = app.load_balancer;
+  if (auto refusal = caddy_switch_refusal(app); !refusal.empty()) return bluegreen::Error{std::move(refusal)};
+  if (!snapshot.routes || snapshot.running_config.empty()) {
+    return bluegreen::Error{"Caddy's running configuration was not read: " + snapshot.live_problem};
+  }
+  // A switch cut off after its swap left the Caddyfile ahead of what runs: the plan shown then is
+  // made from the file alone (the switch rolls the file back first and plans again from there).
+  const bool interrupted = interrupted_switch(snapshot);
+  if (!snapshot.source_problem.empty() && !interrupted) {
+    return bluegreen::Error{snapshot.source_problem +
+                            ". Make them agree first: load the Caddyfile (caddy reload "
+                            "--adapter caddyfile --config " +
+                            *lb.caddyfile +
+                            ") if it is what should run, or write what runs into it; then request a new plan"};
+  }
+  if (snapshot.config_files.empty()) return bluegreen::Error{"the Caddyfile " + *lb.caddyfile + " was not read"};
+  const auto running = json::parse(snapshot.running_config, nullptr, false);
+  if (running.is_discarded()) return bluegreen::Error{"Caddy's running configuration is not JSON"};
+  const auto proxies = proxies_of(app, running);
+  const auto dials = target_dials(app, to);
+  auto rewritten = caddy::rewrite_proxies(running, proxies.routes, dials);
+  if (!rewritten) return rewritten.error();
+  if (rewritten->changes.empty() && !interrupted) {
+    return bluegreen::Error{"every route of app " + app.name + " already selects " + state::to_upper_string(to)};
+  }
+  const auto& file = snapshot.config_files.front();
+  auto text = caddy::rewrite_caddyfile_upstreams(file.text, caddy_dials(pool_of(app, state::other(to))), dials);
+  if (!text) {
+    return bluegreen::Error{"cannot rewrite the app's upstreams in the Caddyfile " + file.path + ": " +
+                            text.error().message};
+  }
+  ConfigChange change;
+  change.files = {file.path};
+  if (!interrupted) change.running_after = rewritten->config.dump();
+  FileEdit edit;
+  edit.file = file.path;
+  edit.before = file.text;
+  edit.after = std::move(text->after);
+  for (const auto number : text->lines) {
+    edit.lines.push_back(LineChange{number, "reverse_proxy upstreams", bluegreen::line_text(edit.before, number),
+                                    bluegreen::line_text(edit.after, number)});
+  }
+  change.edits.push_back(std::move(edit));
+  return change;
+}
+
+std::string caddy_validate_command(const config::AppConfig& app, const std::map<std::string, std::string>& candidates) {
+  auto placeholders = lb_placeholders(app);
+  placeholders["config"] = candidates.empty() ? app.load_balancer.caddyfile.value_or("") : candidates.begin()->second;
+  return remote::substitute_placeholders(app.load_balancer.validate_command, placeholders);
+}
+
+std::string check_caddy_candidate(Services& services, const config::AppConfig& app, const ConfigChange& change) {
+  if (change.edits.empty() || change.running_after.empty()) return "";
+  const auto candidate = candidate_path(app, change.edits.front().file);
+  auto source = read_caddyfile_source(services.executor, app, candidate);
+  if (!source) return source.error().message;
+  const auto expected = json::parse(change.running_after, nullptr, false);
+  auto difference = caddyfile_difference(candidate, source->adapted, expected);
+  if (difference.empty()) return "";
+  return "the edited Caddyfile would change more than the app's upstreams: " + difference +
+         " (the configuration with only the upstreams changed)";
+}
+
+RoutingCheck verify_caddy_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
+                                  const std::stop_token& stop) {
+  const auto colour = state::to_upper_string(expected.color);
+  const auto running =
+      caddy_admin(services.executor, app, caddy::AdminRequest{"GET", "/config/", "", std::nullopt, ""});
+  if (!running) return {false, false, running.error().message};
+  if (running->status != 200) {
+    return {false, false, "Caddy's admin API refused GET /config/: " + caddy::admin_error_text(*running)};
+  }
+  const auto config = json::parse(running->body, nullptr, false);
+  const auto proxies = proxies_of(app, config);
+  std::string wrong;
+  for (const auto& route : proxies.routes) {
+    const bool blue = route.colour == caddy::Colour::kBlue;
+    if (blue != (expected.color == state::Color::kBlue)) {
+      wrong += (wrong.empty() ? "" : "; ") + route.pointer + " dials " + bluegreen::join(route.dials, ", ");
+    }
+  }
+  for (const auto& proxy : proxies.unsupported) wrong += (wrong.empty() ? "" : "; ") + proxy.pointer + ": " + proxy.why;
+  if (proxies.routes.empty()) wrong = "no reverse_proxy of the app is left in it";
+  if (!wrong.empty()) {
+    return {false, false,
+            "Caddy's running configuration does not route app " + app.name + " to " + colour + ": " + wrong};
+  }
+  std::string seen = "Caddy runs a configuration whose " + std::to_string(proxies.routes.size()) +
+                     " reverse_proxy handler(s) of the app dial " + colour;
+  if (const auto& file = app.load_balancer.caddyfile) {
+    auto source = read_caddyfile_source(services.executor, app, *file);
+    if (!source) return {false, false, source.error().message};
+    if (auto difference = caddyfile_difference(*file, source->adapted, config); !difference.empty()) {
+      return {false, false, difference + ": what Caddy runs would not survive a restart"};
+    }
+    seen += ", as " + *file + " says";
+  }
+  return verify_frontends(services, app, expected, stop, seen);
+}
+
+bluegreen::Result<std::vector<std::string>> caddy_interrupted_swaps(Services& services, const config::AppConfig& app,
+                                                                    const LbSnapshot& snapshot) {
+  const auto& activity = *snapshot.activity;
+  if (!app.load_balancer.caddyfile || snapshot.config_files.empty()) {
+    return bluegreen::Error{"the Caddyfile was not read: " +
+                            (snapshot.source_problem.empty() ? snapshot.live_problem : snapshot.source_problem)};
+  }
+  const auto& live = snapshot.config_files.front();
+  const auto backup = read_lb_file(services, app, backup_path(app, live.path));
+  if (!backup) {
+    if (backup.error().message == "No such file or directory") return std::vector<std::string>{};
+    return bluegreen::Error{"cannot read " + backup_path(app, live.path) + ": " + backup.error().message};
+  }
+  if (*backup == live.text) return std::vector<std::string>{};
+  const auto rewritten = caddy::rewrite_caddyfile_upstreams(*backup, caddy_dials(pool_of(app, activity.from)),
+                                                            target_dials(app, activity.color));
+  if (rewritten && rewritten->after == live.text) return std::vector<std::string>{live.path};
+  return std::vector<std::string>{};  // an older switch's backup: the live file was not replaced
+}
+
+}  // namespace bluegreen::deployment
