@@ -22,13 +22,13 @@
 // The lab goes back to HAProxy at the end whatever happens (e2e.lab_lb_kinds checks that path).
 // Usage: node tests/e2e/caddy_e2e_test.mjs /path/to/bluegreen-mcp
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import {
-  binary, caddyAdmin, configVariant, findHandler, frontendColor, interruptSwitchThenRecover, lab, labHosts, readStateFile,
-  setLbType, setTopology, ssh, startClient, text, waitFor,
+  approvedSwitch, assertLockAndCorruptStateRefuse, binary, caddyAdmin, configVariant, findHandler, frontendColor,
+  interruptSwitchThenRecover, lab, labHosts, readStateFile, setLbType, setTopology, ssh, startClient, text, waitFor,
 } from "./support.mjs";
 
 let config;  // the lab's config with loadBalancer.type caddy
@@ -190,15 +190,6 @@ test("the admin socket missing: a clear error that names it", async () => {
     await s.close();
   }
 });
-
-// The plan (token echo: the SDK client declares no elicitation), then the approved call.
-async function approvedSwitch(client, args = {}) {
-  const request = await client.call("switch_traffic", args);
-  assert.equal(request.isError, false, text(request));
-  const token = request.structuredContent.approvalToken;
-  assert.match(token, /^approve-[0-9a-f]{32}$/);
-  return { request, token, done: await client.call("switch_traffic", { ...args, approvalToken: token }) };
-}
 
 const caddyfilePath = () => join(lab.LAB_LB_ROOT, lab.LAB_CADDYFILE);
 const caddyfile = () => readFileSync(caddyfilePath(), "utf8");
@@ -386,32 +377,9 @@ test("a lock held by someone else refuses the switch and names the holder; a cor
       c.apps.shop.lockWaitSeconds = 1;
     }) });
     const before = snapshotBefore();
-    const owner = JSON.stringify({ client: "other-operator", action: "deploy", since: "2026-01-01T00:00:00Z" });
-    // -o: the lock stays with flock itself, so killing flock releases it.
-    const holder = spawn("ssh", ["-F", lab.LAB_SSH_CONFIG, "lab-lb",
-      `printf '%s' '${owner}' > /var/lib/bluegreen/shop.json.lock.owner; exec flock -x -o /var/lib/bluegreen/shop.json.lock sleep 20.6`]);
     try {
-      await waitFor("the lock to be held", async () =>
-        ssh("lab-lb", "flock -n /var/lib/bluegreen/shop.json.lock true", { allowFail: true }).code !== 0);
-      const { done } = await approvedSwitch(s);
-      assert.equal(done.isError, true, text(done));
-      assert.match(text(done), /locked by other-operator \(deploy\) since 2026-01-01T00:00:00Z/);
-      assert.equal(caddyfile(), before.file);
-      assert.equal(readStateFile().generation, before.generation);
+      await assertLockAndCorruptStateRefuse(s, () => assert.equal(caddyfile(), before.file));
     } finally {
-      holder.kill();
-      ssh("lab-lb", "pkill -f '[f]lock -x -o /var/lib/bluegreen/shop.json.lock'; pkill -f '[s]leep 20.6'; true");
-    }
-    const saved = ssh("lab-lb", "cat /var/lib/bluegreen/shop.json").stdout;
-    try {
-      ssh("lab-lb", "printf '{not json' > /var/lib/bluegreen/shop.json");
-      const request = await s.call("switch_traffic", {});
-      assert.ok(request.isError, text(request));
-      assert.match(text(request), /corrupt.*move it aside/s);
-      assert.equal(ssh("lab-lb", "cat /var/lib/bluegreen/shop.json").stdout, "{not json");
-      assert.equal(caddyfile(), before.file);
-    } finally {
-      ssh("lab-lb", "cat > /var/lib/bluegreen/shop.json", { input: saved });
       await s.close();
     }
   });

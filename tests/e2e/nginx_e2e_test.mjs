@@ -12,7 +12,7 @@
 //  - deploy_to_standby, then an approved switch and back: the plan shows the proxy_pass lines, the
 //    candidate is checked with nginx -t in place of the live file, swapped in with a backup nginx
 //    never loads (a dot file), nginx reloaded (new workers), the routing and the frontend verified,
-//    the state recorded;
+//    the state recorded; the token cannot be replayed;
 //  - an invalid candidate (a validate command that rejects it, only where it is bind-mounted over
 //    the live file) is refused, the live file untouched;
 //  - a verification that fails (a second verifyUrl through a frontend fixed on the old colour) is
@@ -23,6 +23,7 @@
 //    reads leave no empty pid file behind;
 //  - an interrupted switch (the server killed during a slow reload) is rolled back by the next
 //    approved plan, then switched;
+//  - a lock held by someone else, and a corrupt state file: the switch refused, nothing changed;
 //  - check-config has nginx's rows.
 // The lab goes back to HAProxy at the end whatever happens (e2e.lab_lb_kinds checks that path).
 // Usage: node tests/e2e/nginx_e2e_test.mjs /path/to/bluegreen-mcp
@@ -32,8 +33,8 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, syml
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import {
-  binary, colorAt, configVariant, extraPorts, frontendColor, interruptSwitchThenRecover, lab, readStateFile, setLbType, ssh,
-  startClient, text, waitFor,
+  approvedSwitch, assertLockAndCorruptStateRefuse, binary, colorAt, configVariant, extraPorts, frontendColor,
+  interruptSwitchThenRecover, lab, readStateFile, setLbType, ssh, startClient, text, waitFor,
 } from "./support.mjs";
 
 let config;  // the lab's config with loadBalancer.type nginx
@@ -152,15 +153,6 @@ test("a configuration on disk that fails nginx -T: no colour is live, with nginx
   }
 });
 
-// The plan (token echo: the SDK client declares no elicitation), then the approved call.
-async function approvedSwitch(client) {
-  const request = await client.call("switch_traffic", {});
-  assert.equal(request.isError, false, text(request));
-  const token = request.structuredContent.approvalToken;
-  assert.match(token, /^approve-[0-9a-f]{32}$/);
-  return { request, done: await client.call("switch_traffic", { approvalToken: token }) };
-}
-
 // The LB's files beside the site: no candidate, backup or restore copy that nginx would load.
 function loadableLeftovers() {
   const dir = join(lab.LAB_LB_ROOT, "etc/nginx/sites-enabled");
@@ -175,7 +167,7 @@ test("deploy_to_standby, then an approved switch through nginx and back: validat
       assert.ok(!deploy.isError, text(deploy));
       const generation = readStateFile().generation;
       const to = other(stateProd);
-      const { request, done } = await approvedSwitch(s);
+      const { request, token, done } = await approvedSwitch(s);
       assert.match(text(request), new RegExp(`nginx: 1 line change, every route of the app:[\\s\\S]*now: +proxy_pass http://${stateProd};\\n +after: +proxy_pass http://${to};`));
       assert.match(text(request), /1\. Validate the new nginx config \(nginx -t\)/);
       assert.equal(done.isError, false, text(done));
@@ -192,6 +184,9 @@ test("deploy_to_standby, then an approved switch through nginx and back: validat
       const status = (await s.call("get_deployment_status")).structuredContent;
       assert.equal(status.current.prod.server, to.toUpperCase());
       assert.deepEqual(status.drift, []);
+      const replay = await s.call("switch_traffic", { approvalToken: token });
+      assert.ok(replay.isError, text(replay));
+      assert.equal(readStateFile().generation, generation + 1);
 
       const back = await approvedSwitch(s);
       assert.equal(back.done.structuredContent.switched, true, text(back.done));
@@ -372,6 +367,25 @@ test("an interrupted switch (the server killed during the reload) is rolled back
       assert.equal(await frontendColor(), other(stateProd));
       const back = await approvedSwitch(s);
       assert.equal(back.done.structuredContent.switched, true, text(back.done));
+      assert.equal(await frontendColor(), stateProd);
+    } finally {
+      await s.close();
+    }
+  });
+
+test("a lock held by someone else refuses the switch and names the holder; a corrupt state file is never overwritten",
+  async () => {
+    const short = configVariant((c) => {
+      const lb = c.apps.shop.loadBalancer;
+      for (const key of ["haproxyConfig", "section", "directive", "validateCommand", "reloadCommand", "statsSocket",
+        "masterSocket", "statsUrl"]) delete lb[key];
+      Object.assign(lb, { type: "nginx", nginxConfig: lab.LAB_NGINX_CONF, pidFile: lab.LAB_NGINX_PID_FILE });
+      c.apps.shop.lockWaitSeconds = 1;
+    });
+    const s = await startClient({ config: short });
+    const before = readFileSync(site, "utf8");
+    try {
+      await assertLockAndCorruptStateRefuse(s, () => assert.equal(readFileSync(site, "utf8"), before));
       assert.equal(await frontendColor(), stateProd);
     } finally {
       await s.close();

@@ -2,7 +2,7 @@
 // the lab hosts over the ssh client, config variants, and real MCP clients (the official
 // TypeScript SDK) driving the real bluegreen-mcp binary.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import http from "node:http";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -497,4 +497,48 @@ export async function interruptSwitchThenRecover({ slowConfig, config, swapped }
     ? await client.call("switch_traffic", { approvalToken: request.structuredContent.approvalToken })
     : request;
   return { client, status, request, done };
+}
+
+// The plan (token echo: the SDK client declares no elicitation), then the approved call.
+export async function approvedSwitch(client, args = {}) {
+  const request = await client.call("switch_traffic", args);
+  assert.equal(request.isError, false, text(request));
+  const token = request.structuredContent.approvalToken;
+  assert.match(token, /^approve-[0-9a-f]{32}$/);
+  return { request, token, done: await client.call("switch_traffic", { ...args, approvalToken: token }) };
+}
+
+// Through `client` (its config's lockWaitSeconds short): an approved switch while someone else
+// holds the app's lock on lb is refused naming the holder, and a switch with a corrupt state file
+// is refused with the file left as it is; `unchanged()` asserts the load balancer's config is as
+// before after each. The state file is put back at the end.
+export async function assertLockAndCorruptStateRefuse(client, unchanged) {
+  const generation = readStateFile().generation;
+  const owner = JSON.stringify({ client: "other-operator", action: "deploy", since: "2026-01-01T00:00:00Z" });
+  // -o: the lock stays with flock itself, so killing flock releases it.
+  const holder = spawn("ssh", ["-F", lab.LAB_SSH_CONFIG, "lab-lb",
+    `printf '%s' '${owner}' > /var/lib/bluegreen/shop.json.lock.owner; exec flock -x -o /var/lib/bluegreen/shop.json.lock sleep 20.6`]);
+  try {
+    await waitFor("the lock to be held", async () =>
+      ssh("lab-lb", "flock -n /var/lib/bluegreen/shop.json.lock true", { allowFail: true }).code !== 0);
+    const { done } = await approvedSwitch(client);
+    assert.equal(done.isError, true, text(done));
+    assert.match(text(done), /locked by other-operator \(deploy\) since 2026-01-01T00:00:00Z/);
+    unchanged();
+    assert.equal(readStateFile().generation, generation);
+  } finally {
+    holder.kill();
+    ssh("lab-lb", "pkill -f '[f]lock -x -o /var/lib/bluegreen/shop.json.lock'; pkill -f '[s]leep 20.6'; true");
+  }
+  const saved = ssh("lab-lb", "cat /var/lib/bluegreen/shop.json").stdout;
+  try {
+    ssh("lab-lb", "printf '{not json' > /var/lib/bluegreen/shop.json");
+    const request = await client.call("switch_traffic", {});
+    assert.ok(request.isError, text(request));
+    assert.match(text(request), /corrupt.*move it aside/s);
+    assert.equal(ssh("lab-lb", "cat /var/lib/bluegreen/shop.json").stdout, "{not json");
+    unchanged();
+  } finally {
+    ssh("lab-lb", "cat > /var/lib/bluegreen/shop.json", { input: saved });
+  }
 }
