@@ -16,10 +16,19 @@ struct Token {
 
 bool blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
-// The line's tokens up to a comment (Caddyfile lexer rules, see the header).
-std::vector<Token> tokens_of(std::string_view line) {
+// The line's tokens up to a comment (Caddyfile lexer rules, see the header). `open`: the quote
+// character of a quoted token that the previous lines left open ("" or backquote strings may span
+// lines), or 0; updated for the next line.
+std::vector<Token> tokens_of(std::string_view line, char& open) {
   std::vector<Token> tokens;
   std::size_t i = 0;
+  if (open != 0) {  // the rest of a quoted token
+    std::size_t j = 0;
+    while (j < line.size() && line[j] != open) j += (line[j] == '\\' && open == '"') ? std::size_t{2} : std::size_t{1};
+    tokens.push_back(Token{0, std::min(line.size(), j + 1), true});
+    if (j < line.size()) open = 0;
+    i = std::min(line.size(), j + 1);
+  }
   while (i < line.size()) {
     if (blank(line[i])) {
       ++i;
@@ -33,6 +42,7 @@ std::vector<Token> tokens_of(std::string_view line) {
       std::size_t j = i + 1;
       while (j < line.size() && line[j] != quote)
         j += (line[j] == '\\' && quote == '"') ? std::size_t{2} : std::size_t{1};
+      if (j >= line.size()) open = quote;  // goes on on the next line
       i = std::min(line.size(), j + 1);
     } else {
       while (i < line.size() && !blank(line[i])) ++i;
@@ -72,8 +82,10 @@ struct LineEdit {
 };
 
 bluegreen::Result<LineEdit> edit_line(std::size_t number, std::string_view line, const std::set<std::string>& from,
-                                      const std::set<std::string>& to, const std::vector<std::string>& to_dials) {
-  const auto tokens = tokens_of(line);
+                                      const std::set<std::string>& to, const std::vector<std::string>& to_dials,
+                                      char& open) {
+  const bool continued = open != 0;
+  const auto tokens = tokens_of(line, open);
   std::vector<std::size_t> from_tokens;
   bool names_to = false;
   for (std::size_t k = 0; k < tokens.size(); ++k) {
@@ -102,7 +114,8 @@ bluegreen::Result<LineEdit> edit_line(std::size_t number, std::string_view line,
     }
   }
   if (from_tokens.empty() && !names_to) return LineEdit{false, std::string(line)};
-  const std::string directive = tokens.empty() ? "" : std::string(line.substr(tokens[0].pos, tokens[0].len));
+  const std::string directive =
+      tokens.empty() || continued ? "" : std::string(line.substr(tokens[0].pos, tokens[0].len));
   if ((directive != "reverse_proxy" && directive != "to") || (!from_tokens.empty() && from_tokens.front() == 0)) {
     return refused(number, line,
                    "names a server of the app outside a reverse_proxy upstream list; only `reverse_proxy ... "
@@ -150,6 +163,7 @@ bluegreen::Result<CaddyfileRewrite> rewrite_caddyfile_upstreams(const std::strin
     }
   }
   CaddyfileRewrite result;
+  char open = 0;  // a quoted token left open by the lines before
   std::size_t start = 0;
   std::size_t number = 0;
   while (start < text.size()) {
@@ -159,7 +173,7 @@ bluegreen::Result<CaddyfileRewrite> rewrite_caddyfile_upstreams(const std::strin
     const std::string_view whole(text.data() + start, end - start);
     auto body = whole;
     while (!body.empty() && (body.back() == '\n' || body.back() == '\r')) body.remove_suffix(1);
-    auto edited = edit_line(number, body, from_dials, to, to_dials);
+    auto edited = edit_line(number, body, from_dials, to, to_dials, open);
     if (!edited) return edited.error();
     result.after += edited->text;
     result.after.append(whole.substr(body.size()));

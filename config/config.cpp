@@ -147,8 +147,13 @@ void parse_lb_type(Fields& f, LoadBalancerConfig& lb) {
   if (lb.type == LbType::kCaddy) {
     lb.admin_socket = f.path_value("adminSocket", true, false).value_or("");
     lb.caddyfile = f.path_value("caddyfile", false, false);
+    lb.autosave = f.path_value("autosave", false, false);
+    if (lb.caddyfile && lb.autosave) {
+      f.error("autosave", "give caddyfile (Caddy runs a Caddyfile) or autosave (Caddy runs its autosaved JSON, "
+                          "caddy run --resume), not both");
+    }
   } else {
-    refuse({"adminSocket", "caddyfile"}, "Caddy");
+    refuse({"adminSocket", "caddyfile", "autosave"}, "Caddy");
   }
 }
 
@@ -202,17 +207,19 @@ void parse_load_balancer(const json& object, const std::string& path, std::vecto
   if (!lb.verify_urls.empty()) lb.verify_url = lb.verify_urls.front();
   const bool nginx = lb.type == LbType::kNginx;
   const bool caddy = lb.type == LbType::kCaddy;
+  // Caddy: its Caddyfile goes through the caddyfile adapter; its autosave is JSON already.
+  const std::string adapter = lb.autosave ? "" : "--adapter caddyfile ";
   lb.validate_command = f.text("validateCommand", false)
                             .value_or(nginx   ? "nginx -t -q -c {config}"
-                                      : caddy ? "caddy validate --adapter caddyfile --config {config}"
+                                      : caddy ? "caddy validate " + adapter + "--config {config}"
                                               : "haproxy -c -f {config}");
   if (lb.validate_command.find("{config}") == std::string::npos) {
     f.error("validateCommand", "must contain {config} (the candidate file to check)");
   }
   lb.reload_command =
       f.text("reloadCommand", false)
-          .value_or(nginx   ? "nginx -c {config} -s reload"
-                    : caddy ? "caddy reload --adapter caddyfile --config {config} --address unix/{adminSocket}"
+          .value_or(nginx              ? "nginx -c {config} -s reload"
+                    : caddy            ? "caddy reload " + adapter + "--config {config} --address unix/{adminSocket}"
                     : lb.master_socket ? "echo reload | socat - UNIX-CONNECT:{masterSocket}"
                                        : "systemctl reload haproxy");
   lb.state_file = f.path_value("stateFile", true, false).value_or("");

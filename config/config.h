@@ -97,6 +97,10 @@ struct LoadBalancerConfig {
   // switch rewrites the app's upstreams in it and loads it (deployment/caddy_switch.h).
   std::string admin_socket;
   std::optional<std::string> caddyfile;
+  // autosave (optional, instead of caddyfile): the JSON Caddy autosaves and resumes from (`caddy
+  // run --resume`; Debian's caddy-api.service), its source of truth when it has no Caddyfile: a
+  // switch writes the app's new upstreams there and loads it.
+  std::optional<std::string> autosave;
   // haproxyConfig: the files and directories HAProxy loads (its `-f` arguments, in order; a string
   // or a list). Where HAProxy's stats socket answers `show env HAPROXY_CFGFILES`, the files it
   // loaded come from there, and a configured list must agree with them (haproxy_files.h).

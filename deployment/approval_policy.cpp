@@ -51,7 +51,8 @@ std::string no_fallback_to_token(const config::AppConfig& app, const std::string
 SwitchOutcome approval_not_given(const PlanView& view, const std::string& answer, const nlohmann::json& plan) {
   SwitchOutcome outcome;
   outcome.text = "Traffic switch NOT approved (the human answered \"" + answer +
-                 "\"). Nothing was changed; HAProxy still routes to " + state::to_upper_string(view.plan.from) + ".";
+                 "\"). Nothing was changed; the load balancer still routes to " +
+                 state::to_upper_string(view.plan.from) + ".";
   outcome.structured = {{"switched", false}, {"approvalRequired", true}, {"answer", answer}, {"plan", plan}};
   return outcome;
 }

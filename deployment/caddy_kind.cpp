@@ -1,8 +1,9 @@
 // Caddy behind the load-balancer seam (lb_kind.h): its truth comes from the admin API through the
 // SSH connection to the LB (caddy_snapshot.h); a switch rewrites the app's reverse_proxy upstreams
 // in its Caddyfile, checks the candidate with caddy validate and caddy adapt, swaps it in like
-// HAProxy's and nginx's files and loads it with caddy reload (caddy_switch.h). Without a Caddyfile
-// (a configuration kept in Caddy's autosave) a switch is refused before anything is planned.
+// HAProxy's and nginx's files and loads it with caddy reload (caddy_switch.h); for a Caddy that
+// resumes its autosave, the same with that JSON file. With neither configured a switch is refused
+// before anything is planned.
 #include "common/text.h"
 #include "deployment/caddy_snapshot.h"
 #include "deployment/caddy_switch.h"
@@ -18,14 +19,16 @@ class CaddyKind final : public LbKind {
   [[nodiscard]] const char* entry_points_phrase() const override { return "Caddy's servers"; }
   [[nodiscard]] const char* bind_word() const override { return ", listen "; }
   [[nodiscard]] std::string check_and_reload_hint() const override {
-    return "caddy validate --adapter caddyfile --config FILE`, then caddy reload";
+    return "caddy validate --config FILE` (with --adapter caddyfile for a Caddyfile), then caddy reload";
   }
   [[nodiscard]] const char* validate_word() const override { return "caddy validate"; }
   [[nodiscard]] const std::string& main_config(const config::LoadBalancerConfig& lb) const override {
-    return lb.caddyfile ? *lb.caddyfile : lb.admin_socket;
+    const auto* source = caddy_source_path(lb);
+    return source != nullptr ? *source : lb.admin_socket;
   }
   [[nodiscard]] std::map<std::string, std::string> placeholders(const config::LoadBalancerConfig& lb) const override {
-    return {{"config", lb.caddyfile.value_or("")}, {"adminSocket", lb.admin_socket}};
+    const auto* source = caddy_source_path(lb);
+    return {{"config", source != nullptr ? *source : ""}, {"adminSocket", lb.admin_socket}};
   }
   [[nodiscard]] const std::string& server_name(const config::HostConfig& server) const override {
     return server.upstream;
@@ -110,17 +113,28 @@ std::vector<LbCheckRow> CaddyKind::prerequisite_rows(remote::Executor& executor,
                   admin_ok ? "GET /config/ answered (" + std::to_string(snapshot.routes->routes.size()) +
                                  " reverse_proxy handler(s) of the app)"
                            : snapshot.live_problem});
-  if (lb.caddyfile) {
-    // read_caddy read it and had Caddy adapt it: the switch's source of truth must be what runs.
+  if (const auto* source = caddy_source_path(lb)) {
+    // read_caddy read it (and had Caddy adapt a Caddyfile): the switch's source of truth must be
+    // exactly what runs.
     const bool agrees = !snapshot.config_files.empty() && snapshot.source_problem.empty();
-    rows.push_back({"caddyfile", *lb.caddyfile, agrees || !admin_ok, !agrees && !admin_ok,
-                    agrees ? "adapts to exactly the configuration Caddy runs (a switch edits it and runs caddy reload)"
+    // Whether a switch could rewrite it: the plan to the other colour, made as switch_traffic makes it.
+    std::string unswitchable;
+    if (agrees && snapshot.selected) {
+      if (auto plan = plan_caddy_change(app, snapshot, state::other(*snapshot.selected)); !plan) {
+        unswitchable = "adapts to what Caddy runs, but a switch could not rewrite it: " + plan.error().message;
+      }
+    }
+    rows.push_back({lb.caddyfile ? "caddyfile" : "autosave", *source, (agrees && unswitchable.empty()) || !admin_ok,
+                    !agrees && !admin_ok,
+                    !unswitchable.empty() ? unswitchable
+                    : agrees              ? std::string(lb.caddyfile ? "adapts to" : "holds") +
+                                   " exactly the configuration Caddy runs (a switch edits it and runs caddy reload)"
                     : !admin_ok ? "not compared: Caddy's configuration could not be read"
                                 : snapshot.source_problem});
   } else {
     rows.push_back({"caddyfile", "(not set)", true, true,
-                    "switch_traffic is refused without loadBalancer.caddyfile (a configuration kept only in Caddy's "
-                    "autosave is not switched by this version)"});
+                    "switch_traffic is refused without loadBalancer.caddyfile or loadBalancer.autosave (the file "
+                    "Caddy runs from)"});
   }
   return rows;
 }

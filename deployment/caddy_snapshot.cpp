@@ -36,17 +36,25 @@ std::string server_pointer(const std::string& server) { return "/apps/http/serve
 
 void read_source_of_truth(remote::Executor& executor, const config::AppConfig& app, const json& running,
                           LbSnapshot& snapshot) {
-  const auto& path = *app.load_balancer.caddyfile;
-  auto source = read_caddyfile_source(executor, app, path);
+  const auto& path = *caddy_source_path(app.load_balancer);
+  auto source = read_caddy_source(executor, app, path);
   if (!source) {
     snapshot.source_problem = source.error().message;
     return;
   }
   snapshot.config_files.push_back({path, source->text});
-  if (auto difference = caddyfile_difference(path, source->adapted, running); !difference.empty()) {
-    snapshot.source_problem = std::move(difference) +
-                              ": Caddy's configuration was changed through its admin API, or the file was edited "
-                              "and not loaded, so a restart of Caddy would change what it serves";
+  LbSnapshot in_file;
+  interpret_caddy_proxies(app, caddy::find_proxies(source->adapted, caddy_dials(app.blue), caddy_dials(app.green)),
+                          in_file);
+  snapshot.source_selects = in_file.selected;
+  if (auto difference = caddy_source_difference(caddy_source_name(app, path), source->adapted, running);
+      !difference.empty()) {
+    snapshot.source_problem =
+        std::move(difference) + (app.load_balancer.caddyfile
+                                     ? ": Caddy's configuration was changed through its admin API, or the file was "
+                                       "edited and not loaded, so a restart of Caddy would change what it serves"
+                                     : ": the file was edited, or Caddy does not autosave (admin.config.persist "
+                                       "false), so a restart of Caddy would change what it serves");
   }
 }
 
@@ -167,42 +175,55 @@ bluegreen::Result<std::vector<haproxy::ServerStatus>> caddy_upstream_rows(const 
   return rows;
 }
 
-bluegreen::Result<CaddyfileSource> read_caddyfile_source(remote::Executor& executor, const config::AppConfig& app,
-                                                         const std::string& path) {
+const std::string* caddy_source_path(const config::LoadBalancerConfig& lb) {
+  if (lb.caddyfile) return &*lb.caddyfile;
+  if (lb.autosave) return &*lb.autosave;
+  return nullptr;
+}
+
+std::string caddy_source_name(const config::AppConfig& app, const std::string& path) {
+  return (app.load_balancer.caddyfile ? "the Caddyfile " : "Caddy's autosave ") + path;
+}
+
+bluegreen::Result<CaddySource> read_caddy_source(remote::Executor& executor, const config::AppConfig& app,
+                                                 const std::string& path) {
   const auto& lb = app.load_balancer;
+  const bool caddyfile = lb.caddyfile.has_value();
   const std::string quoted = remote::shell_quote(path);
-  // The file's size on a line of its own, the file, then the adapter's JSON.
-  const std::string command =
-      "wc -c < " + quoted + " && cat -- " + quoted + " && caddy adapt --adapter caddyfile --config " + quoted;
+  // The file's size on a line of its own, the file, then (a Caddyfile) the adapter's JSON.
+  const std::string command = "wc -c < " + quoted + " && cat -- " + quoted +
+                              (caddyfile ? " && caddy adapt --adapter caddyfile --config " + quoted : "");
   remote::CommandOptions options;
   options.deadline = lb.command_timeout;
   options.output_cap_bytes = std::size_t{8} * 1024 * 1024;
   const auto ran = executor.run(lb.ssh, command, options);
+  const auto name = caddy_source_name(app, path);
   const auto failed = [&](const std::string& what) {
     return bluegreen::Error{what + " on " + lb.ssh + ": " + command_output(ran)};
   };
-  if (!ran) return failed("cannot read the Caddyfile " + path);
+  if (!ran) return failed("cannot read " + name);
   const auto& out = ran->out.tail;
   const auto newline = out.find('\n');
-  std::size_t size = 0;
-  const bool sized = newline != std::string::npos && !out.empty() &&
+  const bool sized = newline != std::string::npos && newline > 0 &&
                      std::all_of(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(newline),
                                  [](char c) { return (c >= '0' && c <= '9') || c == ' '; });
-  if (!sized || ran->out.dropped != 0) return failed("cannot read the Caddyfile " + path);
-  size = std::stoull(out.substr(0, newline));
-  if (out.size() < newline + 1 + size) return failed("cannot read the Caddyfile " + path);
-  CaddyfileSource source;
+  if (!sized || ran->out.dropped != 0) return failed("cannot read " + name);
+  const std::size_t size = std::stoull(out.substr(0, newline));
+  if (out.size() < newline + 1 + size) return failed("cannot read " + name);
+  CaddySource source;
   source.text = out.substr(newline + 1, size);
-  if (!ran->succeeded()) return failed("`caddy adapt` rejects the Caddyfile " + path);
-  source.adapted = json::parse(out.substr(newline + 1 + size), nullptr, false);
+  if (!ran->succeeded()) return failed(caddyfile ? "`caddy adapt` rejects " + name : "cannot read " + name);
+  const auto json_text = caddyfile ? out.substr(newline + 1 + size) : source.text;
+  source.adapted = json::parse(json_text, nullptr, false);
   if (!source.adapted.is_object()) {
-    return bluegreen::Error{"`caddy adapt --config " + path + "` on " + lb.ssh +
-                            " printed no JSON object: " + bluegreen::tail_of(out.substr(newline + 1 + size), 200)};
+    return bluegreen::Error{(caddyfile ? "`caddy adapt --config " + path + "` on " + lb.ssh + " printed"
+                                       : name + " on " + lb.ssh + " holds") +
+                            " no JSON object: " + bluegreen::tail_of(json_text, 200)};
   }
   return source;
 }
 
-std::string caddyfile_difference(const std::string& path, const json& adapted, const json& running) {
+std::string caddy_source_difference(const std::string& name, const json& adapted, const json& running, bool planned) {
   if (adapted == running) return "";
   const auto patch = json::diff(running, adapted);
   std::string where = "(somewhere)";
@@ -217,11 +238,12 @@ std::string caddyfile_difference(const std::string& path, const json& adapted, c
       auto text = value.dump();
       return text.size() > 120 ? text.substr(0, 117) + "..." : text;
     };
-    detail = ": Caddy runs " + (pointer_value.is_null() ? std::string("nothing") : shorten(pointer_value)) +
-             " there, the file gives " + (op.contains("value") ? shorten(op["value"]) : std::string("nothing"));
+    detail = std::string(planned ? ": the plan has " : ": Caddy runs ") +
+             (pointer_value.is_null() ? std::string("nothing") : shorten(pointer_value)) + " there, the file gives " +
+             (op.contains("value") ? shorten(op["value"]) : std::string("nothing"));
   }
-  return "the Caddyfile " + path + " does not give the configuration Caddy runs (they differ at " + where + detail +
-         ")";
+  return name + " does not give " + (planned ? "the planned configuration" : "the configuration Caddy runs") +
+         " (they differ at " + where + detail + ")";
 }
 
 void read_caddy(remote::Executor& executor, const config::AppConfig& app, LbSnapshot& snapshot) {
@@ -248,7 +270,7 @@ void read_caddy(remote::Executor& executor, const config::AppConfig& app, LbSnap
   }
   interpret_caddy_proxies(app, caddy::find_proxies(parsed, caddy_dials(app.blue), caddy_dials(app.green)), snapshot);
   snapshot.running_config = running->body;
-  if (lb.caddyfile) read_source_of_truth(executor, app, parsed, snapshot);
+  if (caddy_source_path(lb) != nullptr) read_source_of_truth(executor, app, parsed, snapshot);
 
   const auto upstreams =
       caddy_admin(executor, app, caddy::AdminRequest{"GET", "/reverse_proxy/upstreams", "", std::nullopt, ""});

@@ -57,24 +57,34 @@ void interpret_caddy_proxies(const config::AppConfig& app, const caddy::AppProxi
 bluegreen::Result<std::vector<haproxy::ServerStatus>> caddy_upstream_rows(const config::AppConfig& app,
                                                                           const std::string& body);
 
-// The Caddyfile at `path` on the app's LB and the JSON Caddy makes of it (`caddy adapt --adapter
-// caddyfile`, run there: Caddy's own adapter, never ours), read in one command with the LB's
-// command deadline, up to 8 MiB. Errors: the file cannot be read, or `caddy adapt` fails (with its
-// message) or prints something that is not a JSON object.
-struct CaddyfileSource {
+// Caddy's source of truth, the file a switch edits: loadBalancer.caddyfile, or loadBalancer.autosave
+// (the JSON Caddy autosaves and resumes from); nullptr when neither is configured.
+const std::string* caddy_source_path(const config::LoadBalancerConfig& lb);
+// "the Caddyfile /etc/caddy/Caddyfile" or "Caddy's autosave /var/lib/caddy/.../autosave.json" for
+// `path` (the source or a candidate of it), for messages.
+std::string caddy_source_name(const config::AppConfig& app, const std::string& path);
+
+// The file at `path` on the app's LB (its source of truth, or a candidate of it) and the JSON
+// configuration it gives: with a Caddyfile, what Caddy adapts it to (`caddy adapt --adapter
+// caddyfile`, run there: Caddy's own adapter, never ours); with the autosave, its JSON. Read in one
+// command with the LB's command deadline, up to 8 MiB. Errors: the file cannot be read, or `caddy
+// adapt` fails (with its message), or the result is not a JSON object.
+struct CaddySource {
   std::string text;
   nlohmann::json adapted;
 };
-bluegreen::Result<CaddyfileSource> read_caddyfile_source(remote::Executor& executor, const config::AppConfig& app,
-                                                         const std::string& path);
+bluegreen::Result<CaddySource> read_caddy_source(remote::Executor& executor, const config::AppConfig& app,
+                                                 const std::string& path);
 
-// "" when `adapted` (a Caddyfile's JSON) equals `running` (what Caddy runs); else what differs
-// (the first differing JSON pointer, both values shortened) in a sentence about `path`.
-std::string caddyfile_difference(const std::string& path, const nlohmann::json& adapted, const nlohmann::json& running);
+// "" when `adapted` (a source's JSON) equals `running` (what Caddy runs; with `planned`, what the
+// switch's plan makes of it); else what differs (the first differing JSON pointer, both values
+// shortened) in a sentence about `name` (caddy_source_name).
+std::string caddy_source_difference(const std::string& name, const nlohmann::json& adapted,
+                                    const nlohmann::json& running, bool planned = false);
 
 // Fills snapshot's routing and server fields for a Caddy app: config_list.source, routes,
-// selected or live_problem, servers or servers_problem, running_config; with loadBalancer.caddyfile,
-// config_files (that file) and source_problem.
+// selected or live_problem, servers or servers_problem, running_config; with a source of truth
+// (caddy_source_path), config_files (that file) and source_problem.
 void read_caddy(remote::Executor& executor, const config::AppConfig& app, LbSnapshot& snapshot);
 
 }  // namespace bluegreen::deployment

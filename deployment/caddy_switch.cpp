@@ -33,57 +33,74 @@ caddy::AppProxies proxies_of(const config::AppConfig& app, const json& config) {
 }  // namespace
 
 std::string caddy_switch_refusal(const config::AppConfig& app) {
-  if (app.load_balancer.caddyfile) return "";
-  return "switching an app whose Caddy has no Caddyfile (a configuration loaded through the admin API and kept in "
-         "Caddy's autosave) is not supported in this version; nothing was changed. If Caddy runs from a Caddyfile, set "
-         "loadBalancer.caddyfile to its path (bluegreen-mcp then edits the app's reverse_proxy upstreams in it, "
-         "checks the result with caddy validate and caddy adapt, and loads it with caddy reload). Otherwise switch by "
-         "hand: PATCH the reverse_proxy's upstreams through Caddy's admin API, then call get_deployment_status";
+  if (caddy_source_path(app.load_balancer) != nullptr) return "";
+  return "switching Caddy needs its source of truth, and this app's loadBalancer gives neither caddyfile nor "
+         "autosave; nothing was changed. Set loadBalancer.caddyfile to the Caddyfile Caddy runs, or, for a Caddy "
+         "that resumes its autosaved JSON (caddy run --resume), loadBalancer.autosave to that file "
+         "(Debian: /var/lib/caddy/.config/caddy/autosave.json). bluegreen-mcp then edits the app's reverse_proxy "
+         "upstreams there, checks the result with Caddy and loads it with caddy reload";
 }
 
 bluegreen::Result<ConfigChange> plan_caddy_change(const config::AppConfig& app, const LbSnapshot& snapshot,
                                                   state::Color to) {
   const auto& lb = app.load_balancer;
   if (auto refusal = caddy_switch_refusal(app); !refusal.empty()) return bluegreen::Error{std::move(refusal)};
+  const auto& source = *caddy_source_path(lb);
+  const auto name = caddy_source_name(app, source);
   if (!snapshot.routes || snapshot.running_config.empty()) {
     return bluegreen::Error{"Caddy's running configuration was not read: " + snapshot.live_problem};
   }
-  // A switch cut off after its swap left the Caddyfile ahead of what runs: the plan shown then is
-  // made from the file alone (the switch rolls the file back first and plans again from there).
+  // A switch cut off after its swap left the file ahead of what runs: the plan shown then is made
+  // from the file alone (the switch rolls the file back first and plans again from there).
   const bool interrupted = interrupted_switch(snapshot);
   if (!snapshot.source_problem.empty() && !interrupted) {
-    return bluegreen::Error{snapshot.source_problem +
-                            ". Make them agree first: load the Caddyfile (caddy reload "
-                            "--adapter caddyfile --config " +
-                            *lb.caddyfile +
-                            ") if it is what should run, or write what runs into it; then request a new plan"};
+    return bluegreen::Error{snapshot.source_problem + ". Make them agree first: " +
+                            (lb.caddyfile ? "load the Caddyfile (caddy reload --adapter caddyfile --config " + source +
+                                                ") if it is what should run, or write what runs into it"
+                                          : "load the autosave (caddy reload --config " + source +
+                                                ") if it is what should run, or let Caddy write it again (any "
+                                                "config change through its admin API does)") +
+                            "; then request a new plan"};
   }
-  if (snapshot.config_files.empty()) return bluegreen::Error{"the Caddyfile " + *lb.caddyfile + " was not read"};
+  if (snapshot.config_files.empty()) return bluegreen::Error{name + " was not read"};
   const auto running = json::parse(snapshot.running_config, nullptr, false);
   if (running.is_discarded()) return bluegreen::Error{"Caddy's running configuration is not JSON"};
-  const auto proxies = proxies_of(app, running);
   const auto dials = target_dials(app, to);
-  auto rewritten = caddy::rewrite_proxies(running, proxies.routes, dials);
+  auto rewritten = caddy::rewrite_proxies(running, proxies_of(app, running).routes, dials);
   if (!rewritten) return rewritten.error();
   if (rewritten->changes.empty() && !interrupted) {
     return bluegreen::Error{"every route of app " + app.name + " already selects " + state::to_upper_string(to)};
   }
   const auto& file = snapshot.config_files.front();
-  auto text = caddy::rewrite_caddyfile_upstreams(file.text, caddy_dials(pool_of(app, state::other(to))), dials);
-  if (!text) {
-    return bluegreen::Error{"cannot rewrite the app's upstreams in the Caddyfile " + file.path + ": " +
-                            text.error().message};
-  }
   ConfigChange change;
   change.files = {file.path};
   if (!interrupted) change.running_after = rewritten->config.dump();
   FileEdit edit;
   edit.file = file.path;
   edit.before = file.text;
-  edit.after = std::move(text->after);
-  for (const auto number : text->lines) {
-    edit.lines.push_back(LineChange{number, "reverse_proxy upstreams", bluegreen::line_text(edit.before, number),
-                                    bluegreen::line_text(edit.after, number)});
+  if (lb.caddyfile) {
+    auto text = caddy::rewrite_caddyfile_upstreams(file.text, caddy_dials(pool_of(app, state::other(to))), dials);
+    if (!text) return bluegreen::Error{"cannot rewrite the app's upstreams in " + name + ": " + text.error().message};
+    edit.after = std::move(text->after);
+    for (const auto number : text->lines) {
+      edit.lines.push_back(LineChange{number, "reverse_proxy upstreams", bluegreen::line_text(edit.before, number),
+                                      bluegreen::line_text(edit.after, number)});
+    }
+  } else {
+    // The autosave is the running JSON: the same rewrite, made on the file's own JSON.
+    auto saved = json::parse(file.text, nullptr, false);
+    auto in_file = caddy::rewrite_proxies(saved, proxies_of(app, saved).routes, dials);
+    if (!in_file)
+      return bluegreen::Error{"cannot rewrite the app's upstreams in " + name + ": " + in_file.error().message};
+    if (in_file->changes.empty()) {
+      return bluegreen::Error{name + " names no upstream of " + state::to_upper_string(state::other(to)) +
+                              " to rewrite"};
+    }
+    edit.after = in_file->config.dump();
+    for (const auto& each : in_file->changes) {
+      edit.lines.push_back(LineChange{1, each.pointer, "upstreams " + bluegreen::join(each.before, " "),
+                                      "upstreams " + bluegreen::join(each.after, " ")});
+    }
   }
   change.edits.push_back(std::move(edit));
   return change;
@@ -91,20 +108,22 @@ bluegreen::Result<ConfigChange> plan_caddy_change(const config::AppConfig& app, 
 
 std::string caddy_validate_command(const config::AppConfig& app, const std::map<std::string, std::string>& candidates) {
   auto placeholders = lb_placeholders(app);
-  placeholders["config"] = candidates.empty() ? app.load_balancer.caddyfile.value_or("") : candidates.begin()->second;
+  const auto* source = caddy_source_path(app.load_balancer);
+  placeholders["config"] = !candidates.empty() ? candidates.begin()->second : source != nullptr ? *source : "";
   return remote::substitute_placeholders(app.load_balancer.validate_command, placeholders);
 }
 
 std::string check_caddy_candidate(Services& services, const config::AppConfig& app, const ConfigChange& change) {
   if (change.edits.empty() || change.running_after.empty()) return "";
   const auto candidate = candidate_path(app, change.edits.front().file);
-  auto source = read_caddyfile_source(services.executor, app, candidate);
+  auto source = read_caddy_source(services.executor, app, candidate);
   if (!source) return source.error().message;
   const auto expected = json::parse(change.running_after, nullptr, false);
-  auto difference = caddyfile_difference(candidate, source->adapted, expected);
+  auto difference = caddy_source_difference("the candidate " + candidate, source->adapted, expected, true);
   if (difference.empty()) return "";
-  return "the edited Caddyfile would change more than the app's upstreams: " + difference +
-         " (the configuration with only the upstreams changed)";
+  return "the edited " + std::string(app.load_balancer.caddyfile ? "Caddyfile" : "autosave") +
+         " would change more than the app's upstreams: " + difference +
+         " (the plan is what Caddy runs with only the app's upstreams changed)";
 }
 
 RoutingCheck verify_caddy_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
@@ -133,10 +152,11 @@ RoutingCheck verify_caddy_routing(Services& services, const config::AppConfig& a
   }
   std::string seen = "Caddy runs a configuration whose " + std::to_string(proxies.routes.size()) +
                      " reverse_proxy handler(s) of the app dial " + colour;
-  if (const auto& file = app.load_balancer.caddyfile) {
-    auto source = read_caddyfile_source(services.executor, app, *file);
+  if (const auto* file = caddy_source_path(app.load_balancer)) {
+    auto source = read_caddy_source(services.executor, app, *file);
     if (!source) return {false, false, source.error().message};
-    if (auto difference = caddyfile_difference(*file, source->adapted, config); !difference.empty()) {
+    if (auto difference = caddy_source_difference(caddy_source_name(app, *file), source->adapted, config);
+        !difference.empty()) {
       return {false, false, difference + ": what Caddy runs would not survive a restart"};
     }
     seen += ", as " + *file + " says";
@@ -147,8 +167,8 @@ RoutingCheck verify_caddy_routing(Services& services, const config::AppConfig& a
 bluegreen::Result<std::vector<std::string>> caddy_interrupted_swaps(Services& services, const config::AppConfig& app,
                                                                     const LbSnapshot& snapshot) {
   const auto& activity = *snapshot.activity;
-  if (!app.load_balancer.caddyfile || snapshot.config_files.empty()) {
-    return bluegreen::Error{"the Caddyfile was not read: " +
+  if (caddy_source_path(app.load_balancer) == nullptr || snapshot.config_files.empty()) {
+    return bluegreen::Error{"Caddy's source of truth was not read: " +
                             (snapshot.source_problem.empty() ? snapshot.live_problem : snapshot.source_problem)};
   }
   const auto& live = snapshot.config_files.front();
@@ -158,10 +178,21 @@ bluegreen::Result<std::vector<std::string>> caddy_interrupted_swaps(Services& se
     return bluegreen::Error{"cannot read " + backup_path(app, live.path) + ": " + backup.error().message};
   }
   if (*backup == live.text) return std::vector<std::string>{};
-  const auto rewritten = caddy::rewrite_caddyfile_upstreams(*backup, caddy_dials(pool_of(app, activity.from)),
-                                                            target_dials(app, activity.color));
-  if (rewritten && rewritten->after == live.text) return std::vector<std::string>{live.path};
-  return std::vector<std::string>{};  // an older switch's backup: the live file was not replaced
+  bool swapped = false;
+  if (app.load_balancer.caddyfile) {
+    const auto rewritten = caddy::rewrite_caddyfile_upstreams(*backup, caddy_dials(pool_of(app, activity.from)),
+                                                              target_dials(app, activity.color));
+    swapped = rewritten && rewritten->after == live.text;
+  } else {
+    // Caddy rewrites its autosave in its own format when it loads it: compared as JSON.
+    const auto saved = json::parse(*backup, nullptr, false);
+    const auto now = json::parse(live.text, nullptr, false);
+    const auto rewritten =
+        caddy::rewrite_proxies(saved, proxies_of(app, saved).routes, target_dials(app, activity.color));
+    swapped = rewritten && !rewritten->changes.empty() && rewritten->config == now;
+  }
+  // Otherwise an older switch's backup: the live file was not replaced.
+  return swapped ? std::vector<std::string>{live.path} : std::vector<std::string>{};
 }
 
 }  // namespace bluegreen::deployment

@@ -165,6 +165,15 @@ std::optional<DeployOutcome> DeployRun::check_standby_sessions() {
   for (std::size_t i = 0; i < lbs_.size(); ++i)
     per_lb.push_back(colour_sessions(lbs_.view(i), lbs_.snapshot(i), facts_.target));
   const auto sessions = add_sessions(per_lb);
+  if (!sessions.known && app_.max_standby_sessions) {
+    // nginx and Caddy do not count the connections still open to the colour they left.
+    facts_.warning = "deploy.maxStandbySessions could not be checked: " +
+                     std::string(config::product_name(app_.load_balancer.type)) +
+                     " does not report connections still open to STANDBY " + state::to_upper_string(facts_.target) +
+                     " (draining), so its restart may have cut long-lived connections from before the last switch.";
+    reporter_.note("warning: " + facts_.warning);
+    return std::nullopt;
+  }
   if (!sessions.known || sessions.open() == 0) return std::nullopt;
   const std::string target = state::to_upper_string(facts_.target);
   const std::string stop_after = hard_stop_after(lbs_.snapshot(0));

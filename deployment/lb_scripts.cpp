@@ -17,11 +17,18 @@ namespace {
 // configuration manager owns): a switch would replace the link with a regular file (rename) or
 // write through it behind its manager's back, so it refuses.
 std::string live_link_advice(const config::AppConfig& app, const std::string& file) {
+  const auto& lb = app.load_balancer;
+  const std::string where =
+      lb.type == config::LbType::kCaddy ? "in loadBalancer." + std::string(lb.caddyfile ? "caddyfile" : "autosave") +
+                                              " of app " + app.name + " and where Caddy is started from it"
+      : lb.type == config::LbType::kNginx ? "in nginx's include (or -c) that loads it"
+                                          : "for a configuration file, in HAProxy's -f arguments (and "
+                                            "loadBalancer.haproxyConfig of app " +
+                                                app.name + "); for a map, in the configuration's map() lookups";
   return "A switch replaces the file by renaming a new one over it, which would turn the link into a regular file, "
          "and it never writes through a link, so the switch stopped before any change. Make " +
          file + " a regular file, or use the file the link points to (readlink -f " + file +
-         ") in its place: for a configuration file, in HAProxy's -f arguments (and loadBalancer.haproxyConfig of app " +
-         app.name + "); for a map, in the configuration's map() lookups. Then request a new plan.";
+         ") in its place: " + where + ". Then request a new plan.";
 }
 
 // `set -e`, the file variables every script uses, the file-safety helpers, and the symlink checks
@@ -134,6 +141,7 @@ std::string swap_config_script(const config::AppConfig& app, const std::string& 
          " | base64 -d | cmp -s - \"$cfg\"; then rm -f \"$cand\"; exit " + std::to_string(kLiveConfigChangedExit) +
          "; fi; b=$(bg_new_temp \"$backup.tmp\"); trap 'rm -f -- \"$b\"' EXIT; cp -p -- \"$cfg\" \"$b\"; "
          "sync \"$b\"; cmp -s -- \"$cfg\" \"$b\"; [ -s \"$b\" ]; mv -f -- \"$b\" \"$backup\"; trap - EXIT; "
+         "chown --reference=\"$cfg\" -- \"$cand\" 2>/dev/null || :; chmod --reference=\"$cfg\" -- \"$cand\"; "
          "mv -f \"$cand\" \"$cfg\"; sync \"$cfg\"";
 }
 

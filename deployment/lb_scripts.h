@@ -95,7 +95,10 @@ std::string write_candidate_script(const config::AppConfig& app, const std::stri
 // `expected_live_text`; otherwise removes the candidate and exits kLiveConfigChangedExit. The
 // backup is written to a temp file, fsynced, compared with the live file (so it is never empty
 // or partial, e.g. on a full disk) and only then renamed over the previous backup; if that fails
-// the live config is not touched. Exit state::kSymlinkRefusedExit: a file is a link.
+// the live config is not touched. The candidate gets the live file's mode and (where allowed:
+// root) owner first (chmod/chown --reference, GNU coreutils), so a switch never widens a file's
+// permissions or takes it from the user the load balancer writes it as (Caddy's autosave). Exit
+// state::kSymlinkRefusedExit: a file is a link.
 std::string swap_config_script(const config::AppConfig& app, const std::string& file,
                                const std::string& expected_live_text);
 

@@ -54,6 +54,10 @@ struct LbSnapshot {
   // Caddy would change what it runs, so a switch is refused until they agree.
   std::string running_config;
   std::string source_problem;
+  // Caddy: the colour its source file selects, which differs from `selected` (what runs) when the
+  // file was changed and not loaded (an interrupted switch's swap); nullopt when not read or split.
+  // Other kinds: nullopt (their files are what `selected` comes from).
+  std::optional<state::Color> source_selects;
 
   // For telling whether the running HAProxy loaded the files: when one last changed (the latest of
   // their modification times and status-change times, which cp -p or touch -d cannot set back),

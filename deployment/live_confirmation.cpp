@@ -48,14 +48,14 @@ std::string interrupted_switch_text(const config::AppConfig& app, const LbSnapsh
   const std::string from = upper(activity.from);
   const std::string product = config::product_name(lb.type);
   std::string by_hand = "on " + lb.ssh + ": ";
-  if (snapshot.selected != activity.from) {
+  if (file_selects(snapshot) != activity.from) {
     for (const auto& file : switched_config_files(app, activity)) {
       by_hand += "cp -p " + backup_path(app, file) + " " + file + " (only if that backup selects " + from + "), ";
     }
   }
   by_hand += lb_reload_command(app) + ", then rm -f " + activity_path(app);
   return "AN INTERRUPTED SWITCH was found: " + activity.describe() +
-         ". Its server stopped before it finished: " + interrupted_stage(snapshot) + ". " + product +
+         ". Its server stopped before it finished: " + interrupted_stage(snapshot, product) + ". " + product +
          "'s configuration may not be what " + product +
          " runs, so no colour is called live and deploys are "
          "refused. To resolve it, call switch_traffic: its plan first rolls the interrupted switch back (puts " +
@@ -166,7 +166,11 @@ state::DeployRecord interrupted_deploy_record(const Activity& deploy) {
   return record;
 }
 
-std::string interrupted_stage(const LbSnapshot& snapshot) {
+std::optional<state::Color> file_selects(const LbSnapshot& snapshot) {
+  return snapshot.source_selects ? snapshot.source_selects : snapshot.selected;
+}
+
+std::string interrupted_stage(const LbSnapshot& snapshot, const std::string& product) {
   const auto& activity = *snapshot.activity;
   std::optional<bool> reloaded;
   if (snapshot.processes && activity.reloads_before) {
@@ -174,19 +178,22 @@ std::string interrupted_stage(const LbSnapshot& snapshot) {
     const bool restarted = activity.master_pid != 0 && snapshot.processes->master_pid != activity.master_pid;
     reloaded = restarted || snapshot.processes->reloads > *activity.reloads_before;
   }
-  if (!snapshot.selected) return "what the config file selects now cannot be told";
-  if (*snapshot.selected == activity.color) {
+  const auto in_file = file_selects(snapshot);
+  // Caddy: what runs (`selected`) tells whether the swapped file was loaded.
+  if (snapshot.source_selects && snapshot.selected) reloaded = *snapshot.selected == *snapshot.source_selects;
+  if (!in_file) return "what the config file selects now cannot be told";
+  if (*in_file == activity.color) {
     if (!reloaded)
-      return "the config was swapped (it selects " + upper(activity.color) +
-             "); whether HAProxy was reloaded is unknown";
-    return *reloaded ? "the config was swapped (it selects " + upper(activity.color) +
-                           ") and HAProxy reloaded, but the switch was neither verified nor recorded"
-                     : "the config was swapped (it selects " + upper(activity.color) +
-                           ") but HAProxy was not reloaded, so users are still on " + upper(activity.from);
+      return "the config was swapped (it selects " + upper(activity.color) + "); whether " + product +
+             " was reloaded is unknown";
+    return *reloaded ? "the config was swapped (it selects " + upper(activity.color) + ") and " + product +
+                           " reloaded, but the switch was neither verified nor recorded"
+                     : "the config was swapped (it selects " + upper(activity.color) + ") but " + product +
+                           " was not reloaded, so users are still on " + upper(activity.from);
   }
-  if (reloaded == true) {
-    return "the config selects " + upper(activity.from) +
-           " again and HAProxy was reloaded since the switch started (a rollback may not have finished)";
+  if (reloaded == true && !snapshot.source_selects) {
+    return "the config selects " + upper(activity.from) + " again and " + product +
+           " was reloaded since the switch started (a rollback may not have finished)";
   }
   return "the config was not swapped (it still selects " + upper(activity.from) + ")";
 }

@@ -54,7 +54,9 @@ state::DeployRecord interrupted_deploy_record(const Activity& deploy);
 // "the config was not swapped", "the config was swapped (selects GREEN) but HAProxy was not
 // reloaded", "the config was swapped and HAProxy reloaded, but the switch was not verified or
 // recorded", or "the previous config was put back" (a rollback that did not finish).
-std::string interrupted_stage(const LbSnapshot& snapshot);
+std::string interrupted_stage(const LbSnapshot& snapshot, const std::string& product = "HAProxy");
+// The colour the configuration files select: snapshot.source_selects (Caddy) or selected.
+std::optional<state::Color> file_selects(const LbSnapshot& snapshot);
 
 // Why `snapshot.selected` may not be live, with what to do (the exact commands); "" when nothing
 // says so. Reads the snapshot's activity, clock and process fields.

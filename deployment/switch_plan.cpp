@@ -79,7 +79,7 @@ bluegreen::Result<LbPlanning> plan_on_lb(Services& services, const config::AppCo
     }
     from = interrupted.from;
     planning.interrupted = interrupted;
-    planning.stage = interrupted_stage(snapshot);
+    planning.stage = interrupted_stage(snapshot, config::product_name(view.load_balancer.type));
   }
   if (!from || !snapshot.routes) {
     return Error{snapshot.live_problem + ". A switch needs to know what is live; nothing was changed."};

@@ -57,9 +57,9 @@ std::string unverified_rollback_text(const config::AppConfig& app, const SwitchP
 
 SwitchOutcome switch_refused(const std::string& why, const SwitchPlan& plan, std::optional<state::Color> routes_to) {
   SwitchOutcome outcome;
-  outcome.text =
-      "❌ TRAFFIC SWITCH NOT DONE: " + why + "\n\nNothing was changed" +
-      (routes_to ? ": HAProxy still routes to " + state::to_upper_string(*routes_to) + "." : " by this switch.");
+  outcome.text = "❌ TRAFFIC SWITCH NOT DONE: " + why + "\n\nNothing was changed" +
+                 (routes_to ? ": the load balancer still routes to " + state::to_upper_string(*routes_to) + "."
+                            : " by this switch.");
   outcome.structured = {{"switched", false},
                         {"rolledBack", false},
                         {"app", plan.app},

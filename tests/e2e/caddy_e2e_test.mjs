@@ -14,6 +14,8 @@
 //    a lock held by someone else, a corrupt state file;
 //  - a verification that fails after the reload: the old Caddyfile back, reloaded, verified;
 //  - an interrupted switch (server killed after the swap) is rolled back by the next plan;
+//  - a Caddy that resumes its autosave (no Caddyfile): switched through that JSON file, and a
+//    restart with --resume keeps it;
 //  - the upstreams PATCHed to the other colour by hand: status follows Caddy and reports the state
 //    file's PROD as drift; a reverse_proxy to neither colour or both: no colour is live;
 //  - the admin socket missing: a clear error naming the socket;
@@ -197,11 +199,14 @@ const caddyDir = () => dirname(caddyfilePath());
 // Files beside the Caddyfile other than the backup: candidates or restore copies left behind.
 const leftovers = () => readdirSync(caddyDir()).filter((n) => n.includes("bluegreen") && !n.endsWith("-backup"));
 
-// Caddy stopped and started again from its Caddyfile, as a restart of the service would.
-async function restartCaddy() {
+// Caddy stopped and started again from its Caddyfile, as a restart of the service would; with
+// `resume`, from its autosave (`caddy run --resume`, as Debian's caddy-api.service starts it).
+async function restartCaddy({ resume = false } = {}) {
+  const start = resume
+    ? "setsid caddy run --resume --pidfile /run/caddy/caddy.pid </dev/null >/dev/null 2>&1 &"
+    : `caddy start --adapter caddyfile --config ${lab.LAB_CADDYFILE} --pidfile /run/caddy/caddy.pid </dev/null >/dev/null 2>&1`;
   ssh("lab-lb", `caddy stop --address unix/${lab.LAB_CADDY_ADMIN_SOCK} >/dev/null 2>&1; ` +
-    `rm -f ${lab.LAB_CADDY_ADMIN_SOCK}; HOME=${lab.LAB_CADDY_HOME} caddy start --adapter caddyfile ` +
-    `--config ${lab.LAB_CADDYFILE} --pidfile /run/caddy/caddy.pid </dev/null >/dev/null 2>&1`);
+    `rm -f ${lab.LAB_CADDY_ADMIN_SOCK}; export HOME=${lab.LAB_CADDY_HOME}; ${start}`);
   await waitFor("Caddy's admin API after the restart", async () =>
     ssh("lab-lb", `test -S ${lab.LAB_CADDY_ADMIN_SOCK}`, { allowFail: true }).code === 0);
 }
@@ -251,6 +256,44 @@ test("deploy, then an approved switch through Caddy and back: Caddyfile rewritte
   }
 });
 
+test("a Caddy that resumes its autosave (no Caddyfile): the switch rewrites the autosave and loads it; a restart " +
+  "with --resume keeps it", async () => {
+  const autosave = `${lab.LAB_CADDY_HOME}/.config/caddy/autosave.json`;
+  const onDisk = () => JSON.parse(readFileSync(join(lab.LAB_LB_ROOT, autosave), "utf8"));
+  const resumed = caddyConfig((c) => {
+    delete c.apps.shop.loadBalancer.caddyfile;
+    c.apps.shop.loadBalancer.autosave = autosave;
+  });
+  const caddyfileBefore = caddyfile();
+  const s = await startClient({ config: resumed });
+  try {
+    await restartCaddy({ resume: true });  // Caddy now runs from its autosave, with no config file
+    await waitServes(stateProd);
+    const to = other(stateProd);
+    const { request, done } = await approvedSwitch(s);
+    assert.match(text(request), new RegExp(`now: +upstreams ${dialOf(stateProd)}\\n +after: +upstreams ${dialOf(to)}`));
+    assert.match(text(request), /1\. Validate the new Caddy config \(caddy validate\)/);
+    assert.equal(done.structuredContent.switched, true, text(done));
+    assert.match(text(done), new RegExp(`dial ${to.toUpperCase()}, as ${autosave}`));
+    assert.equal(await frontendColor(), to);
+    assert.equal(findHandler(onDisk(), "reverse_proxy") !== null, true);
+    assert.match(JSON.stringify(onDisk()), new RegExp(`"dial":"${dialOf(to)}"`));
+    assert.equal(caddyfile(), caddyfileBefore, "the Caddyfile is not this setup's source and stays as it was");
+
+    await restartCaddy({ resume: true });
+    await waitServes(to);
+    assert.deepEqual((await status(s)).structuredContent.drift, []);
+
+    const back = await approvedSwitch(s);
+    assert.equal(back.done.structuredContent.switched, true, text(back.done));
+    assert.equal(await frontendColor(), stateProd);
+  } finally {
+    await s.close();
+    await restartCaddy();  // back to the Caddyfile, which still serves stateProd
+    await waitServes(stateProd);
+  }
+});
+
 // A config whose validateCommand is `command` (placeholders as the default's).
 const withValidate = (command) => caddyConfig((c) => {
   c.apps.shop.loadBalancer.validateCommand = command;
@@ -297,7 +340,7 @@ test("a candidate that Caddy adapts to more than the upstream change is refused 
   try {
     const before = snapshotBefore();
     const { done } = await approvedSwitch(s);
-    assert.match(text(done), /the edited Caddyfile would change more than the app's upstreams: .*\/health_checks\/active\/uri/s);
+    assert.match(text(done), /the edited Caddyfile would change more than the app's upstreams: the candidate \/etc\/caddy\/\.Caddyfile\.bluegreen-candidate does not give the planned configuration \(they differ at \/apps\/http\/servers\/srv0\/routes\/0\/handle\/0\/health_checks\/active\/uri: the plan has "\/health" there, the file gives "\/ping"\)/);
     await assertUntouched(done, before);
   } finally {
     await s.close();
@@ -359,6 +402,10 @@ test("an interrupted switch (the server killed during the reload) is rolled back
     try {
       assert.equal(j.liveColorKnown, false);
       assert.match(j.problem, /AN INTERRUPTED SWITCH was found/);
+      // The file was swapped, Caddy not reloaded: by hand, the backup goes back before any reload.
+      assert.match(j.problem, new RegExp(`the config was swapped \\(it selects ${other(stateProd).toUpperCase()}\\) but ` +
+        `Caddy was not reloaded, so users are still on ${stateProd.toUpperCase()}`));
+      assert.match(j.problem, /cp -p \/etc\/caddy\/\.Caddyfile\.bluegreen-backup \/etc\/caddy\/Caddyfile/);
       assert.match(text(request), /AN INTERRUPTED SWITCH will be rolled back first/);
       assert.equal(done.structuredContent.switched, true, text(done));
       assert.match(text(done), /the config selecting [A-Z]+ was put back, Caddy reloaded and verified/);

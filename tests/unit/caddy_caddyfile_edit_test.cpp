@@ -71,3 +71,18 @@ TEST_CASE("Caddyfile: dials that cannot be one token are refused", "[caddyfile]"
   CHECK(rewrite_caddyfile_upstreams("x", kBlue, {"a b"}).error().code == bluegreen::ErrorCode::kInvalidArgument);
   CHECK_FALSE(rewrite_caddyfile_upstreams("x", {""}, kGreen));
 }
+
+TEST_CASE("Caddyfile: a quoted string over several lines is not a directive, and an address in it is refused",
+          "[caddyfile]") {
+  const std::string text = ":8080 {\n\trespond /x `line one\nreverse_proxy 127.0.31.11:9000\n` 200\n"
+                           "\treverse_proxy 127.0.31.11:9000\n}\n";
+  const auto rewritten = rewrite_caddyfile_upstreams(text, kBlue, kGreen);
+  REQUIRE_FALSE(rewritten);
+  CHECK_THAT(rewritten.error().message, Catch::StartsWith("line 3:") && Catch::Contains("a quoted string"));
+  // Without the address inside, the string spans its lines untouched and the real line is rewritten.
+  const auto other = rewrite_caddyfile_upstreams(":8080 {\n\trespond `a\nb reverse_proxy\n` 200\n"
+                                                 "\treverse_proxy 127.0.31.11:9000\n}\n",
+                                                 kBlue, {"127.0.31.12:9000"});
+  REQUIRE(other);
+  CHECK(other->lines == std::vector<std::size_t>{5});
+}

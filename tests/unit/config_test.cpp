@@ -214,8 +214,21 @@ TEST_CASE("loadBalancer.type caddy: adminSocket required, caddyfile optional, up
   CHECK(cfg.apps.front().blue.front().upstream == "127.0.10.1:8080");
   CHECK(cfg.apps.front().green.front().upstream == "127.0.10.2");  // default: address
 
+  CHECK(lb.reload_command == "caddy reload --adapter caddyfile --config {config} --address unix/{adminSocket}");
+
+  json autosave = app;
+  autosave["loadBalancer"]["autosave"] = "/var/lib/caddy/.config/caddy/autosave.json";
+  const auto resumed = parse_ok(json{{"apps", {{"shop", autosave}}}}).apps.front().load_balancer;
+  CHECK(resumed.autosave == "/var/lib/caddy/.config/caddy/autosave.json");
+  CHECK(resumed.validate_command == "caddy validate --config {config}");  // JSON: no adapter
+  CHECK(resumed.reload_command == "caddy reload --config {config} --address unix/{adminSocket}");
+
   app["loadBalancer"]["caddyfile"] = "/etc/caddy/Caddyfile";
   CHECK(parse_ok(json{{"apps", {{"shop", app}}}}).apps.front().load_balancer.caddyfile == "/etc/caddy/Caddyfile");
+  json both = app;
+  both["loadBalancer"]["autosave"] = "/var/lib/caddy/.config/caddy/autosave.json";
+  CHECK_THAT(parse_error(json{{"apps", {{"shop", both}}}}),
+             Catch::Contains("apps.shop.loadBalancer.autosave: give caddyfile") && Catch::Contains("not both"));
 
   json no_socket = app;
   no_socket["loadBalancer"].erase("adminSocket");

@@ -125,7 +125,8 @@ TEST_CASE("The seam: each type's kind; Caddy's switch needs a Caddyfile, refused
   CHECK(caddy.type() == config::LbType::kCaddy);
   CHECK(std::string(caddy.product()) == "Caddy");
   auto app = caddy_app();
-  CHECK_THAT(caddy.switch_refusal(app), Catch::Contains("no Caddyfile") && Catch::Contains("loadBalancer.caddyfile"));
+  CHECK_THAT(caddy.switch_refusal(app),
+             Catch::Contains("neither caddyfile nor autosave") && Catch::Contains("loadBalancer.autosave"));
   CHECK(deployment::lb_kind(config::LbType::kHaproxy).switch_refusal(app).empty());
   CHECK(deployment::lb_kind(config::LbType::kNginx).switch_refusal(app).empty());
   CHECK_FALSE(caddy.plan_change(app, {}, state::Color::kGreen));
@@ -203,11 +204,30 @@ TEST_CASE("Caddy's switch plan is refused when the Caddyfile is not what runs, o
 
 TEST_CASE("caddyfile_difference names where a Caddyfile's JSON and the running configuration differ", "[caddy]") {
   const auto running = running_blue();
-  CHECK(deployment::caddyfile_difference("/etc/caddy/Caddyfile", running, running).empty());
+  CHECK(deployment::caddy_source_difference("the Caddyfile /etc/caddy/Caddyfile", running, running).empty());
   auto adapted = running;
   adapted["apps"]["http"]["servers"]["srv0"]["routes"][0]["handle"][0]["upstreams"][0]["dial"] = "127.0.31.12:9000";
-  const auto text = deployment::caddyfile_difference("/etc/caddy/Caddyfile", adapted, running);
+  const auto text = deployment::caddy_source_difference("the Caddyfile /etc/caddy/Caddyfile", adapted, running);
   CHECK_THAT(text, Catch::Contains("/etc/caddy/Caddyfile does not give the configuration Caddy runs") &&
                        Catch::Contains("/apps/http/servers/srv0/routes/0/handle/0/upstreams/0/dial") &&
                        Catch::Contains("\"127.0.31.11:9000\"") && Catch::Contains("\"127.0.31.12:9000\""));
+}
+
+TEST_CASE("Caddy's switch plan with the autosave as the source: its JSON rewritten, each handler shown", "[caddy]") {
+  auto app = caddy_app();
+  app.load_balancer.autosave = "/var/lib/caddy/.config/caddy/autosave.json";
+  auto snapshot = interpret(app, running_blue());
+  snapshot.running_config = running_blue().dump();
+  snapshot.config_files.push_back({*app.load_balancer.autosave, running_blue().dump()});
+  const auto change = deployment::plan_config_change(app, snapshot, state::Color::kGreen);
+  REQUIRE(change);
+  REQUIRE(change->edits.size() == 1);
+  const auto& edit = change->edits.front();
+  CHECK(edit.file == "/var/lib/caddy/.config/caddy/autosave.json");
+  CHECK(json::parse(edit.after) == json::parse(change->running_after));
+  REQUIRE(edit.lines.size() == 1);
+  CHECK(edit.lines[0].section == "/apps/http/servers/srv0/routes/0/handle/0");
+  CHECK(edit.lines[0].now == "upstreams 127.0.31.11:9000");
+  CHECK(edit.lines[0].after == "upstreams 127.0.31.12:9000");
+  CHECK(deployment::caddy_source_name(app, "/x.json") == "Caddy's autosave /x.json");
 }
