@@ -36,8 +36,8 @@ class CaddyKind final : public LbKind {
   [[nodiscard]] const std::vector<std::string>& switch_steps() const override {
     static const std::vector<std::string> steps{"taking the lock",
                                                 "re-checking the plan against the live system",
-                                                "validating the new Caddyfile and switching it in",
-                                                "loading the Caddyfile into Caddy (caddy reload)",
+                                                "validating the new Caddy config and switching it in",
+                                                "loading it into Caddy (caddy reload)",
                                                 "verifying Caddy routes to",
                                                 "recording switch"};
     return steps;
@@ -131,6 +131,21 @@ std::vector<LbCheckRow> CaddyKind::prerequisite_rows(remote::Executor& executor,
                                    " exactly the configuration Caddy runs (a switch edits it and runs caddy reload)"
                     : !admin_ok ? "not compared: Caddy's configuration could not be read"
                                 : snapshot.source_problem});
+    // Whether a restart of Caddy loads that file: the command line Caddy runs with.
+    const auto ran =
+        run_on_lb(executor, app, "for p in $(pgrep -x caddy); do tr '\\0' ' ' < /proc/$p/cmdline; echo; done");
+    const std::string lines = ran && ran->succeeded() ? ran->out.tail : "";
+    const bool resumes = lines.find("--resume") != std::string::npos;
+    const bool from_file = lines.find("--config " + *source) != std::string::npos;
+    const bool loads_it = lb.caddyfile ? from_file && !resumes : resumes;
+    rows.push_back({"caddy process", "caddy", true, !loads_it,
+                    lines.empty() ? "no caddy process found by pgrep on " + lb.ssh
+                    : loads_it    ? std::string("runs ") + (lb.caddyfile ? "--config " + *source : "--resume") +
+                                     ": a restart loads what a switch writes"
+                               : "Caddy does not run with " +
+                                     (lb.caddyfile ? "--config " + *source : std::string("--resume")) +
+                                     ", so after a restart it may not load what a switch writes (" +
+                                     bluegreen::trim_trailing(bluegreen::tail_of(lines, 200)) + ")"});
   } else {
     rows.push_back({"caddyfile", "(not set)", true, true,
                     "switch_traffic is refused without loadBalancer.caddyfile or loadBalancer.autosave (the file "

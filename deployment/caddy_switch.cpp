@@ -122,8 +122,9 @@ std::string check_caddy_candidate(Services& services, const config::AppConfig& a
   auto difference = caddy_source_difference("the candidate " + candidate, source->adapted, expected, true);
   if (difference.empty()) return "";
   return "the edited " + std::string(app.load_balancer.caddyfile ? "Caddyfile" : "autosave") +
-         " would change more than the app's upstreams: " + difference +
-         " (the plan is what Caddy runs with only the app's upstreams changed)";
+         " does not give the planned configuration, which is what Caddy runs with only the app's upstreams changed "
+         "(a proxy of the app in an imported file is not edited): " +
+         difference;
 }
 
 RoutingCheck verify_caddy_routing(Services& services, const config::AppConfig& app, const RoutingExpectation& expected,
@@ -172,18 +173,29 @@ bluegreen::Result<std::vector<std::string>> caddy_interrupted_swaps(Services& se
                             (snapshot.source_problem.empty() ? snapshot.live_problem : snapshot.source_problem)};
   }
   const auto& live = snapshot.config_files.front();
-  const auto backup = read_lb_file(services, app, backup_path(app, live.path));
+  const auto backup_file = backup_path(app, live.path);
+  // A file that selects the switch's colour was replaced (by the switch, or by hand): without its
+  // original to put back, a reload would load it and move traffic, so nothing is done.
+  const bool ahead = snapshot.source_selects == activity.color;
+  const auto untrusted = [&](const std::string& why) {
+    return bluegreen::Error{caddy_source_name(app, live.path) + " selects " + state::to_upper_string(activity.color) +
+                            ", and " + why + ", so it cannot be put back to " + state::to_upper_string(activity.from) +
+                            " safely"};
+  };
+  const auto backup = read_lb_file(services, app, backup_file);
   if (!backup) {
-    if (backup.error().message == "No such file or directory") return std::vector<std::string>{};
-    return bluegreen::Error{"cannot read " + backup_path(app, live.path) + ": " + backup.error().message};
+    if (backup.error().message != "No such file or directory") {
+      return bluegreen::Error{"cannot read " + backup_file + ": " + backup.error().message};
+    }
+    if (ahead) return untrusted("there is no backup " + backup_file);
+    return std::vector<std::string>{};
   }
-  if (*backup == live.text) return std::vector<std::string>{};
   bool swapped = false;
-  if (app.load_balancer.caddyfile) {
+  if (*backup != live.text && app.load_balancer.caddyfile) {
     const auto rewritten = caddy::rewrite_caddyfile_upstreams(*backup, caddy_dials(pool_of(app, activity.from)),
                                                               target_dials(app, activity.color));
     swapped = rewritten && rewritten->after == live.text;
-  } else {
+  } else if (*backup != live.text) {
     // Caddy rewrites its autosave in its own format when it loads it: compared as JSON.
     const auto saved = json::parse(*backup, nullptr, false);
     const auto now = json::parse(live.text, nullptr, false);
@@ -191,8 +203,13 @@ bluegreen::Result<std::vector<std::string>> caddy_interrupted_swaps(Services& se
         caddy::rewrite_proxies(saved, proxies_of(app, saved).routes, target_dials(app, activity.color));
     swapped = rewritten && !rewritten->changes.empty() && rewritten->config == now;
   }
-  // Otherwise an older switch's backup: the live file was not replaced.
-  return swapped ? std::vector<std::string>{live.path} : std::vector<std::string>{};
+  if (swapped) return std::vector<std::string>{live.path};
+  if (ahead) {
+    return untrusted("its backup " + backup_file +
+                     " is not the file this switch started from (rewriting the backup to the switch's colour does "
+                     "not give the live file)");
+  }
+  return std::vector<std::string>{};  // not replaced: an older switch's backup
 }
 
 }  // namespace bluegreen::deployment

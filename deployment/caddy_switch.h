@@ -68,7 +68,9 @@ RoutingCheck verify_caddy_routing(Services& services, const config::AppConfig& a
 // backup, rewritten from the switch's `from` to its colour, gives the live file (a Caddyfile: byte
 // for byte; an autosave, which Caddy rewrites in its own format: as JSON) ({path}); not replaced
 // when there is no backup, or the live file is the backup, or the backup is an older switch's
-// (then it does not give the live file: {}).
+// (then it does not give the live file: {}). An Error (nothing is to be reloaded) when the live
+// file selects the switch's colour (snapshot.source_selects) but is not proven to be this switch's
+// swap: without its original, a reload would load it and move traffic.
 bluegreen::Result<std::vector<std::string>> caddy_interrupted_swaps(Services& services, const config::AppConfig& app,
                                                                     const LbSnapshot& snapshot);
 

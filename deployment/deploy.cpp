@@ -136,8 +136,9 @@ std::optional<DeployOutcome> DeployRun::lock_and_check() {
   facts_.target = state::other(facts_.live);
   for (std::size_t i = 0; i < lbs_.size() && !interrupted_; ++i) interrupted_ = interrupted_deploy_of(lbs_.snapshot(i));
   if (request_.expected_target && *request_.expected_target == facts_.live) {
-    return deploy_refused(state::to_upper_string(facts_.live) +
-                              " is PROD (HAProxy routes to it): deploying there would change the live site. "
+    return deploy_refused(state::to_upper_string(facts_.live) + " is PROD (" +
+                              config::product_name(app_.load_balancer.type) +
+                              " routes to it): deploying there would change the live site. "
                               "deploy_to_standby only deploys to STANDBY, which is " +
                               state::to_upper_string(facts_.target) + ".",
                           app_.name);
@@ -304,8 +305,9 @@ void DeployRun::record() {
   const auto newest = lbs_.newest_state();
   state::DeploymentState next = newest.value_or(state::DeploymentState{});
   if (newest && next.prod != live) {
-    reporter_.note("state file said PROD=" + state::to_upper_string(next.prod) + " but HAProxy routes to " +
-                   state::to_upper_string(live) + "; corrected");
+    reporter_.note("state file said PROD=" + state::to_upper_string(next.prod) + " but " +
+                   config::product_name(app_.load_balancer.type) + " routes to " + state::to_upper_string(live) +
+                   "; corrected");
   }
   next.prod = live;  // HAProxy's truth (also for a missing file)
   if (interrupted_) next.deploys.push_back(interrupted_deploy_record(*interrupted_));

@@ -311,11 +311,11 @@ void assess(const config::AppConfig& app, const std::vector<const config::AppCon
                            "(or is an emergency).");
   }
   if (!lb_view.activity_problem.empty()) report.warnings.push_back(lb_view.activity_problem);
-  if (!lb_view.source_problem.empty()) {
-    // Caddy: the Caddyfile is not what runs (caddy_switch.h).
-    report.drift.push_back(lb_view.source_problem +
-                           ". Switches are refused until they agree: load the Caddyfile "
-                           "(caddy reload) if it is what should run, or write what runs into it.");
+  if (!lb_view.source_problem.empty() && !interrupted_switch(lb_view)) {
+    // Caddy: its source file is not what runs (caddy_switch.h). During an interrupted switch the
+    // file is expected to be ahead, and the problem above says how to put it back instead.
+    report.drift.push_back(lb_view.source_problem + ". Switches are refused until they agree: load the file (" +
+                           lb_reload_command(app) + ") if it is what should run, or write what runs into it.");
   }
   if (report.frontend && !report.frontend->indistinct.empty()) {
     report.warnings.push_back("switches are refused: " + report.frontend->indistinct);

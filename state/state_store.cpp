@@ -93,10 +93,11 @@ bluegreen::Result<std::optional<DeploymentState>> StateStore::parse_read(const s
   auto parsed = parse_state(output);
   if (!parsed) {
     const std::string& file = location_.state_file;
-    return Error{"the state file " + file + " on " + location_.host + " is corrupt: " + parsed.error().message +
-                 ". Nothing was changed, and nothing will be until it is repaired. Inspect it (ssh " + location_.host +
-                 " cat " + file + "); fix it by hand, or move it aside (mv " + file + " " + file +
-                 ".corrupt) so that the next deploy or switch recreates it from what HAProxy actually routes to."};
+    return Error{
+        "the state file " + file + " on " + location_.host + " is corrupt: " + parsed.error().message +
+        ". Nothing was changed, and nothing will be until it is repaired. Inspect it (ssh " + location_.host + " cat " +
+        file + "); fix it by hand, or move it aside (mv " + file + " " + file +
+        ".corrupt) so that the next deploy or switch recreates it from what the load balancer actually routes to."};
   }
   return std::optional<DeploymentState>(std::move(parsed.value()));
 }

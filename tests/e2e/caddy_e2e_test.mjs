@@ -340,7 +340,7 @@ test("a candidate that Caddy adapts to more than the upstream change is refused 
   try {
     const before = snapshotBefore();
     const { done } = await approvedSwitch(s);
-    assert.match(text(done), /the edited Caddyfile would change more than the app's upstreams: the candidate \/etc\/caddy\/\.Caddyfile\.bluegreen-candidate does not give the planned configuration \(they differ at \/apps\/http\/servers\/srv0\/routes\/0\/handle\/0\/health_checks\/active\/uri: the plan has "\/health" there, the file gives "\/ping"\)/);
+    assert.match(text(done), /the edited Caddyfile does not give the planned configuration, which is what Caddy runs with only the app's upstreams changed \(a proxy of the app in an imported file is not edited\): the candidate \/etc\/caddy\/\.Caddyfile\.bluegreen-candidate does not give the planned configuration \(they differ at \/apps\/http\/servers\/srv0\/routes\/0\/handle\/0\/health_checks\/active\/uri: the plan has "\/health" there, the file gives "\/ping"\)/);
     await assertUntouched(done, before);
   } finally {
     await s.close();
@@ -418,6 +418,36 @@ test("an interrupted switch (the server killed during the reload) is rolled back
     }
   });
 
+test("an interrupted switch whose backup is not its original: the next switch stops with ACTION NEEDED and moves " +
+  "no traffic", async () => {
+  const slow = caddyConfig((c) => {
+    c.apps.shop.loadBalancer.reloadCommand = "sleep 4; caddy reload --adapter caddyfile --config {config}";
+  });
+  const backup = join(caddyDir(), ".Caddyfile.bluegreen-backup");
+  const original = caddyfile();
+  const victim = await startClient({ config: slow });
+  const plan = await victim.call("switch_traffic", {});
+  const pending = victim.call("switch_traffic", { approvalToken: plan.structuredContent.approvalToken }).catch(() => null);
+  await waitFor("the switch to swap the Caddyfile", async () => caddyfile().includes(dialOf(other(stateProd))));
+  victim.kill();
+  await pending;
+  writeFileSync(backup, `${readFileSync(backup, "utf8")}# edited by hand\n`);
+  const s = await startClient({ config });
+  try {
+    const { done } = await approvedSwitch(s);
+    assert.equal(done.structuredContent.switched, false, text(done));
+    assert.match(text(done), /ACTION NEEDED: cannot roll back the interrupted switch: the Caddyfile \/etc\/caddy\/Caddyfile selects/);
+    assert.match(text(done), /is not the file this switch started from/);
+    assert.equal(await frontendColor(), stateProd, "nothing was reloaded");
+    assert.equal(readStateFile().prod, stateProd);
+  } finally {
+    await s.close();
+    writeFileSync(caddyfilePath(), original);  // put back by hand, as the message says
+    ssh("lab-lb", "rm -f /var/lib/bluegreen/shop.json.lock.activity");
+    await routeCaddyfile(stateProd);
+  }
+});
+
 test("a lock held by someone else refuses the switch and names the holder; a corrupt state file is never overwritten",
   async () => {
     const s = await startClient({ config: caddyConfig((c) => {
@@ -486,5 +516,6 @@ test("check-config has Caddy's rows: binary, admin socket, Caddyfile", () => {
   assert.match(out, /caddy binary +caddy +✅ caddy v?2\.\d/);
   assert.match(out, /admin socket +\/run\/caddy\/admin\.sock +✅ GET \/config\/ answered \(1 reverse_proxy handler/);
   assert.match(out, /caddyfile +\/etc\/caddy\/Caddyfile +✅ adapts to exactly the configuration Caddy runs/);
+  assert.match(out, /caddy process +caddy +✅ runs --config \/etc\/caddy\/Caddyfile: a restart loads what a switch writes/);
   assert.match(out, new RegExp(`live upstreams +/etc/caddy/Caddyfile +✅ ${stateProd.toUpperCase()}: server srv0`));
 });
