@@ -24,6 +24,7 @@
 //  - an interrupted switch (the server killed during a slow reload) is rolled back by the next
 //    approved plan, then switched;
 //  - a lock held by someone else, and a corrupt state file: the switch refused, nothing changed;
+//  - an LB pair of nginx in front of two servers per colour: a deploy and a switch move both;
 //  - check-config has nginx's rows.
 // The lab goes back to HAProxy at the end whatever happens (e2e.lab_lb_kinds checks that path).
 // Usage: node tests/e2e/nginx_e2e_test.mjs /path/to/bluegreen-mcp
@@ -34,7 +35,7 @@ import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import {
   approvedSwitch, assertLockAndCorruptStateRefuse, binary, colorAt, configVariant, extraPorts, frontendColor,
-  interruptSwitchThenRecover, lab, readStateFile, setLbType, ssh, startClient, text, waitFor,
+  interruptSwitchThenRecover, lab, readStateFile, setLbType, setTopology, ssh, startClient, text, waitFor,
 } from "./support.mjs";
 
 let config;  // the lab's config with loadBalancer.type nginx
@@ -395,6 +396,43 @@ test("a lock held by someone else refuses the switch and names the holder; a cor
       await s.close();
     }
   });
+
+test("an LB pair of nginx with two servers per colour: a deploy and an approved switch move both, verified " +
+  "through both frontends, and back", async () => {
+  setTopology({ pool: 2, lbs: 2 });
+  try {
+    const c = JSON.parse(readFileSync(lab.LAB_TOPOLOGY_CONFIG, "utf8"));
+    for (const lb of c.apps.shop.loadBalancer) {
+      for (const key of ["haproxyConfig", "section", "directive", "validateCommand", "reloadCommand", "statsSocket",
+        "masterSocket", "statsUrl"]) delete lb[key];
+      Object.assign(lb, { type: "nginx", nginxConfig: lab.LAB_NGINX_CONF, pidFile: lab.LAB_NGINX_PID_FILE });
+    }
+    const pair = join(lab.LAB_DIR, `bluegreen-mcp.nginx-pair-${process.pid}.json`);
+    writeFileSync(pair, JSON.stringify(c, null, 2));
+    const s = await startClient({ config: pair });
+    try {
+      const deploy = await s.call("deploy_to_standby");  // also writes lb2's state file
+      assert.ok(!deploy.isError, text(deploy));
+      const to = other(stateProd);
+      const { done } = await approvedSwitch(s);
+      assert.equal(done.structuredContent.switched, true, text(done));
+      assert.deepEqual(done.structuredContent.loadBalancers.map((lb) => lb.routesTo), [to, to]);
+      for (const root of [lab.LAB_LB_ROOT, lab.LAB_LB2_ROOT]) {
+        assert.match(readFileSync(join(root, lab.LAB_NGINX_SITE), "utf8"), new RegExp(`proxy_pass http://${to};`));
+      }
+      for (const url of [lab.LAB_FRONTEND_URL, lab.LAB_LB2_FRONTEND_URL]) {
+        assert.equal(JSON.parse(ssh("lab-lb", `curl -s -m 3 ${url}health`).stdout).color, to);
+      }
+      const back = await approvedSwitch(s);
+      assert.equal(back.done.structuredContent.switched, true, text(back.done));
+      assert.equal(await frontendColor(), stateProd);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    setTopology({ pool: 1, lbs: 1 });
+  }
+});
 
 test("check-config has nginx's rows", () => {
   const out = execFileSync(binary, ["check-config", "--config", config], { encoding: "utf8", timeout: 60000 });
