@@ -29,8 +29,9 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import {
-  approvedSwitch, assertLockAndCorruptStateRefuse, binary, caddyAdmin, configVariant, findHandler, frontendColor,
-  interruptSwitchThenRecover, lab, labHosts, readStateFile, setLbType, setTopology, ssh, startClient, text, waitFor,
+  approvedSwitch, asLbType, assertLockAndCorruptStateRefuse, assertPairSwitchesAndBack, binary, caddyAdmin, configVariant,
+  findHandler, frontendColor, interruptSwitchThenRecover, lab, labHosts, readStateFile, setLbType, ssh, startClient,
+  text, waitFor,
 } from "./support.mjs";
 
 let config;  // the lab's config with loadBalancer.type caddy
@@ -68,12 +69,10 @@ async function status(client) {
 }
 
 // The lab's config with loadBalancer.type caddy (its Caddyfile the source of truth), then `more` applied.
+const caddyKeys = () => ({ type: "caddy", adminSocket: lab.LAB_CADDY_ADMIN_SOCK, caddyfile: lab.LAB_CADDYFILE });
 const caddyConfig = (more = () => {}) => configVariant((c) => {
   const app = c.apps.shop;
-  const lb = app.loadBalancer;
-  for (const key of ["haproxyConfig", "section", "directive", "validateCommand", "reloadCommand", "statsSocket",
-    "masterSocket", "statsUrl"]) delete lb[key];
-  Object.assign(lb, { type: "caddy", adminSocket: lab.LAB_CADDY_ADMIN_SOCK, caddyfile: lab.LAB_CADDYFILE });
+  asLbType(app.loadBalancer, caddyKeys());
   app.hosts.blue.upstream = dialOf("blue");
   app.hosts.green.upstream = dialOf("green");
   more(c);
@@ -461,54 +460,26 @@ test("a lock held by someone else refuses the switch and names the holder; a cor
     }
   });
 
-// The lab's topology config (pools, the LB pair) as Caddy: each load balancer's HAProxy keys
-// replaced by Caddy's, each server's upstream its address and the app's port.
-function caddyPairConfig() {
-  const c = JSON.parse(readFileSync(lab.LAB_TOPOLOGY_CONFIG, "utf8"));
-  const app = c.apps.shop;
-  for (const lb of app.loadBalancer) {
-    for (const key of ["haproxyConfig", "section", "directive", "validateCommand", "reloadCommand", "statsSocket",
-      "masterSocket", "statsUrl"]) delete lb[key];
-    Object.assign(lb, { type: "caddy", adminSocket: lab.LAB_CADDY_ADMIN_SOCK, caddyfile: lab.LAB_CADDYFILE });
-  }
-  for (const colour of ["blue", "green"]) {
-    for (const server of app.hosts[colour]) server.upstream = `${server.address}:${lab.APP_PORT}`;
-  }
-  const path = join(lab.LAB_DIR, `bluegreen-mcp.caddy-pair-${process.pid}.json`);
-  writeFileSync(path, JSON.stringify(c, null, 2));
-  return path;
-}
-
 test("an LB pair of Caddy with two servers per colour: a deploy and an approved switch move both Caddyfiles, " +
   "verified through both frontends, and back", async () => {
-  setTopology({ pool: 2, lbs: 2 });
-  try {
-    const s = await startClient({ config: caddyPairConfig() });
-    try {
-      const deploy = await s.call("deploy_to_standby");  // also writes lb2's state file
-      assert.ok(!deploy.isError, text(deploy));
-      const to = other(stateProd);
-      const dials = (colour) => labHosts(colour).map((h) => `${lab[`${h.toUpperCase()}_ADDR`]}:${lab.APP_PORT}`);
-      const { request, done } = await approvedSwitch(s);
+  const dials = (colour) => labHosts(colour).map((h) => `${lab[`${h.toUpperCase()}_ADDR`]}:${lab.APP_PORT}`);
+  await assertPairSwitchesAndBack({
+    name: "caddy",
+    prod: stateProd,
+    mutate: (app) => {
+      for (const lb of app.loadBalancer) asLbType(lb, caddyKeys());
+      for (const colour of ["blue", "green"]) {
+        for (const server of app.hosts[colour]) server.upstream = `${server.address}:${lab.APP_PORT}`;
+      }
+    },
+    check: async (to, request, client) => {
       assert.match(text(request), new RegExp(`after: +reverse_proxy ${dials(to).join(" ")} \\{`));
-      assert.equal(done.structuredContent.switched, true, text(done));
-      assert.deepEqual(done.structuredContent.loadBalancers.map((lb) => lb.routesTo), [to, to]);
       for (const root of [lab.LAB_LB_ROOT, lab.LAB_LB2_ROOT]) {
         assert.match(readFileSync(join(root, lab.LAB_CADDYFILE), "utf8"), new RegExp(`reverse_proxy ${dials(to).join(" ")} \\{`));
       }
-      for (const url of [lab.LAB_FRONTEND_URL, lab.LAB_LB2_FRONTEND_URL]) {
-        assert.equal(JSON.parse(ssh("lab-lb", `curl -s -m 3 ${url}health`).stdout).color, to);
-      }
-      assert.deepEqual((await status(s)).structuredContent.drift, []);
-      const back = await approvedSwitch(s);
-      assert.equal(back.done.structuredContent.switched, true, text(back.done));
-      assert.equal(await frontendColor(), stateProd);
-    } finally {
-      await s.close();
-    }
-  } finally {
-    setTopology({ pool: 1, lbs: 1 });
-  }
+      assert.deepEqual((await status(client)).structuredContent.drift, []);
+    },
+  });
 });
 
 test("check-config has Caddy's rows: binary, admin socket, Caddyfile", () => {

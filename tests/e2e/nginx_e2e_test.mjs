@@ -34,8 +34,8 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, syml
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import {
-  approvedSwitch, assertLockAndCorruptStateRefuse, binary, colorAt, configVariant, extraPorts, frontendColor,
-  interruptSwitchThenRecover, lab, readStateFile, setLbType, setTopology, ssh, startClient, text, waitFor,
+  approvedSwitch, asLbType, assertLockAndCorruptStateRefuse, assertPairSwitchesAndBack, binary, colorAt, configVariant,
+  extraPorts, frontendColor, interruptSwitchThenRecover, lab, readStateFile, setLbType, ssh, startClient, text, waitFor,
 } from "./support.mjs";
 
 let config;  // the lab's config with loadBalancer.type nginx
@@ -381,10 +381,7 @@ test("an interrupted switch (the server killed during the reload) is rolled back
 test("a lock held by someone else refuses the switch and names the holder; a corrupt state file is never overwritten",
   async () => {
     const short = configVariant((c) => {
-      const lb = c.apps.shop.loadBalancer;
-      for (const key of ["haproxyConfig", "section", "directive", "validateCommand", "reloadCommand", "statsSocket",
-        "masterSocket", "statsUrl"]) delete lb[key];
-      Object.assign(lb, { type: "nginx", nginxConfig: lab.LAB_NGINX_CONF, pidFile: lab.LAB_NGINX_PID_FILE });
+      asLbType(c.apps.shop.loadBalancer, { type: "nginx", nginxConfig: lab.LAB_NGINX_CONF, pidFile: lab.LAB_NGINX_PID_FILE });
       c.apps.shop.lockWaitSeconds = 1;
     });
     const s = await startClient({ config: short });
@@ -399,39 +396,20 @@ test("a lock held by someone else refuses the switch and names the holder; a cor
 
 test("an LB pair of nginx with two servers per colour: a deploy and an approved switch move both, verified " +
   "through both frontends, and back", async () => {
-  setTopology({ pool: 2, lbs: 2 });
-  try {
-    const c = JSON.parse(readFileSync(lab.LAB_TOPOLOGY_CONFIG, "utf8"));
-    for (const lb of c.apps.shop.loadBalancer) {
-      for (const key of ["haproxyConfig", "section", "directive", "validateCommand", "reloadCommand", "statsSocket",
-        "masterSocket", "statsUrl"]) delete lb[key];
-      Object.assign(lb, { type: "nginx", nginxConfig: lab.LAB_NGINX_CONF, pidFile: lab.LAB_NGINX_PID_FILE });
-    }
-    const pair = join(lab.LAB_DIR, `bluegreen-mcp.nginx-pair-${process.pid}.json`);
-    writeFileSync(pair, JSON.stringify(c, null, 2));
-    const s = await startClient({ config: pair });
-    try {
-      const deploy = await s.call("deploy_to_standby");  // also writes lb2's state file
-      assert.ok(!deploy.isError, text(deploy));
-      const to = other(stateProd);
-      const { done } = await approvedSwitch(s);
-      assert.equal(done.structuredContent.switched, true, text(done));
-      assert.deepEqual(done.structuredContent.loadBalancers.map((lb) => lb.routesTo), [to, to]);
+  await assertPairSwitchesAndBack({
+    name: "nginx",
+    prod: stateProd,
+    mutate: (app) => {
+      for (const lb of app.loadBalancer) {
+        asLbType(lb, { type: "nginx", nginxConfig: lab.LAB_NGINX_CONF, pidFile: lab.LAB_NGINX_PID_FILE });
+      }
+    },
+    check: (to) => {
       for (const root of [lab.LAB_LB_ROOT, lab.LAB_LB2_ROOT]) {
         assert.match(readFileSync(join(root, lab.LAB_NGINX_SITE), "utf8"), new RegExp(`proxy_pass http://${to};`));
       }
-      for (const url of [lab.LAB_FRONTEND_URL, lab.LAB_LB2_FRONTEND_URL]) {
-        assert.equal(JSON.parse(ssh("lab-lb", `curl -s -m 3 ${url}health`).stdout).color, to);
-      }
-      const back = await approvedSwitch(s);
-      assert.equal(back.done.structuredContent.switched, true, text(back.done));
-      assert.equal(await frontendColor(), stateProd);
-    } finally {
-      await s.close();
-    }
-  } finally {
-    setTopology({ pool: 1, lbs: 1 });
-  }
+    },
+  });
 });
 
 test("check-config has nginx's rows", () => {

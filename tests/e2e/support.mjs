@@ -542,3 +542,46 @@ export async function assertLockAndCorruptStateRefuse(client, unchanged) {
     ssh("lab-lb", "cat > /var/lib/bluegreen/shop.json", { input: saved });
   }
 }
+
+// A loadBalancer entry of the lab's config turned into another type: the HAProxy-only keys (and
+// the lab's validate and reload commands and stats URL) removed, `fields` set.
+export function asLbType(lb, fields) {
+  for (const key of ["haproxyConfig", "section", "directive", "validateCommand", "reloadCommand", "statsSocket",
+    "masterSocket", "statsUrl"]) delete lb[key];
+  return Object.assign(lb, fields);
+}
+
+// An LB pair in front of two servers per colour (`lab topology --pool 2 --lbs 2`), its config the
+// lab's topology config with `mutate(app)` applied: a deploy (which also writes lb2's state file),
+// an approved switch that moves both load balancers and both frontends to the other colour than
+// `prod`, `check(to, request)` on the switched pair, and a switch back. The topology goes back to
+// one server and one LB whatever happens.
+export async function assertPairSwitchesAndBack({ name, prod, mutate, check }) {
+  setTopology({ pool: 2, lbs: 2 });
+  try {
+    const c = JSON.parse(readFileSync(lab.LAB_TOPOLOGY_CONFIG, "utf8"));
+    mutate(c.apps.shop);
+    const path = join(lab.LAB_DIR, `bluegreen-mcp.${name}-pair-${process.pid}.json`);
+    writeFileSync(path, JSON.stringify(c, null, 2));
+    const s = await startClient({ config: path });
+    try {
+      const deploy = await s.call("deploy_to_standby");
+      assert.ok(!deploy.isError, text(deploy));
+      const to = prod === "blue" ? "green" : "blue";
+      const { request, done } = await approvedSwitch(s);
+      assert.equal(done.structuredContent.switched, true, text(done));
+      assert.deepEqual(done.structuredContent.loadBalancers.map((lb) => lb.routesTo), [to, to]);
+      for (const url of [lab.LAB_FRONTEND_URL, lab.LAB_LB2_FRONTEND_URL]) {
+        assert.equal(JSON.parse(ssh("lab-lb", `curl -s -m 3 ${url}health`).stdout).color, to);
+      }
+      await check(to, request, s);
+      const back = await approvedSwitch(s);
+      assert.equal(back.done.structuredContent.switched, true, text(back.done));
+      assert.equal(await frontendColor(), prod);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    setTopology({ pool: 1, lbs: 1 });
+  }
+}
