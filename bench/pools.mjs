@@ -3,9 +3,10 @@
 //
 //   1. get_deployment_status, 4 servers per colour behind 2 LBs, against one server per colour
 //      behind one LB (target <= 1.5x); also 4 servers per colour behind one LB (pools alone). Each
-//      status row also gives the CPU time per call of the whole machine and of bluegreen-mcp: on
-//      one machine the lab's servers share the cores, so the call is bound by the CPU it takes in
-//      total.
+//      status row also gives the CPU time per call of the whole machine, of bluegreen-mcp and of
+//      the lab's programs (apps, sshds, HAProxies): on one machine the lab's servers share the
+//      cores, so the call is bound by the CPU it takes in total; the target row also prints what
+//      the lab's programs alone leave of the target's budget.
 //   2. deploy_to_standby to 4 servers (deploy.maxParallel = 4: all at once) against a deploy to
 //      one server (target <= 1.3x).
 //   3. switch_traffic, the approved call with its verification, switching 2 LBs against switching
@@ -48,7 +49,7 @@
 // switching only if a request failed), about 190 status calls, two topology changes.
 //
 // Usage: node bench/pools.mjs BINARY CONFIG   (BLUEGREEN_LAB_DIR set, the lab up at pool=1 lbs=1)
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { boundedLoad, cpuTimes, stolenPercent } from "./load.mjs";
@@ -149,7 +150,7 @@ function topologyConfig(name, loadBalancers) {
 // servers, sshds and HAProxies share the cores with bluegreen-mcp, which the status rows show.
 const TICKS_PER_SECOND = 100;
 const CORES = availableParallelism();
-const CPU = { machine: "machine CPU per call", server: "bluegreen-mcp's own CPU per call" };
+const CPU = { machine: "machine CPU per call", server: "bluegreen-mcp's own CPU per call", program: "lab CPU per call:" };
 function busyTicks() {
   const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
   return f.reduce((a, b) => a + b, 0) - f[3] - f[4] - (f[7] ?? 0);
@@ -158,14 +159,36 @@ function processTicks(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   return Number(fields[11]) + Number(fields[12]);  // utime, stime (fields 14 and 15 of proc(5))
 }
+// The lab's programs (what the hosts run: the apps, their sshds, the HAProxies), by process name:
+// their CPU ticks summed over the live processes (a process that ends between two readings is
+// not counted).
+const LAB_PROGRAMS = { python3: "the apps (python3)", sshd: "sshd", haproxy: "haproxy" };
+function programTicks() {
+  const ticks = Object.fromEntries(Object.keys(LAB_PROGRAMS).map((name) => [name, 0]));
+  for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue;  // ended meanwhile
+    }
+    const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    if (!(name in ticks)) continue;
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks[name] += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks;
+}
 
 // Warm status calls: two first (they open the connections and resolve the commits), then `runs`
 // timed. `servers`: how many servers each colour must show.
 async function measureStatus(client, servers, runs) {
   for (let i = 0; i < 2; i++) await call(client, "get_deployment_status");
   const samples = [];
+  const programsBefore = programTicks();
   const machineBefore = busyTicks();
   const serverBefore = processTicks(client.child.pid);
+  const started = process.hrtime.bigint();
   for (let i = 0; i < runs; i++) {
     const t = process.hrtime.bigint();
     const r = await call(client, "get_deployment_status");
@@ -174,11 +197,20 @@ async function measureStatus(client, servers, runs) {
     if (i === 0 && shown !== servers) throw new Error(`status shows ${shown} PROD servers, expected ${servers}`);
   }
   const perCall = (ticks) => Math.round((ticks * 1000 / TICKS_PER_SECOND / runs) * 10) / 10;
-  return {
-    samples,
-    extra: { [CPU.machine]: [perCall(busyTicks() - machineBefore)],
-      [CPU.server]: [perCall(processTicks(client.child.pid) - serverBefore)] },
-  };
+  const extra = { [CPU.machine]: [perCall(busyTicks() - machineBefore)],
+    [CPU.server]: [perCall(processTicks(client.child.pid) - serverBefore)] };
+  // The lab's programs over the same stretch, less what they use anyway (HAProxy's health checks
+  // of the apps): their rate over as long a stretch without calls.
+  const programsAfter = programTicks();
+  const seconds = ms(started) / 1000;
+  const idleBefore = programTicks();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const idleAfter = programTicks();
+  for (const name of Object.keys(LAB_PROGRAMS)) {
+    const used = programsAfter[name] - programsBefore[name] - (idleAfter[name] - idleBefore[name]);
+    extra[`${CPU.program} ${name}`] = [Math.max(0, perCall(used))];
+  }
+  return { samples, extra };
 }
 
 // `runs` approved switch_traffic calls (plan, then the timed approved call), each followed by a
@@ -430,13 +462,16 @@ const notes = (row) => {
   const of = (name) => extra.find(([key]) => key === name)?.[1];
   const deploy = ["slowest server", "beyond it", CPU.machine, CPU.server];
   const steps = extra.filter(([key]) => key.startsWith("step ")).map(([key, values]) => `${key.slice(5)} ${median(values)}`);
-  const timings = extra.filter(([key]) => !deploy.includes(key) && !key.startsWith("step "))
+  const labCpu = extra.filter(([key]) => key.startsWith(CPU.program))
+    .map(([key, values]) => `${LAB_PROGRAMS[key.slice(CPU.program.length + 1)]} ${median(values)}`);
+  const timings = extra.filter(([key]) => !deploy.includes(key) && !key.startsWith("step ") && !key.startsWith(CPU.program))
     .map(([key, values]) => `${key} ${median(values)}`);
   return [
     of("slowest server") ? `the slowest server's own time (steps + health gate), median ${median(of("slowest server"))} ms, ` +
       `the call beyond it ${median(of("beyond it"))} ms` : "",
     of(CPU.machine) ? `CPU time per call (ms, all runs): the whole machine ${of(CPU.machine).join(" / ")}, of it ` +
       `bluegreen-mcp ${of(CPU.server).join(" / ")}` : "",
+    labCpu.length ? `of it the lab's programs, beyond their idle rate: ${labCpu.join(", ")}` : "",
     steps.length ? `its steps, medians in ms: ${steps.join(", ")}` : "",
     timings.length ? `the result's timings, medians in ms: ${timings.join(", ")}` : "",
     row.halves?.length === 2 ? `medians before / after the pool part: ${row.halves.map((m) => m.toFixed(1)).join(" / ")} ms` : "",
@@ -483,6 +518,14 @@ const cpuLine = (row, base) => {
   if (m === null || mb === null) return;
   console.log(`  CPU time per status call, 4 servers per colour + 2 LBs / 1 server, 1 LB: the whole machine ` +
     `${m} / ${mb} ms (${(m / mb).toFixed(2)}x; ${leastWall(m)}), of it bluegreen-mcp ${s} / ${sb} ms`);
+  // The target's budget against what the lab's own programs need: were bluegreen-mcp to take no
+  // CPU at all, the call could not be faster than the lab's CPU spread over every core.
+  const lab = Object.keys(LAB_PROGRAMS).reduce((sum, name) => sum + (of(row, `${CPU.program} ${name}`) ?? 0), 0);
+  if (row.s && row.baseline?.s && row.target) {
+    const budget = row.baseline.s.median * row.target;
+    console.log(`  the lab's programs alone take ${lab.toFixed(1)} ms of CPU per call (${leastWall(lab)}), against ` +
+      `the target's ${budget.toFixed(1)} ms (${row.target} x ${row.baseline.s.median.toFixed(1)} ms)`);
+  }
 };
 const leastWall = (cpuMs) => `${(cpuMs / CORES).toFixed(1)} ms of wall time at the least on ${CORES} cores`;
 cpuLine(byName[names.status4x2], byName[names.status1]);
