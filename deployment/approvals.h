@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace bluegreen::deployment {
 
@@ -33,6 +34,9 @@ struct SwitchPlan {
   // activity_record.h); empty when the plan saw none. A switch only rolls back the one its plan
   // showed the human.
   std::string recovers;
+  // The configuration lines the human saw change, on every load balancer (config_change.h
+  // bound_lines): the switch refuses when the lines it would change are not these.
+  std::vector<std::string> lines{};
   // Who approved it and how, for the audit log (not part of what the approval binds): the channel
   // ("elicitation", "token", or "not-required" when the configuration turns approval off) and the
   // client's version (clientInfo.version; the name is the switch's `client`). Set by the caller

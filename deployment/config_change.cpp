@@ -5,7 +5,10 @@
 #include "deployment/lb_kind.h"
 #include "haproxy/config_lines.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
+#include <array>
 
 namespace bluegreen::deployment {
 
@@ -25,6 +28,35 @@ std::size_t ConfigChange::line_count() const {
   std::size_t count = 0;
   for (const auto& edit : edits) count += edit.lines.size();
   return count;
+}
+
+std::vector<std::string> bound_lines(const std::vector<const ConfigChange*>& changes) {
+  std::vector<std::string> lines;
+  for (const auto* change : changes) {
+    for (const auto& edit : change->edits) {
+      for (const auto& line : edit.lines) {
+        lines.push_back(edit.file + ":" + std::to_string(line.number) + ": " + line.now + " => " + line.after);
+      }
+    }
+  }
+  std::sort(lines.begin(), lines.end());
+  lines.erase(std::unique(lines.begin(), lines.end()), lines.end());
+  return lines;
+}
+
+std::string lines_digest(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& line : lines) text += line + "\n";
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) return "";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex = "sha256:";
+  for (unsigned int i = 0; i < length; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
+  }
+  return hex;
 }
 
 bluegreen::Result<ConfigChange> plan_config_change(const config::AppConfig& app, const LbSnapshot& snapshot,

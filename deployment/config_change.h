@@ -52,6 +52,16 @@ struct ConfigChange {
   [[nodiscard]] std::size_t line_count() const;
 };
 
+// What an approval binds of `changes` (one per load balancer): every changed line as
+// "FILE:NUMBER: NOW => AFTER", sorted and without duplicates, so the same lines give the same list
+// whatever order the edits come in (an interrupted switch's plan shows its lines as two edits; the
+// switch, after rolling it back, makes them as one).
+std::vector<std::string> bound_lines(const std::vector<const ConfigChange*>& changes);
+
+// "sha256:" and the hex SHA-256 (FIPS 180-4, OpenSSL's EVP) of `lines` joined by "\n": what the
+// plan shows and the audit log records of the lines an approval binds.
+std::string lines_digest(const std::vector<std::string>& lines);
+
 // The change that makes every route of the app in `snapshot` (read, routes found) select `to`.
 // Errors (with what to do): the routes were not read; the new backend is not defined; nothing
 // would change.

@@ -4,6 +4,8 @@
 #include "deployment/live_confirmation.h"
 #include "deployment/traffic_switch.h"
 
+#include <algorithm>
+
 #include <unistd.h>
 
 namespace bluegreen::deployment {
@@ -85,5 +87,25 @@ Activity switch_activity(const config::AppConfig& app, const SwitchPlan& plan, c
 }
 
 const std::vector<std::string>& switch_steps(config::LbType type) { return lb_kind(type).switch_steps(); }
+
+std::string lines_no_longer_approved(const SwitchPlan& plan, const std::vector<const ConfigChange*>& changes) {
+  const auto now = bound_lines(changes);
+  if (now == plan.lines) return "";
+  std::string first;
+  for (const auto& line : plan.lines) {
+    if (std::find(now.begin(), now.end(), line) == now.end()) {
+      first = "the plan showed \"" + line + "\", which the switch would no longer make";
+      break;
+    }
+  }
+  for (const auto& line : now) {
+    if (!first.empty()) break;
+    if (std::find(plan.lines.begin(), plan.lines.end(), line) == plan.lines.end()) {
+      first = "the switch would now also make \"" + line + "\", which the plan did not show";
+    }
+  }
+  return "the configuration changed since the plan was approved: " + first +
+         ". The approval is void and nothing was changed. Request a new plan and show it to the human.";
+}
 
 }  // namespace bluegreen::deployment

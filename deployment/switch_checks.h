@@ -41,6 +41,13 @@ PlanCheck plan_no_longer_holds(Services& services, const config::AppConfig& app,
                                const LbSnapshot& snapshot, std::optional<FrontendView> frontend,
                                std::uint64_t generation);
 
+// Why the lines a switch is about to change (`changes`, one per load balancer, made under the lock)
+// are not the ones its plan showed the human (plan.lines): "" when they are, else a refusal naming
+// the first line that differs. Binds the approval whatever channel gave it (issue 17): a
+// configuration edited by hand between the plan and the approval voids it, even when the state
+// file did not change.
+std::string lines_no_longer_approved(const SwitchPlan& plan, const std::vector<const ConfigChange*>& changes);
+
 // The activity record a switch leaves on a load balancer before its swap: which switch, by whom,
 // from which state generation and reload count (from `snapshot`), the files `change` replaces, and
 // an interrupted deploy's record it replaces (kept in `replaced`).

@@ -293,6 +293,9 @@ bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppCon
     }
     view.other_changes.emplace_back(inputs.views[i].load_balancer.ssh, std::move(other.value()));
   }
+  std::vector<const ConfigChange*> changes{&view.change};
+  for (const auto& [ssh, other] : view.other_changes) changes.push_back(&other);
+  view.plan.lines = bound_lines(changes);
   for (const auto& entry : snapshot.routes->entry_points) {
     view.entry_points.push_back(describe_entry_point(app, *snapshot.routes, entry));
   }
@@ -372,6 +375,7 @@ json plan_json(const config::AppConfig& app, const PlanView& view) {
               {"servers", servers}}},
             {"emergency", view.plan.emergency},
             {"stateGeneration", view.plan.generation},
+            {"changeDigest", lines_digest(view.plan.lines)},
             {"switchNumber", view.next_switch_number}};
   if (!view.other_changes.empty()) {
     json others = json::array();

@@ -188,6 +188,9 @@ std::optional<SwitchOutcome> SwitchRun::recheck_plan() {
                   ", plan made at " + std::to_string(plan_.generation) +
                   "); the approval is void. Request a new plan.");
   }
+  std::vector<const ConfigChange*> changes;
+  for (const auto& leg : legs_) changes.push_back(&leg.change);
+  if (auto changed = lines_no_longer_approved(plan_, changes); !changed.empty()) return refuse(changed);
   return std::nullopt;
 }
 
@@ -580,6 +583,7 @@ SwitchOutcome SwitchRun::completed() {
 std::string SwitchRun::audit(const std::string& outcome, json details) {
   if (!plan_.approved_via.empty()) details["approvedVia"] = plan_.approved_via;
   if (!plan_.client_version.empty()) details["clientVersion"] = plan_.client_version;
+  if (!plan_.lines.empty()) details["changeDigest"] = lines_digest(plan_.lines);
   return lbs_.audit({plan_.emergency ? "emergency-switch" : "switch", client_, outcome, std::move(details)});
 }
 

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import {
   configVariant, frontendColor, lab, labCommand, readHaproxyConfig, readStateFile, ssh, startClient, text,
-  waitFor,
+  waitFor, waitForBothUp,
 } from "./support.mjs";
 
 const mcp = await startClient();
@@ -189,6 +189,30 @@ test("a token for a stale plan is refused (the state changed after it was issued
   assert.equal(result.isError, true);
   assert.match(text(result), /state file changed since the plan was approved/);
   assert.equal(await frontendColor(), "green");
+});
+
+test("a token whose plan's HAProxy lines were since edited by hand (and reloaded) is refused", async () => {
+  const original = readHaproxyConfig();
+  const request = (await mcp.call("switch_traffic", {})).structuredContent;
+  assert.match(request.plan.changeDigest, /^sha256:[0-9a-f]{64}$/);
+  const generation = readStateFile().generation;
+  // Someone adds a line above the route and reloads: the route the human saw is now on another line.
+  ssh("lab-lb", "sed -i '/^frontend fe_app/i # added by hand' /etc/haproxy/haproxy.cfg && " +
+    "echo reload | socat -t 2 - UNIX-CONNECT:/run/haproxy/master.sock");
+  try {
+    await waitForBothUp();
+    const result = await mcp.call("switch_traffic", { approvalToken: request.approvalToken });
+    assert.equal(result.isError, true, text(result));
+    assert.match(text(result), /the configuration changed since the plan was approved: the plan showed ".*haproxy\.cfg:\d+: +default_backend green => +default_backend blue"/);
+    assert.match(text(result), /Nothing was changed/);
+    assert.equal(await frontendColor(), "green");
+    assert.equal(readStateFile().generation, generation);
+    assert.match(readHaproxyConfig(), /# added by hand/);
+  } finally {
+    ssh("lab-lb", `cat > /etc/haproxy/haproxy.cfg <<'EOF'\n${original}EOF`);
+    ssh("lab-lb", "echo reload | socat -t 2 - UNIX-CONNECT:/run/haproxy/master.sock");
+  }
+  await waitForBothUp();
 });
 
 test("an expired token is refused", async () => {

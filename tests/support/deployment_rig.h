@@ -9,6 +9,8 @@
 // and inspected by the test thread (its parts are thread-safe, see their headers).
 
 #include "deployment/approvals.h"
+#include "deployment/config_change.h"
+#include "deployment/lb_snapshot.h"
 #include "deployment/services.h"
 #include "tests/support/fake_lb.h"
 #include "tests/support/fake_time.h"
@@ -60,6 +62,20 @@ struct DeploymentRig {
   deployment::Services services{lb.executor(), approvals, lb.probe(), time,
                                 std::make_shared<deployment::CommitCache>()};
   RecordingReporter reporter;
+
+  // `plan` bound to the lines a switch to plan.to would change on the LB as it is now, as
+  // plan_switch binds them (config_change.h bound_lines), read unseen by the test's hooks. A plan
+  // that binds lines already (plan_switch's) is returned as it is.
+  deployment::SwitchPlan bound(deployment::SwitchPlan plan) {
+    if (!plan.lines.empty()) return plan;
+    plan.lines = lb.executor().unseen([&] {
+      const auto store = deployment::store_for(lb.executor(), app);
+      const auto snapshot = deployment::read_lb_snapshot(lb.executor(), app, store, {false});
+      const auto change = deployment::plan_config_change(app, snapshot, plan.to);
+      return change ? deployment::bound_lines({&change.value()}) : std::vector<std::string>{};
+    });
+    return plan;
+  }
 };
 
 }  // namespace testing_support

@@ -757,7 +757,8 @@ class FakeLb {
         return ok_with();
       }
       case Script::kStateRead: {
-        if (faults_.state_read.fire()) return exit_with(1, "", "cat: " + lbc.state_file + ": Input/output error");
+        if (!executor_.is_unseen() && faults_.state_read.fire())
+          return exit_with(1, "", "cat: " + lbc.state_file + ": Input/output error");
         const auto text = executor_.file(lb_, lbc.state_file);
         return ok_with(text ? *text : "BLUEGREEN-NO-STATE-FILE\n");
       }
@@ -881,7 +882,7 @@ class FakeLb {
     };
     if (faults_.stats_silent) return silent();
     if (is_map_request(request)) {
-      if (faults_.map_silent.fire()) return silent();
+      if (!executor_.is_unseen() && faults_.map_silent.fire()) return silent();
       return map_requests(request);
     }
     if (request != "show stat\n") return std::string("Unknown command.\n");

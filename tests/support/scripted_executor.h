@@ -136,6 +136,18 @@ class ScriptedExecutor : public remote::Executor {
     });
   }
 
+  // Runs `look` unseen: its calls are neither recorded, observed nor intercepted (a test's own look
+  // at the hosts, e.g. the lines a plan binds). Nothing else may call the executor meanwhile.
+  template <typename Look>
+  auto unseen(Look look) {
+    unseen_ = true;
+    auto result = look();
+    unseen_ = false;
+    return result;
+  }
+
+  [[nodiscard]] bool is_unseen() const { return unseen_; }
+
   void set_interceptor(Interceptor interceptor) {
     std::lock_guard lock(mutex_);
     interceptor_ = std::move(interceptor);
@@ -412,6 +424,7 @@ class ScriptedExecutor : public remote::Executor {
   std::optional<bluegreen::Error> begin(const Call& call) {
     std::vector<Observer> observers;
     Interceptor interceptor;
+    if (unseen_) return std::nullopt;
     {
       std::lock_guard lock(mutex_);
       calls_.push_back(call);
@@ -424,6 +437,7 @@ class ScriptedExecutor : public remote::Executor {
   }
 
   mutable std::mutex mutex_;
+  std::atomic<bool> unseen_{false};
   std::vector<Rule> rules_;
   std::map<std::pair<std::string, std::string>, SocketHandler> sockets_;
   HoldHandler hold_;

@@ -34,7 +34,7 @@ SwitchPlan blue_to_green(bool emergency = false) {
 
 SwitchOutcome run_switch(DeploymentRig& rig, const SwitchPlan& plan, std::stop_token stop = {},
                          deployment::Reporter* reporter = nullptr, const std::string& client = "claude-test") {
-  return deployment::execute_switch(rig.services, rig.app, plan, client, reporter ? *reporter : rig.reporter,
+  return deployment::execute_switch(rig.services, rig.app, rig.bound(plan), client, reporter ? *reporter : rig.reporter,
                                     std::move(stop));
 }
 

@@ -39,7 +39,7 @@ SwitchPlan blue_to_green(std::uint64_t generation = 7) {
 }
 
 SwitchOutcome run_switch(DeploymentRig& rig, const SwitchPlan& plan) {
-  return deployment::execute_switch(rig.services, rig.app, plan, "claude-test", rig.reporter, {});
+  return deployment::execute_switch(rig.services, rig.app, rig.bound(plan), "claude-test", rig.reporter, {});
 }
 
 // The stats socket's answer to `request` (one line, as query_haproxy_socket sends it).

@@ -26,7 +26,7 @@ std::string two_frontends(const std::string& first, const std::string& second) {
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 deployment::SwitchOutcome run_switch(DeploymentRig& rig, const deployment::SwitchPlan& plan) {
-  return deployment::execute_switch(rig.services, rig.app, plan, "claude-test", rig.reporter, {});
+  return deployment::execute_switch(rig.services, rig.app, rig.bound(plan), "claude-test", rig.reporter, {});
 }
 
 deployment::DeployOutcome run_deploy(DeploymentRig& rig) {

@@ -3,6 +3,8 @@
 // ends up holding (config, backup, leftovers, state file, audit log, what HAProxy runs) as well
 // as on the outcome's text and structured fields.
 
+#include "deployment/config_change.h"
+#include "deployment/switch_plan.h"
 #include "deployment/traffic_switch.h"
 #include "tests/support/deployment_rig.h"
 
@@ -25,7 +27,8 @@ SwitchPlan blue_to_green(bool emergency = false, std::uint64_t generation = 7) {
 }
 
 SwitchOutcome run_switch(DeploymentRig& rig, const SwitchPlan& plan, std::stop_token stop = {}) {
-  return deployment::execute_switch(rig.services, rig.app, plan, "claude-test", rig.reporter, std::move(stop));
+  return deployment::execute_switch(rig.services, rig.app, rig.bound(plan), "claude-test", rig.reporter,
+                                    std::move(stop));
 }
 
 std::string error_of(const SwitchOutcome& outcome) { return outcome.structured.value("error", std::string()); }
@@ -630,4 +633,55 @@ TEST_CASE("an exception after the swap rolls the switch back instead of leaving 
   CHECK(rig.lb.config_text() == original);
   CHECK(rig.lb.running() == Color::kBlue);
   require_state_unchanged(rig);
+}
+
+// --- the approval binds the lines it showed (issue 17) ---------------------------------------
+
+TEST_CASE("a config edited by hand after the plan voids its approval; an edit elsewhere does not",
+          "[deployment][switch][approval]") {
+  DeploymentRig rig;
+  auto view = deployment::plan_switch(rig.services, rig.app, false);
+  REQUIRE(view.ok());
+  REQUIRE(view->plan.lines.size() == 1);
+  CHECK(contains(view->plan.lines.front(), "default_backend blue =>     default_backend green"));
+  const auto digest = deployment::plan_json(rig.app, *view).at("changeDigest").get<std::string>();
+  CHECK(digest.rfind("sha256:", 0) == 0);
+  CHECK(digest.size() == 7 + 64);
+
+  SECTION("the app's route moved to another line: refused, nothing changed") {
+    std::string edited = rig.lb.config_text();
+    edited.insert(edited.find("frontend fe_app"), "# a comment added by hand\n");
+    rig.lb.set_config_text(edited);
+    rig.lb.reload_by_hand();  // and loaded: else the unloaded file alone refuses the switch
+    const auto outcome = run_switch(rig, view->plan);
+    require_untouched(rig, outcome, edited, rig.lb.reloads());
+    CHECK(contains(outcome.text, "the configuration changed since the plan was approved"));
+    CHECK(contains(outcome.text, "haproxy.cfg:13:"));  // the line the plan showed
+  }
+  SECTION("another route of the app added by hand: refused") {
+    std::string edited = rig.lb.config_text();
+    edited.insert(edited.find("\nbackend blue") + 1,
+                  "frontend fe_extra\n    bind 127.0.99.3:81\n    default_backend blue\n\n");
+    rig.lb.set_config_text(edited);
+    rig.lb.reload_by_hand();  // and loaded: else the unloaded file alone refuses the switch
+    const auto outcome = run_switch(rig, view->plan);
+    require_untouched(rig, outcome, edited, rig.lb.reloads());
+    CHECK(contains(outcome.text, "which the plan did not show"));
+  }
+  SECTION("a line that is not the app's route changed: the switch goes ahead") {
+    std::string edited = rig.lb.config_text();
+    const auto at = edited.find("timeout client 30s");
+    edited.replace(at, 18, "timeout client 31s");
+    rig.lb.set_config_text(edited);
+    rig.lb.reload_by_hand();
+    const auto outcome = run_switch(rig, view->plan);
+    INFO(outcome.text);
+    CHECK(outcome.switched);
+  }
+  SECTION("the same plan twice gives the same digest; the way back gives another") {
+    auto again = deployment::plan_switch(rig.services, rig.app, false);
+    REQUIRE(again.ok());
+    CHECK(deployment::plan_json(rig.app, *again).at("changeDigest") == digest);
+    CHECK(deployment::lines_digest({}) != digest);
+  }
 }

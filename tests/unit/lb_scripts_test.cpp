@@ -170,15 +170,15 @@ TEST_CASE("every command a switch, a rollback and a deploy send parses with sh -
   {
     testing_support::DeploymentRig rig;
     REQUIRE(deployment::execute_switch(rig.services, rig.app,
-                                       deployment::SwitchPlan{"shop", state::Color::kBlue, state::Color::kGreen, 7,
-                                                              false, ""},
+                                       rig.bound(deployment::SwitchPlan{"shop", state::Color::kBlue,
+                                                                        state::Color::kGreen, 7, false, ""}),
                                        "sh-n", rig.reporter, {})
                 .switched);
     REQUIRE(deployment::deploy_to_standby(rig.services, rig.app, {}, "sh-n", rig.reporter, {}).ok);
     rig.lb.faults().reload = testing_support::Fault::once();  // the way back: restore, reload, verify
     REQUIRE(deployment::execute_switch(rig.services, rig.app,
-                                       deployment::SwitchPlan{"shop", state::Color::kGreen, state::Color::kBlue, 9,
-                                                              false, ""},
+                                       rig.bound(deployment::SwitchPlan{"shop", state::Color::kGreen,
+                                                                        state::Color::kBlue, 9, false, ""}),
                                        "sh-n", rig.reporter, {})
                 .rolled_back);
     calls = rig.lb.executor().calls();
