@@ -216,14 +216,24 @@ Row approval_row(const config::Config& config, const config::AppConfig& app) {
     row.result = "approval.emergencyRequiresApproval is false: any client can move traffic without a human by "
                  "calling switch_traffic with emergency=true";
   } else if (!approval.allows("token")) {
-    row.result = "only clients with MCP form elicitation can approve switches; in the others switch_traffic "
-                 "refuses (no token is issued or accepted)";
-  } else if (!approval.allows("elicitation")) {
+    const bool form = approval.allows("elicitation");
+    const bool url = approval.allows("url");
+    row.result = std::string("only clients with MCP ") +
+                 (form && url ? "form or URL-mode elicitation"
+                  : form      ? "form elicitation"
+                              : "URL-mode elicitation") +
+                 " can approve switches; in the others switch_traffic refuses (no token is issued or accepted)";
+  } else if (!approval.allows("elicitation") && !approval.allows("url")) {
     row.result = "every approval is a token the model passes on, even in clients that could ask the human "
-                 "directly: add \"elicitation\"";
+                 "directly: add \"elicitation\" and/or \"url\"";
   } else {
     row.warning = false;
-    row.result = "clients with form elicitation ask the human directly; others get a single-use token";
+    row.result =
+        std::string(approval.allows("elicitation") ? "clients with form elicitation ask the human directly; " : "") +
+        (approval.allows("url") ? "clients with URL-mode elicitation send the human to an approval page on "
+                                  "127.0.0.1; "
+                                : "") +
+        "others get a single-use token";
   }
   return row;
 }

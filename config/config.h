@@ -148,9 +148,11 @@ struct ApprovalConfig {
   bool emergency_requires_approval = true;
   // approval.channels: how a human may approve a switch, in the configuration's order:
   // "elicitation" (the client asks the human in a form; the model never sees an answer it could
-  // forge) and "token" (the plan and a single-use token go back through the model, which passes
-  // the token on once the human said yes: it rests on the model's good behaviour). Without
-  // "token", no token is issued or accepted. "url" and "app" (issue 17) are refused as not built.
+  // forge), "url" (the client shows the human a link to the approval page this server serves on
+  // 127.0.0.1, web/approval_pages.h; URL-mode elicitation, MCP 2025-11-25) and "token" (the plan and
+  // a single-use token go back through the model, which passes the token on once the human said
+  // yes: it rests on the model's good behaviour). Without "token", no token is issued or accepted.
+  // "app" (an MCP Apps panel, issue 17) is refused as not built.
   std::vector<std::string> channels{"elicitation", "token"};
   [[nodiscard]] bool allows(std::string_view channel) const {
     return std::find(channels.begin(), channels.end(), channel) != channels.end();

@@ -20,7 +20,8 @@ struct ApprovalRefusal {
   std::string client_version;  // clientInfo.version ("" when none)
   std::string outcome;         // "refused" or "not-approved"
   std::string reason;          // a short code: "token-not-accepted", "token-refused", "no-approval-channel",
-                               // "require-approval-false", "declined", "form-failed"
+                               // "require-approval-false", "declined", "form-failed",
+                               // "page-failed", "page-expired"
   std::string message;         // what the client was told (the first 300 bytes are kept)
 };
 

@@ -9,10 +9,29 @@ namespace {
 // "elicitation", "elicitation, token", ...
 std::string channel_list(const config::AppConfig& app) { return bluegreen::join(app.approval.channels); }
 
+// What `client` can show, for refusals.
+std::string shown(ClientChannels client) {
+  if (client.form) return "only a form (MCP form elicitation), which approval.channels does not list";
+  if (client.url) return "only a link (MCP URL-mode elicitation), which approval.channels does not list";
+  return "neither a form nor a link (it declared no MCP elicitation, or its protocol version has none: form "
+         "elicitation came with 2025-06-18, URL mode with 2025-11-25)";
+}
+
+// The client features the app's channels need, for refusals.
+std::string wanted(const config::AppConfig& app) {
+  std::string text;
+  for (const auto& channel : app.approval.channels) {
+    const char* feature = channel == "elicitation" ? "MCP form elicitation"
+                          : channel == "url"       ? "MCP URL-mode elicitation (an approval page)"
+                                                   : nullptr;
+    if (feature != nullptr) text += (text.empty() ? "" : " or ") + std::string(feature);
+  }
+  return text.empty() ? "MCP elicitation" : text;
+}
+
 }  // namespace
 
-ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchRequest& request,
-                                 bool client_can_ask_human) {
+ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchRequest& request, ClientChannels client) {
   const bool needed = app.approval.required && !(request.emergency && !app.approval.emergency_requires_approval);
   if (!needed) return {ApprovalPath::kNotRequired, ""};
   if (!request.require_approval) {
@@ -22,23 +41,27 @@ ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchReque
         "itself. Call switch_traffic without approvalToken to get the plan, show it to the human, and pass the "
         "approvalToken only after they approve. Nothing was changed."};
   }
-  if (client_can_ask_human && app.approval.allows("elicitation")) return {ApprovalPath::kAskHuman, ""};
+  for (const auto& channel : app.approval.channels) {
+    if (channel == "elicitation" && client.form) return {ApprovalPath::kAskHuman, ""};
+    if (channel == "url" && client.url) return {ApprovalPath::kAskOnPage, ""};
+  }
   if (app.approval.allows("token")) return {ApprovalPath::kIssueToken, ""};
   return {ApprovalPath::kRefuse,
           "❌ NO WAY TO APPROVE A SWITCH IN THIS CLIENT: app " + app.name + " accepts approvals only through " +
-              channel_list(app) +
-              " (approval.channels), and this client cannot be sent an approval form (it did not declare MCP form "
-              "elicitation, or its protocol version has none: elicitation came with 2025-06-18); approval tokens "
-              "are not accepted. Nothing was changed. Tell the human: run "
-              "the switch from a client that supports MCP elicitation (it asks them directly), or have the operator "
-              "add \"token\" to approval.channels in the bluegreen-mcp configuration."};
+              channel_list(app) + " (approval.channels), and this client can show the human " + shown(client) +
+              "; approval tokens are not accepted. Nothing was changed. Tell the human: run the switch from a "
+              "client that supports " +
+              wanted(app) +
+              " (it asks them directly), or have the operator add \"token\" to approval.channels in the "
+              "bluegreen-mcp configuration."};
 }
 
 std::string token_not_accepted(const config::AppConfig& app) {
   return "❌ APPROVAL REFUSED: app " + app.name +
          " does not accept approval tokens (approval.channels: " + channel_list(app) +
-         "): the human approves in the client's own approval form (MCP elicitation). Call switch_traffic without "
-         "approvalToken from a client that supports it; it then asks the human directly. Nothing was changed.";
+         "): the human approves through " + wanted(app) +
+         " in the client. Call switch_traffic without approvalToken from a client that supports it; it then asks "
+         "the human directly. Nothing was changed.";
 }
 
 std::string no_fallback_to_token(const config::AppConfig& app, const std::string& why) {

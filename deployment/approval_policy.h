@@ -18,6 +18,8 @@ enum class ApprovalPath {
   kRefuse,       // the call tried to skip a required approval: answer with `refusal`, plan nothing
   kNotRequired,  // the configuration turns approval off for this switch: plan, then execute
   kAskHuman,     // plan, then ask the human directly (elicitation); on failure fall back to kIssueToken
+  kAskOnPage,    // plan, then send the human to the approval page (URL-mode elicitation, web/approval_pages.h);
+                 // on failure fall back to kIssueToken
   kIssueToken,   // plan, then return it with a single-use token the human's approval unlocks
 };
 
@@ -31,12 +33,19 @@ struct ApprovalDecision {
   std::string refusal;  // for kRefuse: what the assistant must do instead
 };
 
+// What the client can show the human (MCP 2025-11-25 client/elicitation): a form, a URL, or both.
+struct ClientChannels {
+  bool form = false;  // form-mode elicitation (declared, and the protocol version has it)
+  bool url = false;   // URL-mode elicitation (declared, and 2025-11-25 or later)
+};
+
 // approval.required (config) decides; approval.emergencyRequiresApproval=false lets an emergency
-// switch through without one. `client_can_ask_human`: the client declared form elicitation. Then
-// approval.channels: kAskHuman when the client can ask and "elicitation" is listed, else
-// kIssueToken when "token" is listed, else kRefuse with a text that says how the human can approve
-// (another client, or the operator adds "token").
-ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchRequest& request, bool client_can_ask_human);
+// switch through without one. Then approval.channels: the first of "elicitation" (kAskHuman) and
+// "url" (kAskOnPage), in the configuration's order, that is listed and that `client` can show;
+// else kIssueToken when "token" is listed (a token rests on the model, so it comes last whatever
+// the order); else kRefuse with a text that says how the human can approve (another client, or
+// the operator adds "token").
+ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchRequest& request, ClientChannels client);
 
 // The refusal of an approvalToken for an app whose approval.channels lack "token". Nothing changes.
 std::string token_not_accepted(const config::AppConfig& app);

@@ -45,6 +45,9 @@ struct ProtocolFeatures {
   // elicitation/create (form mode): 2025-06-18 on, and only to a client that declares the
   // `elicitation` capability.
   bool elicitation = true;
+  // elicitation/create in URL mode and notifications/elicitation/complete: 2025-11-25 on, and only
+  // to a client that declares `elicitation.url`.
+  bool url_elicitation = true;
 };
 
 // The features of `version`, one of kSupportedProtocolVersions (any later string gets all of them).
@@ -57,6 +60,7 @@ constexpr ProtocolFeatures features_of(std::string_view version) {
   features.structured_output = version >= "2025-06-18";
   features.titles = version >= "2025-06-18";
   features.elicitation = version >= "2025-06-18";
+  features.url_elicitation = version >= "2025-11-25";
   return features;
 }
 

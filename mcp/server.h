@@ -140,6 +140,9 @@ class Server final : public MessageHandler {
   // True when the negotiated revision has elicitation (2025-06-18 on) and the client declared its
   // form mode (`{}` or a `form` member; a client that declares only `url` gets no form request).
   [[nodiscard]] bool client_supports_elicitation() const;
+  // True when the negotiated revision has URL-mode elicitation (2025-11-25 on) and the client
+  // declared it ({"elicitation": {"url": {}}}).
+  [[nodiscard]] bool client_supports_url_elicitation() const;
   // What the negotiated revision lets the server send (all of it before initialize).
   [[nodiscard]] ProtocolFeatures features() const;
   // Sends a request to the client on behalf of `call` and blocks the calling (tool) thread until

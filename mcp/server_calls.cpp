@@ -83,6 +83,36 @@ class Server::CallContext final : public ToolContext {
 
   [[nodiscard]] bool client_supports_elicitation() const override { return server_.client_supports_elicitation(); }
 
+  [[nodiscard]] bool client_supports_url_elicitation() const override {
+    return server_.client_supports_url_elicitation();
+  }
+
+  bluegreen::Result<ElicitationResponse> elicit_url(const std::string& message, const std::string& url,
+                                                    const std::string& elicitation_id,
+                                                    std::chrono::milliseconds timeout) override {
+    if (!server_.client_supports_url_elicitation()) {
+      return bluegreen::Error{"client does not support URL-mode elicitation"};
+    }
+    auto answer = server_.request_client(call_, "elicitation/create",
+                                         json{{"mode", "url"},
+                                              {"message", bluegreen::neutralize_terminal_controls(message)},
+                                              {"url", url},
+                                              {"elicitationId", elicitation_id}},
+                                         timeout);
+    if (!answer) return answer.error();
+    const json& result = *answer;
+    const json action = result.is_object() ? result.value("action", json()) : json();
+    if (action != "accept" && action != "decline" && action != "cancel") {
+      return bluegreen::Error{"the client answered elicitation/create without a valid \"action\": " + result.dump()};
+    }
+    return ElicitationResponse{action.get<std::string>(), json::object()};
+  }
+
+  void complete_elicitation(const std::string& elicitation_id) override {
+    if (!server_.client_supports_url_elicitation()) return;
+    server_.send(make_notification("notifications/elicitation/complete", json{{"elicitationId", elicitation_id}}));
+  }
+
   bluegreen::Result<ElicitationResponse> elicit(const std::string& message, const json& requested_schema,
                                                 std::chrono::milliseconds timeout) override {
     if (!server_.client_supports_elicitation()) return bluegreen::Error{"client does not support elicitation"};
@@ -317,6 +347,12 @@ bool Server::client_supports_elicitation() const {
   const auto it = client_capabilities_.find("elicitation");
   return features_.elicitation && it != client_capabilities_.end() && it->is_object() &&
          (it->empty() || it->contains("form"));
+}
+
+bool Server::client_supports_url_elicitation() const {
+  std::lock_guard lock(mutex_);
+  const auto it = client_capabilities_.find("elicitation");
+  return features_.url_elicitation && it != client_capabilities_.end() && it->is_object() && it->contains("url");
 }
 
 bluegreen::Result<json> Server::request_client(const Call& call, const std::string& method, json params,

@@ -107,6 +107,27 @@ class ToolContext {
   virtual bluegreen::Result<ElicitationResponse> elicit(const std::string& message,
                                                         const nlohmann::json& requested_schema,
                                                         std::chrono::milliseconds timeout) = 0;
+
+  // True when the negotiated revision is 2025-11-25 or later and the client declared URL-mode
+  // elicitation ({"elicitation": {"url": {}}}).
+  [[nodiscard]] virtual bool client_supports_url_elicitation() const { return false; }
+
+  // Asks the user, through the client, to open `url` (MCP 2025-11-25, client/elicitation, URL
+  // mode): sends elicitation/create {mode: "url", message, url, elicitationId} and blocks until the
+  // client answers. "accept" means the user agreed to open the URL, not that anything was done
+  // there; "decline" and "cancel" that they did not. `content` is always {}. The URL goes to the
+  // client only; the caller must not put it in tool results or logs. Errors: as elicit(), and the
+  // client lacks URL mode (nothing is sent).
+  virtual bluegreen::Result<ElicitationResponse> elicit_url(const std::string& message, const std::string& url,
+                                                            const std::string& elicitation_id,
+                                                            std::chrono::milliseconds timeout) {
+    (void)message, (void)url, (void)elicitation_id, (void)timeout;
+    return bluegreen::Error{"client does not support URL-mode elicitation"};
+  }
+
+  // Tells the client that the URL-mode elicitation `elicitation_id` is over
+  // (notifications/elicitation/complete); nothing when the client lacks URL mode.
+  virtual void complete_elicitation(const std::string& elicitation_id) { (void)elicitation_id; }
 };
 
 using ToolHandler = std::function<ToolResult(const nlohmann::json& arguments, ToolContext& context)>;

@@ -66,6 +66,72 @@ bluegreen::Result<mcp::ToolResult> ask_human(DeploymentToolsContext& context, co
                            declined.structured);
 }
 
+// The plan as the approval page shows it.
+web::ApprovalPageContent page_content(const config::AppConfig& app, const deployment::PlanView& view) {
+  return {"Switch traffic for " + app.name + ": " + state::to_upper_string(view.plan.from) + " \u2192 " +
+              state::to_upper_string(view.plan.to) + (view.plan.emergency ? " (EMERGENCY)" : ""),
+          deployment::approval_request_text(app, view, "", app.approval.token_ttl), view.plan.emergency};
+}
+
+// Sends the human to the approval page (URL-mode elicitation) and executes on Approve; the page
+// then shows the outcome. The page's URL goes to the client only, never into the result. Errors:
+// the page or the elicitation could not be made (the caller falls back to a token where allowed).
+bluegreen::Result<mcp::ToolResult> ask_on_page(DeploymentToolsContext& context, const config::AppConfig& app,
+                                               const deployment::PlanView& view, mcp::ToolContext& tool_context) {
+  auto& pages = *context.pages;
+  const auto ttl = app.approval.token_ttl;
+  auto page = pages.open(page_content(app, view), ttl);
+  if (!page) return bluegreen::Error{"the approval page could not be served: " + page.error().message};
+  const std::string message = "Approve or reject the traffic switch for app " + app.name + " (" +
+                              state::to_upper_string(view.plan.from) + " \u2192 " +
+                              state::to_upper_string(view.plan.to) + (view.plan.emergency ? ", EMERGENCY" : "") +
+                              ") on its approval page, which shows the whole plan. It is valid for " +
+                              std::to_string(ttl.count() / 1000) + " s.";
+  auto answer = tool_context.elicit_url(message, page->url, page->id, ttl);
+  const auto refuse = [&](const std::string& reason, const std::string& answer_text) {
+    tool_context.complete_elicitation(page->id);
+    const auto declined = deployment::approval_not_given(view, answer_text, deployment::plan_json(app, view));
+    return refuse_unapproved(context, app, tool_context, view.plan.emergency, reason, declined.text,
+                             declined.structured);
+  };
+  if (!answer) {
+    pages.withdraw(page->id, "The assistant could not show this page's link to the human (" + answer.error().message +
+                                 "). Nothing was changed.");
+    return answer.error();
+  }
+  if (answer->action != "accept") {
+    pages.withdraw(page->id, "The human " + std::string(answer->action == "decline" ? "declined" : "dismissed") +
+                                 " the link in the assistant. Nothing was changed.");
+    return refuse("declined", answer->action);
+  }
+  tool_context.log(mcp::LogLevel::kNotice, "waiting for the human's answer on the approval page");
+  switch (pages.wait(page->id, tool_context.stop_token())) {
+    case web::PageAnswer::kApproved: {
+      tool_context.log(mcp::LogLevel::kNotice, "the human approved the switch on the approval page");
+      auto result = execute(context, app, view.plan, "url", tool_context);
+      const auto shown = result.to_json();
+      std::string text;
+      for (const auto& block : shown.value("content", nlohmann::json::array())) text += block.value("text", "");
+      pages.show_outcome(page->id, !result.is_error, text);
+      tool_context.complete_elicitation(page->id);
+      return result;
+    }
+    case web::PageAnswer::kRejected: return refuse("declined", "reject");
+    case web::PageAnswer::kExpired:
+      tool_context.complete_elicitation(page->id);
+      return refuse_unapproved(context, app, tool_context, view.plan.emergency, "page-expired",
+                               "Traffic switch NOT approved: nobody answered on the approval page within " +
+                                   std::to_string(ttl.count() / 1000) +
+                                   " s. Nothing was changed; the load balancer still routes to " +
+                                   state::to_upper_string(view.plan.from) + ".");
+    case web::PageAnswer::kStopped:
+      pages.withdraw(page->id, "The assistant cancelled the request. Nothing was changed.");
+      return mcp::ToolResult::error("cancelled");
+    case web::PageAnswer::kWithdrawn: break;
+  }
+  return mcp::ToolResult::error("the approval page was withdrawn (the server is stopping). Nothing was changed.");
+}
+
 mcp::ToolDefinition switch_traffic_definition(const config::Config& config) {
   mcp::ToolDefinition def;
   def.name = "switch_traffic";
@@ -77,7 +143,8 @@ mcp::ToolDefinition switch_traffic_definition(const config::Config& config) {
       "now and after, the standby's health and version) and a single-use approvalToken that expires. Show the plan to "
       "the human and "
       "call again WITH approvalToken only after the human explicitly approves; never approve on your own. Clients "
-      "that support elicitation are asked directly instead. The switch validates the new config (haproxy -c), "
+      "that support elicitation are asked directly instead (a form, or a link to an approval page). The switch "
+      "validates the new config (haproxy -c), "
       "reloads HAProxy without dropping connections (or, for map-based routing, updates its running map with no "
       "reload), verifies the new routing (rolling back if it fails) and updates "
       "the state file. emergency=true is for rolling back from a broken PROD: it skips the standby health "
@@ -145,7 +212,9 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
 
             const deployment::SwitchRequest request{arguments.value("emergency", false),
                                                     arguments.value("requireApproval", true)};
-            const auto decision = deployment::decide_approval(app, request, tool_context.client_supports_elicitation());
+            const auto decision = deployment::decide_approval(app, request,
+                                                              {tool_context.client_supports_elicitation(),
+                                                               tool_context.client_supports_url_elicitation()});
             if (decision.path == deployment::ApprovalPath::kRefuse) {
               return refuse_unapproved(context, app, tool_context, request.emergency,
                                        request.require_approval ? "no-approval-channel" : "require-approval-false",
@@ -160,12 +229,17 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
               return execute(context, app, view->plan, "not-required", tool_context);
             }
             std::string elicitation_note;
-            if (decision.path == deployment::ApprovalPath::kAskHuman) {
-              auto asked = ask_human(context, app, *view, tool_context);
+            if (decision.path == deployment::ApprovalPath::kAskHuman ||
+                decision.path == deployment::ApprovalPath::kAskOnPage) {
+              auto asked = decision.path == deployment::ApprovalPath::kAskHuman
+                               ? ask_human(context, app, *view, tool_context)
+                               : ask_on_page(context, app, *view, tool_context);
               if (asked) return std::move(asked.value());
               if (tool_context.cancelled()) return mcp::ToolResult::error("cancelled");
               if (!app.approval.allows("token")) {
-                return refuse_unapproved(context, app, tool_context, request.emergency, "form-failed",
+                return refuse_unapproved(context, app, tool_context, request.emergency,
+                                         decision.path == deployment::ApprovalPath::kAskHuman ? "form-failed"
+                                                                                              : "page-failed",
                                          deployment::no_fallback_to_token(app, asked.error().message));
               }
               elicitation_note = "\n\n(Asking the human directly did not work: " + asked.error().message + ".)";

@@ -4,15 +4,17 @@
 //
 // Thread-safety: one DeploymentToolsContext is shared by every tool call, each on its own thread.
 // The config is never changed after startup (concurrent reads only); the services' executor,
-// approval book and commit cache lock internally (see deployment/services.h). A ToolReporter
-// belongs to one call.
+// approval book and commit cache lock internally (see deployment/services.h), and so do the
+// approval pages (web/approval_pages.h). A ToolReporter belongs to one call.
 
 #include "config/config.h"
 #include "deployment/services.h"
 #include "mcp/tool.h"
+#include "web/approval_pages.h"
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <string>
 
 namespace bluegreen::tools {
@@ -20,6 +22,8 @@ namespace bluegreen::tools {
 struct DeploymentToolsContext {
   const config::Config& config;
   deployment::Services services;
+  // The approval pages of the "url" channel; listens on 127.0.0.1 from the first page on.
+  std::unique_ptr<web::ApprovalPages> pages = std::make_unique<web::ApprovalPages>();
 };
 
 // The JSON schema of the optional `app` argument.

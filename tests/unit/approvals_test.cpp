@@ -112,32 +112,50 @@ TEST_CASE("the approval policy follows the configuration, never the caller", "[d
   auto app = testing_support::test_app();
 
   SECTION("requireApproval=false cannot skip a required approval") {
-    const auto decision = deployment::decide_approval(app, {false, false}, true);
+    const auto decision = deployment::decide_approval(app, {false, false}, {true});
     CHECK(decision.path == ApprovalPath::kRefuse);
     CHECK(contains(decision.refusal, "requireApproval=false cannot skip the approval"));
     CHECK(contains(decision.refusal, "Nothing was changed"));
   }
   SECTION("an emergency does not skip it either when emergencyRequiresApproval") {
-    CHECK(deployment::decide_approval(app, {true, false}, false).path == ApprovalPath::kRefuse);
-    CHECK(deployment::decide_approval(app, {true, true}, false).path == ApprovalPath::kIssueToken);
+    CHECK(deployment::decide_approval(app, {true, false}, {false}).path == ApprovalPath::kRefuse);
+    CHECK(deployment::decide_approval(app, {true, true}, {false}).path == ApprovalPath::kIssueToken);
   }
   SECTION("approval turned off in the configuration") {
     app.approval.required = false;
-    CHECK(deployment::decide_approval(app, {false, true}, true).path == ApprovalPath::kNotRequired);
-    CHECK(deployment::decide_approval(app, {false, false}, false).path == ApprovalPath::kNotRequired);
+    CHECK(deployment::decide_approval(app, {false, true}, {true}).path == ApprovalPath::kNotRequired);
+    CHECK(deployment::decide_approval(app, {false, false}, {false}).path == ApprovalPath::kNotRequired);
   }
   SECTION("an emergency without approval when configured so") {
     app.approval.emergency_requires_approval = false;
-    CHECK(deployment::decide_approval(app, {true, true}, true).path == ApprovalPath::kNotRequired);
-    CHECK(deployment::decide_approval(app, {true, false}, false).path == ApprovalPath::kNotRequired);
+    CHECK(deployment::decide_approval(app, {true, true}, {true}).path == ApprovalPath::kNotRequired);
+    CHECK(deployment::decide_approval(app, {true, false}, {false}).path == ApprovalPath::kNotRequired);
     // ... but not for a normal switch.
-    CHECK(deployment::decide_approval(app, {false, true}, false).path == ApprovalPath::kIssueToken);
-    CHECK(deployment::decide_approval(app, {false, false}, false).path == ApprovalPath::kRefuse);
+    CHECK(deployment::decide_approval(app, {false, true}, {false}).path == ApprovalPath::kIssueToken);
+    CHECK(deployment::decide_approval(app, {false, false}, {false}).path == ApprovalPath::kRefuse);
+  }
+  SECTION("the approval page (\"url\"): for clients with URL-mode elicitation, in the configuration's order") {
+    app.approval.channels = {"url", "token"};
+    CHECK(deployment::decide_approval(app, {false, true}, {false, true}).path == ApprovalPath::kAskOnPage);
+    CHECK(deployment::decide_approval(app, {false, true}, {true, true}).path == ApprovalPath::kAskOnPage);
+    CHECK(deployment::decide_approval(app, {false, true}, {true, false}).path == ApprovalPath::kIssueToken);
+    app.approval.channels = {"elicitation", "url"};
+    CHECK(deployment::decide_approval(app, {false, true}, {true, true}).path == ApprovalPath::kAskHuman);
+    CHECK(deployment::decide_approval(app, {false, true}, {false, true}).path == ApprovalPath::kAskOnPage);
+    app.approval.channels = {"token", "url", "elicitation"};  // a token comes last whatever the order
+    CHECK(deployment::decide_approval(app, {false, true}, {true, true}).path == ApprovalPath::kAskOnPage);
+    CHECK(deployment::decide_approval(app, {false, true}, {true, false}).path == ApprovalPath::kAskHuman);
+    app.approval.channels = {"url"};
+    const auto refused = deployment::decide_approval(app, {false, true}, {true, false});
+    CHECK(refused.path == ApprovalPath::kRefuse);
+    CHECK(contains(refused.refusal, "can show the human only a form"));
+    CHECK(contains(refused.refusal, "a client that supports MCP URL-mode elicitation (an approval page)"));
+    CHECK(contains(deployment::token_not_accepted(app), "through MCP URL-mode elicitation"));
   }
   SECTION("approval.channels without token: only a client with elicitation can approve") {
     app.approval.channels = {"elicitation"};
-    CHECK(deployment::decide_approval(app, {false, true}, true).path == ApprovalPath::kAskHuman);
-    const auto refused = deployment::decide_approval(app, {false, true}, false);
+    CHECK(deployment::decide_approval(app, {false, true}, {true}).path == ApprovalPath::kAskHuman);
+    const auto refused = deployment::decide_approval(app, {false, true}, {false});
     CHECK(refused.path == ApprovalPath::kRefuse);
     CHECK(contains(refused.refusal, "NO WAY TO APPROVE A SWITCH IN THIS CLIENT"));
     CHECK(contains(refused.refusal, "only through elicitation (approval.channels)"));
@@ -148,16 +166,16 @@ TEST_CASE("the approval policy follows the configuration, never the caller", "[d
                    "could not be asked through the client (timed out)"));
     // Approval turned off still needs no channel.
     app.approval.required = false;
-    CHECK(deployment::decide_approval(app, {false, true}, false).path == ApprovalPath::kNotRequired);
+    CHECK(deployment::decide_approval(app, {false, true}, {false}).path == ApprovalPath::kNotRequired);
   }
   SECTION("approval.channels without elicitation: a token even where the client could ask") {
     app.approval.channels = {"token"};
-    CHECK(deployment::decide_approval(app, {false, true}, true).path == ApprovalPath::kIssueToken);
+    CHECK(deployment::decide_approval(app, {false, true}, {true}).path == ApprovalPath::kIssueToken);
   }
   SECTION("ask the human when the client can, else a token") {
-    CHECK(deployment::decide_approval(app, {false, true}, true).path == ApprovalPath::kAskHuman);
-    CHECK(deployment::decide_approval(app, {false, true}, false).path == ApprovalPath::kIssueToken);
-    CHECK(deployment::decide_approval(app, {false, true}, true).refusal.empty());
+    CHECK(deployment::decide_approval(app, {false, true}, {true}).path == ApprovalPath::kAskHuman);
+    CHECK(deployment::decide_approval(app, {false, true}, {false}).path == ApprovalPath::kIssueToken);
+    CHECK(deployment::decide_approval(app, {false, true}, {true}).refusal.empty());
   }
 }
 
