@@ -7,9 +7,12 @@
 //
 // Usage: node --test tests/e2e/approval_page_e2e_test.mjs BINARY   (the lab up, HAProxy)
 import assert from "node:assert/strict";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ElicitRequestSchema, ElicitationCompleteNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { chromium } from "playwright-core";
 import { configVariant, frontendColor, ssh, startClient, text, waitForBothUp } from "./support.mjs";
 
 const pageConfig = (channels, ttlSeconds) => configVariant((c) => {
@@ -111,6 +114,36 @@ test("a URL-mode client approves on the page: traffic moves, the page shows the 
   assert.equal((await fetch(asked.url, { redirect: "manual" })).status, 410);
   assert.equal((await post(browser, "approve")).status, 409);
   assert.equal(await frontendColor(), after);
+});
+
+// Screenshots of the page go here (ctest: <build>/test-artifacts).
+const artifacts = process.env.BLUEGREEN_ARTIFACTS_DIR || "test-artifacts";
+
+test("in a real browser (Debian's headless Chromium): the human reads the plan, clicks Approve, sees the outcome", async () => {
+  await waitForBothUp();
+  const before = await frontendColor();
+  mkdirSync(artifacts, { recursive: true });
+  // The browser binary itself (/usr/bin/chromium is a wrapper script); root needs --no-sandbox.
+  const executablePath = existsSync("/usr/lib/chromium/chromium") ? "/usr/lib/chromium/chromium" : "/usr/bin/chromium";
+  const browser = await chromium.launch({ executablePath, args: ["--no-sandbox"], headless: true, timeout: 30000 });
+  try {
+    const human = await humanClient(urlChannels, { elicitation: { url: {} } });
+    const result = await switchThroughPage(human, async (url) => {
+      const tab = await browser.newPage({ viewport: { width: 1000, height: 1100 } });
+      await tab.goto(url, { timeout: 10000 });
+      assert.match(new URL(tab.url()).pathname, /^\/page\/[0-9a-f]{64}$/);
+      await tab.getByText("TRAFFIC SWITCH APPROVAL REQUIRED").waitFor({ timeout: 5000 });
+      await tab.screenshot({ path: join(artifacts, "approval-page.png"), fullPage: true });
+      await tab.click("button[value=approve]", { timeout: 5000 });
+      await tab.getByText("TRAFFIC SWITCH COMPLETE").waitFor({ timeout: 30000 });  // the page refreshes itself
+      await tab.screenshot({ path: join(artifacts, "approval-page-outcome.png"), fullPage: true });
+    });
+    assert.equal(result.structuredContent.switched, true, text(result));
+    assert.notEqual(await frontendColor(), before);
+    assert.equal(lastAudit().approvedVia, "url");
+  } finally {
+    await browser.close();
+  }
 });
 
 test("refused on the page, nothing changes: no secret, a foreign Origin, no Origin, no cookie; then reject", async () => {
