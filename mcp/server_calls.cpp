@@ -352,7 +352,9 @@ bool Server::client_supports_elicitation() const {
 bool Server::client_supports_url_elicitation() const {
   std::lock_guard lock(mutex_);
   const auto it = client_capabilities_.find("elicitation");
-  return features_.url_elicitation && it != client_capabilities_.end() && it->is_object() && it->contains("url");
+  if (!features_.url_elicitation || it == client_capabilities_.end() || !it->is_object()) return false;
+  const auto url = it->find("url");
+  return url != it->end() && url->is_object();
 }
 
 bluegreen::Result<json> Server::request_client(const Call& call, const std::string& method, json params,

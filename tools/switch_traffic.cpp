@@ -66,6 +66,18 @@ bluegreen::Result<mcp::ToolResult> ask_human(DeploymentToolsContext& context, co
                            declined.structured);
 }
 
+// `text` (a client's error message) without the page's link or its secret part: the link goes to
+// the client only, never into a result.
+std::string without_link(std::string text, const std::string& url) {
+  const std::string secret = url.substr(url.rfind('/') + 1);
+  for (const auto& part : {url, secret}) {
+    for (auto at = text.find(part); !part.empty() && at != std::string::npos; at = text.find(part)) {
+      text.replace(at, part.size(), "<the approval link>");
+    }
+  }
+  return text;
+}
+
 // The plan as the approval page shows it.
 web::ApprovalPageContent page_content(const config::AppConfig& app, const deployment::PlanView& view) {
   return {"Switch traffic for " + app.name + ": " + state::to_upper_string(view.plan.from) + " \u2192 " +
@@ -88,6 +100,13 @@ bluegreen::Result<mcp::ToolResult> ask_on_page(DeploymentToolsContext& context, 
                               ") on its approval page, which shows the whole plan. It is valid for " +
                               std::to_string(ttl.count() / 1000) + " s.";
   auto answer = tool_context.elicit_url(message, page->url, page->id, ttl);
+  // Ends the page with `why` whatever the human did there meanwhile (they may answer on the page
+  // before the client answers the request): a pending page is withdrawn, an approved one says that
+  // nothing was switched, never "switching…" for ever.
+  const auto end_page = [&](const std::string& why) {
+    pages.withdraw(page->id, why);
+    pages.show_outcome(page->id, false, "Not switched. " + why);
+  };
   const auto refuse = [&](const std::string& reason, const std::string& answer_text) {
     tool_context.complete_elicitation(page->id);
     const auto declined = deployment::approval_not_given(view, answer_text, deployment::plan_json(app, view));
@@ -95,13 +114,13 @@ bluegreen::Result<mcp::ToolResult> ask_on_page(DeploymentToolsContext& context, 
                              declined.structured);
   };
   if (!answer) {
-    pages.withdraw(page->id, "The assistant could not show this page's link to the human (" + answer.error().message +
-                                 "). Nothing was changed.");
-    return answer.error();
+    const std::string why = without_link(answer.error().message, page->url);
+    end_page("The assistant could not show this page's link to the human (" + why + "). Nothing was changed.");
+    return bluegreen::Error{why, answer.error().code};
   }
   if (answer->action != "accept") {
-    pages.withdraw(page->id, "The human " + std::string(answer->action == "decline" ? "declined" : "dismissed") +
-                                 " the link in the assistant. Nothing was changed.");
+    end_page("The human " + std::string(answer->action == "decline" ? "declined" : "dismissed") +
+             " the link in the assistant. Nothing was changed.");
     return refuse("declined", answer->action);
   }
   tool_context.log(mcp::LogLevel::kNotice, "waiting for the human's answer on the approval page");
@@ -125,7 +144,7 @@ bluegreen::Result<mcp::ToolResult> ask_on_page(DeploymentToolsContext& context, 
                                    " s. Nothing was changed; the load balancer still routes to " +
                                    state::to_upper_string(view.plan.from) + ".");
     case web::PageAnswer::kStopped:
-      pages.withdraw(page->id, "The assistant cancelled the request. Nothing was changed.");
+      end_page("The assistant cancelled the request. Nothing was changed.");
       return mcp::ToolResult::error("cancelled");
     case web::PageAnswer::kWithdrawn: break;
   }

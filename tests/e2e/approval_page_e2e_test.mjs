@@ -195,6 +195,38 @@ test("the human declines the link in the client: not switched, the page says so"
   assert.equal(await frontendColor(), before);
 });
 
+test("approved on the page before the client declines the link: not switched, and the page says so", async () => {
+  const before = await frontendColor();
+  let approvedOnPage;
+  const approved = new Promise((resolve) => (approvedOnPage = resolve));
+  let browser;
+  // The client answers only after the human has approved on the page, and then declines.
+  const human = await humanClient(urlChannels, { elicitation: { url: {} } }, async (params) => {
+    browser = await openLink(params.url);
+    assert.equal((await post(browser, "approve")).status, 303);
+    approvedOnPage();
+    return { action: "decline" };
+  });
+  const result = await human.call("switch_traffic", {});
+  await approved;
+  assert.equal(result.structuredContent.switched, false, text(result));
+  assert.equal(await frontendColor(), before);
+  const shown = await pageText(browser);
+  assert.match(shown, /Not switched\. The human declined the link in the assistant/);
+  assert.doesNotMatch(shown, /http-equiv="refresh"/);
+});
+
+test("a client's error that quotes the link does not bring the link into the result", async () => {
+  const human = await humanClient(urlChannels, { elicitation: { url: {} } }, (params) => {
+    throw new Error(`could not open ${params.url} in a browser`);
+  });
+  const result = await human.call("switch_traffic", {});
+  const url = human.asked[0].url;
+  assert.match(result.structuredContent?.approvalToken ?? "", /^approve-/, text(result));  // the token fallback
+  assert.match(text(result), /could not open <the approval link> in a browser/);
+  assert.ok(!JSON.stringify(result).includes(url.split("/").pop()), "the link's secret is in the result");
+});
+
 test("each client gets the channel it declared, in approval.channels' order", async () => {
   const cases = [
     // [channels, capabilities, expected mode or "token" or "refused"]
