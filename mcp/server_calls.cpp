@@ -21,6 +21,16 @@ namespace {
 
 // Form-mode elicitation allows only a flat object of primitive fields; clients reject anything
 // else, so a bad schema is caught here, before the user is involved.
+// The action of a client's answer to elicitation/create (either mode), with empty content; an
+// Error when it is not "accept", "decline" or "cancel".
+bluegreen::Result<ElicitationResponse> answered_action(const json& result) {
+  const json action = result.is_object() ? result.value("action", json()) : json();
+  if (action != "accept" && action != "decline" && action != "cancel") {
+    return bluegreen::Error{"the client answered elicitation/create without a valid \"action\": " + result.dump()};
+  }
+  return ElicitationResponse{action.get<std::string>(), json::object()};
+}
+
 std::optional<std::string> check_elicitation_schema(const json& schema) {
   if (!schema.is_object() || schema.value("type", json()) != "object") return "it must have \"type\": \"object\"";
   const auto properties = schema.find("properties");
@@ -100,12 +110,7 @@ class Server::CallContext final : public ToolContext {
                                               {"elicitationId", elicitation_id}},
                                          timeout);
     if (!answer) return answer.error();
-    const json& result = *answer;
-    const json action = result.is_object() ? result.value("action", json()) : json();
-    if (action != "accept" && action != "decline" && action != "cancel") {
-      return bluegreen::Error{"the client answered elicitation/create without a valid \"action\": " + result.dump()};
-    }
-    return ElicitationResponse{action.get<std::string>(), json::object()};
+    return answered_action(*answer);
   }
 
   void complete_elicitation(const std::string& elicitation_id) override {
@@ -126,11 +131,9 @@ class Server::CallContext final : public ToolContext {
     if (!answer) return answer.error();
 
     const json& result = *answer;
-    const json action = result.is_object() ? result.value("action", json()) : json();
-    if (action != "accept" && action != "decline" && action != "cancel") {
-      return bluegreen::Error{"the client answered elicitation/create without a valid \"action\": " + result.dump()};
-    }
-    ElicitationResponse response{action.get<std::string>(), json::object()};
+    auto answered = answered_action(result);
+    if (!answered) return answered.error();
+    ElicitationResponse response = std::move(answered.value());
     if (const auto content = result.find("content"); content != result.end() && !content->is_null()) {
       response.content = *content;
     }
