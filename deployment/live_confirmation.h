@@ -29,8 +29,10 @@ namespace bluegreen::deployment {
 std::optional<std::int64_t> parse_boot_time(const std::string& proc_stat);
 std::optional<double> parse_uptime(const std::string& proc_uptime);
 
-// When the current HAProxy workers started, in s since the epoch by the LB's clock (whole
-// seconds; later than the true start by less than 2 s), or nullopt when not known.
+// When the current workers (HAProxy or nginx) started, in s since the epoch by the LB's clock, or
+// nullopt when not known. Whole seconds from whole-second inputs (boot time, uptimes), so it is
+// off by up to 2 s and may differ by 1 s between two reads: a file changed less than about 3 s
+// after the workers started is not reliably told apart from one changed before.
 std::optional<std::int64_t> workers_started_s(const LbSnapshot& snapshot);
 
 // The activity record is a switch whose server stopped before it finished: its lock is free (or
