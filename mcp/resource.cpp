@@ -78,7 +78,9 @@ json with_descriptions(json entry, const std::string& title, const std::string& 
 }  // namespace
 
 json ResourceContents::to_json() const {
-  return json{{"uri", uri}, {"mimeType", mime_type}, {"text", bluegreen::neutralize_terminal_controls(text)}};
+  json contents{{"uri", uri}, {"mimeType", mime_type}, {"text", bluegreen::neutralize_terminal_controls(text)}};
+  if (meta) contents["_meta"] = *meta;
+  return contents;
 }
 
 json ResourceEntry::to_json(const ProtocolFeatures& features) const {

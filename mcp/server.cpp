@@ -193,8 +193,12 @@ std::string Server::protocol_version() const {
 
 json Server::handle_tools_list() const {
   const ProtocolFeatures negotiated = features();
+  const bool renders_apps = client_renders_apps();
   json list = json::array();
-  for (const auto& tool : tools_.tools()) list.push_back(tool.definition.to_json(negotiated));
+  for (const auto& tool : tools_.tools()) {
+    if (tool.definition.app_only && !renders_apps) continue;  // a client that cannot keep it from its model
+    list.push_back(tool.definition.to_json(negotiated));
+  }
   return json{{"tools", std::move(list)}};
 }
 

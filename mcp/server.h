@@ -143,6 +143,10 @@ class Server final : public MessageHandler {
   // True when the negotiated revision has URL-mode elicitation (2025-11-25 on) and the client
   // declared it ({"elicitation": {"url": {}}}).
   [[nodiscard]] bool client_supports_url_elicitation() const;
+  // True when the client declared it renders MCP Apps and the revision has structuredContent
+  // (ToolContext::client_renders_apps). App-only tools are listed to, and callable by, such a
+  // client only.
+  [[nodiscard]] bool client_renders_apps() const;
   // What the negotiated revision lets the server send (all of it before initialize).
   [[nodiscard]] ProtocolFeatures features() const;
   // Sends a request to the client on behalf of `call` and blocks the calling (tool) thread until

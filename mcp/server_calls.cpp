@@ -113,6 +113,8 @@ class Server::CallContext final : public ToolContext {
     return answered_action(*answer);
   }
 
+  [[nodiscard]] bool client_renders_apps() const override { return server_.client_renders_apps(); }
+
   void complete_elicitation(const std::string& elicitation_id) override {
     if (!server_.client_supports_url_elicitation()) return;
     server_.send(make_notification("notifications/elicitation/complete", json{{"elicitationId", elicitation_id}}));
@@ -158,10 +160,14 @@ void Server::handle_tools_call(Request& request) {
     send(make_error(id, error_code::kInvalidParams, "Invalid params: tools/call needs \"name\" (a string)"));
     return;
   }
+  const bool renders_apps = client_renders_apps();
   const Tool* tool = tools_.find(name->get<std::string>());
+  if (tool != nullptr && tool->definition.app_only && !renders_apps) tool = nullptr;  // not listed to this client
   if (tool == nullptr) {
     std::string available;
-    for (const auto& t : tools_.tools()) available += (available.empty() ? "" : ", ") + t.definition.name;
+    for (const auto& t : tools_.tools()) {
+      if (!t.definition.app_only || renders_apps) available += (available.empty() ? "" : ", ") + t.definition.name;
+    }
     send(make_error(id, error_code::kInvalidParams,
                     "Unknown tool: " + name->get<std::string>() +
                         (available.empty() ? std::string() : ". Available tools: " + available)));
@@ -358,6 +364,22 @@ bool Server::client_supports_url_elicitation() const {
   if (!features_.url_elicitation || it == client_capabilities_.end() || !it->is_object()) return false;
   const auto url = it->find("url");
   return url != it->end() && url->is_object();
+}
+
+bool Server::client_renders_apps() const {
+  std::lock_guard lock(mutex_);
+  // MCP Apps specification, "Client<>Server Capability Negotiation": the client lists the MIME
+  // types it renders under capabilities.extensions["io.modelcontextprotocol/ui"].
+  const json* ui = nullptr;
+  if (const auto extensions = client_capabilities_.find("extensions");
+      extensions != client_capabilities_.end() && extensions->is_object()) {
+    if (const auto it = extensions->find("io.modelcontextprotocol/ui"); it != extensions->end()) ui = &*it;
+  }
+  if (!features_.structured_output || ui == nullptr || !ui->is_object()) return false;
+  const auto types = ui->find("mimeTypes");
+  if (types == ui->end() || !types->is_array()) return false;
+  return std::any_of(types->begin(), types->end(),
+                     [](const json& type) { return type.is_string() && type == "text/html;profile=mcp-app"; });
 }
 
 bluegreen::Result<json> Server::request_client(const Call& call, const std::string& method, json params,

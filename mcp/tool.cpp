@@ -33,6 +33,12 @@ json ToolDefinition::to_json(const ProtocolFeatures& features) const {
   json tool{{"name", name}, {"description", description}, {"inputSchema", input_schema}};
   if (!title.empty() && features.titles) tool["title"] = title;
   if (output_schema && features.structured_output) tool["outputSchema"] = *output_schema;
+  if (!ui_resource_uri.empty() || app_only) {
+    json ui = json::object();
+    if (!ui_resource_uri.empty()) ui["resourceUri"] = ui_resource_uri;
+    if (app_only) ui["visibility"] = json::array({"app"});
+    tool["_meta"] = {{"ui", std::move(ui)}};
+  }
   if (!features.tool_annotations) return tool;
 
   json hints = json::object();
@@ -61,6 +67,7 @@ ToolResult ToolResult::error(std::string text, std::optional<json> structured) {
 json ToolResult::to_json(const ProtocolFeatures& features) const {
   json result{{"content", content}, {"isError", is_error}};
   if (structured_content && features.structured_output) result["structuredContent"] = *structured_content;
+  if (meta) result["_meta"] = *meta;
   neutralize_strings(result);
   return result;
 }

@@ -35,10 +35,17 @@ struct ToolDefinition {
   nlohmann::json input_schema = nlohmann::json{{"type", "object"}};
   std::optional<nlohmann::json> output_schema;
   ToolAnnotations annotations;
+  // MCP Apps (the io.modelcontextprotocol/ui extension, MCP Apps specification "Tool metadata"):
+  // the ui:// resource a host renders this tool's results in (`_meta.ui.resourceUri`); "" for none.
+  std::string ui_resource_uri{};
+  // Who may call the tool (`_meta.ui.visibility`): false for the model and the app (the default);
+  // true for ["app"] only: a host keeps it from the model, and this server lists it, and accepts a
+  // call to it, only from a client that declared it renders MCP Apps (Server::client_renders_apps).
+  bool app_only = false;
 
   // The definition as MCP's Tool, for a client that negotiated a revision with `features`
   // (protocol_version.h): `title` and `outputSchema` from 2025-06-18, `annotations` from
-  // 2025-03-26; name, description and inputSchema always.
+  // 2025-03-26; name, description and inputSchema always; `_meta.ui` when either field above is set.
   [[nodiscard]] nlohmann::json to_json(const ProtocolFeatures& features = {}) const;
 };
 
@@ -46,6 +53,8 @@ struct ToolResult {
   nlohmann::json content = nlohmann::json::array();
   std::optional<nlohmann::json> structured_content;
   bool is_error = false;
+  // The result's `_meta` (e.g. what only an MCP Apps view reads); nullopt for none.
+  std::optional<nlohmann::json> meta{};
 
   static ToolResult text(std::string text, std::optional<nlohmann::json> structured = std::nullopt);
   static ToolResult error(std::string text, std::optional<nlohmann::json> structured = std::nullopt);
@@ -128,6 +137,11 @@ class ToolContext {
   // Tells the client that the URL-mode elicitation `elicitation_id` is over
   // (notifications/elicitation/complete); nothing when the client lacks URL mode.
   virtual void complete_elicitation(const std::string& elicitation_id) { (void)elicitation_id; }
+
+  // True when the client declared that it renders MCP Apps (capabilities.extensions
+  // ["io.modelcontextprotocol/ui"].mimeTypes lists "text/html;profile=mcp-app") and the negotiated
+  // revision has structuredContent (2025-06-18 on), which the views read.
+  [[nodiscard]] virtual bool client_renders_apps() const { return false; }
 };
 
 using ToolHandler = std::function<ToolResult(const nlohmann::json& arguments, ToolContext& context)>;

@@ -819,3 +819,57 @@ TEST_CASE("a tool's result, progress and log messages carry no terminal escape s
   CHECK(saw_progress);
   CHECK(saw_log);
 }
+
+// "panel_only": an app-only tool (MCP Apps visibility ["app"]) whose result carries _meta, beside
+// the harness's ordinary tools; it reports whether the client renders MCP Apps.
+void add_panel_tool(mcp::ToolRegistry& r) {
+  mcp::ToolDefinition def{"panel_only", "", "for an MCP Apps view only", json{{"type", "object"}}, std::nullopt, {}};
+  def.app_only = true;
+  def.ui_resource_uri = "ui://test/panel.html";
+  r.add({def, [](const json&, mcp::ToolContext& c) {
+           auto result = mcp::ToolResult::text(c.client_renders_apps() ? "renders apps" : "no apps");
+           result.meta = json{{"test/handle", "h-1"}};
+           return result;
+         }});
+}
+
+TEST_CASE("an app-only tool is listed to, and runs for, only a client that renders MCP Apps", "[server][apps]") {
+  const json apps{{"extensions", {{"io.modelcontextprotocol/ui", {{"mimeTypes", {"text/html;profile=mcp-app"}}}}}}};
+  const auto listed = [](Harness& h) {
+    std::vector<std::string> names;
+    const json reply = h.request(1, "tools/list");  // kept: the loop reads into it
+    for (const auto& tool : reply["result"]["tools"]) names.push_back(tool["name"]);
+    return std::find(names.begin(), names.end(), "panel_only") != names.end();
+  };
+  SECTION("declared: listed with _meta.ui, runs, and its result keeps _meta") {
+    Harness h({}, add_panel_tool);
+    h.initialize("2025-11-25", apps);
+    CHECK(listed(h));
+    json tool;
+    const json reply = h.request(2, "tools/list");
+    for (const auto& t : reply["result"]["tools"]) {
+      if (t["name"] == "panel_only") tool = t;
+    }
+    CHECK(tool["_meta"] == json{{"ui", {{"resourceUri", "ui://test/panel.html"}, {"visibility", {"app"}}}}});
+    const json result = h.call(3, "panel_only", json::object())["result"];
+    CHECK(result["content"][0]["text"] == "renders apps");
+    CHECK(result["_meta"] == json{{"test/handle", "h-1"}});
+  }
+  // Each: another MIME type, no extensions, a malformed declaration, and a revision without
+  // structuredContent (which the views read).
+  for (const auto& [version, caps] : std::vector<std::pair<std::string, json>>{
+           {"2025-11-25", {{"extensions", {{"io.modelcontextprotocol/ui", {{"mimeTypes", {"text/html"}}}}}}}},
+           {"2025-11-25", json::object()},
+           {"2025-11-25", {{"extensions", {{"io.modelcontextprotocol/ui", true}}}}},
+           {"2025-03-26", apps}}) {
+    Harness h({}, add_panel_tool);
+    h.initialize(version, caps);
+    CHECK_FALSE(listed(h));
+    const json reply = h.call(4, "panel_only", json::object());
+    CHECK(reply["error"]["code"] == -32602);
+    const std::string message = reply["error"]["message"];
+    CHECK(message.find("Unknown tool: panel_only") != std::string::npos);
+    CHECK(message.find("Available tools:") != std::string::npos);
+    CHECK(message.find("panel_only", 20) == std::string::npos);  // not offered among the available ones
+  }
+}
