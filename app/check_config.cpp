@@ -216,16 +216,15 @@ Row approval_row(const config::Config& config, const config::AppConfig& app) {
     row.result = "approval.emergencyRequiresApproval is false: any client can move traffic without a human by "
                  "calling switch_traffic with emergency=true";
   } else if (!approval.allows("token")) {
-    const bool form = approval.allows("elicitation");
-    const bool url = approval.allows("url");
-    row.result = std::string("only clients with MCP ") +
-                 (form && url ? "form or URL-mode elicitation"
-                  : form      ? "form elicitation"
-                              : "URL-mode elicitation") +
+    std::vector<std::string> can;
+    if (approval.allows("elicitation")) can.emplace_back("MCP form elicitation");
+    if (approval.allows("url")) can.emplace_back("MCP URL-mode elicitation");
+    if (approval.allows("app")) can.emplace_back("MCP Apps");
+    row.result = "only clients with " + bluegreen::join(can, " or ") +
                  " can approve switches; in the others switch_traffic refuses (no token is issued or accepted)";
-  } else if (!approval.allows("elicitation") && !approval.allows("url")) {
+  } else if (!approval.allows("elicitation") && !approval.allows("url") && !approval.allows("app")) {
     row.result = "every approval is a token the model passes on, even in clients that could ask the human "
-                 "directly: add \"elicitation\" and/or \"url\"";
+                 "directly: add \"elicitation\", \"url\" and/or \"app\"";
   } else {
     row.warning = false;
     row.result =
@@ -233,6 +232,7 @@ Row approval_row(const config::Config& config, const config::AppConfig& app) {
         (approval.allows("url") ? "clients with URL-mode elicitation send the human to an approval page on "
                                   "127.0.0.1; "
                                 : "") +
+        (approval.allows("app") ? "clients that render MCP Apps show the plan in the deployment panel; " : "") +
         "others get a single-use token";
   }
   return row;

@@ -363,12 +363,8 @@ AppConfig parse_app(const std::string& name, const json& object, std::vector<std
     app.approval.emergency_requires_approval = a.boolean("emergencyRequiresApproval").value_or(true);
     std::set<std::string> seen;
     auto channels = a.string_list("channels", [&seen](const std::string& channel) -> std::string {
-      if (channel == "app") {
-        return "\"app\" is not available yet (the MCP Apps panel is not built); use \"elicitation\", \"url\" "
-               "and/or \"token\"";
-      }
-      if (channel != "elicitation" && channel != "url" && channel != "token")
-        return "must be \"elicitation\", \"url\" or \"token\", got \"" + channel + "\"";
+      if (channel != "elicitation" && channel != "url" && channel != "app" && channel != "token")
+        return "must be \"elicitation\", \"url\", \"app\" or \"token\", got \"" + channel + "\"";
       return seen.insert(channel).second ? "" : "\"" + channel + "\" is listed twice";
     });
     if (channels) app.approval.channels = std::move(*channels);

@@ -151,8 +151,9 @@ struct ApprovalConfig {
   // forge), "url" (the client shows the human a link to the approval page this server serves on
   // 127.0.0.1, web/approval_pages.h; URL-mode elicitation, MCP 2025-11-25) and "token" (the plan and
   // a single-use token go back through the model, which passes the token on once the human said
-  // yes: it rests on the model's good behaviour). Without "token", no token is issued or accepted.
-  // "app" (an MCP Apps panel, issue 17) is refused as not built.
+  // yes: it rests on the model's good behaviour), and "app" (a client that renders MCP Apps shows the
+  // plan in the deployment panel, whose Approve and Reject buttons call a tool the host keeps from
+  // the model). Without "token", no token is issued or accepted.
   std::vector<std::string> channels{"elicitation", "token"};
   [[nodiscard]] bool allows(std::string_view channel) const {
     return std::find(channels.begin(), channels.end(), channel) != channels.end();

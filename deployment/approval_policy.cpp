@@ -11,10 +11,13 @@ std::string channel_list(const config::AppConfig& app) { return bluegreen::join(
 
 // What `client` can show, for refusals.
 std::string shown(ClientChannels client) {
-  if (client.form) return "only a form (MCP form elicitation), which approval.channels does not list";
-  if (client.url) return "only a link (MCP URL-mode elicitation), which approval.channels does not list";
-  return "neither a form nor a link (it declared no MCP elicitation, or its protocol version has none: form "
-         "elicitation came with 2025-06-18, URL mode with 2025-11-25)";
+  std::vector<std::string> can;
+  if (client.form) can.emplace_back("a form (MCP form elicitation)");
+  if (client.url) can.emplace_back("a link (MCP URL-mode elicitation)");
+  if (client.app) can.emplace_back("an MCP Apps panel");
+  if (!can.empty()) return "only " + bluegreen::join(can, " and ") + ", which approval.channels does not list";
+  return "no form, link or panel (it declared no MCP elicitation and no MCP Apps, or its protocol version has "
+         "none: form elicitation came with 2025-06-18, URL mode with 2025-11-25)";
 }
 
 // The client features the app's channels need, for refusals.
@@ -23,6 +26,7 @@ std::string wanted(const config::AppConfig& app) {
   for (const auto& channel : app.approval.channels) {
     const char* feature = channel == "elicitation" ? "MCP form elicitation"
                           : channel == "url"       ? "MCP URL-mode elicitation (an approval page)"
+                          : channel == "app"       ? "MCP Apps (the deployment panel)"
                                                    : nullptr;
     if (feature != nullptr) text += (text.empty() ? "" : " or ") + std::string(feature);
   }
@@ -44,6 +48,7 @@ ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchReque
   for (const auto& channel : app.approval.channels) {
     if (channel == "elicitation" && client.form) return {ApprovalPath::kAskHuman, ""};
     if (channel == "url" && client.url) return {ApprovalPath::kAskOnPage, ""};
+    if (channel == "app" && client.app) return {ApprovalPath::kShowInPanel, ""};
   }
   if (app.approval.allows("token")) return {ApprovalPath::kIssueToken, ""};
   return {ApprovalPath::kRefuse,

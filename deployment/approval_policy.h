@@ -20,6 +20,8 @@ enum class ApprovalPath {
   kAskHuman,     // plan, then ask the human directly (elicitation); on failure fall back to kIssueToken
   kAskOnPage,    // plan, then send the human to the approval page (URL-mode elicitation, web/approval_pages.h);
                  // on failure fall back to kIssueToken
+  kShowInPanel,  // plan, then return it for the deployment panel (MCP Apps), whose Approve and Reject
+                 // buttons call the app-only tool answer_switch_plan; no token reaches the model
   kIssueToken,   // plan, then return it with a single-use token the human's approval unlocks
 };
 
@@ -37,11 +39,13 @@ struct ApprovalDecision {
 struct ClientChannels {
   bool form = false;  // form-mode elicitation (declared, and the protocol version has it)
   bool url = false;   // URL-mode elicitation (declared, and 2025-11-25 or later)
+  bool app = false;   // renders MCP Apps (mcp::ToolContext::client_renders_apps)
 };
 
 // approval.required (config) decides; approval.emergencyRequiresApproval=false lets an emergency
-// switch through without one. Then approval.channels: the first of "elicitation" (kAskHuman) and
-// "url" (kAskOnPage), in the configuration's order, that is listed and that `client` can show;
+// switch through without one. Then approval.channels: the first of "elicitation" (kAskHuman),
+// "url" (kAskOnPage) and "app" (kShowInPanel), in the configuration's order, that is listed and that
+// `client` can show;
 // else kIssueToken when "token" is listed (a token rests on the model, so it comes last whatever
 // the order); else kRefuse with a text that says how the human can approve (another client, or
 // the operator adds "token").

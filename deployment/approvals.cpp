@@ -9,8 +9,8 @@ namespace {
 
 using bluegreen::Error;
 
-// 128 bits from the kernel's CSPRNG, hex-encoded, with a prefix that makes tokens recognisable.
-std::string random_token() {
+// 128 bits from the kernel's CSPRNG, hex-encoded, after `prefix` that makes tokens recognisable.
+std::string random_token(const char* prefix) {
   std::array<unsigned char, 16> bytes{};
   std::ifstream urandom("/dev/urandom", std::ios::binary);
   if (!urandom.read(reinterpret_cast<char*>(bytes.data()),
@@ -19,7 +19,7 @@ std::string random_token() {
     for (auto& b : bytes) b = static_cast<unsigned char>(device());
   }
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string token = "approve-";
+  std::string token = prefix;
   for (const unsigned char b : bytes) {
     token += kHex[b >> 4];
     token += kHex[b & 15];
@@ -27,22 +27,32 @@ std::string random_token() {
   return token;
 }
 
+// The text every handle of kind `handle` starts with.
+const char* prefix_of(ApprovalBook::Handle handle) {
+  return handle == ApprovalBook::Handle::kPanel ? "panel-" : "approve-";
+}
+
 }  // namespace
 
 ApprovalBook::ApprovalBook(Clock clock) : clock_(std::move(clock)) {}
 
-std::string ApprovalBook::issue(const SwitchPlan& plan, std::chrono::milliseconds ttl) {
+std::string ApprovalBook::issue(const SwitchPlan& plan, std::chrono::milliseconds ttl, Handle handle) {
   const auto now = clock_();
   std::lock_guard lock(mutex_);
   forget_expired(now);
-  std::string token = random_token();
+  std::string token = random_token(prefix_of(handle));
   entries_[token] = Entry{plan, now + ttl};
   return token;
 }
 
-bluegreen::Result<SwitchPlan> ApprovalBook::redeem(const std::string& token, const std::string& app) {
+bluegreen::Result<SwitchPlan> ApprovalBook::redeem(const std::string& token, const std::string& app, Handle handle) {
   const auto now = clock_();
   std::lock_guard lock(mutex_);
+  if (handle == Handle::kPanel) return redeem_panel(token, app, now);
+  if (token.rfind(prefix_of(handle), 0) != 0) {
+    return Error{"unknown approval token (not one this server issues as a token). Call switch_traffic without a "
+                 "token to get a new plan and token."};
+  }
   if (spent_.count(token) != 0) {
     return Error{"this approval token was already used; a token approves one switch only. Call switch_traffic "
                  "without a token for a new plan and ask the human to approve it."};
@@ -62,6 +72,33 @@ bluegreen::Result<SwitchPlan> ApprovalBook::redeem(const std::string& token, con
   if (entry.plan.app != app) {
     return Error{"this approval token was issued for app \"" + entry.plan.app + "\", not \"" + app +
                  "\"; it is now void. Request a new plan for the app you mean."};
+  }
+  return entry.plan;
+}
+
+bluegreen::Result<SwitchPlan> ApprovalBook::redeem_panel(const std::string& handle, const std::string& app,
+                                                         std::chrono::steady_clock::time_point now) {
+  if (handle.rfind(prefix_of(Handle::kPanel), 0) != 0) {
+    return Error{"this is not a plan the deployment panel was given. Ask the assistant for a new plan."};
+  }
+  if (spent_.count(handle) != 0) {
+    return Error{"this plan was already answered (a plan is approved or rejected once). Ask the assistant for a "
+                 "new plan to switch again."};
+  }
+  const auto it = entries_.find(handle);
+  if (it == entries_.end()) {
+    return Error{"this plan is not known to the server (it was made before the server restarted). Ask the "
+                 "assistant for a new plan."};
+  }
+  Entry entry = it->second;
+  entries_.erase(it);
+  spent_[handle] = now;
+  if (now >= entry.expires) {
+    return Error{"this plan expired: approvals are short-lived so that they match the system as it was shown. "
+                 "Ask the assistant for a new plan."};
+  }
+  if (entry.plan.app != app) {
+    return Error{"this plan is for app \"" + entry.plan.app + "\", not \"" + app + "\"; it is now void."};
   }
   return entry.plan;
 }

@@ -51,11 +51,20 @@ class ApprovalBook {
 
   explicit ApprovalBook(Clock clock = [] { return std::chrono::steady_clock::now(); });
 
-  // A new token for `plan`, valid for `ttl`.
-  std::string issue(const SwitchPlan& plan, std::chrono::milliseconds ttl);
+  // How a plan's handle travels: kToken, "approve-" and 32 hex digits (128 random bits), goes back
+  // through the model, which passes it in switch_traffic's approvalToken; kPanel, "panel-" and 32
+  // hex digits, goes to the deployment panel (MCP Apps) in the result's _meta, whose buttons pass it
+  // to the app-only tool answer_switch_plan. A handle is redeemed only as the kind it was issued.
+  enum class Handle { kToken, kPanel };
 
-  // Consumes `token` and returns its plan. Errors say which refusal applies and what to do.
-  bluegreen::Result<SwitchPlan> redeem(const std::string& token, const std::string& app);
+  // A new handle of kind `handle` for `plan`, valid for `ttl`. Thread-safe.
+  std::string issue(const SwitchPlan& plan, std::chrono::milliseconds ttl, Handle handle = Handle::kToken);
+
+  // Consumes `token` (of kind `handle`) and returns its plan. Errors, each worded for that kind:
+  // already used (consumed once, whether it was then approved or rejected), unknown (forged, of the
+  // other kind, or issued before a restart), expired, issued for another app. Thread-safe.
+  bluegreen::Result<SwitchPlan> redeem(const std::string& token, const std::string& app,
+                                       Handle handle = Handle::kToken);
 
  private:
   struct Entry {
@@ -63,6 +72,8 @@ class ApprovalBook {
     std::chrono::steady_clock::time_point expires;
   };
   void forget_expired(std::chrono::steady_clock::time_point now);  // requires mutex_
+  bluegreen::Result<SwitchPlan> redeem_panel(const std::string& handle, const std::string& app,
+                                             std::chrono::steady_clock::time_point now);  // requires mutex_
 
   Clock clock_;
   std::mutex mutex_;

@@ -399,8 +399,7 @@ json plan_json(const config::AppConfig& app, const PlanView& view) {
   return plan;
 }
 
-std::string approval_request_text(const config::AppConfig& app, const PlanView& view, const std::string& token,
-                                  std::chrono::milliseconds ttl) {
+std::string plan_text(const config::AppConfig& app, const PlanView& view) {
   const std::string from = state::to_upper_string(view.plan.from);
   const std::string to = state::to_upper_string(view.plan.to);
   const std::string product = config::product_name(app.load_balancer.type);
@@ -468,6 +467,13 @@ std::string approval_request_text(const config::AppConfig& app, const PlanView& 
   }
   out << "3. Swap PROD/STANDBY roles and record switch #" << view.next_switch_number << " in the state file\n";
   if (view.plan.emergency) out << "Emergency mode: the standby health requirement is skipped.\n";
+  return out.str();
+}
+
+std::string approval_request_text(const config::AppConfig& app, const PlanView& view, const std::string& token,
+                                  std::chrono::milliseconds ttl) {
+  std::ostringstream out;
+  out << plan_text(app, view);
   if (token.empty()) {  // the human answers in the client's own form
     out << "\nApprove below to switch now, or decline to leave everything as it is (this plan is valid for "
         << ttl.count() / 1000 << " s).";

@@ -57,7 +57,12 @@ struct PlanView {
 // last deploy failed, was cancelled or was interrupted.
 bluegreen::Result<PlanView> plan_switch(Services& services, const config::AppConfig& app, bool emergency);
 
-// The plan for the human, ending with how to approve: `token` is quoted as the approvalToken to
+// The plan for the human: the heading, from and to, the standby's health, version and commit, every
+// changed config line now and after, the entry points and the steps, without how to answer (the
+// approval page and the deployment panel have their own buttons). Several lines, '\n'-separated.
+std::string plan_text(const config::AppConfig& app, const PlanView& view);
+
+// The plan for the human (plan_text), ending with how to approve: `token` is quoted as the approvalToken to
 // pass; "" when the human answers in the client's own form (elicitation), which the text then
 // says. `ttl` is how long the approval is valid.
 std::string approval_request_text(const config::AppConfig& app, const PlanView& view, const std::string& token,

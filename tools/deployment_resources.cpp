@@ -4,6 +4,7 @@
 #include "deployment/services.h"
 #include "deployment/status.h"
 #include "state/deployment_state.h"
+#include "web/deployment_panel_html.h"
 
 #include <nlohmann/json.hpp>
 
@@ -118,9 +119,33 @@ void add_kind(mcp::ResourceRegistry& registry, DeploymentToolsContext& context, 
   registry.add(std::move(resource));
 }
 
+void add_panel(mcp::ResourceRegistry& registry) {
+  mcp::ResourceTemplate resource;
+  resource.uri_template = std::string(web::kDeploymentPanelUri);
+  resource.name = "deployment-panel";
+  resource.title = "Deployment panel";
+  resource.description =
+      "The MCP Apps view of get_deployment_status and switch_traffic: the live colour, health, version, lock, "
+      "drift and last switches, and Approve/Reject for a plan shown in it.";
+  resource.mime_type = std::string(web::kAppHtmlMimeType);
+  resource.reader = [](const std::string& uri, const mcp::UriVariables&,
+                       const std::stop_token&) -> bluegreen::Result<std::vector<mcp::ResourceContents>> {
+    mcp::ResourceContents contents{uri, std::string(web::kAppHtmlMimeType), web::deployment_panel_html()};
+    contents.meta = nlohmann::json{{"ui", {{"prefersBorder", true}}}};
+    return std::vector<mcp::ResourceContents>{std::move(contents)};
+  };
+  resource.instances = [] {
+    return std::vector<mcp::ResourceEntry>{{std::string(web::kDeploymentPanelUri), "deployment-panel",
+                                            "Deployment panel", "The MCP Apps view of the deployment tools.",
+                                            std::string(web::kAppHtmlMimeType)}};
+  };
+  registry.add(std::move(resource));
+}
+
 }  // namespace
 
 void register_deployment_resources(mcp::ResourceRegistry& registry, DeploymentToolsContext& context) {
+  add_panel(registry);
   add_kind(registry, context, kStatus, read_status);
   add_kind(registry, context, kHistory, read_history);
   add_kind(registry, context, kAudit, read_audit);

@@ -9,6 +9,10 @@
 //                                                      when there is none yet
 //   bluegreen://apps/{app}/audit    text/plain        the audit log's last kAuditLines JSON lines
 //                                                      (at most kAuditBytes), oldest first
+// and one fixed resource, the deployment panel (web/deployment_panel_html.h):
+//   ui://bluegreen-mcp/deployment-panel.html  text/html;profile=mcp-app  the MCP Apps view of
+//                                                      get_deployment_status and switch_traffic,
+//                                                      _meta.ui {prefersBorder: true}, no CSP domains
 // {app} is the app's name (config names are [A-Za-z0-9][A-Za-z0-9._-]*, safe in a URI). History
 // and audit come from the app's first load balancer (for an LB pair, `loadBalancer` in the JSON
 // says which). `{app}` completes to the configured names. An app that is not configured is

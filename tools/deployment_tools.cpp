@@ -1,5 +1,6 @@
 #include "tools/deployment_tools.h"
 
+#include "tools/answer_switch_plan.h"
 #include "tools/deploy_to_standby.h"
 #include "tools/get_deployment_status.h"
 #include "tools/switch_traffic.h"
@@ -10,6 +11,7 @@ void register_deployment_tools(mcp::ToolRegistry& registry, DeploymentToolsConte
   registry.add(make_get_deployment_status_tool(context));
   registry.add(make_deploy_to_standby_tool(context));
   registry.add(make_switch_traffic_tool(context));
+  registry.add(make_answer_switch_plan_tool(context));
 }
 
 }  // namespace bluegreen::tools

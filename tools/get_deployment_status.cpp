@@ -1,6 +1,7 @@
 #include "tools/get_deployment_status.h"
 
 #include "deployment/status.h"
+#include "web/deployment_panel_html.h"
 
 namespace bluegreen::tools {
 
@@ -59,6 +60,7 @@ mcp::Tool make_get_deployment_status_tool(DeploymentToolsContext& context) {
       {"anyOf", json::array({{{"required", {"app", "liveColorKnown", "current", "haproxy", "history", "drift"}}},
                              {{"required", {"apps"}}}})}};
   def.output_schema->at("properties")["apps"] = {{"type", "array"}, {"items", {{"type", "object"}}}};
+  def.ui_resource_uri = std::string(web::kDeploymentPanelUri);
   def.annotations.read_only = true;
   def.annotations.idempotent = true;
   def.annotations.open_world = false;

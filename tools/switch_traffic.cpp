@@ -1,9 +1,10 @@
 #include "tools/switch_traffic.h"
 
-#include "deployment/approval_audit.h"
 #include "deployment/approval_policy.h"
 #include "deployment/shared_routes.h"
 #include "deployment/traffic_switch.h"
+#include "tools/switch_approval.h"
+#include "web/deployment_panel_html.h"
 
 #include <optional>
 
@@ -11,37 +12,6 @@ namespace bluegreen::tools {
 namespace {
 
 using nlohmann::json;
-
-mcp::ToolResult switch_result(const deployment::SwitchOutcome& outcome) {
-  if (outcome.switched) return mcp::ToolResult::text(outcome.text, outcome.structured);
-  return mcp::ToolResult::error(outcome.text, outcome.structured);
-}
-
-// Executes `plan`, approved through `channel` (recorded in the audit log with the client's version).
-mcp::ToolResult execute(DeploymentToolsContext& context, const config::AppConfig& app, deployment::SwitchPlan plan,
-                        const std::string& channel, mcp::ToolContext& tool_context) {
-  ToolReporter reporter(tool_context);
-  plan.approved_via = channel;
-  plan.client_version = tool_context.client_version();
-  return switch_result(deployment::execute_switch(context.services, app, plan, tool_context.client_name(), reporter,
-                                                  tool_context.stop_token()));
-}
-
-// Refuses a switch that got no approval: tells the client `text` (an error result, or a plain one
-// for a human's "no") and records it in every LB's audit log (deployment/approval_audit.h).
-mcp::ToolResult refuse_unapproved(DeploymentToolsContext& context, const config::AppConfig& app,
-                                  mcp::ToolContext& tool_context, bool emergency, const std::string& reason,
-                                  const std::string& text, std::optional<json> structured = std::nullopt) {
-  const bool declined = reason == "declined";
-  const auto problem =
-      deployment::audit_approval_refusal(context.services, app,
-                                         {emergency, tool_context.client_name(), tool_context.client_version(),
-                                          declined ? "not-approved" : "refused", reason, text});
-  const std::string shown =
-      problem.empty() ? text : text + "\n\n⚠️ This refusal is not in the audit log: " + problem;
-  return declined ? mcp::ToolResult::text(shown, std::move(structured))
-                  : mcp::ToolResult::error(shown, std::move(structured));
-}
 
 // Asks the human through the client (form-mode elicitation) and executes on approval. Errors:
 // the client could not ask (the caller falls back to a token).
@@ -59,7 +29,7 @@ bluegreen::Result<mcp::ToolResult> ask_human(DeploymentToolsContext& context, co
   if (!answer) return answer.error();
   if (answer->action == "accept" && answer->content.value("approve", false)) {
     tool_context.log(mcp::LogLevel::kNotice, "the human approved the switch through the client");
-    return execute(context, app, view.plan, "elicitation", tool_context);
+    return execute_approved(context, app, view.plan, "elicitation", tool_context);
   }
   const auto declined = deployment::approval_not_given(view, answer->action, deployment::plan_json(app, view));
   return refuse_unapproved(context, app, tool_context, view.plan.emergency, "declined", declined.text,
@@ -82,7 +52,37 @@ std::string without_link(std::string text, const std::string& url) {
 web::ApprovalPageContent page_content(const config::AppConfig& app, const deployment::PlanView& view) {
   return {"Switch traffic for " + app.name + ": " + state::to_upper_string(view.plan.from) + " \u2192 " +
               state::to_upper_string(view.plan.to) + (view.plan.emergency ? " (EMERGENCY)" : ""),
-          deployment::approval_request_text(app, view, "", app.approval.token_ttl), view.plan.emergency};
+          deployment::plan_text(app, view) +
+              "\nApprove to switch now, or reject to leave everything as it is (this "
+              "plan is valid for " +
+              std::to_string(app.approval.token_ttl.count() / 1000) + " s).",
+          view.plan.emergency};
+}
+
+// Shows the plan in the deployment panel (MCP Apps, approval.channels "app"): the host renders the
+// panel with this result, and the plan's handle rides in the result's _meta, which the host gives
+// the panel; the model gets the plan and is told that the human answers there. Nothing waits: the
+// panel's buttons call answer_switch_plan.
+mcp::ToolResult show_in_panel(DeploymentToolsContext& context, const config::AppConfig& app,
+                              const deployment::PlanView& view, mcp::ToolContext& tool_context) {
+  const auto ttl = app.approval.token_ttl;
+  const std::string handle = context.services.approvals.issue(view.plan, ttl, deployment::ApprovalBook::Handle::kPanel);
+  tool_context.log(mcp::LogLevel::kNotice, "the plan is shown in the deployment panel for the human to answer");
+  const std::string text =
+      deployment::plan_text(app, view) +
+      "\nThe human approves or rejects this plan in the deployment panel shown with this result (valid " +
+      std::to_string(ttl.count() / 1000) +
+      " s). Nothing changes until they click Approve there; the panel then runs the switch and shows the "
+      "outcome. Ask the human to answer in the panel. Do not call switch_traffic again for this plan and never "
+      "approve on their behalf: no tool you can call approves it. Afterwards, get_deployment_status shows what "
+      "happened.";
+  auto result = mcp::ToolResult::text(text, json{{"switched", false},
+                                                 {"approvalRequired", true},
+                                                 {"approvalChannel", "app"},
+                                                 {"expiresInSeconds", ttl.count() / 1000},
+                                                 {"plan", deployment::plan_json(app, view)}});
+  result.meta = json{{std::string(web::kPanelPlanMetaKey), handle}};
+  return result;
 }
 
 // Sends the human to the approval page (URL-mode elicitation) and executes on Approve; the page
@@ -127,7 +127,7 @@ bluegreen::Result<mcp::ToolResult> ask_on_page(DeploymentToolsContext& context, 
   switch (pages.wait(page->id, tool_context.stop_token())) {
     case web::PageAnswer::kApproved: {
       tool_context.log(mcp::LogLevel::kNotice, "the human approved the switch on the approval page");
-      auto result = execute(context, app, view.plan, "url", tool_context);
+      auto result = execute_approved(context, app, view.plan, "url", tool_context);
       const auto shown = result.to_json();
       std::string text;
       for (const auto& block : shown.value("content", nlohmann::json::array())) text += block.value("text", "");
@@ -162,7 +162,9 @@ mcp::ToolDefinition switch_traffic_definition(const config::Config& config) {
       "now and after, the standby's health and version) and a single-use approvalToken that expires. Show the plan to "
       "the human and "
       "call again WITH approvalToken only after the human explicitly approves; never approve on your own. Clients "
-      "that support elicitation are asked directly instead (a form, or a link to an approval page). The switch "
+      "that support elicitation are asked directly instead (a form, or a link to an approval page); clients that "
+      "render "
+      "MCP Apps show the plan in the deployment panel, where the human clicks Approve or Reject. The switch "
       "validates the new config (haproxy -c), "
       "reloads HAProxy without dropping connections (or, for map-based routing, updates its running map with no "
       "reload), verifies the new routing (rolling back if it fails) and updates "
@@ -193,10 +195,13 @@ mcp::ToolDefinition switch_traffic_definition(const config::Config& config) {
                         {{"switched", {{"type", "boolean"}}},
                          {"approvalRequired", {{"type", "boolean"}}},
                          {"approvalToken", {{"type", "string"}}},
+                         {"approvalChannel", {{"type", "string"}}},
+                         {"expiresInSeconds", {{"type", "integer"}}},
                          {"plan", {{"type", "object"}}},
                          {"app", {{"type", "string"}}},
                          {"switchNumber", {{"type", "integer"}}}}},
                        {"required", {"switched"}}};
+  def.ui_resource_uri = std::string(web::kDeploymentPanelUri);
   def.annotations.read_only = false;
   def.annotations.destructive = true;
   def.annotations.idempotent = false;
@@ -226,14 +231,15 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
                 return refuse_unapproved(context, app, tool_context, false, "token-refused",
                                          "❌ APPROVAL REFUSED: " + plan.error().message + " Nothing was changed.");
               }
-              return execute(context, app, *plan, "token", tool_context);
+              return execute_approved(context, app, *plan, "token", tool_context);
             }
 
             const deployment::SwitchRequest request{arguments.value("emergency", false),
                                                     arguments.value("requireApproval", true)};
             const auto decision = deployment::decide_approval(app, request,
                                                               {tool_context.client_supports_elicitation(),
-                                                               tool_context.client_supports_url_elicitation()});
+                                                               tool_context.client_supports_url_elicitation(),
+                                                               tool_context.client_renders_apps()});
             if (decision.path == deployment::ApprovalPath::kRefuse) {
               return refuse_unapproved(context, app, tool_context, request.emergency,
                                        request.require_approval ? "no-approval-channel" : "require-approval-false",
@@ -245,7 +251,10 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
             if (decision.path == deployment::ApprovalPath::kNotRequired) {
               tool_context.log(mcp::LogLevel::kNotice,
                                "approval is turned off in the configuration for app " + app.name);
-              return execute(context, app, view->plan, "not-required", tool_context);
+              return execute_approved(context, app, view->plan, "not-required", tool_context);
+            }
+            if (decision.path == deployment::ApprovalPath::kShowInPanel) {
+              return show_in_panel(context, app, *view, tool_context);
             }
             std::string elicitation_note;
             if (decision.path == deployment::ApprovalPath::kAskHuman ||

@@ -55,6 +55,47 @@ TEST_CASE("an approval token is redeemed once for its plan", "[deployment][appro
   }
 }
 
+TEST_CASE("a panel handle is redeemed once, only as a panel handle, with the panel's wording",
+          "[deployment][approvals][panel]") {
+  Clock clock;
+  ApprovalBook book(clock.function());
+  const auto handle = book.issue(kPlan, std::chrono::minutes(5), ApprovalBook::Handle::kPanel);
+  CHECK(handle.rfind("panel-", 0) == 0);
+  CHECK(handle.size() == 6 + 32);
+  const auto token = book.issue(kPlan, std::chrono::minutes(5));
+
+  SECTION("a panel handle is no approval token, and a token is no panel handle") {
+    const auto as_token = book.redeem(handle, "shop");
+    REQUIRE_FALSE(as_token.ok());
+    CHECK(contains(as_token.error().message, "unknown approval token"));
+    const auto as_handle = book.redeem(token, "shop", ApprovalBook::Handle::kPanel);
+    REQUIRE_FALSE(as_handle.ok());
+    CHECK(contains(as_handle.error().message, "not a plan the deployment panel was given"));
+    // Neither attempt spent the other kind's entry.
+    CHECK(book.redeem(handle, "shop", ApprovalBook::Handle::kPanel).ok());
+    CHECK(book.redeem(token, "shop").ok());
+  }
+  SECTION("answered once: a second answer is refused") {
+    REQUIRE(book.redeem(handle, "shop", ApprovalBook::Handle::kPanel).ok());
+    const auto again = book.redeem(handle, "shop", ApprovalBook::Handle::kPanel);
+    REQUIRE_FALSE(again.ok());
+    CHECK(contains(again.error().message, "already answered"));
+  }
+  SECTION("expired, for another app, or unknown") {
+    clock.now += std::chrono::minutes(5);
+    const auto late = book.redeem(handle, "shop", ApprovalBook::Handle::kPanel);
+    REQUIRE_FALSE(late.ok());
+    CHECK(contains(late.error().message, "this plan expired"));
+    const auto other = book.issue(kPlan, std::chrono::minutes(5), ApprovalBook::Handle::kPanel);
+    const auto wrong_app = book.redeem(other, "cart", ApprovalBook::Handle::kPanel);
+    REQUIRE_FALSE(wrong_app.ok());
+    CHECK(contains(wrong_app.error().message, "for app \"shop\", not \"cart\""));
+    const auto unknown = book.redeem("panel-" + std::string(32, '0'), "shop", ApprovalBook::Handle::kPanel);
+    REQUIRE_FALSE(unknown.ok());
+    CHECK(contains(unknown.error().message, "not known to the server"));
+  }
+}
+
 TEST_CASE("approval tokens are unique", "[deployment][approvals]") {
   ApprovalBook book;
   std::set<std::string> tokens;
@@ -151,6 +192,24 @@ TEST_CASE("the approval policy follows the configuration, never the caller", "[d
     CHECK(contains(refused.refusal, "can show the human only a form"));
     CHECK(contains(refused.refusal, "a client that supports MCP URL-mode elicitation (an approval page)"));
     CHECK(contains(deployment::token_not_accepted(app), "through MCP URL-mode elicitation"));
+  }
+  SECTION("the deployment panel (\"app\"): for clients that render MCP Apps, in the configuration's order") {
+    app.approval.channels = {"app", "token"};
+    CHECK(deployment::decide_approval(app, {false, true}, {false, false, true}).path == ApprovalPath::kShowInPanel);
+    CHECK(deployment::decide_approval(app, {false, true}, {true, true, true}).path == ApprovalPath::kShowInPanel);
+    CHECK(deployment::decide_approval(app, {false, true}, {true, true, false}).path == ApprovalPath::kIssueToken);
+    app.approval.channels = {"elicitation", "url", "app"};
+    CHECK(deployment::decide_approval(app, {false, true}, {true, false, true}).path == ApprovalPath::kAskHuman);
+    CHECK(deployment::decide_approval(app, {false, true}, {false, false, true}).path == ApprovalPath::kShowInPanel);
+    app.approval.channels = {"app"};
+    const auto refused = deployment::decide_approval(app, {false, true}, {true, true, false});
+    CHECK(refused.path == ApprovalPath::kRefuse);
+    CHECK(contains(refused.refusal, "only a form (MCP form elicitation) and a link (MCP URL-mode elicitation)"));
+    CHECK(contains(refused.refusal, "a client that supports MCP Apps (the deployment panel)"));
+    const auto none = deployment::decide_approval(app, {false, true}, {false, false, false});
+    CHECK(contains(none.refusal, "no form, link or panel"));
+    // An emergency is shown in the panel as any switch is.
+    CHECK(deployment::decide_approval(app, {true, true}, {false, false, true}).path == ApprovalPath::kShowInPanel);
   }
   SECTION("approval.channels without token: only a client with elicitation can approve") {
     app.approval.channels = {"elicitation"};
