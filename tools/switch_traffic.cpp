@@ -124,7 +124,16 @@ bluegreen::Result<mcp::ToolResult> ask_on_page(DeploymentToolsContext& context, 
     return refuse("declined", answer->action);
   }
   tool_context.log(mcp::LogLevel::kNotice, "waiting for the human's answer on the approval page");
-  switch (pages.wait(page->id, tool_context.stop_token())) {
+  // Progress while the human reads the page, below the switch's own steps (1, 2, ...), so that a
+  // client that gives up on a request without progress keeps waiting.
+  double waited = 0;
+  const auto tick = [&](std::chrono::milliseconds left) {
+    waited += 1;
+    tool_context.report_progress(1.0 - 1.0 / (waited + 1), std::nullopt,
+                                 "waiting for the human on the approval page (" + std::to_string(left.count() / 1000) +
+                                     " s left)");
+  };
+  switch (pages.wait(page->id, tool_context.stop_token(), tick)) {
     case web::PageAnswer::kApproved: {
       tool_context.log(mcp::LogLevel::kNotice, "the human approved the switch on the approval page");
       auto result = execute_approved(context, app, view.plan, "url", tool_context);

@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -426,7 +427,9 @@ bluegreen::Result<OpenedPage> ApprovalPages::open(ApprovalPageContent content, s
 
 // By value, as the standard library passes stop tokens (a copy is a reference count).
 PageAnswer ApprovalPages::wait(const std::string& id,
-                               std::stop_token stop) {  // NOLINT(performance-unnecessary-value-param)
+                               std::stop_token stop,  // NOLINT(performance-unnecessary-value-param)
+                               const std::function<void(std::chrono::milliseconds left)>& tick,
+                               std::chrono::milliseconds tick_every) {
   State& s = *state_;
   std::unique_lock lock(s.mu);
   const auto it = s.pages.find(id);
@@ -434,8 +437,18 @@ PageAnswer ApprovalPages::wait(const std::string& id,
   const std::shared_ptr<Page> page = it->second;  // kept even if pruned meanwhile
   ++s.waiters;
   PageAnswer answer = PageAnswer::kWithdrawn;
+  auto next_tick = s.options.clock() + tick_every;
   while (true) {
-    s.expire_if_due(*page, s.options.clock());
+    const auto now = s.options.clock();
+    s.expire_if_due(*page, now);
+    if (tick && page->status == PageStatus::kPending && !s.stopping && now >= next_tick) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(page->expires_at - now);
+      next_tick = now + tick_every;
+      lock.unlock();
+      tick(std::max(left, std::chrono::milliseconds(0)));
+      lock.lock();
+      continue;  // the page may have been answered meanwhile
+    }
     if (page->status != PageStatus::kPending) {
       answer = answer_of(page->status);
       break;

@@ -98,8 +98,13 @@ class ApprovalPages {
   // Blocks until the page `id` is answered, expires, is withdrawn, or `stop` is requested; returns
   // at once if one of these has already happened (an answer first, then kStopped). An unknown id
   // (never opened, or dropped as above) is kWithdrawn. Expiry is noticed within 100 ms of the clock
-  // passing it, with no request needed.
-  PageAnswer wait(const std::string& id, std::stop_token stop);
+  // passing it, with no request needed. While the page is pending, `tick` (when set) is called
+  // every `tick_every` by the clock with the time left until expiry (ms, >= 0), on the waiting
+  // thread and without the pages' lock held (a tool reports progress with it, so that a client
+  // that times out requests without progress keeps waiting for the human).
+  PageAnswer wait(const std::string& id, std::stop_token stop,
+                  const std::function<void(std::chrono::milliseconds left)>& tick = {},
+                  std::chrono::milliseconds tick_every = std::chrono::seconds(10));
 
   // After kApproved: what the switch did, shown on the page in place of "switching…".
   // `ok`: the switch succeeded; `text`: its result for the human (plain text). No effect on a page

@@ -169,14 +169,17 @@ test("refused on the page, nothing changes: no secret, a foreign Origin, no Orig
   assert.deepEqual([audit.outcome, audit.reason], ["not-approved", "declined"]);
 });
 
-test("a page nobody answers expires: not switched, audited, and a late approval is refused", async () => {
+test("a page nobody answers expires: progress meanwhile, not switched, audited, and a late approval is refused", async () => {
   const before = await frontendColor();
-  const human = await humanClient(pageConfig(["url"], 2), { elicitation: { url: {} } });
+  const human = await humanClient(pageConfig(["url"], 12), { elicitation: { url: {} } });
   let browser;
   const result = await switchThroughPage(human, async (url) => {
     browser = await openLink(url);
   });
-  assert.match(text(result), /NOT approved: nobody answered on the approval page within 2 s/);
+  assert.match(text(result), /NOT approved: nobody answered on the approval page within 12 s/);
+  // Progress every 10 s while the page waits, so a client that times out silent requests keeps waiting.
+  assert.ok(human.progress.some((p) => /waiting for the human on the approval page \(\d+ s left\)/.test(p.message)),
+    JSON.stringify(human.progress));
   assert.equal((await post(browser, "approve")).status, 409);
   assert.match(await pageText(browser), /expired/);
   assert.equal(await frontendColor(), before);

@@ -12,6 +12,7 @@
 #include <future>
 #include <latch>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -346,6 +347,37 @@ TEST_CASE("approval page: expiry on the clock, with no request", "[web][approval
   const auto body = page_body(http, session);
   CHECK(contains(body, "This approval expired. Nothing was changed."));
   CHECK_FALSE(contains(body, "<form"));
+}
+
+TEST_CASE("approval page: wait() ticks with the time left while the page is pending", "[web][approval_pages]") {
+  FakeClock clock;
+  ApprovalPages pages(clock.options());
+  const auto opened = pages.open(kContent, kTtl);
+  REQUIRE(opened.ok());
+  std::mutex mu;
+  std::vector<std::chrono::milliseconds> ticks;
+  const auto tick = [&](std::chrono::milliseconds left) {
+    std::lock_guard lock(mu);
+    ticks.push_back(left);
+  };
+  const auto tick_count = [&] {
+    std::lock_guard lock(mu);
+    return ticks.size();
+  };
+  auto waiting = std::async(std::launch::async, [&] { return pages.wait(opened->id, {}, tick, 10s); });
+  std::this_thread::sleep_for(150ms);
+  CHECK(tick_count() == 0);  // none before the first interval
+  clock.advance(10s);
+  for (int i = 0; i < 50 && tick_count() < 1; ++i) std::this_thread::sleep_for(20ms);
+  clock.advance(10s);
+  for (int i = 0; i < 50 && tick_count() < 2; ++i) std::this_thread::sleep_for(20ms);
+  clock.advance(kTtl);  // expires: no tick after that
+  REQUIRE(waiting.wait_for(1s) == std::future_status::ready);
+  CHECK(waiting.get() == PageAnswer::kExpired);
+  std::lock_guard lock(mu);
+  REQUIRE(ticks.size() == 2);
+  CHECK(ticks[0] == kTtl - 10s);
+  CHECK(ticks[1] == kTtl - 20s);
 }
 
 TEST_CASE("approval page: withdraw", "[web][approval_pages]") {
