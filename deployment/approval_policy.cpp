@@ -65,8 +65,9 @@ std::string token_not_accepted(const config::AppConfig& app) {
   return "❌ APPROVAL REFUSED: app " + app.name +
          " does not accept approval tokens (approval.channels: " + channel_list(app) +
          "): the human approves through " + wanted(app) +
-         " in the client. Call switch_traffic without approvalToken from a client that supports it; it then asks "
-         "the human directly. Nothing was changed.";
+         " in the client. Call switch_traffic without approvalToken from a client that supports it: the client "
+         "then asks the human directly, or shows the plan where they answer it. Never approve on their behalf. "
+         "Nothing was changed.";
 }
 
 std::string no_fallback_to_token(const config::AppConfig& app, const std::string& why) {
