@@ -10,6 +10,7 @@ std::string audit_approval_refusal(Services& services, const config::AppConfig& 
                          {"reason", refusal.reason},
                          {"message", bluegreen::utf8_prefix(refusal.message, 300)}};
   if (!refusal.client_version.empty()) details["clientVersion"] = refusal.client_version;
+  if (!refusal.channel.empty()) details["channel"] = refusal.channel;
   LbSet lbs(services.executor, app);
   return lbs.audit(
       {refusal.emergency ? "emergency-switch" : "switch", refusal.client, refusal.outcome, std::move(details)});

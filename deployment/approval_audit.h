@@ -21,8 +21,9 @@ struct ApprovalRefusal {
   std::string outcome;         // "refused" or "not-approved"
   std::string reason;          // a short code: "token-not-accepted", "token-refused", "no-approval-channel",
                                // "require-approval-false", "declined", "form-failed",
-                               // "page-failed", "page-expired"
+                               // "page-failed", "page-expired", "panel-refused"
   std::string message;         // what the client was told (the first 300 bytes are kept)
+  std::string channel{};       // where the answer came from when it is one ("app" for the panel); "" if none
 };
 
 // Appends `refusal` to the audit log of every load balancer of `app`, as

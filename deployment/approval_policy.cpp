@@ -17,7 +17,7 @@ std::string shown(ClientChannels client) {
   if (client.app) can.emplace_back("an MCP Apps panel");
   if (!can.empty()) return "only " + bluegreen::join(can, " and ") + ", which approval.channels does not list";
   return "no form, link or panel (it declared no MCP elicitation and no MCP Apps, or its protocol version has "
-         "none: form elicitation came with 2025-06-18, URL mode with 2025-11-25)";
+         "none: form elicitation and MCP Apps need 2025-06-18 or later, URL mode 2025-11-25)";
 }
 
 // The client features the app's channels need, for refusals.
@@ -42,8 +42,9 @@ ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchReque
     return {
         ApprovalPath::kRefuse,
         "❌ REFUSED: requireApproval=false cannot skip the approval; an assistant cannot approve a traffic switch by "
-        "itself. Call switch_traffic without approvalToken to get the plan, show it to the human, and pass the "
-        "approvalToken only after they approve. Nothing was changed."};
+        "itself. Call switch_traffic without requireApproval=false: the human then approves the plan (in the "
+        "client when it can ask them or show the plan, else through the approval token you pass on only after "
+        "they approve). Nothing was changed."};
   }
   for (const auto& channel : app.approval.channels) {
     if (channel == "elicitation" && client.form) return {ApprovalPath::kAskHuman, ""};
@@ -57,7 +58,7 @@ ApprovalDecision decide_approval(const config::AppConfig& app, const SwitchReque
               "; approval tokens are not accepted. Nothing was changed. Tell the human: run the switch from a "
               "client that supports " +
               wanted(app) +
-              " (it asks them directly), or have the operator add \"token\" to approval.channels in the "
+              ", or have the operator add \"token\" to approval.channels in the "
               "bluegreen-mcp configuration."};
 }
 

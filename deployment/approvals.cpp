@@ -87,8 +87,8 @@ bluegreen::Result<SwitchPlan> ApprovalBook::redeem_panel(const std::string& hand
   }
   const auto it = entries_.find(handle);
   if (it == entries_.end()) {
-    return Error{"this plan is not known to the server (it was made before the server restarted). Ask the "
-                 "assistant for a new plan."};
+    return Error{"this plan is not known to this server (it was made by another server process, or before a "
+                 "restart). Ask the assistant for a new plan."};
   }
   Entry entry = it->second;
   entries_.erase(it);

@@ -40,7 +40,7 @@ PlanCheck plan_no_longer_holds(Services& services, const config::AppConfig& app,
     return {mismatch, std::nullopt};
   }
   if (*snapshot.live != plan.from) {
-    return {"the live colour changed since the plan was approved (" +
+    return {"the live colour changed since the plan was made (" +
                 std::string(config::product_name(app.load_balancer.type)) + " now routes to " +
                 state::to_upper_string(*snapshot.live) +
                 "); the approval is void. Check status and request a new plan.",
@@ -50,7 +50,7 @@ PlanCheck plan_no_longer_holds(Services& services, const config::AppConfig& app,
     return {snapshot.state_problem, plan.from};
   }
   if (generation != plan.generation) {
-    return {"the state file changed since the plan was approved (generation " + std::to_string(generation) +
+    return {"the state file changed since the plan was made (generation " + std::to_string(generation) +
                 ", plan made at " + std::to_string(plan.generation) + "); the approval is void. Request a new plan.",
             plan.from};
   }
@@ -104,7 +104,7 @@ std::string lines_no_longer_approved(const SwitchPlan& plan, const std::vector<c
       first = "the switch would now also make \"" + line + "\", which the plan did not show";
     }
   }
-  return "the configuration changed since the plan was approved: " + first +
+  return "the configuration changed since the plan was made: " + first +
          ". The approval is void and nothing was changed. Request a new plan and show it to the human.";
 }
 

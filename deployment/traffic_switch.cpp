@@ -184,7 +184,7 @@ std::optional<SwitchOutcome> SwitchRun::recheck_plan() {
     return refuse(pair_divergence(app_, lbs_.snapshots()).front(), std::nullopt);
   }
   if (const auto check = lbs_.generation_sum(); check != plan_.generation) {
-    return refuse("the state file changed since the plan was approved (generation " + std::to_string(check) +
+    return refuse("the state file changed since the plan was made (generation " + std::to_string(check) +
                   ", plan made at " + std::to_string(plan_.generation) +
                   "); the approval is void. Request a new plan.");
   }

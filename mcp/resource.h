@@ -88,7 +88,9 @@ struct ResourceTemplate {
 // variable name never matches. Thread-safety: a pure function.
 std::optional<UriVariables> match_uri_template(std::string_view uri_template, std::string_view uri);
 
-// The set of resource templates a server offers, in registration order.
+// The set of resource templates a server offers, in registration order. A template without
+// variables is one fixed resource: listed by its instances in resources/list, absent from
+// resources/templates/list.
 class ResourceRegistry {
  public:
   // Registers a template. One without a reader, with a malformed uri_template, or with the same

@@ -272,6 +272,8 @@ json Server::handle_resources_list(const Request& request, bool templates) const
   json list = json::array();
   for (const auto& resource_template : resources_->templates()) {
     if (templates) {
+      // A URI without variables is one resource (resources/list), not a template.
+      if (resource_template.uri_template.find('{') == std::string::npos) continue;
       list.push_back(resource_template.to_json(negotiated));
     } else if (resource_template.instances) {
       for (const auto& entry : resource_template.instances()) list.push_back(entry.to_json(negotiated));

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <exception>
 #include <optional>
 #include <string>
@@ -378,8 +379,17 @@ bool Server::client_renders_apps() const {
   if (!features_.structured_output || ui == nullptr || !ui->is_object()) return false;
   const auto types = ui->find("mimeTypes");
   if (types == ui->end() || !types->is_array()) return false;
-  return std::any_of(types->begin(), types->end(),
-                     [](const json& type) { return type.is_string() && type == "text/html;profile=mcp-app"; });
+  // Media types compare case-insensitively, with optional whitespace around ';' (RFC 9110 8.3.1).
+  const auto normalised = [](const std::string& type) {
+    std::string out;
+    for (const char c : type) {
+      if (c != ' ' && c != '\t') out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return out;
+  };
+  return std::any_of(types->begin(), types->end(), [&](const json& type) {
+    return type.is_string() && normalised(type.get<std::string>()) == "text/html;profile=mcp-app";
+  });
 }
 
 bluegreen::Result<json> Server::request_client(const Call& call, const std::string& method, json params,

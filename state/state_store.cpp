@@ -51,8 +51,8 @@ std::string file_safety_shell_functions() {
          "bg_fill() { dd of=\"$1\" bs=1M iflag=fullblock oflag=nofollow conv=nocreat,notrunc,fsync status=none; }; ";
 }
 
-std::string utc_timestamp() {
-  const auto now = std::chrono::system_clock::now();
+std::string utc_timestamp(std::chrono::system_clock::time_point at) {
+  const auto now = at;
   const auto seconds = std::chrono::system_clock::to_time_t(now);
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm utc{};

@@ -149,7 +149,8 @@ class StateStore {
   StoreLocation location_;
 };
 
-// Current UTC time as ISO 8601 with milliseconds ("2025-10-25T12:00:00.000Z"), as the seed writes.
-std::string utc_timestamp();
+// `at` (default: now) in UTC as ISO 8601 with milliseconds ("2025-10-25T12:00:00.000Z"), as the
+// seed writes. Thread-safe.
+std::string utc_timestamp(std::chrono::system_clock::time_point at = std::chrono::system_clock::now());
 
 }  // namespace bluegreen::state

@@ -53,7 +53,7 @@ mcp::Tool make_answer_switch_plan_tool(DeploymentToolsContext& context) {
                                                           deployment::ApprovalBook::Handle::kPanel);
             if (!plan) {
               return refuse_unapproved(context, app, tool_context, false, "panel-refused",
-                                       "❌ NOT SWITCHED: " + plan.error().message + " Nothing was changed.");
+                                       "❌ NOT SWITCHED: " + plan.error().message + " Nothing was changed.", std::nullopt, "app");
             }
             if (arguments.at("answer") == "reject") {
               return refuse_unapproved(
@@ -61,7 +61,7 @@ mcp::Tool make_answer_switch_plan_tool(DeploymentToolsContext& context) {
                   "Traffic switch NOT approved: the human rejected the plan in the deployment panel. Nothing was "
                   "changed; the load balancer still routes to " +
                       state::to_upper_string(plan->from) + ".",
-                  json{{"switched", false}, {"app", app.name}, {"answer", "reject"}});
+                  json{{"switched", false}, {"app", app.name}, {"answer", "reject"}}, "app");
             }
             tool_context.log(mcp::LogLevel::kNotice, "the human approved the switch in the deployment panel");
             return execute_approved(context, app, *plan, "app", tool_context);

@@ -21,12 +21,13 @@ mcp::ToolResult execute_approved(DeploymentToolsContext& context, const config::
 
 mcp::ToolResult refuse_unapproved(DeploymentToolsContext& context, const config::AppConfig& app,
                                   mcp::ToolContext& tool_context, bool emergency, const std::string& reason,
-                                  const std::string& text, std::optional<nlohmann::json> structured) {
+                                  const std::string& text, std::optional<nlohmann::json> structured,
+                                  const std::string& channel) {
   const bool declined = reason == "declined";
   const auto problem =
       deployment::audit_approval_refusal(context.services, app,
                                          {emergency, tool_context.client_name(), tool_context.client_version(),
-                                          declined ? "not-approved" : "refused", reason, text});
+                                          declined ? "not-approved" : "refused", reason, text, channel});
   const std::string shown =
       problem.empty() ? text : text + "\n\n⚠️ This refusal is not in the audit log: " + problem;
   return declined ? mcp::ToolResult::text(shown, std::move(structured))

@@ -28,8 +28,11 @@ mcp::ToolResult execute_approved(DeploymentToolsContext& context, const config::
 // "declined", "token-refused") in every LB's audit log and returns `text` with `structured`: a
 // plain result for a human's "no" (`reason` "declined"), an error result otherwise. A failure to
 // write the audit log is appended to the text. Nothing on the LB changes.
+// `channel` ("app" for the panel; "" when the refusal came from no channel's answer) is recorded
+// as the audit record's `channel`.
 mcp::ToolResult refuse_unapproved(DeploymentToolsContext& context, const config::AppConfig& app,
                                   mcp::ToolContext& tool_context, bool emergency, const std::string& reason,
-                                  const std::string& text, std::optional<nlohmann::json> structured = std::nullopt);
+                                  const std::string& text, std::optional<nlohmann::json> structured = std::nullopt,
+                                  const std::string& channel = "");
 
 }  // namespace bluegreen::tools

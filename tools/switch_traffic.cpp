@@ -3,6 +3,7 @@
 #include "deployment/approval_policy.h"
 #include "deployment/shared_routes.h"
 #include "deployment/traffic_switch.h"
+#include "state/state_store.h"
 #include "tools/switch_approval.h"
 #include "web/deployment_panel_html.h"
 
@@ -76,11 +77,13 @@ mcp::ToolResult show_in_panel(DeploymentToolsContext& context, const config::App
       "outcome. Ask the human to answer in the panel. Do not call switch_traffic again for this plan and never "
       "approve on their behalf: no tool you can call approves it. Afterwards, get_deployment_status shows what "
       "happened.";
-  auto result = mcp::ToolResult::text(text, json{{"switched", false},
-                                                 {"approvalRequired", true},
-                                                 {"approvalChannel", "app"},
-                                                 {"expiresInSeconds", ttl.count() / 1000},
-                                                 {"plan", deployment::plan_json(app, view)}});
+  auto result =
+      mcp::ToolResult::text(text, json{{"switched", false},
+                                       {"approvalRequired", true},
+                                       {"approvalChannel", "app"},
+                                       {"expiresInSeconds", ttl.count() / 1000},
+                                       {"expiresAt", state::utc_timestamp(std::chrono::system_clock::now() + ttl)},
+                                       {"plan", deployment::plan_json(app, view)}});
   result.meta = json{{std::string(web::kPanelPlanMetaKey), handle}};
   return result;
 }

@@ -44,6 +44,7 @@ constexpr std::string_view kPanelHtml = R"HTML(<!doctype html>
   let nextId = 1;
   const pending = new Map();
   let hostCapabilities = {};
+  let shownResult = false;
 
   // JSON-RPC 2.0 over postMessage, to the host (the parent window) only.
   const post = (message) => window.parent.postMessage({ jsonrpc: "2.0", ...message }, "*");
@@ -68,6 +69,7 @@ constexpr std::string_view kPanelHtml = R"HTML(<!doctype html>
   const colourBadge = (name) => el("span", { class: "badge " + (name ? String(name).toLowerCase() : "unknown") },
                                    name ? String(name).toUpperCase() : "UNKNOWN");
   const short = (commit) => (typeof commit === "string" ? commit.slice(0, 12) : "—");
+  const list = (value) => (Array.isArray(value) ? value.filter((item) => item && typeof item === "object") : []);
   const textOf = (result) => (result && Array.isArray(result.content) ? result.content : [])
     .filter((block) => block && block.type === "text").map((block) => block.text).join("\n");
 
@@ -101,17 +103,17 @@ constexpr std::string_view kPanelHtml = R"HTML(<!doctype html>
     const activity = s.activity;
     card.append(el("h3", {}, "Lock"));
     card.append(el("p", { class: "lock" }, activity && activity.running
-      ? "Held: " + (activity.kind || "work") + " in progress" + (activity.client ? " (" + activity.client + ")" : "")
-      : activity && activity.interrupted ? "Free; the last " + (activity.kind || "activity") + " was interrupted"
+      ? "Held: " + (activity.action || "work") + " in progress" + (activity.client ? " (" + activity.client + ")" : "")
+      : activity && activity.interrupted ? "Free; the last " + (activity.action || "activity") + " was interrupted"
       : "Free"));
-    const drift = [...(s.drift || []), ...(s.warnings || [])];
+    const drift = [...(Array.isArray(s.drift) ? s.drift : []), ...(Array.isArray(s.warnings) ? s.warnings : [])];
     if (drift.length) {
       card.append(el("h3", {}, "Drift and warnings"));
       card.append(el("ul", { class: "drift warn" }, ...drift.map((d) => el("li", {}, String(d)))));
     }
     const history = s.history || {};
     card.append(el("h3", {}, "Last switches (" + (history.totalSwitches || 0) + " in all)"));
-    const recent = (history.recent || []).slice().reverse();
+    const recent = list(history.recent).slice().reverse();
     card.append(recent.length
       ? el("ul", { class: "history" }, ...recent.map((h) => el("li", {}, (h.timestamp || "") + "  ",
           colourBadge(h.from), " → ", colourBadge(h.to), h.emergency ? " (emergency)" : "")))
@@ -120,7 +122,8 @@ constexpr std::string_view kPanelHtml = R"HTML(<!doctype html>
   }
 
   function renderStatus(structured) {
-    const reports = Array.isArray(structured.apps) ? structured.apps : [structured];
+    const reports = Array.isArray(structured.apps) ? list(structured.apps) : [structured];
+    if (!reports.length) return show(el("p", { class: "muted" }, "No apps in this status."));
     show(...reports.map(statusCard));
   }
 
@@ -143,23 +146,25 @@ constexpr std::string_view kPanelHtml = R"HTML(<!doctype html>
     card.append(el("h2", {}, "Switch traffic for " + app + ": ", colourBadge(plan.from && plan.from.server), " → ",
                    colourBadge(plan.to && plan.to.server), plan.emergency ? el("span", { class: "badge emergency" }, "EMERGENCY") : null));
     const standby = plan.standby || {};
-    card.append(el("p", {}, "New PROD: ", el("span", { class: standby.healthy ? "ok" : "bad" }, standby.health || ""),
-                   " · version ", standby.version || "—", " · commit ", el("span", { class: "mono" }, short(standby.commit))));
-    const lines = (plan.haproxy && plan.haproxy.lines) || [];
+    card.append(el("p", {}, "New PROD: ", el("span", { class: standby.healthy ? "ok" : "bad" }, standby.health || "health unknown"),
+                   " · deployed commit ", el("span", { class: "mono" }, short(standby.commit))));
+    const lines = list(plan.haproxy && plan.haproxy.lines);
     if (lines.length) {
       card.append(el("h3", {}, "Configuration lines that change"));
       card.append(el("table", { class: "lines" }, el("tr", {}, el("th", {}, "Where"), el("th", {}, "Now"), el("th", {}, "After")),
         ...lines.map((l) => el("tr", {}, el("td", { class: "mono" }, l.file + ":" + l.line),
                                el("td", { class: "mono" }, l.now), el("td", { class: "mono" }, l.after)))));
     }
-    const expires = Date.now() + 1000 * (s.expiresInSeconds || 0);
+    // The earlier of the server's expiry time and the time left counted from now: a result drawn late
+    // (or again, from history) shows no live buttons for a plan that is over.
+    const atServer = Date.parse(s.expiresAt || "");
+    const expires = Math.min(Date.now() + 1000 * (s.expiresInSeconds || 0), Number.isFinite(atServer) ? atServer : Infinity);
     const expiry = el("p", { class: "muted expiry" });
     const tick = () => {
       const left = Math.max(0, Math.round((expires - Date.now()) / 1000));
       expiry.textContent = left > 0 ? "This plan is valid for " + left + " s more." : "This plan has expired.";
       return left > 0;
     };
-    tick();
     const timer = setInterval(() => { if (!tick()) { clearInterval(timer); approve.disabled = reject.disabled = true; } }, 1000);
     card.append(expiry);
     const outcome = el("div", { class: "outcome" });
@@ -167,6 +172,7 @@ constexpr std::string_view kPanelHtml = R"HTML(<!doctype html>
     const approve = el("button", { class: "approve", type: "button" }, "Approve");
     const reject = el("button", { class: "reject", type: "button" }, "Reject");
     if (!handle) { approve.disabled = reject.disabled = true; outcome.append(el("p", { class: "bad" }, "This result carries no plan to answer.")); }
+    if (!tick()) { clearInterval(timer); approve.disabled = reject.disabled = true; }
     const answer = async (choice) => {
       approve.disabled = reject.disabled = true;
       clearInterval(timer);
@@ -174,15 +180,21 @@ constexpr std::string_view kPanelHtml = R"HTML(<!doctype html>
       outcome.replaceChildren(el("p", { class: "muted" }, choice === "approve" ? "Switching…" : "Rejecting…"));
       resize();
       let text;
+      let verdict;
       let ok = false;
       try {
         const answered = await request("tools/call", { name: "answer_switch_plan", arguments: { app, planId: handle, answer: choice } });
         text = textOf(answered);
         ok = !answered.isError;
+        verdict = ok ? (choice === "approve" ? "Done." : "Rejected.") : "Not switched.";
       } catch (error) {
-        text = "The host could not deliver the answer: " + (error.message || error) + ". Nothing was approved.";
+        // The answer may have reached the server and the switch may have run: say so, never "nothing".
+        verdict = "Outcome unknown.";
+        text = "No reply came back for the " + choice + " (" + (error.message || error) + "). The server may have " +
+               "received it" + (choice === "approve" ? " and switched" : "") + ": the status below shows what is live " +
+               "now; get_deployment_status and the audit log say what happened. Do not answer this plan again.";
       }
-      outcome.replaceChildren(el("p", { class: ok ? "ok result" : "bad result" }, ok ? (choice === "approve" ? "Done." : "Rejected.") : "Not switched."),
+      outcome.replaceChildren(el("p", { class: ok ? "ok result" : "bad result" }, verdict),
                               el("pre", { class: "result-text" }, text));
       resize();
       if (hostCapabilities.updateModelContext) {
@@ -220,9 +232,18 @@ constexpr std::string_view kPanelHtml = R"HTML(<!doctype html>
       else post({ id: message.id, error: { code: -32601, message: "Method not found: " + message.method } });
       return;
     }
-    if (message.method === "ui/notifications/tool-result") renderResult(message.params);
-    else if (message.method === "ui/notifications/tool-input") show(el("p", { class: "muted" }, "Running the tool…"));
-    else if (message.method === "ui/notifications/tool-cancelled") show(el("p", { class: "muted" }, "The tool call was cancelled."));
+    // A result, once shown, stays: input or a cancellation arriving after it does not replace it.
+    if (message.method === "ui/notifications/tool-result") {
+      shownResult = true;
+      try { renderResult(message.params || {}); } catch (error) {
+        show(el("div", { class: "card" }, el("p", { class: "bad" }, "This result could not be shown: " + error.message),
+                el("pre", {}, textOf(message.params))));
+      }
+    } else if (message.method === "ui/notifications/tool-input" && !shownResult) {
+      show(el("p", { class: "muted" }, "Running the tool…"));
+    } else if (message.method === "ui/notifications/tool-cancelled" && !shownResult) {
+      show(el("p", { class: "muted" }, "The tool call was cancelled."));
+    }
   });
 
   request("ui/initialize", {

@@ -117,7 +117,10 @@ async function listAllTools(client) {
 
 const jsonRpcError = (e) => ({ error: { code: Number.isSafeInteger(e?.code) ? e.code : -32603, message: String(e?.message ?? e) } });
 
-export async function openAppsHost({ client, artifactsDir, name = "apps-host", callTimeout = 120000 } = {}) {
+// callTimeout: ms for the tools the host calls as the model; viewCallTimeout: ms for those the view
+// calls (default callTimeout), e.g. short to see how the view takes a request that gets no reply.
+export async function openAppsHost({ client, artifactsDir, name = "apps-host", callTimeout = 120000,
+                                     viewCallTimeout = callTimeout } = {}) {
   const host = {
     appToolCalls: [],   // { name, arguments, result } or { name, arguments, error } per tools/call of the view
     modelContext: [],   // params of each ui/update-model-context
@@ -180,7 +183,7 @@ export async function openAppsHost({ client, artifactsDir, name = "apps-host", c
           throw Object.assign(new Error(`tool "${call.name}" is not visible to apps (visibility ${JSON.stringify(visibility)})`), { code: -32602 });
         }
         const request = { name: call.name, arguments: call.arguments, ...(params._meta && { _meta: params._meta }) };
-        call.result = await client.callTool(request, CallToolResultSchema, { timeout: callTimeout });
+        call.result = await client.callTool(request, CallToolResultSchema, { timeout: viewCallTimeout });
         host.appToolCalls.push(call);
         return { result: call.result };
       } catch (e) {

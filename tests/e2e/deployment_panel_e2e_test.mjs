@@ -31,10 +31,10 @@ after(async () => {
 });
 
 // A client that renders MCP Apps (as the host's MCP client) with the host around it.
-async function appsHost(config, name = "apps-host") {
+async function appsHost(config, name = "apps-host", hostOptions = {}) {
   const session = await startClient({ config, name, capabilities: appsCapabilities });
   opened.push(session);
-  const host = await openAppsHost({ client: session.client, artifactsDir: artifacts, name });
+  const host = await openAppsHost({ client: session.client, artifactsDir: artifacts, name, ...hostOptions });
   opened.push(host);
   return { session, host };
 }
@@ -53,6 +53,8 @@ async function planInPanel(host) {
   assert.equal(result.structuredContent.approvalToken, undefined, "a token reached the model");
   const handle = result._meta?.["bluegreen-mcp/panelPlan"];
   assert.match(handle ?? "", /^panel-[0-9a-f]{32}$/);
+  const left = Date.parse(result.structuredContent.expiresAt) - Date.now();
+  assert.ok(left > 0 && left <= 1000 * result.structuredContent.expiresInSeconds + 1000, result.structuredContent.expiresAt);
   assert.ok(!text(result).includes(handle), "the plan's handle is in the model's text");
   assert.match(text(result), /approves or rejects this plan in the deployment panel/);
   return { result, frame, handle };
@@ -139,7 +141,9 @@ test("Reject changes nothing and is audited; the plan cannot be answered twice",
   assert.equal(await viewText(frame, ".outcome .result", 30000), "Rejected.");
   assert.match(await viewText(frame, ".outcome .result-text"), /the human rejected the plan in the deployment panel/);
   assert.equal(await frontendColor(), before);
-  assert.deepEqual([lastAudit().outcome, lastAudit().reason], ["not-approved", "declined"]);
+  const rejected = lastAudit();
+  assert.deepEqual([rejected.outcome, rejected.reason, rejected.channel, rejected.client],
+    ["not-approved", "declined", "app", "apps-host"]);
   assert.equal(await frame.isDisabled("button.approve"), true);
 
   // The same handle again (as a second click in another copy of the panel would send it).
@@ -147,7 +151,28 @@ test("Reject changes nothing and is audited; the plan cannot be answered twice",
   assert.equal(again.isError, true);
   assert.match(text(again), /already answered/);
   assert.equal(await frontendColor(), before);
-  assert.equal(lastAudit().reason, "panel-refused");
+  assert.deepEqual([lastAudit().reason, lastAudit().channel], ["panel-refused", "app"]);
+});
+
+test("no reply to Approve (the host's request timed out): the panel says the outcome is unknown, never that nothing happened", async () => {
+  const before = await frontendColor();
+  const { host } = await appsHost(panelConfig(["app"]), "impatient-host", { viewCallTimeout: 1 });
+  const { frame } = await planInPanel(host);
+  await frame.click("button.approve", { timeout: 5000 });
+  assert.equal(await viewText(frame, ".outcome .result", 30000), "Outcome unknown.");
+  const shown = await viewText(frame, ".outcome .result-text");
+  assert.match(shown, /The server may have received it and switched: the status below shows what is live now/);
+  assert.doesNotMatch(shown, /Nothing was/);
+  assert.doesNotMatch(host.modelContext.at(-1)?.content?.[0]?.text ?? "", /Nothing was/);
+  // Whatever the server did (cancelled before the switch, or switched), the lab agrees with status.
+  await waitForBothUp();
+  const live = (await host.runTool("get_deployment_status", {})).result.structuredContent.current.prod.server;
+  assert.equal(live.toLowerCase(), await frontendColor());
+  if (live.toLowerCase() !== before) {
+    const back = await startClient({ config: panelConfig(["app", "token"]), name: "back" });
+    opened.push(back);
+    assert.equal((await approvedSwitch(back)).done.structuredContent.switched, true);
+  }
 });
 
 test("an expired plan: the buttons turn off, and an answer after expiry is refused", async () => {

@@ -53,7 +53,7 @@ test("two clients approving at the same moment: exactly one switch happens", asy
     const refused = results.filter((r) => r.isError);
     assert.equal(switched.length, 1, results.map(text).join("\n---\n"));
     assert.equal(refused.length, 1);
-    assert.match(text(refused[0]), /live colour changed since the plan was approved|state file changed since the plan/);
+    assert.match(text(refused[0]), /live colour changed since the plan was made|state file changed since the plan/);
     assert.match(text(refused[0]), /Nothing was changed/);
   } finally {
     await alice.close();

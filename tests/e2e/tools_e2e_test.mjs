@@ -187,7 +187,7 @@ test("a token for a stale plan is refused (the state changed after it was issued
   assert.equal(deploy.isError, false, text(deploy));
   const result = await mcp.call("switch_traffic", { approvalToken: stale });
   assert.equal(result.isError, true);
-  assert.match(text(result), /state file changed since the plan was approved/);
+  assert.match(text(result), /state file changed since the plan was made/);
   assert.equal(await frontendColor(), "green");
 });
 
@@ -203,7 +203,7 @@ test("a token whose plan's HAProxy lines were since edited by hand (and reloaded
     await waitForBothUp();
     const result = await mcp.call("switch_traffic", { approvalToken: request.approvalToken });
     assert.equal(result.isError, true, text(result));
-    assert.match(text(result), /the configuration changed since the plan was approved: the plan showed ".*haproxy\.cfg:\d+: +default_backend green => +default_backend blue"/);
+    assert.match(text(result), /the configuration changed since the plan was made: the plan showed ".*haproxy\.cfg:\d+: +default_backend green => +default_backend blue"/);
     assert.match(text(result), /Nothing was changed/);
     assert.equal(await frontendColor(), "green");
     assert.equal(readStateFile().generation, generation);
@@ -477,7 +477,8 @@ test("resources: each app's status, history and audit log, read live from the la
   const { client } = mcp;
   assert.ok(client.getServerCapabilities().resources, "server advertises resources");
   const listed = (await client.listResources()).resources.map((r) => r.uri);
-  assert.deepEqual(listed, ["bluegreen://apps/shop/status", "bluegreen://apps/shop/history", "bluegreen://apps/shop/audit"]);
+  assert.deepEqual(listed, ["ui://bluegreen-mcp/deployment-panel.html", "bluegreen://apps/shop/status",
+    "bluegreen://apps/shop/history", "bluegreen://apps/shop/audit"]);
   const templates = (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate);
   assert.deepEqual(templates, ["bluegreen://apps/{app}/status", "bluegreen://apps/{app}/history", "bluegreen://apps/{app}/audit",
     "bluegreen://results/{id}"]);

@@ -204,7 +204,8 @@ await step("completion/complete and resources with the configured apps", async (
     // Resources: one of each kind per app, listed without contacting anything; {app} completes.
     assert.deepEqual(withApps.getServerCapabilities().resources, { subscribe: false, listChanged: false });
     const uris = (await withApps.listResources()).resources.map((r) => r.uri);
-    assert.equal(uris.length, 9);
+    assert.equal(uris.length, 10);  // 3 per app, and the deployment panel
+    assert.ok(uris.includes("ui://bluegreen-mcp/deployment-panel.html"), uris.join(" "));
     assert.ok(uris.includes("bluegreen://apps/shop-admin/audit"), uris.join(" "));
     const templates = (await withApps.listResourceTemplates()).resourceTemplates;
     assert.deepEqual(templates.map((t) => [t.uriTemplate, t.mimeType]), [

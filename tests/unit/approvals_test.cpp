@@ -92,7 +92,7 @@ TEST_CASE("a panel handle is redeemed once, only as a panel handle, with the pan
     CHECK(contains(wrong_app.error().message, "for app \"shop\", not \"cart\""));
     const auto unknown = book.redeem("panel-" + std::string(32, '0'), "shop", ApprovalBook::Handle::kPanel);
     REQUIRE_FALSE(unknown.ok());
-    CHECK(contains(unknown.error().message, "not known to the server"));
+    CHECK(contains(unknown.error().message, "not known to this server"));
   }
 }
 

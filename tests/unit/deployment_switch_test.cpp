@@ -187,11 +187,11 @@ TEST_CASE("switch refusals leave the live config untouched", "[deployment][switc
   SECTION("live colour changed since the plan") {
     rig.lb.set_config_text(haproxy_cfg(Color::kGreen));
     rig.lb.reload_by_hand();
-    expected = "the live colour changed since the plan was approved (HAProxy now routes to GREEN)";
+    expected = "the live colour changed since the plan was made (HAProxy now routes to GREEN)";
   }
   SECTION("state generation changed since the plan") {
     plan.generation = 6;
-    expected = "the state file changed since the plan was approved (generation 7, plan made at 6)";
+    expected = "the state file changed since the plan was made (generation 7, plan made at 6)";
   }
   SECTION("corrupt state file") {
     rig.lb.set_state_text("{\"prod\": \"blu");
@@ -655,7 +655,7 @@ TEST_CASE("a config edited by hand after the plan voids its approval; an edit el
     rig.lb.reload_by_hand();  // and loaded: else the unloaded file alone refuses the switch
     const auto outcome = run_switch(rig, view->plan);
     require_untouched(rig, outcome, edited, rig.lb.reloads());
-    CHECK(contains(outcome.text, "the configuration changed since the plan was approved"));
+    CHECK(contains(outcome.text, "the configuration changed since the plan was made"));
     CHECK(contains(outcome.text, "haproxy.cfg:13:"));  // the line the plan showed
   }
   SECTION("another route of the app added by hand: refused") {

@@ -841,6 +841,12 @@ TEST_CASE("an app-only tool is listed to, and runs for, only a client that rende
     for (const auto& tool : reply["result"]["tools"]) names.push_back(tool["name"]);
     return std::find(names.begin(), names.end(), "panel_only") != names.end();
   };
+  SECTION("the MIME type as RFC 9110 compares it: any case, spaces around ';'") {
+    Harness h({}, add_panel_tool);
+    h.initialize("2025-06-18",
+                 {{"extensions", {{"io.modelcontextprotocol/ui", {{"mimeTypes", {"Text/HTML; profile=mcp-app"}}}}}}});
+    CHECK(listed(h));
+  }
   SECTION("declared: listed with _meta.ui, runs, and its result keeps _meta") {
     Harness h({}, add_panel_tool);
     h.initialize("2025-11-25", apps);
