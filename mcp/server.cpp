@@ -118,6 +118,8 @@ void Server::dispatch(Request& request) {
     send(handle_resources_list(request, method == "resources/templates/list"));
   } else if (method == "resources/read" && has_resources()) {
     handle_resources_read(request);
+  } else if ((method == "resources/subscribe" || method == "resources/unsubscribe") && has_resources()) {
+    send(handle_resources_subscription(request, method == "resources/subscribe"));
   } else if (method == "completion/complete" && (has_prompts() || has_resources())) {
     auto completion = complete_argument(prompts_, resources_, request.params);
     send(completion ? make_result(id, std::move(*completion))
@@ -170,7 +172,7 @@ json Server::handle_initialize(const json& params) {
   if (!info_.title.empty() && features.titles) server_info["title"] = info_.title;
   json capabilities{{"tools", {{"listChanged", false}}}, {"logging", json::object()}};
   if (has_prompts()) capabilities["prompts"] = {{"listChanged", false}};
-  if (has_resources()) capabilities["resources"] = {{"subscribe", false}, {"listChanged", false}};
+  if (has_resources()) capabilities["resources"] = {{"subscribe", true}, {"listChanged", false}};
   if ((has_prompts() || has_resources()) && features.completions) capabilities["completions"] = json::object();
   json result{
       {"protocolVersion", version},
@@ -260,6 +262,48 @@ void Server::handle_prompts_get(const Request& request) {
     throw std::logic_error("prompt " + prompt->definition.name + " returned messages that are not an array");
   }
   send(make_result(id, json{{"description", prompt->definition.description}, {"messages", std::move(*messages)}}));
+}
+
+json Server::handle_resources_subscription(const Request& request, bool subscribe) {
+  const json& id = request.id.value;
+  const auto uri_field = request.params.find("uri");
+  if (uri_field == request.params.end() || !uri_field->is_string()) {
+    return make_error(id, error_code::kInvalidParams,
+                      std::string("Invalid params: ") + (subscribe ? "resources/subscribe" : "resources/unsubscribe") +
+                          " needs \"uri\" (a string)");
+  }
+  const std::string uri = uri_field->get<std::string>();
+  if (!subscribe) {
+    std::lock_guard lock(mutex_);
+    subscriptions_.erase(uri);
+    return make_result(id, json::object());
+  }
+  const auto match = resources_->match(uri);
+  bool listed = match.has_value();
+  if (match && match->resource_template->instances) {
+    const auto entries = match->resource_template->instances();
+    listed = std::any_of(entries.begin(), entries.end(), [&uri](const ResourceEntry& e) { return e.uri == uri; });
+  }
+  const std::string shown = uri.size() <= 200 ? uri : uri.substr(0, 200) + "...";
+  if (!listed) {
+    return make_error(id, error_code::kResourceNotFound,
+                      bluegreen::neutralize_terminal_controls("Resource not found: " + shown), json{{"uri", shown}});
+  }
+  std::lock_guard lock(mutex_);
+  if (subscriptions_.size() >= kMaxSubscriptions && subscriptions_.count(uri) == 0) {
+    return make_error(id, error_code::kInvalidParams,
+                      "Invalid params: at most " + std::to_string(kMaxSubscriptions) + " subscriptions per client");
+  }
+  subscriptions_.insert(uri);
+  return make_result(id, json::object());
+}
+
+void Server::resource_updated(const std::string& uri) {
+  {
+    std::lock_guard lock(mutex_);
+    if (subscriptions_.count(uri) == 0) return;
+  }
+  send(make_notification("notifications/resources/updated", json{{"uri", uri}}));
 }
 
 json Server::handle_resources_list(const Request& request, bool templates) const {

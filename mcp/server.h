@@ -13,7 +13,7 @@
 //  - The server's own requests use string ids "srv-1", "srv-2", ...; a response whose id matches
 //    no request still waiting is ignored.
 //  - The prompts capability is advertised only when a non-empty PromptRegistry is given, the
-//    resources capability (no subscribe, no listChanged) only when a non-empty ResourceRegistry
+//    resources capability (subscribe, no listChanged) only when a non-empty ResourceRegistry
 //    is; completion/complete then completes their arguments (the `completions` capability from
 //    2025-03-26).
 //  - resources/read of a URI no template matches, or that its reader says names nothing, is
@@ -44,6 +44,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -94,6 +95,14 @@ class Server final : public MessageHandler {
   // Sends notifications/message to the client when `level` passes the client's threshold.
   void log_to_client(LogLevel level, const std::string& message);
 
+  // Sends notifications/resources/updated {uri} when the client subscribed to `uri`
+  // (resources/subscribe; MCP 2025-06-18 server/resources "Subscriptions"); nothing otherwise.
+  // Thread-safe (tools call it through ToolContext::resource_updated).
+  void resource_updated(const std::string& uri);
+
+  // At most this many subscribed URIs per client; a subscription past it is refused (-32602).
+  static constexpr std::size_t kMaxSubscriptions = 1000;
+
   // clientInfo.name and .version are kept (for logs, locks, the state file and the audit log) up
   // to this many bytes, cut on a UTF-8 boundary: a client's name can be megabytes.
   static constexpr std::size_t kMaxClientNameBytes = 200;
@@ -123,6 +132,9 @@ class Server final : public MessageHandler {
   // resources/list and resources/templates/list (`templates`): the reply to `request`.
   json handle_resources_list(const Request& request, bool templates) const;
   void handle_resources_read(const Request& request);
+  // resources/subscribe (a URI a template matches and, when the template lists instances, one of
+  // them; else -32002) and resources/unsubscribe (always {}).
+  json handle_resources_subscription(const Request& request, bool subscribe);
   // Runs `work` on a worker thread for `call` (whose id and name are set) and sends what it
   // returns as the reply, unless the call is cancelled first; refuses (replying at once) when the
   // server is shutting down, the id is in use by a running request, or the limit is reached.
@@ -172,6 +184,7 @@ class Server final : public MessageHandler {
   std::string client_version_;
   json client_capabilities_ = json::object();
   std::string protocol_version_;                        // negotiated by initialize
+  std::set<std::string> subscriptions_;                 // resources/subscribe, at most kMaxSubscriptions
   ProtocolFeatures features_;                           // of protocol_version_
   std::map<std::string, std::shared_ptr<Call>> calls_;  // keyed by RequestId::key()
   std::vector<std::thread> finished_workers_;

@@ -116,6 +116,8 @@ class Server::CallContext final : public ToolContext {
 
   [[nodiscard]] bool client_renders_apps() const override { return server_.client_renders_apps(); }
 
+  void resource_updated(const std::string& uri) override { server_.resource_updated(uri); }
+
   void complete_elicitation(const std::string& elicitation_id) override {
     if (!server_.client_supports_url_elicitation()) return;
     server_.send(make_notification("notifications/elicitation/complete", json{{"elicitationId", elicitation_id}}));

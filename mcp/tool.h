@@ -142,6 +142,10 @@ class ToolContext {
   // ["io.modelcontextprotocol/ui"].mimeTypes lists "text/html;profile=mcp-app") and the negotiated
   // revision has structuredContent (2025-06-18 on), which the views read.
   [[nodiscard]] virtual bool client_renders_apps() const { return false; }
+
+  // Tells a client that subscribed to `uri` (resources/subscribe) that it changed
+  // (notifications/resources/updated); nothing for one that did not.
+  virtual void resource_updated(const std::string& uri) { (void)uri; }
 };
 
 using ToolHandler = std::function<ToolResult(const nlohmann::json& arguments, ToolContext& context)>;

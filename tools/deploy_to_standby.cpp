@@ -1,6 +1,7 @@
 #include "tools/deploy_to_standby.h"
 
 #include "deployment/deploy.h"
+#include "tools/deployment_resources.h"
 
 namespace bluegreen::tools {
 
@@ -70,6 +71,7 @@ mcp::Tool make_deploy_to_standby_tool(DeploymentToolsContext& context) {
             const auto outcome =
                 deployment::deploy_to_standby(context.services, **app, request, tool_context.client_name(), reporter,
                                               tool_context.stop_token());
+            report_app_resources_changed(tool_context, (*app)->name);
             if (outcome.ok) return mcp::ToolResult::text(outcome.text, outcome.structured);
             return mcp::ToolResult::error(outcome.text, outcome.structured);
           }};

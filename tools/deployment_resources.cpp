@@ -144,6 +144,10 @@ void add_panel(mcp::ResourceRegistry& registry) {
 
 }  // namespace
 
+void report_app_resources_changed(mcp::ToolContext& tool_context, const std::string& app) {
+  for (const Kind* kind : {&kStatus, &kHistory, &kAudit}) tool_context.resource_updated(uri_of(app, *kind));
+}
+
 void register_deployment_resources(mcp::ResourceRegistry& registry, DeploymentToolsContext& context) {
   add_panel(registry);
   add_kind(registry, context, kStatus, read_status);

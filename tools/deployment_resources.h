@@ -32,4 +32,9 @@ inline constexpr std::size_t kAuditBytes = std::size_t{64} * 1024;
 
 void register_deployment_resources(mcp::ResourceRegistry& registry, DeploymentToolsContext& context);
 
+// Tells a client subscribed to any of `app`'s resources (status, history, audit) that they may have
+// changed (ToolContext::resource_updated): called after each deploy, switch or refusal this server
+// made for `app`. Changes made elsewhere (another server, by hand) are not noticed.
+void report_app_resources_changed(mcp::ToolContext& tool_context, const std::string& app);
+
 }  // namespace bluegreen::tools

@@ -2,6 +2,7 @@
 
 #include "deployment/approval_audit.h"
 #include "deployment/traffic_switch.h"
+#include "tools/deployment_resources.h"
 
 #include <utility>
 
@@ -15,6 +16,7 @@ mcp::ToolResult execute_approved(DeploymentToolsContext& context, const config::
   plan.client_version = tool_context.client_version();
   const auto outcome = deployment::execute_switch(context.services, app, plan, tool_context.client_name(), reporter,
                                                   tool_context.stop_token());
+  report_app_resources_changed(tool_context, app.name);
   if (outcome.switched) return mcp::ToolResult::text(outcome.text, outcome.structured);
   return mcp::ToolResult::error(outcome.text, outcome.structured);
 }
@@ -30,6 +32,7 @@ mcp::ToolResult refuse_unapproved(DeploymentToolsContext& context, const config:
                                           declined ? "not-approved" : "refused", reason, text, channel});
   const std::string shown =
       problem.empty() ? text : text + "\n\n⚠️ This refusal is not in the audit log: " + problem;
+  if (problem.empty()) report_app_resources_changed(tool_context, app.name);  // the audit log grew
   return declined ? mcp::ToolResult::text(shown, std::move(structured))
                   : mcp::ToolResult::error(shown, std::move(structured));
 }

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { ElicitRequestSchema, ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import {
   configVariant, frontendColor, lab, labCommand, readHaproxyConfig, readStateFile, ssh, startClient, text,
   waitFor, waitForBothUp,
@@ -471,6 +471,25 @@ test("drift between the state file and HAProxy is reported with what to do", asy
   assert.equal(deploy.isError, false, text(deploy));
   assert.equal(readStateFile().prod, other);
   assert.deepEqual((await mcp.call("get_deployment_status")).structuredContent.drift, []);
+});
+
+test("resources/subscribe: a switch or refusal of this server tells the subscriber; unsubscribe stops it", async () => {
+  const { client } = mcp;
+  assert.equal(client.getServerCapabilities().resources.subscribe, true);
+  const updated = [];
+  client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => updated.push(n.params.uri));
+  const uris = ["status", "history", "audit"].map((kind) => `bluegreen://apps/shop/${kind}`);
+  for (const uri of uris) await client.subscribeResource({ uri });
+  await assert.rejects(client.subscribeResource({ uri: "bluegreen://apps/nope/status" }), /Resource not found/);
+  // A refused switch writes the audit log: the subscriber hears of the app's resources.
+  const refused = await mcp.call("switch_traffic", { requireApproval: false });
+  assert.equal(refused.isError, true);
+  await waitFor("the updates", async () => uris.every((uri) => updated.includes(uri)));
+  for (const uri of uris) await client.unsubscribeResource({ uri });
+  updated.length = 0;
+  await mcp.call("switch_traffic", { requireApproval: false });
+  await sleep(200);
+  assert.deepEqual(updated, []);
 });
 
 test("resources: each app's status, history and audit log, read live from the lab; {app} completes", async () => {

@@ -202,7 +202,7 @@ await step("completion/complete and resources with the configured apps", async (
     await assert.rejects(withApps.complete({ ref: { type: "ref/prompt", name: "nope" }, argument: { name: "app", value: "" } }),
       /not a prompt of this server/);
     // Resources: one of each kind per app, listed without contacting anything; {app} completes.
-    assert.deepEqual(withApps.getServerCapabilities().resources, { subscribe: false, listChanged: false });
+    assert.deepEqual(withApps.getServerCapabilities().resources, { subscribe: true, listChanged: false });
     const uris = (await withApps.listResources()).resources.map((r) => r.uri);
     assert.equal(uris.length, 10);  // 3 per app, and the deployment panel
     assert.ok(uris.includes("ui://bluegreen-mcp/deployment-panel.html"), uris.join(" "));

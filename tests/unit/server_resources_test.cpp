@@ -103,14 +103,54 @@ TEST_CASE("resources capability is advertised only with resources", "[server][re
     CHECK(h.request(2, "resources/read", {{"uri", "test://notes/a"}})["error"]["code"] ==
           mcp::error_code::kMethodNotFound);
   }
-  SECTION("with resources: no subscribe, no listChanged; completions with them even without prompts") {
+  SECTION("with resources: subscribe, no listChanged; completions with them even without prompts") {
     Harness h({}, {}, {}, add_test_resources);
     CHECK(h.request(1, "resources/list")["error"]["code"] == mcp::error_code::kInvalidRequest);  // before initialize
     const json caps = h.initialize()["result"]["capabilities"];
-    CHECK(caps["resources"] == json{{"subscribe", false}, {"listChanged", false}});
+    CHECK(caps["resources"] == json{{"subscribe", true}, {"listChanged", false}});
     CHECK(caps["completions"] == json::object());
     CHECK_FALSE(caps.contains("prompts"));
   }
+}
+
+// "touch": tells the server that resource `uri` changed, as a deployment tool does after a switch.
+void add_touch_tool(mcp::ToolRegistry& r) {
+  r.add({mcp::ToolDefinition{"touch", "", "reports a changed resource", json{{"type", "object"}}, std::nullopt, {}},
+         [](const json& args, mcp::ToolContext& c) {
+           c.resource_updated(args.value("uri", ""));
+           return mcp::ToolResult::text("touched");
+         }});
+}
+
+TEST_CASE("resources/subscribe: a listed resource, updates for it only, until resources/unsubscribe",
+          "[server][resources]") {
+  Harness h({}, add_touch_tool, {}, add_test_resources);
+  h.initialize();
+  const auto updated = [](const json& m) { return m.value("method", "") == "notifications/resources/updated"; };
+  CHECK(h.request(1, "resources/subscribe", {{"uri", "test://notes/a"}})["result"] == json::object());
+  // Not listed by its template (no note "zz"), or matched by none: not found, as resources/read says.
+  CHECK(h.request(2, "resources/subscribe", {{"uri", "test://notes/zz"}})["error"]["code"] ==
+        mcp::error_code::kResourceNotFound);
+  CHECK(h.request(3, "resources/subscribe", {{"uri", "test://nothing"}})["error"]["code"] ==
+        mcp::error_code::kResourceNotFound);
+  // A template that lists no instances (logs/{day}.txt): any matching URI may be subscribed.
+  CHECK(h.request(4, "resources/subscribe", {{"uri", "test://logs/monday.txt"}})["result"] == json::object());
+  CHECK(h.request(5, "resources/subscribe", json::object())["error"]["code"] == mcp::error_code::kInvalidParams);
+
+  h.transport().drain();
+  CHECK(h.call(6, "touch", {{"uri", "test://notes/b"}})["result"]["content"][0]["text"] == "touched");
+  for (const auto& m : h.transport().drain()) CHECK_FALSE(updated(m));  // not subscribed
+  CHECK(h.call(7, "touch", {{"uri", "test://notes/a"}})["result"]["content"][0]["text"] == "touched");
+  bool seen = false;
+  for (const auto& m : h.transport().drain()) {
+    if (updated(m)) seen = m["params"] == json{{"uri", "test://notes/a"}};
+  }
+  CHECK(seen);
+  CHECK(h.request(8, "resources/unsubscribe", {{"uri", "test://notes/a"}})["result"] == json::object());
+  CHECK(h.request(9, "resources/unsubscribe", {{"uri", "test://notes/a"}})["result"] == json::object());  // again
+  h.transport().drain();
+  h.call(10, "touch", {{"uri", "test://notes/a"}});
+  for (const auto& m : h.transport().drain()) CHECK_FALSE(updated(m));
 }
 
 TEST_CASE("resources/list and resources/templates/list", "[server][resources]") {
