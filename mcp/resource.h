@@ -38,9 +38,9 @@ namespace bluegreen::mcp {
 
 // One item of a resources/read result's `contents` (MCP TextResourceContents).
 struct ResourceContents {
-  std::string uri;        // the URI that was read
-  std::string mime_type;  // e.g. "text/plain", "application/json"
-  std::string text;       // UTF-8
+  std::string uri;                       // the URI that was read
+  std::string mime_type;                 // e.g. "text/plain", "application/json"
+  std::string text;                      // UTF-8
   std::optional<nlohmann::json> meta{};  // the contents' `_meta` (e.g. MCP Apps' `ui` csp); nullopt for none
   // As MCP's TextResourceContents. Like tool results (ToolResult::to_json), the text goes through
   // bluegreen::neutralize_terminal_controls: resources carry remote text (commit subjects, log

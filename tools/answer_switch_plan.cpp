@@ -53,7 +53,8 @@ mcp::Tool make_answer_switch_plan_tool(DeploymentToolsContext& context) {
                                                           deployment::ApprovalBook::Handle::kPanel);
             if (!plan) {
               return refuse_unapproved(context, app, tool_context, false, "panel-refused",
-                                       "❌ NOT SWITCHED: " + plan.error().message + " Nothing was changed.", std::nullopt, "app");
+                                       "❌ NOT SWITCHED: " + plan.error().message + " Nothing was changed.",
+                                       std::nullopt, "app");
             }
             if (arguments.at("answer") == "reject") {
               return refuse_unapproved(
