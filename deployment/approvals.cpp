@@ -32,6 +32,44 @@ const char* prefix_of(ApprovalBook::Handle handle) {
   return handle == ApprovalBook::Handle::kPanel ? "panel-" : "approve-";
 }
 
+// What a refusal to redeem says, worded for the kind of handle (a token the assistant passes on, or
+// a plan the human answers in the deployment panel).
+struct Refusals {
+  const char* not_this_kind;
+  const char* spent;
+  const char* unknown;
+  const char* expired;
+  const char* other_app_before;  // then the plan's app, `", not "`, the caller's app, and:
+  const char* other_app_after;
+};
+
+constexpr Refusals kTokenRefusals{
+    "unknown approval token (not one this server issues as a token). Call switch_traffic without a token to get a "
+    "new plan and token.",
+    "this approval token was already used; a token approves one switch only. Call switch_traffic without a token "
+    "for a new plan and ask the human to approve it.",
+    "unknown approval token (forged, mistyped, or issued before this server restarted). Call switch_traffic without "
+    "a token to get a new plan and token.",
+    "the approval token expired; approvals are short-lived so that they match the system as the human saw it. Call "
+    "switch_traffic without a token for a fresh plan.",
+    "this approval token was issued for app \"",
+    "\"; it is now void. Request a new plan for the app you mean."};
+
+constexpr Refusals kPanelRefusals{
+    "this is not a plan the deployment panel was given. Ask the assistant for a new plan.",
+    "this plan was already answered (a plan is approved or rejected once). Ask the assistant for a new plan to "
+    "switch again.",
+    "this plan is not known to this server (it was made by another server process, or before a restart). Ask the "
+    "assistant for a new plan.",
+    "this plan expired: approvals are short-lived so that they match the system as it was shown. Ask the assistant "
+    "for a new plan.",
+    "this plan is for app \"",
+    "\"; it is now void."};
+
+const Refusals& refusals_of(ApprovalBook::Handle handle) {
+  return handle == ApprovalBook::Handle::kPanel ? kPanelRefusals : kTokenRefusals;
+}
+
 }  // namespace
 
 ApprovalBook::ApprovalBook(Clock clock) : clock_(std::move(clock)) {}
@@ -46,59 +84,19 @@ std::string ApprovalBook::issue(const SwitchPlan& plan, std::chrono::millisecond
 }
 
 bluegreen::Result<SwitchPlan> ApprovalBook::redeem(const std::string& token, const std::string& app, Handle handle) {
+  const Refusals& says = refusals_of(handle);
   const auto now = clock_();
   std::lock_guard lock(mutex_);
-  if (handle == Handle::kPanel) return redeem_panel(token, app, now);
-  if (token.rfind(prefix_of(handle), 0) != 0) {
-    return Error{"unknown approval token (not one this server issues as a token). Call switch_traffic without a "
-                 "token to get a new plan and token."};
-  }
-  if (spent_.count(token) != 0) {
-    return Error{"this approval token was already used; a token approves one switch only. Call switch_traffic "
-                 "without a token for a new plan and ask the human to approve it."};
-  }
+  if (token.rfind(prefix_of(handle), 0) != 0) return Error{says.not_this_kind};
+  if (spent_.count(token) != 0) return Error{says.spent};
   const auto it = entries_.find(token);
-  if (it == entries_.end()) {
-    return Error{"unknown approval token (forged, mistyped, or issued before this server restarted). Call "
-                 "switch_traffic without a token to get a new plan and token."};
-  }
+  if (it == entries_.end()) return Error{says.unknown};
   Entry entry = it->second;
   entries_.erase(it);
   spent_[token] = now;
-  if (now >= entry.expires) {
-    return Error{"the approval token expired; approvals are short-lived so that they match the system as the "
-                 "human saw it. Call switch_traffic without a token for a fresh plan."};
-  }
+  if (now >= entry.expires) return Error{says.expired};
   if (entry.plan.app != app) {
-    return Error{"this approval token was issued for app \"" + entry.plan.app + "\", not \"" + app +
-                 "\"; it is now void. Request a new plan for the app you mean."};
-  }
-  return entry.plan;
-}
-
-bluegreen::Result<SwitchPlan> ApprovalBook::redeem_panel(const std::string& handle, const std::string& app,
-                                                         std::chrono::steady_clock::time_point now) {
-  if (handle.rfind(prefix_of(Handle::kPanel), 0) != 0) {
-    return Error{"this is not a plan the deployment panel was given. Ask the assistant for a new plan."};
-  }
-  if (spent_.count(handle) != 0) {
-    return Error{"this plan was already answered (a plan is approved or rejected once). Ask the assistant for a "
-                 "new plan to switch again."};
-  }
-  const auto it = entries_.find(handle);
-  if (it == entries_.end()) {
-    return Error{"this plan is not known to this server (it was made by another server process, or before a "
-                 "restart). Ask the assistant for a new plan."};
-  }
-  Entry entry = it->second;
-  entries_.erase(it);
-  spent_[handle] = now;
-  if (now >= entry.expires) {
-    return Error{"this plan expired: approvals are short-lived so that they match the system as it was shown. "
-                 "Ask the assistant for a new plan."};
-  }
-  if (entry.plan.app != app) {
-    return Error{"this plan is for app \"" + entry.plan.app + "\", not \"" + app + "\"; it is now void."};
+    return Error{std::string(says.other_app_before) + entry.plan.app + "\", not \"" + app + says.other_app_after};
   }
   return entry.plan;
 }

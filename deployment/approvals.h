@@ -72,8 +72,6 @@ class ApprovalBook {
     std::chrono::steady_clock::time_point expires;
   };
   void forget_expired(std::chrono::steady_clock::time_point now);  // requires mutex_
-  bluegreen::Result<SwitchPlan> redeem_panel(const std::string& handle, const std::string& app,
-                                             std::chrono::steady_clock::time_point now);  // requires mutex_
 
   Clock clock_;
   std::mutex mutex_;
