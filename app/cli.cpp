@@ -34,6 +34,17 @@ bluegreen::Result<CommandLine> parse_command_line(const std::vector<std::string>
 
     if (flag == "check-config" && i == 0) {
       line.check_config = true;
+    } else if (flag == "serve" && i == 0) {
+      line.serve = true;
+    } else if (line.serve && (flag == "--listen" || flag == "--tokens-file" || flag == "--allow-origin" ||
+                              flag == "--allow-host")) {
+      auto value = take_value();
+      if (!value) return value.error();
+      if (value->empty()) return Error{flag + " needs a value (see --help)"};
+      if (flag == "--listen") line.listen = *value;
+      if (flag == "--tokens-file") line.tokens_file = *value;
+      if (flag == "--allow-origin") line.allowed_origins.push_back(*value);
+      if (flag == "--allow-host") line.allowed_hosts.push_back(*value);
     } else if (flag == "-h" || flag == "--help") {
       if (auto s = no_value(); !s) return s.error();
       line.show_help = true;
@@ -61,10 +72,13 @@ bluegreen::Result<CommandLine> parse_command_line(const std::vector<std::string>
       if (!value) return value.error();
       if (value->empty()) return Error{"--log-file needs a file path"};
       line.log_file = *value;
+    } else if (flag == "--listen" || flag == "--tokens-file" || flag == "--allow-origin" || flag == "--allow-host") {
+      return Error{flag + " is an option of the serve command: bluegreen-mcp serve " + flag + " ... (see --help)"};
     } else {
       return Error{"unknown argument \"" + args[i] + "\" (see --help)"};
     }
   }
+  if (line.serve && line.check_config) return Error{"serve and check-config are separate commands"};
   if (line.check_config && !line.config_path && !line.show_help) {
     return Error{"check-config needs --config FILE"};
   }
@@ -74,6 +88,8 @@ bluegreen::Result<CommandLine> parse_command_line(const std::vector<std::string>
 std::string help_text(const std::string& program) {
   return "Usage: " + program + R"( [OPTIONS]
        )" +
+         program + R"( serve [--listen HOST:PORT] [--tokens-file FILE] [OPTIONS]
+       )" +
          program + R"( check-config --config FILE
 
 bluegreen-mcp is a Model Context Protocol (MCP) server for blue/green deployments.
@@ -82,6 +98,8 @@ subprocess and talks JSON-RPC over stdin/stdout; logs go to stderr, never to std
 
 Commands:
   (none)                 serve MCP on stdin/stdout (what an MCP client starts)
+  serve                  serve MCP over Streamable HTTP at http://HOST:PORT/mcp, one session per
+                         client, until SIGTERM or SIGINT: a shared server next to the load balancer
   check-config           validate the configuration file, then check every host: SSH reachable
                          with a known host key and working login, health URL answering, HAProxy
                          config readable with exactly one live-backend line, state file sound,
@@ -91,6 +109,16 @@ Options:
   -c, --config FILE      configuration file (JSON; see config/bluegreen.example.json)
       --log-level LEVEL  trace, debug, info, warn, error, critical or off (default: info)
       --log-file FILE    also append logs to FILE
+      --listen HOST:PORT serve: the address to listen on (default 127.0.0.1:8931; [::1]:PORT for
+                         IPv6; port 0 picks a free one). A non-loopback address needs --tokens-file
+      --tokens-file FILE serve: accept only requests with "Authorization: Bearer TOKEN" for a token
+                         whose SHA-256 is a line of FILE (mode 600); add one with
+                         printf %s "$TOKEN" | sha256sum >> FILE
+      --allow-origin ORIGIN
+                         serve: also accept requests from this browser Origin (exactly, e.g.
+                         https://ide.example.com); loopback origins and none are always accepted
+      --allow-host NAME  serve: also accept this name in the Host header (e.g. what a reverse proxy
+                         forwards); loopback names and the --listen address are always accepted
   -h, --help             show this help and exit
   -V, --version          show the version and exit
       --enable-test-tools
@@ -101,7 +129,12 @@ Example MCP client entry (Claude Desktop, Cursor, Windsurf):
   { "mcpServers": { "bluegreen": { "command": "/usr/local/bin/bluegreen-mcp",
                                     "args": ["--config", "/etc/bluegreen-mcp/config.json"] } } }
 
-Exit status: 0 when the client closes stdin, 2 for bad arguments or configuration;
+Example for HTTP clients (VS Code "type": "http", Claude Code --transport http):
+  bluegreen-mcp serve --config /etc/bluegreen-mcp/config.json --listen 127.0.0.1:8931
+  then connect to http://127.0.0.1:8931/mcp
+
+Exit status: 0 when the client closes stdin (serve: on SIGTERM or SIGINT), 1 when serve cannot
+listen, 2 for bad arguments or configuration;
 check-config: 0 all checks passed, 1 some check failed, 2 invalid configuration.
 )";
 }

@@ -1,5 +1,6 @@
 // bluegreen-mcp: wires the real objects together and runs the stdio transport until the client
-// closes stdin. All logic lives in the libraries.
+// closes stdin, or (`serve`) the Streamable HTTP transport until SIGTERM or SIGINT. All logic lives
+// in the libraries.
 
 #include "app/check_config.h"
 #include "app/cli.h"
@@ -17,12 +18,16 @@
 #include "tools/deployment_resources.h"
 #include "tools/deployment_tools.h"
 #include "tools/test_tools.h"
+#include "transport/http_access.h"
 #include "transport/stdio_transport.h"
+#include "transport/streamable_http.h"
 
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <csignal>
+#include <memory>
+#include <pthread.h>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -38,6 +43,65 @@ using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project
 namespace {
 
 constexpr int kExitUsage = 2;
+constexpr int kExitCannotListen = 1;
+
+// What every session of the HTTP transport shares with the stdio one.
+struct Shared {
+  const mcp::ServerInfo& info;
+  const mcp::ToolRegistry& tools;
+  const mcp::PromptRegistry& prompts;
+  const mcp::ResourceRegistry& resources;
+  mcp::ResultArchive& long_results;
+};
+
+// `serve`: the Streamable HTTP transport until SIGTERM or SIGINT (blocked in every thread and
+// taken here with sigwait, so no handler runs on an arbitrary thread).
+int serve(const app::CommandLine& command_line, const Shared& shared) {
+  auto address = transport::http::parse_listen_address(command_line.listen);
+  if (!address) {
+    std::cerr << "bluegreen-mcp: " << address.error().message << "\n";
+    return kExitUsage;
+  }
+  transport::StreamableHttpServer::Options options;
+  options.host = address->host;
+  options.port = address->port;
+  options.allowed_hosts = command_line.allowed_hosts;
+  options.allowed_origins = command_line.allowed_origins;
+  if (command_line.tokens_file) {
+    auto tokens = transport::http::TokenList::load(*command_line.tokens_file);
+    if (!tokens) {
+      std::cerr << "bluegreen-mcp: " << tokens.error().message << "\n";
+      return kExitUsage;
+    }
+    options.tokens = std::move(tokens.value());
+  }
+  transport::StreamableHttpServer http(options, [&shared](mcp::MessageSink& sink, const std::string&) {
+    return std::make_unique<mcp::Server>(shared.info, shared.tools, sink, mcp::ServerLimits{}, &shared.prompts,
+                                         &shared.resources, &shared.long_results);
+  });
+  if (auto started = http.start(); !started) {
+    std::cerr << "bluegreen-mcp: " << started.error().message << "\n";
+    return kExitCannotListen;
+  }
+  spdlog::info("bluegreen-mcp {} listening on {} ({} tools; {})", BLUEGREEN_VERSION, http.endpoint_url(),
+               shared.tools.tools().size(),
+               options.tokens ? std::to_string(options.tokens->size()) + " bearer token(s)" : "no bearer tokens");
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("signal {}: ending {} session(s)", signal_number, http.session_count());
+  if (!http.stop()) {
+    spdlog::error("a tool call ignored cancellation; exiting without waiting for it");
+    spdlog::shutdown();
+    std::_Exit(0);
+  }
+  spdlog::info("bye");
+  spdlog::shutdown();
+  return 0;
+}
 
 int run(const app::CommandLine& command_line) {
   config::Config settings;
@@ -61,6 +125,13 @@ int run(const app::CommandLine& command_line) {
 
   // A client that goes away must not kill us with SIGPIPE mid-write; the write fails instead.
   std::signal(SIGPIPE, SIG_IGN);
+  if (command_line.serve) {  // before any thread starts, so every thread inherits the mask (serve())
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  }
 
   remote::SshExecutor executor(remote::SshSettings{settings.ssh.config_file, settings.ssh.known_hosts_file,
                                                    settings.ssh.identity_files, settings.ssh.connect_timeout});
@@ -79,14 +150,17 @@ int run(const app::CommandLine& command_line) {
   mcp::ResultArchive long_results;
   long_results.add_resource_template(resource_registry);
 
-  transport::StdioTransport transport(STDIN_FILENO, STDOUT_FILENO);
   mcp::ServerInfo info{"bluegreen-mcp", "Blue/Green Deployment", BLUEGREEN_VERSION, app::server_instructions()};
-  mcp::Server server(info, registry, transport, mcp::ServerLimits{}, &prompt_registry, &resource_registry,
-                     &long_results);
-
   if (settings.apps.empty()) {
     spdlog::warn("no apps configured (start with --config FILE); the deployment tools will say so when called");
   }
+  if (command_line.serve) {
+    return serve(command_line, Shared{info, registry, prompt_registry, resource_registry, long_results});
+  }
+
+  transport::StdioTransport transport(STDIN_FILENO, STDOUT_FILENO);
+  mcp::Server server(info, registry, transport, mcp::ServerLimits{}, &prompt_registry, &resource_registry,
+                     &long_results);
   spdlog::info("bluegreen-mcp {} ready on stdio ({} tools, {} apps)", BLUEGREEN_VERSION, registry.tools().size(),
                settings.apps.size());
   transport.run(server);

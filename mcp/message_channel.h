@@ -17,6 +17,15 @@ class MessageSink {
  public:
   virtual ~MessageSink() = default;
   virtual void send(std::string message) = 0;
+  // The same, for a message that belongs to the client's request whose RequestId::key() is
+  // `request_key`: progress, log lines, elicitation requests and their cancellations sent while
+  // that request runs. A transport with a stream per request (Streamable HTTP, MCP 2025-06-18
+  // basic/transports "Sending Messages to the Server") writes it there; the default sends it as
+  // any other message.
+  virtual void send_for_request(std::string message, const std::string& request_key) {
+    static_cast<void>(request_key);
+    send(std::move(message));
+  }
 };
 
 // Receives what a transport reads. Called from the transport's reading thread only, one message

@@ -343,8 +343,12 @@ void Server::handle_set_level(const Request& request) {
 
 void Server::log_to_client(LogLevel level, const std::string& message) {
   if (level < min_log_level_.load()) return;
-  send(make_notification("notifications/message",
-                         json{{"level", to_string(level)}, {"logger", info_.name}, {"data", message}}));
+  send(log_notification(level, message));
+}
+
+json Server::log_notification(LogLevel level, const std::string& message) const {
+  return make_notification("notifications/message",
+                           json{{"level", to_string(level)}, {"logger", info_.name}, {"data", message}});
 }
 
 std::string Server::client_name() const {

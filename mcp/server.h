@@ -148,6 +148,10 @@ class Server final : public MessageHandler {
   void finish_call(const std::shared_ptr<Call>& call);
   void reap_finished_workers();
   void send(const json& message);
+  // send(), for a message that belongs to `call` (MessageSink::send_for_request).
+  void send_for(const Call& call, const json& message);
+  // notifications/message carrying `message` at `level`, from this server's logger.
+  [[nodiscard]] json log_notification(LogLevel level, const std::string& message) const;
   void deliver_response(Response response);
   // True when the negotiated revision has elicitation (2025-06-18 on) and the client declared its
   // form mode (`{}` or a `form` member; a client that declares only `url` gets no form request).

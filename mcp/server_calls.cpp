@@ -81,12 +81,13 @@ class Server::CallContext final : public ToolContext {
     if (total) params["total"] = *total;
     if (!message.empty()) params["message"] = bluegreen::neutralize_terminal_controls(message);
     // Sent while holding progress_mutex so two threads of one handler cannot reorder values.
-    server_.send(make_notification("notifications/progress", std::move(params)));
+    server_.send_for(call_, make_notification("notifications/progress", std::move(params)));
   }
 
   // Tool log lines carry remote output as tool results do (see ToolResult::to_json).
   void log(LogLevel level, std::string message) override {
-    server_.log_to_client(level, bluegreen::neutralize_terminal_controls(message));
+    if (level < server_.min_log_level_.load()) return;
+    server_.send_for(call_, server_.log_notification(level, bluegreen::neutralize_terminal_controls(message)));
   }
 
   [[nodiscard]] std::string client_name() const override { return server_.client_name(); }
@@ -120,7 +121,8 @@ class Server::CallContext final : public ToolContext {
 
   void complete_elicitation(const std::string& elicitation_id) override {
     if (!server_.client_supports_url_elicitation()) return;
-    server_.send(make_notification("notifications/elicitation/complete", json{{"elicitationId", elicitation_id}}));
+    server_.send_for(call_,
+                     make_notification("notifications/elicitation/complete", json{{"elicitationId", elicitation_id}}));
   }
 
   bluegreen::Result<ElicitationResponse> elicit(const std::string& message, const json& requested_schema,
@@ -413,7 +415,7 @@ bluegreen::Result<json> Server::request_client(const Call& call, const std::stri
   // Sent without the lock: the sink may block on a slow client, and the reader must stay free to
   // deliver the answer, which may arrive before the wait below starts (it is then found at once).
   spdlog::debug("{}: sending {} {}", call.name, method, id);
-  send(make_request(id, method, std::move(params)));
+  send_for(call, make_request(id, method, std::move(params)));
 
   std::unique_lock lock(mutex_);
   auto& slot = client_requests_.at(key);  // map nodes are stable; only this thread erases it
@@ -439,10 +441,15 @@ bluegreen::Result<json> Server::request_client(const Call& call, const std::stri
   if (shutting_down) return bluegreen::Error{"the server is shutting down"};
   // Tell the client to drop the request (e.g. close the form): nobody will read the answer.
   const bool cancelled = stop.stop_requested();
-  send(make_notification("notifications/cancelled",
-                         json{{"requestId", id}, {"reason", cancelled ? "the tool call was cancelled" : "timed out"}}));
+  send_for(call, make_notification("notifications/cancelled",
+                                   json{{"requestId", id},
+                                        {"reason", cancelled ? "the tool call was cancelled" : "timed out"}}));
   if (cancelled) return bluegreen::Error{"cancelled"};
   return bluegreen::Error{"no answer to " + method + " within " + std::to_string(timeout.count()) + " ms"};
+}
+
+void Server::send_for(const Call& call, const json& message) {
+  sink_.send_for_request(serialize(message), call.id.key());
 }
 
 std::size_t Server::client_requests_pending() const {

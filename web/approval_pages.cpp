@@ -1,6 +1,7 @@
 #include "web/approval_pages.h"
 
 #include "web/approval_page_html.h"
+#include "common/host.h"
 #include "web/approval_request.h"
 
 #include <httplib.h>
@@ -167,9 +168,9 @@ bluegreen::Status ApprovalPages::State::start_listener_locked() {
   if (bound <= 0) {
     const std::string why =
         bind_errno != 0 ? std::error_code(bind_errno, std::generic_category()).message() : std::string("unknown error");
-    return Error("approval pages: cannot listen on " + request::authority_of(bind_host, options.port) + ": " + why);
+    return Error("approval pages: cannot listen on " + host::authority_of(bind_host, options.port) + ": " + why);
   }
-  authority = request::authority_of(options.host, bound);
+  authority = host::authority_of(options.host, bound);
   origin = "http://" + authority;
   port = bound;
   server = std::move(srv);
@@ -385,7 +386,7 @@ ApprovalPages::~ApprovalPages() { state_->shutdown(); }
 
 bluegreen::Result<OpenedPage> ApprovalPages::open(ApprovalPageContent content, std::chrono::milliseconds ttl) {
   State& s = *state_;
-  if (!request::is_loopback(s.options.host)) {
+  if (!host::is_loopback(s.options.host)) {
     return Error("approval pages: \"" + s.options.host +
                      "\" is not a loopback address (127.0.0.0/8, ::1 or localhost); the pages are served on "
                      "loopback only",

@@ -1,8 +1,5 @@
 #include "web/approval_request.h"
 
-#include <arpa/inet.h>
-#include <sys/socket.h>
-
 #include <array>
 #include <fstream>
 #include <random>
@@ -44,23 +41,6 @@ bool same_secret(std::string_view given, std::string_view expected) {
                                       (static_cast<unsigned char>(given[i]) ^ static_cast<unsigned char>(expected[i])));
   }
   return diff == 0;
-}
-
-bool is_loopback(const std::string& host) {
-  if (host == "localhost") return true;
-  std::array<unsigned char, 4> v4{};
-  if (inet_pton(AF_INET, host.c_str(), v4.data()) == 1) return v4[0] == 127;
-  std::array<unsigned char, 16> v6{};
-  if (inet_pton(AF_INET6, host.c_str(), v6.data()) == 1) {
-    constexpr std::array<unsigned char, 16> kLoopback{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    return v6 == kLoopback;
-  }
-  return false;
-}
-
-std::string authority_of(const std::string& host, int port) {
-  const std::string name = host.find(':') == std::string::npos ? host : "[" + host + "]";
-  return name + ":" + std::to_string(port);
 }
 
 bool cookie_matches(std::string_view header, std::string_view name, std::string_view expected) {

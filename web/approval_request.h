@@ -1,6 +1,6 @@
 #pragma once
 // The approval pages' secrets and request parsing (web/approval_pages.h): random 256-bit secrets,
-// their constant-time comparison, the loopback check of the configured host, the Cookie header and
+// their constant-time comparison, the Cookie header and
 // the form's body. No HTTP library here: plain strings in, plain values out.
 //
 // Thread-safety: free functions; no shared state (random_hex opens /dev/urandom per call).
@@ -18,13 +18,6 @@ std::string random_hex();
 // Whether `given` equals `expected`, in a time that depends on the lengths only (not on where they
 // differ).
 bool same_secret(std::string_view given, std::string_view expected);
-
-// Whether `host` is a loopback address: "localhost", an IPv4 address in 127.0.0.0/8 (dotted quad),
-// or ::1. Names other than "localhost" are not resolved: they are not loopback.
-bool is_loopback(const std::string& host);
-
-// host:port as in a Host header or a URL's authority; an IPv6 address in brackets ([::1]:8080).
-std::string authority_of(const std::string& host, int port);
 
 // Whether the Cookie header value `header` ("a=b; name=value; c=d", spaces and tabs around the
 // pairs allowed) holds a cookie `name` whose value is `expected`. Every cookie of that name is

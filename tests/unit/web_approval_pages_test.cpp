@@ -1,6 +1,7 @@
 // The approval pages (web/approval_pages.h) against their real listener on 127.0.0.1, with
 // httplib's client as the browser (no redirect followed by itself) and a fake clock.
 
+#include "common/host.h"
 #include "web/approval_pages.h"
 #include "web/approval_request.h"
 
@@ -553,17 +554,17 @@ TEST_CASE("approval page: at most 64 pages", "[web][approval_pages]") {
 
 TEST_CASE("approval request: loopback, authority, secrets, cookies, form", "[web][approval_pages]") {
   using namespace web::request;  // NOLINT(google-build-using-namespace): the module under test
-  CHECK(is_loopback("127.0.0.1"));
-  CHECK(is_loopback("127.255.1.2"));
-  CHECK(is_loopback("::1"));
-  CHECK(is_loopback("localhost"));
-  CHECK_FALSE(is_loopback("128.0.0.1"));
-  CHECK_FALSE(is_loopback("::ffff:127.0.0.1"));
-  CHECK_FALSE(is_loopback("127.1"));
-  CHECK_FALSE(is_loopback("localhost.example"));
-  CHECK_FALSE(is_loopback(""));
-  CHECK(authority_of("::1", 8080) == "[::1]:8080");
-  CHECK(authority_of("127.0.0.1", 80) == "127.0.0.1:80");
+  CHECK(host::is_loopback("127.0.0.1"));
+  CHECK(host::is_loopback("127.255.1.2"));
+  CHECK(host::is_loopback("::1"));
+  CHECK(host::is_loopback("localhost"));
+  CHECK_FALSE(host::is_loopback("128.0.0.1"));
+  CHECK_FALSE(host::is_loopback("::ffff:127.0.0.1"));
+  CHECK_FALSE(host::is_loopback("127.1"));
+  CHECK_FALSE(host::is_loopback("localhost.example"));
+  CHECK_FALSE(host::is_loopback(""));
+  CHECK(host::authority_of("::1", 8080) == "[::1]:8080");
+  CHECK(host::authority_of("127.0.0.1", 80) == "127.0.0.1:80");
 
   const auto first = random_hex();
   CHECK(is_hex64(first));

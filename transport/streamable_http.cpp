@@ -1,0 +1,547 @@
+#include "transport/streamable_http.h"
+
+#include "common/host.h"
+#include "mcp/json_rpc.h"
+#include "mcp/protocol_version.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <variant>
+
+namespace bluegreen::transport {
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+using mcp::json;
+
+constexpr const char* kJson = "application/json";
+constexpr const char* kEventStream = "text/event-stream";
+constexpr const char* kSessionHeader = "Mcp-Session-Id";
+constexpr std::chrono::seconds kKeepAlive{15};
+
+// One SSE response: what waits to be written, and whether it ends.
+struct Stream {
+  std::deque<std::string> events;
+  bool done = false;  // end once `events` is written
+  bool gone = false;  // the client closed it: drop what comes
+};
+
+// A session: its mcp::Server, and where that server's messages go.
+class Session final : public mcp::MessageSink {
+ public:
+  explicit Session(std::string session_id) : id(std::move(session_id)) {}
+
+  const std::string id;
+  std::string label;                    // the bearer token's label, for logs
+  std::unique_ptr<mcp::Server> server;  // set once, before the session is shared
+
+  std::mutex deliver_mutex;  // one on_message at a time (mcp::Server's contract)
+  bool ended = false;        // guarded by deliver_mutex and mu: no more messages are delivered
+
+  std::mutex mu;  // guards what follows
+  std::condition_variable changed;
+  std::map<std::string, std::shared_ptr<Stream>> requests;  // open request streams by RequestId::key()
+  std::shared_ptr<Stream> standalone;                       // the GET stream
+  std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
+
+  void send(std::string message) override {
+    // A response ends its request's stream; anything else without a request goes to the GET stream.
+    std::optional<std::string> key;
+    const json parsed = json::parse(message, nullptr, false);
+    if (parsed.is_object() && !parsed.contains("method") && parsed.contains("id")) key = parsed["id"].dump();
+    route(std::move(message), key ? &*key : nullptr, key.has_value());
+  }
+
+  void send_for_request(std::string message, const std::string& request_key) override {
+    route(std::move(message), &request_key, false);
+  }
+
+  // Ends the stream of request `key` without a reply (the client cancelled it).
+  void end_stream(const std::string& key) {
+    std::lock_guard lock(mu);
+    if (auto it = requests.find(key); it != requests.end()) {
+      it->second->done = true;
+      requests.erase(it);
+      changed.notify_all();
+    }
+  }
+
+  // Marks every stream done; new messages are dropped.
+  void end_streams() {
+    std::lock_guard lock(mu);
+    ended = true;
+    for (auto& [key, stream] : requests) stream->done = true;
+    requests.clear();
+    if (standalone) standalone->done = true;
+    changed.notify_all();
+  }
+
+  [[nodiscard]] bool idle_since(std::chrono::steady_clock::time_point cutoff) {
+    std::lock_guard lock(mu);
+    return last_used < cutoff && requests.empty() && (!standalone || standalone->done || standalone->gone) &&
+           server->calls_in_flight() == 0;
+  }
+
+ private:
+  void route(std::string message, const std::string* key, bool final) {
+    std::lock_guard lock(mu);
+    std::shared_ptr<Stream> target;
+    if (key != nullptr) {
+      if (auto it = requests.find(*key); it != requests.end()) {
+        target = it->second;
+        if (final) requests.erase(it);
+      }
+    }
+    if (!target && !final) target = standalone;
+    if (!target || target->gone || target->done) {
+      spdlog::debug("http session {}…: no open stream for a message; dropped", id.substr(0, 8));
+      return;
+    }
+    target->events.push_back(std::move(message));
+    if (final) target->done = true;
+    changed.notify_all();
+  }
+};
+
+std::string error_body(int code, const std::string& message) {
+  return mcp::serialize(mcp::make_error(nullptr, code, message));
+}
+
+void refuse(Response& res, int status, const std::string& message, int code = mcp::error_code::kInvalidRequest) {
+  res.status = status;
+  res.set_content(error_body(code, message), kJson);
+}
+
+// Whether an Accept header admits `type` ("a/b"): listed, as "a/*", or as "*/*"; absent admits all.
+bool accepts(const Request& req, const std::string& type) {
+  if (!req.has_header("Accept")) return true;
+  const std::string accept = req.get_header_value("Accept");
+  const std::string family = type.substr(0, type.find('/')) + "/*";
+  return accept.find(type) != std::string::npos || accept.find(family) != std::string::npos ||
+         accept.find("*/*") != std::string::npos;
+}
+
+bool supported_version(const std::string& version) {
+  return std::find(mcp::kSupportedProtocolVersions.begin(), mcp::kSupportedProtocolVersions.end(), version) !=
+         mcp::kSupportedProtocolVersions.end();
+}
+
+}  // namespace
+
+struct StreamableHttpServer::State {
+  State(Options o, SessionFactory f)
+      : options(std::move(o)),
+        factory(std::move(f)),
+        policy(options.host, options.allowed_hosts, options.allowed_origins) {}
+
+  const Options options;
+  const SessionFactory factory;
+  const http::AccessPolicy policy;
+  httplib::Server server;
+  std::thread listener;
+  std::thread reaper;
+  int bound_port = 0;
+  std::atomic<bool> stopping{false};
+
+  mutable std::mutex sessions_mu;
+  std::condition_variable reaper_wake;
+  std::map<std::string, std::shared_ptr<Session>> sessions;
+  std::mutex factory_mu;  // the factory is called one at a time
+
+  void configure();
+  bool check_access(const Request& req, Response& res) const;
+  void handle_post(const Request& req, Response& res);
+  void handle_get(const Request& req, Response& res);
+  void handle_delete(const Request& req, Response& res);
+  // The session the request names; answers 400 or 404 itself (and returns null) otherwise.
+  std::shared_ptr<Session> session_of(const Request& req, Response& res);
+  std::shared_ptr<Session> new_session(const std::string& label, Response& res);
+  // Delivers `text` to the session's server; false when the session has ended.
+  static bool deliver(Session& session, const std::string& text);
+  // Ends `session` (already out of the map): cancels its calls and closes its streams.
+  bool end_session(const std::shared_ptr<Session>& session, const char* why) const;
+  void stream_events(Response& res, const std::shared_ptr<Session>& session, const std::shared_ptr<Stream>& stream);
+  void reap_idle();
+};
+
+void StreamableHttpServer::State::configure() {
+  server.new_task_queue = [n = options.worker_threads] { return new httplib::ThreadPool(n); };
+  server.set_read_timeout(static_cast<time_t>(options.io_timeout.count()), 0);
+  server.set_write_timeout(static_cast<time_t>(options.io_timeout.count()), 0);
+  server.set_keep_alive_timeout(5);
+  server.set_payload_max_length(options.max_message_bytes);
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let another process of the
+  // same user bind the same port beside this one.
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  server.set_pre_routing_handler([this](const Request& req, Response& res) {
+    return check_access(req, res) ? httplib::Server::HandlerResponse::Unhandled
+                                  : httplib::Server::HandlerResponse::Handled;
+  });
+  server.Post("/mcp", [this](const Request& req, Response& res) { handle_post(req, res); });
+  server.Get("/mcp", [this](const Request& req, Response& res) { handle_get(req, res); });
+  server.Delete("/mcp", [this](const Request& req, Response& res) { handle_delete(req, res); });
+  for (const char* method : {"PUT", "PATCH", "OPTIONS"}) {
+    const auto not_allowed = [](const Request&, Response& res) {
+      res.set_header("Allow", "GET, POST, DELETE");
+      refuse(res, 405, "Method not allowed: use POST, GET or DELETE");
+    };
+    if (std::string(method) == "PUT") server.Put("/mcp", not_allowed);
+    if (std::string(method) == "PATCH") server.Patch("/mcp", not_allowed);
+    if (std::string(method) == "OPTIONS") server.Options("/mcp", not_allowed);
+  }
+  // Errors httplib answers by itself (404, 413, 400): a JSON-RPC error body instead of none.
+  server.set_error_handler(httplib::Server::HandlerWithResponse([](const Request&, Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Handled;
+    const std::string what = res.status == 404   ? "Not found: the MCP endpoint is /mcp"
+                             : res.status == 413 ? "Payload too large"
+                                                 : "Bad request";
+    res.set_content(error_body(mcp::error_code::kInvalidRequest, what), kJson);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+}
+
+bool StreamableHttpServer::State::check_access(const Request& req, Response& res) const {
+  if (!policy.host_allowed(req.get_header_value("Host"))) {
+    refuse(res, 421,
+           "Misdirected request: Host \"" + req.get_header_value("Host").substr(0, 100) +
+               "\" is not this server's (allow a name with --allow-host)");
+    return false;
+  }
+  std::optional<std::string> origin;
+  if (req.has_header("Origin")) origin = req.get_header_value("Origin");
+  if (!policy.origin_allowed(origin)) {
+    refuse(res, 403, "Forbidden: Origin \"" + origin->substr(0, 100) + "\" is not allowed (see --allow-origin)");
+    return false;
+  }
+  if (options.tokens) {
+    const bool sent = req.has_header("Authorization");
+    if (!options.tokens->check(req.get_header_value("Authorization"))) {
+      res.set_header("WWW-Authenticate",
+                     sent ? R"(Bearer realm="bluegreen-mcp", error="invalid_token")" : R"(Bearer realm="bluegreen-mcp")");
+      refuse(res, 401, sent ? "Unauthorized: the bearer token is not accepted" : "Unauthorized: a bearer token is required");
+      return false;
+    }
+  }
+  return true;
+}
+
+std::shared_ptr<Session> StreamableHttpServer::State::session_of(const Request& req, Response& res) {
+  if (!req.has_header(kSessionHeader)) {
+    refuse(res, 400, "Bad request: Mcp-Session-Id header is required (send initialize first)");
+    return nullptr;
+  }
+  std::lock_guard lock(sessions_mu);
+  const auto it = sessions.find(req.get_header_value(kSessionHeader));
+  if (it == sessions.end()) {
+    refuse(res, 404, "Session not found: it ended or expired; initialize a new one");
+    return nullptr;
+  }
+  std::lock_guard session_lock(it->second->mu);
+  it->second->last_used = std::chrono::steady_clock::now();
+  return it->second;
+}
+
+std::shared_ptr<Session> StreamableHttpServer::State::new_session(const std::string& label, Response& res) {
+  {
+    std::lock_guard lock(sessions_mu);
+    if (sessions.size() >= options.max_sessions || stopping) {
+      refuse(res, 503,
+             "Server busy: " + std::to_string(options.max_sessions) + " sessions are open; end one (DELETE) or retry",
+             mcp::error_code::kServerBusy);
+      return nullptr;
+    }
+  }
+  auto id = http::random_hex(16);
+  if (!id) {
+    refuse(res, 500, id.error().message, mcp::error_code::kInternalError);
+    return nullptr;
+  }
+  auto session = std::make_shared<Session>(*id);
+  session->label = label;
+  {
+    std::lock_guard lock(factory_mu);
+    session->server = factory(*session, label);
+  }
+  return session;
+}
+
+bool StreamableHttpServer::State::deliver(Session& session, const std::string& text) {
+  std::lock_guard lock(session.deliver_mutex);
+  if (session.ended) return false;
+  session.server->on_message(text);
+  return true;
+}
+
+void StreamableHttpServer::State::handle_post(const Request& req, Response& res) {
+  if (!accepts(req, kJson) || !accepts(req, kEventStream)) {
+    refuse(res, 406, "Not acceptable: Accept must admit application/json and text/event-stream");
+    return;
+  }
+  const std::string content_type = req.get_header_value("Content-Type");
+  if (content_type.substr(0, content_type.find(';')) != kJson) {
+    refuse(res, 415, "Unsupported media type: Content-Type must be application/json");
+    return;
+  }
+  auto parsed = mcp::parse_message(req.body);
+  if (auto* rejected = std::get_if<mcp::Rejected>(&parsed)) {
+    res.status = 400;
+    res.set_content(mcp::serialize(rejected->reply), kJson);
+    return;
+  }
+  const auto* request = std::get_if<mcp::Request>(&parsed);
+  const bool initialize = request != nullptr && request->method == "initialize";
+  if (req.has_header("MCP-Protocol-Version") && !initialize &&
+      !supported_version(req.get_header_value("MCP-Protocol-Version"))) {
+    refuse(res, 400, "Bad request: unsupported MCP-Protocol-Version \"" +
+                         req.get_header_value("MCP-Protocol-Version").substr(0, 40) + "\"");
+    return;
+  }
+  std::shared_ptr<Session> session;
+  if (initialize) {
+    if (req.has_header(kSessionHeader)) {
+      refuse(res, 400, "Bad request: initialize starts a new session; send it without Mcp-Session-Id");
+      return;
+    }
+    std::string label;
+    if (options.tokens) label = options.tokens->check(req.get_header_value("Authorization")).value_or("");
+    session = new_session(label, res);
+  } else {
+    session = session_of(req, res);
+  }
+  if (!session) return;
+
+  if (request == nullptr) {  // a notification, or the client's answer to the server's request
+    if (const auto* note = std::get_if<mcp::Notification>(&parsed);
+        note != nullptr && note->method == "notifications/cancelled" && note->params.is_object() &&
+        note->params.contains("requestId")) {
+      session->end_stream(note->params["requestId"].dump());
+    }
+    if (!deliver(*session, req.body)) {
+      refuse(res, 404, "Session not found: it ended");
+      return;
+    }
+    res.status = 202;
+    return;
+  }
+
+  const std::string key = request->id.key();
+  auto stream = std::make_shared<Stream>();
+  {
+    std::lock_guard lock(session->mu);
+    if (session->requests.count(key) != 0) {
+      refuse(res, 400, "Bad request: request id " + key.substr(0, 40) + " is already running in this session");
+      return;
+    }
+    session->requests.emplace(key, stream);
+  }
+  if (!deliver(*session, req.body)) {
+    refuse(res, 404, "Session not found: it ended");
+    return;
+  }
+  if (initialize) {
+    bool accepted = false;
+    {
+      std::lock_guard lock(session->mu);
+      accepted = stream->done && stream->events.size() == 1 &&
+                 json::parse(stream->events.front(), nullptr, false).contains("result");
+    }
+    if (accepted) {
+      std::lock_guard sessions_lock(sessions_mu);
+      if (sessions.size() >= options.max_sessions || stopping) {
+        refuse(res, 503, "Server busy: too many sessions, or stopping", mcp::error_code::kServerBusy);
+        return;
+      }
+      sessions.emplace(session->id, session);
+      res.set_header(kSessionHeader, session->id);
+      spdlog::info("http session {}… started: client \"{}\"{}, protocol {}", session->id.substr(0, 8),
+                   session->server->client_name(), session->label.empty() ? "" : " with token \"" + session->label + "\"",
+                   session->server->protocol_version());
+    }
+  }
+  {
+    std::lock_guard lock(session->mu);
+    if (stream->done && stream->events.size() == 1) {
+      res.set_content(stream->events.front(), kJson);
+      return;
+    }
+  }
+  stream_events(res, session, stream);
+}
+
+void StreamableHttpServer::State::stream_events(Response& res, const std::shared_ptr<Session>& session,
+                                                const std::shared_ptr<Stream>& stream) {
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      kEventStream,
+      [this, session, stream](std::size_t, httplib::DataSink& sink) {
+        std::unique_lock lock(session->mu);
+        session->changed.wait_for(lock, kKeepAlive,
+                                  [&] { return !stream->events.empty() || stream->done || stopping.load(); });
+        std::string chunk;
+        while (!stream->events.empty()) {
+          chunk += "event: message\ndata: " + stream->events.front() + "\n\n";
+          stream->events.pop_front();
+        }
+        const bool finished = stream->done || stopping.load();
+        lock.unlock();
+        if (chunk.empty() && !finished) chunk = ": keep-alive\n\n";
+        if (!chunk.empty() && !sink.write(chunk.data(), chunk.size())) {
+          std::lock_guard gone_lock(session->mu);
+          stream->gone = true;
+          return false;
+        }
+        if (finished) sink.done();
+        return true;
+      },
+      [session, stream](bool) {
+        std::lock_guard lock(session->mu);
+        if (!stream->done) stream->gone = true;
+        if (session->standalone == stream) session->standalone.reset();
+      });
+}
+
+void StreamableHttpServer::State::handle_get(const Request& req, Response& res) {
+  if (!accepts(req, kEventStream)) {
+    refuse(res, 406, "Not acceptable: the GET stream is text/event-stream");
+    return;
+  }
+  auto session = session_of(req, res);
+  if (!session) return;
+  auto stream = std::make_shared<Stream>();
+  {
+    std::lock_guard lock(session->mu);
+    if (session->ended) {
+      refuse(res, 404, "Session not found: it ended");
+      return;
+    }
+    if (session->standalone && !session->standalone->gone && !session->standalone->done) {
+      refuse(res, 409, "Conflict: this session already has a GET stream open");
+      return;
+    }
+    session->standalone = stream;
+  }
+  stream_events(res, session, stream);
+}
+
+void StreamableHttpServer::State::handle_delete(const Request& req, Response& res) {
+  auto session = session_of(req, res);
+  if (!session) return;
+  {
+    std::lock_guard lock(sessions_mu);
+    sessions.erase(session->id);
+  }
+  end_session(session, "the client deleted it");
+  res.status = 200;
+}
+
+bool StreamableHttpServer::State::end_session(const std::shared_ptr<Session>& session, const char* why) const {
+  {
+    std::lock_guard lock(session->deliver_mutex);
+    session->end_streams();
+  }
+  const bool ended = session->server->shutdown(options.shutdown_grace);
+  spdlog::info("http session {}… ended: {}", session->id.substr(0, 8), why);
+  if (!ended) {
+    spdlog::error("http session {}…: a call ignored cancellation; its server is left running", session->id.substr(0, 8));
+    static_cast<void>(session->server.release());  // destroying it under a running call would crash
+  }
+  return ended;
+}
+
+void StreamableHttpServer::State::reap_idle() {
+  std::unique_lock lock(sessions_mu);
+  while (!stopping) {
+    reaper_wake.wait_for(lock, std::chrono::seconds(5));
+    if (stopping) break;
+    const auto cutoff = std::chrono::steady_clock::now() - options.session_idle_timeout;
+    std::vector<std::shared_ptr<Session>> idle;
+    for (auto it = sessions.begin(); it != sessions.end();) {
+      if (it->second->idle_since(cutoff)) {
+        idle.push_back(it->second);
+        it = sessions.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    lock.unlock();
+    for (const auto& session : idle) end_session(session, "idle");
+    lock.lock();
+  }
+}
+
+StreamableHttpServer::StreamableHttpServer(Options options, SessionFactory factory)
+    : state_(std::make_unique<State>(std::move(options), std::move(factory))) {}
+
+StreamableHttpServer::~StreamableHttpServer() { stop(); }
+
+bluegreen::Status StreamableHttpServer::start() {
+  State& s = *state_;
+  if (!host::is_loopback(s.options.host) && !s.options.tokens) {
+    return bluegreen::Error{"refusing to listen on " + s.options.host +
+                            ", which is not a loopback address, without bearer tokens (--tokens-file FILE)"};
+  }
+  s.configure();
+  const std::string bind_host = s.options.host == "localhost" ? "127.0.0.1" : s.options.host;
+  errno = 0;
+  const int bound = s.options.port == 0 ? s.server.bind_to_any_port(bind_host)
+                                        : (s.server.bind_to_port(bind_host, s.options.port) ? s.options.port : -1);
+  if (bound < 0) {
+    const int why = errno;
+    return bluegreen::Error{"cannot listen on " + host::authority_of(bind_host, s.options.port) + ": " +
+                            (why != 0 ? std::error_code(why, std::generic_category()).message() : "unknown error")};
+  }
+  s.bound_port = bound;
+  s.listener = std::thread([&s] { s.server.listen_after_bind(); });
+  while (!s.server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  s.reaper = std::thread([&s] { s.reap_idle(); });
+  return bluegreen::ok_status();
+}
+
+int StreamableHttpServer::port() const { return state_->bound_port; }
+
+std::string StreamableHttpServer::endpoint_url() const {
+  return "http://" + host::authority_of(state_->options.host, state_->bound_port) + "/mcp";
+}
+
+bool StreamableHttpServer::stop() {
+  State& s = *state_;
+  if (s.stopping.exchange(true)) return true;
+  {
+    std::lock_guard lock(s.sessions_mu);
+    s.reaper_wake.notify_all();
+  }
+  if (s.reaper.joinable()) s.reaper.join();
+  std::map<std::string, std::shared_ptr<Session>> sessions;
+  {
+    std::lock_guard lock(s.sessions_mu);
+    sessions.swap(s.sessions);
+  }
+  bool all_ended = true;
+  for (const auto& [id, session] : sessions) all_ended = s.end_session(session, "the server is stopping") && all_ended;
+  s.server.stop();
+  if (s.listener.joinable()) s.listener.join();
+  return all_ended;
+}
+
+std::size_t StreamableHttpServer::session_count() const {
+  std::lock_guard lock(state_->sessions_mu);
+  return state_->sessions.size();
+}
+
+}  // namespace bluegreen::transport
