@@ -465,9 +465,12 @@ bool StreamableHttpServer::State::end_session(const std::shared_ptr<Session>& se
 }
 
 void StreamableHttpServer::State::reap_idle() {
+  // Every 5 s, or twice per idle timeout when that is shorter (tests use a second).
+  const auto every = std::clamp<std::chrono::milliseconds>(options.session_idle_timeout / 2,
+                                                           std::chrono::milliseconds(100), std::chrono::seconds(5));
   std::unique_lock lock(sessions_mu);
   while (!stopping) {
-    reaper_wake.wait_for(lock, std::chrono::seconds(5));
+    reaper_wake.wait_for(lock, every);
     if (stopping) break;
     const auto cutoff = std::chrono::steady_clock::now() - options.session_idle_timeout;
     std::vector<std::shared_ptr<Session>> idle;

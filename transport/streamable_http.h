@@ -61,7 +61,7 @@ class StreamableHttpServer {
     std::vector<std::string> allowed_hosts;    // more Host names (http::AccessPolicy)
     std::vector<std::string> allowed_origins;  // more Origins (http::AccessPolicy)
     std::size_t max_sessions = 256;
-    std::chrono::seconds session_idle_timeout{3600};
+    std::chrono::milliseconds session_idle_timeout{std::chrono::hours(1)};
     std::size_t max_message_bytes = std::size_t{4} * 1024 * 1024;
     std::size_t worker_threads = 64;
     std::chrono::seconds io_timeout{10};           // per read or write on a connection

@@ -45,3 +45,22 @@ TEST_CASE("help mentions every flag", "[cli]") {
     CHECK_THAT(help, Catch::Contains(flag));
   }
 }
+
+TEST_CASE("serve: the HTTP transport's flags", "[cli]") {
+  const auto plain = parse_ok({"serve"});
+  CHECK(plain.serve);
+  CHECK(plain.listen == "127.0.0.1:8931");
+  CHECK_FALSE(plain.tokens_file);
+  const auto line = parse_ok({"serve", "--config", "c.json", "--listen=[::1]:9000", "--tokens-file", "/etc/t",
+                              "--allow-origin", "https://a.example", "--allow-origin", "https://b.example",
+                              "--allow-host", "deploy.example"});
+  CHECK(line.config_path == "c.json");
+  CHECK(line.listen == "[::1]:9000");
+  CHECK(line.tokens_file == "/etc/t");
+  CHECK(line.allowed_origins == std::vector<std::string>{"https://a.example", "https://b.example"});
+  CHECK(line.allowed_hosts == std::vector<std::string>{"deploy.example"});
+  CHECK_THAT(parse_error({"--listen", "127.0.0.1:1"}), Catch::Contains("is an option of the serve command"));
+  CHECK_THAT(parse_error({"serve", "--tokens-file"}), Catch::Contains("--tokens-file needs a value"));
+  CHECK_THAT(parse_error({"serve", "--allow-host="}), Catch::Contains("--allow-host needs a value"));
+  CHECK_THAT(parse_error({"--config", "c.json", "serve"}), Catch::Contains("unknown argument \"serve\""));
+}
