@@ -20,6 +20,11 @@ inline constexpr std::array<std::string_view, 4> kSupportedProtocolVersions{"202
                                                                             "2024-11-05"};
 inline constexpr std::string_view kLatestProtocolVersion = kSupportedProtocolVersions.front();
 
+// Revisions of the stateless era (2026-07-28 on): never negotiated by initialize (which answers a
+// request for one with kLatestProtocolVersion), only claimed per request in `_meta`
+// (mcp/request_meta.h) and offered by server/discover.
+inline constexpr std::array<std::string_view, 1> kModernProtocolVersions{"2026-07-28"};
+
 // The client's requested version when we support it, otherwise our newest one (the client then
 // decides whether it can continue).
 inline std::string_view negotiate_protocol_version(std::string_view requested) {
@@ -52,6 +57,8 @@ struct ProtocolFeatures {
 
 // The features of `version`, one of kSupportedProtocolVersions (any later string gets all of them).
 // Versions are dates in ISO form, so they compare as strings.
+// 2026-07-28 has every feature above; what it removes (server requests, sessions) is handled by
+// mcp::Peer::modern, not here.
 constexpr ProtocolFeatures features_of(std::string_view version) {
   ProtocolFeatures features;
   features.tool_annotations = version >= "2025-03-26";

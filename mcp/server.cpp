@@ -29,7 +29,23 @@ Server::Server(ServerInfo info, const ToolRegistry& tools, MessageSink& sink, Se
 
 Server::~Server() { shutdown(std::chrono::milliseconds::max()); }
 
-void Server::send(const json& message) { sink_.send(serialize(message)); }
+void Server::send(const json& message) {
+  if (message.contains("id") && !message.contains("method")) {  // a reply
+    std::optional<std::string> modern_method;
+    {
+      std::lock_guard lock(modern_mutex_);
+      if (const auto it = modern_replies_.find(message["id"].dump()); it != modern_replies_.end()) {
+        modern_method = std::move(it->second);
+        modern_replies_.erase(it);
+      }
+    }
+    if (modern_method) {
+      sink_.send(serialize(stamp_modern_reply(*modern_method, message)));
+      return;
+    }
+  }
+  sink_.send(serialize(message));
+}
 
 void Server::on_message(std::string_view text) {
   reap_finished_workers();
@@ -80,6 +96,15 @@ void Server::dispatch(Request& request) {
                     "Invalid request: id " + request.id.key() + " is already used by a request in progress"));
     return;
   }
+  auto era = classify_request(request.params);
+  if (auto* error = std::get_if<EnvelopeError>(&era)) {
+    send(make_error(id, error->code, error->message, error->data));
+    return;
+  }
+  if (auto* modern = std::get_if<ModernRequest>(&era)) {
+    dispatch_modern(request, *modern);
+    return;
+  }
   if (method == "ping") {
     send(make_result(id, json::object()));
     return;
@@ -104,20 +129,21 @@ void Server::dispatch(Request& request) {
                     "Invalid request: the server is not initialized; send initialize first"));
     return;
   }
+  const Peer peer = session_peer();
   if (method == "tools/list") {
-    send(make_result(id, handle_tools_list()));
+    send(make_result(id, handle_tools_list(peer)));
   } else if (method == "tools/call") {
-    handle_tools_call(request);
+    handle_tools_call(request, peer);
   } else if (method == "logging/setLevel") {
     handle_set_level(request);
   } else if (method == "prompts/list" && has_prompts()) {
-    send(make_result(id, handle_prompts_list()));
+    send(make_result(id, handle_prompts_list(peer)));
   } else if (method == "prompts/get" && has_prompts()) {
     handle_prompts_get(request);
   } else if ((method == "resources/list" || method == "resources/templates/list") && has_resources()) {
-    send(handle_resources_list(request, method == "resources/templates/list"));
+    send(handle_resources_list(request, method == "resources/templates/list", peer));
   } else if (method == "resources/read" && has_resources()) {
-    handle_resources_read(request);
+    handle_resources_read(request, peer);
   } else if ((method == "resources/subscribe" || method == "resources/unsubscribe") && has_resources()) {
     send(handle_resources_subscription(request, method == "resources/subscribe"));
   } else if (method == "completion/complete" && (has_prompts() || has_resources())) {
@@ -170,22 +196,34 @@ json Server::handle_initialize(const json& params) {
 
   json server_info{{"name", info_.name}, {"version", info_.version}};
   if (!info_.title.empty() && features.titles) server_info["title"] = info_.title;
-  json capabilities{{"tools", {{"listChanged", false}}}, {"logging", json::object()}};
-  if (has_prompts()) capabilities["prompts"] = {{"listChanged", false}};
-  if (has_resources()) capabilities["resources"] = {{"subscribe", true}, {"listChanged", false}};
-  if ((has_prompts() || has_resources()) && features.completions) capabilities["completions"] = json::object();
+  Peer peer;
+  peer.features = features;
   json result{
       {"protocolVersion", version},
-      {"capabilities", std::move(capabilities)},
+      {"capabilities", capabilities_for(peer)},
       {"serverInfo", std::move(server_info)},
   };
   if (!info_.instructions.empty()) result["instructions"] = info_.instructions;
   return result;
 }
 
-ProtocolFeatures Server::features() const {
+json Server::capabilities_for(const Peer& peer) const {
+  json capabilities{{"tools", {{"listChanged", false}}}, {"logging", json::object()}};
+  if (has_prompts()) capabilities["prompts"] = {{"listChanged", false}};
+  // 2026-07-28 removed resources/subscribe (subscriptions/listen replaces it; not offered).
+  if (has_resources()) capabilities["resources"] = {{"subscribe", !peer.modern}, {"listChanged", false}};
+  if ((has_prompts() || has_resources()) && peer.features.completions) capabilities["completions"] = json::object();
+  return capabilities;
+}
+
+Peer Server::session_peer() const {
   std::lock_guard lock(mutex_);
-  return features_;
+  Peer peer;
+  peer.features = features_;
+  peer.capabilities = client_capabilities_;
+  peer.client_name = client_name_;
+  peer.client_version = client_version_;
+  return peer;
 }
 
 std::string Server::protocol_version() const {
@@ -193,21 +231,19 @@ std::string Server::protocol_version() const {
   return protocol_version_;
 }
 
-json Server::handle_tools_list() const {
-  const ProtocolFeatures negotiated = features();
-  const bool renders_apps = client_renders_apps();
+json Server::handle_tools_list(const Peer& peer) const {
+  const bool apps = renders_apps(peer);
   json list = json::array();
   for (const auto& tool : tools_.tools()) {
-    if (tool.definition.app_only && !renders_apps) continue;  // a client that cannot keep it from its model
-    list.push_back(tool.definition.to_json(negotiated));
+    if (tool.definition.app_only && !apps) continue;  // a client that cannot keep it from its model
+    list.push_back(tool.definition.to_json(peer.features));
   }
   return json{{"tools", std::move(list)}};
 }
 
-json Server::handle_prompts_list() const {
+json Server::handle_prompts_list(const Peer& peer) const {
   json list = json::array();
-  const ProtocolFeatures negotiated = features();
-  for (const auto& prompt : prompts_->prompts()) list.push_back(prompt.definition.to_json(negotiated));
+  for (const auto& prompt : prompts_->prompts()) list.push_back(prompt.definition.to_json(peer.features));
   return json{{"prompts", std::move(list)}};
 }
 
@@ -306,13 +342,13 @@ void Server::resource_updated(const std::string& uri) {
   send(make_notification("notifications/resources/updated", json{{"uri", uri}}));
 }
 
-json Server::handle_resources_list(const Request& request, bool templates) const {
+json Server::handle_resources_list(const Request& request, bool templates, const Peer& peer) const {
   if (const auto cursor = request.params.find("cursor"); cursor != request.params.end() && !cursor->is_null()) {
     return make_error(request.id.value, error_code::kInvalidParams,
                       "Invalid params: unknown cursor (this server lists everything in one page and hands out no "
                       "cursors)");
   }
-  const ProtocolFeatures negotiated = features();
+  const ProtocolFeatures& negotiated = peer.features;
   json list = json::array();
   for (const auto& resource_template : resources_->templates()) {
     if (templates) {

@@ -33,6 +33,7 @@
 #include "mcp/message_channel.h"
 #include "mcp/prompt.h"
 #include "mcp/protocol_version.h"
+#include "mcp/request_meta.h"
 #include "mcp/resource.h"
 #include "mcp/result_archive.h"
 #include "mcp/tool_registry.h"
@@ -105,7 +106,7 @@ class Server final : public MessageHandler {
 
   // clientInfo.name and .version are kept (for logs, locks, the state file and the audit log) up
   // to this many bytes, cut on a UTF-8 boundary: a client's name can be megabytes.
-  static constexpr std::size_t kMaxClientNameBytes = 200;
+  static constexpr std::size_t kMaxClientNameBytes = mcp::kMaxClientNameBytes;
   [[nodiscard]] std::string client_name() const;
   // clientInfo.version from initialize (cut as the name is); "" before it or when not a string.
   [[nodiscard]] std::string client_version() const;
@@ -120,18 +121,25 @@ class Server final : public MessageHandler {
   class CallContext;
 
   void dispatch(Request& request);
+  // A request of protocol 2026-07-28 (mcp/request_meta.h), answered for its own peer; its reply is
+  // stamped by send() (stamp_modern_reply).
+  void dispatch_modern(Request& request, const ModernRequest& modern);
   void dispatch(const Notification& notification);
   json handle_initialize(const json& params);
-  json handle_tools_list() const;
-  void handle_tools_call(Request& request);
-  json handle_prompts_list() const;
+  // server/discover's result (2026-07-28 server/discover).
+  json handle_discover() const;
+  // The server's capabilities as answered to `peer` (initialize and server/discover).
+  json capabilities_for(const Peer& peer) const;
+  json handle_tools_list(const Peer& peer) const;
+  void handle_tools_call(Request& request, const Peer& peer);
+  json handle_prompts_list(const Peer& peer) const;
   void handle_prompts_get(const Request& request);
   void handle_set_level(const Request& request);
   [[nodiscard]] bool has_prompts() const { return prompts_ != nullptr && !prompts_->empty(); }
   [[nodiscard]] bool has_resources() const { return resources_ != nullptr && !resources_->empty(); }
   // resources/list and resources/templates/list (`templates`): the reply to `request`.
-  json handle_resources_list(const Request& request, bool templates) const;
-  void handle_resources_read(const Request& request);
+  json handle_resources_list(const Request& request, bool templates, const Peer& peer) const;
+  void handle_resources_read(const Request& request, const Peer& peer);
   // resources/subscribe (a URI a template matches and, when the template lists instances, one of
   // them; else -32002) and resources/unsubscribe (always {}).
   json handle_resources_subscription(const Request& request, bool subscribe);
@@ -147,24 +155,21 @@ class Server final : public MessageHandler {
   void run_call(const std::shared_ptr<Call>& call, const std::function<json(Call&)>& work);
   void finish_call(const std::shared_ptr<Call>& call);
   void reap_finished_workers();
+  // Sends `message`; a reply to a 2026-07-28 request (see modern_replies_) is stamped first.
   void send(const json& message);
+  // A reply to the 2026-07-28 request `method`: a result gets resultType "complete", the
+  // serverInfo in _meta (merged with what is there), and for the cacheable methods ttlMs and
+  // cacheScope (2026-07-28 basic/index "ResultType", server/utilities/caching); error -32002
+  // becomes -32602 (server/resources "Error Handling").
+  json stamp_modern_reply(const std::string& method, json message) const;
   // send(), for a message that belongs to `call` (MessageSink::send_for_request).
   void send_for(const Call& call, const json& message);
   // notifications/message carrying `message` at `level`, from this server's logger.
   [[nodiscard]] json log_notification(LogLevel level, const std::string& message) const;
   void deliver_response(Response response);
-  // True when the negotiated revision has elicitation (2025-06-18 on) and the client declared its
-  // form mode (`{}` or a `form` member; a client that declares only `url` gets no form request).
-  [[nodiscard]] bool client_supports_elicitation() const;
-  // True when the negotiated revision has URL-mode elicitation (2025-11-25 on) and the client
-  // declared it ({"elicitation": {"url": {}}}).
-  [[nodiscard]] bool client_supports_url_elicitation() const;
-  // True when the client declared it renders MCP Apps and the revision has structuredContent
-  // (ToolContext::client_renders_apps). App-only tools are listed to, and callable by, such a
-  // client only.
-  [[nodiscard]] bool client_renders_apps() const;
-  // What the negotiated revision lets the server send (all of it before initialize).
-  [[nodiscard]] ProtocolFeatures features() const;
+  // The session's peer (from initialize; every feature and no capability before it). App-only
+  // tools are listed to, and callable by, a peer that renders_apps() only.
+  [[nodiscard]] Peer session_peer() const;
   // Sends a request to the client on behalf of `call` and blocks the calling (tool) thread until
   // the answer, the timeout, the call's cancellation or shutdown. Returns the result member; a
   // JSON-RPC error answer is an Error carrying its message.
@@ -200,6 +205,11 @@ class Server final : public MessageHandler {
   // Wakes waiters in request_client(). condition_variable_any because it can also wait on a
   // stop_token, so cancelling a call wakes its wait without a lost-wakeup race.
   std::condition_variable_any client_answered_;
+
+  // 2026-07-28 requests whose reply is not sent yet: RequestId::key() -> method. Its own mutex, as
+  // send() is called with mutex_ held.
+  mutable std::mutex modern_mutex_;
+  std::map<std::string, std::string> modern_replies_;
 };
 
 }  // namespace bluegreen::mcp

@@ -9,7 +9,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <exception>
 #include <optional>
 #include <string>
@@ -52,7 +51,7 @@ struct Server::Call {
   RequestId id;
   std::string name;  // what runs, for logs: "tool deploy_to_standby", "resources/read bluegreen://..."
   std::optional<json> progress_token;
-  ProtocolFeatures features;  // of the negotiated revision
+  Peer peer;  // who asked: the session's, or the request's own (2026-07-28)
   std::stop_source stop;
   std::thread worker;      // assigned under Server::mutex_ before the worker can finish
   bool replied = false;    // guarded by Server::mutex_: the reply has been claimed
@@ -77,7 +76,7 @@ class Server::CallContext final : public ToolContext {
     }
     call_.last_progress = progress;
     json params{{"progressToken", *call_.progress_token}, {"progress", progress}};
-    if (!call_.features.progress_message) message.clear();
+    if (!call_.peer.features.progress_message) message.clear();
     if (total) params["total"] = *total;
     if (!message.empty()) params["message"] = bluegreen::neutralize_terminal_controls(message);
     // Sent while holding progress_mutex so two threads of one handler cannot reorder values.
@@ -85,24 +84,27 @@ class Server::CallContext final : public ToolContext {
   }
 
   // Tool log lines carry remote output as tool results do (see ToolResult::to_json).
+  // A 2026-07-28 call logs only at or above the level its own request asked for, if any
+  // (server/utilities/logging, "Per-request log level"); a legacy one as logging/setLevel says.
   void log(LogLevel level, std::string message) override {
-    if (level < server_.min_log_level_.load()) return;
+    if (call_.peer.modern ? !call_.peer.log_level || level < *call_.peer.log_level
+                          : level < server_.min_log_level_.load()) {
+      return;
+    }
     server_.send_for(call_, server_.log_notification(level, bluegreen::neutralize_terminal_controls(message)));
   }
 
-  [[nodiscard]] std::string client_name() const override { return server_.client_name(); }
-  [[nodiscard]] std::string client_version() const override { return server_.client_version(); }
+  [[nodiscard]] std::string client_name() const override { return call_.peer.client_name; }
+  [[nodiscard]] std::string client_version() const override { return call_.peer.client_version; }
 
-  [[nodiscard]] bool client_supports_elicitation() const override { return server_.client_supports_elicitation(); }
+  [[nodiscard]] bool client_supports_elicitation() const override { return wants_form_elicitation(call_.peer); }
 
-  [[nodiscard]] bool client_supports_url_elicitation() const override {
-    return server_.client_supports_url_elicitation();
-  }
+  [[nodiscard]] bool client_supports_url_elicitation() const override { return wants_url_elicitation(call_.peer); }
 
   bluegreen::Result<ElicitationResponse> elicit_url(const std::string& message, const std::string& url,
                                                     const std::string& elicitation_id,
                                                     std::chrono::milliseconds timeout) override {
-    if (!server_.client_supports_url_elicitation()) {
+    if (!wants_url_elicitation(call_.peer)) {
       return bluegreen::Error{"client does not support URL-mode elicitation"};
     }
     auto answer = server_.request_client(call_, "elicitation/create",
@@ -115,19 +117,19 @@ class Server::CallContext final : public ToolContext {
     return answered_action(*answer);
   }
 
-  [[nodiscard]] bool client_renders_apps() const override { return server_.client_renders_apps(); }
+  [[nodiscard]] bool client_renders_apps() const override { return renders_apps(call_.peer); }
 
   void resource_updated(const std::string& uri) override { server_.resource_updated(uri); }
 
   void complete_elicitation(const std::string& elicitation_id) override {
-    if (!server_.client_supports_url_elicitation()) return;
+    if (!wants_url_elicitation(call_.peer)) return;
     server_.send_for(call_,
                      make_notification("notifications/elicitation/complete", json{{"elicitationId", elicitation_id}}));
   }
 
   bluegreen::Result<ElicitationResponse> elicit(const std::string& message, const json& requested_schema,
                                                 std::chrono::milliseconds timeout) override {
-    if (!server_.client_supports_elicitation()) return bluegreen::Error{"client does not support elicitation"};
+    if (!wants_form_elicitation(call_.peer)) return bluegreen::Error{"client does not support elicitation"};
     if (auto problem = check_elicitation_schema(requested_schema)) {
       return bluegreen::Error{"invalid elicitation schema: " + *problem};
     }
@@ -158,20 +160,20 @@ class Server::CallContext final : public ToolContext {
   Call& call_;
 };
 
-void Server::handle_tools_call(Request& request) {
+void Server::handle_tools_call(Request& request, const Peer& peer) {
   const json& id = request.id.value;
   const auto name = request.params.find("name");
   if (name == request.params.end() || !name->is_string()) {
     send(make_error(id, error_code::kInvalidParams, "Invalid params: tools/call needs \"name\" (a string)"));
     return;
   }
-  const bool renders_apps = client_renders_apps();
+  const bool apps = renders_apps(peer);
   const Tool* tool = tools_.find(name->get<std::string>());
-  if (tool != nullptr && tool->definition.app_only && !renders_apps) tool = nullptr;  // not listed to this client
+  if (tool != nullptr && tool->definition.app_only && !apps) tool = nullptr;  // not listed to this client
   if (tool == nullptr) {
     std::string available;
     for (const auto& t : tools_.tools()) {
-      if (!t.definition.app_only || renders_apps) available += (available.empty() ? "" : ", ") + t.definition.name;
+      if (!t.definition.app_only || apps) available += (available.empty() ? "" : ", ") + t.definition.name;
     }
     send(make_error(id, error_code::kInvalidParams,
                     "Unknown tool: " + name->get<std::string>() +
@@ -189,12 +191,13 @@ void Server::handle_tools_call(Request& request) {
   if (auto problem = validate_against_schema(tool->definition.input_schema, arguments)) {
     send(make_result(id, ToolResult::error("Invalid arguments for " + tool->definition.name + ": " + *problem +
                                            ". Fix this argument and call the tool again.")
-                             .to_json(features())));
+                             .to_json(peer.features)));
     return;
   }
 
   auto call = std::make_shared<Call>();
   call->id = request.id;
+  call->peer = peer;
   call->name = "tool " + tool->definition.name;
   if (const auto meta = request.params.find("_meta"); meta != request.params.end() && meta->is_object()) {
     if (const auto token = meta->find("progressToken");
@@ -205,7 +208,7 @@ void Server::handle_tools_call(Request& request) {
   start_call(call, [this, tool, arguments = std::move(arguments)](Call& running) {
     CallContext context(*this, running);
     return make_result(running.id.value,
-                       shorten_long_text(tool->handler(arguments, context)).to_json(running.features));
+                       shorten_long_text(tool->handler(arguments, context)).to_json(running.peer.features));
   });
 }
 
@@ -236,7 +239,7 @@ ToolResult Server::shorten_long_text(ToolResult result) const {
   return result;
 }
 
-void Server::handle_resources_read(const Request& request) {
+void Server::handle_resources_read(const Request& request, const Peer& peer) {
   const json& id = request.id.value;
   const auto uri_field = request.params.find("uri");
   if (uri_field == request.params.end() || !uri_field->is_string()) {
@@ -257,6 +260,7 @@ void Server::handle_resources_read(const Request& request) {
   }
   auto call = std::make_shared<Call>();
   call->id = request.id;
+  call->peer = peer;
   call->name = "resources/read " + shown;
   start_call(call, [uri, shown, match = std::move(*match)](Call& running) {
     auto contents = match.resource_template->reader(uri, match.variables, running.stop.get_token());
@@ -277,7 +281,6 @@ void Server::handle_resources_read(const Request& request) {
 void Server::start_call(const std::shared_ptr<Call>& call, std::function<json(Call&)> work) {
   const json& id = call->id.value;
   std::lock_guard lock(mutex_);
-  call->features = features_;
   if (shutting_down_) {
     send(make_error(id, error_code::kServerBusy, "Server is shutting down"));
     return;
@@ -320,6 +323,8 @@ void Server::run_call(const std::shared_ptr<Call>& call, const std::function<jso
     send(reply);
   } else {
     spdlog::info("{} (id {}) was cancelled; no result sent", call->name, call->id.key());
+    std::lock_guard lock(modern_mutex_);
+    modern_replies_.erase(call->id.key());
   }
   finish_call(call);
 }
@@ -351,49 +356,6 @@ void Server::deliver_response(Response response) {
   }
   it->second = std::move(response);
   client_answered_.notify_all();
-}
-
-bool Server::client_supports_elicitation() const {
-  std::lock_guard lock(mutex_);
-  // Form mode is what this server sends. 2025-11-25 (client/elicitation): `{}` declares form mode
-  // (as in 2025-06-18), {"form": {}} too, {"url": {}} URL mode only, and a server must not send a
-  // mode the client did not declare.
-  const auto it = client_capabilities_.find("elicitation");
-  return features_.elicitation && it != client_capabilities_.end() && it->is_object() &&
-         (it->empty() || it->contains("form"));
-}
-
-bool Server::client_supports_url_elicitation() const {
-  std::lock_guard lock(mutex_);
-  const auto it = client_capabilities_.find("elicitation");
-  if (!features_.url_elicitation || it == client_capabilities_.end() || !it->is_object()) return false;
-  const auto url = it->find("url");
-  return url != it->end() && url->is_object();
-}
-
-bool Server::client_renders_apps() const {
-  std::lock_guard lock(mutex_);
-  // MCP Apps specification, "Client<>Server Capability Negotiation": the client lists the MIME
-  // types it renders under capabilities.extensions["io.modelcontextprotocol/ui"].
-  const json* ui = nullptr;
-  if (const auto extensions = client_capabilities_.find("extensions");
-      extensions != client_capabilities_.end() && extensions->is_object()) {
-    if (const auto it = extensions->find("io.modelcontextprotocol/ui"); it != extensions->end()) ui = &*it;
-  }
-  if (!features_.structured_output || ui == nullptr || !ui->is_object()) return false;
-  const auto types = ui->find("mimeTypes");
-  if (types == ui->end() || !types->is_array()) return false;
-  // Media types compare case-insensitively, with optional whitespace around ';' (RFC 9110 8.3.1).
-  const auto normalised = [](const std::string& type) {
-    std::string out;
-    for (const char c : type) {
-      if (c != ' ' && c != '\t') out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    return out;
-  };
-  return std::any_of(types->begin(), types->end(), [&](const json& type) {
-    return type.is_string() && normalised(type.get<std::string>()) == "text/html;profile=mcp-app";
-  });
 }
 
 bluegreen::Result<json> Server::request_client(const Call& call, const std::string& method, json params,
