@@ -60,7 +60,10 @@ await step("pinned to 2026-07-28: discover, tools, a call with progress, prompts
   const slept = await client.callTool({ name: "test_sleep", arguments: { ms: 300, steps: 3 } },
     { onprogress: (p) => progress.push(p.progress) });
   assert.equal(slept.isError, false);
-  assert.deepEqual(progress, [1, 2, 3]);
+  // The server sends 1, 2 and 3 before the reply; the client may drop the last one when it handles
+  // the reply first (its notification handlers run asynchronously), so only 1 and 2 are certain.
+  assert.deepEqual(progress.slice(0, 2), [1, 2], JSON.stringify(progress));
+  assert.ok(progress.length <= 3 && (progress.length < 3 || progress[2] === 3), JSON.stringify(progress));
 
   const prompts = (await client.listPrompts()).prompts.map((p) => p.name);
   assert.deepEqual(prompts.sort(), ["emergency_rollback", "release_to_production"]);
