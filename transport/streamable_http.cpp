@@ -1,8 +1,12 @@
 #include "transport/streamable_http.h"
 
+#include "transport/http_session.h"
+
+#include "common/base64.h"
 #include "common/host.h"
 #include "mcp/json_rpc.h"
 #include "mcp/protocol_version.h"
+#include "mcp/request_meta.h"
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
@@ -23,6 +27,9 @@
 namespace bluegreen::transport {
 namespace {
 
+using http::Session;
+using http::Stream;
+
 using httplib::Request;
 using httplib::Response;
 using mcp::json;
@@ -31,90 +38,6 @@ constexpr const char* kJson = "application/json";
 constexpr const char* kEventStream = "text/event-stream";
 constexpr const char* kSessionHeader = "Mcp-Session-Id";
 constexpr std::chrono::seconds kKeepAlive{15};
-
-// One SSE response: what waits to be written, and whether it ends.
-struct Stream {
-  std::deque<std::string> events;
-  bool done = false;  // end once `events` is written
-  bool gone = false;  // the client closed it: drop what comes
-};
-
-// A session: its mcp::Server, and where that server's messages go.
-class Session final : public mcp::MessageSink {
- public:
-  explicit Session(std::string session_id) : id(std::move(session_id)) {}
-
-  const std::string id;
-  std::string label;                    // the bearer token's label, for logs
-  std::unique_ptr<mcp::Server> server;  // set once, before the session is shared
-
-  std::mutex deliver_mutex;  // one on_message at a time (mcp::Server's contract)
-  bool ended = false;        // guarded by deliver_mutex and mu: no more messages are delivered
-
-  std::mutex mu;  // guards what follows
-  std::condition_variable changed;
-  std::map<std::string, std::shared_ptr<Stream>> requests;  // open request streams by RequestId::key()
-  std::shared_ptr<Stream> standalone;                       // the GET stream
-  std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
-
-  void send(std::string message) override {
-    // A response ends its request's stream; anything else without a request goes to the GET stream.
-    std::optional<std::string> key;
-    const json parsed = json::parse(message, nullptr, false);
-    if (parsed.is_object() && !parsed.contains("method") && parsed.contains("id")) key = parsed["id"].dump();
-    route(std::move(message), key ? &*key : nullptr, key.has_value());
-  }
-
-  void send_for_request(std::string message, const std::string& request_key) override {
-    route(std::move(message), &request_key, false);
-  }
-
-  // Ends the stream of request `key` without a reply (the client cancelled it).
-  void end_stream(const std::string& key) {
-    std::lock_guard lock(mu);
-    if (auto it = requests.find(key); it != requests.end()) {
-      it->second->done = true;
-      requests.erase(it);
-      changed.notify_all();
-    }
-  }
-
-  // Marks every stream done; new messages are dropped.
-  void end_streams() {
-    std::lock_guard lock(mu);
-    ended = true;
-    for (auto& [key, stream] : requests) stream->done = true;
-    requests.clear();
-    if (standalone) standalone->done = true;
-    changed.notify_all();
-  }
-
-  [[nodiscard]] bool idle_since(std::chrono::steady_clock::time_point cutoff) {
-    std::lock_guard lock(mu);
-    return last_used < cutoff && requests.empty() && (!standalone || standalone->done || standalone->gone) &&
-           server->calls_in_flight() == 0;
-  }
-
- private:
-  void route(std::string message, const std::string* key, bool final) {
-    std::lock_guard lock(mu);
-    std::shared_ptr<Stream> target;
-    if (key != nullptr) {
-      if (auto it = requests.find(*key); it != requests.end()) {
-        target = it->second;
-        if (final) requests.erase(it);
-      }
-    }
-    if (!target && !final) target = standalone;
-    if (!target || target->gone || target->done) {
-      spdlog::debug("http session {}…: no open stream for a message; dropped", id.substr(0, 8));
-      return;
-    }
-    target->events.push_back(std::move(message));
-    if (final) target->done = true;
-    changed.notify_all();
-  }
-};
 
 std::string error_body(int code, const std::string& message) {
   return mcp::serialize(mcp::make_error(nullptr, code, message));
@@ -164,6 +87,12 @@ struct StreamableHttpServer::State {
   void configure();
   bool check_access(const Request& req, Response& res) const;
   void handle_post(const Request& req, Response& res);
+  // A POST of protocol 2026-07-28 (its body's _meta claims it): no session; the request is served
+  // by a server of its own that ends with its response (MCP 2026-07-28 basic/transports
+  // "Streamable HTTP"). Closing the stream cancels it.
+  void handle_modern(const Request& req, Response& res, const mcp::ParsedMessage& parsed, const mcp::RequestEra& era);
+  // Sends the request's reply as JSON when it came at once, else streams it (SSE).
+  void respond(Response& res, const std::shared_ptr<Session>& session, const std::shared_ptr<Stream>& stream);
   void handle_get(const Request& req, Response& res);
   void handle_delete(const Request& req, Response& res);
   // The session the request names; answers 400 or 404 itself (and returns null) otherwise.
@@ -305,6 +234,14 @@ void StreamableHttpServer::State::handle_post(const Request& req, Response& res)
     return;
   }
   const auto* request = std::get_if<mcp::Request>(&parsed);
+  const auto* notification = std::get_if<mcp::Notification>(&parsed);
+  if (request != nullptr || notification != nullptr) {
+    auto era = mcp::classify_request(request != nullptr ? request->params : notification->params);
+    if (!std::holds_alternative<mcp::LegacyRequest>(era)) {
+      handle_modern(req, res, parsed, era);
+      return;
+    }
+  }
   const bool initialize = request != nullptr && request->method == "initialize";
   if (req.has_header("MCP-Protocol-Version") && !initialize &&
       !supported_version(req.get_header_value("MCP-Protocol-Version"))) {
@@ -374,6 +311,11 @@ void StreamableHttpServer::State::handle_post(const Request& req, Response& res)
                    session->server->protocol_version());
     }
   }
+  respond(res, session, stream);
+}
+
+void StreamableHttpServer::State::respond(Response& res, const std::shared_ptr<Session>& session,
+                                          const std::shared_ptr<Stream>& stream) {
   {
     std::lock_guard lock(session->mu);
     if (stream->done && stream->events.size() == 1) {
@@ -382,6 +324,63 @@ void StreamableHttpServer::State::handle_post(const Request& req, Response& res)
     }
   }
   stream_events(res, session, stream);
+}
+
+void StreamableHttpServer::State::handle_modern(const Request& req, Response& res, const mcp::ParsedMessage& parsed,
+                                                const mcp::RequestEra& era) {
+  const auto* request = std::get_if<mcp::Request>(&parsed);
+  const json id = request != nullptr ? request->id.value : json();
+  if (const auto* error = std::get_if<mcp::EnvelopeError>(&era)) {
+    res.status = 400;
+    res.set_content(mcp::serialize(mcp::make_error(id, error->code, error->message, error->data)), kJson);
+    return;
+  }
+  if (request == nullptr) {  // a notification: without a session there is nothing it could change
+    res.status = 202;
+    return;
+  }
+  // The headers must repeat the body (2026-07-28 basic/transports, "Request Metadata").
+  const auto& modern = std::get<mcp::ModernRequest>(era);
+  const auto mismatch = [&](const std::string& header, const std::string& expected) {
+    const std::string sent = req.get_header_value(header);
+    if (sent == expected || sent == "=?base64?" + bluegreen::base64_encode(expected) + "?=") return false;
+    res.status = 400;
+    res.set_content(
+        mcp::serialize(mcp::make_error(id, mcp::modern_error::kHeaderMismatch,
+                                       "Header mismatch: " + header + " \"" + sent.substr(0, 100) +
+                                           "\" does not match the body's \"" + expected.substr(0, 100) + "\"")),
+        kJson);
+    return true;
+  };
+  if (mismatch("MCP-Protocol-Version", modern.version) || mismatch("Mcp-Method", request->method)) return;
+  if (req.has_header("Mcp-Name") && request->params.is_object()) {
+    const json name = request->params.value("name", request->params.value("uri", json()));
+    if (name.is_string() && mismatch("Mcp-Name", name.get<std::string>())) return;
+  }
+  std::string label;
+  if (options.tokens) label = options.tokens->check(req.get_header_value("Authorization")).value_or("");
+  auto session = new_session(label, res);
+  if (!session) return;
+  auto stream = std::make_shared<Stream>();
+  {
+    std::lock_guard lock(session->mu);
+    session->requests.emplace(request->id.key(), stream);
+  }
+  deliver(*session, req.body);
+  {
+    std::lock_guard lock(session->mu);
+    if (stream->done && stream->events.size() == 1) {
+      const json reply = json::parse(stream->events.front(), nullptr, false);
+      const int code = reply.contains("error") ? reply["error"].value("code", 0) : 0;
+      // Errors of the protocol itself have HTTP statuses of their own ("Server Validation").
+      if (code == mcp::error_code::kMethodNotFound) res.status = 404;
+      if (code == mcp::error_code::kInvalidParams || code == mcp::modern_error::kMissingClientCapability ||
+          code == mcp::modern_error::kUnsupportedProtocolVersion) {
+        res.status = 400;
+      }
+    }
+  }
+  respond(res, session, stream);
 }
 
 void StreamableHttpServer::State::stream_events(Response& res, const std::shared_ptr<Session>& session,

@@ -335,3 +335,51 @@ TEST_CASE("streamable http: a non-loopback address needs tokens", "[http][transp
   REQUIRE_FALSE(started.ok());
   CHECK_THAT(started.error().message, Catch::Contains("--tokens-file"));
 }
+
+TEST_CASE("streamable http: a 2026-07-28 request is served without a session", "[http][transport][modern]") {
+  Fixture f;
+  json body = mcp::make_request(1, "tools/call", json{{"name", "test_echo"}, {"arguments", {{"text", "hi"}}}});
+  body["params"]["_meta"] = {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                             {"io.modelcontextprotocol/clientCapabilities", json::object()}};
+  const auto post = [&](const httplib::Headers& extra, const json& message) {
+    httplib::Headers headers = kAccept;
+    for (const auto& [name, value] : extra) headers.emplace(name, value);
+    auto res = f.client().Post("/mcp", headers, mcp::serialize(message), "application/json");
+    REQUIRE(res);
+    return *res;
+  };
+  const httplib::Headers good{{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/call"}, {"Mcp-Name", "test_echo"}};
+  const auto served = post(good, body);
+  CHECK(served.status == 200);
+  CHECK_FALSE(served.has_header("Mcp-Session-Id"));
+  const json reply = json::parse(served.body);
+  CHECK(reply["result"]["resultType"] == "complete");
+  CHECK(reply["result"]["content"][0]["text"] == "hi");
+  CHECK(f.server->session_count() == 0);
+  // Mcp-Name may come base64-encoded (=?base64?...?=).
+  CHECK(post({{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/call"}, {"Mcp-Name", "=?base64?dGVzdF9lY2hv?="}},
+             body)
+            .status == 200);
+
+  // Headers that do not repeat the body.
+  for (const auto& headers : {httplib::Headers{{"Mcp-Method", "tools/call"}},
+                              httplib::Headers{{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/list"}},
+                              httplib::Headers{{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/call"},
+                                               {"Mcp-Name", "switch_traffic"}}}) {
+    const auto refused = post(headers, body);
+    CHECK(refused.status == 400);
+    CHECK(json::parse(refused.body)["error"]["code"] == -32020);
+  }
+  json unsupported = body;
+  unsupported["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = "2030-01-01";
+  const auto version = post(good, unsupported);
+  CHECK(version.status == 400);
+  CHECK(json::parse(version.body)["error"]["code"] == -32022);
+  json ping = mcp::make_request(2, "ping", json::object());
+  ping["params"]["_meta"] = body["params"]["_meta"];
+  const auto removed = post({{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "ping"}}, ping);
+  CHECK(removed.status == 404);
+  CHECK(json::parse(removed.body)["error"]["code"] == -32601);
+  CHECK(f.sessions_made == 3);  // one server per served request, none kept
+  CHECK(f.server->session_count() == 0);
+}
