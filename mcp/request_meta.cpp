@@ -68,7 +68,7 @@ RequestEra classify_request(const json& params) {
 
 bool wants_form_elicitation(const Peer& peer) {
   const json* elicitation = elicitation_of(peer);
-  return !peer.modern && peer.features.elicitation && elicitation != nullptr &&
+  return peer.features.elicitation && elicitation != nullptr &&
          (elicitation->empty() || elicitation->contains("form"));
 }
 

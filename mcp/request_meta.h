@@ -70,9 +70,9 @@ using RequestEra = std::variant<LegacyRequest, ModernRequest, EnvelopeError>;
 // (2026-07-28 basic/versioning; basic/index "Per-request protocol fields").
 RequestEra classify_request(const nlohmann::json& params);
 
-// Whether the peer may be sent a form-mode elicitation/create: a legacy revision with elicitation
-// (2025-06-18 on) whose client declared form mode (`{}` or a `form` member; 2025-11-25
-// client/elicitation). Never for a modern peer.
+// Whether the peer may be asked to fill a form: a revision with elicitation (2025-06-18 on) whose
+// client declared form mode (`{}` or a `form` member; 2025-11-25 client/elicitation). A legacy
+// peer is sent elicitation/create; a modern one gets it inside an input_required result.
 bool wants_form_elicitation(const Peer& peer);
 // The same for URL mode: 2025-11-25 on, {"elicitation": {"url": {}}}. Never for a modern peer.
 bool wants_url_elicitation(const Peer& peer);

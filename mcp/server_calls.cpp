@@ -4,6 +4,7 @@
 #include "mcp/server.h"
 
 #include "common/text.h"
+#include "mcp/request_state.h"
 #include "mcp/schema.h"
 
 #include <spdlog/spdlog.h>
@@ -52,6 +53,13 @@ struct Server::Call {
   std::string name;  // what runs, for logs: "tool deploy_to_standby", "resources/read bluegreen://..."
   std::optional<json> progress_token;
   Peer peer;  // who asked: the session's, or the request's own (2026-07-28)
+  // 2026-07-28 multi-round-trip (ToolContext::elicit): the retried request's answers and state,
+  // and what this round asks (set by the tool's thread only).
+  json input_responses;
+  std::string request_state;
+  std::string binding;
+  std::optional<json> input_requests;
+  std::string next_state;
   std::stop_source stop;
   std::thread worker;      // assigned under Server::mutex_ before the worker can finish
   bool replied = false;    // guarded by Server::mutex_: the reply has been claimed
@@ -127,19 +135,30 @@ class Server::CallContext final : public ToolContext {
                      make_notification("notifications/elicitation/complete", json{{"elicitationId", elicitation_id}}));
   }
 
+  void bind_elicitation(std::string binding) override { call_.binding = std::move(binding); }
+  [[nodiscard]] bool input_required() const override { return call_.input_requests.has_value(); }
+
   bluegreen::Result<ElicitationResponse> elicit(const std::string& message, const json& requested_schema,
                                                 std::chrono::milliseconds timeout) override {
     if (!wants_form_elicitation(call_.peer)) return bluegreen::Error{"client does not support elicitation"};
     if (auto problem = check_elicitation_schema(requested_schema)) {
       return bluegreen::Error{"invalid elicitation schema: " + *problem};
     }
+    if (call_.peer.modern) return elicit_in_rounds(message, requested_schema, timeout);
     auto answer = server_.request_client(call_, "elicitation/create",
                                          json{{"message", bluegreen::neutralize_terminal_controls(message)},
                                               {"requestedSchema", requested_schema}},
                                          timeout);
     if (!answer) return answer.error();
 
-    const json& result = *answer;
+    return read_answer(*answer, requested_schema);
+  }
+
+ private:
+  // The key of the one question a call asks (inputRequests / inputResponses).
+  static constexpr const char* kInputKey = "elicitation";
+
+  static bluegreen::Result<ElicitationResponse> read_answer(const json& result, const json& requested_schema) {
     auto answered = answered_action(result);
     if (!answered) return answered.error();
     ElicitationResponse response = std::move(answered.value());
@@ -155,7 +174,26 @@ class Server::CallContext final : public ToolContext {
     return response;
   }
 
- private:
+  // elicit() in 2026-07-28: the answer from the retried request, or an input_required round.
+  bluegreen::Result<ElicitationResponse> elicit_in_rounds(const std::string& message, const json& requested_schema,
+                                                          std::chrono::milliseconds timeout) {
+    const std::string binding =
+        call_.name + "\n" + call_.peer.client_name + "\n" + (call_.binding.empty() ? message : call_.binding);
+    if (!call_.request_state.empty() && call_.input_responses.is_object() && call_.input_responses.contains(kInputKey)) {
+      const auto verdict = RequestStates::process().redeem(call_.request_state, binding);
+      if (verdict == RequestStates::Verdict::kValid) return read_answer(call_.input_responses[kInputKey], requested_schema);
+      spdlog::info("{}: the answer's requestState is {}; asking again", call_.name, to_string(verdict));
+    }
+    call_.input_requests = json{{kInputKey,
+                                 {{"method", "elicitation/create"},
+                                  {"params",
+                                   {{"mode", "form"},
+                                    {"message", bluegreen::neutralize_terminal_controls(message)},
+                                    {"requestedSchema", requested_schema}}}}}};
+    call_.next_state = RequestStates::process().issue(binding, timeout);
+    return bluegreen::Error{"the question goes to the client with the result (input required)"};
+  }
+
   Server& server_;
   Call& call_;
 };
@@ -199,6 +237,11 @@ void Server::handle_tools_call(Request& request, const Peer& peer) {
   call->id = request.id;
   call->peer = peer;
   call->name = "tool " + tool->definition.name;
+  if (peer.modern) {  // a retry with the human's answer (2026-07-28 multi-round-trip)
+    call->input_responses = request.params.value("inputResponses", json());
+    const json state = request.params.value("requestState", json());
+    if (state.is_string()) call->request_state = state.get<std::string>();
+  }
   if (const auto meta = request.params.find("_meta"); meta != request.params.end() && meta->is_object()) {
     if (const auto token = meta->find("progressToken");
         token != meta->end() && (token->is_string() || token->is_number_integer())) {
@@ -207,8 +250,13 @@ void Server::handle_tools_call(Request& request, const Peer& peer) {
   }
   start_call(call, [this, tool, arguments = std::move(arguments)](Call& running) {
     CallContext context(*this, running);
-    return make_result(running.id.value,
-                       shorten_long_text(tool->handler(arguments, context)).to_json(running.peer.features));
+    ToolResult result = tool->handler(arguments, context);
+    if (running.input_requests) {  // the tool asked a question: it goes out instead of the result
+      return make_result(running.id.value, json{{"resultType", "input_required"},
+                                                {"inputRequests", *running.input_requests},
+                                                {"requestState", running.next_state}});
+    }
+    return make_result(running.id.value, shorten_long_text(std::move(result)).to_json(running.peer.features));
   });
 }
 

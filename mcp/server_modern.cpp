@@ -76,7 +76,7 @@ json Server::stamp_modern_reply(const std::string& method, json message) const {
   }
   json& result = message["result"];
   if (!result.is_object()) return message;
-  result["resultType"] = "complete";
+  if (!result.contains("resultType")) result["resultType"] = "complete";
   json server_info{{"name", info_.name}, {"version", info_.version}};
   if (!info_.title.empty()) server_info["title"] = info_.title;
   result["_meta"][std::string(kMetaServerInfo)] = std::move(server_info);

@@ -117,6 +117,18 @@ class ToolContext {
                                                         const nlohmann::json& requested_schema,
                                                         std::chrono::milliseconds timeout) = 0;
 
+  // Protocol 2026-07-28 lets no server ask its client mid-call; a question is a round trip of the
+  // whole request instead (basic/patterns/mrtr). There, elicit() answers from the retried request
+  // when it carries the human's answer to the same question: `binding` (set here before elicit();
+  // the message when none was set) equal, its requestState sealed by this process, unexpired and
+  // unused (mcp/request_state.h). Otherwise it records the question and returns an error, and
+  // input_required() turns true: the handler must then return at once having changed nothing, as
+  // its result is replaced by an input_required one and the client retries the call with the
+  // answer. A binding should name what an answer approves, so that an answer to an older question
+  // (a switch plan that has changed since) is never taken for the new one.
+  virtual void bind_elicitation(std::string binding) { (void)binding; }
+  [[nodiscard]] virtual bool input_required() const { return false; }
+
   // True when the negotiated revision is 2025-11-25 or later and the client declared URL-mode
   // elicitation ({"elicitation": {"url": {}}}).
   [[nodiscard]] virtual bool client_supports_url_elicitation() const { return false; }

@@ -14,6 +14,15 @@ namespace {
 
 using nlohmann::json;
 
+// What an approval of `plan` binds (deployment/approvals.h SwitchPlan), as one string.
+std::string plan_identity(const deployment::SwitchPlan& plan) {
+  std::string identity = plan.app + "|" + state::to_upper_string(plan.from) + ">" + state::to_upper_string(plan.to) + "|" +
+                         std::to_string(plan.generation) + "|" + (plan.emergency ? "emergency" : "") + "|" +
+                         plan.recovers;
+  for (const auto& line : plan.lines) identity += "\n" + line;
+  return identity;
+}
+
 // Asks the human through the client (form-mode elicitation) and executes on approval. Errors:
 // the client could not ask (the caller falls back to a token).
 bluegreen::Result<mcp::ToolResult> ask_human(DeploymentToolsContext& context, const config::AppConfig& app,
@@ -26,6 +35,9 @@ bluegreen::Result<mcp::ToolResult> ask_human(DeploymentToolsContext& context, co
                         {"description", "Move production traffic as described above."}}}}},
                     {"required", {"approve"}}};
   const std::string message = deployment::approval_request_text(app, view, "", app.approval.token_ttl);
+  // In 2026-07-28 the answer comes back with a retried call, which makes its own plan: it counts
+  // only for a plan identical in what the approval binds (ApprovalBook re-checks it under the lock).
+  tool_context.bind_elicitation(plan_identity(view.plan));
   auto answer = tool_context.elicit(message, schema, app.approval.token_ttl);
   if (!answer) return answer.error();
   if (answer->action == "accept" && answer->content.value("approve", false)) {
@@ -276,6 +288,9 @@ mcp::Tool make_switch_traffic_tool(DeploymentToolsContext& context) {
                                : ask_on_page(context, app, *view, tool_context);
               if (asked) return std::move(asked.value());
               if (tool_context.cancelled()) return mcp::ToolResult::error("cancelled");
+              // 2026-07-28: the question goes out with this round's result, which the server
+              // replaces; nothing was done.
+              if (tool_context.input_required()) return mcp::ToolResult::error("input required");
               if (!app.approval.allows("token")) {
                 return refuse_unapproved(context, app, tool_context, request.emergency,
                                          decision.path == deployment::ApprovalPath::kAskHuman ? "form-failed"

@@ -158,6 +158,12 @@ bool StreamableHttpServer::State::check_access(const Request& req, Response& res
     refuse(res, 403, "Forbidden: Origin \"" + origin->substr(0, 100) + "\" is not allowed (see --allow-origin)");
     return false;
   }
+  // cpp-httplib 0.11.4 applies its body limit to Content-Length only: a chunked body would be read
+  // whole, however large. No MCP client sends one, so it is refused before it is read.
+  if (req.has_header("Transfer-Encoding")) {
+    refuse(res, 411, "Length required: send the body with Content-Length, not Transfer-Encoding");
+    return false;
+  }
   if (options.tokens) {
     const bool sent = req.has_header("Authorization");
     if (!options.tokens->check(req.get_header_value("Authorization"))) {
@@ -175,9 +181,12 @@ std::shared_ptr<Session> StreamableHttpServer::State::session_of(const Request& 
     refuse(res, 400, "Bad request: Mcp-Session-Id header is required (send initialize first)");
     return nullptr;
   }
+  // A session belongs to the token that started it: another token's holder does not find it.
+  const std::string label =
+      options.tokens ? options.tokens->check(req.get_header_value("Authorization")).value_or("") : std::string();
   std::lock_guard lock(sessions_mu);
   const auto it = sessions.find(req.get_header_value(kSessionHeader));
-  if (it == sessions.end()) {
+  if (it == sessions.end() || it->second->label != label) {
     refuse(res, 404, "Session not found: it ended or expired; initialize a new one");
     return nullptr;
   }

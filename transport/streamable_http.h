@@ -23,14 +23,21 @@
 //   session (a second: 409). Without such a stream those messages are dropped.
 // - DELETE /mcp with a session: ends it (its running calls are cancelled); 200.
 // - Every request is checked before anything else, in this order (transport/http_access.h): Host
-//   (421), Origin (403), bearer token when tokens are configured (401, WWW-Authenticate: Bearer).
-//   A body over `max_message_bytes` is refused with 413, other methods with 405, other paths 404.
+//   (421), Origin (403), a chunked body (411: cpp-httplib would read it whole), bearer token when
+//   tokens are configured (401, WWW-Authenticate: Bearer). A body over `max_message_bytes` is
+//   refused with 413, other methods with 405, other paths 404. A session belongs to the token that
+//   started it: with another token it is not found (404).
+// - Protocol 2026-07-28: a POST whose body's _meta claims it needs no session (any Mcp-Session-Id
+//   is ignored): it is served by a server of its own, whose calls are cancelled when the client
+//   closes the response stream. MCP-Protocol-Version and Mcp-Method must repeat the body, and
+//   Mcp-Name too when sent (plain or =?base64?...?=), else 400 with -32020; an envelope error is
+//   400 (-32602, -32022), an unknown method 404 (-32601). No Mcp-Session-Id is handed out.
 //   Error bodies are JSON-RPC error objects with id null.
 // - Limits: at most `max_sessions` sessions (an initialize past it: 503); a session unused for
 //   `session_idle_timeout` with nothing running is ended; `worker_threads` requests are served at
 //   once (an open SSE stream holds one), more wait for a free one.
 //
-// Not here: the 2026-07-28 (stateless) era, resumable streams (Last-Event-ID), TLS (put a reverse
+// Not here: resumable streams (Last-Event-ID), TLS (put a reverse
 // proxy in front; README says how), and a total deadline per request (cpp-httplib 0.11.4 has only
 // a per-read timeout, so a client sending a byte every few seconds holds a worker).
 //

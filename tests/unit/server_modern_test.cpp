@@ -3,10 +3,14 @@
 // errors, and no state carried between requests or into the legacy session.
 
 #include "mcp/request_meta.h"
+#include "mcp/request_state.h"
 #include "mcp/server.h"
 #include "tests/support/server_harness.h"
 
 #include <catch2/catch.hpp>
+
+#include <chrono>
+#include <thread>
 
 using namespace bluegreen;  // NOLINT(google-build-using-namespace): the project namespace, in a test or main
 
@@ -114,18 +118,18 @@ TEST_CASE("2026-07-28 and legacy requests interleaved on one connection keep the
   Harness h({}, add_ask_tool);
   h.initialize("2025-06-18", kFormElicitation);
 
-  // The modern request declared no elicitation, and may not be sent one even though the session
-  // did (no capability is inferred from another request); nor would it with the capability: a
-  // 2026-07-28 server sends no requests of its own.
+  // The modern request declared no elicitation, and is not asked even though the session declared
+  // it (no capability is inferred from another request).
   const json plain = h.request(1, "tools/call", modern({{"name", "ask"}, {"arguments", json::object()}}));
   CHECK_THAT(plain["result"]["content"][0]["text"].get<std::string>(), Catch::Contains("no elicitation"));
+  // The tool's own _meta is kept beside the server's stamp; the client is the request's.
+  CHECK(plain["result"]["_meta"]["example/own"] == 1);
+  CHECK(plain["result"]["_meta"]["client"] == "modern-client");
+  CHECK(plain["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["version"] == "9.9.9");
+  // With the capability it is asked in the result (input_required), never by a request of the server's.
   const json declared =
       h.request(2, "tools/call", modern({{"name", "ask"}, {"arguments", json::object()}}, kFormElicitation));
-  CHECK_THAT(declared["result"]["content"][0]["text"].get<std::string>(), Catch::Contains("no elicitation"));
-  // The tool's own _meta is kept beside the server's stamp; the client is the request's.
-  CHECK(declared["result"]["_meta"]["example/own"] == 1);
-  CHECK(declared["result"]["_meta"]["client"] == "modern-client");
-  CHECK(declared["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["version"] == "9.9.9");
+  CHECK(declared["result"]["resultType"] == "input_required");
 
   // The legacy session still elicits, and its results stay unstamped.
   h.send_call(3, "ask", json::object());
@@ -172,8 +176,68 @@ TEST_CASE("2026-07-28: request envelopes classified", "[server][modern]") {
   CHECK(peer.modern);
   CHECK(peer.client_name == "modern-client");
   CHECK(peer.log_level == mcp::LogLevel::kWarning);
-  CHECK_FALSE(mcp::wants_form_elicitation(peer));
+  CHECK(mcp::wants_form_elicitation(peer));  // asked through input_required
+  CHECK_FALSE(mcp::wants_url_elicitation(peer));
   json info = modern();
   info["_meta"]["io.modelcontextprotocol/clientInfo"] = "a string";
   CHECK(std::holds_alternative<mcp::EnvelopeError>(mcp::classify_request(info)));
+}
+
+TEST_CASE("2026-07-28: a question is a round trip of the whole call (input_required)", "[server][modern][mrtr]") {
+  Harness h({}, add_ask_tool);
+  const json ask = modern({{"name", "ask"}, {"arguments", json::object()}}, kFormElicitation);
+  const json first = h.request(1, "tools/call", ask);
+  const json& round = first["result"];
+  CHECK(round["resultType"] == "input_required");
+  CHECK(round["inputRequests"]["elicitation"]["method"] == "elicitation/create");
+  CHECK(round["inputRequests"]["elicitation"]["params"]["mode"] == "form");
+  CHECK(round["inputRequests"]["elicitation"]["params"]["message"] == "Proceed?");
+  CHECK(round["inputRequests"]["elicitation"]["params"]["requestedSchema"] == kConfirm);
+  CHECK_FALSE(round.contains("content"));  // the tool's own result is not sent
+  const std::string state = round["requestState"].get<std::string>();
+  CHECK_THAT(state, Catch::StartsWith("v1."));
+  // Nothing went out as a request of the server's own.
+  for (const auto& message : h.transport().drain()) CHECK(message.value("method", "") != "elicitation/create");
+
+  const auto retry = [&](const json& id, const std::string& with_state, json answer, const std::string& client = "") {
+    json params = ask;
+    params["inputResponses"] = {{"elicitation", std::move(answer)}};
+    params["requestState"] = with_state;
+    if (!client.empty()) params["_meta"]["io.modelcontextprotocol/clientInfo"]["name"] = client;
+    return h.request(id, "tools/call", params)["result"];
+  };
+  const json accept = {{"action", "accept"}, {"content", {{"ok", true}}}};
+  // Another client cannot redeem it (the state is bound to the client, the tool and the question).
+  CHECK(retry(2, state, accept, "someone-else")["resultType"] == "input_required");
+  // A forged or altered state is not an answer: the question is asked again.
+  std::string altered = state;
+  altered.back() = altered.back() == '0' ? '1' : '0';
+  CHECK(retry(3, altered, accept)["resultType"] == "input_required");
+  CHECK(retry(4, "v1.99999999999999.00000000000000000000000000000000." + std::string(64, '0'), accept)["resultType"] ==
+        "input_required");
+
+  const json answered = retry(5, state, accept);
+  CHECK(answered["resultType"] == "complete");
+  CHECK(answered["content"][0]["text"] == "accept");
+  // Single use: the same state again is asked anew, never answered twice.
+  const json replayed = retry(6, state, accept);
+  CHECK(replayed["resultType"] == "input_required");
+  CHECK(replayed["requestState"] != state);
+
+  // An answer that breaks the schema is refused like one from elicitation/create.
+  const json fresh = h.request(7, "tools/call", ask)["result"];
+  const json bad = retry(8, fresh["requestState"].get<std::string>(), {{"action", "accept"}, {"content", {{"ok", "yes"}}}});
+  CHECK_THAT(bad["content"][0]["text"].get<std::string>(), Catch::Contains("does not match the requested schema"));
+}
+
+TEST_CASE("2026-07-28: request states expire and are sealed per process", "[server][modern][mrtr]") {
+  auto& states = mcp::RequestStates::process();
+  const std::string state = states.issue("binding", std::chrono::seconds(1));
+  CHECK(states.redeem(state, "other binding") == mcp::RequestStates::Verdict::kForged);
+  CHECK(states.redeem("garbage", "binding") == mcp::RequestStates::Verdict::kForged);
+  CHECK(states.redeem(state, "binding") == mcp::RequestStates::Verdict::kValid);
+  CHECK(states.redeem(state, "binding") == mcp::RequestStates::Verdict::kUsed);
+  const std::string short_lived = states.issue("binding", std::chrono::milliseconds(1));  // raised to 1 s
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  CHECK(states.redeem(short_lived, "binding") == mcp::RequestStates::Verdict::kExpired);
 }

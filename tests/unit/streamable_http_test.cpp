@@ -352,7 +352,9 @@ TEST_CASE("streamable http: a 2026-07-28 request is served without a session", "
   const auto served = post(good, body);
   CHECK(served.status == 200);
   CHECK_FALSE(served.has_header("Mcp-Session-Id"));
-  const json reply = json::parse(served.body);
+  // A tool call replies as JSON or, when it is still running as the POST is handled, as SSE.
+  const json reply = served.get_header_value("Content-Type") == "application/json" ? json::parse(served.body)
+                                                                                   : sse_messages(served.body).back();
   CHECK(reply["result"]["resultType"] == "complete");
   CHECK(reply["result"]["content"][0]["text"] == "hi");
   CHECK(f.server->session_count() == 0);
@@ -382,4 +384,49 @@ TEST_CASE("streamable http: a 2026-07-28 request is served without a session", "
   CHECK(json::parse(removed.body)["error"]["code"] == -32601);
   CHECK(f.sessions_made == 3);  // one server per served request, none kept
   CHECK(f.server->session_count() == 0);
+}
+
+TEST_CASE("streamable http: a chunked body is refused unread, and a session is its token's", "[http][transport]") {
+  StreamableHttpServer::Options options;
+  auto tokens = transport::http::TokenList::parse(  // sha256("hello"), sha256("world")
+      "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 alice\n"
+      "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7 bob\n",
+      "tokens");
+  REQUIRE(tokens.ok());
+  options.tokens = *tokens;
+  Fixture f(options);
+  httplib::Headers alice = kAccept;
+  alice.emplace("Authorization", "Bearer hello");
+  httplib::Headers bob = kAccept;
+  bob.emplace("Authorization", "Bearer world");
+  auto init = f.client().Post("/mcp", alice, mcp::serialize(initialize_request()), "application/json");
+  REQUIRE(init);
+  REQUIRE(init->status == 200);
+  const std::string session = init->get_header_value("Mcp-Session-Id");
+  const auto list_as = [&](httplib::Headers headers) {
+    headers.emplace("Mcp-Session-Id", session);
+    auto res = f.client().Post("/mcp", headers, mcp::serialize(mcp::make_request(2, "tools/list", json::object())),
+                               "application/json");
+    REQUIRE(res);
+    return res->status;
+  };
+  CHECK(list_as(alice) == 200);
+  CHECK(list_as(bob) == 404);
+
+  // A body sent in chunks, with no Content-Length.
+  const std::string body = mcp::serialize(mcp::make_request(3, "tools/list", json::object()));
+  alice.emplace("Mcp-Session-Id", session);
+  auto chunked = f.client().Post(
+      "/mcp", alice,
+      [&body](std::size_t offset, httplib::DataSink& sink) {
+        if (offset < body.size()) {
+          sink.write(body.data() + offset, body.size() - offset);
+        } else {
+          sink.done();
+        }
+        return true;
+      },
+      "application/json");
+  REQUIRE(chunked);
+  CHECK(chunked->status == 411);
 }
