@@ -3,13 +3,16 @@
 // TypeScript SDK) driving the real bluegreen-mcp binary.
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import http from "node:http";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -584,4 +587,83 @@ export async function assertPairSwitchesAndBack({ name, prod, mutate, check }) {
   } finally {
     setTopology({ pool: 1, lbs: 1 });
   }
+}
+
+// `bluegreen-mcp serve` (Streamable HTTP) on 127.0.0.1, a port the kernel picks, with a tokens file
+// (mode 600, in a fresh temporary directory) holding the SHA-256 of each of `tokens` ({ token,
+// label }) as `printf %s TOKEN | sha256sum` writes it, the label in place of its "-". Resolves once
+// the server's stderr says "listening on http://127.0.0.1:PORT/mcp" (rejects when it exits first or
+// after 15 s). Returns { url, port, pid, stderr(), exited (a promise of { code, signal }), signal(),
+// stop() (SIGTERM, then the exit) }.
+export async function startHttpServer({ config = lab.LAB_BLUEGREEN_CONFIG, tokens = [], testTools = false, args = [] } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "bluegreen-http-"));
+  const tokensFile = join(dir, "tokens");
+  writeFileSync(tokensFile, tokens.map(({ token, label = "-" }) =>
+    `${createHash("sha256").update(token).digest("hex")}  ${label}\n`).join(""), { mode: 0o600 });
+  const child = spawn(binary, ["serve", "--listen", "127.0.0.1:0", "--config", config, "--tokens-file", tokensFile,
+    "--log-level", "info", ...(testTools ? ["--enable-test-tools"] : []), ...args],
+  { stdio: ["ignore", "ignore", "pipe"], env: serverEnvironment() });
+  let stderr = "";
+  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not say where it listens within 15 s:\n${stderr}`)), 15000);
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\/mcp/.exec(stderr);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited (${code ?? signal}) before listening:\n${stderr}`));
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    port,
+    pid: child.pid,
+    tokensFile,
+    stderr: () => stderr,
+    exited,
+    signal: (name = "SIGTERM") => child.kill(name),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      const result = await exited;
+      rmSync(dir, { recursive: true, force: true });
+      assertNoSanitizerReport(stderr);
+      return result;
+    },
+  };
+}
+
+// An SDK client (1.32, the pinned @modelcontextprotocol/sdk) connected to `url` over Streamable HTTP
+// with "Authorization: Bearer `token`". Returns helpers as startClient does (`call` collects
+// progress), plus `transport`, and `end()`: DELETE of the session, then close.
+export async function startHttpClient(url, token, { name = "e2e-http", capabilities = {}, fetch } = {}) {
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    ...(fetch ? { fetch } : {}),
+  });
+  const client = new Client({ name, version: "1.0.0" }, { capabilities });
+  await client.connect(transport);
+  const progress = [];
+  return {
+    client,
+    transport,
+    progress,
+    async call(tool, args = {}, options = {}) {
+      return client.callTool({ name: tool, arguments: args }, CallToolResultSchema, {
+        timeout: 120000,
+        onprogress: (p) => progress.push(p),
+        ...options,
+      });
+    },
+    async end() {
+      await transport.terminateSession();
+      await client.close();
+    },
+    close: () => client.close(),
+  };
 }
