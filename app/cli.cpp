@@ -36,8 +36,8 @@ bluegreen::Result<CommandLine> parse_command_line(const std::vector<std::string>
       line.check_config = true;
     } else if (flag == "serve" && i == 0) {
       line.serve = true;
-    } else if (line.serve && (flag == "--listen" || flag == "--tokens-file" || flag == "--allow-origin" ||
-                              flag == "--allow-host")) {
+    } else if (line.serve &&
+               (flag == "--listen" || flag == "--tokens-file" || flag == "--allow-origin" || flag == "--allow-host")) {
       auto value = take_value();
       if (!value) return value.error();
       if (value->empty()) return Error{flag + " needs a value (see --help)"};

@@ -13,12 +13,12 @@
 namespace bluegreen::app {
 
 struct CommandLine {
-  bool check_config = false;  // `check-config`: validate the config, check every host, print a table
-  bool serve = false;         // `serve`: MCP over Streamable HTTP instead of stdio
-  std::string listen = "127.0.0.1:8931";      // serve --listen HOST:PORT
-  std::optional<std::string> tokens_file;     // serve --tokens-file FILE
-  std::vector<std::string> allowed_origins;   // serve --allow-origin ORIGIN (repeatable)
-  std::vector<std::string> allowed_hosts;     // serve --allow-host NAME (repeatable)
+  bool check_config = false;                 // `check-config`: validate the config, check every host, print a table
+  bool serve = false;                        // `serve`: MCP over Streamable HTTP instead of stdio
+  std::string listen = "127.0.0.1:8931";     // serve --listen HOST:PORT
+  std::optional<std::string> tokens_file;    // serve --tokens-file FILE
+  std::vector<std::string> allowed_origins;  // serve --allow-origin ORIGIN (repeatable)
+  std::vector<std::string> allowed_hosts;    // serve --allow-host NAME (repeatable)
   bool show_help = false;
   bool show_version = false;
   bool enable_test_tools = false;

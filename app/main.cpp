@@ -26,10 +26,10 @@
 
 #include <chrono>
 #include <csignal>
-#include <memory>
-#include <pthread.h>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <pthread.h>
 #include <string>
 #include <unistd.h>
 #include <vector>

@@ -33,7 +33,8 @@ RequestEra classify_request(const json& params) {
   if (meta == params.end() || !meta->is_object()) return LegacyRequest{};
   const auto claim = meta->find(kMetaProtocolVersion);
   if (claim == meta->end()) return LegacyRequest{};
-  if (!claim->is_string()) return malformed(std::string(kMetaProtocolVersion), "must be a string such as \"2026-07-28\"");
+  if (!claim->is_string())
+    return malformed(std::string(kMetaProtocolVersion), "must be a string such as \"2026-07-28\"");
   const std::string version = claim->get<std::string>();
   if (std::find(kModernProtocolVersions.begin(), kModernProtocolVersions.end(), version) ==
       kModernProtocolVersions.end()) {
@@ -68,8 +69,7 @@ RequestEra classify_request(const json& params) {
 
 bool wants_form_elicitation(const Peer& peer) {
   const json* elicitation = elicitation_of(peer);
-  return peer.features.elicitation && elicitation != nullptr &&
-         (elicitation->empty() || elicitation->contains("form"));
+  return peer.features.elicitation && elicitation != nullptr && (elicitation->empty() || elicitation->contains("form"));
 }
 
 bool wants_url_elicitation(const Peer& peer) {

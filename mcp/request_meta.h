@@ -41,12 +41,12 @@ inline constexpr int kUnsupportedProtocolVersion = -32022;  // data: {supported,
 }  // namespace modern_error
 
 struct Peer {
-  ProtocolFeatures features;                      // of the revision the request is answered in
+  ProtocolFeatures features;                               // of the revision the request is answered in
   nlohmann::json capabilities = nlohmann::json::object();  // the client's declared capabilities
-  std::string client_name;                        // clientInfo.name, cut to kMaxClientNameBytes ("" if none)
-  std::string client_version;                     // clientInfo.version, cut likewise
-  bool modern = false;                            // answered as 2026-07-28
-  std::optional<LogLevel> log_level;              // modern: the request's logLevel (none: no log lines)
+  std::string client_name;                                 // clientInfo.name, cut to kMaxClientNameBytes ("" if none)
+  std::string client_version;                              // clientInfo.version, cut likewise
+  bool modern = false;                                     // answered as 2026-07-28
+  std::optional<LogLevel> log_level;                       // modern: the request's logLevel (none: no log lines)
 };
 
 // clientInfo strings are kept up to this many bytes, cut on a UTF-8 boundary.

@@ -90,8 +90,8 @@ RequestStates::Verdict RequestStates::redeem(std::string_view state, std::string
   const auto now = std::chrono::steady_clock::now();
   for (auto it = used_.begin(); it != used_.end();) it = it->second < now ? used_.erase(it) : std::next(it);
   if (used_.size() >= kMaxUsed) {
-    used_.erase(std::min_element(used_.begin(), used_.end(),
-                                 [](const auto& a, const auto& b) { return a.second < b.second; }));
+    used_.erase(
+        std::min_element(used_.begin(), used_.end(), [](const auto& a, const auto& b) { return a.second < b.second; }));
   }
   used_.emplace(nonce, now + std::chrono::milliseconds(expiry - now_ms()));
   return Verdict::kValid;
@@ -99,14 +99,10 @@ RequestStates::Verdict RequestStates::redeem(std::string_view state, std::string
 
 const char* to_string(RequestStates::Verdict verdict) {
   switch (verdict) {
-    case RequestStates::Verdict::kValid:
-      return "valid";
-    case RequestStates::Verdict::kForged:
-      return "not sealed by this server for this question";
-    case RequestStates::Verdict::kExpired:
-      return "expired";
-    case RequestStates::Verdict::kUsed:
-      return "already used";
+    case RequestStates::Verdict::kValid: return "valid";
+    case RequestStates::Verdict::kForged: return "not sealed by this server for this question";
+    case RequestStates::Verdict::kExpired: return "expired";
+    case RequestStates::Verdict::kUsed: return "already used";
   }
   return "unknown";
 }

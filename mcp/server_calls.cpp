@@ -135,7 +135,7 @@ class Server::CallContext final : public ToolContext {
                      make_notification("notifications/elicitation/complete", json{{"elicitationId", elicitation_id}}));
   }
 
-  void bind_elicitation(std::string binding) override { call_.binding = std::move(binding); }
+  void bind_elicitation(const std::string& binding) override { call_.binding = binding; }
   [[nodiscard]] bool input_required() const override { return call_.input_requests.has_value(); }
 
   bluegreen::Result<ElicitationResponse> elicit(const std::string& message, const json& requested_schema,
@@ -179,9 +179,11 @@ class Server::CallContext final : public ToolContext {
                                                           std::chrono::milliseconds timeout) {
     const std::string binding =
         call_.name + "\n" + call_.peer.client_name + "\n" + (call_.binding.empty() ? message : call_.binding);
-    if (!call_.request_state.empty() && call_.input_responses.is_object() && call_.input_responses.contains(kInputKey)) {
+    if (!call_.request_state.empty() && call_.input_responses.is_object() &&
+        call_.input_responses.contains(kInputKey)) {
       const auto verdict = RequestStates::process().redeem(call_.request_state, binding);
-      if (verdict == RequestStates::Verdict::kValid) return read_answer(call_.input_responses[kInputKey], requested_schema);
+      if (verdict == RequestStates::Verdict::kValid)
+        return read_answer(call_.input_responses[kInputKey], requested_schema);
       spdlog::info("{}: the answer's requestState is {}; asking again", call_.name, to_string(verdict));
     }
     call_.input_requests = json{{kInputKey,

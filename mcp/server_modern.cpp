@@ -52,7 +52,8 @@ void Server::dispatch_modern(Request& request, const ModernRequest& modern) {
   } else {
     // initialize, ping, logging/setLevel and resources/(un)subscribe are not methods of 2026-07-28
     // (changelog; SEP-2575 "Deprecated and Removed RPCs").
-    send(make_error(id, error_code::kMethodNotFound, "Method not found: " + method + " (protocol " + modern.version + ")"));
+    send(make_error(id, error_code::kMethodNotFound,
+                    "Method not found: " + method + " (protocol " + modern.version + ")"));
   }
 }
 

@@ -126,7 +126,7 @@ class ToolContext {
   // its result is replaced by an input_required one and the client retries the call with the
   // answer. A binding should name what an answer approves, so that an answer to an older question
   // (a switch plan that has changed since) is never taken for the new one.
-  virtual void bind_elicitation(std::string binding) { (void)binding; }
+  virtual void bind_elicitation(const std::string& binding) { (void)binding; }
   [[nodiscard]] virtual bool input_required() const { return false; }
 
   // True when the negotiated revision is 2025-11-25 or later and the client declared URL-mode

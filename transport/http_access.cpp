@@ -126,10 +126,10 @@ std::optional<std::string> TokenList::check(std::string_view authorization) cons
   return match->label;
 }
 
-AccessPolicy::AccessPolicy(std::string listen_host, std::vector<std::string> allowed_hosts,
+AccessPolicy::AccessPolicy(const std::string& listen_host, const std::vector<std::string>& allowed_hosts,
                            std::vector<std::string> allowed_origins)
     : listen_host_(lower(listen_host)), allowed_origins_(std::move(allowed_origins)) {
-  for (auto& host : allowed_hosts) allowed_hosts_.push_back(lower(host));
+  for (const auto& host : allowed_hosts) allowed_hosts_.push_back(lower(host));
 }
 
 std::string host_name_of(std::string_view authority) {

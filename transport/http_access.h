@@ -66,7 +66,7 @@ class AccessPolicy {
   // `listen_host`: the address listened on (always allowed as a Host name). `allowed_hosts`: more
   // names for the Host header (e.g. the name a reverse proxy forwards); `allowed_origins`: whole
   // origins ("https://ide.example.com"), compared exactly, without a trailing slash.
-  AccessPolicy(std::string listen_host, std::vector<std::string> allowed_hosts,
+  AccessPolicy(const std::string& listen_host, const std::vector<std::string>& allowed_hosts,
                std::vector<std::string> allowed_origins);
 
   // Whether a Host header's value ("name", "name:port", "[v6]:port") may be served. Empty: no.

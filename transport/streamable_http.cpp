@@ -87,6 +87,14 @@ struct StreamableHttpServer::State {
   void configure();
   bool check_access(const Request& req, Response& res) const;
   void handle_post(const Request& req, Response& res);
+  // The POST's message, or nullopt after answering a bad Accept, Content-Type or body itself.
+  std::optional<mcp::ParsedMessage> read_post(const Request& req, Response& res);
+  // The session the POST names, or for initialize a new one (not yet kept); null after answering.
+  std::shared_ptr<Session> session_for_post(const Request& req, Response& res, bool initialize);
+  // Keeps a new session whose initialize succeeded and names it in the reply's Mcp-Session-Id;
+  // false after answering 503 (too many sessions, or stopping).
+  bool keep_if_initialized(const std::shared_ptr<Session>& session, const std::shared_ptr<Stream>& stream,
+                           Response& res);
   // A POST of protocol 2026-07-28 (its body's _meta claims it): no session; the request is served
   // by a server of its own that ends with its response (MCP 2026-07-28 basic/transports
   // "Streamable HTTP"). Closing the stream cancels it.
@@ -167,9 +175,10 @@ bool StreamableHttpServer::State::check_access(const Request& req, Response& res
   if (options.tokens) {
     const bool sent = req.has_header("Authorization");
     if (!options.tokens->check(req.get_header_value("Authorization"))) {
-      res.set_header("WWW-Authenticate",
-                     sent ? R"(Bearer realm="bluegreen-mcp", error="invalid_token")" : R"(Bearer realm="bluegreen-mcp")");
-      refuse(res, 401, sent ? "Unauthorized: the bearer token is not accepted" : "Unauthorized: a bearer token is required");
+      res.set_header("WWW-Authenticate", sent ? R"(Bearer realm="bluegreen-mcp", error="invalid_token")"
+                                              : R"(Bearer realm="bluegreen-mcp")");
+      refuse(res, 401,
+             sent ? "Unauthorized: the bearer token is not accepted" : "Unauthorized: a bearer token is required");
       return false;
     }
   }
@@ -226,22 +235,63 @@ bool StreamableHttpServer::State::deliver(Session& session, const std::string& t
   return true;
 }
 
-void StreamableHttpServer::State::handle_post(const Request& req, Response& res) {
+std::optional<mcp::ParsedMessage> StreamableHttpServer::State::read_post(const Request& req, Response& res) {
   if (!accepts(req, kJson) || !accepts(req, kEventStream)) {
     refuse(res, 406, "Not acceptable: Accept must admit application/json and text/event-stream");
-    return;
+    return std::nullopt;
   }
   const std::string content_type = req.get_header_value("Content-Type");
   if (content_type.substr(0, content_type.find(';')) != kJson) {
     refuse(res, 415, "Unsupported media type: Content-Type must be application/json");
-    return;
+    return std::nullopt;
   }
   auto parsed = mcp::parse_message(req.body);
   if (auto* rejected = std::get_if<mcp::Rejected>(&parsed)) {
     res.status = 400;
     res.set_content(mcp::serialize(rejected->reply), kJson);
-    return;
+    return std::nullopt;
   }
+  return parsed;
+}
+
+std::shared_ptr<Session> StreamableHttpServer::State::session_for_post(const Request& req, Response& res,
+                                                                       bool initialize) {
+  if (!initialize) return session_of(req, res);
+  if (req.has_header(kSessionHeader)) {
+    refuse(res, 400, "Bad request: initialize starts a new session; send it without Mcp-Session-Id");
+    return nullptr;
+  }
+  std::string label;
+  if (options.tokens) label = options.tokens->check(req.get_header_value("Authorization")).value_or("");
+  return new_session(label, res);
+}
+
+bool StreamableHttpServer::State::keep_if_initialized(const std::shared_ptr<Session>& session,
+                                                      const std::shared_ptr<Stream>& stream, Response& res) {
+  bool accepted = false;
+  {
+    std::lock_guard lock(session->mu);
+    accepted = stream->done && stream->events.size() == 1 &&
+               json::parse(stream->events.front(), nullptr, false).contains("result");
+  }
+  if (!accepted) return true;  // the error reply goes out; no session is kept
+  std::lock_guard sessions_lock(sessions_mu);
+  if (sessions.size() >= options.max_sessions || stopping) {
+    refuse(res, 503, "Server busy: too many sessions, or stopping", mcp::error_code::kServerBusy);
+    return false;
+  }
+  sessions.emplace(session->id, session);
+  res.set_header(kSessionHeader, session->id);
+  spdlog::info("http session {}… started: client \"{}\"{}, protocol {}", session->id.substr(0, 8),
+               session->server->client_name(), session->label.empty() ? "" : " with token \"" + session->label + "\"",
+               session->server->protocol_version());
+  return true;
+}
+
+void StreamableHttpServer::State::handle_post(const Request& req, Response& res) {
+  auto read = read_post(req, res);
+  if (!read) return;
+  const mcp::ParsedMessage& parsed = *read;
   const auto* request = std::get_if<mcp::Request>(&parsed);
   const auto* notification = std::get_if<mcp::Notification>(&parsed);
   if (request != nullptr || notification != nullptr) {
@@ -254,22 +304,12 @@ void StreamableHttpServer::State::handle_post(const Request& req, Response& res)
   const bool initialize = request != nullptr && request->method == "initialize";
   if (req.has_header("MCP-Protocol-Version") && !initialize &&
       !supported_version(req.get_header_value("MCP-Protocol-Version"))) {
-    refuse(res, 400, "Bad request: unsupported MCP-Protocol-Version \"" +
-                         req.get_header_value("MCP-Protocol-Version").substr(0, 40) + "\"");
+    refuse(res, 400,
+           "Bad request: unsupported MCP-Protocol-Version \"" +
+               req.get_header_value("MCP-Protocol-Version").substr(0, 40) + "\"");
     return;
   }
-  std::shared_ptr<Session> session;
-  if (initialize) {
-    if (req.has_header(kSessionHeader)) {
-      refuse(res, 400, "Bad request: initialize starts a new session; send it without Mcp-Session-Id");
-      return;
-    }
-    std::string label;
-    if (options.tokens) label = options.tokens->check(req.get_header_value("Authorization")).value_or("");
-    session = new_session(label, res);
-  } else {
-    session = session_of(req, res);
-  }
+  auto session = session_for_post(req, res, initialize);
   if (!session) return;
 
   if (request == nullptr) {  // a notification, or the client's answer to the server's request
@@ -300,26 +340,7 @@ void StreamableHttpServer::State::handle_post(const Request& req, Response& res)
     refuse(res, 404, "Session not found: it ended");
     return;
   }
-  if (initialize) {
-    bool accepted = false;
-    {
-      std::lock_guard lock(session->mu);
-      accepted = stream->done && stream->events.size() == 1 &&
-                 json::parse(stream->events.front(), nullptr, false).contains("result");
-    }
-    if (accepted) {
-      std::lock_guard sessions_lock(sessions_mu);
-      if (sessions.size() >= options.max_sessions || stopping) {
-        refuse(res, 503, "Server busy: too many sessions, or stopping", mcp::error_code::kServerBusy);
-        return;
-      }
-      sessions.emplace(session->id, session);
-      res.set_header(kSessionHeader, session->id);
-      spdlog::info("http session {}… started: client \"{}\"{}, protocol {}", session->id.substr(0, 8),
-                   session->server->client_name(), session->label.empty() ? "" : " with token \"" + session->label + "\"",
-                   session->server->protocol_version());
-    }
-  }
+  if (initialize && !keep_if_initialized(session, stream, res)) return;
   respond(res, session, stream);
 }
 
@@ -354,11 +375,11 @@ void StreamableHttpServer::State::handle_modern(const Request& req, Response& re
     const std::string sent = req.get_header_value(header);
     if (sent == expected || sent == "=?base64?" + bluegreen::base64_encode(expected) + "?=") return false;
     res.status = 400;
-    res.set_content(
-        mcp::serialize(mcp::make_error(id, mcp::modern_error::kHeaderMismatch,
-                                       "Header mismatch: " + header + " \"" + sent.substr(0, 100) +
-                                           "\" does not match the body's \"" + expected.substr(0, 100) + "\"")),
-        kJson);
+    res.set_content(mcp::serialize(mcp::make_error(id, mcp::modern_error::kHeaderMismatch,
+                                                   "Header mismatch: " + header + " \"" + sent.substr(0, 100) +
+                                                       "\" does not match the body's \"" + expected.substr(0, 100) +
+                                                       "\"")),
+                    kJson);
     return true;
   };
   if (mismatch("MCP-Protocol-Version", modern.version) || mismatch("Mcp-Method", request->method)) return;
@@ -466,7 +487,8 @@ bool StreamableHttpServer::State::end_session(const std::shared_ptr<Session>& se
   const bool ended = session->server->shutdown(options.shutdown_grace);
   spdlog::info("http session {}… ended: {}", session->id.substr(0, 8), why);
   if (!ended) {
-    spdlog::error("http session {}…: a call ignored cancellation; its server is left running", session->id.substr(0, 8));
+    spdlog::error("http session {}…: a call ignored cancellation; its server is left running",
+                  session->id.substr(0, 8));
     static_cast<void>(session->server.release());  // destroying it under a running call would crash
   }
   return ended;

@@ -71,7 +71,7 @@ class StreamableHttpServer {
     std::chrono::milliseconds session_idle_timeout{std::chrono::hours(1)};
     std::size_t max_message_bytes = std::size_t{4} * 1024 * 1024;
     std::size_t worker_threads = 64;
-    std::chrono::seconds io_timeout{10};           // per read or write on a connection
+    std::chrono::seconds io_timeout{10};              // per read or write on a connection
     std::chrono::milliseconds shutdown_grace{10000};  // for a session's calls to end when it ends
   };
 

@@ -51,9 +51,9 @@ TEST_CASE("serve: the HTTP transport's flags", "[cli]") {
   CHECK(plain.serve);
   CHECK(plain.listen == "127.0.0.1:8931");
   CHECK_FALSE(plain.tokens_file);
-  const auto line = parse_ok({"serve", "--config", "c.json", "--listen=[::1]:9000", "--tokens-file", "/etc/t",
-                              "--allow-origin", "https://a.example", "--allow-origin", "https://b.example",
-                              "--allow-host", "deploy.example"});
+  const auto line =
+      parse_ok({"serve", "--config", "c.json", "--listen=[::1]:9000", "--tokens-file", "/etc/t", "--allow-origin",
+                "https://a.example", "--allow-origin", "https://b.example", "--allow-host", "deploy.example"});
   CHECK(line.config_path == "c.json");
   CHECK(line.listen == "[::1]:9000");
   CHECK(line.tokens_file == "/etc/t");

@@ -20,7 +20,8 @@ using test::Harness;
 namespace {
 
 // A request's params with the 2026-07-28 envelope.
-json modern(json params = json::object(), json capabilities = json::object(), std::optional<std::string> log_level = {}) {
+json modern(json params = json::object(), json capabilities = json::object(),
+            std::optional<std::string> log_level = {}) {
   params["_meta"]["io.modelcontextprotocol/protocolVersion"] = "2026-07-28";
   params["_meta"]["io.modelcontextprotocol/clientCapabilities"] = std::move(capabilities);
   params["_meta"]["io.modelcontextprotocol/clientInfo"] = {{"name", "modern-client"}, {"version", "2.3.1"}};
@@ -133,11 +134,12 @@ TEST_CASE("2026-07-28 and legacy requests interleaved on one connection keep the
 
   // The legacy session still elicits, and its results stay unstamped.
   h.send_call(3, "ask", json::object());
-  const auto elicitation = h.transport().next_matching(
-      [](const json& m) { return m.value("method", "") == "elicitation/create"; });
+  const auto elicitation =
+      h.transport().next_matching([](const json& m) { return m.value("method", "") == "elicitation/create"; });
   REQUIRE(elicitation.has_value());
-  h.transport().push_message(
-      json{{"jsonrpc", "2.0"}, {"id", (*elicitation)["id"]}, {"result", {{"action", "accept"}, {"content", {{"ok", true}}}}}});
+  h.transport().push_message(json{{"jsonrpc", "2.0"},
+                                  {"id", (*elicitation)["id"]},
+                                  {"result", {{"action", "accept"}, {"content", {{"ok", true}}}}}});
   const auto legacy = h.transport().reply_to(3);
   REQUIRE(legacy.has_value());
   CHECK((*legacy)["result"]["content"][0]["text"] == "accept");
@@ -155,7 +157,7 @@ TEST_CASE("2026-07-28: log lines only at the request's own level", "[server][mod
     REQUIRE(h.transport().reply_to(id).has_value());
     int lines = 0;
     while (h.transport().next_matching([](const json& m) { return m.value("method", "") == "notifications/message"; },
-                                      std::chrono::milliseconds(100))) {
+                                       std::chrono::milliseconds(100))) {
       ++lines;
     }
     return lines;
@@ -226,7 +228,8 @@ TEST_CASE("2026-07-28: a question is a round trip of the whole call (input_requi
 
   // An answer that breaks the schema is refused like one from elicitation/create.
   const json fresh = h.request(7, "tools/call", ask)["result"];
-  const json bad = retry(8, fresh["requestState"].get<std::string>(), {{"action", "accept"}, {"content", {{"ok", "yes"}}}});
+  const json bad =
+      retry(8, fresh["requestState"].get<std::string>(), {{"action", "accept"}, {"content", {{"ok", "yes"}}}});
   CHECK_THAT(bad["content"][0]["text"].get<std::string>(), Catch::Contains("does not match the requested schema"));
 }
 

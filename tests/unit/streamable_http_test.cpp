@@ -2,11 +2,11 @@
 // 127.0.0.1, cpp-httplib's client, and mcp::Server sessions with the test tools and an elicitation
 // tool. The real binary's HTTP mode is covered end to end by e2e.http.
 
+#include "transport/streamable_http.h"
 #include "mcp/json_rpc.h"
 #include "mcp/server.h"
 #include "mcp/tool_registry.h"
 #include "tools/test_tools.h"
-#include "transport/streamable_http.h"
 
 #include <httplib.h>
 
@@ -27,8 +27,9 @@ using transport::StreamableHttpServer;
 
 namespace {
 
-const json kConfirmSchema = {
-    {"type", "object"}, {"properties", {{"approve", {{"type", "boolean"}}}}}, {"required", json::array({"approve"})}};
+const json kConfirmSchema = {{"type", "object"},
+                             {"properties", {{"approve", {{"type", "boolean"}}}}},
+                             {"required", json::array({"approve"})}};
 
 // "ask": elicits a yes/no and returns the answer's action.
 void add_ask_tool(mcp::ToolRegistry& r) {
@@ -150,7 +151,8 @@ TEST_CASE("streamable http: a session from initialize to DELETE", "[http][transp
 TEST_CASE("streamable http: a running call streams its progress, then its reply", "[http][transport]") {
   Fixture f;
   const std::string session = f.open_session();
-  json call = mcp::make_request(7, "tools/call", json{{"name", "test_sleep"}, {"arguments", {{"ms", 200}, {"steps", 2}}}});
+  json call =
+      mcp::make_request(7, "tools/call", json{{"name", "test_sleep"}, {"arguments", {{"ms", 200}, {"steps", 2}}}});
   call["params"]["_meta"] = {{"progressToken", "p1"}};
   auto res = f.post(call, session);
   REQUIRE(res);
@@ -183,8 +185,9 @@ TEST_CASE("streamable http: an elicitation goes out on the call's stream and its
     for (const auto& message : sse_messages(streamed)) {
       if (message.value("method", "") == "elicitation/create" && answered == 0) {
         ++answered;
-        auto reply = f.post(mcp::make_result(message["id"], json{{"action", "accept"}, {"content", {{"approve", true}}}}),
-                            session);
+        auto reply =
+            f.post(mcp::make_result(message["id"], json{{"action", "accept"}, {"content", {{"approve", true}}}}),
+                   session);
         CHECK(reply);
         if (reply) CHECK(reply->status == 202);
       }
@@ -229,7 +232,8 @@ TEST_CASE("streamable http: what is refused, and how", "[http][transport]") {
   options.max_sessions = 2;
   options.max_message_bytes = 1024;
   Fixture f(options);
-  const auto status_of = [&](const httplib::Headers& headers, const std::string& body = mcp::serialize(initialize_request()),
+  const auto status_of = [&](const httplib::Headers& headers,
+                             const std::string& body = mcp::serialize(initialize_request()),
                              const std::string& type = "application/json") {
     auto res = f.client().Post("/mcp", headers, body, type.c_str());
     REQUIRE(res);
@@ -271,7 +275,8 @@ TEST_CASE("streamable http: what is refused, and how", "[http][transport]") {
   CHECK(elsewhere->status == 404);
 }
 
-TEST_CASE("streamable http: protocol version header, duplicate ids, the GET stream, idle sessions", "[http][transport]") {
+TEST_CASE("streamable http: protocol version header, duplicate ids, the GET stream, idle sessions",
+          "[http][transport]") {
   StreamableHttpServer::Options options;
   options.session_idle_timeout = std::chrono::milliseconds(600);
   Fixture f(options);
@@ -289,7 +294,8 @@ TEST_CASE("streamable http: protocol version header, duplicate ids, the GET stre
 
   // The same id twice while the first runs.
   auto first = std::async(std::launch::async, [&] {
-    return f.post(mcp::make_request(5, "tools/call", json{{"name", "test_sleep"}, {"arguments", {{"ms", 400}}}}), session);
+    return f.post(mcp::make_request(5, "tools/call", json{{"name", "test_sleep"}, {"arguments", {{"ms", 400}}}}),
+                  session);
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   auto duplicate =
@@ -319,7 +325,8 @@ TEST_CASE("streamable http: protocol version header, duplicate ids, the GET stre
   // An idle session is ended by itself.
   const std::string idle = f.open_session();
   CHECK(f.server->session_count() == 1);
-  for (int i = 0; i < 40 && f.server->session_count() != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < 40 && f.server->session_count() != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   CHECK(f.server->session_count() == 0);
   auto gone = f.post(mcp::make_request(2, "tools/list", json::object()), idle);
   REQUIRE(gone);
@@ -348,7 +355,9 @@ TEST_CASE("streamable http: a 2026-07-28 request is served without a session", "
     REQUIRE(res);
     return *res;
   };
-  const httplib::Headers good{{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/call"}, {"Mcp-Name", "test_echo"}};
+  const httplib::Headers good{{"MCP-Protocol-Version", "2026-07-28"},
+                              {"Mcp-Method", "tools/call"},
+                              {"Mcp-Name", "test_echo"}};
   const auto served = post(good, body);
   CHECK(served.status == 200);
   CHECK_FALSE(served.has_header("Mcp-Session-Id"));
@@ -359,14 +368,17 @@ TEST_CASE("streamable http: a 2026-07-28 request is served without a session", "
   CHECK(reply["result"]["content"][0]["text"] == "hi");
   CHECK(f.server->session_count() == 0);
   // Mcp-Name may come base64-encoded (=?base64?...?=).
-  CHECK(post({{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/call"}, {"Mcp-Name", "=?base64?dGVzdF9lY2hv?="}},
+  CHECK(post({{"MCP-Protocol-Version", "2026-07-28"},
+              {"Mcp-Method", "tools/call"},
+              {"Mcp-Name", "=?base64?dGVzdF9lY2hv?="}},
              body)
             .status == 200);
 
   // Headers that do not repeat the body.
   for (const auto& headers : {httplib::Headers{{"Mcp-Method", "tools/call"}},
                               httplib::Headers{{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/list"}},
-                              httplib::Headers{{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/call"},
+                              httplib::Headers{{"MCP-Protocol-Version", "2026-07-28"},
+                                               {"Mcp-Method", "tools/call"},
                                                {"Mcp-Name", "switch_traffic"}}}) {
     const auto refused = post(headers, body);
     CHECK(refused.status == 400);
