@@ -79,6 +79,23 @@ def session(name, lines, sep='\n'):
 
 session('basic.jsonl', [init(), INITIALIZED, req(1, "tools/list"), req(2, "ping"), req(3, "prompts/list"),
                         req(4, "resources/list"), note("notifications/unknown", {"x": 1})])
+def modern(params=None, caps=None, level=None):
+    p = dict(params or {})
+    p["_meta"] = {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                  "io.modelcontextprotocol/clientCapabilities": caps if caps is not None else {},
+                  "io.modelcontextprotocol/clientInfo": {"name": "fuzz-modern", "version": "1"}}
+    if level: p["_meta"]["io.modelcontextprotocol/logLevel"] = level
+    return p
+session('modern.jsonl', [req(1, "server/discover", modern()), req(2, "tools/list", modern()),
+    req(3, "tools/call", modern({"name": "test_echo", "arguments": {"text": "m"}}, level="debug")),
+    req(4, "ping", modern()), req(5, "initialize", modern({"protocolVersion": "2026-07-28"})),
+    req(6, "tools/list", {"_meta": {"io.modelcontextprotocol/protocolVersion": "2099-01-01"}}),
+    req(7, "tools/list", {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}),
+    req(8, "tools/call", modern({"name": "fuzz_elicit", "arguments": {}}, caps={"elicitation": {}})),
+    req(9, "tools/call", modern({"name": "fuzz_elicit", "arguments": {},
+        "inputResponses": {"elicitation": {"action": "accept", "content": {"approve": True}}},
+        "requestState": "v1.1.00000000000000000000000000000000." + "0" * 64}, caps={"elicitation": {}})),
+    init(10), INITIALIZED, req(11, "tools/list"), req(12, "resources/read", modern({"uri": "nope://x"}))])
 session('before_initialize.jsonl', [req(1, "tools/list"), call(2, "test_echo", {"text": "x"}), req(3, "ping"),
                                     init(4), init(5), INITIALIZED, req(6, "initialize", {})])
 session('initialize_bad.jsonl', [req(1, "initialize", {"protocolVersion": 2025}), req(2, "initialize"),
