@@ -16,8 +16,8 @@ using nlohmann::json;
 
 // What an approval of `plan` binds (deployment/approvals.h SwitchPlan), as one string.
 std::string plan_identity(const deployment::SwitchPlan& plan) {
-  std::string identity = plan.app + "|" + state::to_upper_string(plan.from) + ">" + state::to_upper_string(plan.to) + "|" +
-                         std::to_string(plan.generation) + "|" + (plan.emergency ? "emergency" : "") + "|" +
+  std::string identity = plan.app + "|" + state::to_upper_string(plan.from) + ">" + state::to_upper_string(plan.to) +
+                         "|" + std::to_string(plan.generation) + "|" + (plan.emergency ? "emergency" : "") + "|" +
                          plan.recovers;
   for (const auto& line : plan.lines) identity += "\n" + line;
   return identity;

@@ -1,7 +1,7 @@
 #include "web/approval_pages.h"
 
-#include "web/approval_page_html.h"
 #include "common/host.h"
+#include "web/approval_page_html.h"
 #include "web/approval_request.h"
 
 #include <httplib.h>
