@@ -94,6 +94,12 @@ class Session final : public mcp::MessageSink {
     changed.notify_all();
   }
 
+  [[nodiscard]] std::chrono::steady_clock::time_point last_use() {
+    std::lock_guard lock(mu);
+    return last_used;
+  }
+
+  // Unused since before `cutoff`, with nothing running and no stream open.
   [[nodiscard]] bool idle_since(std::chrono::steady_clock::time_point cutoff) {
     std::lock_guard lock(mu);
     return last_used < cutoff && requests.empty() && (!standalone || standalone->done || standalone->gone) &&

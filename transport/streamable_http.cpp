@@ -105,7 +105,13 @@ struct StreamableHttpServer::State {
   void handle_delete(const Request& req, Response& res);
   // The session the request names; answers 400 or 404 itself (and returns null) otherwise.
   std::shared_ptr<Session> session_of(const Request& req, Response& res);
-  std::shared_ptr<Session> new_session(const std::string& label, Response& res);
+  // A new session (its server made by the factory). `kept` (an initialize): at most max_sessions
+  // are kept, so room is made first (make_room), else 503 is answered and null returned.
+  std::shared_ptr<Session> new_session(const std::string& label, Response& res, bool kept);
+  // With max_sessions kept, ends the least recently used idle one (nothing running, no stream
+  // open): clients that never DELETE their session (the Inspector CLI, SDK 1.12) must not lock
+  // others out. False when every session is busy, or the server is stopping.
+  bool make_room();
   // Delivers `text` to the session's server; false when the session has ended.
   static bool deliver(Session& session, const std::string& text);
   // Ends `session` (already out of the map): cancels its calls and closes its streams.
@@ -204,15 +210,33 @@ std::shared_ptr<Session> StreamableHttpServer::State::session_of(const Request& 
   return it->second;
 }
 
-std::shared_ptr<Session> StreamableHttpServer::State::new_session(const std::string& label, Response& res) {
+bool StreamableHttpServer::State::make_room() {
+  std::shared_ptr<Session> victim;
   {
     std::lock_guard lock(sessions_mu);
-    if (sessions.size() >= options.max_sessions || stopping) {
-      refuse(res, 503,
-             "Server busy: " + std::to_string(options.max_sessions) + " sessions are open; end one (DELETE) or retry",
-             mcp::error_code::kServerBusy);
-      return nullptr;
+    if (stopping) return false;
+    if (sessions.size() < options.max_sessions) return true;
+    auto cutoff = std::chrono::steady_clock::now();
+    for (const auto& [id, session] : sessions) {
+      if (session->idle_since(cutoff)) {
+        victim = session;
+        cutoff = session->last_use();
+      }
     }
+    if (!victim) return false;
+    sessions.erase(victim->id);
+  }
+  end_session(victim, "the least recently used idle session, ended to make room for a new one");
+  return true;
+}
+
+std::shared_ptr<Session> StreamableHttpServer::State::new_session(const std::string& label, Response& res, bool kept) {
+  if (kept && !make_room()) {
+    refuse(res, 503,
+           "Server busy: " + std::to_string(options.max_sessions) +
+               " sessions are open and each has a call or stream running; retry when one ends",
+           mcp::error_code::kServerBusy);
+    return nullptr;
   }
   auto id = http::random_hex(16);
   if (!id) {
@@ -263,7 +287,7 @@ std::shared_ptr<Session> StreamableHttpServer::State::session_for_post(const Req
   }
   std::string label;
   if (options.tokens) label = options.tokens->check(req.get_header_value("Authorization")).value_or("");
-  return new_session(label, res);
+  return new_session(label, res, true);
 }
 
 bool StreamableHttpServer::State::keep_if_initialized(const std::shared_ptr<Session>& session,
@@ -276,8 +300,8 @@ bool StreamableHttpServer::State::keep_if_initialized(const std::shared_ptr<Sess
   }
   if (!accepted) return true;  // the error reply goes out; no session is kept
   std::lock_guard sessions_lock(sessions_mu);
-  if (sessions.size() >= options.max_sessions || stopping) {
-    refuse(res, 503, "Server busy: too many sessions, or stopping", mcp::error_code::kServerBusy);
+  if (stopping) {
+    refuse(res, 503, "Server busy: the server is stopping", mcp::error_code::kServerBusy);
     return false;
   }
   sessions.emplace(session->id, session);
@@ -389,7 +413,7 @@ void StreamableHttpServer::State::handle_modern(const Request& req, Response& re
   }
   std::string label;
   if (options.tokens) label = options.tokens->check(req.get_header_value("Authorization")).value_or("");
-  auto session = new_session(label, res);
+  auto session = new_session(label, res, false);
   if (!session) return;
   auto stream = std::make_shared<Stream>();
   {

@@ -33,9 +33,10 @@
 //   Mcp-Name too when sent (plain or =?base64?...?=), else 400 with -32020; an envelope error is
 //   400 (-32602, -32022), an unknown method 404 (-32601). No Mcp-Session-Id is handed out.
 //   Error bodies are JSON-RPC error objects with id null.
-// - Limits: at most `max_sessions` sessions (an initialize past it: 503); a session unused for
-//   `session_idle_timeout` with nothing running is ended; `worker_threads` requests are served at
-//   once (an open SSE stream holds one), more wait for a free one.
+// - Limits: at most `max_sessions` sessions: an initialize past it ends the least recently used
+//   session that has nothing running and no stream open, or gets 503 when every one is busy; a
+//   session unused for `session_idle_timeout` with nothing running is ended; `worker_threads`
+//   requests are served at once (an open SSE stream holds one), more wait for a free one.
 //
 // Not here: resumable streams (Last-Event-ID), TLS (put a reverse
 // proxy in front; README says how), and a total deadline per request (cpp-httplib 0.11.4 has only

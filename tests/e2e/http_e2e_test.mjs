@@ -4,7 +4,9 @@
 // HTTP, against the lab's real sshd hosts, HAProxy and apps: tools, resources and progress over the
 // POST's SSE stream; approvals by elicitation that really move traffic, and two sessions racing to
 // switch; protocol 2026-07-28 (the v2 client pinned) approving a switch by multi-round-trip over
-// HTTP and stdio; the access checks and the transport's errors; 200 sessions; slow clients; SIGTERM.
+// HTTP and stdio; per client (SDK 1.12.3, the v2 client's default era, the Inspector CLI over HTTP
+// and stdio) tools, a resource, status and the approval its protocol era allows (token or form);
+// the access checks and the transport's errors; 200 sessions; slow clients; SIGTERM.
 //
 // The live colour is whatever the lab serves when the file starts; every switch here is undone by a
 // switch back, so the lab is left as found (BLUE live after lab up).
@@ -26,8 +28,8 @@ import { StreamableHTTPClientTransport as Transport112 } from "mcp-sdk-1.12/clie
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client";
 import { StdioClientTransport as StdioTransportV2 } from "@modelcontextprotocol/client/stdio";
 import {
-  assertConsistent, binary, frontendColor, lab, readStateFile, serverEnvironment, ssh, startHttpClient, startHttpServer,
-  text, waitForBothUp,
+  assertConsistent, assertNoSanitizerReport, binary, frontendColor, lab, readStateFile, serverEnvironment, ssh, startHttpClient,
+  startHttpServer, text, waitForBothUp,
 } from "./support.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -417,6 +419,220 @@ test("2026-07-28 (HTTP and stdio): the v2 client approves a switch by multi-roun
     } finally {
       if ((await frontendColor()) !== live) await client.callTool({ name: "switch_traffic", arguments: {} }).catch(() => {});
       await client.close();
+    }
+  }
+});
+
+// The Inspector CLI, one process per call (it needs Node >= 22: the node@22 package in
+// node_modules; its HOME a temporary directory, where it keeps a catalog and storage). Over HTTP
+// (`target.url`) it talks to the shared server with the bearer token; over stdio it starts the
+// binary itself on the lab's config, with the server environment passed by -e (the sanitizer
+// presets' settings too), at --log-level info so that its stderr (which the Inspector passes on)
+// has the negotiation line. Resolves to { code, result (stdout as JSON, null if it is not),
+// stdout, stderr } whatever the exit status: it exits non-zero for an isError result, the result
+// still on stdout.
+function inspector(home, target, args) {
+  const bin = join(root, "node_modules", ".bin");
+  const argv = [join(bin, "mcp-inspector"), "--cli"];
+  if (target.url) argv.push(target.url, "--transport", "http", "--header", `Authorization: Bearer ${token}`, ...args);
+  else {
+    const env = Object.entries(serverEnvironment()).filter(([, value]) => value).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+    argv.push(...env, ...args, "--", binary, "--config", lab.LAB_BLUEGREEN_CONFIG, "--log-level", "info");
+  }
+  return new Promise((resolve) => {
+    execFile(join(bin, "node"), argv, { timeout: 30000, env: { ...process.env, HOME: home, PATH: `${bin}:${process.env.PATH}` } },
+      (error, stdout, stderr) => {
+        let result = null;
+        try {
+          result = JSON.parse(stdout);
+        } catch {
+          // not JSON: the caller reports stdout and stderr
+        }
+        resolve({ code: error ? (error.code ?? error.signal) : 0, result, stdout, stderr });
+      });
+  });
+}
+
+// One client of the matrix behind one interface: tools(), resources() (URIs), read(uri) (the text
+// of the first content), call(tool, args) (the tool result as JSON), close(); asked (the approval
+// forms its human answered, for the clients that declare form elicitation) and negotiated()
+// ({ requested, answered } from the server's log line).
+async function sdk112Session(name) {
+  const c = new Client112({ name, version: "1.12.3" }, { capabilities: {} });
+  const transport = new Transport112(new URL(server.url), { requestInit: { headers: auth } });
+  await c.connect(transport);
+  return {
+    tools: async () => (await c.listTools()).tools.map((t) => t.name),
+    resources: async () => (await c.listResources()).resources.map((r) => r.uri),
+    read: async (uri) => (await c.readResource({ uri })).contents[0].text,
+    call: (tool, args = {}) => c.callTool({ name: tool, arguments: args }, undefined, { timeout: 60000 }),
+    negotiated: () => negotiated(name),
+    close: async () => {
+      await transport.terminateSession().catch(() => {});
+      await c.close();
+    },
+  };
+}
+async function v2LegacySession(name) {
+  const c = new ClientV2({ name, version: "2.3.1" }, { capabilities: { elicitation: { form: {} } } });
+  const asked = [];
+  c.setRequestHandler("elicitation/create", async (request) => {
+    asked.push(request.params.message);
+    return { action: "accept", content: { approve: true } };
+  });
+  const transport = new TransportV2(new URL(server.url), { requestInit: { headers: auth } });
+  await c.connect(transport);
+  assert.equal(c.getNegotiatedProtocolVersion(), "2025-11-25");
+  return {
+    asked,
+    tools: async () => (await c.listTools()).tools.map((t) => t.name),
+    resources: async () => (await c.listResources()).resources.map((r) => r.uri),
+    read: async (uri) => (await c.readResource({ uri })).contents[0].text,
+    call: (tool, args = {}) => c.callTool({ name: tool, arguments: args }),
+    negotiated: () => ({ ...negotiated(name), client: c.getNegotiatedProtocolVersion() }),
+    close: async () => {
+      await transport.terminateSession().catch(() => {});
+      await c.close();
+    },
+  };
+}
+function inspectorSession(kind) {
+  const home = mkdtempSync(join(tmpdir(), "bluegreen-inspector-"));
+  const target = kind === "http" ? { url: server.url } : {};
+  let stderr = "";  // the stdio server's log lines, each run's
+  const run = async (args, { allowError = false } = {}) => {
+    const r = await inspector(home, target, args);
+    stderr += r.stderr;
+    assert.ok(r.result && (allowError || r.code === 0),
+      `inspector ${args.join(" ")} exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
+    return r.result;
+  };
+  return {
+    tools: async () => (await run(["--method", "tools/list"])).tools.map((t) => t.name),
+    resources: async () => (await run(["--method", "resources/list"])).resources.map((r) => r.uri),
+    read: async (uri) => (await run(["--method", "resources/read", "--uri", uri])).contents[0].text,
+    call: (tool, args = {}) => {
+      const pairs = Object.entries(args).map(([k, v]) => `${k}=${v}`);
+      return run(["--method", "tools/call", "--tool-name", tool, ...(pairs.length ? ["--tool-arg", ...pairs] : [])],
+        { allowError: true });
+    },
+    negotiated: () => {
+      if (kind === "http") return negotiated("inspector-cli");
+      const lines = [...stderr.matchAll(/client inspector-cli \S+ requested protocol (\S+) \(answering (\S+)\)/g)];
+      assert.ok(lines.length > 0, `no initialize in the stdio server's log:\n${stderr.slice(-2000)}`);
+      assert.equal(new Set(lines.map((m) => `${m[1]} ${m[2]}`)).size, 1, "every run negotiated the same");
+      return { requested: lines.at(-1)[1], answered: lines.at(-1)[2], serverProcesses: lines.length };
+    },
+    close: async () => {
+      rmSync(home, { recursive: true, force: true });
+      if (kind === "stdio") assertNoSanitizerReport(stderr);
+    },
+  };
+}
+
+// The approval a switch takes in `s`: "token" (the plan and a token, then the call with it) or
+// "elicitation" (the form, answered by the client's handler). Asserts that traffic moved to the
+// other colour and that the audit log records the channel and the client. Returns the result.
+async function approveSwitch(s, channel, clientName) {
+  const before = await frontendColor();
+  let done;
+  if (channel === "token") {
+    const plan = await s.call("switch_traffic", {});
+    assert.equal(plan.isError ?? false, false, text(plan));
+    assert.match(text(plan), /TRAFFIC SWITCH APPROVAL REQUIRED/);
+    // The token: structuredContent from 2025-06-18 on, the text in every revision.
+    const approvalToken = plan.structuredContent?.approvalToken ?? /approvalToken="(approve-[0-9a-f]{32})"/.exec(text(plan))?.[1];
+    assert.match(approvalToken ?? "", /^approve-[0-9a-f]{32}$/, text(plan));
+    assert.equal(await frontendColor(), before, "a plan moved traffic");
+    done = await s.call("switch_traffic", { approvalToken });
+  } else {
+    const asked = s.asked.length;
+    done = await s.call("switch_traffic", {});
+    assert.equal(s.asked.length, asked + 1, "the human was asked once");
+    assert.match(s.asked.at(-1), /TRAFFIC SWITCH APPROVAL REQUIRED/);
+  }
+  assert.equal(done.isError ?? false, false, text(done));
+  assert.match(text(done), /TRAFFIC SWITCH COMPLETE/);
+  if (done.structuredContent) assert.equal(done.structuredContent.switched, true, text(done));
+  assert.equal(await frontendColor(), other(before), "traffic did not move");
+  const audit = lastAudit();
+  assert.deepEqual({ action: audit.action, outcome: audit.outcome, approvedVia: audit.approvedVia, client: audit.client },
+    { action: "switch", outcome: "ok", approvedVia: channel, client: clientName }, JSON.stringify(audit));
+  return done;
+}
+
+// Per client, as a user of it would: list the tools, read the app's status resource, call status,
+// then approve a switch the way the client's protocol era allows and switch back the same way.
+// SDK 1.12.3 asks for 2025-03-26 (no elicitation: the token, read from the text, as that revision
+// has no structuredContent); the v2 client in its default era (2025-11-25) declares form
+// elicitation and answers the form; the Inspector CLI declares no elicitation (one process per
+// call), so the token, over HTTP from one session to the next. Over stdio each of its calls
+// starts a new server process, and tokens live in the process that issued them: the token of
+// one run is refused by the next ("issued before this server restarted"), so nothing moves.
+test("per client (SDK 1.12.3, v2 default era, Inspector CLI over HTTP and stdio): tools, a resource, status, the era's approval", async () => {
+  // key (in `versions`), the clientInfo name the audit log records, the revision the server
+  // answers, the approval channel ("token per process": a token, but a new server per call).
+  const matrix = [
+    { key: "sdk 1.12.3 (http)", name: "matrix-sdk-1.12", era: "2025-03-26", channel: "token",
+      open: () => sdk112Session("matrix-sdk-1.12") },
+    { key: "client 2.3.1 default (http)", name: "matrix-client-2.3.1", era: "2025-11-25", channel: "elicitation",
+      open: () => v2LegacySession("matrix-client-2.3.1") },
+    { key: "inspector cli 2.12.0 (http)", name: "inspector-cli", era: "2025-11-25", channel: "token",
+      open: () => inspectorSession("http") },
+    { key: "inspector cli 2.12.0 (stdio)", name: "inspector-cli", era: "2025-11-25", channel: "token per process",
+      open: () => inspectorSession("stdio") },
+  ];
+  const live = await frontendColor();
+  assert.equal(live, startedLive);
+  const statusUri = "bluegreen://apps/shop/status";
+  try {
+    for (const { key, name, channel, open, era } of matrix) {
+      const started = Date.now();
+      const s = await open();
+      try {
+        const tools = await s.tools();
+        for (const tool of deploymentTools) assert.ok(tools.includes(tool), `${key}: ${tools.join()}`);
+        const uris = await s.resources();
+        assert.ok(uris.includes(statusUri), `${key}: ${uris.join()}`);
+        assert.match(await s.read(statusUri), new RegExp(`^PROD:\\s+${live.toUpperCase()} `, "m"), key);
+
+        const status = await s.call("get_deployment_status");
+        assert.equal(status.isError ?? false, false, text(status));
+        assert.match(text(status), new RegExp(`^PROD:\\s+${live.toUpperCase()} `, "m"), key);
+        if (era === "2025-03-26") assert.equal(status.structuredContent, undefined, `${key}: structuredContent in ${era}`);
+        else assert.equal(status.structuredContent.current.prod.server, live.toUpperCase(), key);
+
+        if (channel === "token per process") {
+          const plan = await s.call("switch_traffic", {});
+          assert.equal(plan.isError ?? false, false, text(plan));
+          const approvalToken = plan.structuredContent.approvalToken;
+          assert.match(approvalToken, /^approve-[0-9a-f]{32}$/);
+          const refused = await s.call("switch_traffic", { approvalToken });
+          assert.equal(refused.isError, true, text(refused));
+          assert.match(text(refused), /unknown approval token .*issued before this server restarted.*Nothing was changed/s);
+          assert.equal(await frontendColor(), live, `${key}: a refused token moved traffic`);
+          const audit = lastAudit();
+          assert.deepEqual([audit.client, audit.outcome, audit.stage, audit.reason],
+            [name, "refused", "approval", "token-refused"], JSON.stringify(audit));
+        } else {
+          await approveSwitch(s, channel, name);
+          await approveSwitch(s, channel, name);
+          assert.equal(await frontendColor(), live, `${key}: not back to ${live}`);
+        }
+        versions[key] = { ...s.negotiated(), approval: channel === "token per process" ? "token: refused by the next process" : channel,
+          seconds: Number(((Date.now() - started) / 1000).toFixed(1)) };
+        assert.equal(versions[key].answered, era, key);
+        console.log(`matrix: ${key}: ${JSON.stringify(versions[key])}`);
+      } finally {
+        await s.close();
+      }
+    }
+  } finally {
+    // After a failure: the colour the file found put back by an SDK 1.32 client that approves by form.
+    if ((await frontendColor().catch(() => startedLive)) !== startedLive) {
+      const fixer = await approvingClient("restore-matrix");
+      await restoreLive(fixer);
+      await fixer.close();
     }
   }
 });

@@ -261,18 +261,52 @@ TEST_CASE("streamable http: what is refused, and how", "[http][transport]") {
   CHECK(status_of(httplib::Headers{{"Accept", "text/html"}, {"Authorization", "Bearer hello"}}) == 406);
   CHECK(status_of(good, "{not json") == 400);
   CHECK(f.sessions_made == 0);  // nothing refused got as far as a session
-
-  CHECK(status_of(good) == 200);
-  CHECK(status_of(good) == 200);
-  CHECK(status_of(good) == 503);  // max_sessions
-  CHECK(f.server->session_count() == 2);
-
   auto put = f.client().Put("/mcp", good, "{}", "application/json");
   REQUIRE(put);
   CHECK(put->status == 405);
   auto elsewhere = f.client().Post("/other", good, "{}", "application/json");
   REQUIRE(elsewhere);
   CHECK(elsewhere->status == 404);
+
+  // At max_sessions (2), a new session ends the least recently used idle one; when every one has a
+  // stream open, it is refused (503).
+  const auto open_as_alice = [&] {
+    auto res = f.client().Post("/mcp", good, mcp::serialize(initialize_request()), "application/json");
+    REQUIRE(res);
+    return std::make_pair(res->status, res->get_header_value("Mcp-Session-Id"));
+  };
+  const auto first = open_as_alice();
+  const auto second = open_as_alice();
+  CHECK(first.first == 200);
+  CHECK(second.first == 200);
+  const auto third = open_as_alice();
+  CHECK(third.first == 200);
+  CHECK(f.server->session_count() == 2);
+  const auto list_in = [&](const std::string& session) {
+    httplib::Headers headers = good;
+    headers.emplace("Mcp-Session-Id", session);
+    auto res = f.client().Post("/mcp", headers, mcp::serialize(mcp::make_request(9, "tools/list", json::object())),
+                               "application/json");
+    REQUIRE(res);
+    return res->status;
+  };
+  CHECK(list_in(first.second) == 404);  // the least recently used: ended
+  CHECK(list_in(second.second) == 200);
+  std::vector<std::future<httplib::Result>> streams;
+  for (const auto& session : {second.second, third.second}) {
+    streams.push_back(std::async(std::launch::async, [&f, good, session] {
+      httplib::Headers headers = good;
+      headers.emplace("Accept", "text/event-stream");
+      headers.emplace("Mcp-Session-Id", session);
+      return f.client().Get("/mcp", headers, [](const char*, std::size_t) { return true; });
+    }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(open_as_alice().first == 503);  // both sessions busy (a GET stream open in each)
+  CHECK(f.server->session_count() == 2);
+  f.server->stop();  // ends the GET streams
+  for (auto& stream : streams) CHECK(stream.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+
 }
 
 TEST_CASE("streamable http: protocol version header, duplicate ids, the GET stream, idle sessions",
@@ -439,6 +473,9 @@ TEST_CASE("streamable http: a chunked body is refused unread, and a session is i
         return true;
       },
       "application/json");
-  REQUIRE(chunked);
-  CHECK(chunked->status == 411);
+  // The answer comes before the body is read, and the connection may close while the client still
+  // writes: then the client sees an error instead of the 411 (e2e.http checks the 411 itself). A
+  // body that was read and served would have come back 200.
+  if (chunked) CHECK(chunked->status == 411);
+  CHECK(list_as(alice) == 200);  // and the server goes on
 }
