@@ -3,6 +3,7 @@
 // saved as an artifact), and structural checks of the messages the server sends.
 
 #include "mcp/json_rpc.h"
+#include "mcp/request_meta.h"
 
 #include <nlohmann/json.hpp>
 
@@ -73,7 +74,8 @@ inline void check_error_reply(const json& reply) {
   const auto code = (*error)["code"].get<long long>();
   FUZZ_CHECK(code == mcp::error_code::kParseError || code == mcp::error_code::kInvalidRequest ||
                  code == mcp::error_code::kMethodNotFound || code == mcp::error_code::kInvalidParams ||
-                 code == mcp::error_code::kInternalError || code == mcp::error_code::kServerBusy,
+                 code == mcp::error_code::kInternalError || code == mcp::error_code::kServerBusy ||
+                 code == mcp::modern_error::kUnsupportedProtocolVersion,  // 2026-07-28 (mcp/request_meta.h)
              text);
   FUZZ_CHECK(error->contains("message") && (*error)["message"].is_string() &&
                  !(*error)["message"].get_ref<const std::string&>().empty(),
