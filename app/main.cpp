@@ -75,8 +75,10 @@ int serve(const app::CommandLine& command_line, const Shared& shared) {
     }
     options.tokens = std::move(tokens.value());
   }
-  transport::StreamableHttpServer http(options, [&shared](mcp::MessageSink& sink, const std::string&) {
-    return std::make_unique<mcp::Server>(shared.info, shared.tools, sink, mcp::ServerLimits{}, &shared.prompts,
+  transport::StreamableHttpServer http(options, [&shared](mcp::MessageSink& sink, const std::string& label) {
+    mcp::ServerInfo info = shared.info;
+    info.principal = label;  // the bearer token's label goes with the client's name into the audit
+    return std::make_unique<mcp::Server>(info, shared.tools, sink, mcp::ServerLimits{}, &shared.prompts,
                                          &shared.resources, &shared.long_results);
   });
   if (auto started = http.start(); !started) {
@@ -150,7 +152,7 @@ int run(const app::CommandLine& command_line) {
   mcp::ResultArchive long_results;
   long_results.add_resource_template(resource_registry);
 
-  mcp::ServerInfo info{"bluegreen-mcp", "Blue/Green Deployment", BLUEGREEN_VERSION, app::server_instructions()};
+  mcp::ServerInfo info{"bluegreen-mcp", "Blue/Green Deployment", BLUEGREEN_VERSION, app::server_instructions(), ""};
   if (settings.apps.empty()) {
     spdlog::warn("no apps configured (start with --config FILE); the deployment tools will say so when called");
   }

@@ -184,8 +184,12 @@ json Server::handle_initialize(const json& params) {
       if (const auto client_version = client->find("version");
           client_version != client->end() && client_version->is_string()) {
         client_version_ = bluegreen::utf8_prefix(client_version->get_ref<const std::string&>(), kMaxClientNameBytes);
-        spdlog::info("client {} {} requested protocol {} (answering {})", client_name_, client_version_,
-                     requested.substr(0, 40), version);
+        // As JSON strings: a name is the client's to choose, and must not forge log lines.
+        const auto quoted = [](const std::string& text) {
+          return json(text).dump(-1, ' ', false, json::error_handler_t::replace);
+        };
+        spdlog::info("client {} {} requested protocol {} (answering {})", quoted(client_name_), quoted(client_version_),
+                     quoted(requested.substr(0, 40)), version);
       }
     }
     if (const auto caps = params.find("capabilities"); caps != params.end() && caps->is_object()) {

@@ -60,6 +60,10 @@ struct ServerInfo {
   std::string title;
   std::string version;
   std::string instructions;
+  // Who the transport authenticated, e.g. the label of an HTTP bearer token ("" for none). A
+  // client names itself (clientInfo), so the name the tools see (locks, the state history, the
+  // audit log) is "<clientInfo.name> (token <principal>)" when this is set.
+  std::string principal;
 };
 
 struct ServerLimits {

@@ -102,7 +102,10 @@ class Server::CallContext final : public ToolContext {
     server_.send_for(call_, server_.log_notification(level, bluegreen::neutralize_terminal_controls(message)));
   }
 
-  [[nodiscard]] std::string client_name() const override { return call_.peer.client_name; }
+  [[nodiscard]] std::string client_name() const override {
+    const std::string& principal = server_.info_.principal;
+    return principal.empty() ? call_.peer.client_name : call_.peer.client_name + " (token " + principal + ")";
+  }
   [[nodiscard]] std::string client_version() const override { return call_.peer.client_version; }
 
   [[nodiscard]] bool client_supports_elicitation() const override { return wants_form_elicitation(call_.peer); }
@@ -178,7 +181,7 @@ class Server::CallContext final : public ToolContext {
   bluegreen::Result<ElicitationResponse> elicit_in_rounds(const std::string& message, const json& requested_schema,
                                                           std::chrono::milliseconds timeout) {
     const std::string binding =
-        call_.name + "\n" + call_.peer.client_name + "\n" + (call_.binding.empty() ? message : call_.binding);
+        call_.name + "\n" + client_name() + "\n" + (call_.binding.empty() ? message : call_.binding);
     if (!call_.request_state.empty() && call_.input_responses.is_object() &&
         call_.input_responses.contains(kInputKey)) {
       const auto verdict = RequestStates::process().redeem(call_.request_state, binding);

@@ -37,14 +37,17 @@ bluegreen::Result<mcp::ToolResult> ask_human(DeploymentToolsContext& context, co
   const std::string message = deployment::approval_request_text(app, view, "", app.approval.token_ttl);
   // In 2026-07-28 the answer comes back with a retried call, which makes its own plan: it counts
   // only for a plan identical in what the approval binds (ApprovalBook re-checks it under the lock).
-  tool_context.bind_elicitation(plan_identity(view.plan));
+  // The standby's commit too: a change of code on it since the plan was shown asks the human again.
+  tool_context.bind_elicitation(plan_identity(view.plan) + "\ncommit " + view.standby_commit.value_or("unknown"));
   auto answer = tool_context.elicit(message, schema, app.approval.token_ttl);
   if (!answer) return answer.error();
   if (answer->action == "accept" && answer->content.value("approve", false)) {
     tool_context.log(mcp::LogLevel::kNotice, "the human approved the switch through the client");
     return execute_approved(context, app, view.plan, "elicitation", tool_context);
   }
-  const auto declined = deployment::approval_not_given(view, answer->action, deployment::plan_json(app, view));
+  // "accept" with approve false is a no, not an acceptance.
+  const auto declined = deployment::approval_not_given(view, answer->action == "accept" ? "no" : answer->action,
+                                                       deployment::plan_json(app, view));
   return refuse_unapproved(context, app, tool_context, view.plan.emergency, "declined", declined.text,
                            declined.structured);
 }

@@ -9,6 +9,8 @@
 #include "mcp/request_meta.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -37,7 +39,9 @@ using mcp::json;
 constexpr const char* kJson = "application/json";
 constexpr const char* kEventStream = "text/event-stream";
 constexpr const char* kSessionHeader = "Mcp-Session-Id";
-constexpr std::chrono::seconds kKeepAlive{15};
+// A comment line on an SSE stream after this long without a message: how soon a closed stream is
+// noticed (a write to it fails), which for 2026-07-28 is the call's cancellation.
+constexpr std::chrono::seconds kKeepAlive{2};
 
 std::string error_body(int code, const std::string& message) {
   return mcp::serialize(mcp::make_error(nullptr, code, message));
@@ -82,6 +86,8 @@ struct StreamableHttpServer::State {
   mutable std::mutex sessions_mu;
   std::condition_variable reaper_wake;
   std::map<std::string, std::shared_ptr<Session>> sessions;
+  // The servers of 2026-07-28 requests still answering (no session), for stop() to cancel.
+  std::vector<std::weak_ptr<Session>> transient;
   std::mutex factory_mu;  // the factory is called one at a time
 
   void configure();
@@ -111,7 +117,7 @@ struct StreamableHttpServer::State {
   // With max_sessions kept, ends the least recently used idle one (nothing running, no stream
   // open): clients that never DELETE their session (the Inspector CLI, SDK 1.12) must not lock
   // others out. False when every session is busy, or the server is stopping.
-  bool make_room();
+  bool make_room(const std::string& label);
   // Delivers `text` to the session's server; false when the session has ended.
   static bool deliver(Session& session, const std::string& text);
   // Ends `session` (already out of the map): cancels its calls and closes its streams.
@@ -121,17 +127,22 @@ struct StreamableHttpServer::State {
 };
 
 void StreamableHttpServer::State::configure() {
-  server.new_task_queue = [n = options.worker_threads] { return new httplib::ThreadPool(n); };
+  const std::size_t threads = options.worker_threads != 0 ? options.worker_threads : 2 * options.max_sessions + 64;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server.set_read_timeout(static_cast<time_t>(options.io_timeout.count()), 0);
   server.set_write_timeout(static_cast<time_t>(options.io_timeout.count()), 0);
   server.set_keep_alive_timeout(5);
   server.set_payload_max_length(options.max_message_bytes);
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let another process of the
   // same user bind the same port beside this one.
+  // TCP_NODELAY (inherited by accepted sockets): cpp-httplib writes a reply's headers and body in
+  // two sends, and without it the body waits for the client's delayed ACK, 40 ms a reply.
   server.set_socket_options([](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
   });
+  server.set_keep_alive_max_count(1000);  // cpp-httplib's default closes a connection every 5 requests
   server.set_pre_routing_handler([this](const Request& req, Response& res) {
     return check_access(req, res) ? httplib::Server::HandlerResponse::Unhandled
                                   : httplib::Server::HandlerResponse::Handled;
@@ -210,15 +221,20 @@ std::shared_ptr<Session> StreamableHttpServer::State::session_of(const Request& 
   return it->second;
 }
 
-bool StreamableHttpServer::State::make_room() {
+bool StreamableHttpServer::State::make_room(const std::string& label) {
   std::shared_ptr<Session> victim;
   {
     std::lock_guard lock(sessions_mu);
     if (stopping) return false;
-    if (sessions.size() < options.max_sessions) return true;
+    const auto own =
+        static_cast<std::size_t>(std::count_if(sessions.begin(), sessions.end(),
+                                               [&label](const auto& entry) { return entry.second->label == label; }));
+    // A token at its quota gives up one of its own sessions; else, at the cap, anyone's.
+    const bool at_quota = options.tokens && own >= options.max_sessions_per_token;
+    if (!at_quota && sessions.size() < options.max_sessions) return true;
     auto cutoff = std::chrono::steady_clock::now();
     for (const auto& [id, session] : sessions) {
-      if (session->idle_since(cutoff)) {
+      if ((!at_quota || session->label == label) && session->idle_since(cutoff)) {
         victim = session;
         cutoff = session->last_use();
       }
@@ -231,10 +247,11 @@ bool StreamableHttpServer::State::make_room() {
 }
 
 std::shared_ptr<Session> StreamableHttpServer::State::new_session(const std::string& label, Response& res, bool kept) {
-  if (kept && !make_room()) {
+  if (kept && !make_room(label)) {
     refuse(res, 503,
-           "Server busy: " + std::to_string(options.max_sessions) +
-               " sessions are open and each has a call or stream running; retry when one ends",
+           "Server busy: the sessions this token may open (" + std::to_string(options.max_sessions_per_token) +
+               ") or the server's (" + std::to_string(options.max_sessions) +
+               ") are open and each has a call or stream running; end one (DELETE) or retry when one ends",
            mcp::error_code::kServerBusy);
     return nullptr;
   }
@@ -306,8 +323,9 @@ bool StreamableHttpServer::State::keep_if_initialized(const std::shared_ptr<Sess
   }
   sessions.emplace(session->id, session);
   res.set_header(kSessionHeader, session->id);
-  spdlog::info("http session {}… started: client \"{}\"{}, protocol {}", session->id.substr(0, 8),
-               session->server->client_name(), session->label.empty() ? "" : " with token \"" + session->label + "\"",
+  spdlog::info("http session {}… started: client {}{}, protocol {}", session->id.substr(0, 8),
+               json(session->server->client_name()).dump(-1, ' ', false, json::error_handler_t::replace),
+               session->label.empty() ? "" : " with token \"" + session->label + "\"",
                session->server->protocol_version());
   return true;
 }
@@ -328,9 +346,13 @@ void StreamableHttpServer::State::handle_post(const Request& req, Response& res)
   const bool initialize = request != nullptr && request->method == "initialize";
   if (req.has_header("MCP-Protocol-Version") && !initialize &&
       !supported_version(req.get_header_value("MCP-Protocol-Version"))) {
+    const std::string sent = req.get_header_value("MCP-Protocol-Version").substr(0, 40);
     refuse(res, 400,
-           "Bad request: unsupported MCP-Protocol-Version \"" +
-               req.get_header_value("MCP-Protocol-Version").substr(0, 40) + "\"");
+           std::find(mcp::kModernProtocolVersions.begin(), mcp::kModernProtocolVersions.end(), sent) !=
+                   mcp::kModernProtocolVersions.end()
+               ? "Bad request: MCP-Protocol-Version \"" + sent +
+                     "\" needs the request's params._meta to claim it (\"io.modelcontextprotocol/protocolVersion\")"
+               : "Bad request: unsupported MCP-Protocol-Version \"" + sent + "\"");
     return;
   }
   auto session = session_for_post(req, res, initialize);
@@ -399,22 +421,32 @@ void StreamableHttpServer::State::handle_modern(const Request& req, Response& re
     const std::string sent = req.get_header_value(header);
     if (sent == expected || sent == "=?base64?" + bluegreen::base64_encode(expected) + "?=") return false;
     res.status = 400;
-    res.set_content(mcp::serialize(mcp::make_error(id, mcp::modern_error::kHeaderMismatch,
-                                                   "Header mismatch: " + header + " \"" + sent.substr(0, 100) +
-                                                       "\" does not match the body's \"" + expected.substr(0, 100) +
-                                                       "\"")),
+    const std::string problem =
+        req.has_header(header)
+            ? header + " \"" + sent.substr(0, 100) + "\" does not match the body's \"" + expected.substr(0, 100) + "\""
+            : header + " is missing (it must be \"" + expected.substr(0, 100) + "\")";
+    res.set_content(mcp::serialize(
+                        mcp::make_error(id, mcp::modern_error::kHeaderMismatch, "Header mismatch: " + problem)),
                     kJson);
     return true;
   };
   if (mismatch("MCP-Protocol-Version", modern.version) || mismatch("Mcp-Method", request->method)) return;
-  if (req.has_header("Mcp-Name") && request->params.is_object()) {
-    const json name = request->params.value("name", request->params.value("uri", json()));
+  // tools/call, prompts/get (params.name) and resources/read (params.uri) name their target too.
+  const char* named = request->method == "resources/read" ? "uri" : "name";
+  if ((request->method == "tools/call" || request->method == "prompts/get" || request->method == "resources/read") &&
+      request->params.is_object()) {
+    const json name = request->params.value(named, json());
     if (name.is_string() && mismatch("Mcp-Name", name.get<std::string>())) return;
   }
   std::string label;
   if (options.tokens) label = options.tokens->check(req.get_header_value("Authorization")).value_or("");
   auto session = new_session(label, res, false);
   if (!session) return;
+  {
+    std::lock_guard lock(sessions_mu);
+    std::erase_if(transient, [](const std::weak_ptr<Session>& s) { return s.expired(); });
+    transient.push_back(session);
+  }
   auto stream = std::make_shared<Stream>();
   {
     std::lock_guard lock(session->mu);
@@ -591,6 +623,15 @@ bool StreamableHttpServer::stop() {
   }
   bool all_ended = true;
   for (const auto& [id, session] : sessions) all_ended = s.end_session(session, "the server is stopping") && all_ended;
+  std::vector<std::shared_ptr<Session>> answering;
+  {
+    std::lock_guard lock(s.sessions_mu);
+    for (const auto& weak : s.transient) {
+      if (auto session = weak.lock()) answering.push_back(std::move(session));
+    }
+    s.transient.clear();
+  }
+  for (const auto& session : answering) all_ended = s.end_session(session, "the server is stopping") && all_ended;
   s.server.stop();
   if (s.listener.joinable()) s.listener.join();
   return all_ended;

@@ -33,8 +33,9 @@
 //   Mcp-Name too when sent (plain or =?base64?...?=), else 400 with -32020; an envelope error is
 //   400 (-32602, -32022), an unknown method 404 (-32601). No Mcp-Session-Id is handed out.
 //   Error bodies are JSON-RPC error objects with id null.
-// - Limits: at most `max_sessions` sessions: an initialize past it ends the least recently used
-//   session that has nothing running and no stream open, or gets 503 when every one is busy; a
+// - Limits: at most `max_sessions` sessions, and with tokens `max_sessions_per_token` per token:
+//   an initialize past either ends the least recently used session (of that token, at its quota)
+//   that has nothing running and no stream open, or gets 503 when every one is busy; a
 //   session unused for `session_idle_timeout` with nothing running is ended; `worker_threads`
 //   requests are served at once (an open SSE stream holds one), more wait for a free one.
 //
@@ -68,10 +69,14 @@ class StreamableHttpServer {
     std::optional<http::TokenList> tokens;
     std::vector<std::string> allowed_hosts;    // more Host names (http::AccessPolicy)
     std::vector<std::string> allowed_origins;  // more Origins (http::AccessPolicy)
-    std::size_t max_sessions = 256;
+    std::size_t max_sessions = 128;
+    std::size_t max_sessions_per_token = 32;  // with tokens: one token's holder cannot fill the table
     std::chrono::milliseconds session_idle_timeout{std::chrono::hours(1)};
     std::size_t max_message_bytes = std::size_t{4} * 1024 * 1024;
-    std::size_t worker_threads = 64;
+    // Requests served at once. An open SSE stream holds one (a session's GET stream for its whole
+    // life), so 0 means 2 * max_sessions + 64: every session's GET stream and a running call each,
+    // with room to spare for the answers those calls wait for.
+    std::size_t worker_threads = 0;
     std::chrono::seconds io_timeout{10};              // per read or write on a connection
     std::chrono::milliseconds shutdown_grace{10000};  // for a session's calls to end when it ends
   };

@@ -44,9 +44,9 @@ const auth = { Authorization: `Bearer ${token}` };
 let startedLive;  // the colour the lab serves when the file starts
 
 // The protocol revision the server answered each client with, from its log line
-// "client NAME VERSION requested protocol X (answering Y)".
+// "client "NAME" "VERSION" requested protocol "X" (answering Y)" (the client's strings quoted as JSON).
 function negotiated(clientName) {
-  const lines = [...server.stderr().matchAll(/client (\S+) \S+ requested protocol (\S+) \(answering (\S+)\)/g)];
+  const lines = [...server.stderr().matchAll(/client "(\S+)" "\S*" requested protocol "(\S+)" \(answering (\S+)\)/g)];
   const line = lines.filter((m) => m[1] === clientName).at(-1);
   assert.ok(line, `no initialize of ${clientName} in the server's log`);
   return { requested: line[2], answered: line[3] };
@@ -411,7 +411,8 @@ test("2026-07-28 (HTTP and stdio): the v2 client approves a switch by multi-roun
       assert.equal(await frontendColor(), other(live), `${kind}: traffic did not move`);
       const audit = lastAudit();
       assert.equal(audit.approvedVia, "elicitation", JSON.stringify(audit));
-      assert.equal(audit.client, `modern-${kind}`, JSON.stringify(audit));
+      // Over HTTP the bearer token's label goes with the name the client gave itself.
+      assert.equal(audit.client, kind === "http" ? "modern-http (token e2e-http)" : "modern-stdio", JSON.stringify(audit));
 
       const back = await client.callTool({ name: "switch_traffic", arguments: {} });
       assert.equal(back.structuredContent.switched, true, JSON.stringify(back));
@@ -518,7 +519,7 @@ function inspectorSession(kind) {
     },
     negotiated: () => {
       if (kind === "http") return negotiated("inspector-cli");
-      const lines = [...stderr.matchAll(/client inspector-cli \S+ requested protocol (\S+) \(answering (\S+)\)/g)];
+      const lines = [...stderr.matchAll(/client "inspector-cli" "\S*" requested protocol "(\S+)" \(answering (\S+)\)/g)];
       assert.ok(lines.length > 0, `no initialize in the stdio server's log:\n${stderr.slice(-2000)}`);
       assert.equal(new Set(lines.map((m) => `${m[1]} ${m[2]}`)).size, 1, "every run negotiated the same");
       return { requested: lines.at(-1)[1], answered: lines.at(-1)[2], serverProcesses: lines.length };
@@ -557,7 +558,8 @@ async function approveSwitch(s, channel, clientName) {
   assert.equal(await frontendColor(), other(before), "traffic did not move");
   const audit = lastAudit();
   assert.deepEqual({ action: audit.action, outcome: audit.outcome, approvedVia: audit.approvedVia, client: audit.client },
-    { action: "switch", outcome: "ok", approvedVia: channel, client: clientName }, JSON.stringify(audit));
+    { action: "switch", outcome: "ok", approvedVia: channel, client: `${clientName} (token e2e-http)` },
+    JSON.stringify(audit));
   return done;
 }
 

@@ -329,7 +329,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   CheckingSink sink(transport);
   sink.set_reader(std::this_thread::get_id());
   {
-    mcp::Server server(mcp::ServerInfo{"bluegreen-mcp", "Blue/Green Deployment", "0.0.0-fuzz", "Fuzzing."}, w.tools,
+    mcp::Server server(mcp::ServerInfo{"bluegreen-mcp", "Blue/Green Deployment", "0.0.0-fuzz", "Fuzzing.", ""}, w.tools,
                        sink, mcp::ServerLimits{4}, &w.prompts);
     CheckingHandler handler(server, sink);
     transport.run(handler);

@@ -46,7 +46,7 @@ await step("initialize: the server answers with the client's 2025-03-26", async 
     received.push(message);
     onmessage(message);
   };
-  assert.match(serverLog, /client older-sdk-test 1\.12\.3 requested protocol 2025-03-26 \(answering 2025-03-26\)/);
+  assert.match(serverLog, /client "older-sdk-test" "1\.12\.3" requested protocol "2025-03-26" \(answering 2025-03-26\)/);
   const info = client.getServerVersion();
   assert.equal(info.name, "bluegreen-mcp");
   assert.equal(info.title, undefined, "Implementation.title is 2025-06-18's");

@@ -36,9 +36,10 @@ class Harness {
     if (extra_tools) extra_tools(registry_);
     if (prompts) prompts(prompts_);
     if (resources) resources(resources_);
-    server_ = std::make_unique<mcp::Server>(mcp::ServerInfo{"bluegreen-mcp", "Blue/Green", "9.9.9", "Use the tools."},
-                                            registry_, transport_, limits, prompts ? &prompts_ : nullptr,
-                                            resources ? &resources_ : nullptr);
+    server_ =
+        std::make_unique<mcp::Server>(mcp::ServerInfo{"bluegreen-mcp", "Blue/Green", "9.9.9", "Use the tools.", ""},
+                                      registry_, transport_, limits, prompts ? &prompts_ : nullptr,
+                                      resources ? &resources_ : nullptr);
     reader_ = std::thread([this] { transport_.run(*server_); });
   }
   ~Harness() { stop(); }

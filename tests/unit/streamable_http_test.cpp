@@ -69,7 +69,7 @@ struct Fixture {
     options.port = 0;
     server = std::make_unique<StreamableHttpServer>(options, [this](mcp::MessageSink& sink, const std::string&) {
       ++sessions_made;
-      return std::make_unique<mcp::Server>(mcp::ServerInfo{"unit", "", "1", ""}, registry, sink);
+      return std::make_unique<mcp::Server>(mcp::ServerInfo{"unit", "", "1", "", ""}, registry, sink);
     });
     REQUIRE(server->start().ok());
   }
@@ -306,7 +306,6 @@ TEST_CASE("streamable http: what is refused, and how", "[http][transport]") {
   CHECK(f.server->session_count() == 2);
   f.server->stop();  // ends the GET streams
   for (auto& stream : streams) CHECK(stream.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
-
 }
 
 TEST_CASE("streamable http: protocol version header, duplicate ids, the GET stream, idle sessions",
@@ -410,6 +409,7 @@ TEST_CASE("streamable http: a 2026-07-28 request is served without a session", "
 
   // Headers that do not repeat the body.
   for (const auto& headers : {httplib::Headers{{"Mcp-Method", "tools/call"}},
+                              httplib::Headers{{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/call"}},
                               httplib::Headers{{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/list"}},
                               httplib::Headers{{"MCP-Protocol-Version", "2026-07-28"},
                                                {"Mcp-Method", "tools/call"},
@@ -478,4 +478,41 @@ TEST_CASE("streamable http: a chunked body is refused unread, and a session is i
   // body that was read and served would have come back 200.
   if (chunked) CHECK(chunked->status == 411);
   CHECK(list_as(alice) == 200);  // and the server goes on
+}
+
+TEST_CASE("streamable http: one token cannot take every session", "[http][transport]") {
+  StreamableHttpServer::Options options;
+  auto tokens = transport::http::TokenList::parse(  // sha256("hello"), sha256("world")
+      "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 alice\n"
+      "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7 bob\n",
+      "tokens");
+  REQUIRE(tokens.ok());
+  options.tokens = *tokens;
+  options.max_sessions_per_token = 1;
+  Fixture f(options);
+  const auto open_as = [&](const std::string& token) {
+    httplib::Headers headers = kAccept;
+    headers.emplace("Authorization", "Bearer " + token);
+    auto res = f.client().Post("/mcp", headers, mcp::serialize(initialize_request()), "application/json");
+    REQUIRE(res);
+    return std::make_pair(res->status, res->get_header_value("Mcp-Session-Id"));
+  };
+  const auto alice = open_as("hello");
+  REQUIRE(alice.first == 200);
+  // Idle, alice's session makes way for her next one; busy (a GET stream open), it does not.
+  const auto again = open_as("hello");
+  CHECK(again.first == 200);
+  CHECK(f.server->session_count() == 1);
+  auto stream = std::async(std::launch::async, [&f, id = again.second] {
+    httplib::Headers headers{{"Accept", "text/event-stream"},
+                             {"Authorization", "Bearer hello"},
+                             {"Mcp-Session-Id", id}};
+    return f.client().Get("/mcp", headers, [](const char*, std::size_t) { return true; });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(open_as("hello").first == 503);
+  CHECK(open_as("world").first == 200);  // bob is not locked out
+  CHECK(f.server->session_count() == 2);
+  f.server->stop();
+  CHECK(stream.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
 }
