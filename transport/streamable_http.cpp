@@ -26,40 +26,24 @@
 #include <utility>
 #include <variant>
 
+#include "transport/streamable_http_state.h"
+
 namespace bluegreen::transport {
-namespace {
 
 using http::Session;
 using http::Stream;
-
+using http_detail::accepts;
+using http_detail::error_body;
+using http_detail::kEventStream;
+using http_detail::kJson;
+using http_detail::kKeepAlive;
+using http_detail::kSessionHeader;
+using http_detail::refuse;
 using httplib::Request;
 using httplib::Response;
 using mcp::json;
 
-constexpr const char* kJson = "application/json";
-constexpr const char* kEventStream = "text/event-stream";
-constexpr const char* kSessionHeader = "Mcp-Session-Id";
-// A comment line on an SSE stream after this long without a message: how soon a closed stream is
-// noticed (a write to it fails), which for 2026-07-28 is the call's cancellation.
-constexpr std::chrono::seconds kKeepAlive{2};
-
-std::string error_body(int code, const std::string& message) {
-  return mcp::serialize(mcp::make_error(nullptr, code, message));
-}
-
-void refuse(Response& res, int status, const std::string& message, int code = mcp::error_code::kInvalidRequest) {
-  res.status = status;
-  res.set_content(error_body(code, message), kJson);
-}
-
-// Whether an Accept header admits `type` ("a/b"): listed, as "a/*", or as "*/*"; absent admits all.
-bool accepts(const Request& req, const std::string& type) {
-  if (!req.has_header("Accept")) return true;
-  const std::string accept = req.get_header_value("Accept");
-  const std::string family = type.substr(0, type.find('/')) + "/*";
-  return accept.find(type) != std::string::npos || accept.find(family) != std::string::npos ||
-         accept.find("*/*") != std::string::npos;
-}
+namespace {
 
 bool supported_version(const std::string& version) {
   return std::find(mcp::kSupportedProtocolVersions.begin(), mcp::kSupportedProtocolVersions.end(), version) !=
@@ -67,64 +51,6 @@ bool supported_version(const std::string& version) {
 }
 
 }  // namespace
-
-struct StreamableHttpServer::State {
-  State(Options o, SessionFactory f)
-      : options(std::move(o)),
-        factory(std::move(f)),
-        policy(options.host, options.allowed_hosts, options.allowed_origins) {}
-
-  const Options options;
-  const SessionFactory factory;
-  const http::AccessPolicy policy;
-  httplib::Server server;
-  std::thread listener;
-  std::thread reaper;
-  int bound_port = 0;
-  std::atomic<bool> stopping{false};
-
-  mutable std::mutex sessions_mu;
-  std::condition_variable reaper_wake;
-  std::map<std::string, std::shared_ptr<Session>> sessions;
-  // The servers of 2026-07-28 requests still answering (no session), for stop() to cancel.
-  std::vector<std::weak_ptr<Session>> transient;
-  std::mutex factory_mu;  // the factory is called one at a time
-
-  void configure();
-  bool check_access(const Request& req, Response& res) const;
-  void handle_post(const Request& req, Response& res);
-  // The POST's message, or nullopt after answering a bad Accept, Content-Type or body itself.
-  std::optional<mcp::ParsedMessage> read_post(const Request& req, Response& res);
-  // The session the POST names, or for initialize a new one (not yet kept); null after answering.
-  std::shared_ptr<Session> session_for_post(const Request& req, Response& res, bool initialize);
-  // Keeps a new session whose initialize succeeded and names it in the reply's Mcp-Session-Id;
-  // false after answering 503 (too many sessions, or stopping).
-  bool keep_if_initialized(const std::shared_ptr<Session>& session, const std::shared_ptr<Stream>& stream,
-                           Response& res);
-  // A POST of protocol 2026-07-28 (its body's _meta claims it): no session; the request is served
-  // by a server of its own that ends with its response (MCP 2026-07-28 basic/transports
-  // "Streamable HTTP"). Closing the stream cancels it.
-  void handle_modern(const Request& req, Response& res, const mcp::ParsedMessage& parsed, const mcp::RequestEra& era);
-  // Sends the request's reply as JSON when it came at once, else streams it (SSE).
-  void respond(Response& res, const std::shared_ptr<Session>& session, const std::shared_ptr<Stream>& stream);
-  void handle_get(const Request& req, Response& res);
-  void handle_delete(const Request& req, Response& res);
-  // The session the request names; answers 400 or 404 itself (and returns null) otherwise.
-  std::shared_ptr<Session> session_of(const Request& req, Response& res);
-  // A new session (its server made by the factory). `kept` (an initialize): at most max_sessions
-  // are kept, so room is made first (make_room), else 503 is answered and null returned.
-  std::shared_ptr<Session> new_session(const std::string& label, Response& res, bool kept);
-  // With max_sessions kept, ends the least recently used idle one (nothing running, no stream
-  // open): clients that never DELETE their session (the Inspector CLI, SDK 1.12) must not lock
-  // others out. False when every session is busy, or the server is stopping.
-  bool make_room(const std::string& label);
-  // Delivers `text` to the session's server; false when the session has ended.
-  static bool deliver(Session& session, const std::string& text);
-  // Ends `session` (already out of the map): cancels its calls and closes its streams.
-  bool end_session(const std::shared_ptr<Session>& session, const char* why) const;
-  void stream_events(Response& res, const std::shared_ptr<Session>& session, const std::shared_ptr<Stream>& stream);
-  void reap_idle();
-};
 
 void StreamableHttpServer::State::configure() {
   const std::size_t threads = options.worker_threads != 0 ? options.worker_threads : 2 * options.max_sessions + 64;
@@ -400,73 +326,6 @@ void StreamableHttpServer::State::respond(Response& res, const std::shared_ptr<S
     }
   }
   stream_events(res, session, stream);
-}
-
-void StreamableHttpServer::State::handle_modern(const Request& req, Response& res, const mcp::ParsedMessage& parsed,
-                                                const mcp::RequestEra& era) {
-  const auto* request = std::get_if<mcp::Request>(&parsed);
-  const json id = request != nullptr ? request->id.value : json();
-  if (const auto* error = std::get_if<mcp::EnvelopeError>(&era)) {
-    res.status = 400;
-    res.set_content(mcp::serialize(mcp::make_error(id, error->code, error->message, error->data)), kJson);
-    return;
-  }
-  if (request == nullptr) {  // a notification: without a session there is nothing it could change
-    res.status = 202;
-    return;
-  }
-  // The headers must repeat the body (2026-07-28 basic/transports, "Request Metadata").
-  const auto& modern = std::get<mcp::ModernRequest>(era);
-  const auto mismatch = [&](const std::string& header, const std::string& expected) {
-    const std::string sent = req.get_header_value(header);
-    if (sent == expected || sent == "=?base64?" + bluegreen::base64_encode(expected) + "?=") return false;
-    res.status = 400;
-    const std::string problem =
-        req.has_header(header)
-            ? header + " \"" + sent.substr(0, 100) + "\" does not match the body's \"" + expected.substr(0, 100) + "\""
-            : header + " is missing (it must be \"" + expected.substr(0, 100) + "\")";
-    res.set_content(mcp::serialize(
-                        mcp::make_error(id, mcp::modern_error::kHeaderMismatch, "Header mismatch: " + problem)),
-                    kJson);
-    return true;
-  };
-  if (mismatch("MCP-Protocol-Version", modern.version) || mismatch("Mcp-Method", request->method)) return;
-  // tools/call, prompts/get (params.name) and resources/read (params.uri) name their target too.
-  const char* named = request->method == "resources/read" ? "uri" : "name";
-  if ((request->method == "tools/call" || request->method == "prompts/get" || request->method == "resources/read") &&
-      request->params.is_object()) {
-    const json name = request->params.value(named, json());
-    if (name.is_string() && mismatch("Mcp-Name", name.get<std::string>())) return;
-  }
-  std::string label;
-  if (options.tokens) label = options.tokens->check(req.get_header_value("Authorization")).value_or("");
-  auto session = new_session(label, res, false);
-  if (!session) return;
-  {
-    std::lock_guard lock(sessions_mu);
-    std::erase_if(transient, [](const std::weak_ptr<Session>& s) { return s.expired(); });
-    transient.push_back(session);
-  }
-  auto stream = std::make_shared<Stream>();
-  {
-    std::lock_guard lock(session->mu);
-    session->requests.emplace(request->id.key(), stream);
-  }
-  deliver(*session, req.body);
-  {
-    std::lock_guard lock(session->mu);
-    if (stream->done && stream->events.size() == 1) {
-      const json reply = json::parse(stream->events.front(), nullptr, false);
-      const int code = reply.contains("error") ? reply["error"].value("code", 0) : 0;
-      // Errors of the protocol itself have HTTP statuses of their own ("Server Validation").
-      if (code == mcp::error_code::kMethodNotFound) res.status = 404;
-      if (code == mcp::error_code::kInvalidParams || code == mcp::modern_error::kMissingClientCapability ||
-          code == mcp::modern_error::kUnsupportedProtocolVersion) {
-        res.status = 400;
-      }
-    }
-  }
-  respond(res, session, stream);
 }
 
 void StreamableHttpServer::State::stream_events(Response& res, const std::shared_ptr<Session>& session,
