@@ -158,7 +158,7 @@ bool StreamableHttpServer::State::make_room(const std::string& label) {
     // A token at its quota gives up one of its own sessions; else, at the cap, anyone's.
     const bool at_quota = options.tokens && own >= options.max_sessions_per_token;
     if (!at_quota && sessions.size() < options.max_sessions) return true;
-    auto cutoff = std::chrono::steady_clock::now();
+    auto cutoff = std::chrono::steady_clock::now() - options.evict_after_idle;
     for (const auto& [id, session] : sessions) {
       if ((!at_quota || session->label == label) && session->idle_since(cutoff)) {
         victim = session;

@@ -35,7 +35,8 @@
 //   Error bodies are JSON-RPC error objects with id null.
 // - Limits: at most `max_sessions` sessions, and with tokens `max_sessions_per_token` per token:
 //   an initialize past either ends the least recently used session (of that token, at its quota)
-//   that has nothing running and no stream open, or gets 503 when every one is busy; a
+//   that has nothing running, no stream open and was unused for `evict_after_idle`, or gets 503
+//   when there is none; a
 //   session unused for `session_idle_timeout` with nothing running is ended; `worker_threads`
 //   requests are served at once (an open SSE stream holds one), more wait for a free one.
 //
@@ -70,7 +71,10 @@ class StreamableHttpServer {
     std::vector<std::string> allowed_hosts;    // more Host names (http::AccessPolicy)
     std::vector<std::string> allowed_origins;  // more Origins (http::AccessPolicy)
     std::size_t max_sessions = 128;
-    std::size_t max_sessions_per_token = 32;  // with tokens: one token's holder cannot fill the table
+    std::size_t max_sessions_per_token = 64;  // with tokens: one token's holder cannot fill the table
+    // A session is ended to make room for a new one only when unused for this long (a client between
+    // two calls is not "unused").
+    std::chrono::milliseconds evict_after_idle{std::chrono::seconds(60)};
     std::chrono::milliseconds session_idle_timeout{std::chrono::hours(1)};
     std::size_t max_message_bytes = std::size_t{4} * 1024 * 1024;
     // Requests served at once. An open SSE stream holds one (a session's GET stream for its whole

@@ -231,6 +231,7 @@ TEST_CASE("streamable http: what is refused, and how", "[http][transport]") {
   options.tokens = *tokens;
   options.max_sessions = 2;
   options.max_message_bytes = 1024;
+  options.evict_after_idle = std::chrono::milliseconds(0);
   Fixture f(options);
   const auto status_of = [&](const httplib::Headers& headers,
                              const std::string& body = mcp::serialize(initialize_request()),
@@ -489,6 +490,7 @@ TEST_CASE("streamable http: one token cannot take every session", "[http][transp
   REQUIRE(tokens.ok());
   options.tokens = *tokens;
   options.max_sessions_per_token = 1;
+  options.evict_after_idle = std::chrono::milliseconds(0);
   Fixture f(options);
   const auto open_as = [&](const std::string& token) {
     httplib::Headers headers = kAccept;
@@ -515,4 +517,17 @@ TEST_CASE("streamable http: one token cannot take every session", "[http][transp
   CHECK(f.server->session_count() == 2);
   f.server->stop();
   CHECK(stream.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+}
+
+TEST_CASE("streamable http: a session in use between two calls is not ended to make room", "[http][transport]") {
+  StreamableHttpServer::Options options;
+  options.max_sessions = 1;  // evict_after_idle: the default minute
+  Fixture f(options);
+  const std::string first = f.open_session();
+  auto refused = f.post(initialize_request());
+  REQUIRE(refused);
+  CHECK(refused->status == 503);
+  auto still = f.post(mcp::make_request(2, "tools/list", json::object()), first);
+  REQUIRE(still);
+  CHECK(still->status == 200);
 }
