@@ -466,7 +466,8 @@ for (const r of runs) {
     `ended ${r.afterRssMiB.toFixed(1)} MiB; CPU stolen by the hypervisor meanwhile: ${r.stolen}%`);
 }
 console.log("  (server CPU: % of one core; machine busy: all cores, the lab's sshd, apps and HAProxy and this benchmark " +
-  "included. The server serves 64 connections at once (worker_threads' default): a keep-alive connection holds a worker " +
-  "while idle, an SDK session's GET stream holds one for good, and connections past that wait to be served.)");
+  "included. The server serves 2 x 128 + 64 = 320 connections at once (worker_threads' default): a keep-alive " +
+  "connection holds a worker while idle, an SDK session's GET stream holds one for good, and connections past that " +
+  "wait to be served.)");
 console.log(`CPU stolen by the hypervisor over the whole run: ${stolenPercent(runStarted, cpuTimes())}% ` +
   "(figures from a starved machine are slower and noisier)");
