@@ -67,6 +67,7 @@ struct Fixture {
     tools::register_test_tools(registry);
     add_ask_tool(registry);
     options.port = 0;
+    if (options.worker_threads == 0) options.worker_threads = 16;  // not 320 per test, under the sanitizers
     server = std::make_unique<StreamableHttpServer>(options, [this](mcp::MessageSink& sink, const std::string&) {
       ++sessions_made;
       return std::make_unique<mcp::Server>(mcp::ServerInfo{"unit", "", "1", "", ""}, registry, sink);
