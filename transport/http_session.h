@@ -101,9 +101,14 @@ class Session final : public mcp::MessageSink {
 
   // Unused since before `cutoff`, with nothing running and no stream open.
   [[nodiscard]] bool idle_since(std::chrono::steady_clock::time_point cutoff) {
-    std::lock_guard lock(mu);
-    return last_used < cutoff && requests.empty() && (!standalone || standalone->done || standalone->gone) &&
-           server->calls_in_flight() == 0;
+    {
+      std::lock_guard lock(mu);
+      if (last_used >= cutoff || !requests.empty() || (standalone && !standalone->done && !standalone->gone)) {
+        return false;
+      }
+    }
+    // Asked without `mu`: the server sends (and so takes `mu`) while holding its own lock.
+    return server->calls_in_flight() == 0;
   }
 
  private:
