@@ -45,6 +45,28 @@ namespace {
 constexpr int kExitUsage = 2;
 constexpr int kExitCannotListen = 1;
 
+// SIGTERM and SIGINT: how `serve` is stopped.
+sigset_t stop_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  return signals;
+}
+
+// The end of either transport: exit 0, at once when a call ignored its cancellation (the server
+// must not be destroyed under it).
+int finish(bool calls_ended) {
+  if (!calls_ended) {
+    spdlog::error("a tool call ignored cancellation; exiting without waiting for it");
+    spdlog::shutdown();
+    std::_Exit(0);
+  }
+  spdlog::info("bye");
+  spdlog::shutdown();
+  return 0;
+}
+
 // What every session of the HTTP transport shares with the stdio one.
 struct Shared {
   const mcp::ServerInfo& info;
@@ -88,21 +110,11 @@ int serve(const app::CommandLine& command_line, const Shared& shared) {
   spdlog::info("bluegreen-mcp {} listening on {} ({} tools; {})", BLUEGREEN_VERSION, http.endpoint_url(),
                shared.tools.tools().size(),
                options.tokens ? std::to_string(options.tokens->size()) + " bearer token(s)" : "no bearer tokens");
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
+  const sigset_t signals = stop_signals();
   int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  sigwait(&signals, &signal_number);
   spdlog::info("signal {}: ending {} session(s)", signal_number, http.session_count());
-  if (!http.stop()) {
-    spdlog::error("a tool call ignored cancellation; exiting without waiting for it");
-    spdlog::shutdown();
-    std::_Exit(0);
-  }
-  spdlog::info("bye");
-  spdlog::shutdown();
-  return 0;
+  return finish(http.stop());
 }
 
 int run(const app::CommandLine& command_line) {
@@ -128,11 +140,8 @@ int run(const app::CommandLine& command_line) {
   // A client that goes away must not kill us with SIGPIPE mid-write; the write fails instead.
   std::signal(SIGPIPE, SIG_IGN);
   if (command_line.serve) {  // before any thread starts, so every thread inherits the mask (serve())
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    const sigset_t signals = stop_signals();
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   }
 
   remote::SshExecutor executor(remote::SshSettings{settings.ssh.config_file, settings.ssh.known_hosts_file,
@@ -168,14 +177,7 @@ int run(const app::CommandLine& command_line) {
   transport.run(server);
 
   spdlog::info("input closed; cancelling {} call(s) in flight", server.calls_in_flight());
-  if (!server.shutdown(std::chrono::seconds(10))) {
-    spdlog::error("a tool call ignored cancellation for 10 s; exiting without waiting for it");
-    spdlog::shutdown();
-    std::_Exit(0);
-  }
-  spdlog::info("bye");
-  spdlog::shutdown();
-  return 0;
+  return finish(server.shutdown(std::chrono::seconds(10)));
 }
 
 }  // namespace

@@ -129,13 +129,22 @@ void Server::dispatch(Request& request) {
                     "Invalid request: the server is not initialized; send initialize first"));
     return;
   }
-  const Peer peer = session_peer();
+  if (method == "logging/setLevel") {
+    handle_set_level(request);
+  } else if ((method == "resources/subscribe" || method == "resources/unsubscribe") && has_resources()) {
+    send(handle_resources_subscription(request, method == "resources/subscribe"));
+  } else if (!dispatch_shared(request, session_peer())) {
+    send(make_error(id, error_code::kMethodNotFound, "Method not found: " + method));
+  }
+}
+
+bool Server::dispatch_shared(Request& request, const Peer& peer) {
+  const std::string& method = request.method;
+  const json& id = request.id.value;
   if (method == "tools/list") {
     send(make_result(id, handle_tools_list(peer)));
   } else if (method == "tools/call") {
     handle_tools_call(request, peer);
-  } else if (method == "logging/setLevel") {
-    handle_set_level(request);
   } else if (method == "prompts/list" && has_prompts()) {
     send(make_result(id, handle_prompts_list(peer)));
   } else if (method == "prompts/get" && has_prompts()) {
@@ -144,15 +153,14 @@ void Server::dispatch(Request& request) {
     send(handle_resources_list(request, method == "resources/templates/list", peer));
   } else if (method == "resources/read" && has_resources()) {
     handle_resources_read(request, peer);
-  } else if ((method == "resources/subscribe" || method == "resources/unsubscribe") && has_resources()) {
-    send(handle_resources_subscription(request, method == "resources/subscribe"));
   } else if (method == "completion/complete" && (has_prompts() || has_resources())) {
     auto completion = complete_argument(prompts_, resources_, request.params);
     send(completion ? make_result(id, std::move(*completion))
                     : make_error(id, error_code::kInvalidParams, completion.error().message));
   } else {
-    send(make_error(id, error_code::kMethodNotFound, "Method not found: " + method));
+    return false;
   }
+  return true;
 }
 
 void Server::dispatch(const Notification& notification) {

@@ -128,6 +128,8 @@ class Server final : public MessageHandler {
   // A request of protocol 2026-07-28 (mcp/request_meta.h), answered for its own peer; its reply is
   // stamped by send() (stamp_modern_reply).
   void dispatch_modern(Request& request, const ModernRequest& modern);
+  // The methods both eras serve alike, answered for `peer`; false (nothing sent) for any other.
+  bool dispatch_shared(Request& request, const Peer& peer);
   void dispatch(const Notification& notification);
   json handle_initialize(const json& params);
   // server/discover's result (2026-07-28 server/discover).

@@ -3,8 +3,6 @@
 
 #include "mcp/server.h"
 
-#include "mcp/completion.h"
-
 #include <array>
 #include <string>
 
@@ -30,26 +28,9 @@ void Server::dispatch_modern(Request& request, const ModernRequest& modern) {
     std::lock_guard lock(modern_mutex_);
     modern_replies_[request.id.key()] = method;
   }
-  const Peer& peer = modern.peer;
   if (method == "server/discover") {
     send(make_result(id, handle_discover()));
-  } else if (method == "tools/list") {
-    send(make_result(id, handle_tools_list(peer)));
-  } else if (method == "tools/call") {
-    handle_tools_call(request, peer);
-  } else if (method == "prompts/list" && has_prompts()) {
-    send(make_result(id, handle_prompts_list(peer)));
-  } else if (method == "prompts/get" && has_prompts()) {
-    handle_prompts_get(request);
-  } else if ((method == "resources/list" || method == "resources/templates/list") && has_resources()) {
-    send(handle_resources_list(request, method == "resources/templates/list", peer));
-  } else if (method == "resources/read" && has_resources()) {
-    handle_resources_read(request, peer);
-  } else if (method == "completion/complete" && (has_prompts() || has_resources())) {
-    auto completion = complete_argument(prompts_, resources_, request.params);
-    send(completion ? make_result(id, std::move(*completion))
-                    : make_error(id, error_code::kInvalidParams, completion.error().message));
-  } else {
+  } else if (!dispatch_shared(request, modern.peer)) {
     // initialize, ping, logging/setLevel and resources/(un)subscribe are not methods of 2026-07-28
     // (changelog; SEP-2575 "Deprecated and Removed RPCs").
     send(make_error(id, error_code::kMethodNotFound,

@@ -50,6 +50,16 @@ json initialize_request(int id = 1) {
                                 {"clientInfo", {{"name", "unit"}, {"version", "1"}}}});
 }
 
+// Two tokens: "hello" (label alice) and "world" (label bob), as SHA-256 lines.
+transport::http::TokenList alice_and_bob() {
+  auto tokens =
+      transport::http::TokenList::parse("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 alice\n"
+                                        "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7 bob\n",
+                                        "tokens");
+  REQUIRE(tokens.ok());
+  return *tokens;
+}
+
 // The "data:" payloads of an SSE body, in order.
 std::vector<json> sse_messages(const std::string& body) {
   std::vector<json> messages;
@@ -436,12 +446,7 @@ TEST_CASE("streamable http: a 2026-07-28 request is served without a session", "
 
 TEST_CASE("streamable http: a chunked body is refused unread, and a session is its token's", "[http][transport]") {
   StreamableHttpServer::Options options;
-  auto tokens = transport::http::TokenList::parse(  // sha256("hello"), sha256("world")
-      "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 alice\n"
-      "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7 bob\n",
-      "tokens");
-  REQUIRE(tokens.ok());
-  options.tokens = *tokens;
+  options.tokens = alice_and_bob();
   Fixture f(options);
   httplib::Headers alice = kAccept;
   alice.emplace("Authorization", "Bearer hello");
@@ -484,12 +489,7 @@ TEST_CASE("streamable http: a chunked body is refused unread, and a session is i
 
 TEST_CASE("streamable http: one token cannot take every session", "[http][transport]") {
   StreamableHttpServer::Options options;
-  auto tokens = transport::http::TokenList::parse(  // sha256("hello"), sha256("world")
-      "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824 alice\n"
-      "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7 bob\n",
-      "tokens");
-  REQUIRE(tokens.ok());
-  options.tokens = *tokens;
+  options.tokens = alice_and_bob();
   options.max_sessions_per_token = 1;
   options.evict_after_idle = std::chrono::milliseconds(0);
   Fixture f(options);
